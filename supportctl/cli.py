@@ -1,0 +1,402 @@
+"""The Typer layer: parse arguments, call the core, render. The only module that imports typer.
+
+Errors from the core (`SupportctlError`) become one stderr line and an exit code in one place:
+`_Group.invoke`. Heavy modules are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+from supportctl import __version__
+from supportctl import output as out
+from supportctl.errors import ExitCode, SupportctlError
+from supportctl.i18n import _
+
+_JSON_KEY = "supportctl.json"
+_COMMAND_KEY = "supportctl.command"
+
+
+class _Group(TyperGroup):
+    """Maps every `SupportctlError` (and Ctrl-C) to one stderr line, the --json envelope and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SupportctlError as exc:
+            _fail(ctx, exc)
+        except KeyboardInterrupt:
+            out.say(_("interrupted"))
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except BrokenPipeError:
+            _quiet_broken_pipe()
+        except OSError as exc:
+            # Anything the core did not anticipate is still one line, never a traceback.
+            _fail(ctx, SupportctlError(_("{reason}").format(reason=_os_reason(exc))))
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return exc.strerror or str(exc)
+
+
+def _fail(ctx: Any, exc: SupportctlError) -> NoReturn:
+    meta = ctx.meta
+    if meta.get(_JSON_KEY):
+        out.write_out(out.envelope(meta.get(_COMMAND_KEY, "supportctl"), None, [exc.to_dict()], ok=False))
+    out.say(out.error_line(exc.message, exc.hint))
+    raise typer.Exit(int(exc.exit_code))
+
+
+def _quiet_broken_pipe() -> NoReturn:
+    # The reader went away (`| head`): not an error worth a traceback.
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+    raise typer.Exit(ExitCode.ERROR)
+
+
+def _begin(ctx: typer.Context, command: str, json_output: bool) -> None:
+    ctx.meta[_JSON_KEY] = json_output
+    ctx.meta[_COMMAND_KEY] = command
+
+
+app = typer.Typer(
+    name="supportctl",
+    cls=_Group,
+    help=_("Register and activate a support contract: fetch, fill, validate, submit, eta; inbox for staff."),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+config_app = typer.Typer(
+    cls=_Group, help=_("Show the effective settings and where they come from."), no_args_is_help=True
+)
+app.add_typer(config_app, name="config")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.write_out(f"supportctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help=_("Show the version and exit."))
+    ] = False,
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help=_("Language of messages: de or en (also SUPPORTCTL_LANG, LANG)."), metavar="de|en"),
+    ] = None,
+) -> None:
+    """Register and activate a support contract."""
+    if lang is not None:
+        from supportctl.i18n import normalize, set_language
+
+        if normalize(lang) is None:
+            raise typer.BadParameter(_("use de or en"), param_hint="--lang")
+        set_language(normalize(lang))
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help=_("Print one JSON document (see README) instead of text."))]
+PackageOpt = Annotated[
+    str | None, typer.Option("--package", "-p", help=_("Document package (directory or .zip)."), metavar="P")
+]
+
+
+def _load_config(flags: dict[str, Any] | None = None) -> Any:
+    from supportctl import config
+
+    cfg = config.load(flags)
+    for w in cfg.warnings:
+        out.say(_("warning: {message}").format(message=w))
+    return cfg
+
+
+def _load_package(flag: str | None, cfg: Any) -> Any:
+    from supportctl import package
+
+    root_dir, source = package.choose(flag, cfg.get("package"))
+    pkg = package.load(root_dir)
+    notes = {
+        "flag": _("Using package {name} {version} from {path} (--package)"),
+        "config": _("Using package {name} {version} from {path} (configured)"),
+        "last-fetched": _("Using package {name} {version} from {path} (last fetched)"),
+        "bundled": _("Using the bundled package {name} {version}"),
+    }
+    out.say(notes[source].format(name=pkg.name, version=pkg.version, path=root_dir))
+    return pkg
+
+
+# ---------------------------------------------------------------- eta
+
+
+class Mode(str, Enum):
+    hours = "hours"
+    eod = "eod"
+
+
+class BatchFormat(str, Enum):
+    ndjson = "ndjson"
+    csv = "csv"
+
+
+@app.command(no_args_is_help=False)
+def eta(
+    ctx: typer.Context,
+    at: Annotated[
+        str, typer.Option("--at", help=_("Start: ISO 8601, an e-mail Date: header, or now."), metavar="WHEN")
+    ] = "now",
+    activation_class: Annotated[
+        str, typer.Option("--class", "-c", help=_("Activation class: critical, standard or all."), metavar="CLASS")
+    ] = "all",
+    input_tz: Annotated[
+        str | None, typer.Option("--input-tz", help=_("Zone of a --at without offset (default: local)."), metavar="TZ")
+    ] = None,
+    tz: Annotated[
+        str | None, typer.Option("--tz", help=_("Your time zone for display (default: local)."), metavar="TZ")
+    ] = None,
+    standard_mode: Annotated[
+        Mode | None, typer.Option("--standard-mode", help=_("standard: +9 business hours, or end of that day."))
+    ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help=_("Show each window, skipped day and DST change."))
+    ] = False,
+    batch: Annotated[
+        bool, typer.Option("--batch", help=_("Read one start per line from stdin; stream results."))
+    ] = False,
+    fmt: Annotated[BatchFormat, typer.Option("--format", help=_("Output format of --batch."))] = BatchFormat.ndjson,
+    schedule_tz: Annotated[
+        str | None, typer.Option("--schedule-tz", help=_("Override the schedule's time zone."), metavar="TZ")
+    ] = None,
+    hours: Annotated[
+        str | None, typer.Option("--hours", help=_("Override business hours, e.g. 08:00-17:00."), metavar="HH:MM-HH:MM")
+    ] = None,
+    days: Annotated[str | None, typer.Option("--days", help=_("Override business days, e.g. mon-sat."))] = None,
+    holidays: Annotated[
+        str | None, typer.Option("--holidays", help=_("Override holidays: DE, DE-BY, … or none."), metavar="SPEC")
+    ] = None,
+    half_days: Annotated[
+        str | None,
+        typer.Option("--half-days", help=_("Shortened days, e.g. 12-24=09:00-13:00,12-31=09:00-13:00, or none.")),
+    ] = None,
+    package: PackageOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """When will support be active? Due times from the package's business-hours rules.
+
+    Examples:  supportctl eta --at "2026-11-27 17:30"   ·   supportctl eta --class critical --explain
+    """
+    _begin(ctx, "eta", json_output)
+    from supportctl import eta as core
+    from supportctl.timeparse import parse_when, resolve_zone
+
+    cfg = _load_config(
+        {
+            "schedule.timezone": schedule_tz,
+            "schedule.hours": hours,
+            "schedule.days": days,
+            "schedule.holidays": holidays,
+            "schedule.half_days": half_days,
+            "eta.standard_mode": standard_mode.value if standard_mode else None,
+            "tz": tz,
+            "input_tz": input_tz,
+        }
+    )
+    pkg = _load_package(package, cfg)
+    schedule = core.effective_schedule(
+        pkg.process.schedule,
+        core.ScheduleOverrides(
+            timezone=cfg.get("schedule.timezone"),
+            days=cfg.get("schedule.days"),
+            hours=cfg.get("schedule.hours"),
+            holidays=cfg.get("schedule.holidays"),
+            half_days=cfg.get("schedule.half_days"),
+        ),
+    )
+    engine = core.Engine(schedule, pkg.process.classes, cfg.get("eta.standard_mode"))
+    in_tz = resolve_zone(cfg.get("input_tz"))
+    user_tz = resolve_zone(cfg.get("tz"))
+    names = engine.class_names(activation_class)
+    if batch:
+        _eta_batch(engine, activation_class, in_tz, fmt)
+        return
+    now = datetime.now(timezone.utc)
+    start = parse_when(at, in_tz, now)
+    results = [engine.compute(start, name, explain) for name in names]
+    if json_output:
+        data = {
+            "package": {"name": pkg.name, "version": pkg.version},
+            "schedule": schedule.to_dict(),
+            "now": now.isoformat(),
+            "user_tz": user_tz.key,
+            "results": [r.to_dict(now, user_tz) for r in results],
+        }
+        out.write_out(out.envelope("eta", data))
+        return
+    _render_eta(results, now, user_tz, schedule.timezone)
+
+
+def _eta_batch(engine: Any, default_class: str, in_tz: Any, fmt: BatchFormat) -> None:
+    from supportctl import eta as core
+
+    failed = 0
+    write = sys.stdout.write
+    if fmt is BatchFormat.csv:
+        import csv
+
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(["line", "class", "start", "clock_starts", "due", "error"])
+        for rec in core.run_batch(engine, sys.stdin, default_class, in_tz):
+            if "error" in rec:
+                failed += 1
+                w.writerow([rec["line"], "", "", "", "", rec["error"]["message"]])
+            else:
+                w.writerow([rec["line"], rec["class"], rec["start"], rec["clock_starts"], rec["due"], ""])
+    else:
+        for rec in core.run_batch(engine, sys.stdin, default_class, in_tz):
+            if "error" in rec:
+                failed += 1
+            write(out.ndjson(rec) + "\n")
+    sys.stdout.flush()
+    if failed:
+        out.say(_("{n} input line(s) could not be read; see the error records").format(n=failed))
+        raise typer.Exit(ExitCode.INVALID_INPUT)
+
+
+def _render_eta(results: list[Any], now: datetime, user_tz: Any, schedule_tz: str) -> None:
+    from supportctl.i18n import current_language
+
+    lang = current_language()
+    color = out.use_color()
+    lines = [_("Start: {when}").format(when=out.format_datetime(results[0].start))]
+    for r in results:
+        label = r.label.get(lang) or r.label.get("en") or r.activation_class
+        if color:
+            label = f"\x1b[1m{label}\x1b[0m"
+        remaining = r.due.timestamp() - now.timestamp()
+        lines.append(
+            _("{label}: active by {due} ({zone}), {relative}").format(
+                label=label, due=out.format_datetime(r.due), zone=schedule_tz, relative=out.relative(remaining)
+            )
+        )
+        if r.clock_starts.timestamp() != r.start.timestamp():
+            lines.append(
+                "  "
+                + _("outside business hours: the clock starts {when}").format(when=out.format_datetime(r.clock_starts))
+            )
+        if user_tz.key != schedule_tz:
+            lines.append(
+                "  "
+                + _("in your time zone ({zone}): {due}").format(
+                    zone=user_tz.key, due=out.format_datetime(r.due.astimezone(user_tz))
+                )
+            )
+        if r.steps is not None:
+            lines.extend("    " + _explain_line(s) for s in r.steps)
+    out.write_out("\n".join(lines))
+
+
+def _explain_line(s: Any) -> str:
+    from supportctl.eta import _offset
+    from supportctl.i18n import current_language
+
+    day = (
+        out.weekday_abbr(s.day.weekday())
+        + " "
+        + (s.day.strftime("%d.%m.%Y") if current_language() == "de" else s.day.isoformat())
+    )
+    if s.kind == "window":
+        return _("{day} {start}-{end}: {used} of business time").format(
+            day=day, start=f"{s.start:%H:%M}", end=f"{s.end:%H:%M}", used=out.format_duration(s.used_seconds)
+        )
+    if s.kind == "skip" and s.reason == "holiday":
+        name = s.name[0] if current_language() == "de" else s.name[1]
+        return _("{day}: skipped, public holiday ({name})").format(day=day, name=name)
+    if s.kind == "skip":
+        return _("{day}: skipped, not a business day").format(day=day)
+    return _("{day}: clocks change from UTC{before} to UTC{after}").format(
+        day=day,
+        before=_offset(s.offset_before.total_seconds()),
+        after=_offset(s.offset_after.total_seconds()),
+    )
+
+
+# ---------------------------------------------------------------- config
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
+    """Print every setting, its value and where it came from (flag, environment, file, default)."""
+    _begin(ctx, "config show", json_output)
+    cfg = _load_config()
+    settings = {
+        key: {"value": r.value, "source": r.source, "origin": r.origin} for key, r in sorted(cfg.values.items())
+    }
+    if json_output:
+        out.write_out(
+            out.envelope("config show", {"path": str(cfg.path), "exists": cfg.file_exists, "settings": settings})
+        )
+        return
+    sources = {"env": _("environment"), "file": _("config file"), "default": _("default"), "flag": _("flag")}
+    rows = []
+    for key, s in settings.items():
+        value = "" if s["value"] is None else str(s["value"])
+        where = sources[s["source"]] + (f" ({s['origin']})" if s["source"] == "env" else "")
+        rows.append([key, value, where])
+    out.table(_("Settings ({path})").format(path=cfg.path), [_("Setting"), _("Value"), _("Source")], rows)
+
+
+@config_app.command("path")
+def config_path(ctx: typer.Context, json_output: JsonOpt = False) -> None:
+    """Print the path of the config file (it need not exist)."""
+    _begin(ctx, "config path", json_output)
+    from supportctl import paths
+
+    p = paths.config_file()
+    if json_output:
+        out.write_out(out.envelope("config path", {"path": str(p), "exists": p.exists()}))
+    else:
+        out.write_out(str(p))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point (see `supportctl.__main__`, which picks the language first)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    app(args=hoist_lang(args), prog_name="supportctl")
+
+
+def hoist_lang(args: list[str]) -> list[str]:
+    """Accept `--lang X` anywhere (`supportctl fill --lang de`): move it before the subcommand."""
+    rest: list[str] = []
+    lang: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            rest.extend(args[i:])
+            break
+        if a == "--lang" and i + 1 < len(args):
+            lang = ["--lang", args[i + 1]]
+            i += 2
+            continue
+        if a.startswith("--lang="):
+            lang = [a]
+            i += 1
+            continue
+        rest.append(a)
+        i += 1
+    return lang + rest

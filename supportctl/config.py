@@ -1,0 +1,230 @@
+"""Settings, resolved in one place: flag > SUPPORTCTL_* environment > config file > default.
+
+The config file is TOML at `$XDG_CONFIG_HOME/supportctl/config.toml` (or `SUPPORTCTL_CONFIG`).
+Dotted keys map to tables (`smtp.host` is `[smtp] host = ...`) and to environment variables
+(`SUPPORTCTL_SMTP_HOST`). Secrets are never read from the config file or shown.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from supportctl import paths
+from supportctl.errors import ConfigError
+from supportctl.i18n import _
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    kind: str  # "str" | "int" | "bool"
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+# Every setting supportctl knows. Later commands register theirs here, so `config show` lists all.
+SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in [
+        Setting("lang", "str", None, "Interface language", ("de", "en")),
+        Setting("package", "str", None, "Document package to use (directory or .zip)"),
+        Setting("package_url", "str", None, "Where `fetch` downloads the package from"),
+        Setting("tz", "str", None, "Time zone for displayed times (default: local)"),
+        Setting("input_tz", "str", None, "Time zone for times given without offset (default: local)"),
+        Setting("schedule.timezone", "str", None, "Business schedule time zone (default: package)"),
+        Setting("schedule.days", "str", None, "Business days, e.g. mon-fri (default: package)"),
+        Setting("schedule.hours", "str", None, "Business hours, e.g. 09:00-18:00 (default: package)"),
+        Setting("schedule.holidays", "str", None, "Holidays: DE, DE-BY, … or none (default: package)"),
+        Setting(
+            "schedule.half_days",
+            "str",
+            None,
+            "Shortened days, e.g. 12-24=09:00-13:00,12-31=09:00-13:00 (default: package)",
+        ),
+        Setting(
+            "eta.standard_mode", "str", "hours", "standard class: +9 business hours or end of day", ("hours", "eod")
+        ),
+    ]
+}
+
+SECRET_ENV = ("SUPPORTCTL_SMTP_PASSWORD", "SUPPORTCTL_IMAP_PASSWORD")
+
+
+def register(setting: Setting) -> None:
+    SETTINGS[setting.key] = setting
+
+
+def env_name(key: str) -> str:
+    return "SUPPORTCTL_" + key.upper().replace(".", "_")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    key: str
+    value: Any
+    source: str  # "flag" | "env" | "file" | "default"
+    origin: str  # the variable name or file path, "" for flag/default
+
+
+@dataclass
+class Config:
+    values: dict[str, Resolved]
+    path: Path
+    file_exists: bool
+    warnings: list[str] = field(default_factory=list)
+
+    def get(self, key: str) -> Any:
+        return self.values[key].value
+
+    def source(self, key: str) -> Resolved:
+        return self.values[key]
+
+
+def _coerce(setting: Setting, raw: Any, where: str) -> Any:
+    if setting.kind == "bool":
+        if isinstance(raw, bool):
+            value: Any = raw
+        elif isinstance(raw, str) and raw.lower() in ("1", "true", "yes", "on"):
+            value = True
+        elif isinstance(raw, str) and raw.lower() in ("0", "false", "no", "off"):
+            value = False
+        else:
+            raise ConfigError(
+                _("{where}: {key} must be true or false, not {value!r}").format(where=where, key=setting.key, value=raw)
+            )
+    elif setting.kind == "int":
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                _("{where}: {key} must be a whole number, not {value!r}").format(
+                    where=where, key=setting.key, value=raw
+                )
+            ) from None
+    else:
+        if isinstance(raw, dict) and setting.key == "schedule.half_days":
+            raw = ",".join(f"{k}={v}" for k, v in raw.items())
+        elif isinstance(raw, list):
+            raw = ",".join(str(x) for x in raw)
+        if not isinstance(raw, str):
+            raise ConfigError(
+                _("{where}: {key} must be a string, not {value!r}").format(where=where, key=setting.key, value=raw)
+            )
+        value = raw
+    if setting.choices and value not in setting.choices:
+        raise ConfigError(
+            _("{where}: {key} must be one of {choices}, not {value!r}").format(
+                where=where, key=setting.key, choices=", ".join(setting.choices), value=value
+            )
+        )
+    return value
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in table.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and key not in SETTINGS and key != "profile":
+            out.update(_flatten(v, key + "."))
+        elif isinstance(v, dict) and key == "profile":
+            out.update(_flatten(v, "profile."))
+        else:
+            out[key] = v
+    return out
+
+
+_LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """Parse the config file; a malformed one is one error naming file and line."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(
+            _("cannot read config file {path}: {reason}").format(path=path, reason=exc.strerror or exc)
+        ) from None
+    try:
+        parsed = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(_("config file {path} is not UTF-8 text").format(path=path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = _LINE_RE.search(msg)
+        reason = _LINE_RE.sub("", msg).strip()
+        if m:
+            raise ConfigError(
+                _("config file {path}, line {line}: {reason}").format(path=path, line=m.group(1), reason=reason),
+                _("fix the line or move the file away; `supportctl config path` shows where it is"),
+            ) from None
+        raise ConfigError(_("config file {path}: {reason}").format(path=path, reason=reason)) from None
+    return _flatten(parsed)
+
+
+def _line_of(path: Path, key: str) -> int | None:
+    leaf = key.rsplit(".", 1)[-1]
+    try:
+        for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+            if re.match(rf"\s*{re.escape(leaf)}\s*=", line):
+                return n
+    except OSError:
+        return None
+    return None
+
+
+def load(
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    path: Path | None = None,
+) -> Config:
+    """Resolve every known setting. `flags` holds command-line values (None = not given)."""
+    env = os.environ if environ is None else environ
+    cfg_path = path or paths.config_file()
+    file_values = read_file(cfg_path)
+    warnings: list[str] = []
+    for key in file_values:
+        if key not in SETTINGS and not key.startswith("profile."):
+            near = difflib.get_close_matches(key, list(SETTINGS), n=1)
+            line = _line_of(cfg_path, key)
+            where = f"{cfg_path}:{line}" if line else str(cfg_path)
+            if near:
+                warnings.append(
+                    _("{where}: unknown setting {key!r} ignored; did you mean {near!r}?").format(
+                        where=where, key=key, near=near[0]
+                    )
+                )
+            else:
+                warnings.append(_("{where}: unknown setting {key!r} ignored").format(where=where, key=key))
+    values: dict[str, Resolved] = {}
+    flags = flags or {}
+    for key, setting in SETTINGS.items():
+        if flags.get(key) is not None:
+            values[key] = Resolved(key, _coerce(setting, flags[key], "--" + key), "flag", "")
+        elif env.get(env_name(key)):
+            name = env_name(key)
+            values[key] = Resolved(key, _coerce(setting, env[name], name), "env", name)
+        elif key in file_values:
+            line = _line_of(cfg_path, key)
+            where = f"{cfg_path}:{line}" if line else str(cfg_path)
+            values[key] = Resolved(key, _coerce(setting, file_values[key], where), "file", str(cfg_path))
+        else:
+            values[key] = Resolved(key, setting.default, "default", "")
+    for key, raw in file_values.items():
+        if key.startswith("profile."):
+            values[key] = Resolved(key, str(raw), "file", str(cfg_path))
+    return Config(values=values, path=cfg_path, file_exists=cfg_path.exists(), warnings=warnings)

@@ -1,0 +1,218 @@
+"""`eta`: when will an activation be done? The core behind `supportctl eta` and `inbox` due times."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from supportctl import calendar as cal
+from supportctl.errors import InvalidInputError, SupportctlError
+from supportctl.i18n import _
+from supportctl.timeparse import localize, parse_when
+
+MODES = ("hours", "eod")
+
+
+@dataclass(frozen=True)
+class ScheduleOverrides:
+    timezone: str | None = None
+    days: str | None = None
+    hours: str | None = None
+    holidays: str | None = None
+    half_days: str | None = None
+
+
+def effective_schedule(base: cal.Schedule, o: ScheduleOverrides) -> cal.Schedule:
+    """The package's schedule with the user's overrides applied (each validated)."""
+    s = base
+    if o.timezone:
+        cal.zone(o.timezone)
+        s = replace(s, timezone=o.timezone)
+    if o.days:
+        s = replace(s, days=cal.parse_days(o.days))
+    if o.hours:
+        opens, closes = cal.parse_hours(o.hours)
+        s = replace(s, opens=opens, closes=closes)
+    if o.holidays:
+        s = replace(s, holidays=cal.parse_holidays(o.holidays))
+    if o.half_days is not None:
+        s = replace(s, half_days=cal.parse_half_days(o.half_days) if o.half_days.lower() != "none" else ())
+    return s
+
+
+@dataclass(frozen=True)
+class EtaResult:
+    activation_class: str
+    label: dict[str, str]
+    sla_seconds: float
+    mode: str
+    start: datetime
+    clock_starts: datetime
+    due: datetime
+    steps: tuple[cal.Step, ...] | None = None
+
+    def to_dict(self, now: datetime | None = None, user_tz: ZoneInfo | None = None) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "class": self.activation_class,
+            "sla_seconds": self.sla_seconds,
+            "mode": self.mode,
+            "start": self.start.isoformat(),
+            "clock_starts": self.clock_starts.isoformat(),
+            "due": self.due.isoformat(),
+        }
+        if user_tz is not None:
+            d["due_user_tz"] = self.due.astimezone(user_tz).isoformat()
+        if now is not None:
+            d["seconds_until_due"] = round(self.due.timestamp() - now.timestamp(), 3)
+            d["overdue"] = self.due.timestamp() < now.timestamp()
+        if self.steps is not None:
+            d["explain"] = [step_to_dict(s) for s in self.steps]
+        return d
+
+
+def step_to_dict(s: cal.Step) -> dict[str, Any]:
+    d: dict[str, Any] = {"kind": s.kind, "date": s.day.isoformat()}
+    if s.kind == "window":
+        assert s.start is not None and s.end is not None
+        d.update(start=s.start.isoformat(), end=s.end.isoformat(), used_seconds=s.used_seconds)
+    elif s.kind == "skip":
+        d["reason"] = s.reason
+        if s.name:
+            d["holiday"] = {"de": s.name[0], "en": s.name[1]}
+    else:
+        assert s.offset_before is not None and s.offset_after is not None
+        d.update(
+            offset_before=_offset(s.offset_before.total_seconds()), offset_after=_offset(s.offset_after.total_seconds())
+        )
+    return d
+
+
+def _offset(seconds: float) -> str:
+    sign = "+" if seconds >= 0 else "-"
+    m = int(abs(seconds)) // 60
+    return f"{sign}{m // 60:02d}:{m % 60:02d}"
+
+
+class Engine:
+    """A schedule, its activation classes and a mode, ready to answer many questions quickly."""
+
+    def __init__(self, schedule: cal.Schedule, classes: dict[str, cal.ActivationClass], mode: str = "hours") -> None:
+        if mode not in MODES:
+            raise InvalidInputError(_("unknown standard mode {mode!r}").format(mode=mode), _("use hours or eod"))
+        self.schedule = schedule
+        self.classes = classes
+        self.mode = mode
+        self.calendar = cal.BusinessCalendar(schedule)
+        self.tz = cal.zone(schedule.timezone)
+        self._sla = {name: c.sla_seconds(schedule) for name, c in classes.items()}
+
+    def class_names(self, which: str) -> list[str]:
+        if which == "all":
+            return list(self.classes)
+        if which not in self.classes:
+            raise InvalidInputError(
+                _("unknown activation class {name!r}").format(name=which),
+                _("use one of: {choices}").format(choices=", ".join([*self.classes, "all"])),
+            )
+        return [which]
+
+    def due_ts(self, start_ts: float, name: str) -> tuple[float, float]:
+        """(clock start, due) as epoch seconds: the hot path of `--batch`."""
+        clock, due = self.calendar.add(start_ts, self._sla[name])
+        if self.mode == "eod" and self.classes[name].business_days:
+            due = self.calendar.closing_at_or_after(due)
+        return clock, due
+
+    def compute(self, start: datetime, name: str, explain: bool = False) -> EtaResult:
+        ts = start.timestamp()
+        clock, due = self.due_ts(ts, name)
+        c = self.classes[name]
+        return EtaResult(
+            activation_class=name,
+            label=c.label,
+            sla_seconds=self._sla[name],
+            mode=self.mode if c.business_days else "hours",
+            start=start,
+            clock_starts=self.calendar.to_local(clock),
+            due=self.calendar.to_local(due),
+            steps=tuple(self.calendar.explain(clock, due, ts)) if explain else None,
+        )
+
+
+# ---------------------------------------------------------------- --batch
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    line: int
+    at: str
+    activation_class: str | None
+
+
+def parse_batch_line(line_no: int, raw: str, class_names: Iterable[str]) -> BatchItem | None:
+    """One input line: a timestamp, `timestamp,class`, or NDJSON `{"at": …, "class": …}`."""
+    text = raw.strip()
+    if not text or text.startswith("#"):
+        return None
+    if text[0] == "{":
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(_("not valid JSON: {reason}").format(reason=exc.msg)) from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("at"), str):
+            raise InvalidInputError(_('a JSON line needs "at" as a string'))
+        cls = obj.get("class")
+        if cls is not None and not isinstance(cls, str):
+            raise InvalidInputError(_('"class" must be a string'))
+        return BatchItem(line_no, obj["at"], cls)
+    head, sep, tail = text.rpartition(",")
+    if sep and (tail.strip() in class_names or tail.strip() == "all"):
+        return BatchItem(line_no, head.strip().strip('"'), tail.strip())
+    if line_no == 1 and text.replace(" ", "").lower() in ("at,class", "timestamp,class", "start,class"):
+        return None
+    return BatchItem(line_no, text, None)
+
+
+def run_batch(engine: Engine, lines: Iterable[str], default_class: str, input_tz: ZoneInfo) -> Iterator[dict[str, Any]]:
+    """Stream one record per (line, class); a bad line yields an error record and the run goes on."""
+    names = list(engine.classes)
+    default_names = engine.class_names(default_class)
+    to_local = engine.calendar.to_local
+    for n, raw in enumerate(lines, 1):
+        try:
+            item = parse_batch_line(n, raw, names)
+            if item is None:
+                continue
+            start = _fast_when(item.at, input_tz)
+            which = engine.class_names(item.activation_class) if item.activation_class else default_names
+            start_iso = start.isoformat()
+            ts = start.timestamp()
+            for name in which:
+                clock, due = engine.due_ts(ts, name)
+                yield {
+                    "line": n,
+                    "class": name,
+                    "start": start_iso,
+                    "clock_starts": to_local(clock).isoformat(),
+                    "due": to_local(due).isoformat(),
+                }
+        except SupportctlError as exc:
+            yield {"line": n, "error": exc.to_dict(), "input": raw.rstrip("\r\n")}
+
+
+def _fast_when(text: str, input_tz: ZoneInfo) -> datetime:
+    """ISO 8601 without the general parser's overhead; everything else through `parse_when`."""
+    t = text.strip()
+    if t[-1:] in ("Z", "z"):
+        t = t[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(t)
+    except ValueError:
+        if text.strip().lower() == "now":
+            return datetime.now(timezone.utc)
+        return parse_when(text, input_tz)
+    return dt if dt.tzinfo is not None else localize(dt, input_tz)

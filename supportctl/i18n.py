@@ -1,0 +1,69 @@
+"""One translation function for every user-facing string.
+
+English is the source language. Catalogues live in `supportctl/locale/<lang>/LC_MESSAGES/supportctl.mo`.
+The language is chosen once per process (`set_language`), from `--lang`, `SUPPORTCTL_LANG`, the config,
+then `LC_ALL`/`LC_MESSAGES`/`LANG`. Strings are whole sentences with named placeholders
+(`_("due {when}").format(when=...)`), never glued from fragments, so every language can reorder them.
+"""
+
+from __future__ import annotations
+
+import gettext
+import os
+from pathlib import Path
+
+DOMAIN = "supportctl"
+LOCALE_DIR = Path(__file__).parent / "locale"
+SUPPORTED = ("en", "de")
+
+_translation: gettext.NullTranslations | None = None
+_language: str | None = None
+
+
+def language_from_env(environ: dict[str, str] | None = None) -> str | None:
+    """The language the environment asks for, if it is one we support."""
+    env = os.environ if environ is None else environ
+    explicit = env.get("SUPPORTCTL_LANG")
+    if explicit:
+        return normalize(explicit)
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(var)
+        if value:
+            return normalize(value)
+    return None
+
+
+def normalize(value: str) -> str | None:
+    """`de_DE.UTF-8` -> `de`; unsupported or `C`/`POSIX` -> None."""
+    lang = value.split(":")[0].split(".")[0].split("@")[0].split("_")[0].split("-")[0].lower()
+    return lang if lang in SUPPORTED else None
+
+
+def set_language(lang: str | None) -> str:
+    """Choose the language for this process; returns the one in effect (`en` when nothing matches)."""
+    global _translation, _language
+    chosen = lang if lang in SUPPORTED else "en"
+    _language = chosen
+    _translation = gettext.translation(DOMAIN, LOCALE_DIR, languages=[chosen], fallback=True)
+    return chosen
+
+
+def current_language() -> str:
+    if _language is None:
+        return set_language(language_from_env())
+    return _language
+
+
+def _(message: str) -> str:
+    """Translate `message` into the current language."""
+    if _translation is None:
+        set_language(language_from_env())
+    assert _translation is not None
+    return _translation.gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    if _translation is None:
+        set_language(language_from_env())
+    assert _translation is not None
+    return _translation.ngettext(singular, plural, n)

@@ -1,0 +1,352 @@
+"""The document package: a directory with `package.toml` and its documents.
+
+The manifest defines a whole registration process: documents, the form's field schema, the
+registration address, the business schedule and the activation classes. It is validated on load;
+a bad manifest is one error naming the key.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from supportctl import calendar as cal
+from supportctl import paths
+from supportctl.errors import InvalidInputError
+from supportctl.i18n import _
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MANIFEST = "package.toml"
+FORMAT = 1
+FIELD_TYPES = ("text", "email", "phone", "date", "country", "choice", "checkbox")
+MAX_MANIFEST_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    file: str
+    title: dict[str, str]
+    sha256: str
+    print: bool
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: dict[str, str]
+    activation_class: str | None = None
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str
+    label: dict[str, str]
+    help: dict[str, str]
+    required: bool
+    max_length: int | None
+    choices: tuple[Choice, ...]
+    widget: str  # "text" | "combo" | "list" | "radio" | "checkbox"
+    export_value: str | None  # checkbox "on" value
+
+    def choice_values(self) -> list[str]:
+        return [c.value for c in self.choices]
+
+
+@dataclass(frozen=True)
+class Process:
+    registration_address: str
+    request_address: str
+    subject: str
+    class_field: str | None
+    schedule: cal.Schedule
+    classes: dict[str, cal.ActivationClass]
+
+
+@dataclass(frozen=True)
+class Package:
+    root: Path
+    name: str
+    version: str
+    languages: tuple[str, ...]
+    title: dict[str, str]
+    documents: tuple[Document, ...]
+    terms_document: str
+    terms_pages: tuple[int, ...]
+    form_document: str
+    fields: tuple[FieldSpec, ...]
+    process: Process
+
+    def document(self, doc_id: str) -> Document:
+        for d in self.documents:
+            if d.id == doc_id:
+                return d
+        raise KeyError(doc_id)
+
+    def path_of(self, doc_id: str) -> Path:
+        return self.root / self.document(doc_id).file
+
+    @property
+    def form_path(self) -> Path:
+        return self.path_of(self.form_document)
+
+    def field(self, name: str) -> FieldSpec:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+class _Reader:
+    """Typed access to the manifest that names the offending key in every error."""
+
+    def __init__(self, source: Path) -> None:
+        self.source = source
+
+    def fail(self, key: str, problem: str) -> InvalidInputError:
+        return InvalidInputError(
+            _("invalid package manifest {path}: {key}: {problem}").format(path=self.source, key=key, problem=problem),
+            _("fetch the package again or ask the registration desk for a correct one"),
+        )
+
+    def get(self, table: dict[str, Any], key: str, where: str, kind: type, default: Any = ...) -> Any:
+        full = f"{where}.{key}" if where else key
+        if key not in table:
+            if default is ...:
+                raise self.fail(full, _("missing"))
+            return default
+        value = table[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(full, _("must be of type {kind}").format(kind=kind.__name__))
+        return value
+
+    def text(self, table: dict[str, Any], key: str, where: str, default: Any = ...) -> str:
+        value: str = self.get(table, key, where, str, default)
+        return value
+
+    def lang(self, table: dict[str, Any], key: str, where: str, required: bool = True) -> dict[str, str]:
+        value = self.get(table, key, where, dict, ... if required else {})
+        full = f"{where}.{key}"
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise self.fail(full, _("must map language codes to text"))
+        if required and "en" not in value:
+            raise self.fail(full + ".en", _("missing"))
+        return dict(value)
+
+
+def load(root: Path) -> Package:
+    """Load and validate the package in directory `root`."""
+    manifest = root / MANIFEST
+    try:
+        if manifest.stat().st_size > MAX_MANIFEST_BYTES:
+            raise InvalidInputError(_("package manifest {path} is too large").format(path=manifest))
+        data = tomllib.loads(manifest.read_text("utf-8"))
+    except FileNotFoundError:
+        raise InvalidInputError(
+            _("{path} is not a document package: {manifest} is missing").format(path=root, manifest=MANIFEST),
+            _("run `supportctl fetch` to get the package"),
+        ) from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInputError(
+            _("invalid package manifest {path}: {reason}").format(path=manifest, reason=exc),
+        ) from None
+    except OSError as exc:
+        raise InvalidInputError(
+            _("cannot read package manifest {path}: {reason}").format(path=manifest, reason=exc.strerror)
+        ) from None
+    return parse(data, root, manifest)
+
+
+def parse(data: dict[str, Any], root: Path, source: Path) -> Package:
+    r = _Reader(source)
+    fmt = r.get(data, "format", "", int)
+    if fmt != FORMAT:
+        raise r.fail(
+            "format", _("unsupported format {fmt}; this supportctl reads format {ours}").format(fmt=fmt, ours=FORMAT)
+        )
+    meta = r.get(data, "package", "", dict)
+    documents = []
+    seen: set[str] = set()
+    for n, d in enumerate(r.get(data, "documents", "", list)):
+        where = f"documents[{n}]"
+        if not isinstance(d, dict):
+            raise r.fail(where, _("must be a table"))
+        doc = Document(
+            id=r.text(d, "id", where),
+            file=r.text(d, "file", where),
+            title=r.lang(d, "title", where),
+            sha256=r.text(d, "sha256", where).lower(),
+            print=r.get(d, "print", where, bool, False),
+        )
+        if doc.id in seen:
+            raise r.fail(where + ".id", _("duplicate id {id!r}").format(id=doc.id))
+        if not re.fullmatch(r"[0-9a-f]{64}", doc.sha256):
+            raise r.fail(where + ".sha256", _("must be 64 hexadecimal digits"))
+        file_path = Path(doc.file)
+        if file_path.is_absolute() or ".." in file_path.parts or doc.file.startswith(("/", "\\")):
+            raise r.fail(where + ".file", _("must be a relative path inside the package"))
+        seen.add(doc.id)
+        documents.append(doc)
+    terms = r.get(data, "terms", "", dict)
+    terms_doc = r.text(terms, "document", "terms")
+    if terms_doc not in seen:
+        raise r.fail("terms.document", _("no document with id {id!r}").format(id=terms_doc))
+    pages = r.get(terms, "pages", "terms", list, [])
+    if not all(isinstance(p, int) and p >= 1 for p in pages):
+        raise r.fail("terms.pages", _("must be page numbers starting at 1"))
+    form = r.get(data, "form", "", dict)
+    form_doc = r.text(form, "document", "form")
+    if form_doc not in seen:
+        raise r.fail("form.document", _("no document with id {id!r}").format(id=form_doc))
+    fields = tuple(_field(r, f, n) for n, f in enumerate(r.get(form, "fields", "form", list)))
+    names = [f.name for f in fields]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise r.fail("form.fields", _("duplicate field name {name!r}").format(name=sorted(dupes)[0]))
+    process = _process(r, r.get(data, "process", "", dict), fields)
+    return Package(
+        root=root,
+        name=r.text(meta, "name", "package"),
+        version=r.text(meta, "version", "package"),
+        languages=tuple(r.get(meta, "languages", "package", list, ["en"])),
+        title=r.lang(meta, "title", "package"),
+        documents=tuple(documents),
+        terms_document=terms_doc,
+        terms_pages=tuple(pages),
+        form_document=form_doc,
+        fields=fields,
+        process=process,
+    )
+
+
+def _field(r: _Reader, f: Any, n: int) -> FieldSpec:
+    where = f"form.fields[{n}]"
+    if not isinstance(f, dict):
+        raise r.fail(where, _("must be a table"))
+    ftype = r.text(f, "type", where)
+    if ftype not in FIELD_TYPES:
+        raise r.fail(where + ".type", _("must be one of {choices}").format(choices=", ".join(FIELD_TYPES)))
+    choices = []
+    for m, c in enumerate(r.get(f, "choices", where, list, [])):
+        cwhere = f"{where}.choices[{m}]"
+        if isinstance(c, str):
+            choices.append(Choice(c, {"en": c}))
+        elif isinstance(c, dict):
+            choices.append(
+                Choice(r.text(c, "value", cwhere), r.lang(c, "label", cwhere), r.text(c, "class", cwhere, None))
+            )
+        else:
+            raise r.fail(cwhere, _("must be a string or a table"))
+    if ftype == "choice" and not choices:
+        raise r.fail(where + ".choices", _("a choice field needs choices"))
+    default_widget = {"choice": "combo", "checkbox": "checkbox"}.get(ftype, "text")
+    widget = r.text(f, "widget", where, default_widget)
+    max_length = r.get(f, "max_length", where, int, None)
+    if max_length is not None and max_length < 1:
+        raise r.fail(where + ".max_length", _("must be at least 1"))
+    return FieldSpec(
+        name=r.text(f, "name", where),
+        type=ftype,
+        label=r.lang(f, "label", where),
+        help=r.lang(f, "help", where, required=False),
+        required=r.get(f, "required", where, bool, False),
+        max_length=max_length,
+        choices=tuple(choices),
+        widget=widget,
+        export_value=r.text(f, "export_value", where, "Yes" if ftype == "checkbox" else None),
+    )
+
+
+def _process(r: _Reader, p: dict[str, Any], fields: tuple[FieldSpec, ...]) -> Process:
+    sched = r.get(p, "schedule", "process", dict)
+    where = "process.schedule"
+
+    def checked(key: str, fn: Any, value: Any) -> Any:
+        try:
+            return fn(value)
+        except InvalidInputError as exc:
+            raise r.fail(f"{where}.{key}", exc.message) from None
+
+    tzname = r.text(sched, "timezone", where)
+    checked("timezone", cal.zone, tzname)
+    days_raw = sched.get("days", "mon-fri")
+    opens, closes = checked("hours", cal.parse_hours, r.text(sched, "hours", where))
+    schedule = cal.Schedule(
+        timezone=tzname,
+        days=checked("days", cal.parse_days, days_raw),
+        opens=opens,
+        closes=closes,
+        holidays=checked("holidays", cal.parse_holidays, r.text(sched, "holidays", where, "none")),
+        half_days=checked("half_days", cal.parse_half_days, r.get(sched, "half_days", where, dict, {})),
+    )
+    classes = {}
+    for name, c in r.get(p, "classes", "process", dict).items():
+        cwhere = f"process.classes.{name}"
+        if not isinstance(c, dict):
+            raise r.fail(cwhere, _("must be a table"))
+        hours = r.get(c, "business_hours", cwhere, float, 0.0)
+        days = r.get(c, "business_days", cwhere, float, 0.0)
+        if hours < 0 or days < 0 or hours + days <= 0:
+            raise r.fail(cwhere, _("needs a positive business_hours or business_days"))
+        classes[name] = cal.ActivationClass(name, r.lang(c, "label", cwhere), hours, days)
+    if not classes:
+        raise r.fail("process.classes", _("at least one activation class is needed"))
+    class_field = r.text(p, "class_field", "process", None)
+    if class_field is not None:
+        spec = next((f for f in fields if f.name == class_field), None)
+        if spec is None:
+            raise r.fail("process.class_field", _("no field named {name!r}").format(name=class_field))
+        for ch in spec.choices:
+            if ch.activation_class and ch.activation_class not in classes:
+                raise r.fail(
+                    "process.class_field",
+                    _("choice {value!r} names unknown class {cls!r}").format(value=ch.value, cls=ch.activation_class),
+                )
+    return Process(
+        registration_address=r.text(p, "registration_address", "process"),
+        request_address=r.text(p, "request_address", "process"),
+        subject=r.text(p, "subject", "process"),
+        class_field=class_field,
+        schedule=schedule,
+        classes=classes,
+    )
+
+
+# ---------------------------------------------------------------- which package a command uses
+
+
+def bundled_root() -> Path:
+    """The default package: inside the wheel, or `forms/default` in a source checkout."""
+    inside = Path(__file__).parent / "_bundled"
+    if (inside / MANIFEST).exists():
+        return inside
+    return Path(__file__).resolve().parent.parent / "forms" / "default"
+
+
+def last_fetched_record() -> Path:
+    return paths.state_dir() / "last-package"
+
+
+def choose(flag: str | None, configured: str | None) -> tuple[Path, str]:
+    """The package directory to use and why: --package, config/env, last fetched, bundled default."""
+    if flag:
+        return Path(flag).expanduser(), "flag"
+    if configured:
+        return Path(configured).expanduser(), "config"
+    try:
+        recorded = last_fetched_record().read_text("utf-8").strip()
+    except OSError:
+        recorded = ""
+    if recorded and (Path(recorded) / MANIFEST).exists():
+        return Path(recorded), "last-fetched"
+    return bundled_root(), "bundled"
