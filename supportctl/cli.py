@@ -373,6 +373,42 @@ def config_path(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         out.write_out(str(p))
 
 
+# ================================================================ fetch, show, print (issue 3)
+# The document package commands: `fetch`, `fetch --request`, `show`, `print`.
+# Core: supportctl/fetch.py, supportctl/documents.py, supportctl/printing.py.
+# (section start)
+
+
+# (section end: fetch, show, print)
+
+
+# ================================================================ fill, validate (issue 4)
+# The registration form: `fill` (interactive and non-interactive), `validate`.
+# Core: supportctl/form.py, supportctl/validation.py, supportctl/latin.py.
+# (section start)
+
+
+# (section end: fill, validate)
+
+
+# ================================================================ submit, outbox (issue 5)
+# Sending: `submit`, `outbox …`, `config smtp`.
+# Core: supportctl/mail.py, supportctl/smtp.py, supportctl/outbox.py, supportctl/credentials.py.
+# (section start)
+
+
+# (section end: submit, outbox)
+
+
+# ================================================================ inbox (issue 6)
+# Staff: `inbox SOURCE`, `inbox reply`.
+# Core: supportctl/inbox.py, supportctl/mailsource.py.
+# (section start)
+
+
+# (section end: inbox)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (see `supportctl.__main__`, which picks the language first)."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -60,6 +60,22 @@ SETTINGS: dict[str, Setting] = {
     ]
 }
 
+# Settings of later commands, one block per area so that parallel work merges cleanly.
+# fetch (issue 3)
+_FETCH: list[Setting] = []
+
+# fill / profile (issue 4)
+_FORM: list[Setting] = []
+
+# submit / smtp / outbox (issue 5)
+_MAIL: list[Setting] = []
+
+# inbox / imap (issue 6)
+_INBOX: list[Setting] = []
+
+for _s in (*_FETCH, *_FORM, *_MAIL, *_INBOX):
+    SETTINGS[_s.key] = _s
+
 SECRET_ENV = ("SUPPORTCTL_SMTP_PASSWORD", "SUPPORTCTL_IMAP_PASSWORD")
 
 
