@@ -169,7 +169,7 @@ HEAVY = ["pypdf", "holidays", "smtplib", "email_validator", "phonenumbers", "ric
 @pytest.mark.parametrize(
     ("args", "allowed"),
     [
-        (["--help"], {"rich"}),
+        (["--help"], set()),
         (["eta", "--at", "2026-11-30T10:00+01:00", "--json"], set()),
         (["eta", "--at", "2026-11-30T10:00+01:00"], set()),
     ],
@@ -222,3 +222,20 @@ def test_years_outside_the_table_are_computed_and_cached(isolated: Path) -> None
     assert (isolated / ".cache" / "supportctl" / "holidays" / "DE-2050.json").exists()
     holiday_table._memory.clear()
     assert holiday_table.holidays_for("DE", 2050) == h
+
+
+def test_manifest_cache_follows_edits(tmp_path: Path) -> None:
+    import shutil
+
+    from supportctl import package
+
+    root = tmp_path / "pkg"
+    shutil.copytree(package.bundled_root(), root)
+    first = package.load(root)
+    assert package.load(root) == first  # second load comes from the JSON cache
+    text = (root / "package.toml").read_text().replace('version = "2026.11"', 'version = "2099.1"')
+    (root / "package.toml").write_text(text)
+    assert package.load(root).version == "2099.1"
+    (root / "package.toml").write_text(text.replace("[process.schedule]", "[process.schedule"))
+    with pytest.raises(Exception, match="invalid package manifest"):
+        package.load(root)
