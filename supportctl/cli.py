@@ -12,19 +12,23 @@ from enum import Enum
 from typing import Annotated, Any, NoReturn
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from supportctl import __version__
 from supportctl import output as out
 from supportctl.errors import ExitCode, SupportctlError
-from supportctl.i18n import _
+from supportctl.i18n import N_, _
 
 _JSON_KEY = "supportctl.json"
 _COMMAND_KEY = "supportctl.command"
 
 
 class _Group(TyperGroup):
-    """Maps every `SupportctlError` (and Ctrl-C) to one stderr line, the --json envelope and an exit code."""
+    """Maps every `SupportctlError` (and Ctrl-C) to one stderr line, the --json envelope and an exit code.
+
+    It also speaks the chosen language where Click would print English: help pages (`_help_page`),
+    usage errors (`main`), and it hands the same to every subcommand it resolves (`get_command`).
+    """
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -39,6 +43,237 @@ class _Group(TyperGroup):
         except OSError as exc:
             # Anything the core did not anticipate is still one line, never a traceback.
             _fail(ctx, SupportctlError(_("{reason}").format(reason=_os_reason(exc))))
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: Any = None,
+        complete_var: Any = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        run = {"args": args, "prog_name": prog_name, "complete_var": complete_var, **kwargs}
+        run["windows_expand_args"] = windows_expand_args
+        if not standalone_mode:
+            return super().main(standalone_mode=False, **run)
+        # Click's own error printing is English-only: run non-standalone and print usage errors ourselves.
+        exc = _click_exceptions()
+        try:
+            rv = super().main(standalone_mode=False, **run)
+        except getattr(exc, "NoArgsIsHelpError", ()) as e:
+            out.say(e.format_message())
+            sys.exit(ExitCode.USAGE)
+        except exc.UsageError as e:
+            _usage_failed(e, sys.argv[1:] if args is None else list(args))
+        except exc.ClickException as e:
+            out.say(out.error_line(e.format_message(), None))
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            out.say(_("aborted"))
+            sys.exit(ExitCode.ERROR)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        return _localized(super().get_command(ctx, cmd_name))
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _help_option(super().get_help_option(ctx))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _help_page(self, ctx, formatter)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return _short_help(self, limit, super().get_short_help_str)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        names = [n for n in self.list_commands(ctx) if (c := self.get_command(ctx, n)) is not None and not c.hidden]
+        limit = formatter.width - 6 - max((len(n) for n in names), default=0)
+        for name in names:
+            rows.append((name, self.get_command(ctx, name).get_short_help_str(limit)))
+        if rows:
+            with formatter.section(_("Commands")):
+                formatter.write_dl(rows)
+
+
+class _Command(TyperCommand):
+    """A command whose help page and help option follow the chosen language (see `_Group`)."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _help_option(super().get_help_option(ctx))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _help_page(self, ctx, formatter)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return _short_help(self, limit, super().get_short_help_str)
+
+
+def _localized(cmd: Any) -> Any:
+    # Commands and sub-apps declared with Typer's default classes get ours, so every help page and usage
+    # error speaks the chosen language whoever added the command and however.
+    if type(cmd) is TyperCommand:
+        cmd.__class__ = _Command
+    elif type(cmd) is TyperGroup:
+        cmd.__class__ = _Group
+    return cmd
+
+
+# Typer's own options, whose help Typer writes in English.
+_FRAMEWORK_HELP = {
+    "install_completion": N_("Install completion for the current shell."),
+    "show_completion": N_("Show completion for the current shell, to copy it or customize the installation."),
+}
+_METAVARS = {"<str>": N_("<text>"), "<int>": N_("<integer>"), "<float>": N_("<number>"), "<path>": N_("<path>")}
+_USAGE_PIECES = {"[OPTIONS]": N_("[OPTIONS]"), "COMMAND [ARGS]...": N_("COMMAND [ARGS]...")}
+
+
+def _help_option(opt: Any) -> Any:
+    if opt is not None:
+        opt.help = _("Show this message and exit.")
+    return opt
+
+
+def _short_help(cmd: Any, limit: int, base: Any) -> str:
+    saved = cmd.help
+    cmd.help = _(saved) if saved else saved
+    try:
+        return str(base(limit))
+    finally:
+        cmd.help = saved
+
+
+def _help_page(cmd: Any, ctx: Any, formatter: Any) -> None:
+    """Click's help page (usage, text, options, commands, epilog) with every framework word translated."""
+    pieces = [_(_USAGE_PIECES[p]) if p in _USAGE_PIECES else p for p in cmd.collect_usage_pieces(ctx)]
+    formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=_("Usage: "))
+    text = _(cmd.help).partition("\f")[0] if cmd.help else ""
+    if text:
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(text)
+    args: list[tuple[str, str]] = []
+    opts: list[tuple[str, str]] = []
+    for param in cmd.get_params(ctx):
+        record = param.get_help_record(ctx)
+        if record is not None:
+            (args if param.param_type_name == "argument" else opts).append(_help_record(param, *record))
+    for title, rows in ((_("Arguments"), args), (_("Options"), opts)):
+        if rows:
+            with formatter.section(title):
+                formatter.write_dl(rows)
+    if isinstance(cmd, _Group):
+        cmd.format_commands(ctx, formatter)
+    cmd.format_epilog(ctx, formatter)
+
+
+def _help_record(param: Any, name: str, text: str) -> tuple[str, str]:
+    import re
+
+    if param.name in _FRAMEWORK_HELP and param.help:
+        text = text.replace(param.help, _(_FRAMEWORK_HELP[param.name]))
+    elif param.help:  # a literal help="…" (i18n_catalog extracts those too); translated ones pass unchanged
+        text = text.replace(param.help, _(param.help))
+    metavar = getattr(param, "metavar", None)
+    if metavar and re.fullmatch(r"[A-Z][A-Z_]+", metavar):
+        name = name.replace(metavar, _(metavar))
+    m = re.search(r"\[((?:default: |required|env var: )[^\]]*)\]$", text)
+    if m:
+        parts = []
+        for part in m.group(1).split("; "):
+            if part.startswith("default: "):
+                part = _("default: {default}").format(default=part[len("default: ") :])
+            elif part == "required":
+                part = _("required")
+            elif part.startswith("env var: "):
+                part = _("env var: {var}").format(var=part[len("env var: ") :])
+            parts.append(part)
+        text = text[: m.start(1)] + "; ".join(parts) + text[m.end(1) :]
+    for english, marked in _METAVARS.items():
+        name = name.replace(english, _(marked))
+    return name, text
+
+
+def _click_exceptions() -> Any:
+    """Click's exception module: vendored inside Typer since 0.20-something, the `click` package before."""
+    import importlib
+
+    try:
+        return importlib.import_module("typer._click.exceptions")
+    except ImportError:  # pragma: no cover - older Typer
+        return importlib.import_module("click.exceptions")
+
+
+# Click's English usage-error texts, as patterns, and their catalogue entries.
+_CLICK_MESSAGES = (
+    (
+        r"No such command '(?P<name>[^']*)'\. Did you mean (?P<suggestions>.+)\?",
+        N_("No such command '{name}'. Did you mean {suggestions}?"),
+    ),
+    (r"No such command '(?P<name>[^']*)'\.", N_("No such command '{name}'.")),
+    (r"Missing command\.", N_("Missing command.")),
+    (r"Option '(?P<option>[^']+)' requires an argument\.", N_("Option '{option}' requires a value.")),
+    (r"Option '(?P<option>[^']+)' requires (?P<n>\d+) arguments\.", N_("Option '{option}' requires {n} values.")),
+    (r"Option '(?P<option>[^']+)' does not take a value\.", N_("Option '{option}' does not take a value.")),
+    (r"Got unexpected extra arguments? ?(?:\(s\))? \((?P<args>.*)\)", N_("Unexpected extra arguments ({args}).")),
+    (r"(?P<value>.+) is not one of (?P<choices>.+)\.", N_("{value} is not one of {choices}.")),
+    (r"(?P<value>.+) is not a valid integer\.", N_("{value} is not a whole number.")),
+    (r"(?P<value>.+) is not a valid float\.", N_("{value} is not a number.")),
+    (r"(?P<value>.+) is not a valid boolean\..*", N_("{value} is not a yes/no value.")),
+)
+
+
+def _click_message(e: Any) -> str:
+    """A usage error's text in the chosen language (Click builds it in English)."""
+    exc = _click_exceptions()
+    if isinstance(e, exc.NoSuchOption):
+        text = _("No such option: {option}").format(option=e.option_name)
+        if e.possibilities:
+            text = _("{message} (possible options: {options})").format(
+                message=text, options=", ".join(sorted(e.possibilities))
+            )
+        return text
+    if isinstance(e, exc.BadParameter):
+        hint = e.param_hint
+        if hint is None and e.param is not None:
+            hint = e.param.get_error_hint(e.ctx)
+        if hint is not None and not isinstance(hint, str):
+            hint = " / ".join(repr(h) for h in hint)
+        if isinstance(e, exc.MissingParameter):
+            kind = e.param_type or (e.param.param_type_name if e.param is not None else "")
+            if kind == "argument":
+                return _("Missing argument {name}.").format(name=hint or "")
+            return _("Missing option {name}.").format(name=hint or "")
+        reason = _click_detail(e.message)
+        if hint:
+            return _("Invalid value for {name}: {reason}").format(name=hint, reason=reason)
+        return _("Invalid value: {reason}").format(reason=reason)
+    return _click_detail(e.message)
+
+
+def _click_detail(message: str) -> str:
+    import re
+
+    for pattern, msgid in _CLICK_MESSAGES:
+        m = re.fullmatch(pattern, message, re.DOTALL)
+        if m:
+            return _(msgid).format(**m.groupdict())
+    return message
+
+
+def _usage_failed(e: Any, argv: list[str]) -> NoReturn:
+    from supportctl.errors import UsageError
+
+    message = _click_message(e)
+    ctx = e.ctx
+    if "--json" in argv:
+        command = ctx.command_path.partition(" ")[2] if ctx is not None else ""
+        out.write_out(out.envelope(command or "supportctl", None, [UsageError(message).to_dict()], ok=False))
+    out.say(out.error_line(message, None))
+    if ctx is not None and ctx.command.get_help_option(ctx) is not None:
+        out.say(_("Try '{command} --help' for help.").format(command=ctx.command_path))
+    sys.exit(ExitCode.USAGE)
 
 
 def _os_reason(exc: OSError) -> str:
@@ -307,7 +542,10 @@ def _render_eta(results: list[Any], now: datetime, user_tz: Any, schedule_tz: st
         remaining = r.due.timestamp() - now.timestamp()
         lines.append(
             _("{label}: active by {due} ({zone}), {relative}").format(
-                label=label, due=out.format_datetime(r.due), zone=schedule_tz, relative=out.relative(remaining)
+                label=label,
+                due=out.format_datetime(r.due, long=True),
+                zone=schedule_tz,
+                relative=out.relative(remaining),
             )
         )
         if r.clock_starts.timestamp() != r.start.timestamp():
@@ -331,11 +569,7 @@ def _explain_line(s: Any) -> str:
     from supportctl.eta import _offset
     from supportctl.i18n import current_language
 
-    day = (
-        out.weekday_abbr(s.day.weekday())
-        + " "
-        + (s.day.strftime("%d.%m.%Y") if current_language() == "de" else s.day.isoformat())
-    )
+    day = out.format_date(s.day)
     if s.kind == "window":
         return _("{day} {start}-{end}: {used} of business time").format(
             day=day, start=f"{s.start:%H:%M}", end=f"{s.end:%H:%M}", used=out.format_duration(s.used_seconds)
