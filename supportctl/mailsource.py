@@ -325,7 +325,10 @@ class ImapSource(Source):
                 _("the IMAP server refused the login for {user}").format(user=t.user),
                 _("check SUPPORTCTL_IMAP_PASSWORD or imap.password_command"),
             ) from None
-        typ, _data = conn.select(_quote(t.folder), readonly=True)  # readonly=True sends EXAMINE
+        try:
+            typ, _data = conn.select(_quote(t.folder), readonly=True)  # readonly=True sends EXAMINE
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise TransferError(_("the IMAP server {host} failed: {reason}").format(host=t.host, reason=exc)) from None
         if typ != "OK":
             conn.logout()
             raise InvalidInputError(_("the IMAP folder {folder} does not exist").format(folder=t.folder))
@@ -339,6 +342,16 @@ class ImapSource(Source):
             return 0
 
     def messages(self) -> Iterator[Envelope]:
+        import imaplib
+
+        try:
+            yield from self._messages()
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise TransferError(
+                _("the IMAP server {host} failed: {reason}").format(host=self.target.host, reason=exc)
+            ) from None
+
+    def _messages(self) -> Iterator[Envelope]:
         conn = self._conn
         validity = self._uidvalidity()
         typ, data = conn.uid("SEARCH", None, "ALL")
@@ -376,7 +389,14 @@ class ImapSource(Source):
         def read() -> bytes:
             if size > self.limit:
                 raise TooLarge
-            typ, resp = self._conn.uid("FETCH", str(uid), "(BODY.PEEK[])")
+            import imaplib
+
+            try:
+                typ, resp = self._conn.uid("FETCH", str(uid), "(BODY.PEEK[])")
+            except (OSError, imaplib.IMAP4.error) as exc:
+                raise TransferError(
+                    _("the IMAP server {host} failed: {reason}").format(host=self.target.host, reason=exc)
+                ) from None
             if typ != "OK":
                 raise TransferError(_("the IMAP server refused to send message {uid}").format(uid=uid))
             self.fetched_bodies += 1
