@@ -436,6 +436,7 @@ class _InboxGroup(_Group):
 
 inbox_app = typer.Typer(
     cls=_InboxGroup,
+    rich_markup_mode=HELP_MARKUP,
     invoke_without_command=True,
     no_args_is_help=True,
     help=_("For the registration desk: triage a mailbox of registrations; reply to applicants."),
