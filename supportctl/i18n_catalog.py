@@ -297,6 +297,7 @@ def cmd_extract() -> None:
 
 
 def cmd_update() -> None:
+    cmd_extract()  # the template follows the code too
     found = extract()
     for lang in LANGUAGES:
         header, old = read_po(po_path(lang))

@@ -239,3 +239,20 @@ def test_manifest_cache_follows_edits(tmp_path: Path) -> None:
     (root / "package.toml").write_text(text.replace("[process.schedule]", "[process.schedule"))
     with pytest.raises(Exception, match="invalid package manifest"):
         package.load(root)
+
+
+def test_every_command_is_documented_in_the_readme() -> None:
+    from supportctl.cli import _command_name, app
+
+    readme = (ROOT / "README.md").read_text()
+    names = [_command_name(c) for c in app.registered_commands] + [str(g.name) for g in app.registered_groups]
+    missing = [n for n in names if f"supportctl {n}" not in readme]
+    assert not missing, f"commands missing from README.md: {missing}"
+
+
+def test_every_typer_app_uses_plain_help() -> None:
+    """Rich help panels import rich on every --help (see HELP_MARKUP in cli.py)."""
+    from supportctl import cli
+
+    apps = [cli.app, *(g.typer_instance for g in cli.app.registered_groups)]
+    assert all(a.rich_markup_mode is None for a in apps)
