@@ -9,7 +9,6 @@ Downloads are streamed in chunks (memory stays flat) and hashed while they strea
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -115,6 +114,7 @@ def fetch(
         unpacked = work / "package"
         unpacked.mkdir()
         digest: str | None = None
+        known: dict[str, str] = {}
         size = 0
         src = source or package_url
         if src is None:
@@ -126,10 +126,7 @@ def fetch(
             kind, shown = "url", src
             if src.lower().startswith("http://"):
                 warnings.append(_("{url} is plain http: anyone on the way can read or alter it").format(url=src))
-            archive = work / "download.zip"
-            size, digest = download(src, archive, opts, progress)
-            _check_digest(src, digest, opts.sha256)
-            _relabelled(lambda: _extract(archive, unpacked), {str(archive): src})
+            size, digest, known = _download_package(src, work, unpacked, opts, progress)
         elif "://" in src:
             raise UsageError(
                 _("cannot fetch {source}: only https://, http://, a directory or a .zip are supported").format(
@@ -150,7 +147,7 @@ def fetch(
                     raise _too_large(str(local), size, opts.max_size)
                 digest = pkgmod.file_sha256(local)
                 _check_digest(str(local), digest, opts.sha256)
-                _extract(local, unpacked)
+                known = _extract(local, unpacked)
             else:
                 raise InvalidInputError(
                     _("{source} does not exist").format(source=src),
@@ -158,7 +155,8 @@ def fetch(
                 )
         root = pkgmod.package_root(unpacked)
         pkg = _relabelled(lambda: pkgmod.load(root), {str(root): shown})
-        _relabelled(lambda: pkgmod.verify_documents(pkg), {str(root): shown})
+        prefix = root.relative_to(unpacked).as_posix()
+        _relabelled(lambda: pkgmod.verify_documents(pkg, pkgmod.under(known, prefix)), {str(root): shown})
         _write(root / MARKER, pkg.name + " " + pkg.version + "\n")
         _swap_into_place(root, dest, work)
         record = pkgmod.last_fetched_record()
@@ -255,10 +253,10 @@ def _copy_package(src: Path, target: Path) -> None:
             ) from None
 
 
-def _extract(archive: Path, target: Path) -> None:
+def _extract(archive: Path, target: Path) -> dict[str, str]:
     from supportctl import safezip
 
-    safezip.extract(archive, target)
+    return safezip.extract(archive, target)
 
 
 def _check_digest(source: str, actual: str, expected: str | None) -> None:
@@ -286,8 +284,42 @@ def _too_large(source: str, size: int, limit: int) -> TransferError:
 # ---------------------------------------------------------------- download
 
 
-def download(url: str, target: Path, opts: FetchOptions, progress: Progress | None = None) -> tuple[int, str]:
-    """Stream `url` into `target` (created new), hashing as it goes. Returns (bytes, sha256 hex)."""
+def _download_package(
+    url: str, work: Path, unpacked: Path, opts: FetchOptions, progress: Progress | None
+) -> tuple[int, str, dict[str, str]]:
+    """Download and unpack into `unpacked`; returns (bytes, sha256 of the zip, sha256 of each file).
+
+    The zip is unpacked while it streams (written once). A zip that needs random access is downloaded
+    again into a file and unpacked from there.
+    """
+    from supportctl import zipstream
+
+    extractor = zipstream.StreamExtractor(unpacked, url)
+    try:
+        size, digest = download(url, extractor.feed, unpacked, opts, progress)
+        _check_digest(url, digest, opts.sha256)
+        return size, digest, extractor.finish(work / "index.zip")
+    except zipstream.NotStreamable:
+        pass
+    finally:
+        extractor.close()
+    shutil.rmtree(unpacked)
+    unpacked.mkdir()
+    archive = work / "download.zip"
+    with open(archive, "xb") as fh:
+        size, digest = download(url, fh.write, archive.parent, opts, progress)
+    _check_digest(url, digest, opts.sha256)
+    known = _relabelled(lambda: _extract(archive, unpacked), {str(archive): url})
+    return size, digest, known
+
+
+def download(
+    url: str, sink: Callable[[bytes], object], where: Path, opts: FetchOptions, progress: Progress | None = None
+) -> tuple[int, str]:
+    """Stream `url` into `sink` chunk by chunk, hashing as it goes. Returns (bytes, sha256 hex).
+
+    `where` is the directory the sink writes to, named when writing fails.
+    """
     import http.client
     import ssl
     import urllib.error
@@ -319,7 +351,9 @@ def download(url: str, target: Path, opts: FetchOptions, progress: Progress | No
     # build_opener keeps the ProxyHandler, which honours http_proxy/https_proxy/no_proxy.
     opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), Redirects())
     request = urllib.request.Request(url, headers={"User-Agent": "supportctl", "Accept-Encoding": "identity"})
-    h = hashlib.sha256()
+    from supportctl.zipstream import BackgroundHash
+
+    h = BackgroundHash()
     done = 0
     try:
         with opener.open(request, timeout=opts.timeout) as resp:
@@ -327,17 +361,17 @@ def download(url: str, target: Path, opts: FetchOptions, progress: Progress | No
             total = int(length) if length and length.isdigit() else None
             if total is not None and total > opts.max_size:
                 raise _too_large(url, total, opts.max_size)
-            with open(target, "xb") as fh:
-                while chunk := resp.read1(CHUNK):
-                    done += len(chunk)
-                    if done > opts.max_size:
-                        raise _too_large(url, done, opts.max_size)
-                    h.update(chunk)
-                    fh.write(chunk)
-                    if progress:
-                        progress(done, total)
-                fh.flush()
-                os.fsync(fh.fileno())
+            while chunk := resp.read1(CHUNK):
+                done += len(chunk)
+                if done > opts.max_size:
+                    raise _too_large(url, done, opts.max_size)
+                h.update(chunk)
+                try:
+                    sink(chunk)
+                except OSError as exc:
+                    raise _not_writable(where, exc) from None
+                if progress:
+                    progress(done, total)
             if total is not None and done < total:
                 raise http.client.IncompleteRead(b"", total - done)
     except urllib.error.HTTPError as exc:
@@ -387,9 +421,9 @@ def download(url: str, target: Path, opts: FetchOptions, progress: Progress | No
             _("download of {url} broke off after {done} bytes: {reason}").format(url=url, done=done, reason=reason)
         ) from None
     except OSError as exc:
-        if exc.filename is not None or isinstance(exc, PermissionError):
-            raise _not_writable(target.parent, exc) from None
         raise _transfer(_("download of {url} failed: {reason}").format(url=url, reason=exc.strerror or exc)) from None
+    finally:
+        h.close()
     return done, h.hexdigest()
 
 

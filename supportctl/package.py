@@ -365,12 +365,17 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify_documents(pkg: Package) -> None:
-    """Every document exists and matches the manifest's sha256, or one error naming the first that does not."""
+def verify_documents(pkg: Package, known: dict[str, str] | None = None) -> None:
+    """Every document exists and matches the manifest's sha256, or one error naming the first that does not.
+
+    `known` maps paths relative to the package root to sha256 values already computed (while extracting).
+    """
+    known = known or {}
     for doc in pkg.documents:
         path = pkg.root / doc.file
         try:
-            actual = file_sha256(path)
+            rel = path.relative_to(pkg.root).as_posix()
+            actual = known[rel] if rel in known and path.is_file() else file_sha256(path)
         except FileNotFoundError:
             raise InvalidInputError(
                 _("document {id} ({file}) is missing from the package").format(id=doc.id, file=doc.file),
@@ -420,8 +425,10 @@ def open_package(path: Path) -> Package:
         cached.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}.", suffix=".partial", dir=cached.parent))
         try:
-            safezip.extract(path, work)
-            verify_documents(load(package_root(work)))
+            digests = safezip.extract(path, work)
+            root = package_root(work)
+            prefix = root.relative_to(work).as_posix()
+            verify_documents(load(root), under(digests, prefix))
             (work / ".complete").write_bytes(b"")
             try:
                 os.rename(work, cached)
@@ -432,3 +439,10 @@ def open_package(path: Path) -> Package:
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return load(package_root(cached))
+
+
+def under(digests: dict[str, str], prefix: str) -> dict[str, str]:
+    """The digests of files under `prefix` (a directory in the archive), relative to it."""
+    if prefix in ("", "."):
+        return digests
+    return {k[len(prefix) + 1 :]: v for k, v in digests.items() if k.startswith(prefix + "/")}

@@ -9,6 +9,7 @@ Memory stays flat: members are copied in chunks.
 
 from __future__ import annotations
 
+import hashlib
 import stat
 import zipfile
 import zlib
@@ -108,8 +109,12 @@ def extract(
     target: Path,
     limits: Limits | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> None:
-    """Extract `archive` into the existing, empty directory `target` (which the caller cleans up on failure)."""
+) -> dict[str, str]:
+    """Extract `archive` into the existing, empty directory `target` (which the caller cleans up on failure).
+
+    Returns the sha256 of every extracted file by its relative POSIX path, computed while writing, so the
+    caller need not read the files again to check them.
+    """
     limits = limits or Limits()
     try:
         zf = zipfile.ZipFile(archive)
@@ -122,10 +127,12 @@ def extract(
         plan = check(archive, zf, limits)
         grand_total = sum(i.file_size for i, _p in plan)
         written_total = 0
+        digests: dict[str, str] = {}
         for info, rel in plan:
             dest = target.joinpath(*rel.parts)
             dest.parent.mkdir(parents=True, exist_ok=True)
             written = 0
+            h = hashlib.sha256()
             try:
                 # "xb": never follow or overwrite anything already there.
                 with zf.open(info) as src, open(dest, "xb") as fh:
@@ -136,6 +143,7 @@ def extract(
                             raise _refuse(
                                 archive, _("member {name!r} is larger than declared").format(name=info.filename)
                             )
+                        h.update(chunk)
                         fh.write(chunk)
                         if progress:
                             progress(written_total, grand_total)
@@ -147,3 +155,5 @@ def extract(
                 if isinstance(exc, FileExistsError):
                     raise _refuse(archive, _("member {name!r} appears twice").format(name=info.filename)) from None
                 raise
+            digests[str(rel)] = h.hexdigest()
+    return digests

@@ -433,3 +433,68 @@ def test_json_error_envelope(cli, server: pt.Server, old) -> None:
     assert r.exit_code == ExitCode.TRANSFER
     env = r.json()
     assert env["ok"] is False and env["errors"][0]["code"] == "transfer" and env["errors"][0]["exit_code"] == 5
+
+
+# ---------------------------------------------------------------- unpacking while downloading
+
+
+def test_zip_is_unpacked_while_it_streams(server: pt.Server, good_zip: Path, tmp_path: Path) -> None:
+    server.routes["/pkg.zip"] = pt.body(good_zip.read_bytes())
+    core.fetch(server.url("/pkg.zip"), core.FetchOptions(dest=tmp_path / "p"))
+    assert server.httpd.hits == ["/pkg.zip"]  # type: ignore[attr-defined]  # one download, no fallback
+
+
+def test_zip_with_data_descriptors_falls_back_to_a_file(server: pt.Server, good_pkg: Path, tmp_path: Path) -> None:
+    import io
+
+    class Unseekable(io.RawIOBase):
+        def __init__(self) -> None:
+            self.buf = bytearray()
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, b) -> int:  # type: ignore[override]
+            self.buf += b
+            return len(b)
+
+    sink = Unseekable()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as zf:  # not seekable: data descriptors
+        for p in sorted(good_pkg.iterdir()):
+            zf.write(p, p.name)
+    server.routes["/pkg.zip"] = pt.body(bytes(sink.buf))
+    result = core.fetch(server.url("/pkg.zip"), core.FetchOptions(dest=tmp_path / "p"))
+    assert result.sha256 == hashlib.sha256(bytes(sink.buf)).hexdigest()
+    assert server.httpd.hits == ["/pkg.zip", "/pkg.zip"]  # type: ignore[attr-defined]
+    pkgmod.verify_documents(pkgmod.load(tmp_path / "p"))
+
+
+def test_streamed_zip_bomb(cli, server: pt.Server, good_pkg: Path, tmp_path: Path, old) -> None:
+    z = pt.make_zip(good_pkg, tmp_path / "bomb.zip")
+    with zipfile.ZipFile(z, "a", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("zeros.bin", b"\0" * (20 << 20))
+    server.routes["/pkg.zip"] = pt.body(z.read_bytes())
+    assert "zip bomb" in _fails(cli, server.url("/pkg.zip"), old, code=ExitCode.INVALID_INPUT)
+
+
+def test_local_headers_that_contradict_the_table_of_contents(cli, server: pt.Server, good_zip: Path, old) -> None:
+    data = bytearray(good_zip.read_bytes())
+    first = data.index(b"PK\x03\x04")
+    name_at = first + 30
+    assert data[name_at : name_at + 12] == b"package.toml"
+    data[name_at : name_at + 12] = b"package.tomx"  # the central directory still says package.toml
+    server.routes["/pkg.zip"] = pt.body(bytes(data))
+    line = _fails(cli, server.url("/pkg.zip"), old, code=ExitCode.INVALID_INPUT)
+    assert "table of contents does not match" in line
+
+
+def test_corrupted_member_data(cli, server: pt.Server, good_pkg: Path, tmp_path: Path, old) -> None:
+    z = tmp_path / "stored.zip"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_STORED) as zf:
+        for p in sorted(good_pkg.iterdir()):
+            zf.write(p, p.name)
+    data = bytearray(z.read_bytes())
+    at = data.index(b"%PDF") + 10
+    data[at] ^= 0xFF
+    server.routes["/pkg.zip"] = pt.body(bytes(data))
+    assert "checksum or size does not match" in _fails(cli, server.url("/pkg.zip"), old, code=ExitCode.INVALID_INPUT)
