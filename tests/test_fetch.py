@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from supportctl import fetch as core
 from supportctl import package as pkgmod
@@ -498,3 +500,49 @@ def test_corrupted_member_data(cli, server: pt.Server, good_pkg: Path, tmp_path:
     data[at] ^= 0xFF
     server.routes["/pkg.zip"] = pt.body(bytes(data))
     assert "checksum or size does not match" in _fails(cli, server.url("/pkg.zip"), old, code=ExitCode.INVALID_INPUT)
+
+
+def test_https_redirect_to_http_is_refused(cli, tls, server: pt.Server, good_zip: Path, old) -> None:
+    ctx, bundle = tls
+    server.routes["/pkg.zip"] = pt.body(good_zip.read_bytes())
+    with pt.serve(ctx) as s:
+        s.routes["/pkg.zip"] = pt.redirect(server.url("/pkg.zip"))
+        line = _fails(cli, s.url("/pkg.zip"), old, "--ca-bundle", str(bundle))
+    assert "from https to an insecure address" in line
+    assert server.httpd.hits == []  # type: ignore[attr-defined]
+
+
+@given(st.text(max_size=60))
+def test_member_path_never_escapes(name: str) -> None:
+    from supportctl.safezip import member_path
+
+    p = member_path(name)
+    if p is not None:
+        assert not p.is_absolute() and ".." not in p.parts and p.parts
+        base = Path("/base")
+        assert (base / p).resolve().is_relative_to(base)
+        assert "\\" not in str(p) and "\x00" not in str(p)
+
+
+def test_fetch_on_a_terminal_with_the_progress_bar(server: pt.Server, good_zip: Path, tmp_path: Path) -> None:
+    import sys
+
+    pexpect = pytest.importorskip("pexpect")
+    from tests.conftest import ROOT
+
+    server.routes["/pkg.zip"] = pt.body(good_zip.read_bytes())
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TERM="xterm")
+    env.pop("NO_COLOR", None)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "supportctl", "fetch", server.url("/pkg.zip")],
+        env=env,
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=20,
+    )
+    child.expect("Fetched package supportctl-default")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert (tmp_path / "registration-package" / "package.toml").is_file()
