@@ -398,7 +398,7 @@ def download(
             ) from None
         if isinstance(reason, TimeoutError):
             raise _transfer(
-                _("download of {url} failed: no answer within {seconds} s").format(url=url, seconds=opts.timeout)
+                _("download of {url} failed: no answer within {seconds} s").format(url=url, seconds=f"{opts.timeout:g}")
             ) from None
         text = getattr(reason, "strerror", None) or str(reason)
         raise _transfer(_("download of {url} failed: {reason}").format(url=url, reason=text)) from None
@@ -412,7 +412,7 @@ def download(
     except TimeoutError:
         raise _transfer(
             _("download of {url} stalled: no data for {seconds} s after {done} bytes").format(
-                url=url, seconds=opts.timeout, done=done
+                url=url, seconds=f"{opts.timeout:g}", done=done
             )
         ) from None
     except (ConnectionError, http.client.HTTPException, ssl.SSLError) as exc:
