@@ -72,16 +72,24 @@ def _begin(ctx: typer.Context, command: str, json_output: bool) -> None:
     ctx.meta[_COMMAND_KEY] = command
 
 
+# Plain Click help, on a terminal too: Rich help panels cost ~45 ms (an import of rich) on every `--help`,
+# which would put `--help` at ~13x the start-up of `python -c pass` against a budget of 10x.
+HELP_MARKUP: Any = None
+
 app = typer.Typer(
     name="supportctl",
     cls=_Group,
+    rich_markup_mode=HELP_MARKUP,
     help=_("Register and activate a support contract: fetch, fill, validate, submit, eta; inbox for staff."),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 config_app = typer.Typer(
-    cls=_Group, help=_("Show the effective settings and where they come from."), no_args_is_help=True
+    cls=_Group,
+    rich_markup_mode=HELP_MARKUP,
+    help=_("Show the effective settings and where they come from."),
+    no_args_is_help=True,
 )
 app.add_typer(config_app, name="config")
 
@@ -261,16 +269,25 @@ def _eta_batch(engine: Any, default_class: str, in_tz: Any, fmt: BatchFormat) ->
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(["line", "class", "start", "clock_starts", "due", "error"])
         for rec in core.run_batch(engine, sys.stdin, default_class, in_tz):
-            if "error" in rec:
+            if isinstance(rec, core.BatchError):
                 failed += 1
-                w.writerow([rec["line"], "", "", "", "", rec["error"]["message"]])
+                w.writerow([rec.line, "", "", "", "", rec.error.message])
             else:
-                w.writerow([rec["line"], rec["class"], rec["start"], rec["clock_starts"], rec["due"], ""])
+                w.writerow([*rec, ""])
     else:
+        import json
+
+        # NDJSON by hand: the values are ISO strings and class names, quoted once per class.
+        quoted = {name: json.dumps(name) for name in engine.classes}
         for rec in core.run_batch(engine, sys.stdin, default_class, in_tz):
-            if "error" in rec:
+            if isinstance(rec, core.BatchError):
                 failed += 1
-            write(out.ndjson(rec) + "\n")
+                write(out.ndjson(rec.to_dict()) + "\n")
+            else:
+                write(
+                    f'{{"line": {rec.line}, "class": {quoted[rec.activation_class]}, "start": "{rec.start}", '
+                    f'"clock_starts": "{rec.clock_starts}", "due": "{rec.due}"}}\n'
+                )
     sys.stdout.flush()
     if failed:
         out.say(_("{n} input line(s) could not be read; see the error records").format(n=failed))
@@ -735,8 +752,54 @@ def validate(
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (see `supportctl.__main__`, which picks the language first)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    app(args=hoist_lang(args), prog_name="supportctl")
+    args = hoist_lang(list(sys.argv[1:] if argv is None else argv))
+    only_for(args)(args=args, prog_name="supportctl")
+
+
+_GLOBAL_FLAGS = ("-h", "--help", "--version", "--install-completion", "--show-completion")
+
+
+def only_for(args: list[str]) -> typer.Typer:
+    """The app with just the subcommand being run.
+
+    Typer turns every registered command into a Click command on each start; building only the one
+    asked for keeps start-up flat as commands are added. Help, completion and unknown names get the
+    whole app, so listings and "did you mean" stay complete.
+    """
+    import copy
+    import os
+
+    if os.environ.get("_SUPPORTCTL_COMPLETE"):
+        return app
+    name = None
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in _GLOBAL_FLAGS:
+            return app
+        if a == "--lang":
+            i += 2
+            continue
+        if not a.startswith("-"):
+            name = a
+            break
+        i += 1
+    if name is None:
+        return app
+    commands = [c for c in app.registered_commands if _command_name(c) == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if not commands and not groups:
+        return app
+    slim = copy.copy(app)
+    slim.registered_commands = commands
+    slim.registered_groups = groups
+    return slim
+
+
+def _command_name(info: Any) -> str:
+    if info.name:
+        return str(info.name)
+    return str(info.callback.__name__).lower().replace("_", "-")
 
 
 def hoist_lang(args: list[str]) -> list[str]:

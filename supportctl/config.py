@@ -7,27 +7,20 @@ Dotted keys map to tables (`smtp.host` is `[smtp] host = ...`) and to environmen
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from supportctl import paths
 from supportctl.errors import ConfigError
 from supportctl.i18n import _
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
-
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     key: str
     kind: str  # "str" | "int" | "bool"
     default: Any
@@ -102,8 +95,7 @@ def env_name(key: str) -> str:
     return "SUPPORTCTL_" + key.upper().replace(".", "_")
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(NamedTuple):
     key: str
     value: Any
     source: str  # "flag" | "env" | "file" | "default"
@@ -190,6 +182,10 @@ def read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(
             _("cannot read config file {path}: {reason}").format(path=path, reason=exc.strerror or exc)
         ) from None
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     try:
         parsed = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -230,6 +226,8 @@ def load(
     warnings: list[str] = []
     for key in file_values:
         if key not in SETTINGS and not key.startswith("profile."):
+            import difflib
+
             near = difflib.get_close_matches(key, list(SETTINGS), n=1)
             line = _line_of(cfg_path, key)
             where = f"{cfg_path}:{line}" if line else str(cfg_path)
