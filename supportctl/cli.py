@@ -475,7 +475,7 @@ def _ask(spec: Any, number: int, total: int, default: Any, known: dict[str, Any]
     out.say(_("[{n}/{total}] {label}").format(n=number, total=total, label=label))
     if help_text:
         out.say("  " + help_text)
-    if spec.type == "checkbox":
+    if spec.type == "checkbox" and "supportctl show terms" not in help_text:
         out.say("  " + _("Read the terms with: supportctl show terms"))
     for i, choice in enumerate(spec.choices, 1):
         text = choice.label.get(lang) or choice.value
@@ -484,10 +484,14 @@ def _ask(spec: Any, number: int, total: int, default: Any, known: dict[str, Any]
         shown = _shown(spec, default, lang) if default not in (None, "") else ""
         if spec.type == "checkbox":
             prompt = _("{label} (y/n) [{default}]: ").format(label=label, default=shown or _("no"))
-        elif spec.choices:
+        elif spec.choices and shown:
             prompt = _("{label} (1-{n}) [{default}]: ").format(label=label, n=len(spec.choices), default=shown)
-        else:
+        elif spec.choices:
+            prompt = _("{label} (1-{n}): ").format(label=label, n=len(spec.choices))
+        elif shown:
             prompt = _("{label} [{default}]: ").format(label=label, default=shown)
+        else:
+            prompt = _("{label}: ").format(label=label)
         try:
             answer = input(prompt).strip()
         except EOFError:
@@ -521,6 +525,10 @@ def _interactive(
     def ask(n: int) -> None:
         spec = fields[n]
         default = answers.get(spec.name, defaults.get(spec.name))
+        if default is None and spec.type == "date":
+            from datetime import date
+
+            default = date.today().isoformat()
         answers[spec.name] = _ask(spec, n + 1, total, default, answers, chars, lang)
         drafts.save(pkg.name, answers)
 
@@ -625,11 +633,14 @@ def fill(
     if draft is not None:
         use = resume
         if not resume and interactive:
-            reply = input(
-                _("A draft from {when} with {n} answers exists. Resume it? [Y/n] ").format(
-                    when=draft.updated, n=len(draft.values)
+            try:
+                reply = input(
+                    _("A draft from {when} with {n} answers exists. Resume it? [Y/n] ").format(
+                        when=draft.updated, n=len(draft.values)
+                    )
                 )
-            )
+            except EOFError:
+                raise typer.Exit(ExitCode.INTERRUPTED) from None
             use = reply.strip().lower() not in ("n", "no", "nein")
         if use:
             answers = dict(draft.values)
