@@ -104,6 +104,42 @@ class Snapshot:
     orphan_widgets: int = 0
     forbidden: set[tuple[str, str]] = field(default_factory=set)
     resources: str = ""
+    # For the template only: what a byte-identical object of a filled form can reuse without parsing.
+    xref: dict[int, int] = field(default_factory=dict)
+    page_ids: tuple[int, ...] = ()
+    page_reach: tuple[frozenset[int], ...] = ()
+    dr_reach: frozenset[int] = frozenset()
+    children: dict[int, frozenset[int]] = field(default_factory=dict)
+    decoders: dict[int, pdfutil.Decoder] = field(default_factory=dict)
+
+
+class _Unchanged:
+    """Which objects of a filled form are byte-for-byte the template's.
+
+    True only when the file starts with the template's exact bytes (an incremental update of it, as `fill`
+    writes) and the object still lives at the template's offset — then it is the template's object.
+    """
+
+    def __init__(self, reader: Any, base: Snapshot | None, prefix_ok: bool) -> None:
+        self.base = base
+        xref = reader.xref.get(0, {}) if base is not None and prefix_ok else {}
+        self.offsets: dict[int, int] = xref if isinstance(xref, dict) else {}
+        if base is not None and prefix_ok and getattr(reader, "xref_objStm", None):
+            self.offsets = {n: o for n, o in self.offsets.items() if n not in reader.xref_objStm}
+
+    def __call__(self, num: int) -> bool:
+        if self.base is None or not self.offsets:
+            return False
+        mine = self.offsets.get(num)
+        return mine is not None and self.base.xref.get(num) == mine
+
+    def all(self, nums: frozenset[int]) -> bool:
+        return bool(self.offsets) and all(self(n) for n in nums)
+
+    def children(self, num: int) -> frozenset[int] | None:
+        if self.base is not None and self(num):
+            return self.base.children.get(num)
+        return None
 
 
 def _rect(obj: Any) -> tuple[float, ...]:
@@ -121,13 +157,29 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _snapshot(reader: Any, budget: pdfutil.Budget) -> Snapshot:
+def _snapshot(reader: Any, budget: pdfutil.Budget, base: Snapshot | None = None, prefix_ok: bool = False) -> Snapshot:
+    """Everything validation compares. `base` is the template's snapshot when reading a filled form."""
+    same = _Unchanged(reader, base, prefix_ok)
     root = reader.trailer["/Root"].get_object()
     page_of: dict[int, int] = {}
     pages: list[str] = []
+    page_ids: list[int] = []
+    page_reach: list[frozenset[int]] = []
     other: list[tuple[int, str]] = []
     for n, page in enumerate(reader.pages):
-        pages.append(pdfutil.digest(page, budget, frozenset({"/Annots", "/Parent"})))
+        page_id = page.indirect_reference.idnum if page.indirect_reference is not None else -1
+        page_ids.append(page_id)
+        if (
+            base is not None
+            and n < len(base.page_ids)
+            and base.page_ids[n] == page_id
+            and same.all(base.page_reach[n] | {page_id})
+        ):
+            pages.append(base.pages[n])
+        else:
+            reach: set[int] = set()
+            pages.append(pdfutil.digest(page, budget, frozenset({"/Annots", "/Parent"}), reach))
+            page_reach.append(frozenset(reach))
         for ref in page.get("/Annots", None) or []:
             budget.spend()
             annot = ref.get_object()
@@ -148,7 +200,10 @@ def _snapshot(reader: Any, budget: pdfutil.Budget) -> Snapshot:
             ref: Any = fonts.raw_get("/" + name) if name and "/" + name in fonts else None
             key = ref.idnum if hasattr(ref, "idnum") else -1
             if key not in decoders:
-                decoders[key] = pdfutil.decoder(ref)
+                if base is not None and key in base.decoders and same(key):
+                    decoders[key] = base.decoders[key]  # the template's font, already parsed
+                else:
+                    decoders[key] = pdfutil.decoder(ref)
             return decoders[key]
 
         return pick
@@ -209,9 +264,28 @@ def _snapshot(reader: Any, budget: pdfutil.Budget) -> Snapshot:
         visit(ref, "", {}, 0)
     known = {w.obj for f in fields.values() for w in f.widgets}
     snap = Snapshot(tuple(pages), fields, other, sum(1 for obj in page_of if obj not in known))
-    snap.forbidden = pdfutil.forbidden(reader.trailer["/Root"], budget)
-    dr = acro.get("/DR")
-    snap.resources = pdfutil.digest(dr, budget) if dr is not None else ""
+    children: dict[int, set[int]] | None = {} if base is None else None
+    snap.forbidden = pdfutil.forbidden(
+        reader.trailer.raw_get("/Root"), budget, children, same.children if base is not None else None
+    )
+    dr = acro.get("/DR") if hasattr(acro, "raw_get") else None
+    acro_holder: Any = root.raw_get("/AcroForm") if "/AcroForm" in root else None
+    root_ref: Any = reader.trailer.raw_get("/Root")
+    owner = {acro_holder.idnum} if hasattr(acro_holder, "idnum") else {root_ref.idnum}
+    if dr is None:
+        snap.resources = ""
+    elif base is not None and base.dr_reach and same.all(base.dr_reach | owner):
+        snap.resources = base.resources
+    else:
+        dr_reach: set[int] = set()
+        snap.resources = pdfutil.digest(dr, budget, reach=dr_reach)
+        snap.dr_reach = frozenset(dr_reach | owner)
+    if base is None:
+        snap.xref = dict(reader.xref.get(0, {}))
+        snap.page_ids = tuple(page_ids)
+        snap.page_reach = tuple(page_reach)
+        snap.children = {k: frozenset(v) for k, v in (children or {}).items()}
+        snap.decoders = decoders
     return snap
 
 
@@ -381,7 +455,7 @@ def validate_pdf(
     what = name or _("the form")
     with pdfutil.guarded(what):
         reader = pdfutil.open_pdf(data, what)
-        snap = _snapshot(reader, pdfutil.Budget(what))
+        snap = _snapshot(reader, pdfutil.Budget(what), tpl.snapshot, data.startswith(tpl.data))
     findings = _integrity(tpl.snapshot, snap)
     raw = _raw_values(pkg, snap)
     values, value_findings = validate_values(

@@ -304,14 +304,19 @@ class Budget:
             raise InvalidInputError(_("{what}: the PDF has too many objects to check").format(what=self.what))
 
 
-def digest(obj: Any, budget: Budget, skip: frozenset[str] = frozenset()) -> str:
-    """A hash of an object's structure and decoded stream data, independent of object numbers."""
+def digest(obj: Any, budget: Budget, skip: frozenset[str] = frozenset(), reach: set[int] | None = None) -> str:
+    """A hash of an object's structure and decoded stream data, independent of object numbers.
+
+    `reach` collects the numbers of the indirect objects the hash covers (the template's fast path).
+    """
     h = hashlib.sha256()
-    _feed(obj, h, budget, skip, set())
+    _feed(obj, h, budget, skip, set(), reach)
     return h.hexdigest()
 
 
-def _feed(obj: Any, h: Any, budget: Budget, skip: frozenset[str], seen: set[tuple[int, int]]) -> None:
+def _feed(
+    obj: Any, h: Any, budget: Budget, skip: frozenset[str], seen: set[tuple[int, int]], reach: set[int] | None
+) -> None:
     from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
 
     budget.spend()
@@ -320,6 +325,8 @@ def _feed(obj: Any, h: Any, budget: Budget, skip: frozenset[str], seen: set[tupl
         if key in seen:
             h.update(b"<loop>")
             return
+        if reach is not None:
+            reach.add(obj.idnum)
         seen = seen | {key}
         obj = obj.get_object()
     if isinstance(obj, DictionaryObject):
@@ -328,7 +335,7 @@ def _feed(obj: Any, h: Any, budget: Budget, skip: frozenset[str], seen: set[tupl
             if k in skip:
                 continue
             h.update(k.encode("latin-1", "replace"))
-            _feed(obj.raw_get(k), h, budget, skip, seen)
+            _feed(obj.raw_get(k), h, budget, skip, seen, reach)
         if isinstance(obj, StreamObject):
             h.update(b"stream")
             h.update(hashlib.sha256(obj.get_data()).digest())
@@ -336,7 +343,7 @@ def _feed(obj: Any, h: Any, budget: Budget, skip: frozenset[str], seen: set[tupl
     elif isinstance(obj, ArrayObject):
         h.update(b"[")
         for item in obj:
-            _feed(item, h, budget, skip, seen)
+            _feed(item, h, budget, skip, seen, reach)
         h.update(b"]")
     elif isinstance(obj, float) or type(obj).__name__ == "FloatObject":
         h.update(f"{float(obj):.3f}".encode())
@@ -348,21 +355,54 @@ FORBIDDEN_KEYS = {"/JS": "javascript", "/JavaScript": "javascript", "/AA": "acti
 FORBIDDEN_ACTIONS = {"/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/ResetForm", "/Rendition"}
 
 
-def forbidden(root: Any, budget: Budget) -> set[tuple[str, str]]:
-    """(code, key) pairs for JavaScript, additional/open actions and XFA anywhere below `root`."""
+class _Same(int):
+    """An object number known to be the template's object (not a PDF integer)."""
+
+
+def forbidden(
+    root: Any,
+    budget: Budget,
+    children: dict[int, set[int]] | None = None,
+    known: Callable[[int], frozenset[int] | None] | None = None,
+) -> set[tuple[str, str]]:
+    """(code, key) pairs for JavaScript, additional/open actions and XFA anywhere below `root`.
+
+    For the template, `children` records which objects each object refers to. For a filled form, `known(n)`
+    returns those references when object n is byte-for-byte the template's (so it holds nothing forbidden,
+    or the template would): such objects are not parsed again, only their references are followed.
+    """
     from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
     found: set[tuple[str, str]] = set()
-    seen: set[tuple[int, int]] = set()
-    stack: list[Any] = [root]
+    seen: set[int] = set()
+    reader = root.pdf if isinstance(root, IndirectObject) else None
+    stack: list[tuple[int, Any]] = [(-1, root)]
     while stack:
-        obj = stack.pop()
+        owner, obj = stack.pop()
         budget.spend()
-        if isinstance(obj, IndirectObject):
-            key = (obj.idnum, obj.generation)
-            if key in seen:
+        if type(obj) is _Same:  # an unchanged object: follow the template's references
+            obj = int(obj)
+            if obj in seen:
                 continue
-            seen.add(key)
+            kids = known(obj) if known is not None else None
+            if kids is None:
+                stack.append((owner, IndirectObject(obj, 0, reader)))
+                continue
+            seen.add(obj)
+            stack.extend((obj, _Same(k)) for k in kids)
+            continue
+        if isinstance(obj, IndirectObject):
+            if children is not None and owner >= 0:
+                children.setdefault(owner, set()).add(obj.idnum)
+            if obj.idnum in seen:
+                continue
+            if known is not None and obj.generation == 0 and known(obj.idnum) is not None:
+                stack.append((owner, _Same(obj.idnum)))
+                continue
+            seen.add(obj.idnum)
+            owner = obj.idnum
+            if children is not None:
+                children.setdefault(owner, set())
             obj = obj.get_object()
         if isinstance(obj, DictionaryObject):
             for k in obj.keys():
@@ -373,7 +413,7 @@ def forbidden(root: Any, budget: Budget) -> set[tuple[str, str]]:
                 elif k == "/S" and obj.get("/S") in FORBIDDEN_ACTIONS:
                     found.add(("javascript" if obj.get("/S") == "/JavaScript" else "actions", str(obj.get("/S"))))
                 if k not in ("/Parent", "/P"):
-                    stack.append(obj.raw_get(k))
+                    stack.append((owner, obj.raw_get(k)))
         elif isinstance(obj, ArrayObject):
-            stack.extend(obj)
+            stack.extend((owner, item) for item in obj)
     return found

@@ -291,17 +291,56 @@ def test_tampered_forms_are_refused_with_a_reason(filled: bytes, tamper: Any, co
     assert any(words in f.message for f in hits), hits
 
 
-def test_tampering_by_incremental_update_is_refused(filled: bytes) -> None:
-    """An appended update (what a PDF reader's "add comment" writes) that adds a note."""
+def change_page_font(w: Any) -> None:
+    """Leave the page object alone but swap the base font its text is drawn in (an object it refers to)."""
+    from pypdf.generic import NameObject
+
+    fonts = w.pages[0]["/Resources"]["/Font"]
+    for name in list(fonts.keys()):
+        font = fonts[name].get_object()
+        if font.get("/Subtype") == "/Type1" or "/BaseFont" in font:
+            font[NameObject("/BaseFont")] = NameObject("/Courier")
+            return
+    raise AssertionError("no font on page 1")
+
+
+@pytest.mark.parametrize(
+    ("tamper", "code"),
+    [
+        (add_text_note, "annotation-added"),
+        (change_content, "page-changed"),
+        (change_page_font, "page-changed"),
+        (add_javascript, "javascript"),
+        (add_xfa, "xfa"),
+        (move_field, "field-changed"),
+        (other_appearance, "appearance-mismatch"),
+    ],
+)
+def test_tampering_by_incremental_update_is_refused(filled: bytes, tamper: Any, code: str) -> None:
+    """An appended update (what a PDF reader's "save" writes): the template's bytes stay as they were."""
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter(PdfReader(BytesIO(filled)), incremental=True)
-    add_text_note(writer)
+    tamper(writer)
     buf = BytesIO()
     writer.write(buf)
     assert buf.getvalue().startswith(filled)
     report = form.validate_pdf(formkit.pkg(), buf.getvalue())
-    assert [f.code for f in report.findings] == ["annotation-added"]
+    assert code in [f.code for f in report.findings], report.findings
+
+
+def test_bytes_edited_in_place_are_refused(filled: bytes) -> None:
+    """Same length, same offsets, one byte of page 1's content changed inside the template's own bytes."""
+    from pypdf import PdfReader
+
+    # Change the raw (encoded) content stream of page 1 in place: same length, same offsets.
+    raw = PdfReader(BytesIO(filled)).pages[0]["/Contents"].get_object()._data
+    at = filled.index(raw)
+    flipped = bytearray(filled)
+    flipped[at + len(raw) // 2] ^= 0x01
+    report = form.validate_pdf(formkit.pkg(), bytes(flipped))
+    assert not report.ok
+    assert {f.code for f in report.findings} & {"page-changed"}
 
 
 def test_value_not_nfc_in_the_pdf_is_reported(filled: bytes) -> None:
