@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import zlib
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from supportctl import form
 from supportctl.errors import FormInvalidError, InvalidInputError
@@ -435,3 +438,63 @@ def test_validate_cli_exit_3_one_line(filled: bytes, kind: str, tmp_path: Path, 
     assert r.exit_code == 3
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "Traceback" not in r.stderr
+
+
+def test_another_pdf_is_invalid_not_unreadable() -> None:
+    other = (formkit.package_root() / "service-description.pdf").read_bytes()
+    report = form.validate_pdf(formkit.pkg(), other)
+    codes = {f.code for f in report.findings}
+    assert not report.ok and "field-changed" in codes
+
+
+@pytest.mark.skipif(not formkit.have("pdftk"), reason="pdftk not installed")
+def test_pdftk_filled_form_is_refused_for_what_it_shows(tmp_path: Path) -> None:
+    """pdftk draws the composite font's codes as single bytes: the printed form would show garbage."""
+    import subprocess
+
+    xfdf = tmp_path / "v.xfdf"
+    xfdf.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><xfdf xmlns="http://ns.adobe.com/xfdf/"><fields>'
+        '<field name="last_name"><value>Dvořák</value></field></fields></xfdf>',
+        "utf-8",
+    )
+    out = tmp_path / "pdftk.pdf"
+    src = formkit.package_root() / "registration-form.pdf"
+    subprocess.run(["pdftk", str(src), "fill_form", str(xfdf), "output", str(out)], check=True, capture_output=True)
+    report = form.validate_pdf(formkit.pkg(), out.read_bytes())
+    assert any(f.field == "last_name" and f.code == "appearance-mismatch" for f in report.findings)
+
+
+_FILLED: list[bytes] = []
+
+
+def _filled_once() -> bytes:
+    if not _FILLED:
+        _FILLED.append(form.fill_pdf(formkit.pkg(), formkit.GOOD))
+    return _FILLED[0]
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "40")), deadline=None)
+@given(data=st.data())
+def test_mutated_pdfs_never_crash(data: st.DataObject) -> None:
+    """Random cuts, byte flips and insertions: a report or one InvalidInputError, nothing else."""
+    blob = bytearray(_filled_once())
+    for _ in range(data.draw(st.integers(1, 4))):
+        if len(blob) < 2:
+            break
+        at = data.draw(st.integers(0, len(blob) - 1))
+        action = data.draw(st.sampled_from(["flip", "cut", "insert", "truncate"]))
+        if action == "flip":
+            blob[at] ^= data.draw(st.integers(1, 255))
+        elif action == "cut":
+            del blob[at : at + data.draw(st.integers(1, 2000))]
+        elif action == "insert":
+            blob[at:at] = data.draw(st.binary(min_size=1, max_size=64))
+        else:
+            blob = blob[: max(at, 1)] + b"\n%%EOF\n"
+    try:
+        report = form.validate_pdf(formkit.pkg(), bytes(blob))
+    except InvalidInputError as exc:
+        assert "\n" not in exc.message
+    else:
+        assert isinstance(report.ok, bool)
