@@ -71,6 +71,7 @@ class Widget:
     states: tuple[str, ...]  # appearance states of buttons, e.g. ("/Off", "/critical")
     state: str | None  # /AS
     shown: str | None  # text of the normal appearance (text and choice fields)
+    flags: int = 0  # annotation flags /F (hidden, no-view, …)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class FieldInfo:
             self.maxlen,
             self.options,
             self.da,
-            tuple((w.page, w.rect, w.states) for w in self.widgets),
+            tuple((w.page, w.rect, w.states, w.flags) for w in self.widgets),
         )
 
 
@@ -223,7 +224,8 @@ def _snapshot(reader: Any, budget: pdfutil.Budget, base: Snapshot | None = None,
                 res = normal_obj.get("/Resources")
                 shown = pdfutil.shown_text(normal_obj.get_data(), decoder_for(res.get_object() if res else None))
         state = w.get("/AS")
-        return Widget(num, page_of.get(num, -1), _rect(w), states, str(state) if state is not None else None, shown)
+        as_text = str(state) if state is not None else None
+        return Widget(num, page_of.get(num, -1), _rect(w), states, as_text, shown, int(w.get("/F", 0)))
 
     def visit(ref: Any, prefix: str, inherited: dict[str, Any], depth: int) -> None:
         budget.spend()

@@ -260,6 +260,12 @@ def change_flags(w: Any) -> None:
     formkit.field_obj(w, "company")[NameObject("/Ff")] = NumberObject(1)  # read-only, not required
 
 
+def hide_field(w: Any) -> None:
+    from pypdf.generic import NameObject, NumberObject
+
+    formkit.field_obj(w, "terms_accepted")[NameObject("/F")] = NumberObject(2)  # hidden
+
+
 def change_options(w: Any) -> None:
     from pypdf.generic import ArrayObject, NameObject, TextStringObject
 
@@ -284,6 +290,7 @@ def change_options(w: Any) -> None:
         (add_page, "page-changed", "3 pages"),
         (change_flags, "field-changed", "company"),
         (change_options, "field-changed", "program"),
+        (hide_field, "field-changed", "terms_accepted"),
     ],
 )
 def test_tampered_forms_are_refused_with_a_reason(filled: bytes, tamper: Any, code: str, words: str) -> None:
