@@ -79,7 +79,14 @@ _FORM: list[Setting] = [
 _MAIL: list[Setting] = []
 
 # inbox / imap (issue 6)
-_INBOX: list[Setting] = []
+_INBOX: list[Setting] = [
+    Setting("inbox.max_message_bytes", "int", 25 << 20, "Skip messages larger than this (bytes)"),
+    Setting("inbox.max_parts", "int", 100, "Skip messages with more MIME parts than this"),
+    Setting("inbox.max_depth", "int", 10, "Skip messages with MIME parts nested deeper than this"),
+    Setting("inbox.reply_from", "str", None, "From: of `inbox reply` (default: the package's registration address)"),
+    Setting("imap.password_command", "str", None, "Command (no shell) that prints the IMAP password"),
+    Setting("imap.ca_bundle", "str", None, "CA certificates to verify the IMAP server with (PEM file)"),
+]
 
 for _s in (*_FETCH, *_FORM, *_MAIL, *_INBOX):
     SETTINGS[_s.key] = _s

@@ -54,6 +54,83 @@ class FieldSpec(NamedTuple):
         return [c.value for c in self.choices]
 
 
+REPLY_PLACEHOLDERS = (
+    "name",
+    "company",
+    "contract",
+    "support",
+    "request_address",
+    "requests_url",
+    "note",
+    "findings",
+    "subject",
+)
+
+
+@dataclass(frozen=True)
+class ReplyTemplates:
+    """The desk's replies (`inbox reply`): per language, `{placeholder}`s from REPLY_PLACEHOLDERS."""
+
+    contract_subject: dict[str, str]
+    contract_body: dict[str, str]
+    reject_subject: dict[str, str]
+    reject_body: dict[str, str]
+    requests_url: str = ""
+
+
+DEFAULT_REPLY = ReplyTemplates(
+    contract_subject={
+        "de": "Ihr Supportvertrag {contract}",
+        "en": "Your support contract {contract}",
+    },
+    contract_body={
+        "de": (
+            "Guten Tag {name},\n\n"
+            "Ihr Supportvertrag ist aktiviert.\n\n"
+            "Vertragsnummer: {contract}\n"
+            "Support: {support}\n\n"
+            "Supportanfragen stellen Sie online unter {requests_url} oder per E-Mail an {request_address};"
+            " nennen Sie dabei immer Ihre Vertragsnummer.\n"
+            "{note}\n"
+            "Mit freundlichen Grüßen\nIhr Registrierungsteam\n"
+        ),
+        "en": (
+            "Dear {name},\n\n"
+            "your support contract is active.\n\n"
+            "Contract number: {contract}\n"
+            "Support: {support}\n\n"
+            "Open support requests online at {requests_url} or by e-mail to {request_address};"
+            " always quote your contract number.\n"
+            "{note}\n"
+            "Kind regards\nThe registration desk\n"
+        ),
+    },
+    reject_subject={
+        "de": "Ihre Registrierung konnte nicht bearbeitet werden",
+        "en": "Your registration could not be processed",
+    },
+    reject_body={
+        "de": (
+            "Guten Tag {name},\n\n"
+            "Ihr Registrierungsformular ({subject}) enthält Fehler und konnte nicht bearbeitet werden:\n\n"
+            "{findings}\n\n"
+            "Bitte korrigieren Sie das Formular (z. B. mit `supportctl fill`) und senden Sie es erneut.\n"
+            "{note}\n"
+            "Mit freundlichen Grüßen\nIhr Registrierungsteam\n"
+        ),
+        "en": (
+            "Dear {name},\n\n"
+            "your registration form ({subject}) has errors and could not be processed:\n\n"
+            "{findings}\n\n"
+            "Please correct the form (for example with `supportctl fill`) and send it again.\n"
+            "{note}\n"
+            "Kind regards\nThe registration desk\n"
+        ),
+    },
+    requests_url="https://support.example.com/requests",
+)
+
+
 @dataclass(frozen=True)
 class Process:
     registration_address: str
@@ -62,6 +139,7 @@ class Process:
     class_field: str | None
     schedule: cal.Schedule
     classes: dict[str, cal.ActivationClass]
+    reply: ReplyTemplates = DEFAULT_REPLY
 
 
 @dataclass(frozen=True)
@@ -352,7 +430,31 @@ def _process(r: _Reader, p: dict[str, Any], fields: tuple[FieldSpec, ...]) -> Pr
         class_field=class_field,
         schedule=schedule,
         classes=classes,
+        reply=_reply(r, r.get(p, "reply", "process", dict, {})),
     )
+
+
+_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+
+
+def _reply(r: _Reader, t: dict[str, Any]) -> ReplyTemplates:
+    """`[process.reply]`: optional; every key missing falls back to the built-in text."""
+    d = DEFAULT_REPLY
+    where = "process.reply"
+    parts: dict[str, dict[str, str]] = {}
+    for key in ("contract_subject", "contract_body", "reject_subject", "reject_body"):
+        texts = {**getattr(d, key), **r.lang(t, key, where, required=False)}
+        for lang, text in texts.items():
+            for name in _PLACEHOLDER_RE.findall(text):
+                if name not in REPLY_PLACEHOLDERS:
+                    raise r.fail(
+                        f"{where}.{key}.{lang}",
+                        _("unknown placeholder {{{name}}}; use {choices}").format(
+                            name=name, choices=", ".join("{" + p + "}" for p in REPLY_PLACEHOLDERS)
+                        ),
+                    )
+        parts[key] = texts
+    return ReplyTemplates(**parts, requests_url=r.text(t, "requests_url", where, d.requests_url))
 
 
 # ---------------------------------------------------------------- which package a command uses

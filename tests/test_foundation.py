@@ -248,3 +248,11 @@ def test_every_command_is_documented_in_the_readme() -> None:
     names = [_command_name(c) for c in app.registered_commands] + [str(g.name) for g in app.registered_groups]
     missing = [n for n in names if f"supportctl {n}" not in readme]
     assert not missing, f"commands missing from README.md: {missing}"
+
+
+def test_every_typer_app_uses_plain_help() -> None:
+    """Rich help panels import rich on every --help (see HELP_MARKUP in cli.py)."""
+    from supportctl import cli
+
+    apps = [cli.app, *(g.typer_instance for g in cli.app.registered_groups)]
+    assert all(a.rich_markup_mode is None for a in apps)
