@@ -158,3 +158,27 @@ def test_on_a_terminal_only_missing_or_invalid_fields_are_asked(isolated: Path, 
     assert finish(child) == 0
     values = read_back(Path("registration-form-filled.pdf"))
     assert values["city"] == "Wien" and values["last_name"] == "Yılmaz-Ștefănescu"
+
+
+def test_a_closed_terminal_loses_no_answer(isolated: Path) -> None:
+    import signal
+
+    child = spawn(home=isolated)
+    for label, text in ANSWERS[:3]:
+        answer(child, label, text)
+    child.expect_exact("First name: ")
+    child.kill(signal.SIGHUP)  # the terminal window is closed
+    child.expect(pexpect.EOF)
+    child.close()
+    [draft] = (isolated / ".local" / "state" / "supportctl" / "drafts").glob("*.json")
+    assert json.loads(draft.read_text())["values"] == {
+        "program": "MSDN",
+        "membership_id": "ABC-123",
+        "company": "Dvořák & Groß GmbH",
+    }
+    r = spawn("--restart", home=isolated)
+    r.expect_exact("[1/15] Program")  # --restart: no resume question, the draft is gone
+    r.sendintr()
+    r.expect(pexpect.EOF)
+    r.close()
+    assert not draft.exists()
