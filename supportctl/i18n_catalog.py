@@ -23,7 +23,7 @@ LOCALE = PACKAGE / "locale"
 POT = LOCALE / "supportctl.pot"
 LANGUAGES = ("de",)
 PLURAL_FORMS = {"de": "nplurals=2; plural=(n != 1);"}
-_METAVAR_WORD = re.compile(r"[A-Z][A-Z_]+")  # also matched in cli.py: `_METAVAR_WORD`
+_METAVAR_WORD = re.compile(r"\b[A-Z][A-Z_]+\b")  # the words cli.py's `_metavars` translates
 _PLACEHOLDER = re.compile(r"(?<!\{)\{([a-zA-Z_][a-zA-Z0-9_]*)[^{}]*\}(?!\})")
 
 
@@ -53,8 +53,9 @@ def extract(sources: list[Path] | None = None) -> dict[tuple[str, str | None], E
         for node in ast.walk(tree):
             doc = _command_docstring(node) if isinstance(node, ast.FunctionDef) else None
             if doc and isinstance(node, ast.FunctionDef):
-                entry = found.setdefault((doc, None), Entry(doc, None, [""]))
-                entry.locations.append(f"{_shown(path)}:{node.lineno}")
+                for text in [doc, *_argument_names(node)]:
+                    entry = found.setdefault((text, None), Entry(text, None, [""]))
+                    entry.locations.append(f"{_shown(path)}:{node.lineno}")
                 continue
             for text in _option_texts(node):
                 entry = found.setdefault((text, None), Entry(text, None, [""]))
@@ -88,8 +89,26 @@ def _command_docstring(node: ast.FunctionDef) -> str | None:
     return None
 
 
+def _argument_names(node: ast.FunctionDef) -> list[str]:
+    """`DOC` for `doc: Annotated[..., typer.Argument(...)]` without a metavar: Click shows the name in capitals."""
+    names = []
+    for arg in node.args.args:
+        ann = arg.annotation
+        if not (isinstance(ann, ast.Subscript) and isinstance(ann.slice, ast.Tuple)):
+            continue
+        for part in ann.slice.elts[1:]:
+            if (
+                isinstance(part, ast.Call)
+                and isinstance(part.func, ast.Attribute)
+                and part.func.attr == "Argument"
+                and not any(kw.arg == "metavar" for kw in part.keywords)
+            ):
+                names.append(arg.arg.upper())
+    return names
+
+
 def _option_texts(node: ast.AST) -> list[str]:
-    """Literal `help="…"` and word-like `metavar="WHEN"` of `typer.Option(...)`/`typer.Argument(...)` calls.
+    """Literal `help="…"` and the capitalised words of `metavar="[DOC]..."` in `typer.Option/Argument(...)` calls.
 
     `cli.py` translates both when the help page is shown, so a literal that missed its `_()` still
     reaches the catalogue (and `check` then asks for its translation).
@@ -102,8 +121,8 @@ def _option_texts(node: ast.AST) -> list[str]:
     for kw in node.keywords:
         if kw.arg == "help" and _is_str(kw.value):
             texts.append(_str(kw.value))
-        elif kw.arg == "metavar" and _is_str(kw.value) and _METAVAR_WORD.fullmatch(_str(kw.value)):
-            texts.append(_str(kw.value))
+        elif kw.arg == "metavar" and _is_str(kw.value):
+            texts += _METAVAR_WORD.findall(_str(kw.value))
     return texts
 
 

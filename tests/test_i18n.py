@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -275,19 +274,69 @@ def test_dates_durations_and_numbers_follow_the_language() -> None:
 
 # ---------------------------------------------------------------- interactive fill
 
+GERMAN_ANSWERS = [
+    ("Programm", "2"),
+    ("Mitglieds- bzw. Abonnement-ID", "ABC-123"),
+    ("Firma", "Dvořák & Groß GmbH"),
+    ("Vorname", "Łukasz"),
+    ("Nachname", "Müller"),
+    ("E-Mail-Adresse", "lukasz@example.com"),
+    ("Telefon", "+49 30 1234567"),
+    ("Straße und Hausnummer", "Hauptstraße 5"),
+    ("Postleitzahl", "10115"),
+    ("Ort", "Berlin"),
+    ("Land (ISO-Code)", "de"),
+    ("Gewünschter Support", "1"),
+    ("Bevorzugte Sprache", "de"),
+    ("Datum", "25.11.2026"),
+]
+ENGLISH_ON_SCREEN = re.compile(
+    r"\b(Usage|Options|required|Review|Enter|answer|suggestion|Using|Filled|draft|not|the|is|of|and)\b"
+)
+
 
 @pytest.mark.skipif(["fill"] not in COMMANDS, reason="`fill` (issue 4) has not landed on this branch yet")
-def test_interactive_fill_in_german(isolated: Path) -> None:  # pragma: no cover - until fill lands
+def test_interactive_fill_in_german(isolated: Path) -> None:
+    """The whole interactive fill under LANG=de: German labels, prompts, re-asking, review and the result line."""
     pexpect = pytest.importorskip("pexpect")
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext is not installed")
+    form_pdf = ROOT / "forms" / "default" / "registration-form.pdf"
+    if not form_pdf.exists():
+        pytest.skip("the default form PDF is not built")
     import os
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT), LANG="de_DE.UTF-8", TERM="dumb")
-    child = pexpect.spawn(sys.executable, ["-m", "supportctl", "fill"], env=env, encoding="utf-8", timeout=20)
-    child.expect("Verwende das mitgelieferte Paket")
-    child.expect(r"[A-ZÄÖÜ][a-zäöüß]+.*: ")  # the first prompt, a German label of the package
-    assert not re.search(r"\b(Enter|Usage|Options|required)\b", child.before or "")
-    child.sendcontrol("c")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LANG="de_DE.UTF-8", TERM="dumb", NO_COLOR="1")
+    child = pexpect.spawn(
+        sys.executable, ["-m", "supportctl", "fill"], env=env, encoding="utf-8", timeout=30, dimensions=(50, 200)
+    )
+    transcript: list[str] = []
+
+    def answer(label: str, text: str) -> None:
+        child.expect(rf"\n{re.escape(label)}( \(\S+\))?( \[[^\]\n]*\])?: ")
+        transcript.append(child.before + child.after)
+        child.sendline(text)
+
+    child.expect_exact("Verwende das mitgelieferte Paket")
+    child.expect_exact("[1/15] Programm")
+    for label, text in GERMAN_ANSWERS[:2]:
+        answer(label, text)
+    answer("Firma", "")
+    child.expect_exact("„company“ ist ein Pflichtfeld")
+    for label, text in GERMAN_ANSWERS[2:]:
+        answer(label, text)
+    child.expect_exact("supportctl show terms")
+    answer("Ich habe die Vertragsbedingungen gelesen", "x?")
+    child.expect_exact("antworten Sie mit j oder n")
+    answer("Ich habe die Vertragsbedingungen gelesen", "j")
+    child.expect_exact("Übersicht:")
+    child.expect_exact("oder Eingabetaste, um das Formular zu schreiben: ")
+    transcript.append(child.before)
+    child.sendline("")
     child.expect(pexpect.EOF)
-    assert "unterbrochen" in (child.before or "")
+    transcript.append(child.before)
+    child.close()
+    assert child.exitstatus == 0, "".join(transcript)
+    screen = "".join(transcript)
+    assert "Ausgefülltes Formular in registration-form-filled.pdf geschrieben" in screen
+    assert "Geschäftskritischer Telefonsupport" in screen
+    assert not ENGLISH_ON_SCREEN.search(screen), screen
+    assert Path("registration-form-filled.pdf").exists()
