@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from supportctl.errors import InvalidInputError
@@ -156,6 +157,9 @@ def parse_holidays(value: str) -> str | None:
 
 # ---------------------------------------------------------------- the engine
 
+# "THH:MM:SS" by second of the day, filled as `iso_at` meets them (at most 86 400 short strings).
+_HMS: dict[int, str] = {}
+
 HolidayLookup = Callable[[str, int], dict[date, tuple[str, str]]]
 
 
@@ -165,8 +169,7 @@ def _default_lookup(spec: str, year: int) -> dict[date, tuple[str, str]]:
     return holidays_for(spec, year)
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One line of an `--explain` trace."""
 
     kind: str  # "window" | "skip" | "dst"
@@ -180,37 +183,40 @@ class Step:
     offset_after: timedelta | None = None
 
 
-@dataclass
 class BusinessCalendar:
-    schedule: Schedule
-    lookup: HolidayLookup = _default_lookup
-    _tz: ZoneInfo = field(init=False)
-    _first_year: int = field(init=False, default=0)
-    _last_year: int = field(init=False, default=-1)
-    _start: list[float] = field(init=False, default_factory=list)
-    _end: list[float] = field(init=False, default_factory=list)
-    _cum_end: list[float] = field(init=False, default_factory=list)
+    """Business windows of one schedule as parallel arrays: start, end, running total at the end."""
 
-    def __post_init__(self) -> None:
-        self._tz = zone(self.schedule.timezone)
+    def __init__(self, schedule: Schedule, lookup: HolidayLookup = _default_lookup) -> None:
+        self.schedule = schedule
+        self.lookup = lookup
+        self._tz = zone(schedule.timezone)
+        self._first_year, self._last_year = 0, -1
+        self._start: list[float] = []
+        self._end: list[float] = []
+        self._cum_end: list[float] = []
+        # Per window, filled on first use: (local date, UTC offset text, local second of day at opening).
+        self._fmt: list[tuple[str, str, int] | None] = []
 
     # -- windows
 
     def _windows_for_year(self, year: int) -> list[tuple[float, float]]:
         s = self.schedule
-        half = {md: (o, c) for md, o, c in s.half_days}
+        half = {(int(md[:2]), int(md[3:])): (o, c) for md, o, c in s.half_days}
         hol = self.lookup(s.holidays, year) if s.holidays else {}
+        days, tz, regular = s.days, self._tz, (s.opens, s.closes)
+        combine = datetime.combine
         out = []
-        d = date(year, 1, 1)
-        one = timedelta(days=1)
-        while d.year == year:
-            if d.weekday() in s.days and d not in hol:
-                opens, closes = half.get(f"{d:%m-%d}", (s.opens, s.closes))
-                a = datetime.combine(d, opens, self._tz).timestamp()
-                b = datetime.combine(d, closes, self._tz).timestamp()
-                if b > a:
-                    out.append((a, b))
-            d += one
+        first = date(year, 1, 1).toordinal()
+        weekday = date(year, 1, 1).weekday()
+        for ordinal in range(first, date(year + 1, 1, 1).toordinal()):
+            if (weekday + ordinal - first) % 7 in days:
+                d = date.fromordinal(ordinal)
+                if d not in hol:
+                    opens, closes = half.get((d.month, d.day), regular) if half else regular
+                    a = combine(d, opens, tz).timestamp()
+                    b = combine(d, closes, tz).timestamp()
+                    if b > a:
+                        out.append((a, b))
         return out
 
     def _ensure(self, first: int, last: int) -> None:
@@ -235,6 +241,7 @@ class BusinessCalendar:
                 _("check the business days, hours and holidays"),
             )
         self._start, self._end, self._cum_end = starts, ends, cum
+        self._fmt = [None] * len(starts)
         self._first_year, self._last_year = first, last
 
     def _year_of(self, ts: float) -> int:
@@ -255,37 +262,70 @@ class BusinessCalendar:
     def clock_start(self, ts: float) -> float:
         """The first business instant at or after `ts` (a start at closing time waits for the next opening)."""
         year = self._check_range(ts)
-        self._ensure(year - 1, year + 1)
+        self._ensure(year, year)
         while True:
             i = bisect_right(self._end, ts)
             if i < len(self._end):
                 return max(ts, self._start[i])
-            self._ensure(self._first_year, self._last_year + 2)
+            self._ensure(self._first_year, self._last_year + 1)
             if self._last_year >= MAX_YEAR:
                 raise InvalidInputError(_("no business hours found after the start time"))
 
     def add(self, ts: float, seconds: float) -> tuple[float, float]:
         """(clock start, due) for `seconds` of business time counted from `ts`."""
-        start = self.clock_start(ts)
-        i = bisect_right(self._end, start)
-        if i == len(self._end):  # start is exactly the last closing time we know
-            i -= 1
+        start, _i, due, _j = self.add_indexed(ts, seconds)
+        return start, due
+
+    def add_indexed(self, ts: float, seconds: float) -> tuple[float, int, float, int]:
+        """Like `add`, with the indexes of the windows holding clock start and due (for `iso_at`)."""
+        ends = self._end
+        i = bisect_right(ends, ts) if ends and self._start[0] <= ts else -1
+        if 0 <= i < len(ends):  # fast path: the windows around `ts` are known already
+            start = ts if ts > self._start[i] else self._start[i]
+        else:
+            start = self.clock_start(ts)
+            i = bisect_right(self._end, start)
+            if i == len(self._end):  # start is exactly the last closing time we know
+                i -= 1
         consumed = self._cum_end[i] - (self._end[i] - start)
         target = consumed + seconds
         while True:
             j = bisect_left(self._cum_end, target)
             if j < len(self._cum_end):
-                return start, self._end[j] - (self._cum_end[j] - target)
+                return start, i, self._end[j] - (self._cum_end[j] - target), j
             if self._last_year >= MAX_YEAR:
                 raise InvalidInputError(_("the due time lies beyond the supported years"))
-            self._ensure(self._first_year, self._last_year + 2)
+            self._ensure(self._first_year, self._last_year + 1)
+
+    def iso_at(self, ts: float, window: int) -> str:
+        """ISO 8601 local time of `ts`, which lies in `window`: string arithmetic instead of a zone lookup.
+
+        This is the hot path of `eta --batch`. Falls back to zoneinfo for fractions of a second and for
+        windows with a UTC offset change inside them.
+        """
+        fmt = self._fmt[window]
+        if fmt is None:
+            a = datetime.fromtimestamp(self._start[window], self._tz)
+            b = datetime.fromtimestamp(self._end[window], self._tz)
+            if a.utcoffset() != b.utcoffset() or a.second or a.microsecond:
+                return datetime.fromtimestamp(ts, self._tz).isoformat()
+            fmt = (a.date().isoformat(), a.isoformat()[19:], a.hour * 3600 + a.minute * 60)
+            self._fmt[window] = fmt
+        whole = int(ts)
+        if whole != ts:
+            return datetime.fromtimestamp(ts, self._tz).isoformat()
+        sod = whole - int(self._start[window]) + fmt[2]
+        hms = _HMS.get(sod)
+        if hms is None:
+            hms = _HMS[sod] = f"T{sod // 3600:02d}:{sod // 60 % 60:02d}:{sod % 60:02d}"
+        return fmt[0] + hms + fmt[1]
 
     def closing_at_or_after(self, ts: float) -> float:
         """The closing time of the window that contains `ts` (or ends at it), else of the next window."""
-        self._ensure(self._year_of(ts) - 1, self._year_of(ts) + 1)
+        self._ensure(self._year_of(ts), self._year_of(ts))
         i = bisect_left(self._end, ts)
-        if i == len(self._end):
-            self._ensure(self._first_year, self._last_year + 2)
+        while i == len(self._end) and self._last_year < MAX_YEAR:
+            self._ensure(self._first_year, self._last_year + 1)
             i = bisect_left(self._end, ts)
         return self._end[i]
 
@@ -293,11 +333,13 @@ class BusinessCalendar:
         """Business time elapsed from `a` to `b` (negative when b < a)."""
         if b < a:
             return -self.business_seconds_between(b, a)
+        # Cover both years first: the running totals shift when the range grows backwards.
+        self._ensure(self._check_range(a), self._check_range(b) + 1)
         return self._cumulative(b) - self._cumulative(a)
 
     def _cumulative(self, ts: float) -> float:
         year = self._check_range(ts)
-        self._ensure(year - 1, year + 1)
+        self._ensure(year, year + 1)
         i = bisect_right(self._end, ts)
         if i == len(self._end):
             return self._cum_end[-1]
@@ -312,7 +354,7 @@ class BusinessCalendar:
         `start` is the clock start; `requested` the time asked about (the trace begins on its day).
         """
         s = self.schedule
-        half = {md: (o, c) for md, o, c in s.half_days}
+        half = {(int(md[:2]), int(md[3:])): (o, c) for md, o, c in s.half_days}
         steps: list[Step] = []
         first = start if requested is None else min(requested, start)
         d = datetime.fromtimestamp(first, self._tz).date()
@@ -328,7 +370,7 @@ class BusinessCalendar:
             elif d.weekday() not in s.days:
                 steps.append(Step("skip", d, reason="weekend"))
             else:
-                opens, closes = half.get(f"{d:%m-%d}", (s.opens, s.closes))
+                opens, closes = half.get((d.month, d.day), (s.opens, s.closes))
                 a = max(datetime.combine(d, opens, self._tz).timestamp(), start)
                 b = min(datetime.combine(d, closes, self._tz).timestamp(), due)
                 if b > a or (b == a and a == due):

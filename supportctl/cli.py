@@ -72,16 +72,24 @@ def _begin(ctx: typer.Context, command: str, json_output: bool) -> None:
     ctx.meta[_COMMAND_KEY] = command
 
 
+# Plain Click help, on a terminal too: Rich help panels cost ~45 ms (an import of rich) on every `--help`,
+# which would put `--help` at ~13x the start-up of `python -c pass` against a budget of 10x.
+HELP_MARKUP: Any = None
+
 app = typer.Typer(
     name="supportctl",
     cls=_Group,
+    rich_markup_mode=HELP_MARKUP,
     help=_("Register and activate a support contract: fetch, fill, validate, submit, eta; inbox for staff."),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 config_app = typer.Typer(
-    cls=_Group, help=_("Show the effective settings and where they come from."), no_args_is_help=True
+    cls=_Group,
+    rich_markup_mode=HELP_MARKUP,
+    help=_("Show the effective settings and where they come from."),
+    no_args_is_help=True,
 )
 app.add_typer(config_app, name="config")
 
@@ -261,16 +269,25 @@ def _eta_batch(engine: Any, default_class: str, in_tz: Any, fmt: BatchFormat) ->
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(["line", "class", "start", "clock_starts", "due", "error"])
         for rec in core.run_batch(engine, sys.stdin, default_class, in_tz):
-            if "error" in rec:
+            if isinstance(rec, core.BatchError):
                 failed += 1
-                w.writerow([rec["line"], "", "", "", "", rec["error"]["message"]])
+                w.writerow([rec.line, "", "", "", "", rec.error.message])
             else:
-                w.writerow([rec["line"], rec["class"], rec["start"], rec["clock_starts"], rec["due"], ""])
+                w.writerow([*rec, ""])
     else:
+        import json
+
+        # NDJSON by hand: the values are ISO strings and class names, quoted once per class.
+        quoted = {name: json.dumps(name) for name in engine.classes}
         for rec in core.run_batch(engine, sys.stdin, default_class, in_tz):
-            if "error" in rec:
+            if isinstance(rec, core.BatchError):
                 failed += 1
-            write(out.ndjson(rec) + "\n")
+                write(out.ndjson(rec.to_dict()) + "\n")
+            else:
+                write(
+                    f'{{"line": {rec.line}, "class": {quoted[rec.activation_class]}, "start": "{rec.start}", '
+                    f'"clock_starts": "{rec.clock_starts}", "due": "{rec.due}"}}\n'
+                )
     sys.stdout.flush()
     if failed:
         out.say(_("{n} input line(s) could not be read; see the error records").format(n=failed))
@@ -940,13 +957,333 @@ def config_smtp(
 # (section start)
 
 
+class _InboxGroup(_Group):
+    """`inbox SOURCE [options]` and `inbox reply …`: a SOURCE that names a subcommand routes to it."""
+
+    allow_interspersed_args = True
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] in self.commands:
+            args = ["--", "", *args]  # an empty SOURCE, then the subcommand and its arguments
+        return super().parse_args(ctx, args)
+
+
+inbox_app = typer.Typer(
+    cls=_InboxGroup,
+    rich_markup_mode=HELP_MARKUP,
+    invoke_without_command=True,
+    no_args_is_help=True,
+    help=_("For the registration desk: triage a mailbox of registrations; reply to applicants."),
+)
+app.add_typer(inbox_app, name="inbox")
+
+
+class InboxStatus(str, Enum):
+    all = "all"
+    open = "open"
+    overdue = "overdue"
+    invalid = "invalid"
+
+
+class FailOn(str, Enum):
+    overdue = "overdue"
+
+
+_STATUS_FILTER = {
+    "all": None,
+    "open": {"open", "due-soon", "overdue"},
+    "overdue": {"overdue"},
+    "invalid": {"invalid"},
+}
+
+
+def _inbox_limits(cfg: Any) -> Any:
+    from supportctl.inbox import Limits
+
+    return Limits(
+        max_message_bytes=cfg.get("inbox.max_message_bytes"),
+        max_parts=cfg.get("inbox.max_parts"),
+        max_depth=cfg.get("inbox.max_depth"),
+    )
+
+
+def _imap_password(cfg: Any) -> str:
+    import os
+
+    from supportctl.errors import ConfigError
+
+    secret = os.environ.get("SUPPORTCTL_IMAP_PASSWORD")
+    if secret:
+        return secret
+    command = cfg.get("imap.password_command")
+    if command:
+        from supportctl.mailsource import password_from_command
+
+        return password_from_command(command)
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(_("IMAP password: "))
+    raise ConfigError(
+        _("no IMAP password"),
+        _("set SUPPORTCTL_IMAP_PASSWORD or imap.password_command, or run on a terminal to be asked"),
+    )
+
+
+def _open_mail_source(spec: str, cfg: Any, limits: Any) -> Any:
+    from supportctl import mailsource
+
+    if spec.startswith(("imap://", "imaps://")):
+        from supportctl.inbox import load_state
+
+        target = mailsource.parse_imap_url(spec)
+        wm = load_state("imap:" + target.url).get("imap")
+        watermark = mailsource.Watermark(int(wm["uidvalidity"]), int(wm["last_uid"])) if wm else None
+        return mailsource.ImapSource(
+            target, _imap_password(cfg), limits.max_message_bytes, watermark, cfg.get("imap.ca_bundle")
+        )
+    return mailsource.open_local(spec, limits.max_message_bytes, sys.stdin.buffer)
+
+
+def _inbox_engine(cfg: Any, pkg: Any) -> Any:
+    from supportctl import eta as core
+
+    schedule = core.effective_schedule(
+        pkg.process.schedule,
+        core.ScheduleOverrides(
+            timezone=cfg.get("schedule.timezone"),
+            days=cfg.get("schedule.days"),
+            hours=cfg.get("schedule.hours"),
+            holidays=cfg.get("schedule.holidays"),
+            half_days=cfg.get("schedule.half_days"),
+        ),
+    )
+    return core.Engine(schedule, pkg.process.classes, cfg.get("eta.standard_mode"))
+
+
+@inbox_app.callback()
+def inbox(
+    ctx: typer.Context,
+    source: Annotated[
+        str,
+        typer.Argument(
+            help=_("A Maildir, an mbox file, a directory of .eml files, - (stdin) or imaps://USER@HOST[:PORT]/FOLDER."),
+            metavar="SOURCE",
+        ),
+    ] = "",
+    package: PackageOpt = None,
+    now: Annotated[
+        str, typer.Option("--now", help=_("Assess due times as of WHEN (default: now)."), metavar="WHEN")
+    ] = "now",
+    status: Annotated[
+        InboxStatus, typer.Option("--status", help=_("Which messages to list; open = open, due-soon and overdue."))
+    ] = InboxStatus.all,
+    fail_on: Annotated[
+        FailOn | None, typer.Option("--fail-on", help=_("Exit with status 10 when anything is overdue."))
+    ] = None,
+    ca_bundle: Annotated[
+        str | None, typer.Option("--ca-bundle", help=_("CA certificates (PEM) for the IMAP server."), metavar="FILE")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help=_("Print one JSON object per message (NDJSON)."))] = False,
+) -> None:
+    """Triage registrations: status and due time of every message, most urgent first.
+
+    Examples:  supportctl inbox ~/Maildir/.Registrations   ·   supportctl inbox imaps://desk@mail.example.com/INBOX
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    _begin(ctx, "inbox", json_output)
+    from supportctl import inbox as core
+    from supportctl.timeparse import parse_when, resolve_zone
+
+    if not source:
+        raise typer.BadParameter(_("give a SOURCE"), param_hint="SOURCE")
+    cfg = _load_config({"imap.ca_bundle": ca_bundle})
+    pkg = _load_package(package, cfg)
+    engine = _inbox_engine(cfg, pkg)
+    real_now = datetime.now(timezone.utc)
+    when = parse_when(now, resolve_zone(cfg.get("input_tz")), real_now)
+    limits = _inbox_limits(cfg)
+    src = _open_mail_source(source, cfg, limits)
+    try:
+        result = core.triage(src, pkg, engine, when, limits=limits)
+    finally:
+        src.close()
+    wanted = _STATUS_FILTER[status.value]
+    items = [i for i in result.items if wanted is None or i.status in wanted]
+    if json_output:
+        for item in items:
+            sys.stdout.write(out.ndjson(item.to_dict(when)) + "\n")
+        sys.stdout.flush()
+    else:
+        _render_inbox(items, when, engine.calendar.to_local(when.timestamp()).tzinfo)
+    counts: dict[str, int] = {}
+    for i in result.items:
+        counts[i.status] = counts.get(i.status, 0) + 1
+    st = result.stats
+    out.say(
+        _("{n} message(s): {counts}; {validated} form(s) validated, {cached} from the cache").format(
+            n=st["messages"] if not src.incremental else len(result.items),
+            counts=", ".join(f"{counts[s]} {s}" for s in core.STATUSES if s in counts) or "-",
+            validated=st["validated"],
+            cached=st["cached"],
+        )
+    )
+    for i in result.items:
+        if i.status == "skipped":
+            out.say(_("skipped {key}: {reason}").format(key=i.facts.key, reason="; ".join(i.reasons)))
+    if fail_on is FailOn.overdue and counts.get("overdue"):
+        out.say(_("{n} registration(s) overdue").format(n=counts["overdue"]))
+        raise typer.Exit(ExitCode.OVERDUE)
+
+
+def _render_inbox(items: list[Any], now: datetime, zone: Any) -> None:
+    rows = []
+    for i in items:
+        f = i.facts
+        due = ""
+        if i.due is not None:
+            due = (
+                out.format_datetime(i.due.astimezone(zone))
+                + " ("
+                + out.relative(i.due.timestamp() - now.timestamp())
+                + ")"
+            )
+        received = ""
+        if f.received:
+            received = (
+                out.format_datetime(datetime.fromisoformat(f.received).astimezone(zone)) + f" [{f.received_from}]"
+            )
+        what = "; ".join(i.reasons) if i.reasons else f.subject
+        rows.append([f.id, i.status, due, i.activation_class or "", received, f.sender, what])
+    out.table(
+        _("Registrations"),
+        [_("Id"), _("Status"), _("Due"), _("Class"), _("Received"), _("From"), _("Subject or reasons")],
+        rows,
+    )
+
+
+@inbox_app.command("reply")
+def inbox_reply(
+    ctx: typer.Context,
+    message: Annotated[str, typer.Argument(help=_("A message file, or an id shown by `inbox`."), metavar="MESSAGE")],
+    contract: Annotated[
+        str | None, typer.Option("--contract", help=_("Send the contract details with this number."), metavar="NUMBER")
+    ] = None,
+    reject: Annotated[
+        bool, typer.Option("--reject", help=_("Send the list of everything wrong with the form."))
+    ] = False,
+    note: Annotated[
+        str | None, typer.Option("--note", help=_("A line of your own for the mail."), metavar="TEXT")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=_("Print the reply; send nothing, mark nothing."))] = False,
+    eml: Annotated[
+        str | None, typer.Option("--eml", help=_("Write the reply to FILE instead of sending it."), metavar="FILE")
+    ] = None,
+    package: PackageOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Reply to an applicant: the contract details (--contract), or what is wrong with the form (--reject).
+
+    Examples:  supportctl inbox reply 3f2a9c01b7de --contract V-2026-0042   ·   supportctl inbox reply msg.eml --reject
+    """
+    _begin(ctx, "inbox reply", json_output)
+    from pathlib import Path
+
+    from supportctl import inbox as core
+    from supportctl import reply as replies
+    from supportctl.fsutil import atomic_write
+
+    cfg = _load_config()
+    pkg = _load_package(package, cfg)
+    found = replies.find(message, pkg, _inbox_limits(cfg))
+    msg = replies.compose(pkg, found, contract=contract, reject=reject, note=note, sender=cfg.get("inbox.reply_from"))
+    action = "reject" if reject else "contract"
+    data: dict[str, Any] = {
+        "id": found.facts.id,
+        "action": action,
+        "to": str(msg["To"]),
+        "message_id": str(msg["Message-ID"]),
+    }
+    if dry_run:
+        if json_output:
+            out.write_out(out.envelope("inbox reply", {**data, "dry_run": True, "message": msg.as_string()}))
+        else:
+            out.write_out(msg.as_string())
+        return
+    if eml:
+        atomic_write(Path(eml), bytes(msg), 0o600)
+        data["eml"] = eml
+        out.say(_("reply to {to} written to {path}").format(to=msg["To"], path=eml))
+    else:
+        entry = replies._hand_to_outbox(msg)
+        data["outbox"] = getattr(entry, "id", None)
+        out.say(_("reply to {to} queued in the outbox").format(to=msg["To"]))
+    record = {
+        "action": action,
+        "contract": contract,
+        "at": datetime.now(timezone.utc).isoformat(),
+        "reply_message_id": str(msg["Message-ID"]),
+    }
+    core.mark_done(found.facts.id, record)
+    out.say(_("message {id} marked done").format(id=found.facts.id))
+    if json_output:
+        out.write_out(out.envelope("inbox reply", data))
+
+
 # (section end: inbox)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (see `supportctl.__main__`, which picks the language first)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    app(args=hoist_lang(args), prog_name="supportctl")
+    args = hoist_lang(list(sys.argv[1:] if argv is None else argv))
+    only_for(args)(args=args, prog_name="supportctl")
+
+
+_GLOBAL_FLAGS = ("-h", "--help", "--version", "--install-completion", "--show-completion")
+
+
+def only_for(args: list[str]) -> typer.Typer:
+    """The app with just the subcommand being run.
+
+    Typer turns every registered command into a Click command on each start; building only the one
+    asked for keeps start-up flat as commands are added. Help, completion and unknown names get the
+    whole app, so listings and "did you mean" stay complete.
+    """
+    import copy
+    import os
+
+    if os.environ.get("_SUPPORTCTL_COMPLETE"):
+        return app
+    name = None
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in _GLOBAL_FLAGS:
+            return app
+        if a == "--lang":
+            i += 2
+            continue
+        if not a.startswith("-"):
+            name = a
+            break
+        i += 1
+    if name is None:
+        return app
+    commands = [c for c in app.registered_commands if _command_name(c) == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if not commands and not groups:
+        return app
+    slim = copy.copy(app)
+    slim.registered_commands = commands
+    slim.registered_groups = groups
+    return slim
+
+
+def _command_name(info: Any) -> str:
+    if info.name:
+        return str(info.name)
+    return str(info.callback.__name__).lower().replace("_", "-")
 
 
 def hoist_lang(args: list[str]) -> list[str]:

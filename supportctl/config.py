@@ -7,27 +7,20 @@ Dotted keys map to tables (`smtp.host` is `[smtp] host = ...`) and to environmen
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from supportctl import paths
 from supportctl.errors import ConfigError
 from supportctl.i18n import _
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
-
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     key: str
     kind: str  # "str" | "int" | "bool"
     default: Any
@@ -96,7 +89,14 @@ _MAIL: list[Setting] = [
 ]
 
 # inbox / imap (issue 6)
-_INBOX: list[Setting] = []
+_INBOX: list[Setting] = [
+    Setting("inbox.max_message_bytes", "int", 25 << 20, "Skip messages larger than this (bytes)"),
+    Setting("inbox.max_parts", "int", 100, "Skip messages with more MIME parts than this"),
+    Setting("inbox.max_depth", "int", 10, "Skip messages with MIME parts nested deeper than this"),
+    Setting("inbox.reply_from", "str", None, "From: of `inbox reply` (default: the package's registration address)"),
+    Setting("imap.password_command", "str", None, "Command (no shell) that prints the IMAP password"),
+    Setting("imap.ca_bundle", "str", None, "CA certificates to verify the IMAP server with (PEM file)"),
+]
 
 for _s in (*_FETCH, *_FORM, *_MAIL, *_INBOX):
     SETTINGS[_s.key] = _s
@@ -112,8 +112,7 @@ def env_name(key: str) -> str:
     return "SUPPORTCTL_" + key.upper().replace(".", "_")
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(NamedTuple):
     key: str
     value: Any
     source: str  # "flag" | "env" | "file" | "default"
@@ -200,6 +199,10 @@ def read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(
             _("cannot read config file {path}: {reason}").format(path=path, reason=exc.strerror or exc)
         ) from None
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     try:
         parsed = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -240,6 +243,8 @@ def load(
     warnings: list[str] = []
     for key in file_values:
         if key not in SETTINGS and not key.startswith("profile."):
+            import difflib
+
             near = difflib.get_close_matches(key, list(SETTINGS), n=1)
             line = _line_of(cfg_path, key)
             where = f"{cfg_path}:{line}" if line else str(cfg_path)

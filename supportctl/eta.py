@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from supportctl import calendar as cal
@@ -17,8 +17,7 @@ from supportctl.timeparse import localize, parse_when
 MODES = ("hours", "eod")
 
 
-@dataclass(frozen=True)
-class ScheduleOverrides:
+class ScheduleOverrides(NamedTuple):
     timezone: str | None = None
     days: str | None = None
     hours: str | None = None
@@ -146,8 +145,7 @@ class Engine:
 # ---------------------------------------------------------------- --batch
 
 
-@dataclass(frozen=True)
-class BatchItem:
+class BatchItem(NamedTuple):
     line: int
     at: str
     activation_class: str | None
@@ -177,31 +175,77 @@ def parse_batch_line(line_no: int, raw: str, class_names: Iterable[str]) -> Batc
     return BatchItem(line_no, text, None)
 
 
-def run_batch(engine: Engine, lines: Iterable[str], default_class: str, input_tz: ZoneInfo) -> Iterator[dict[str, Any]]:
-    """Stream one record per (line, class); a bad line yields an error record and the run goes on."""
+class BatchResult(NamedTuple):
+    line: int
+    activation_class: str
+    start: str
+    clock_starts: str
+    due: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "class": self.activation_class,
+            "start": self.start,
+            "clock_starts": self.clock_starts,
+            "due": self.due,
+        }
+
+
+class BatchError(NamedTuple):
+    line: int
+    error: SupportctlError
+    input: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "error": self.error.to_dict(), "input": self.input}
+
+
+def run_batch(
+    engine: Engine, lines: Iterable[str], default_class: str, input_tz: ZoneInfo
+) -> Iterator[BatchResult | BatchError]:
+    """Stream one result per (line, class); a bad line yields a `BatchError` and the run goes on."""
     names = list(engine.classes)
     default_names = engine.class_names(default_class)
-    to_local = engine.calendar.to_local
+    cal_ = engine.calendar
+    sla = engine._sla
+    eod = {name for name, c in engine.classes.items() if engine.mode == "eod" and c.business_days}
+    fromiso = datetime.fromisoformat
+    new = tuple.__new__
     for n, raw in enumerate(lines, 1):
         try:
-            item = parse_batch_line(n, raw, names)
-            if item is None:
-                continue
-            start = _fast_when(item.at, input_tz)
-            which = engine.class_names(item.activation_class) if item.activation_class else default_names
-            start_iso = start.isoformat()
+            text = raw.strip()
+            # Fast path: a bare ISO 8601 timestamp, the common case for large batches.
+            start: datetime | None = None
+            which = default_names
+            if text[:1].isdigit() and "," not in text:
+                try:
+                    start = fromiso(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)
+                except ValueError:
+                    start = None
+                if start is not None and start.tzinfo is None:
+                    start = localize(start, input_tz)
+            if start is None:
+                item = parse_batch_line(n, raw, names)
+                if item is None:
+                    continue
+                start = _fast_when(item.at, input_tz)
+                if item.activation_class:
+                    which = engine.class_names(item.activation_class)
+            # "YYYY-MM-DDTHH:MM:SS+HH:MM" is already what isoformat() would print.
+            canonical = len(text) == 25 and text[10] == "T" and text[19] in "+-"
+            start_iso = text if canonical else start.isoformat()
             ts = start.timestamp()
             for name in which:
-                clock, due = engine.due_ts(ts, name)
-                yield {
-                    "line": n,
-                    "class": name,
-                    "start": start_iso,
-                    "clock_starts": to_local(clock).isoformat(),
-                    "due": to_local(due).isoformat(),
-                }
+                clock, i, due, j = cal_.add_indexed(ts, sla[name])
+                if name in eod:
+                    due_iso = cal_.to_local(cal_.closing_at_or_after(due)).isoformat()
+                else:
+                    due_iso = cal_.iso_at(due, j)
+                # tuple.__new__ skips the NamedTuple's Python-level __new__ on this hot path.
+                yield new(BatchResult, (n, name, start_iso, cal_.iso_at(clock, i), due_iso))
         except SupportctlError as exc:
-            yield {"line": n, "error": exc.to_dict(), "input": raw.rstrip("\r\n")}
+            yield BatchError(n, exc, raw.rstrip("\r\n"))
 
 
 def _fast_when(text: str, input_tz: ZoneInfo) -> datetime:

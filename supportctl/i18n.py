@@ -8,15 +8,28 @@ then `LC_ALL`/`LC_MESSAGES`/`LANG`. Strings are whole sentences with named place
 
 from __future__ import annotations
 
-import gettext
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import gettext
 
 DOMAIN = "supportctl"
-LOCALE_DIR = Path(__file__).parent / "locale"
+LOCALE_DIR = os.path.join(os.path.dirname(__file__), "locale")
 SUPPORTED = ("en", "de")
 
-_translation: gettext.NullTranslations | None = None
+
+class _English:
+    """English is the source language: no catalogue, and no `gettext` import on the start-up path."""
+
+    def gettext(self, message: str) -> str:
+        return message
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return singular if n == 1 else plural
+
+
+_translation: gettext.NullTranslations | _English | None = None
 _language: str | None = None
 
 
@@ -44,7 +57,12 @@ def set_language(lang: str | None) -> str:
     global _translation, _language
     chosen = lang if lang in SUPPORTED else "en"
     _language = chosen
-    _translation = gettext.translation(DOMAIN, LOCALE_DIR, languages=[chosen], fallback=True)
+    if chosen == "en":
+        _translation = _English()
+    else:
+        import gettext
+
+        _translation = gettext.translation(DOMAIN, LOCALE_DIR, languages=[chosen], fallback=True)
     return chosen
 
 

@@ -88,3 +88,14 @@ def test_same_instant_in_any_input_zone(ts: int, z1: str, z2: str) -> None:
         r1 = e.compute(parse_when(t1, ZoneInfo("UTC")), name)
         r2 = e.compute(parse_when(t2, ZoneInfo("UTC")), name)
         assert r1.due == r2.due and r1.clock_starts == r2.clock_starts
+
+
+@settings(max_examples=300, deadline=None)
+@given(instants, slas, st.sampled_from(["Europe/Berlin", "America/New_York", "Australia/Lord_Howe"]))
+def test_fast_iso_formatting_matches_zoneinfo(start: int, sla: int, tz: str) -> None:
+    from dataclasses import replace
+
+    cal = BusinessCalendar(replace(SCHEDULE, timezone=tz))
+    clock, i, due, j = cal.add_indexed(start + 0.5 * (start % 2), sla)
+    assert cal.iso_at(clock, i) == cal.to_local(clock).isoformat()
+    assert cal.iso_at(due, j) == cal.to_local(due).isoformat()

@@ -1,0 +1,481 @@
+"""Where `inbox` reads mail from: a Maildir, an mbox file, a directory of .eml files, stdin, or IMAP.
+
+Every source streams messages one at a time as `Envelope`s: the header block first, the whole message
+only when the caller asks (`read()`), so memory stays flat and most mail costs one small read. Nothing
+here writes to the user's mail: Maildir files are opened read-only, IMAP folders are EXAMINEd (not
+SELECTed) and bodies fetched with BODY.PEEK, so no \\Seen flag changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from supportctl.errors import ConfigError, InvalidInputError, TransferError
+from supportctl.i18n import _
+
+HEAD_CHUNK = 16384
+IMAP_BATCH = 250
+
+
+class TooLarge(Exception):
+    """The message is larger than the limit; `read()` refuses to load it."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One message as a source sees it: where it is, how large, its header block, and a way to load it."""
+
+    key: str  # where it is in the source: a file name, `mbox@<offset>`, `uid:<n>`, `-`
+    size: int
+    head: bytes
+    arrival: float | None  # file mtime or IMAP INTERNALDATE, epoch seconds
+    read: Callable[[], bytes] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ImapTarget:
+    user: str
+    host: str
+    port: int
+    folder: str
+
+    @property
+    def url(self) -> str:
+        return f"imaps://{self.user}@{self.host}:{self.port}/{self.folder}"
+
+
+def parse_imap_url(text: str) -> ImapTarget:
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme != "imaps":
+        raise InvalidInputError(
+            _("{url}: only imaps:// is supported").format(url=text),
+            _("IMAP without TLS would send the password in clear text"),
+        )
+    if not parts.hostname or not parts.username:
+        raise InvalidInputError(
+            _("{url} needs a user and a host").format(url=text), _("write imaps://USER@HOST[:PORT]/FOLDER")
+        )
+    if parts.password:
+        raise InvalidInputError(
+            _("the IMAP address must not contain a password"),
+            _("set SUPPORTCTL_IMAP_PASSWORD or imap.password_command instead"),
+        )
+    try:
+        port = parts.port or 993
+    except ValueError:
+        raise InvalidInputError(_("{url}: invalid port").format(url=text)) from None
+    folder = unquote(parts.path.lstrip("/")) or "INBOX"
+    return ImapTarget(unquote(parts.username), parts.hostname, port, folder)
+
+
+def split_head(data: bytes) -> bytes:
+    """The header block of a raw message (everything before the first empty line)."""
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        i = data.find(sep)
+        if i >= 0:
+            return data[: i + len(sep)]
+    return data
+
+
+def _read_limited(path: Path, limit: int) -> bytes:
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge
+    return data
+
+
+def _file_envelope(path: Path, key: str, limit: int) -> Envelope | None:
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            chunk = fh.read(HEAD_CHUNK)
+    except (FileNotFoundError, IsADirectoryError):
+        return None  # moved away by a mail client while we read: not ours to report
+    if len(chunk) == st.st_size:
+
+        def read() -> bytes:
+            if len(chunk) > limit:
+                raise TooLarge
+            return chunk
+
+    else:
+
+        def read() -> bytes:
+            return _read_limited(path, limit)
+
+    return Envelope(key, st.st_size, split_head(chunk), st.st_mtime, read)
+
+
+# ---------------------------------------------------------------- local sources
+
+
+class Source:
+    """A place to read mail from. `key` identifies it for the state directory."""
+
+    kind = "source"
+    key = ""
+    incremental = False
+
+    def messages(self) -> Iterator[Envelope]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class MaildirSource(Source):
+    kind = "maildir"
+
+    def __init__(self, root: Path, limit: int) -> None:
+        self.root = root
+        self.key = "maildir:" + str(root.resolve())
+        self.limit = limit
+
+    def messages(self) -> Iterator[Envelope]:
+        for sub in ("new", "cur"):
+            d = self.root / sub
+            try:
+                with os.scandir(d) as it:
+                    names = sorted(e.name for e in it if not e.name.startswith("."))
+            except FileNotFoundError:
+                continue
+            for name in names:
+                env = _file_envelope(d / name, f"{sub}/{name}", self.limit)
+                if env is not None:
+                    yield env
+
+
+class EmlDirSource(Source):
+    kind = "eml-dir"
+
+    def __init__(self, root: Path, limit: int) -> None:
+        self.root = root
+        self.key = "emldir:" + str(root.resolve())
+        self.limit = limit
+
+    def messages(self) -> Iterator[Envelope]:
+        with os.scandir(self.root) as it:
+            names = sorted(e.name for e in it if e.name.lower().endswith(".eml") and e.is_file())
+        for name in names:
+            env = _file_envelope(self.root / name, name, self.limit)
+            if env is not None:
+                yield env
+
+
+_FROM_RE = re.compile(rb"^>+From ")
+
+
+class MboxSource(Source):
+    """An mbox file read line by line: one message in memory at a time, oversized ones never loaded."""
+
+    kind = "mbox"
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path = path
+        self.key = "mbox:" + str(path.resolve())
+        self.limit = limit
+
+    def messages(self) -> Iterator[Envelope]:
+        mtime = self.path.stat().st_mtime
+        with open(self.path, "rb") as fh:
+            buf: list[bytes] = []
+            size = 0
+            start = 0
+            offset = 0
+            previous_blank = True
+            started = False
+            for line in fh:
+                if line.startswith(b"From ") and previous_blank:
+                    if started:
+                        yield self._envelope(start, size, buf, mtime)
+                    buf, size, start, started = [], 0, offset, True
+                elif started:
+                    if _FROM_RE.match(line):
+                        line = line[1:]
+                    size += len(line)
+                    if size <= self.limit:
+                        buf.append(line)
+                offset += len(line)
+                previous_blank = line in (b"\n", b"\r\n")
+            if started:
+                yield self._envelope(start, size, buf, mtime)
+
+    def _envelope(self, start: int, size: int, buf: list[bytes], mtime: float) -> Envelope:
+        data = b"".join(buf)
+        limit = self.limit
+
+        def read() -> bytes:
+            if size > limit:
+                raise TooLarge
+            return data
+
+        return Envelope(f"mbox@{start}", size, split_head(data[:HEAD_CHUNK] if size > limit else data), mtime, read)
+
+
+class StdinSource(Source):
+    kind = "stdin"
+    key = "stdin"
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self.stream = stream
+        self.limit = limit
+
+    def messages(self) -> Iterator[Envelope]:
+        data = self.stream.read(self.limit + 1)
+        size = len(data)
+        if size > self.limit:
+            while chunk := self.stream.read(1 << 20):  # drain, so the sending filter does not see EPIPE
+                size += len(chunk)
+            head = split_head(data[:HEAD_CHUNK])
+
+            def read() -> bytes:
+                raise TooLarge
+
+        else:
+            head = split_head(data)
+
+            def read() -> bytes:
+                return data
+
+        yield Envelope("-", size, head, None, read)
+
+
+# ---------------------------------------------------------------- IMAP
+
+
+_FETCH_RE = re.compile(rb"UID (\d+)")
+_SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
+_DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
+
+
+@dataclass
+class Watermark:
+    uidvalidity: int
+    last_uid: int
+
+
+class ImapSource(Source):
+    """A folder on an IMAP server, read-only and incremental by UID.
+
+    `messages()` yields only messages with a UID above the stored watermark (all of them when the
+    server's UIDVALIDITY changed); `present` afterwards holds every UID in the folder, so the caller
+    can forget expunged ones. Headers come in batches; a body only when `read()` is called.
+    """
+
+    kind = "imap"
+    incremental = True
+
+    def __init__(
+        self,
+        target: ImapTarget,
+        password: str,
+        limit: int,
+        watermark: Watermark | None,
+        ca_bundle: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.target = target
+        self.key = "imap:" + target.url
+        self.limit = limit
+        self.watermark = watermark
+        self.present: set[int] = set()
+        self.reset = False
+        self.fetched_bodies = 0
+        self.fetched_headers = 0
+        self._conn = self._connect(password, ca_bundle, timeout)
+
+    def _connect(self, password: str, ca_bundle: str | None, timeout: float) -> Any:
+        import imaplib
+        import ssl
+
+        t = self.target
+        try:
+            ctx = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                _("cannot read the CA bundle {path}: {reason}").format(path=ca_bundle, reason=exc)
+            ) from None
+        try:
+            conn = imaplib.IMAP4_SSL(t.host, t.port, ssl_context=ctx, timeout=timeout)
+        except ssl.SSLCertVerificationError as exc:
+            raise TransferError(
+                _("the certificate of {host} could not be verified: {reason}").format(
+                    host=t.host, reason=exc.verify_message or exc
+                ),
+                _("pass the server's CA with --ca-bundle FILE"),
+            ) from None
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise TransferError(
+                _("cannot connect to {host}:{port}: {reason}").format(host=t.host, port=t.port, reason=exc)
+            ) from None
+        try:
+            conn.login(t.user, password)
+        except imaplib.IMAP4.error:
+            conn.shutdown()
+            raise ConfigError(
+                _("the IMAP server refused the login for {user}").format(user=t.user),
+                _("check SUPPORTCTL_IMAP_PASSWORD or imap.password_command"),
+            ) from None
+        try:
+            typ, _data = conn.select(_quote(t.folder), readonly=True)  # readonly=True sends EXAMINE
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise TransferError(_("the IMAP server {host} failed: {reason}").format(host=t.host, reason=exc)) from None
+        if typ != "OK":
+            conn.logout()
+            raise InvalidInputError(_("the IMAP folder {folder} does not exist").format(folder=t.folder))
+        return conn
+
+    def _uidvalidity(self) -> int:
+        _typ, data = self._conn.response("UIDVALIDITY")
+        try:
+            return int(data[0])
+        except (TypeError, ValueError, IndexError):
+            return 0
+
+    def messages(self) -> Iterator[Envelope]:
+        import imaplib
+
+        try:
+            yield from self._messages()
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise TransferError(
+                _("the IMAP server {host} failed: {reason}").format(host=self.target.host, reason=exc)
+            ) from None
+
+    def _messages(self) -> Iterator[Envelope]:
+        conn = self._conn
+        validity = self._uidvalidity()
+        typ, data = conn.uid("SEARCH", None, "ALL")
+        if typ != "OK":
+            raise TransferError(_("the IMAP server refused to list the folder"))
+        self.present = {int(x) for x in (data[0] or b"").split()}
+        wm = self.watermark
+        if wm is None or wm.uidvalidity != validity:
+            self.reset = wm is not None
+            wm = Watermark(validity, 0)
+        new = sorted(u for u in self.present if u > wm.last_uid)
+        for i in range(0, len(new), IMAP_BATCH):
+            batch = new[i : i + IMAP_BATCH]
+            typ, resp = conn.uid("FETCH", ",".join(map(str, batch)), "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER])")
+            if typ != "OK":
+                raise TransferError(_("the IMAP server refused to send message headers"))
+            for item in resp:
+                if not isinstance(item, tuple):
+                    continue
+                meta, head = item
+                m = _FETCH_RE.search(meta)
+                if not m:
+                    continue
+                uid = int(m.group(1))
+                s = _SIZE_RE.search(meta)
+                size = int(s.group(1)) if s else len(head)
+                d = _DATE_RE.search(meta)
+                arrival = _internaldate(d.group(1)) if d else None
+                self.fetched_headers += 1
+                yield Envelope(f"uid:{uid}", size, head, arrival, self._reader(uid, size))
+                wm = Watermark(validity, max(wm.last_uid, uid))
+        self.watermark = wm
+
+    def _reader(self, uid: int, size: int) -> Callable[[], bytes]:
+        def read() -> bytes:
+            if size > self.limit:
+                raise TooLarge
+            import imaplib
+
+            try:
+                typ, resp = self._conn.uid("FETCH", str(uid), "(BODY.PEEK[])")
+            except (OSError, imaplib.IMAP4.error) as exc:
+                raise TransferError(
+                    _("the IMAP server {host} failed: {reason}").format(host=self.target.host, reason=exc)
+                ) from None
+            if typ != "OK":
+                raise TransferError(_("the IMAP server refused to send message {uid}").format(uid=uid))
+            self.fetched_bodies += 1
+            for item in resp:
+                if isinstance(item, tuple):
+                    return bytes(item[1])
+            return b""
+
+        return read
+
+    def close(self) -> None:
+        try:
+            self._conn.logout()
+        except Exception:
+            pass
+
+
+def _quote(folder: str) -> str:
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _internaldate(raw: bytes) -> float | None:
+    from email.utils import parsedate_to_datetime
+
+    try:
+        # IMAP: "25-Nov-2026 10:00:00 +0100"; reshape for the RFC 2822 parser.
+        day, clock, zone = raw.decode("ascii").split(" ")
+        d, mon, y = day.split("-")
+        return parsedate_to_datetime(f"{d} {mon} {y} {clock} {zone}").timestamp()
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None
+
+
+# ---------------------------------------------------------------- choosing a source
+
+
+def source_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def open_local(spec: str, limit: int, stdin: IO[bytes] | None = None) -> Source:
+    """A Maildir, an mbox file, a directory of .eml files, or `-` (stdin)."""
+    if spec == "-":
+        if stdin is None:
+            raise InvalidInputError(_("no standard input to read a message from"))
+        return StdinSource(stdin, limit)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if (path / "cur").is_dir() or (path / "new").is_dir():
+            return MaildirSource(path, limit)
+        return EmlDirSource(path, limit)
+    if path.is_file():
+        return MboxSource(path, limit)
+    raise InvalidInputError(
+        _("{path}: no such mailbox").format(path=spec),
+        _("give a Maildir, an mbox file, a directory of .eml files, - or imaps://USER@HOST/FOLDER"),
+    )
+
+
+def password_from_command(command: str, timeout: float = 30.0) -> str:
+    """Run `imap.password_command` (no shell) and return its first output line."""
+    import shlex
+    import subprocess
+
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise ConfigError(_("imap.password_command cannot be parsed: {reason}").format(reason=exc)) from None
+    if not argv:
+        raise ConfigError(_("imap.password_command is empty"))
+    try:
+        p = subprocess.run(argv, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ConfigError(
+            _("imap.password_command failed: {reason}").format(reason=getattr(exc, "strerror", None) or exc)
+        ) from None
+    if p.returncode != 0:
+        raise ConfigError(_("imap.password_command exited with status {code}").format(code=p.returncode))
+    lines = p.stdout.decode("utf-8", "replace").splitlines()
+    if not lines or not lines[0]:
+        raise ConfigError(_("imap.password_command printed no password"))
+    return lines[0]

@@ -1,0 +1,167 @@
+"""`inbox reply`: the contract-details mail or the reject mail to an applicant, in German and English."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from supportctl import inbox
+from supportctl.errors import ConfigError, InvalidInputError, UsageError
+from supportctl.i18n import _
+from supportctl.mailsource import Envelope, TooLarge, split_head
+from supportctl.package import Package
+
+
+@dataclass(frozen=True)
+class Found:
+    facts: inbox.Facts
+    form: inbox.CheckedForm | None
+
+
+def find(ref: str, pkg: Package, limits: inbox.Limits, validator: inbox.Validator | None = None) -> Found:
+    """MESSAGE is a path to a message file, or an id that `inbox` showed."""
+    path = Path(ref).expanduser()
+    if path.is_file():
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(limits.max_message_bytes + 1)
+        except OSError as exc:
+            raise InvalidInputError(_("cannot read {path}: {reason}").format(path=ref, reason=exc.strerror)) from None
+
+        def read() -> bytes:
+            if len(data) > limits.max_message_bytes:
+                raise TooLarge
+            return data
+
+        facts, pdf = inbox.examine(Envelope(path.name, len(data), split_head(data), path.stat().st_mtime, read), limits)
+        form = inbox._check(validator or inbox._validate, pkg, pdf) if pdf is not None else None
+        return Found(facts, form)
+    if re.fullmatch(r"[0-9a-f]{12}(-\d+)?", ref):
+        for state_file in sorted(inbox.inbox_dir().glob("*/state.json")):
+            try:
+                import json
+
+                state = json.loads(state_file.read_text("utf-8"))
+            except (OSError, ValueError):
+                continue
+            rec = state.get("messages", {}).get(ref)
+            if rec:
+                facts = inbox.Facts.from_dict(rec)
+                form = None
+                if facts.sha256:
+                    cached = state.get("forms", {}).get(inbox._form_key(pkg, facts.sha256))
+                    form = inbox.CheckedForm.from_report(cached) if cached else None
+                return Found(facts, form)
+    raise InvalidInputError(
+        _("no message {ref}: not a file, and no triaged message has this id").format(ref=ref),
+        _("run `supportctl inbox SOURCE` first and use an id from its output, or give the message file"),
+    )
+
+
+def _languages(form: inbox.CheckedForm | None) -> list[str]:
+    preferred = str(form.values.get("language", "")) if form else ""
+    return ["en", "de"] if preferred == "en" else ["de", "en"]
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m.group(1), ""), template)
+
+
+def compose(
+    pkg: Package,
+    found: Found,
+    *,
+    contract: str | None = None,
+    reject: bool = False,
+    note: str | None = None,
+    sender: str | None = None,
+    now: datetime | None = None,
+) -> EmailMessage:
+    """The reply to `found`: contract details (valid form) or the list of findings (`reject`)."""
+    from email.utils import format_datetime, make_msgid
+
+    f, form = found.facts, found.form
+    if reject == (contract is not None):
+        raise UsageError(_("give either --contract NUMBER or --reject"))
+    if contract is not None:
+        if form is None or not form.ok:
+            raise UsageError(
+                _("message {id} has no valid registration form; a contract cannot be sent").format(id=f.id),
+                _("use --reject to tell the applicant what is wrong"),
+            )
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9./_-]{0,63}", contract):
+            raise UsageError(_("contract number {n!r} has unexpected characters").format(n=contract))
+    values = form.values if form else {}
+    to = str(values.get("email") or "") if form and form.ok else ""
+    to = to or f.reply_to or f.sender_address
+    if not to or "@" not in to:
+        raise InvalidInputError(_("message {id} has no address to reply to").format(id=f.id))
+    t = pkg.process.reply
+    langs = _languages(form)
+    name = " ".join(str(values.get(k) or "") for k in ("first_name", "last_name")).strip() or f.sender or to
+    if reject:
+        findings = [inbox.finding_line(x, None) for x in form.findings] if form else []
+        if not findings:
+            findings = [f.reason or _("no registration PDF attached")] if not form else []
+        if not findings:
+            raise UsageError(
+                _("message {id} has a valid form; there is nothing to reject").format(id=f.id),
+                _("send the contract with --contract NUMBER"),
+            )
+    cls = form.activation_class if form else None
+    subjects, bodies = [], []
+    for lang in langs:
+        support = ""
+        if cls and cls in pkg.process.classes:
+            label = pkg.process.classes[cls].label
+            support = label.get(lang) or label.get("en") or cls
+        fill = {
+            "name": name,
+            "company": str(values.get("company") or ""),
+            "contract": contract or "",
+            "support": support,
+            "request_address": pkg.process.request_address,
+            "requests_url": t.requests_url,
+            "note": (note.strip() + "\n") if note else "",
+            "subject": f.subject,
+            "findings": "\n".join("  - " + line for line in _finding_lines(form, findings if reject else [], lang)),
+        }
+        which = ("reject_subject", "reject_body") if reject else ("contract_subject", "contract_body")
+        subj_t, body_t = getattr(t, which[0]), getattr(t, which[1])
+        subjects.append(_fill(subj_t.get(lang) or subj_t["en"], fill))
+        bodies.append(_fill(body_t.get(lang) or body_t["en"], fill))
+    msg = EmailMessage()
+    from_addr = sender or pkg.process.registration_address
+    msg["From"] = from_addr
+    msg["To"] = to
+    msg["Subject"] = " / ".join(dict.fromkeys(subjects))
+    msg["Date"] = format_datetime(now) if now else format_datetime(datetime.now().astimezone())
+    msg["Message-ID"] = make_msgid(domain=from_addr.rsplit("@", 1)[-1].strip(">") or None)
+    if f.message_id:
+        msg["In-Reply-To"] = f.message_id
+        msg["References"] = " ".join(x for x in (f.references, f.message_id) if x)
+    msg["Auto-Submitted"] = "auto-replied"
+    msg.set_content(("\n" + "-" * 60 + "\n\n").join(bodies))
+    return msg
+
+
+def _finding_lines(form: inbox.CheckedForm | None, reasons: list[str], lang: str) -> list[str]:
+    if form and form.findings:
+        return [inbox.finding_line(x, lang) for x in form.findings]
+    return reasons
+
+
+def _hand_to_outbox(msg: EmailMessage) -> Any:
+    """Queue `msg` in the outbox of `submit` (issue 5), imported only when sending."""
+    try:
+        from supportctl import outbox  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        raise ConfigError(
+            _("this build has no outbox to send the reply with"),
+            _("use --dry-run to see the reply, or --eml FILE to write it for your mail program"),
+        ) from None
+    return outbox.enqueue(msg)  # pragma: no cover - wired up when the outbox lands

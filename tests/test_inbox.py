@@ -1,0 +1,212 @@
+"""`inbox`: triage of Maildir, mbox, .eml directories and stdin; statuses at a fixed time; hostile mail; replies.
+
+Until the form branch lands, PDFs are validated by a stand-in passed to `inbox.triage` (dependency
+injection); the CLI then works from the validation cache those runs leave in the state directory.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import mailbox
+from datetime import datetime
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from supportctl import eta, inbox, mailsource, package
+from supportctl.errors import ExitCode
+from tests.inbox_corpus import EXPECTED, StandInValidator, corpus, write_maildir
+
+NOW = "2026-11-25T10:30:00+01:00"
+LIMITS = inbox.Limits(max_message_bytes=200_000, max_parts=100, max_depth=10)
+
+
+@pytest.fixture
+def pkg() -> package.Package:
+    return package.load(package.bundled_root())
+
+
+@pytest.fixture
+def engine(pkg: package.Package) -> eta.Engine:
+    return eta.Engine(pkg.process.schedule, pkg.process.classes, "hours")
+
+
+def statuses(result: inbox.Triage, keys: dict[str, str]) -> dict[str, str]:
+    by_key = {i.facts.key: i.status for i in result.items}
+    return {name: by_key[k] for name, k in keys.items()}
+
+
+def run(src: mailsource.Source, pkg: Any, engine: Any, now: str = NOW, **kw: Any) -> inbox.Triage:
+    kw.setdefault("validator", StandInValidator())
+    return inbox.triage(src, pkg, engine, datetime.fromisoformat(now), limits=LIMITS, **kw)
+
+
+def test_maildir_statuses_at_a_fixed_time(tmp_path: Path, pkg: Any, engine: Any) -> None:
+    keys = write_maildir(tmp_path / "Maildir", corpus())
+    result = run(mailsource.MaildirSource(tmp_path / "Maildir", LIMITS.max_message_bytes), pkg, engine)
+    assert statuses(result, keys) == EXPECTED
+    items = {i.facts.key: i for i in result.items}
+    crit = items[keys["critical"]]
+    assert crit.activation_class == "critical" and crit.facts.received_from == "received"
+    assert crit.due is not None and crit.due.isoformat() == "2026-11-25T11:00:00+01:00"
+    std = items[keys["standard"]]
+    assert std.due is not None and std.due.isoformat() == "2026-11-25T18:00:00+01:00"
+    assert items[keys["no-dates"]].facts.received_from == "arrival"
+    # Sorted by due time: the standard registration (due tomorrow) after the critical one.
+    order = [i.facts.key for i in result.items]
+    assert order.index(keys["critical"]) < order.index(keys["standard"])
+    # Reasons in plain words, and hostile header text made safe for a terminal.
+    assert any("U+0416" in r for r in items[keys["invalid"]].reasons)
+    assert "zip archive" in items[keys["zip"]].reasons[0]
+    assert "max_parts" in items[keys["many-parts"]].reasons[0]
+    assert "max_depth" in items[keys["deep"]].reasons[0] or "nested" in items[keys["deep"]].reasons[0]
+    assert "max_message_bytes" in items[keys["huge"]].reasons[0]
+    assert "\x1b" not in items[keys["bad-charset"]].facts.subject
+    assert items[keys["duplicate"]].reasons[0].endswith(crit.facts.id)
+
+
+def test_later_now_makes_overdue_and_cache_avoids_revalidation(tmp_path: Path, pkg: Any, engine: Any) -> None:
+    keys = write_maildir(tmp_path / "M", corpus())
+    v = StandInValidator()
+    src = mailsource.MaildirSource(tmp_path / "M", LIMITS.max_message_bytes)
+    first = run(src, pkg, engine, validator=v)
+    assert first.stats["validated"] == 3 and v.calls == 3  # critical (= duplicate), standard, invalid
+    second = run(src, pkg, engine, "2026-11-25T11:30:00+01:00", validator=v)
+    assert v.calls == 3 and second.stats["cached"] == 4 and second.stats["validated"] == 0
+    got = statuses(second, keys)
+    assert got["critical"] == "overdue" and got["standard"] == "open"
+    # The user's mail files are untouched; the state lives in XDG_STATE_HOME.
+    assert sorted(p.name for p in (tmp_path / "M").rglob("*") if p.is_file()) == sorted(
+        k.split("/")[1] for k in keys.values()
+    )
+    assert inbox.state_path(src.key).exists()
+
+
+def test_mbox_eml_dir_and_stdin_agree_with_maildir(tmp_path: Path, pkg: Any, engine: Any) -> None:
+    msgs = corpus()
+    box = mailbox.mbox(tmp_path / "box.mbox")
+    for data in msgs.values():
+        box.add(data)
+    box.flush()
+    box.close()
+    (tmp_path / "eml").mkdir()
+    for name, data in msgs.items():
+        (tmp_path / "eml" / f"{name}.eml").write_bytes(data)
+    want = sorted(EXPECTED[n] for n in msgs if n != "no-dates")
+    for src in (
+        mailsource.MboxSource(tmp_path / "box.mbox", LIMITS.max_message_bytes),
+        mailsource.EmlDirSource(tmp_path / "eml", LIMITS.max_message_bytes),
+    ):
+        got = sorted(i.status for i in run(src, pkg, engine).items if i.facts.id != _id_of(msgs["no-dates"]))
+        assert got == want, src.kind
+    one = mailsource.StdinSource(io.BytesIO(msgs["critical"]), LIMITS.max_message_bytes)
+    (item,) = run(one, pkg, engine).items
+    assert item.status == "due-soon" and item.activation_class == "critical"
+
+
+def _id_of(data: bytes) -> str:
+    return inbox.message_key(message_from_bytes(data), mailsource.split_head(data))
+
+
+def test_cli_ndjson_plain_and_fail_on(tmp_path: Path, pkg: Any, engine: Any, cli: Any) -> None:
+    keys = write_maildir(tmp_path / "M", corpus())
+    run(mailsource.MaildirSource(tmp_path / "M", LIMITS.max_message_bytes), pkg, engine)  # fills the cache
+    env = {"SUPPORTCTL_INBOX_MAX_MESSAGE_BYTES": "200000"}
+    r = cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json", env=env)
+    assert r.exit_code == 0, r.stderr
+    records = [json.loads(line) for line in r.stdout.splitlines()]
+    assert {rec["key"]: rec["status"] for rec in records} == {keys[n]: s for n, s in EXPECTED.items()}
+    crit = next(rec for rec in records if rec["key"] == keys["critical"])
+    assert crit["due"] == "2026-11-25T11:00:00+01:00" and crit["class"] == "critical"
+    assert crit["seconds_until_due"] == 1800 and crit["received_from"] == "received"
+    assert "skipped new/" in r.stderr and "2 due-soon" not in r.stderr
+    r = cli("inbox", str(tmp_path / "M"), "--now", "2026-11-25T11:30+01:00", "--fail-on", "overdue", env=env)
+    assert r.exit_code == ExitCode.OVERDUE, r.stderr
+    assert "1 registration(s) overdue" in r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split("\t")[1] == "overdue" and len(lines) == len(EXPECTED)
+    r = cli("inbox", str(tmp_path / "M"), "--now", NOW, "--status", "invalid", "--json", env=env)
+    assert {json.loads(x)["status"] for x in r.stdout.splitlines()} == {"invalid"}
+    r = cli("inbox", str(tmp_path / "M"), "--now", NOW, "--status", "open", "--json", "--fail-on", "overdue", env=env)
+    assert r.exit_code == 0 and {json.loads(x)["status"] for x in r.stdout.splitlines()} == {"open", "due-soon"}
+
+
+def test_cli_stdin_and_missing_source(cli: Any, tmp_path: Path) -> None:
+    from tests.inbox_corpus import message
+
+    r = cli("inbox", "-", "--now", NOW, "--json", input=message(subject="Hello").decode())
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["status"] == "not-a-registration"
+    r = cli("inbox", str(tmp_path / "nope"), "--json")
+    assert r.exit_code == ExitCode.INVALID_INPUT and json.loads(r.stdout)["ok"] is False
+    assert "no such mailbox" in r.stderr
+
+
+def test_reply_contract_reject_and_done(tmp_path: Path, pkg: Any, engine: Any, cli: Any) -> None:
+    msgs = corpus()
+    keys = write_maildir(tmp_path / "M", msgs)
+    result = run(mailsource.MaildirSource(tmp_path / "M", LIMITS.max_message_bytes), pkg, engine)
+    ids = {i.facts.key: i.facts.id for i in result.items}
+    crit, bad = ids[keys["critical"]], ids[keys["invalid"]]
+    r = cli("inbox", "reply", crit, "--contract", "V-2026-0042", "--note", "Welcome!", "--dry-run")
+    assert r.exit_code == 0, r.stderr
+    reply = message_from_bytes(r.stdout.encode())
+    assert reply["In-Reply-To"] == "<critical@example.org>" and "<critical@example.org>" in reply["References"]
+    assert reply["To"] == "anna@example.org"
+    body = reply.get_payload(decode=True).decode()
+    assert "V-2026-0042" in body and "Vertragsnummer" in body and "Contract number" in body
+    assert body.index("Vertragsnummer") < body.index("Contract number")  # the form asked for German
+    assert "Geschäftskritischer Telefonsupport" in body and "Welcome!" in body
+    r = cli("inbox", "reply", bad, "--contract", "1", "--dry-run")
+    assert r.exit_code == ExitCode.USAGE and "--reject" in r.stderr
+    out_file = tmp_path / "reject.eml"
+    r = cli("inbox", "reply", bad, "--reject", "--eml", str(out_file))
+    assert r.exit_code == 0, r.stderr
+    body = message_from_bytes(out_file.read_bytes()).get_payload(decode=True).decode()
+    assert "field last_name: contains U+0416" in body and "suggestion: Zhukova" in body
+    assert "Feld last_name" in body
+    again = run(mailsource.MaildirSource(tmp_path / "M", LIMITS.max_message_bytes), pkg, engine)
+    assert {i.facts.key: i.status for i in again.items}[keys["invalid"]] == "done"
+    # A message file works as MESSAGE too (here: one without a form, rejected for the missing PDF).
+    (tmp_path / "zip.eml").write_bytes(msgs["zip"])
+    r = cli("inbox", "reply", str(tmp_path / "zip.eml"), "--reject", "--dry-run")
+    assert r.exit_code == 0 and "zip archive" in r.stdout
+    r = cli("inbox", "reply", "0123456789ab", "--reject", "--dry-run")
+    assert r.exit_code == ExitCode.INVALID_INPUT
+
+
+def test_reply_without_outbox_says_what_to_do(tmp_path: Path, pkg: Any, engine: Any, cli: Any) -> None:
+    keys = write_maildir(tmp_path / "M", corpus())
+    result = run(mailsource.MaildirSource(tmp_path / "M", LIMITS.max_message_bytes), pkg, engine)
+    crit = {i.facts.key: i.facts.id for i in result.items}[keys["critical"]]
+    r = cli("inbox", "reply", crit, "--contract", "V-1")
+    try:
+        import supportctl.outbox  # noqa: F401
+    except ImportError:
+        assert r.exit_code == ExitCode.CONFIG and "--dry-run" in r.stderr
+
+
+def test_package_reply_templates_are_optional_and_checked(tmp_path: Path) -> None:
+    src = (package.bundled_root() / "package.toml").read_text()
+    base = src.split("[process.reply]")[0]
+    (tmp_path / "package.toml").write_text(base)
+    assert package.load(tmp_path).process.reply == package.DEFAULT_REPLY
+    (tmp_path / "package.toml").write_text(base + '[process.reply]\ncontract_subject = { en = "No {secret}" }\n')
+    with pytest.raises(Exception, match=r"process.reply.contract_subject.en: unknown placeholder \{secret\}"):
+        package.load(tmp_path)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=3000))
+def test_arbitrary_bytes_never_crash(data: bytes) -> None:
+    raw = b"From: a@b.c\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n" + data
+    env = mailsource.Envelope("k", len(raw), mailsource.split_head(raw), None, lambda: raw)
+    facts, _pdf = inbox.examine(env, LIMITS)
+    assert facts.kind in ("pdf", "no-pdf", "zip", "bad-attachment", "skipped")
+    env = mailsource.Envelope("k", len(data), mailsource.split_head(data), None, lambda: data)
+    inbox.examine(env, LIMITS)

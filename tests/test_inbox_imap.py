@@ -1,0 +1,175 @@
+"""`inbox imaps://…` against a real Dovecot on 127.0.0.1: same triage as the Maildir, incremental by UID."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from supportctl import eta, inbox, mailsource, package
+from supportctl.errors import ExitCode
+from tests.inbox_corpus import EXPECTED, StandInValidator, corpus, message, write_maildir
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+NOW = "2026-11-25T10:30:00+01:00"
+LIMITS = inbox.Limits(max_message_bytes=200_000)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def dovecot() -> Iterator[dict[str, Any]]:
+    if not os.path.exists(DOVECOT):
+        pytest.skip("dovecot is not installed")
+    trustme = pytest.importorskip("trustme")
+    try:
+        mail_user = pwd.getpwnam("dovecot")
+    except KeyError:
+        pytest.skip("no dovecot system user")
+    # Dovecot refuses mail access as uid 0, and pytest's tmp dirs are private to root: a readable dir in /tmp.
+    d = Path(tempfile.mkdtemp(prefix="supportctl-dovecot-"))
+    d.chmod(0o755)
+    ca = trustme.CA()
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(d / "server.pem"))
+    ca.cert_pem.write_to_path(str(d / "ca.pem"))
+    (d / "passwd").write_text("desk:{PLAIN}s3cret-pw::::::\n")
+    maildir = d / "Maildir"
+    port = _free_port()
+    (d / "dovecot.conf").write_text(
+        f"""base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = required
+ssl_cert = <{d}/server.pem
+ssl_key = <{d}/server.pem
+first_valid_uid = 1
+mail_location = maildir:{maildir}:LAYOUT=fs
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n {d}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={mail_user.pw_uid} gid={mail_user.pw_gid} home={d}/home
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = 0
+  }}
+  inet_listener imaps {{
+    port = {port}
+    ssl = yes
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service stats {{
+  chroot =
+}}
+"""
+    )
+    info: dict[str, Any] = {"dir": d, "maildir": maildir, "port": port, "ca": str(d / "ca.pem"), "uid": mail_user}
+    proc = subprocess.Popen(
+        [DOVECOT, "-F", "-c", str(d / "dovecot.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.skip("dovecot did not start: " + proc.stderr.read().decode()[-300:] if proc.stderr else "")
+                time.sleep(0.05)
+        yield info
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _own(info: dict[str, Any]) -> None:
+    for p in [info["maildir"], *info["maildir"].rglob("*")]:
+        os.chown(p, info["uid"].pw_uid, info["uid"].pw_gid)
+
+
+def test_imap_gives_the_same_triage_and_fetches_only_new_mail(
+    dovecot: dict[str, Any], cli: Any, monkeypatch: Any
+) -> None:
+    pkg = package.load(package.bundled_root())
+    engine = eta.Engine(pkg.process.schedule, pkg.process.classes, "hours")
+    msgs = corpus()
+    write_maildir(dovecot["maildir"], msgs)
+    _own(dovecot)
+    now = __import__("datetime").datetime.fromisoformat(NOW)
+    local = inbox.triage(
+        mailsource.MaildirSource(dovecot["maildir"], LIMITS.max_message_bytes),
+        pkg,
+        engine,
+        now,
+        limits=LIMITS,
+        validator=StandInValidator(),
+    )
+    want = {i.facts.id: i.status for i in local.items}
+    target = mailsource.parse_imap_url(f"imaps://desk@127.0.0.1:{dovecot['port']}/INBOX")
+    src = mailsource.ImapSource(target, "s3cret-pw", LIMITS.max_message_bytes, None, dovecot["ca"])
+    try:
+        remote = inbox.triage(src, pkg, engine, now, limits=LIMITS, validator=StandInValidator())
+    finally:
+        src.close()
+    assert {i.facts.id: i.status for i in remote.items} == want
+    assert src.fetched_headers == len(msgs)
+    assert src.fetched_bodies < len(msgs)  # text-only mail never needs its body
+    assert {i.status for i in remote.items} == set(EXPECTED.values())
+    # The CLI: password from the environment, never in argv; second run fetches only the new message.
+    monkeypatch.setenv("SUPPORTCTL_IMAP_PASSWORD", "s3cret-pw")
+    monkeypatch.setenv("SUPPORTCTL_INBOX_MAX_MESSAGE_BYTES", "200000")
+    url = f"imaps://desk@127.0.0.1:{dovecot['port']}/INBOX"
+    r = cli("inbox", url, "--ca-bundle", dovecot["ca"], "--now", NOW, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert {json.loads(x)["id"]: json.loads(x)["status"] for x in r.stdout.splitlines()} == want
+    assert f"{len(msgs)} message(s)" in r.stderr
+    new = message(subject="Lunch tomorrow?", msgid="<new@example.org>")
+    (dovecot["maildir"] / "new" / "1764070000.M99P1.test").write_bytes(new)
+    _own(dovecot)
+    r = cli("inbox", url, "--ca-bundle", dovecot["ca"], "--now", NOW, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert len(r.stdout.splitlines()) == len(msgs) + 1
+    state = json.loads(inbox.state_path("imap:" + mailsource.parse_imap_url(url).url).read_text())
+    assert state["imap"]["last_uid"] == len(msgs) + 1
+    wm = mailsource.Watermark(state["imap"]["uidvalidity"], state["imap"]["last_uid"])
+    again = mailsource.ImapSource(target, "s3cret-pw", LIMITS.max_message_bytes, wm, dovecot["ca"])
+    try:
+        assert list(again.messages()) == [] and len(again.present) == len(msgs) + 1
+    finally:
+        again.close()
+    assert "s3cret-pw" not in json.dumps(state) and "s3cret-pw" not in r.stdout + r.stderr
+    # Read-only: Dovecot kept every message unseen in new/ (no \\Seen flag set, nothing moved to cur/).
+    assert len(list((dovecot["maildir"] / "new").iterdir())) == len(msgs) + 1
+    # Without the CA the certificate is refused; a wrong password is a config error.
+    r = cli("inbox", url, "--now", NOW)
+    assert r.exit_code == ExitCode.TRANSFER and "certificate" in r.stderr
+    monkeypatch.setenv("SUPPORTCTL_IMAP_PASSWORD", "wrong")
+    r = cli("inbox", url, "--ca-bundle", dovecot["ca"], "--now", NOW)
+    assert r.exit_code == ExitCode.CONFIG and "refused the login" in r.stderr
