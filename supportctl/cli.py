@@ -659,6 +659,7 @@ outbox_app = typer.Typer(
     cls=_Group,
     help=_("The durable outbox of messages to send: list, show, retry, flush, resolve, purge."),
     invoke_without_command=True,
+    rich_markup_mode=HELP_MARKUP,
 )
 app.add_typer(outbox_app, name="outbox")
 
