@@ -212,10 +212,12 @@ def enqueue(msg: EmailMessage, dedupe_key: str | None = None, again: bool = Fals
         tmp.mkdir(mode=0o700)
         atomic_write(tmp / "message.eml", data, 0o600)
         atomic_write(tmp / "state.json", json.dumps(entry.to_dict(), indent=1).encode("utf-8"), 0o600)
+        if dedupe_key is not None:
+            # The key first: a crash before the rename leaves a key to nothing (harmless), never a message
+            # without its key (which would let the same form be sent twice).
+            atomic_write(_key_file(dedupe_key), entry_id.encode("ascii"), 0o600)
         os.rename(tmp, root / entry_id)
         _fsync_dir(root)
-        if dedupe_key is not None:
-            atomic_write(_key_file(dedupe_key), entry_id.encode("ascii"), 0o600)
     return entry
 
 

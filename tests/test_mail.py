@@ -485,3 +485,82 @@ def test_password_never_in_argv_files_or_output(cli, server, tmp_path: Path, iso
         for f in root.rglob("*"):
             if f.is_file():
                 assert secret not in f.read_bytes(), f
+
+
+# ---------------------------------------------------------------- config smtp (a real terminal)
+
+
+def test_config_smtp_interactive_writes_no_password_and_tests_the_login(server, tmp_path: Path, isolated: Path) -> None:
+    import pexpect
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTCTL_")}
+    env["PYTHONPATH"] = str(ROOT)
+    cfg = isolated / ".config" / "supportctl" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text('# my settings\nlang = "en"\n\n[smtp]\nhost = "old.example"\n')
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "supportctl", "config", "smtp", "--ca-bundle", str(server.ca_file)],
+        env=env,
+        encoding="utf-8",
+        timeout=15,
+    )
+    import io
+
+    seen = io.StringIO()
+    child.logfile_read = seen  # everything the terminal showed
+    answers = [
+        ("SMTP server", "127.0.0.1"),
+        ("Security", "starttls"),
+        ("Port", str(server.port)),
+        ("Login name", smtpserver.USER),
+        ("Sender address", smtpserver.USER),
+        ("Login method", "password"),
+        ("Password from", "prompt"),
+        ("Password for", smtpserver.PASSWORD),
+    ]
+    for question, answer in answers:
+        child.expect(question)
+        child.sendline(answer)
+    child.expect("Test login to 127.0.0.1: ok")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert smtpserver.PASSWORD not in seen.getvalue()  # the prompt does not echo it
+    text = cfg.read_text()
+    assert "# my settings" in text and 'lang = "en"' in text and "old.example" not in text
+    assert f"port = {server.port}" in text and 'password_source = "prompt"' in text
+    assert smtpserver.PASSWORD not in text and "password =" not in text
+    assert cfg.stat().st_mode & 0o777 == 0o600
+    assert server.handler.auth_seen == ["PLAIN"] and server.count() == 0
+
+
+def test_a_message_another_run_is_sending_is_left_alone(cli, server) -> None:
+    import fcntl
+
+    (e,) = queue(1)
+    fd = os.open(e.path / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        r = cli("outbox", "retry", e.id, "--json")
+        assert r.json()["data"]["results"][0]["skipped"] == "busy"
+        assert server.count() == 0 and state_of(e.id) == "queued"
+    finally:
+        os.close(fd)
+    assert cli("outbox", "retry", e.id).exit_code == 0 and server.count() == 1
+
+
+def test_concurrent_flushes_send_each_message_once(server, tmp_path: Path) -> None:
+    queue(30, tag="c")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "supportctl", "outbox", "flush"], env=env, stderr=subprocess.DEVNULL)
+        for _ in range(3)
+    ]
+    for p in procs:
+        p.wait(timeout=60)
+    assert server.count() == 30
+    assert sorted(m["data"].split(b"Message-ID: ")[1].split(b"\r\n")[0] for m in server.handler.messages) == sorted(
+        f"<c{i}@example.org>".encode() for i in range(30)
+    )
+    assert {e.state for e in outbox.entries()} == {"sent"}
