@@ -171,7 +171,14 @@ class Server:
         self.controller.stop()
 
 
-def start(tmp: Path, *, starttls: bool = True, cert_host: str = "127.0.0.1", auth_require_tls: bool = True) -> Server:
+def start(
+    tmp: Path,
+    *,
+    starttls: bool = True,
+    cert_host: str = "127.0.0.1",
+    auth_require_tls: bool = True,
+    implicit_tls: bool = False,
+) -> Server:
     ca = trustme.CA()
     cert = ca.issue_cert(cert_host)
     ca_file = tmp / "ca.pem"
@@ -181,12 +188,17 @@ def start(tmp: Path, *, starttls: bool = True, cert_host: str = "127.0.0.1", aut
         "authenticator": _authenticator(handler),
         "auth_require_tls": auth_require_tls,
     }
-    if starttls:
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        cert.configure_cert(ctx)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(ctx)
+    extra: dict[str, Any] = {}
+    if implicit_tls:
+        # aiosmtpd does not count implicit TLS as "TLS" for AUTH: allow AUTH explicitly.
+        extra["ssl_context"] = ctx
+        kwargs["auth_require_tls"] = False
+    elif starttls:
         kwargs["tls_context"] = ctx
     port = free_port()
-    controller = _Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=5, **kwargs)
+    controller = _Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=5, **extra, **kwargs)
     controller.start()
     end = time.monotonic() + 2
     while handler.connections < 1 and time.monotonic() < end:  # the readiness probe is not a client

@@ -564,3 +564,48 @@ def test_concurrent_flushes_send_each_message_once(server, tmp_path: Path) -> No
         f"<c{i}@example.org>".encode() for i in range(30)
     )
     assert {e.state for e in outbox.entries()} == {"sent"}
+
+
+def test_implicit_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli) -> None:
+    srv = smtpserver.start(tmp_path, implicit_tls=True)
+    try:
+        for k, v in srv.env(SUPPORTCTL_SMTP_SECURITY="tls").items():
+            monkeypatch.setenv(k, v)
+        r = cli("submit", str(make_pdf(tmp_path)))
+        assert r.exit_code == 0, r.stderr
+        assert srv.count() == 1 and srv.handler.auth_seen == ["PLAIN"]
+    finally:
+        srv.stop()
+
+
+def test_password_command_runs_without_a_shell(tmp_path: Path) -> None:
+    from supportctl import credentials
+
+    c = credentials.obtain(
+        {
+            "smtp.username": "u",
+            "smtp.host": "h",
+            "smtp.password_source": "command",
+            "smtp.password_command": "printf '%s;$HOME|x' 'a b'",
+        },
+        environ={},
+    )
+    assert c is not None and c.secret.value == "a b;$HOME|x" and c.secret.source == "command"
+    assert "a b" not in repr(c) and str(c.secret) == "***"
+
+
+def test_keyring_source_without_keyring_is_a_clean_credentials_error(cli, server, tmp_path: Path, monkeypatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_keyring(name: str, *a: Any, **k: Any) -> Any:
+        if name == "keyring":
+            raise ImportError(name)
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_keyring)
+    monkeypatch.setenv("SUPPORTCTL_SMTP_PASSWORD_SOURCE", "keyring")
+    r = cli("submit", str(make_pdf(tmp_path)))
+    assert r.exit_code == ExitCode.CONFIG and "no password" in r.stderr
+    assert only_entry().state == "needs-credentials" and server.count() == 0
