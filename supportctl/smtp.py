@@ -323,21 +323,27 @@ class Session:
             self._drop()
             return Outcome("deferred", None, _("the server closed the connection during the message"), "network")
         before_dot()
+        import ssl
+
+        end = b".\r\n"
         try:
-            conn.send(b".\r\n")
+            sent = conn.sock.send(end)
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
+            # The write failed because the server had ALREADY closed or reset the connection: whatever we
+            # write after that is discarded by it, so it cannot have received the ".".
+            self._drop()
+            return Outcome("deferred", None, _("the server closed the connection during the message"), "network")
+        except OSError as exc:
+            self._drop()
+            return _uncertain(exc, refused)
+        try:
+            if sent < len(end):
+                conn.sock.sendall(end[sent:])
             after_dot()
             code, resp = conn.getreply()
         except OSError as exc:
             self._drop()
-            return Outcome(
-                "uncertain",
-                None,
-                _("connection lost after the message was handed over, before the server confirmed it: {reason}").format(
-                    reason=_reason(exc)
-                ),
-                "network",
-                refused=refused,
-            )
+            return _uncertain(exc, refused)
         text = _text(resp)
         if code == 250:
             m = _QUEUE_ID.search(text)
@@ -356,6 +362,18 @@ class Session:
         except Exception:
             self._drop()
         return outcome
+
+
+def _uncertain(exc: BaseException, refused: dict[str, tuple[int, str]]) -> Outcome:
+    return Outcome(
+        "uncertain",
+        None,
+        _("connection lost after the message was handed over, before the server confirmed it: {reason}").format(
+            reason=_reason(exc)
+        ),
+        "network",
+        refused=refused,
+    )
 
 
 def _nodelay(conn: Any) -> None:

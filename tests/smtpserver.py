@@ -92,8 +92,8 @@ class FaultySMTP(SMTP):
 
     async def smtp_DATA(self, arg: str) -> None:
         if self.event_handler.mode == "drop-mid-data" and self.envelope.rcpt_tos:
+            # Hang up right after inviting the data: the client is mid-DATA and has not sent the final ".".
             await self.push("354 End data with <CR><LF>.<CR><LF>")
-            await self._reader.readline()
             self.transport.abort()
             return
         await super().smtp_DATA(arg)
