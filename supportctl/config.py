@@ -55,7 +55,13 @@ SETTINGS: dict[str, Setting] = {
 
 # Settings of later commands, one block per area so that parallel work merges cleanly.
 # fetch (issue 3)
-_FETCH: list[Setting] = []
+_FETCH: list[Setting] = [
+    Setting("fetch.dest", "str", "./registration-package", "Where `fetch` puts the package"),
+    Setting("fetch.max_size", "str", "100MB", "Largest download `fetch` accepts, e.g. 100MB, 1.5GiB"),
+    Setting("fetch.timeout", "int", 30, "Seconds `fetch` waits for a connection or for data"),
+    Setting("fetch.ca_bundle", "str", None, "CA certificates for https downloads (default: system, SSL_CERT_FILE)"),
+    Setting("print.printer", "str", None, "Printer for `print` and `fetch --print` (default: the system default)"),
+]
 
 # fill / profile (issue 4)
 _FORM: list[Setting] = []

@@ -485,3 +485,99 @@ def choose(flag: str | None, configured: str | None) -> tuple[Path, str]:
     if recorded and (Path(recorded) / MANIFEST).exists():
         return Path(recorded), "last-fetched"
     return bundled_root(), "bundled"
+
+
+# ---------------------------------------------------------------- documents on disk, packages as zips
+
+
+def file_sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_documents(pkg: Package, known: dict[str, str] | None = None) -> None:
+    """Every document exists and matches the manifest's sha256, or one error naming the first that does not.
+
+    `known` maps paths relative to the package root to sha256 values already computed (while extracting).
+    """
+    known = known or {}
+    for doc in pkg.documents:
+        path = pkg.root / doc.file
+        try:
+            rel = path.relative_to(pkg.root).as_posix()
+            actual = known[rel] if rel in known and path.is_file() else file_sha256(path)
+        except FileNotFoundError:
+            raise InvalidInputError(
+                _("document {id} ({file}) is missing from the package").format(id=doc.id, file=doc.file),
+                _("fetch the package again or ask the registration desk for it: supportctl fetch --request"),
+            ) from None
+        except OSError as exc:
+            raise InvalidInputError(
+                _("cannot read document {file}: {reason}").format(file=path, reason=exc.strerror or exc)
+            ) from None
+        if actual != doc.sha256:
+            raise InvalidInputError(
+                _(
+                    "document {id} ({file}) does not match the manifest's sha256: expected {expected}, got {actual}"
+                ).format(id=doc.id, file=doc.file, expected=doc.sha256, actual=actual),
+                _("the package is damaged or altered; fetch it again: supportctl fetch"),
+            )
+
+
+def package_root(extracted: Path) -> Path:
+    """Where the manifest is in an unpacked zip: at the top, or inside a single top-level directory."""
+    if (extracted / MANIFEST).is_file():
+        return extracted
+    entries = [p for p in extracted.iterdir() if not p.name.startswith(".") or p.name == MANIFEST]
+    if len(entries) == 1 and entries[0].is_dir() and (entries[0] / MANIFEST).is_file():
+        return entries[0]
+    return extracted
+
+
+def open_package(path: Path) -> Package:
+    """Load a package from a directory or a `.zip` (unpacked safely once into the cache, keyed by its sha256)."""
+    if path.is_dir() or not path.exists():
+        return load(path)
+    import os
+    import shutil
+    import tempfile
+
+    from supportctl import safezip
+
+    try:
+        digest = file_sha256(path)
+    except OSError as exc:
+        raise InvalidInputError(
+            _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror or exc)
+        ) from None
+    cached = paths.cache_dir() / "packages" / digest
+    if not (cached / ".complete").exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}.", suffix=".partial", dir=cached.parent))
+        try:
+            digests = safezip.extract(path, work)
+            root = package_root(work)
+            prefix = root.relative_to(work).as_posix()
+            verify_documents(load(root), under(digests, prefix))
+            (work / ".complete").write_bytes(b"")
+            try:
+                os.rename(work, cached)
+            except OSError:
+                # Another process unpacked the same zip first; theirs is as good as ours.
+                if not (cached / ".complete").exists():
+                    raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return load(package_root(cached))
+
+
+def under(digests: dict[str, str], prefix: str) -> dict[str, str]:
+    """The digests of files under `prefix` (a directory in the archive), relative to it."""
+    if prefix in ("", "."):
+        return digests
+    return {k[len(prefix) + 1 :]: v for k, v in digests.items() if k.startswith(prefix + "/")}

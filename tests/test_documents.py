@@ -1,0 +1,242 @@
+"""`show`, `print` and `fetch --request`: real PDFs read back, a real pty for the pager, a stand-in `lp`."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from supportctl import documents
+from supportctl.errors import ExitCode
+from tests import pkgtools as pt
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def pkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return pt.make_package(tmp_path_factory.mktemp("docs") / "pkg")
+
+
+# ---------------------------------------------------------------- show
+
+
+def test_show_terms_shows_the_terms_page_only(cli, pkg: Path) -> None:
+    r = cli("show", "terms", "--package", str(pkg))
+    assert r.exit_code == 0, r.stderr
+    assert pt.TERMS_MARKER in r.stdout
+    assert "Registration form" not in r.stdout  # page 1 of the form is not the terms
+    assert "Using package supportctl-default" in r.stderr and "(--package)" in r.stderr
+
+
+def test_show_service_description(cli, pkg: Path) -> None:
+    r = cli("show", "service-description", "--package", str(pkg))
+    assert r.exit_code == 0, r.stderr
+    assert pt.SERVICE_MARKER in r.stdout
+
+
+def test_show_bundled_terms(cli) -> None:
+    from supportctl import package
+
+    bundled = package.load(package.bundled_root())
+    if not bundled.form_path.exists():
+        pytest.skip("the bundled package's PDFs are not built yet")
+    r = cli("show", "terms")
+    assert r.exit_code == 0, r.stderr
+    assert len(r.stdout.strip()) > 200
+    assert "Using the bundled package" in r.stderr
+
+
+def test_show_json(cli, pkg: Path) -> None:
+    r = cli("show", "terms", "--package", str(pkg), "--json")
+    data = r.json()["data"]
+    assert data["id"] == "registration-form" and data["pages"] == [2] and pt.TERMS_MARKER in data["text"]
+
+
+def test_show_unknown_document(cli, pkg: Path) -> None:
+    r = cli("show", "brochure", "--package", str(pkg))
+    assert r.exit_code == ExitCode.USAGE
+    assert "service-description" in r.stderr and "terms" in r.stderr
+
+
+def test_show_fields_json(cli, pkg: Path) -> None:
+    r = cli("show", "fields", "--package", str(pkg), "--json")
+    assert r.exit_code == 0, r.stderr
+    fields = {f["name"]: f for f in r.json()["data"]["fields"]}
+    for f in fields.values():
+        assert {"name", "type", "label", "required", "choices", "max_length"} <= set(f)
+    assert fields["program"]["type"] == "choice" and fields["program"]["required"] is True
+    assert [c["value"] for c in fields["program"]["choices"]][:2] == ["MPN", "MSDN"]
+    assert fields["membership_id"]["max_length"] == 32 and fields["membership_id"]["choices"] == []
+    assert fields["terms_accepted"]["type"] == "checkbox"
+    assert fields["email"]["label"] == "E-mail address"
+
+
+def test_show_fields_labels_follow_lang(cli, pkg: Path) -> None:
+    r = cli("show", "fields", "--package", str(pkg), "--lang", "de", "--json")
+    fields = {f["name"]: f for f in r.json()["data"]["fields"]}
+    assert fields["email"]["label"] == "E-Mail-Adresse"
+    assert fields["support"]["choices"][0]["label"] == "Geschäftskritischer Telefonsupport"
+
+
+def test_show_fields_plain_in_a_pipe(cli, pkg: Path) -> None:
+    r = cli("show", "fields", "--package", str(pkg))
+    rows = [line.split("\t") for line in r.stdout.splitlines()]
+    program = next(row for row in rows if row[0] == "program")
+    assert program[1:5] == ["choice", "yes", "", "MPN, MSDN, TechNet, BizSpark, DreamSpark, WebsiteSpark"]
+    assert next(row for row in rows if row[0] == "membership_id")[3] == "32"
+
+
+def test_show_strips_escape_sequences_and_never_interprets_markup(cli, pkg: Path, tmp_path: Path) -> None:
+    evil = pt.copy_tree(pkg, tmp_path / "evil")
+    pt.raw_text_pdf(
+        evil / "service-description.pdf", b"A\x1b[31mRED\x1b]0;pwned\x07 B \x07bell \x9b2J [bold red]markup[/] end"
+    )
+    pt.rehash(evil)
+    r = cli("show", "service-description", "--package", str(evil))
+    assert r.exit_code == 0, r.stderr
+    assert "\x1b" not in r.stdout and "\x07" not in r.stdout and "\x9b" not in r.stdout
+    assert "ARED B bell  [bold red]markup[/] end" in r.stdout
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200))
+def test_sanitize_leaves_no_control_characters(text: str) -> None:
+    clean = documents.sanitize(text)
+    assert not any(
+        (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F or 0x202A <= ord(c) <= 0x202E for c in clean
+    )
+
+
+def test_damaged_pdf_is_one_line(cli, pkg: Path, tmp_path: Path) -> None:
+    bad = pt.copy_tree(pkg, tmp_path / "bad")
+    (bad / "service-description.pdf").write_bytes(b"%PDF-1.7\n garbage \n%%EOF")
+    pt.rehash(bad)
+    r = cli("show", "service-description", "--package", str(bad))
+    assert r.exit_code == ExitCode.INVALID_INPUT
+    assert r.stderr.count("error:") == 1 and "Traceback" not in r.stderr
+
+
+def test_show_goes_through_the_pager_on_a_terminal(pkg: Path, tmp_path: Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    env = dict(os.environ)
+    env.update(PYTHONPATH=str(ROOT), PAGER="sed s/^/PAGED:/", TERM="xterm", MANPAGER="")
+    env.pop("MANPAGER")
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "supportctl", "show", "terms", "--package", str(pkg)],
+        env=env,
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=20,
+    )
+    child.expect(f"PAGED:.*{pt.TERMS_MARKER}")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+# ---------------------------------------------------------------- print
+
+
+@pytest.fixture
+def fake_lp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stand-in `lp` on PATH that records its arguments (there is no printer here)."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "lp.log"
+    script = bindir / "lp"
+    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\necho "request id is office-1 (1 file(s))"\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}/usr/bin:/bin")
+    return log
+
+
+def test_print_sends_every_printable_document(cli, pkg: Path, fake_lp: Path) -> None:
+    r = cli("print", "--package", str(pkg), "--printer", "office", "--json")
+    assert r.exit_code == 0, r.stderr
+    calls = fake_lp.read_text().splitlines()
+    assert calls == [
+        f"-d office -t service-description.pdf -- {pkg / 'service-description.pdf'}",
+        f"-d office -t registration-form.pdf -- {pkg / 'registration-form.pdf'}",
+    ]
+    assert [p["id"] for p in r.json()["data"]["printed"]] == ["service-description", "registration-form"]
+
+
+def test_print_terms_only_prints_the_terms_page(cli, pkg: Path, fake_lp: Path) -> None:
+    r = cli("print", "terms", "--package", str(pkg))
+    assert r.exit_code == 0, r.stderr
+    assert fake_lp.read_text().strip() == (
+        f"-t registration-form.pdf -o page-ranges=2 -- {pkg / 'registration-form.pdf'}"
+    )
+
+
+def test_printer_from_config(cli, pkg: Path, fake_lp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPPORTCTL_PRINT_PRINTER", "hall")
+    r = cli("print", "service-description", "--package", str(pkg))
+    assert r.exit_code == 0, r.stderr
+    assert fake_lp.read_text().startswith("-d hall ")
+
+
+def test_fetch_print(cli, pkg: Path, fake_lp: Path, tmp_path: Path) -> None:
+    r = cli("fetch", str(pkg), "--print")
+    assert r.exit_code == 0, r.stderr
+    assert str(tmp_path / "registration-package" / "registration-form.pdf") in fake_lp.read_text()
+
+
+def test_no_print_system_names_the_files(cli, pkg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    r = cli("print", "--package", str(pkg))
+    assert r.exit_code == ExitCode.ERROR
+    line = r.stderr.strip().splitlines()[-1]
+    assert "no print system" in line
+    assert str(pkg / "service-description.pdf") in line and str(pkg / "registration-form.pdf") in line
+
+
+def test_failing_lp_is_one_line(cli, pkg: Path, fake_lp: Path, tmp_path: Path) -> None:
+    (tmp_path / "bin" / "lp").write_text('#!/bin/sh\necho "lp: The printer or class does not exist." >&2\nexit 1\n')
+    r = cli("print", "--package", str(pkg), "--printer", "nope")
+    assert r.exit_code == ExitCode.ERROR
+    assert "printer or class does not exist" in r.stderr and "by hand" in r.stderr
+
+
+# ---------------------------------------------------------------- fetch --request
+
+
+def test_request_writes_a_bilingual_eml(cli, pkg: Path, tmp_path: Path, isolated: Path) -> None:
+    cfg = isolated / ".config" / "supportctl" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text('[profile]\nmembership_id = "MPN-4711"\n')
+    r = cli("fetch", "--request", "--from", "Łukasz Dvořák <lukasz@example.com>", "--package", str(pkg))
+    assert r.exit_code == 0, r.stderr
+    path = tmp_path / "package-request.eml"
+    assert r.stdout.strip() == str(path)
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert msg["To"] == "regform@msdirectservices.com"
+    assert msg["From"].addresses[0].addr_spec == "lukasz@example.com"
+    assert msg["From"].addresses[0].display_name == "Łukasz Dvořák"
+    text = msg.get_content()
+    assert "Sehr geehrte Damen und Herren" in text and "Dear registration desk" in text
+    assert "Mitglieds- bzw. Abonnement-ID: MPN-4711" in text and "subscription ID: MPN-4711" in text
+    assert msg["Message-ID"] and msg["Date"]
+
+
+def test_request_to_chosen_file_and_json(cli, pkg: Path, tmp_path: Path) -> None:
+    r = cli("fetch", "--request", "--eml", "out/req.eml", "--package", str(pkg), "--json")
+    assert r.exit_code == 0, r.stderr
+    data = r.json()["data"]
+    assert data["eml"] == str(tmp_path / "out" / "req.eml") and data["from"] is None
+    msg = email.message_from_bytes((tmp_path / "out" / "req.eml").read_bytes(), policy=email.policy.default)
+    assert "ID:" not in msg.get_content()  # no membership ID configured
+
+
+def test_request_rejects_header_injection(cli, pkg: Path, tmp_path: Path) -> None:
+    r = cli("fetch", "--request", "--from", "a@example.com\nBcc: victim@example.com", "--package", str(pkg))
+    assert r.exit_code == ExitCode.USAGE
+    assert not (tmp_path / "package-request.eml").exists()
