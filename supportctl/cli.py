@@ -893,12 +893,12 @@ def submit(
 
 
 def _render_dry_run(composed: Any, cfg: Any, json_output: bool) -> None:
-    from supportctl import credentials
+    from supportctl import credentials, smtp
 
     values = _smtp_values(cfg)
     server = {
         "host": values.get("smtp.host"),
-        "port": values.get("smtp.port"),
+        "port": values.get("smtp.port") or smtp.DEFAULT_PORTS.get(values.get("smtp.security") or "starttls"),
         "security": values.get("smtp.security"),
         "username": values.get("smtp.username"),
         "auth": values.get("smtp.auth"),
