@@ -703,6 +703,11 @@ _EXIT_ORDER = [ExitCode.UNCERTAIN, ExitCode.MAIL_REFUSED, ExitCode.CONFIG, ExitC
 
 
 def _result_exit(result: Any) -> ExitCode:
+    if result.skipped == "state":
+        # A message named on the command line that is not sendable: its state is the answer.
+        return _STATE_EXIT.get(result.state, ExitCode.OK) if result.state != "queued" else ExitCode.OK
+    if result.skipped == "expired":
+        return ExitCode.MAIL_REFUSED
     if result.skipped:
         return ExitCode.OK
     code = _STATE_EXIT.get(result.state, ExitCode.ERROR)
@@ -762,7 +767,7 @@ def _result_line(r: Any) -> str:
     if r.skipped == "expired":
         return _("{id}: failed, given up after 5 days").format(id=r.id)
     if r.skipped:
-        return _("{id}: not sent ({state})").format(id=r.id, state=r.state)
+        return _("{id}: not sent, it is {state} (see `supportctl outbox show {id}`)").format(id=r.id, state=r.state)
     lines = {
         "sent": _("{id}: sent ({text})"),
         "deferred": _("{id}: not sent, will be retried: {text}"),
@@ -1051,7 +1056,10 @@ def outbox_retry(
     if not ids and not all_:
         raise UsageError(_("name message ids or use --all"), _("`supportctl outbox list` shows them"))
     cfg = _mail_config({})
-    _render_results("outbox retry", _send(cfg, None if all_ else list(ids or []), "retry"), json_output)
+    results = _send(cfg, None if all_ else list(ids or []), "retry")
+    if all_:
+        results = [r for r in results if r.skipped != "state"]
+    _render_results("outbox retry", results, json_output)
 
 
 @outbox_app.command("flush")

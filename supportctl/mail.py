@@ -71,7 +71,8 @@ def clean(value: object, limit: int = 200) -> str:
 
 def check_address(addr: str, what: str) -> str:
     addr = addr.strip()
-    if not _ADDR.match(addr):
+    # ASCII only: SMTPUTF8 is rare at the servers this goes through, and smtplib cannot send it otherwise.
+    if not addr.isascii() or not _ADDR.match(addr):
         raise UsageError(
             _("{what}: {addr!r} is not an e-mail address").format(what=what, addr=addr),
             _("give one address like name@example.com"),

@@ -279,7 +279,8 @@ def test_uncertain_is_resolved_by_the_user(cli, server, tmp_path: Path) -> None:
     assert cli("submit", str(make_pdf(tmp_path))).exit_code == ExitCode.UNCERTAIN
     e = only_entry()
     server.mode = "ok"
-    assert cli("outbox", "retry", e.id).exit_code == 0
+    r = cli("outbox", "retry", e.id)
+    assert r.exit_code == ExitCode.UNCERTAIN and "it is uncertain" in r.stderr
     assert state_of(e.id) == "uncertain" and server.wait_count(1) == 1
     assert cli("outbox", "resolve", e.id, "--resend").exit_code == 0
     assert cli("outbox", "retry", e.id).exit_code == 0
@@ -645,3 +646,18 @@ def test_keyring_source_without_keyring_is_a_clean_credentials_error(cli, server
     r = cli("submit", str(make_pdf(tmp_path)))
     assert r.exit_code == ExitCode.CONFIG and "no password" in r.stderr
     assert only_entry().state == "needs-credentials" and server.count() == 0
+
+
+def test_config_smtp_without_a_terminal_takes_flags(cli, isolated: Path) -> None:
+    r = cli(
+        "config", "smtp", "--host", "smtp.office365.com", "--username", "me@example.org", "--from", "me@example.org",
+        "--auth", "xoauth2", "--token-command", "oama access me@example.org", "--no-test", "--json",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    text = (isolated / ".config" / "supportctl" / "config.toml").read_text()
+    assert 'auth = "xoauth2"' in text and 'token_command = "oama access me@example.org"' in text
+    r = cli("config", "show", "--json")
+    settings = r.json()["data"]["settings"]
+    assert settings["smtp.host"]["value"] == "smtp.office365.com" and settings["smtp.host"]["source"] == "file"
+    r = cli("config", "smtp", "--security", "bogus", "--no-test")
+    assert r.exit_code == ExitCode.CONFIG
