@@ -63,8 +63,23 @@ _FETCH: list[Setting] = [
     Setting("print.printer", "str", None, "Printer for `print` and `fetch --print` (default: the system default)"),
 ]
 
-# fill / profile (issue 4)
-_FORM: list[Setting] = []
+# fill / profile (issue 4): `[profile]` answers reused as defaults by `fill`.
+_FORM: list[Setting] = [
+    Setting(f"profile.{name}", "str", None, f"Your {what}: default for `fill`")
+    for name, what in (
+        ("company", "company"),
+        ("first_name", "first name"),
+        ("last_name", "last name"),
+        ("email", "e-mail address"),
+        ("phone", "phone number"),
+        ("street", "street and number"),
+        ("postal_code", "postal code"),
+        ("city", "city"),
+        ("country", "country (ISO code)"),
+        ("membership_id", "membership or subscription ID"),
+        ("program", "program"),
+    )
+]
 
 # submit / smtp / outbox (issue 5). No password setting on purpose: see supportctl/credentials.py.
 _MAIL: list[Setting] = [
@@ -277,6 +292,6 @@ def load(
         else:
             values[key] = Resolved(key, setting.default, "default", "")
     for key, raw in file_values.items():
-        if key.startswith("profile."):
+        if key.startswith("profile.") and key not in SETTINGS:
             values[key] = Resolved(key, str(raw), "file", str(cfg_path))
     return Config(values=values, path=cfg_path, file_exists=cfg_path.exists(), warnings=warnings)

@@ -1,0 +1,171 @@
+"""Benchmarks for `supportctl fill` and `validate` (issue 4). Prints figures and ratios measured in this run.
+
+    python benchmarks/bench_form.py [--runs 50]
+
+1. Fill one form in-process (target ≤ 30 ms), with its own self-check, against pypdf's generic
+   `PdfWriter.update_page_form_field_values` on the same form and values (baseline in this run).
+2. `validate` throughput including the integrity check (target ≥ 100 forms/s on 2 cores, one process).
+3. `pdftk fill_form` (pdftk-java) on the same values from an XFDF file, when pdftk is installed, against
+   `supportctl fill --no-input` as a process — both pay their start-up — and what pdftk's output looks like
+   to `supportctl validate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from supportctl import form, package  # noqa: E402
+
+VALUES: dict[str, object] = {
+    "program": "MSDN",
+    "membership_id": "ABC-123-XYZ",
+    "company": "Wiśniewski & Dvořák Sp. z o.o.",
+    "first_name": "Łukasz",
+    "last_name": "Yılmaz-Ștefănescu",
+    "email": "lukasz@example.com",
+    "phone": "+49 30 1234567",
+    "street": "Jürgen-Groß-Straße 1",
+    "postal_code": "10115",
+    "city": "Berlin",
+    "country": "DE",
+    "support": "critical",
+    "language": "en",
+    "date": "2026-11-25",
+    "terms_accepted": True,
+}
+
+
+def median_ms(fn: object, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()  # type: ignore[operator]
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
+def pypdf_fill(template: bytes) -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(BytesIO(template)))
+    text = {k: str(v) for k, v in VALUES.items() if not isinstance(v, bool)}
+    text["terms_accepted"] = "/Yes"
+    text["support"] = "/critical"
+    text["language"] = "/en"
+    writer.update_page_form_field_values(None, text, auto_regenerate=False)
+    buf = BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=50)
+    args = ap.parse_args()
+    pkg = package.load(package.bundled_root())
+    template = pkg.form_path.read_bytes()
+
+    t = time.perf_counter()
+    first = form.fill_pdf(pkg, VALUES)
+    cold = (time.perf_counter() - t) * 1000
+    fill_ms = median_ms(lambda: form.fill_pdf(pkg, VALUES), args.runs)
+    base_ms = median_ms(lambda: pypdf_fill(template), args.runs)
+    print(
+        f"fill (in-process, incl. self-check): {fill_ms:.1f} ms median of {args.runs} (target <= 30 ms); "
+        f"first call incl. template parse {cold:.1f} ms"
+    )
+    print(
+        f"pypdf update_page_form_field_values on the same form: {base_ms:.1f} ms "
+        f"-> supportctl fill is {base_ms / fill_ms:.2f}x its speed"
+    )
+
+    n = max(args.runs * 4, 200)
+    t = time.perf_counter()
+    for _ in range(n):
+        report = form.validate_pdf(pkg, first)
+    elapsed = time.perf_counter() - t
+    assert report.ok
+    print(
+        f"validate (values + integrity): {n / elapsed:.0f} forms/s, {elapsed / n * 1000:.2f} ms each "
+        f"(target >= 100 forms/s)"
+    )
+
+    pdftk = shutil.which("pdftk")
+    if not pdftk:
+        print("pdftk: not installed (Debian: apt-get install pdftk-java); no comparison")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        xfdf = d / "values.xfdf"
+        fields = "".join(
+            f'<field name="{k}"><value>{escape("Yes" if v is True else str(v))}</value></field>'
+            for k, v in VALUES.items()
+        )
+        xfdf.write_text(
+            '<?xml version="1.0" encoding="UTF-8"?><xfdf xmlns="http://ns.adobe.com/xfdf/">'
+            f"<fields>{fields}</fields></xfdf>",
+            "utf-8",
+        )
+        src = d / "form.pdf"
+        src.write_bytes(template)
+        runs = 5
+        pdftk_times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            subprocess.run(
+                [pdftk, str(src), "fill_form", str(xfdf), "output", str(d / "pdftk.pdf")],
+                check=True,
+                capture_output=True,
+            )
+            pdftk_times.append(time.perf_counter() - t)
+        data = d / "values.json"
+        import json
+
+        data.write_text(json.dumps(VALUES))
+        ours = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "supportctl",
+                    "fill",
+                    "--data",
+                    str(data),
+                    "--no-input",
+                    "--out",
+                    str(d / "ours.pdf"),
+                ],
+                check=True,
+                capture_output=True,
+                cwd=ROOT,
+            )
+            ours.append(time.perf_counter() - t)
+        p_ms, o_ms = statistics.median(pdftk_times) * 1000, statistics.median(ours) * 1000
+        print(
+            f"pdftk fill_form (process): {p_ms:.0f} ms; supportctl fill --no-input (process): {o_ms:.0f} ms "
+            f"-> supportctl is {p_ms / o_ms:.1f}x faster"
+        )
+        try:
+            verdict = form.validate_pdf(pkg, (d / "pdftk.pdf").read_bytes())
+            codes = sorted({f"{f.field}:{f.code}" for f in verdict.findings})
+            print(f"pdftk's output under `supportctl validate`: ok={verdict.ok}; findings: {', '.join(codes) or '-'}")
+        except Exception as exc:  # a benchmark reports, it does not fail
+            print(f"pdftk's output could not be validated: {exc}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,419 @@
+"""Low-level PDF helpers for form.py: safe opening with limits, the field font, appearance streams, hashing.
+
+Untrusted PDFs are opened with a size limit, an object-count limit, a wall-clock limit and a bounded graph
+walk, so truncated files, junk, reference loops and decompression bombs end as one `InvalidInputError`.
+pypdf is imported inside the functions (start-up stays light).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import signal
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from supportctl.errors import InvalidInputError
+from supportctl.i18n import _
+
+MAX_PDF_BYTES = 10 * 1024 * 1024
+MAX_OBJECTS = 20_000
+MAX_WALK_NODES = 200_000
+TIME_LIMIT_S = 5.0
+
+
+class _Timeout(Exception):
+    pass
+
+
+@contextmanager
+def guarded(what: str) -> Iterator[None]:
+    """Run PDF parsing with a time limit and turn every parser failure into one `InvalidInputError`."""
+    use_alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    previous: Any = None
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise _Timeout()
+
+    if use_alarm:
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT_S)
+    logger = logging.getLogger("pypdf")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    except InvalidInputError:
+        raise
+    except _Timeout:
+        raise InvalidInputError(
+            _("{what}: reading it took longer than {s:g} s; it is not a usable PDF form").format(
+                what=what, s=TIME_LIMIT_S
+            )
+        ) from None
+    except RecursionError:
+        raise InvalidInputError(
+            _("{what}: the PDF's objects refer to each other in a loop").format(what=what)
+        ) from None
+    except MemoryError:
+        raise InvalidInputError(_("{what}: the PDF is too large to read").format(what=what)) from None
+    except Exception as exc:  # pypdf raises many kinds on malformed input; all mean "not readable"
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise InvalidInputError(
+            _("{what} is not a readable PDF: {reason}").format(what=what, reason=reason),
+            _("use the form from the document package, filled with `supportctl fill`"),
+        ) from None
+    finally:
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        logger.setLevel(level)
+
+
+def open_pdf(data: bytes, what: str) -> Any:
+    """A `PdfReader` over `data`, or `InvalidInputError` (call inside `guarded`)."""
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    if len(data) > MAX_PDF_BYTES:
+        raise InvalidInputError(
+            _("{what} is {mb:.1f} MB; a registration form is at most {limit} MB").format(
+                what=what, mb=len(data) / 1e6, limit=MAX_PDF_BYTES // (1024 * 1024)
+            )
+        )
+    if b"%PDF-" not in data[:1024]:
+        raise InvalidInputError(_("{what} is not a PDF file (no %PDF header)").format(what=what))
+    if b"%%EOF" not in data[-2048:]:
+        raise InvalidInputError(_("{what} is truncated: the PDF has no end marker").format(what=what))
+    reader = PdfReader(BytesIO(data), strict=False)
+    if reader.is_encrypted:
+        raise InvalidInputError(
+            _("{what} is encrypted; supportctl reads only unencrypted forms").format(what=what),
+            _("save the form without a password"),
+        )
+    size = reader.trailer.get("/Size", 0)
+    if not isinstance(size, int) or size > MAX_OBJECTS:
+        raise InvalidInputError(_("{what} has too many objects for a registration form").format(what=what))
+    return reader
+
+
+# ---------------------------------------------------------------- the field font
+
+
+@dataclass(frozen=True)
+class FontMap:
+    """A composite (Type0, Identity-H) font: unicode <-> CID via its ToUnicode map, widths from /W."""
+
+    cid_of: dict[str, int]
+    char_of: dict[int, str]
+    widths: dict[int, float]
+    default_width: float
+    ascent: float
+    descent: float
+
+    @property
+    def chars(self) -> frozenset[str]:
+        return frozenset(self.cid_of)
+
+    def width(self, text: str) -> float:
+        """Width of `text` in 1/1000 of the font size."""
+        return sum(self.widths.get(self.cid_of[c], self.default_width) for c in text)
+
+
+_BFCHAR = re.compile(rb"beginbfchar(.*?)endbfchar", re.S)
+_BFRANGE = re.compile(rb"beginbfrange(.*?)endbfrange", re.S)
+_HEX = re.compile(rb"<([0-9A-Fa-f]*)>")
+
+
+def _utf16(hexstr: bytes) -> str:
+    raw = bytes.fromhex(hexstr.decode("ascii"))
+    return raw.decode("utf-16-be", "replace")
+
+
+def parse_tounicode(cmap: bytes) -> dict[int, str]:
+    """Code -> text from a ToUnicode CMap (`bfchar` entries, and `bfrange` with a start value)."""
+    out: dict[int, str] = {}
+    for block in _BFCHAR.findall(cmap):
+        codes = _HEX.findall(block)
+        for src, dst in zip(codes[0::2], codes[1::2], strict=False):
+            out[int(src, 16)] = _utf16(dst)
+    for block in _BFRANGE.findall(cmap):
+        for line in block.splitlines():
+            parts = _HEX.findall(line)
+            if len(parts) == 3 and b"[" not in line:
+                lo, hi = int(parts[0], 16), int(parts[1], 16)
+                base = int(parts[2], 16)
+                for i, code in enumerate(range(lo, min(hi, lo + 0xFFFF) + 1)):
+                    out[code] = chr(base + i) if base + i < 0x110000 else "\ufffd"
+    return out
+
+
+def font_map(font: Any) -> FontMap:
+    """Read the form's /DV font (Type0 with ToUnicode and /W)."""
+    font = font.get_object()
+    if font.get("/Subtype") != "/Type0" or "/ToUnicode" not in font:
+        raise InvalidInputError(_("the form's field font is not an embedded composite font with a ToUnicode map"))
+    char_of = parse_tounicode(font["/ToUnicode"].get_object().get_data())
+    cid_of = {text: code for code, text in char_of.items() if len(text) == 1}
+    desc = font["/DescendantFonts"][0].get_object()
+    widths: dict[int, float] = {}
+    w = list(desc.get("/W", []))
+    i = 0
+    while i + 1 < len(w):
+        first = int(w[i])
+        nxt = w[i + 1]
+        if isinstance(nxt, list):
+            for k, value in enumerate(nxt):
+                widths[first + k] = float(value)
+            i += 2
+        elif i + 2 < len(w):
+            for cid in range(first, int(nxt) + 1):
+                widths[cid] = float(w[i + 2])
+            i += 3
+        else:
+            break
+    descriptor = desc.get("/FontDescriptor")
+    descriptor = descriptor.get_object() if descriptor is not None else {}
+    return FontMap(
+        cid_of=cid_of,
+        char_of=char_of,
+        widths=widths,
+        default_width=float(desc.get("/DW", 1000)),
+        ascent=float(descriptor.get("/Ascent", 800)),
+        descent=float(descriptor.get("/Descent", -200)),
+    )
+
+
+DA_SIZE = re.compile(rb"/(\S+)\s+([\d.]+)\s+Tf")
+MIN_FONT_SIZE = 4.0
+PADDING = 2.0
+
+
+def text_appearance(text: str, font: FontMap, width: float, height: float, size: float, name: str = "DV") -> bytes:
+    """Content of a text field's appearance: the value in the field font, shrunk so it fits the box."""
+    if not text:
+        return b"/Tx BMC EMC"
+    units = font.width(text)
+    available = max(width - 2 * PADDING, 1.0)
+    if units * size / 1000 > available:
+        size = max(MIN_FONT_SIZE, available * 1000 / units)
+    size = min(size, height * 1000 / max(font.ascent - font.descent, 1) * 0.9)
+    y = (height - size * (font.ascent - font.descent) / 1000) / 2 - size * font.descent / 1000
+    hexed = "".join(f"{font.cid_of[c]:04X}" for c in text)
+    return (
+        f"/Tx BMC\nq\n1 1 {width - 2:.2f} {height - 2:.2f} re W n\nBT\n/{name} {size:.2f} Tf\n0 g\n"
+        f"{PADDING:.2f} {y:.2f} Td\n<{hexed}> Tj\nET\nQ\nEMC"
+    ).encode("ascii")
+
+
+_TEXT_OPS = re.compile(
+    rb"/([^\s/<>\[\]()]+)\s+[-\d.]+\s+Tf|<([0-9A-Fa-f\s]*)>\s*Tj|\((?:[^()\\]|\\.)*\)\s*Tj|\[([^\]]*)\]\s*TJ|(BT)",
+    re.S,
+)
+_LITERAL = re.compile(rb"\(((?:[^()\\]|\\.)*)\)", re.S)
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"(": b"(", b")": b")", b"\\": b"\\"}
+
+
+def _unescape(raw: bytes) -> bytes:
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        c = raw[i : i + 1]
+        if c == b"\\" and i + 1 < len(raw):
+            nxt = raw[i + 1 : i + 2]
+            octal = re.match(rb"[0-7]{1,3}", raw[i + 1 : i + 4])
+            if octal:
+                out.append(int(octal.group(0), 8) & 0xFF)
+                i += 1 + len(octal.group(0))
+                continue
+            out += _ESCAPES.get(nxt, nxt)
+            i += 2
+            continue
+        out += c
+        i += 1
+    return bytes(out)
+
+
+Decoder = Callable[[bytes], str]
+
+
+def _hex(raw: bytes) -> bytes:
+    digits = re.sub(rb"\s", b"", raw)
+    if len(digits) % 2:
+        digits += b"0"  # an odd last digit is followed by an implied 0 (PDF 32000 7.3.4.3)
+    return bytes.fromhex(digits.decode("ascii"))
+
+
+def shown_text(content: bytes, decoder_for: Callable[[str], Decoder]) -> str:
+    """The text an appearance stream shows (Tj/TJ strings decoded with the font set by Tf)."""
+    decode: Decoder = decoder_for("")
+    parts: list[str] = []
+    for m in _TEXT_OPS.finditer(content):
+        whole = m.group(0)
+        if m.group(1) is not None:
+            decode = decoder_for(m.group(1).decode("latin-1"))
+        elif m.group(2) is not None:
+            parts.append(decode(_hex(m.group(2))))
+        elif m.group(3) is not None:
+            for piece in re.finditer(rb"<([0-9A-Fa-f\s]*)>|\(((?:[^()\\]|\\.)*)\)", m.group(3), re.S):
+                if piece.group(1) is not None:
+                    parts.append(decode(_hex(piece.group(1))))
+                else:
+                    parts.append(decode(_unescape(piece.group(2))))
+        elif m.group(4) is None:
+            lit = _LITERAL.match(whole)
+            if lit:
+                parts.append(decode(_unescape(lit.group(1))))
+    return "".join(parts)
+
+
+def decoder(font: Any) -> Decoder:
+    """How to turn a string shown in `font` into text: 2-byte codes via ToUnicode for Type0 fonts."""
+    font = font.get_object() if font is not None else None
+    if font is None:
+        return lambda raw: raw.decode("latin-1")
+    table = parse_tounicode(font["/ToUnicode"].get_object().get_data()) if "/ToUnicode" in font else {}
+    if font.get("/Subtype") == "/Type0":
+        return lambda raw: "".join(
+            table.get(int.from_bytes(raw[i : i + 2], "big"), "\ufffd") for i in range(0, len(raw) - 1, 2)
+        )
+    return lambda raw: "".join(table.get(b, chr(b)) for b in raw)
+
+
+# ---------------------------------------------------------------- structure hashing and the forbidden-key walk
+
+
+class Budget:
+    """A node budget shared by one document's walks: reference loops and huge graphs end, never hang."""
+
+    def __init__(self, what: str, limit: int = MAX_WALK_NODES) -> None:
+        self.what = what
+        self.left = limit
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise InvalidInputError(_("{what}: the PDF has too many objects to check").format(what=self.what))
+
+
+def digest(obj: Any, budget: Budget, skip: frozenset[str] = frozenset(), reach: set[int] | None = None) -> str:
+    """A hash of an object's structure and decoded stream data, independent of object numbers.
+
+    `reach` collects the numbers of the indirect objects the hash covers (the template's fast path).
+    """
+    h = hashlib.sha256()
+    _feed(obj, h, budget, skip, set(), reach)
+    return h.hexdigest()
+
+
+def _feed(
+    obj: Any, h: Any, budget: Budget, skip: frozenset[str], seen: set[tuple[int, int]], reach: set[int] | None
+) -> None:
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
+
+    budget.spend()
+    if isinstance(obj, IndirectObject):
+        key = (obj.idnum, obj.generation)
+        if key in seen:
+            h.update(b"<loop>")
+            return
+        if reach is not None:
+            reach.add(obj.idnum)
+        seen = seen | {key}
+        obj = obj.get_object()
+    if isinstance(obj, DictionaryObject):
+        h.update(b"<<")
+        for k in sorted(obj.keys()):
+            if k in skip:
+                continue
+            h.update(k.encode("latin-1", "replace"))
+            _feed(obj.raw_get(k), h, budget, skip, seen, reach)
+        if isinstance(obj, StreamObject):
+            h.update(b"stream")
+            h.update(hashlib.sha256(obj.get_data()).digest())
+        h.update(b">>")
+    elif isinstance(obj, ArrayObject):
+        h.update(b"[")
+        for item in obj:
+            _feed(item, h, budget, skip, seen, reach)
+        h.update(b"]")
+    elif isinstance(obj, float) or type(obj).__name__ == "FloatObject":
+        h.update(f"{float(obj):.3f}".encode())
+    else:
+        h.update(repr(obj).encode("utf-8", "replace"))
+
+
+FORBIDDEN_KEYS = {"/JS": "javascript", "/JavaScript": "javascript", "/AA": "actions", "/OpenAction": "actions"}
+FORBIDDEN_ACTIONS = {"/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/ResetForm", "/Rendition"}
+
+
+class _Same(int):
+    """An object number known to be the template's object (not a PDF integer)."""
+
+
+def forbidden(
+    root: Any,
+    budget: Budget,
+    children: dict[int, set[int]] | None = None,
+    known: Callable[[int], frozenset[int] | None] | None = None,
+) -> set[tuple[str, str]]:
+    """(code, key) pairs for JavaScript, additional/open actions and XFA anywhere below `root`.
+
+    For the template, `children` records which objects each object refers to. For a filled form, `known(n)`
+    returns those references when object n is byte-for-byte the template's (so it holds nothing forbidden,
+    or the template would): such objects are not parsed again, only their references are followed.
+    """
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+
+    found: set[tuple[str, str]] = set()
+    seen: set[int] = set()
+    reader = root.pdf if isinstance(root, IndirectObject) else None
+    stack: list[tuple[int, Any]] = [(-1, root)]
+    while stack:
+        owner, obj = stack.pop()
+        budget.spend()
+        if type(obj) is _Same:  # an unchanged object: follow the template's references
+            obj = int(obj)
+            if obj in seen:
+                continue
+            kids = known(obj) if known is not None else None
+            if kids is None:
+                stack.append((owner, IndirectObject(obj, 0, reader)))
+                continue
+            seen.add(obj)
+            stack.extend((obj, _Same(k)) for k in kids)
+            continue
+        if isinstance(obj, IndirectObject):
+            if children is not None and owner >= 0:
+                children.setdefault(owner, set()).add(obj.idnum)
+            if obj.idnum in seen:
+                continue
+            if known is not None and obj.generation == 0 and known(obj.idnum) is not None:
+                stack.append((owner, _Same(obj.idnum)))
+                continue
+            seen.add(obj.idnum)
+            owner = obj.idnum
+            if children is not None:
+                children.setdefault(owner, set())
+            obj = obj.get_object()
+        if isinstance(obj, DictionaryObject):
+            for k in obj.keys():
+                if k in FORBIDDEN_KEYS:
+                    found.add((FORBIDDEN_KEYS[k], k))
+                elif k == "/XFA":
+                    found.add(("xfa", k))
+                elif k == "/S" and obj.get("/S") in FORBIDDEN_ACTIONS:
+                    found.add(("javascript" if obj.get("/S") == "/JavaScript" else "actions", str(obj.get("/S"))))
+                if k not in ("/Parent", "/P"):
+                    stack.append((owner, obj.raw_get(k)))
+        elif isinstance(obj, ArrayObject):
+            stack.extend((owner, item) for item in obj)
+    return found

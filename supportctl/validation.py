@@ -1,0 +1,320 @@
+"""The one set of value rules for the registration form, used by fill, validate, submit and inbox.
+
+`validate_values` checks every field of the package's schema at once and returns the normalised values
+(E.164 phone, ISO date, upper-case country, NFC text, checkboxes as bool) with one finding per bad field.
+`check_field` checks one answer (interactive `fill` validates on the spot). Nothing here prints or prompts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Container, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from supportctl import latin
+from supportctl.i18n import _
+
+if TYPE_CHECKING:
+    from supportctl.package import FieldSpec, Package
+
+Value = str | bool
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: with a field name for value findings, `field=None` for form-level (integrity) ones."""
+
+    field: str | None
+    code: str
+    message: str
+    suggestion: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"field": self.field, "code": self.code, "message": self.message, "suggestion": self.suggestion}
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The outcome for one field: the normalised value, or the finding that refuses it."""
+
+    value: Value | None
+    finding: Finding | None = None
+
+
+_TRUE = {"1", "true", "yes", "y", "on", "x", "ja", "j"}
+_FALSE = {"0", "false", "no", "n", "off", "", "nein"}
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_DE_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
+
+
+def _latin_finding(name: str, text: str, font_chars: Container[str] | None) -> Finding | None:
+    problems = latin.check(text, font_chars)
+    if not problems:
+        return None
+    first = problems[0]
+    more = len(problems) - 1
+    if first.code == "control-char":
+        msg = _('{char} in "{field}": control or invisible formatting character').format(char=first.label, field=name)
+    elif first.code == "font":
+        msg = _('{char} in "{field}": the form\'s font cannot display this character').format(
+            char=first.label, field=name
+        )
+    else:
+        msg = _('{char} in "{field}": not a Latin-script character').format(char=first.label, field=name)
+    if more:
+        msg = _("{message} (and {n} more)").format(message=msg, n=more)
+    return Finding(name, first.code, msg, latin.suggest(text, font_chars))
+
+
+def parse_bool(raw: object) -> bool | None:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int):
+        return bool(raw)
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE:
+        return True
+    if isinstance(raw, str) and raw.strip().lower() in _FALSE:
+        return False
+    return None
+
+
+def check_field(
+    spec: FieldSpec,
+    raw: object,
+    values: Mapping[str, object] | None = None,
+    font_chars: Container[str] | None = None,
+    *,
+    stored: bool = False,
+    check_deliverability: bool = False,
+) -> Checked:
+    """Check one field's value. `values` gives the other fields (the phone's region hint is `country`).
+
+    `stored=True` means the value was read from a PDF: a value that is not NFC is reported, not fixed.
+    """
+    name = spec.name
+    if spec.type == "checkbox":
+        flag = parse_bool(raw) if raw is not None else False
+        if flag is None:
+            return Checked(None, Finding(name, "choice", _('"{field}": answer yes or no').format(field=name)))
+        if spec.required and not flag:
+            return Checked(
+                flag,
+                Finding(
+                    name,
+                    "terms",
+                    _('"{field}" must be checked: read the terms first (`supportctl show terms`)').format(field=name),
+                ),
+            )
+        return Checked(flag)
+    if raw is None or isinstance(raw, bool) or (isinstance(raw, str) and not raw.strip()):
+        if isinstance(raw, bool):
+            return Checked(None, Finding(name, "choice", _('"{field}" needs text, not true/false').format(field=name)))
+        if spec.required:
+            return Checked(None, Finding(name, "required", _('"{field}" is required').format(field=name)))
+        return Checked("")
+    text = str(raw).strip()
+    if stored and not latin.is_nfc(text):
+        return Checked(
+            None,
+            Finding(
+                name,
+                "not-nfc",
+                _('"{field}" is not stored in Unicode normal form NFC').format(field=name),
+                latin.normalize(text),
+            ),
+        )
+    text = latin.normalize(text)
+    bad = _latin_finding(name, text, font_chars)
+    if bad is not None:
+        return Checked(None, bad)
+    checked = _typed(spec, text, values or {}, check_deliverability)
+    if checked.finding is None and spec.max_length is not None and isinstance(checked.value, str):
+        if len(checked.value) > spec.max_length:
+            return Checked(
+                None,
+                Finding(
+                    name,
+                    "max-length",
+                    _('"{field}" is {n} characters long; at most {max} fit').format(
+                        field=name, n=len(checked.value), max=spec.max_length
+                    ),
+                ),
+            )
+    return checked
+
+
+def _typed(spec: FieldSpec, text: str, values: Mapping[str, object], deliverability: bool) -> Checked:
+    name = spec.name
+    if spec.type == "choice":
+        options = spec.choice_values()
+        if text in options:
+            return Checked(text)
+        folded = {o.casefold(): o for o in options}
+        if text.casefold() in folded:
+            return Checked(folded[text.casefold()])
+        near = difflib.get_close_matches(text, options, n=1)
+        return Checked(
+            None,
+            Finding(
+                name,
+                "choice",
+                _('"{field}": {value!r} is not one of {choices}').format(
+                    field=name, value=text, choices=", ".join(options)
+                ),
+                near[0] if near else None,
+            ),
+        )
+    if spec.type == "email":
+        return _email(name, text, deliverability)
+    if spec.type == "phone":
+        return _phone(name, text, values.get("country"))
+    if spec.type == "country":
+        return _country(name, text)
+    if spec.type == "date":
+        return _date(name, text)
+    return Checked(text)
+
+
+def _email(name: str, text: str, deliverability: bool) -> Checked:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        result = validate_email(text, check_deliverability=deliverability)
+    except EmailNotValidError as exc:
+        return Checked(
+            None,
+            Finding(name, "email", _('"{field}": not a valid e-mail address: {reason}').format(field=name, reason=exc)),
+        )
+    return Checked(result.normalized)
+
+
+def _phone(name: str, text: str, country: object) -> Checked:
+    import phonenumbers
+
+    region = country.strip().upper() if isinstance(country, str) and country.strip() else None
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        hint = (
+            _("start with + and the country code, e.g. +49 30 1234567") if region is None else _("e.g. +49 30 1234567")
+        )
+        return Checked(
+            None, Finding(name, "phone", _('"{field}": not a phone number ({hint})').format(field=name, hint=hint))
+        )
+    if not phonenumbers.is_valid_number(number):
+        return Checked(
+            None,
+            Finding(
+                name,
+                "phone",
+                _('"{field}": {value} is not a valid phone number{where}').format(
+                    field=name, value=text, where=f" ({region})" if region else ""
+                ),
+            ),
+        )
+    return Checked(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _country(name: str, text: str) -> Checked:
+    import phonenumbers
+
+    code = text.upper()
+    if re.fullmatch(r"[A-Z]{2}", code) and code in phonenumbers.SUPPORTED_REGIONS:
+        return Checked(code)
+    near = difflib.get_close_matches(code, sorted(phonenumbers.SUPPORTED_REGIONS), n=1)
+    return Checked(
+        None,
+        Finding(
+            name,
+            "country",
+            _('"{field}": {value!r} is not a two-letter ISO 3166 country code such as DE, AT or CH').format(
+                field=name, value=text
+            ),
+            near[0] if near and len(code) == 2 else None,
+        ),
+    )
+
+
+def _date(name: str, text: str) -> Checked:
+    m = _ISO_DATE.fullmatch(text)
+    parts: tuple[int, int, int] | None = None
+    if m:
+        parts = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    else:
+        m = _DE_DATE.fullmatch(text)
+        if m:
+            parts = (int(m.group(3)), int(m.group(2)), int(m.group(1)))
+    if parts is not None:
+        try:
+            return Checked(date(*parts).isoformat())
+        except ValueError:
+            pass
+    return Checked(
+        None,
+        Finding(
+            name,
+            "date",
+            _('"{field}": {value!r} is not a date (YYYY-MM-DD or DD.MM.YYYY)').format(field=name, value=text),
+        ),
+    )
+
+
+def unknown_fields(pkg: Package, values: Mapping[str, object]) -> list[Finding]:
+    """A finding for every key that is not a field of the form, with a "did you mean"."""
+    names = [f.name for f in pkg.fields]
+    found = []
+    for key in values:
+        if key in names:
+            continue
+        near = difflib.get_close_matches(key, names, n=1)
+        if near:
+            msg = _('unknown field "{field}"; did you mean "{near}"?').format(field=key, near=near[0])
+        else:
+            msg = _('unknown field "{field}"; the fields are: {names}').format(field=key, names=", ".join(names))
+        found.append(Finding(key, "unknown-field", msg, near[0] if near else None))
+    return found
+
+
+def validate_values(
+    pkg: Package,
+    values: Mapping[str, object],
+    font_chars: Container[str] | None = None,
+    *,
+    stored: bool = False,
+    check_deliverability: bool = False,
+) -> tuple[dict[str, Value], list[Finding]]:
+    """Check every field at once: (normalised values of the good fields, one finding per bad field)."""
+    findings = unknown_fields(pkg, values)
+    good: dict[str, Value] = {}
+    # The country is checked first: it is the phone number's region hint.
+    country_spec = next((f for f in pkg.fields if f.type == "country"), None)
+    context: dict[str, object] = dict(values)
+    if country_spec is not None:
+        c = check_field(country_spec, values.get(country_spec.name), font_chars=font_chars, stored=stored)
+        context[country_spec.name] = c.value if c.finding is None else None
+    for spec in pkg.fields:
+        result = check_field(
+            spec, values.get(spec.name), context, font_chars, stored=stored, check_deliverability=check_deliverability
+        )
+        if result.finding is not None:
+            findings.append(result.finding)
+        elif result.value is not None:
+            good[spec.name] = result.value
+    return good, findings
+
+
+def activation_class(pkg: Package, values: Mapping[str, object]) -> str | None:
+    """The activation class chosen on the form (via `process.class_field`), None if unknown."""
+    field_name = pkg.process.class_field
+    if field_name is None:
+        return None
+    chosen = values.get(field_name)
+    for spec in pkg.fields:
+        if spec.name == field_name:
+            for choice in spec.choices:
+                if choice.value == chosen:
+                    return choice.activation_class
+    return None
