@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import importlib.util
 import json
 import os
 import signal
@@ -13,7 +12,6 @@ import time
 from collections.abc import Iterator
 from email import policy
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,11 +22,7 @@ from tests import smtpserver
 from tests.conftest import ROOT
 
 # ---------------------------------------------------------------- the form
-# Real forms, filled with `form.fill_pdf` and validated by `form.validate_pdf` (issue 4), when that module is
-# there. PRE-MERGE FALLBACK (marked): while `supportctl.form` has not landed, exactly one function,
-# `mail.validate_form`, is stubbed with the report a valid form gives; everything after it is real.
-
-HAVE_FORM = importlib.util.find_spec("supportctl.form") is not None
+# Real forms: filled with `form.fill_pdf`, validated by `submit` with `form.validate_pdf` (issue 4).
 
 VALUES: dict[str, str | bool] = {
     "program": "MPN",
@@ -49,58 +43,29 @@ VALUES: dict[str, str | bool] = {
 }
 
 
-def fake_report(pkg: Any, data: bytes) -> Any:
-    """PRE-MERGE FALLBACK only: the report of a valid form (or of an invalid one, marked INVALID)."""
-    ok = b"INVALID" not in data
-    findings = () if ok else (SimpleNamespace(field="email", code="email", message="not an e-mail address"),)
-    return SimpleNamespace(ok=ok, values=dict(VALUES), findings=findings, activation_class="critical")
-
-
-RUNNER = (
-    "import sys\n"
-    "sys.path.insert(0, {root!r})\n"
-    "import tests.test_mail as t\n"
-    "import supportctl.mail as m\n"
-    "if not t.HAVE_FORM:\n"
-    "    m.validate_form = t.fake_report\n"
-    "sys.argv = ['supportctl', *sys.argv[1:]]\n"
-    "from supportctl.__main__ import main\n"
-    "main()\n"
-)
-
-
 def runner_argv(*args: str) -> list[str]:
-    return [sys.executable, "-c", RUNNER.format(root=str(ROOT)), *args]
+    return [sys.executable, "-m", "supportctl", *args]
 
 
-@pytest.fixture(autouse=True)
-def _form_seam(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not HAVE_FORM:  # PRE-MERGE FALLBACK
-        monkeypatch.setattr(mail, "validate_form", fake_report)
+def _pkg() -> Any:
+    from supportctl import package
+
+    return package.load(package.bundled_root())
 
 
 def make_pdf(tmp: Path, name: str = "registration-form.pdf", tag: str = "1") -> Path:
     """A valid filled registration form (different bytes per `tag`)."""
-    p = tmp / name
-    if HAVE_FORM:
-        from supportctl import form, package
+    from supportctl import form
 
-        pkg = package.load(package.bundled_root())
-        p.write_bytes(form.fill_pdf(pkg, dict(VALUES, membership_id=f"MPN-{tag}234567")))
-    else:
-        p.write_bytes(b"%PDF-1.4\n% supportctl test " + tag.encode() + b"\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    p = tmp / name
+    p.write_bytes(form.fill_pdf(_pkg(), dict(VALUES, membership_id=f"MPN-{tag}234567")))
     return p
 
 
 def make_invalid_pdf(tmp: Path) -> Path:
     """A form that fails validation: the blank template (required fields empty)."""
     p = tmp / "bad.pdf"
-    if HAVE_FORM:
-        from supportctl import package
-
-        p.write_bytes(package.load(package.bundled_root()).form_path.read_bytes())
-    else:
-        p.write_bytes(b"%PDF-1.4 INVALID")
+    p.write_bytes(_pkg().form_path.read_bytes())
     return p
 
 
@@ -193,6 +158,13 @@ def test_submit_sends_once_and_records_reply_and_queue_id(cli, server, tmp_path:
     stored = (e.path / "message.eml").read_bytes()
     assert got["data"].replace(b"\r\n", b"\n") == stored.replace(b"\r\n", b"\n")
     assert e.message_id.encode() in got["data"]
+    # What arrived is the registration: the attached PDF still validates, with the same values.
+    from supportctl import form
+
+    received = email.message_from_bytes(got["data"], policy=policy.default)
+    (part,) = list(received.iter_attachments())
+    report = form.validate_pdf(_pkg(), part.get_content())
+    assert report.ok and report.values["membership_id"] == "MPN-1234567" and report.activation_class == "critical"
 
 
 def test_same_form_again_is_refused_naming_the_earlier_message(cli, server, tmp_path: Path) -> None:
@@ -461,7 +433,7 @@ def test_sigkill_at_each_step_loses_nothing_and_duplicates_nothing(
     cli, server, tmp_path: Path, point: str, state: str, received: int
 ) -> None:
     pdf = make_pdf(tmp_path)
-    env = dict(os.environ, SUPPORTCTL_FAILPOINT=point)
+    env = dict(os.environ, SUPPORTCTL_FAILPOINT=point, PYTHONPATH=str(ROOT))
     p = subprocess.run(runner_argv("submit", str(pdf)), env=env, capture_output=True, timeout=30)
     assert p.returncode == -signal.SIGKILL, p.stderr
     assert server.wait_count(received, 2.0 if received else 0.2) == received
@@ -488,7 +460,7 @@ def test_sigkill_at_each_step_loses_nothing_and_duplicates_nothing(
 def test_password_never_in_argv_files_or_output(cli, server, tmp_path: Path, isolated: Path) -> None:
     secret_file = tmp_path / "pw"
     secret_file.write_text(smtpserver.PASSWORD + "\n")
-    env = dict(os.environ)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     del env["SUPPORTCTL_SMTP_PASSWORD"]
     env["SUPPORTCTL_SMTP_PASSWORD_SOURCE"] = "command"
     env["SUPPORTCTL_SMTP_PASSWORD_COMMAND"] = f"cat {secret_file}"
