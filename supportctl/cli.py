@@ -1161,7 +1161,7 @@ def submit(
     from pathlib import Path
 
     from supportctl import mail, outbox
-    from supportctl.errors import FormInvalidError, InvalidInputError
+    from supportctl.errors import InvalidInputError
     from supportctl.fsutil import atomic_write
 
     cfg = _mail_config({"smtp.from": sender, "smtp.cc": cc, "smtp.ca_bundle": ca_bundle})
@@ -1175,15 +1175,16 @@ def submit(
         raise InvalidInputError(
             _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror or exc)
         ) from None
-    report = mail.validate_form(pkg, data)
+    report = mail.validate_form(pkg, data, path.name)
     if not report.ok:
+        from supportctl import form as form_core
+
         if not json_output:
             for f in report.findings:
-                out.say("  " + (f"{f.field}: " if f.field else "") + f.message)
-        raise FormInvalidError(
-            _("{path} is not a valid registration form ({n} problem(s))").format(path=path, n=len(report.findings)),
-            _("correct it with `supportctl fill`, check with `supportctl validate`"),
-        )
+                line = (f"{f.field}: " if f.field else "") + f.message
+                out.say("  " + (f"{line} ({f.suggestion})" if f.suggestion else line))
+        # Exit 4; with --json the envelope's error carries every finding.
+        raise form_core.FormFindingsError(list(report.findings))
     composed = mail.compose(
         pkg,
         report.values,

@@ -24,12 +24,11 @@ _ADDR = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$|^[^@\
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
-def validate_form(pkg: Package, data: bytes) -> Any:
-    """The form validation of issue 4 (`supportctl.form.validate_pdf`), behind one seam, imported lazily."""
-    import importlib
+def validate_form(pkg: Package, data: bytes, name: str | None = None) -> Any:
+    """The form validation of `supportctl validate` (issue 4), imported only when needed (pypdf)."""
+    from supportctl import form
 
-    form = importlib.import_module("supportctl.form")
-    return form.validate_pdf(pkg, data)
+    return form.validate_pdf(pkg, data, name=name)
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,10 @@ def test_invalid_form_is_exit_4_and_nothing_queued(cli, server, tmp_path: Path) 
     r = cli("submit", str(make_invalid_pdf(tmp_path)))
     assert r.exit_code == ExitCode.FORM_INVALID
     assert "email:" in r.stderr
+    r = cli("submit", str(make_invalid_pdf(tmp_path)), "--json")
+    assert r.exit_code == ExitCode.FORM_INVALID
+    fields = {f["field"] for f in r.json()["errors"][0]["findings"]}
+    assert {"email", "membership_id", "terms_accepted"} <= fields
     assert server.count() == 0 and outbox.entries() == []
 
 
