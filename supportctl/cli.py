@@ -1206,11 +1206,17 @@ def submit(
     if dry_run:
         _render_dry_run(composed, cfg, json_output)
         return
-    entry = outbox.enqueue(composed.message, outbox.make_dedupe_key(composed.pdf_sha256, composed.to[0]), again=again)
-    outbox.failpoint("after-queue-write")
-    if not json_output:
-        out.say(_("Queued as {id} in the outbox").format(id=entry.id))
-    result = _send(cfg, [entry.id], "submit")[0]
+    session = _open_session(cfg)  # a missing server is a config error before anything is queued
+    try:
+        entry = outbox.enqueue(
+            composed.message, outbox.make_dedupe_key(composed.pdf_sha256, composed.to[0]), again=again
+        )
+        outbox.failpoint("after-queue-write")
+        if not json_output:
+            out.say(_("Queued as {id} in the outbox").format(id=entry.id))
+        result = outbox.send([entry.id], session, mode="submit")[0]
+    finally:
+        session.close()
     code = _result_exit(result)
     if json_output:
         errors = []

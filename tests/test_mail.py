@@ -637,3 +637,10 @@ def test_config_smtp_without_a_terminal_takes_flags(cli, isolated: Path) -> None
     assert settings["smtp.host"]["value"] == "smtp.office365.com" and settings["smtp.host"]["source"] == "file"
     r = cli("config", "smtp", "--security", "bogus", "--no-test")
     assert r.exit_code == ExitCode.CONFIG
+
+
+def test_no_server_configured_is_exit_8_before_anything_is_queued(cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SUPPORTCTL_SMTP_FROM", "me@example.org")
+    r = cli("submit", str(make_pdf(tmp_path)))
+    assert r.exit_code == ExitCode.CONFIG and "config smtp" in r.stderr
+    assert outbox.entries() == []
