@@ -81,8 +81,33 @@ _FORM: list[Setting] = [
     )
 ]
 
-# submit / smtp / outbox (issue 5)
-_MAIL: list[Setting] = []
+# submit / smtp / outbox (issue 5). No password setting on purpose: see supportctl/credentials.py.
+_MAIL: list[Setting] = [
+    Setting("smtp.host", "str", None, "SMTP server host name"),
+    Setting("smtp.port", "int", None, "SMTP port (default: 587 starttls, 465 tls, 25 none)"),
+    Setting("smtp.security", "str", "starttls", "Transport security", ("starttls", "tls", "none")),
+    Setting("smtp.username", "str", None, "SMTP login name (none: no AUTH)"),
+    Setting("smtp.from", "str", None, "Sender address (From:)"),
+    Setting("smtp.cc", "str", None, "Copy the registration to these addresses (comma-separated)"),
+    Setting("smtp.auth", "str", "password", "How to log in", ("password", "xoauth2", "none")),
+    Setting(
+        "smtp.password_source",
+        "str",
+        "auto",
+        "Where the password comes from: auto = env, keyring, command, prompt",
+        ("auto", "env", "keyring", "command", "prompt"),
+    ),
+    Setting("smtp.password_command", "str", None, "Command printing the password (run without a shell)"),
+    Setting("smtp.token_command", "str", None, "Command printing an OAuth2 access token (auth = xoauth2)"),
+    Setting("smtp.ca_bundle", "str", None, "CA certificates file (default: the system store)"),
+    Setting("smtp.timeout", "int", 30, "Network timeout in seconds"),
+    Setting(
+        "smtp.allow_plaintext_auth",
+        "bool",
+        False,
+        "DANGEROUS: send the password over an unencrypted connection (local relays only)",
+    ),
+]
 
 # inbox / imap (issue 6)
 _INBOX: list[Setting] = [

@@ -1,0 +1,255 @@
+"""Compose the registration e-mail: headers, a German+English summary, the PDF attached.
+
+The body is the mail's content for the registration desk, deliberately in both languages whatever the
+interface language, so it is not translated with `_()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from typing import Any
+
+from supportctl import __version__
+from supportctl.errors import ConfigError, UsageError
+from supportctl.i18n import _
+from supportctl.package import Package
+
+MAX_FORM_BYTES = 20 * 1024 * 1024
+_ADDR = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$|^[^@\s<>]+@localhost$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def validate_form(pkg: Package, data: bytes, name: str | None = None) -> Any:
+    """The form validation of `supportctl validate` (issue 4), imported only when needed (pypdf)."""
+    from supportctl import form
+
+    return form.validate_pdf(pkg, data, name=name)
+
+
+@dataclass(frozen=True)
+class Composed:
+    message: EmailMessage
+    sender: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    subject: str
+    message_id: str
+    filename: str
+    pdf_sha256: str
+    pdf_size: int
+    summary: tuple[tuple[str, str, str], ...]  # (field, German line, English line)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.sender,
+            "to": list(self.to),
+            "cc": list(self.cc),
+            "subject": self.subject,
+            "date": str(self.message["Date"]),
+            "message_id": self.message_id,
+            "attachment": {
+                "filename": self.filename,
+                "content_type": "application/pdf",
+                "size": self.pdf_size,
+                "sha256": self.pdf_sha256,
+            },
+            "body": self.message.get_body(("plain",)).get_content(),  # type: ignore[union-attr]
+        }
+
+
+def clean(value: object, limit: int = 200) -> str:
+    """A header-safe one-line rendering of an untrusted form value."""
+    text = _CONTROL.sub(" ", str(value))
+    return " ".join(text.split())[:limit]
+
+
+def check_address(addr: str, what: str) -> str:
+    addr = addr.strip()
+    # ASCII only: SMTPUTF8 is rare at the servers this goes through, and smtplib cannot send it otherwise.
+    if not addr.isascii() or not _ADDR.match(addr):
+        raise UsageError(
+            _("{what}: {addr!r} is not an e-mail address").format(what=what, addr=addr),
+            _("give one address like name@example.com"),
+        )
+    return addr
+
+
+def split_addresses(text: str | None, what: str) -> tuple[str, ...]:
+    if not text:
+        return ()
+    return tuple(check_address(a, what) for a in re.split(r"[,;\s]+", text) if a.strip())
+
+
+def _display(pkg: Package, name: str, value: object, lang: str) -> str:
+    spec = pkg.field(name)
+    if isinstance(value, bool) or spec.type == "checkbox":
+        yes = value is True or (isinstance(value, str) and value not in ("", "Off"))
+        return {"de": "ja", "en": "yes"}[lang] if yes else {"de": "nein", "en": "no"}[lang]
+    for c in spec.choices:
+        if c.value == value:
+            label = c.label.get(lang) or c.label.get("en") or c.value
+            return label if label == c.value else f"{label} ({c.value})"
+    return clean(value)
+
+
+def compose(
+    pkg: Package,
+    values: Mapping[str, object],
+    pdf: bytes,
+    filename: str,
+    sender: str | None,
+    to: tuple[str, ...] = (),
+    cc: tuple[str, ...] = (),
+    now: datetime | None = None,
+) -> Composed:
+    """Build the message. `values` are the validated form values; `to` defaults to the package's address."""
+    from email.utils import format_datetime, make_msgid
+
+    if not sender:
+        raise ConfigError(_("no sender address"), _("set smtp.from (`supportctl config smtp`) or pass --from"))
+    sender = check_address(sender, "--from")
+    recipients = to or (check_address(pkg.process.registration_address, "process.registration_address"),)
+    when = now or datetime.now(timezone.utc)
+    fmt_values: dict[str, str] = {}
+    for spec in pkg.fields:
+        raw = values.get(spec.name, "")
+        fmt_values[spec.name] = clean(raw, 80) if not isinstance(raw, bool) else ("yes" if raw else "no")
+    try:
+        subject = clean(pkg.process.subject.format_map(_Blank(fmt_values)), 250)
+    except (ValueError, IndexError):
+        raise ConfigError(_("the package's process.subject template is malformed")) from None
+    summary = []
+    for spec in pkg.fields:
+        if spec.name not in values or values[spec.name] in ("", None):
+            continue
+        value = values[spec.name]
+        de = f"{spec.label.get('de') or spec.label['en']}: {_display(pkg, spec.name, value, 'de')}"
+        en = f"{spec.label['en']}: {_display(pkg, spec.name, value, 'en')}"
+        summary.append((spec.name, de, en))
+    domain = sender.rsplit("@", 1)[1]
+    message_id = make_msgid(idstring="supportctl", domain=domain)
+    safe_name = clean(filename, 120).replace("/", "_").replace("\\", "_") or "registration.pdf"
+    body = "\n".join(
+        [
+            "Guten Tag,",
+            "",
+            "anbei das ausgefüllte Registrierungsformular für den Supportvertrag.",
+            "",
+            *[f"  {de}" for _n, de, _en in summary],
+            "",
+            "Hello,",
+            "",
+            "please find attached the completed registration form for the support contract.",
+            "",
+            *[f"  {en}" for _n, _de, en in summary],
+            "",
+            "-- ",
+            f"supportctl {__version__}",
+            "",
+        ]
+    )
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    if cc:
+        msg["Cc"] = ", ".join(cc)
+    msg["Date"] = format_datetime(when)
+    msg["Message-ID"] = message_id
+    msg["Subject"] = subject
+    msg["User-Agent"] = f"supportctl/{__version__}"
+    msg.set_content(body, charset="utf-8")
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=safe_name)
+    return Composed(
+        message=msg,
+        sender=sender,
+        to=tuple(recipients),
+        cc=tuple(cc),
+        subject=subject,
+        message_id=message_id,
+        filename=safe_name,
+        pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+        pdf_size=len(pdf),
+        summary=tuple(summary),
+    )
+
+
+class _Blank(dict[str, str]):
+    """format_map that renders unknown placeholders as empty instead of failing."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def open_session(settings: Mapping[str, Any], prompt: Any = None, warn: Any = None) -> Any:
+    """An `smtp.Session` for the resolved settings; credentials are fetched on first connect."""
+    from supportctl import credentials, smtp
+
+    smtp_settings = smtp.SmtpSettings.from_settings(settings)
+    return smtp.Session(
+        smtp_settings,
+        lambda: credentials.obtain(settings, prompt=prompt),
+        warn or (lambda _m: None),
+    )
+
+
+def write_smtp_config(path: Any, values: Mapping[str, object]) -> None:
+    """Replace the `[smtp]` table of the config file (comments elsewhere are kept), atomically.
+
+    Never writes a password: `values` with a password-like key is a programming error.
+    """
+    import sys
+    from pathlib import Path
+
+    from supportctl.credentials import FORBIDDEN_KEYS
+    from supportctl.fsutil import atomic_write_text
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    import json
+
+    p = Path(path)
+    assert not any(f"smtp.{k}" in FORBIDDEN_KEYS for k in values)
+    try:
+        old = p.read_text("utf-8")
+    except FileNotFoundError:
+        old = ""
+    kept: list[str] = []
+    skipping = False
+    for line in old.splitlines():
+        stripped = line.strip()
+        if re.match(r"^\[\s*smtp\s*\]\s*(#.*)?$", stripped):
+            skipping = True
+            continue
+        if skipping and stripped.startswith("["):
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    block = ["[smtp]"]
+    for key, value in values.items():
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool):
+            rendered = "true" if value else "false"
+        elif isinstance(value, int):
+            rendered = str(value)
+        else:
+            rendered = json.dumps(str(value), ensure_ascii=False)
+        block.append(f"{key} = {rendered}")
+    text = "\n".join([*kept, "", *block]).lstrip("\n") + "\n"
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            _("cannot update {path}: {reason}").format(path=p, reason=exc),
+            _("fix or move the config file, then run `supportctl config smtp` again"),
+        ) from None
+    atomic_write_text(p, text, 0o600)

@@ -1,0 +1,433 @@
+"""The durable outbox: nothing is lost, nothing is sent twice.
+
+Layout under `$XDG_STATE_HOME/supportctl/outbox/`:
+
+    <id>/message.eml   the exact bytes that are sent
+    <id>/state.json    the state (queued, sent, deferred, failed, needs-credentials, uncertain) and history
+    <id>/lock          flock'ed while a process sends or changes this message
+    .keys/<hash>       dedupe index: same form (PDF sha256) to the same address -> message id
+    .lock              flock'ed while enqueueing/purging (dedupe check + create is one step)
+
+Protocol per message: the entry directory appears atomically (written in a temp dir, fsync'ed, renamed)
+BEFORE any network I/O. Right before the final "." of DATA the state gets `phase = "dot-sent"` (fsync'ed).
+A later run that finds "dot-sent" on a message nobody holds the lock of knows the process died between
+the "." and the state write: the server may have the message, so it becomes `uncertain`, never resent
+automatically. A crash anywhere before the "." leaves `queued`/`deferred`: safe to send again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from supportctl import paths
+from supportctl.errors import ExitCode, SupportctlError, UsageError
+from supportctl.fsutil import _fsync_dir, atomic_write
+from supportctl.i18n import _
+
+STATES = ("queued", "sent", "deferred", "failed", "needs-credentials", "uncertain")
+GIVE_UP_AFTER = timedelta(days=5)
+BACKOFF_FIRST = timedelta(minutes=5)
+BACKOFF_MAX = timedelta(hours=6)
+MAX_HISTORY = 50
+FAILPOINT_ENV = "SUPPORTCTL_FAILPOINT"
+
+
+class DuplicateSubmission(UsageError):
+    code = "duplicate"
+
+
+class UnknownMessage(SupportctlError):
+    exit_code = ExitCode.USAGE
+    code = "unknown-message"
+
+
+def failpoint(name: str) -> None:
+    """Crash testing: `SUPPORTCTL_FAILPOINT=<name>` kills this process with SIGKILL at that step."""
+    if os.environ.get(FAILPOINT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def outbox_dir() -> Path:
+    return paths.state_dir() / "outbox"
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    state: str
+    created: str
+    updated: str
+    message_id: str
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    dedupe_key: str | None = None
+    attempts: int = 0
+    next_attempt: str | None = None
+    last_code: int | None = None
+    last_text: str | None = None
+    queue_id: str | None = None
+    refused: dict[str, list[Any]] = field(default_factory=dict)
+    phase: str | None = None  # "dot-sent" while the final "." may be on the wire
+    history: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["recipients"] = list(self.recipients)
+        d["history"] = list(self.history)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Entry:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known["recipients"] = tuple(known.get("recipients", ()))
+        known["history"] = tuple(known.get("history", ()))
+        return cls(**known)
+
+    @property
+    def path(self) -> Path:
+        return outbox_dir() / self.id
+
+    def message_bytes(self) -> bytes:
+        return (self.path / "message.eml").read_bytes()
+
+
+@dataclass(frozen=True)
+class SendResult:
+    id: str
+    state: str
+    code: int | None = None
+    text: str = ""
+    kind: str = "reply"
+    queue_id: str | None = None
+    refused: dict[str, list[Any]] = field(default_factory=dict)
+    skipped: str | None = None  # why it was not tried: busy | not-due | state
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- files and locks
+
+
+@contextlib.contextmanager
+def _flock(path: Path, blocking: bool = True) -> Iterator[bool]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _write_state(entry: Entry) -> None:
+    data = json.dumps(entry.to_dict(), ensure_ascii=False, indent=1).encode("utf-8")
+    atomic_write(entry.path / "state.json", data, 0o600)
+
+
+def _read_state(directory: Path) -> Entry | None:
+    try:
+        return Entry.from_dict(json.loads((directory / "state.json").read_text("utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _new_id(now: datetime) -> str:
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
+
+
+def _key_file(dedupe_key: str) -> Path:
+    return outbox_dir() / ".keys" / hashlib.sha256(dedupe_key.encode("utf-8")).hexdigest()
+
+
+def make_dedupe_key(pdf_sha256: str, address: str) -> str:
+    return f"{pdf_sha256}:{address.strip().lower()}"
+
+
+# ---------------------------------------------------------------- public API
+
+
+def enqueue(msg: EmailMessage, dedupe_key: str | None = None, again: bool = False) -> Entry:
+    """Store the message durably as `queued` (before any network I/O) and return its entry.
+
+    With a `dedupe_key` (see `make_dedupe_key()`), an earlier message with the same key is refused unless `again`.
+    """
+    from email import policy
+    from email.utils import getaddresses
+
+    now = now_utc()
+    data = msg.as_bytes(policy=policy.SMTP)
+    sender = getaddresses([str(msg.get("From", ""))])[0][1]
+    recipients = tuple(
+        addr for _n, addr in getaddresses([str(v) for k in ("To", "Cc") for v in msg.get_all(k, [])]) if addr
+    )
+    root = outbox_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    with _flock(root / ".lock"):
+        if dedupe_key is not None:
+            earlier = _earlier(dedupe_key)
+            if earlier is not None and not again:
+                raise DuplicateSubmission(
+                    _("this form was already submitted to that address: message {id} ({state}, {when})").format(
+                        id=earlier.id, state=earlier.state, when=earlier.created
+                    ),
+                    _("see `supportctl outbox show {id}`; add --again to send it once more").format(id=earlier.id),
+                )
+        entry_id = _new_id(now)
+        entry = Entry(
+            id=entry_id,
+            state="queued",
+            created=now.isoformat(),
+            updated=now.isoformat(),
+            message_id=str(msg.get("Message-ID", "")),
+            sender=sender,
+            recipients=recipients,
+            subject=str(msg.get("Subject", "")),
+            dedupe_key=dedupe_key,
+            history=({"at": now.isoformat(), "state": "queued"},),
+        )
+        tmp = root / f".tmp-{entry_id}"
+        tmp.mkdir(mode=0o700)
+        atomic_write(tmp / "message.eml", data, 0o600)
+        atomic_write(tmp / "state.json", json.dumps(entry.to_dict(), indent=1).encode("utf-8"), 0o600)
+        if dedupe_key is not None:
+            # The key first: a crash before the rename leaves a key to nothing (harmless), never a message
+            # without its key (which would let the same form be sent twice).
+            atomic_write(_key_file(dedupe_key), entry_id.encode("ascii"), 0o600)
+        os.rename(tmp, root / entry_id)
+        _fsync_dir(root)
+    return entry
+
+
+def _earlier(key: str) -> Entry | None:
+    try:
+        entry_id = _key_file(key).read_text("ascii").strip()
+    except OSError:
+        return None
+    return _read_state(outbox_dir() / entry_id)
+
+
+def entries() -> list[Entry]:
+    """All messages, oldest first, with crash leftovers shown as `uncertain`."""
+    root = outbox_dir()
+    if not root.is_dir():
+        return []
+    found = []
+    for d in sorted(root.iterdir()):
+        if d.name.startswith(".") or not d.is_dir():
+            continue
+        e = _read_state(d)
+        if e is None:
+            continue
+        if e.phase == "dot-sent":
+            e = _recover(e)
+        found.append(e)
+    return found
+
+
+def get(entry_id: str) -> Entry:
+    if "/" in entry_id or entry_id.startswith("."):
+        raise UnknownMessage(_("no message {id} in the outbox").format(id=entry_id))
+    e = _read_state(outbox_dir() / entry_id)
+    if e is None:
+        matches = [x for x in entries() if x.id.startswith(entry_id)] if entry_id else []
+        if len(matches) != 1:
+            raise UnknownMessage(
+                _("no message {id} in the outbox").format(id=entry_id), _("`supportctl outbox list` shows them")
+            )
+        e = matches[0]
+    if e.phase == "dot-sent":
+        e = _recover(e)
+    return e
+
+
+def _recover(e: Entry) -> Entry:
+    """A "dot-sent" state whose lock is free: the sender died after the ".", so the message is uncertain."""
+    with _flock(e.path / "lock", blocking=False) as got:
+        if not got:
+            return e  # someone is sending it right now
+        fresh = _read_state(e.path) or e
+        if fresh.phase != "dot-sent":
+            return fresh
+        text = _("the sending process stopped after the message was handed over; it may have been delivered")
+        fixed = _transition(fresh, "uncertain", None, text, now_utc())
+        _write_state(fixed)
+        return fixed
+
+
+def _transition(e: Entry, state: str, code: int | None, text: str, now: datetime, **changes: Any) -> Entry:
+    hist = (*e.history, {"at": now.isoformat(), "state": state, "code": code, "text": text})[-MAX_HISTORY:]
+    return replace(
+        e, state=state, updated=now.isoformat(), last_code=code, last_text=text, phase=None, history=hist, **changes
+    )
+
+
+def backoff(attempts: int) -> timedelta:
+    delay: timedelta = BACKOFF_FIRST * (2 ** min(max(0, attempts - 1), 20))
+    return min(delay, BACKOFF_MAX)
+
+
+def _eligible(e: Entry, mode: str, now: datetime) -> str | None:
+    """None if `e` should be tried now, else why not."""
+    if mode == "flush":
+        if e.state == "queued":
+            return None
+        if e.state == "deferred":
+            due = e.next_attempt is None or datetime.fromisoformat(e.next_attempt) <= now
+            return None if due else "not-due"
+        return "state"
+    if e.state in ("queued", "deferred", "needs-credentials"):
+        return None
+    return "state"
+
+
+def send(
+    ids: list[str] | None,
+    session: Any,
+    mode: str = "retry",
+    now: Callable[[], datetime] = now_utc,
+) -> list[SendResult]:
+    """Send the given messages (None: all) over `session` (an `smtp.Session`); returns one result each.
+
+    `mode`: "retry" (the user asks: now, whatever the backoff), "flush" (cron: only what is due),
+    "submit" (the message just queued). `uncertain`, `failed` and `sent` messages are never sent.
+    """
+    if ids is None:
+        targets = [e.id for e in entries()]
+    else:
+        targets = [get(i).id for i in ids]
+    results = []
+    for entry_id in targets:
+        results.append(_send_one(entry_id, session, mode, now))
+    return results
+
+
+def _send_one(entry_id: str, session: Any, mode: str, now: Callable[[], datetime]) -> SendResult:
+    path = outbox_dir() / entry_id
+    with _flock(path / "lock", blocking=False) as got:
+        e = _read_state(path)
+        if e is None:
+            return SendResult(entry_id, "missing", skipped="missing")
+        if not got:
+            return SendResult(entry_id, e.state, skipped="busy")
+        if e.phase == "dot-sent":
+            e = _transition(
+                e,
+                "uncertain",
+                None,
+                _("the sending process stopped after the message was handed over; it may have been delivered"),
+                now(),
+            )
+            _write_state(e)
+        t = now()
+        if mode == "flush" and e.state == "deferred" and datetime.fromisoformat(e.created) + GIVE_UP_AFTER <= t:
+            e = _transition(e, "failed", e.last_code, _("given up after 5 days: {text}").format(text=e.last_text), t)
+            _write_state(e)
+            return SendResult(entry_id, e.state, e.last_code, e.last_text or "", skipped="expired")
+        why = _eligible(e, mode, t)
+        if why is not None:
+            return SendResult(entry_id, e.state, e.last_code, e.last_text or "", skipped=why)
+        data = e.message_bytes()
+        attempts = e.attempts + 1
+        marked = replace(e, phase="dot-sent", attempts=attempts, updated=t.isoformat())
+
+        def before_dot() -> None:
+            _write_state(marked)
+            failpoint("before-dot")
+
+        def after_dot() -> None:
+            failpoint("after-dot")
+
+        outcome = session.deliver(e.sender, list(e.recipients), data, before_dot, after_dot)
+        failpoint("before-state-write")
+        t = now()
+        refused = {k: list(v) for k, v in outcome.refused.items()}
+        base = replace(e, attempts=attempts, refused=refused)
+        if outcome.state == "deferred":
+            if datetime.fromisoformat(e.created) + GIVE_UP_AFTER <= t:
+                final = _transition(
+                    base, "failed", outcome.code, _("given up after 5 days: {text}").format(text=outcome.text), t
+                )
+            else:
+                final = _transition(
+                    base, "deferred", outcome.code, outcome.text, t, next_attempt=(t + backoff(attempts)).isoformat()
+                )
+        elif outcome.state == "sent":
+            final = _transition(
+                base, "sent", outcome.code, outcome.text, t, queue_id=outcome.queue_id, next_attempt=None
+            )
+        else:
+            final = _transition(base, outcome.state, outcome.code, outcome.text, t, next_attempt=None)
+        _write_state(final)
+        return SendResult(
+            entry_id, final.state, outcome.code, final.last_text or "", outcome.kind, outcome.queue_id, refused
+        )
+
+
+def resolve(entry_id: str, delivered: bool) -> Entry:
+    """The user decides an `uncertain` (or failed/needs-credentials) message: it arrived, or send it again."""
+    e = get(entry_id)
+    with _flock(e.path / "lock", blocking=False) as got:
+        if not got:
+            raise SupportctlError(_("message {id} is being sent right now; try again in a moment").format(id=e.id))
+        e = _read_state(e.path) or e
+        if delivered:
+            if e.state not in ("uncertain", "deferred", "needs-credentials", "failed", "queued"):
+                raise UsageError(_("message {id} is {state}; nothing to resolve").format(id=e.id, state=e.state))
+            new = _transition(e, "sent", None, _("marked as delivered by the user"), now_utc(), next_attempt=None)
+        else:
+            if e.state == "sent":
+                raise UsageError(
+                    _(
+                        "message {id} was sent already; use `supportctl submit --again` to send the form once more"
+                    ).format(id=e.id)
+                )
+            new = _transition(e, "queued", None, _("marked for resending by the user"), now_utc(), next_attempt=None)
+        _write_state(new)
+        return new
+
+
+def purge(states: tuple[str, ...] = ("sent",)) -> list[str]:
+    """Delete messages in the given final states; returns their ids. Their dedupe records go too."""
+    root = outbox_dir()
+    removed: list[str] = []
+    if not root.is_dir():
+        return removed
+    with _flock(root / ".lock"):
+        for e in entries():
+            if e.state not in states:
+                continue
+            with _flock(e.path / "lock", blocking=False) as got:
+                if not got:
+                    continue
+                if e.dedupe_key is not None:
+                    kf = _key_file(e.dedupe_key)
+                    with contextlib.suppress(OSError):
+                        if kf.read_text("ascii").strip() == e.id:
+                            kf.unlink()
+                shutil.rmtree(e.path)
+                removed.append(e.id)
+        _fsync_dir(root)
+    return removed
