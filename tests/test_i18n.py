@@ -236,6 +236,15 @@ def test_json_is_language_neutral(proc, extra: list[str]) -> None:
     assert re.search(r'"due": "2026-12-2\dT\d\d:\d\d:00\+01:00"', de.stdout)  # ISO 8601, English keys
 
 
+@pytest.mark.parametrize(
+    "args", [c for c in (["config", "show"], ["config", "path"], ["outbox", "list"]) if c in COMMANDS], ids=" ".join
+)
+def test_other_json_is_language_neutral(proc, args: list[str]) -> None:
+    de, en = proc("--lang", "de", *args, "--json"), proc("--lang", "en", *args, "--json", env=DE)
+    assert de.exit_code == en.exit_code == 0, de.stderr
+    assert de.stdout == en.stdout
+
+
 def test_german_eta_sentence_and_explain(cli) -> None:
     r = cli("eta", "--lang", "de", "--at", "2026-11-27T17:30+01:00", "--class", "critical", "--explain")
     assert r.exit_code == 0, r.stderr
