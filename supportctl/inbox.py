@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from supportctl import paths
-from supportctl.errors import InvalidInputError, SupportctlError
+from supportctl.errors import InvalidInputError
 from supportctl.fsutil import atomic_write
 from supportctl.i18n import _
 from supportctl.mailsource import Envelope, Source, TooLarge, source_hash
@@ -74,15 +74,9 @@ Validator = Callable[[Package, bytes], Any]
 
 
 def _validate(pkg: Package, data: bytes) -> Any:
-    """The real validator (issue 4), imported only when a PDF needs checking."""
-    try:
-        import importlib
+    """The validation of `supportctl validate` (form.py); imported here, on the first PDF, for pypdf's sake."""
+    from supportctl import form
 
-        form: Any = importlib.import_module("supportctl.form")
-    except ImportError:  # pragma: no cover - until the form branch lands
-        raise SupportctlError(
-            _("this build cannot validate forms yet"), _("install a supportctl with `supportctl validate`")
-        ) from None
     return form.validate_pdf(pkg, data)
 
 
@@ -107,7 +101,8 @@ class Facts:
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Facts:
-        return Facts(**{k: d.get(k) for k in Facts.__dataclass_fields__})  # type: ignore[arg-type]
+        known: dict[str, Any] = {k: d.get(k) for k in Facts.__dataclass_fields__}
+        return Facts(**known)
 
 
 @dataclass(frozen=True)
