@@ -89,6 +89,42 @@ def test_later_now_makes_overdue_and_cache_avoids_revalidation(tmp_path: Path, p
     assert inbox.state_path(src.key).exists()
 
 
+def test_unchanged_files_are_not_read_again(tmp_path: Path, pkg: Any, engine: Any) -> None:
+    """A file with the same name, size and mtime as last run is the same message: its body is not re-read."""
+    import os
+
+    from tests.inbox_corpus import fake_pdf, message
+
+    keys = write_maildir(tmp_path / "M", corpus())
+    src = mailsource.MaildirSource(tmp_path / "M", LIMITS.max_message_bytes)
+    run(src, pkg, engine)
+    path = tmp_path / "M" / keys["standard"]
+    st = path.stat()
+    # Same size and mtime, other bytes (a Cyrillic name: invalid if it were read): the last verdict stands.
+    other = message(
+        pdf=fake_pdf(support="standard", membership_id="777", last_name="Жукова"),
+        msgid="<standard@example.org>",
+        received="Wed, 25 Nov 2026 09:00:00 +0100",
+    )
+    assert len(other) != st.st_size  # made the same size below
+    other = other[: st.st_size] if len(other) > st.st_size else other + b" " * (st.st_size - len(other))
+    path.write_bytes(other)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    v = StandInValidator()
+    again = run(src, pkg, engine, validator=v)
+    assert statuses(again, keys) == EXPECTED and v.calls == 0 and again.stats["cached"] == 4
+    # A new mtime: read and judged again (the file changed).
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    third = run(src, pkg, engine, validator=v)
+    assert v.calls == 1 and third.stats["validated"] == 1
+    # Other limits decide differently what is skipped: nothing is reused then.
+    wider = inbox.triage(
+        src, pkg, engine, datetime.fromisoformat(NOW), limits=inbox.Limits(200_000, 200, 10), validator=v
+    )
+    assert statuses(wider, keys)["many-parts"] == "not-a-registration"  # 150 parts: within 200, read again
+    assert inbox.load_state(src.key)["limits"] == [200_000, 200, 10]
+
+
 def test_mbox_eml_dir_and_stdin_agree_with_maildir(tmp_path: Path, pkg: Any, engine: Any) -> None:
     msgs = corpus()
     box = mailbox.mbox(tmp_path / "box.mbox")
