@@ -694,9 +694,18 @@ def fetch(
     eml: Annotated[
         str | None,
         typer.Option(
-            "--eml", help=_("Where --request writes the e-mail (default ./package-request.eml)."), metavar="FILE"
+            "--eml",
+            help=_("Write the --request e-mail to FILE instead of sending it (default without SMTP settings)."),
+            metavar="FILE",
         ),
     ] = None,
+    send: Annotated[
+        bool,
+        typer.Option(
+            "--send",
+            help=_("Send the --request e-mail now through the outbox (the default when SMTP is configured)."),
+        ),
+    ] = False,
     package: PackageOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
@@ -720,8 +729,10 @@ def fetch(
         }
     )
     if request:
-        _fetch_request(cfg, package, sender, eml, json_output)
+        _fetch_request(cfg, package, sender, eml, send, json_output)
         return
+    if send or eml:
+        raise typer.BadParameter(_("--send and --eml go with --request"), param_hint="--send" if send else "--eml")
     opts = core.FetchOptions(
         dest=Path(cfg.get("fetch.dest")),
         sha256=sha256,
@@ -756,19 +767,31 @@ def fetch(
         out.say(_("Sent {file} to the printer").format(file=j.item.file))
 
 
-def _fetch_request(cfg: Any, package: str | None, sender: str | None, eml: str | None, json_output: bool) -> None:
+def _fetch_request(
+    cfg: Any, package: str | None, sender: str | None, eml: str | None, send: bool, json_output: bool
+) -> None:
+    """The fallback: the request mail, sent through the outbox (SMTP configured or --send), else a .eml file."""
     from pathlib import Path
 
     from supportctl import fetch as core
 
+    if send and eml:
+        raise typer.BadParameter(_("give either --send or --eml"), param_hint="--send")
     pkg = _load_package(package, cfg)
     profile_email = cfg.values.get("profile.email")
     membership = cfg.values.get("profile.membership_id")
     sender = sender or (profile_email.value if profile_email else None)
+    smtp_host = cfg.values.get("smtp.host")
+    if send or (eml is None and smtp_host is not None and smtp_host.value):
+        _send_request(cfg, pkg, sender, membership.value if membership else None, json_output)
+        return
     msg = core.compose_request(pkg, sender, membership.value if membership else None)
     path = Path(eml or "package-request.eml")
     core.write_eml(msg, path)
-    # Handing the message to the outbox (issue 5) replaces the .eml once that exists.
+    if eml is None:
+        out.say(
+            _("SMTP is not configured, so the request was written to a file (`supportctl config smtp`, then --send)")
+        )
     if json_output:
         data = {"eml": str(path.absolute()), "to": msg["To"], "from": msg["From"], "subject": msg["Subject"]}
         out.write_out(out.envelope("fetch", data))
@@ -781,6 +804,39 @@ def _fetch_request(cfg: Any, package: str | None, sender: str | None, eml: str |
         )
     )
     out.write_out(str(path.absolute()))
+
+
+def _send_request(cfg: Any, pkg: Any, sender: str | None, membership: str | None, json_output: bool) -> NoReturn:
+    from supportctl import config, credentials, mail, outbox
+    from supportctl import fetch as core
+    from supportctl.errors import ConfigError
+
+    credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
+    sender = sender or cfg.get("smtp.from")
+    if not sender:
+        raise ConfigError(
+            _("no sender address for the request"), _("pass --from, or set smtp.from (`supportctl config smtp`)")
+        )
+    from email.utils import parseaddr
+
+    mail.check_address(parseaddr(sender)[1] or sender, "--from")  # the envelope sender: a plain ASCII address
+    msg = core.compose_request(pkg, sender, membership)
+    session = _open_session(cfg)  # no server: a configuration error (exit 8) before anything is queued
+    try:
+        entry = outbox.enqueue(msg)
+        out.say(_("Queued the request to {address} as {id} in the outbox").format(address=msg["To"], id=entry.id))
+        result = outbox_send_now(entry.id, session)
+    finally:
+        session.close()
+    data = {"outbox": entry.id, "to": msg["To"], "from": msg["From"], "subject": msg["Subject"]}
+    data["message_id"] = entry.message_id
+    _report_sent(
+        "fetch",
+        result,
+        data,
+        json_output,
+        _("read the server's reason; correct the addresses and run `supportctl fetch --request --send` again"),
+    )
 
 
 def _progress_bar() -> Any:
@@ -2088,14 +2144,29 @@ def inbox_reply(
     note: Annotated[
         str | None, typer.Option("--note", help=_("A line of your own for the mail."), metavar="TEXT")
     ] = None,
+    queue_only: Annotated[
+        bool,
+        typer.Option(
+            "--queue-only", help=_("Put the reply in the outbox without sending it (`supportctl outbox flush` sends).")
+        ),
+    ] = False,
+    again: Annotated[
+        bool, typer.Option("--again", help=_("Reply to a message that was answered before once more."))
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help=_("Print the reply; send nothing, mark nothing."))] = False,
     eml: Annotated[
         str | None, typer.Option("--eml", help=_("Write the reply to FILE instead of sending it."), metavar="FILE")
+    ] = None,
+    ca_bundle: Annotated[
+        str | None, typer.Option("--ca-bundle", help=_("CA certificates to verify the server with."), metavar="FILE")
     ] = None,
     package: PackageOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Reply to an applicant: the contract details (--contract), or what is wrong with the form (--reject).
+
+    The reply goes into the outbox and is sent at once over SMTP (the settings of `submit`); the message is
+    marked done as soon as the reply is safely in the outbox. Exit codes as for submit.
 
     Examples:  supportctl inbox reply 3f2a9c01b7de --contract V-2026-0042   ·   supportctl inbox reply msg.eml --reject
     """
@@ -2106,7 +2177,9 @@ def inbox_reply(
     from supportctl import reply as replies
     from supportctl.fsutil import atomic_write
 
-    cfg = _load_config()
+    if eml and queue_only:
+        raise typer.BadParameter(_("--eml writes the reply to a file; it cannot also be queued"), param_hint="--eml")
+    cfg = _mail_config({"smtp.ca_bundle": ca_bundle})
     pkg = _load_package(package, cfg)
     found = replies.find(message, pkg, _inbox_limits(cfg))
     msg = replies.compose(pkg, found, contract=contract, reject=reject, note=note, sender=cfg.get("inbox.reply_from"))
@@ -2123,24 +2196,75 @@ def inbox_reply(
         else:
             out.write_out(msg.as_string())
         return
+    replies.refuse_if_answered(found.facts, again)
     if eml:
+        # The reply is handed to the desk's own mail program: from here on it is theirs to send.
         atomic_write(Path(eml), bytes(msg), 0o600)
-        data["eml"] = eml
+        core.mark_done(found.facts.id, replies.done_record(action, contract, None, data["message_id"]))
         out.say(_("reply to {to} written to {path}").format(to=msg["To"], path=eml))
-    else:
-        entry = replies._hand_to_outbox(msg)
-        data["outbox"] = getattr(entry, "id", None)
-        out.say(_("reply to {to} queued in the outbox").format(to=msg["To"]))
-    record = {
-        "action": action,
-        "contract": contract,
-        "at": datetime.now(timezone.utc).isoformat(),
-        "reply_message_id": str(msg["Message-ID"]),
-    }
-    core.mark_done(found.facts.id, record)
-    out.say(_("message {id} marked done").format(id=found.facts.id))
+        out.say(_("message {id} marked done").format(id=found.facts.id))
+        if json_output:
+            out.write_out(out.envelope("inbox reply", {**data, "eml": eml, "sent": False}))
+        return
+    # Without a server this is a configuration error before anything is queued or marked (as for submit).
+    session = None if queue_only else _open_session(cfg)
+    try:
+        queued = replies.hand_to_outbox(msg, found.facts, action, again=again)
+        entry = queued.entry
+        data["outbox"] = entry.id
+        data["message_id"] = entry.message_id
+        if queued.reused:
+            out.say(
+                _("the reply to message {id} was queued before as {entry}; using that one").format(
+                    id=found.facts.id, entry=entry.id
+                )
+            )
+        else:
+            out.say(_("reply to {to} queued in the outbox as {entry}").format(to=msg["To"], entry=entry.id))
+        # Done once the reply is safely in the outbox: sending it is the outbox's job from here on.
+        core.mark_done(found.facts.id, replies.done_record(action, contract, entry.id, entry.message_id))
+        out.say(_("message {id} marked done").format(id=found.facts.id))
+        if session is None:
+            out.say(
+                _("not sent yet: `supportctl outbox flush` or `supportctl outbox retry {entry}` sends it").format(
+                    entry=entry.id
+                )
+            )
+            if json_output:
+                out.write_out(out.envelope("inbox reply", {**data, "sent": False}))
+            return
+        result = outbox_send_now(entry.id, session)
+    finally:
+        if session is not None:
+            session.close()
+    _report_sent("inbox reply", result, data, json_output, _("correct it and reply again with --again"))
+
+
+def outbox_send_now(entry_id: str, session: Any) -> Any:
+    """Send one message just queued (also for `fetch --request`): the result of `outbox.send`."""
+    from supportctl import outbox
+
+    return outbox.send([entry_id], session, mode="submit")[0]
+
+
+def _report_sent(command: str, result: Any, data: dict[str, Any], json_output: bool, failed_hint: str) -> NoReturn:
+    """The outcome of sending one queued message, with the exit codes of `submit` (also for `fetch --request`)."""
+    code = _result_exit(result)
+    hint = failed_hint if result.state == "failed" else _hint_for(result.state, result.id)
     if json_output:
-        out.write_out(out.envelope("inbox reply", data))
+        errors = []
+        if code != ExitCode.OK:
+            errors.append({"code": result.state, "exit_code": int(code), "message": result.text, "hint": hint})
+        body = {**data, "sent": result.state == "sent", "result": result.to_dict()}
+        out.write_out(out.envelope(command, body, errors, ok=code == ExitCode.OK))
+    else:
+        if result.skipped == "state" and result.state == "sent":
+            out.say(_("{id}: sent before").format(id=result.id))
+        else:
+            out.say(_result_line(result))
+        if hint:
+            out.say("  " + hint)
+    raise typer.Exit(int(code))
 
 
 # (section end: inbox)

@@ -154,7 +154,8 @@ def fetch(
                     _("give a URL, a package directory or a .zip"),
                 )
         root = pkgmod.package_root(unpacked)
-        pkg = _relabelled(lambda: pkgmod.load(root), {str(root): shown})
+        # No manifest cache entry for a temporary directory: it would outlive the directory.
+        pkg = _relabelled(lambda: pkgmod.load(root, cache=False), {str(root): shown})
         prefix = root.relative_to(unpacked).as_posix()
         _relabelled(lambda: pkgmod.verify_documents(pkg, pkgmod.under(known, prefix)), {str(root): shown})
         _write(root / MARKER, pkg.name + " " + pkg.version + "\n")

@@ -331,6 +331,9 @@ def _template(path: str, mtime_ns: int, size: int) -> Template:
         font_name = m.group(1).decode() if m else "DV"
         font_ref: Any = acro["/DR"].get_object()["/Font"].get_object().raw_get("/" + font_name)
         font = pdfutil.font_map(font_ref)
+        # Filled forms draw every value in this font (an object `fill` leaves untouched): decode it once here,
+        # not once per validated form (its ToUnicode map was ~10 % of each validation).
+        snap.decoders.setdefault(font_ref.idnum, pdfutil.decoder(font_ref))
         tail = re.findall(rb"startxref\s+(\d+)", data[-2048:])
         trailer = {}
         for key in ("/Root", "/Info"):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from supportctl import paths
-from supportctl.errors import InvalidInputError, SupportctlError
+from supportctl.errors import InvalidInputError
 from supportctl.fsutil import atomic_write
 from supportctl.i18n import _
 from supportctl.mailsource import Envelope, Source, TooLarge, source_hash
@@ -74,15 +74,9 @@ Validator = Callable[[Package, bytes], Any]
 
 
 def _validate(pkg: Package, data: bytes) -> Any:
-    """The real validator (issue 4), imported only when a PDF needs checking."""
-    try:
-        import importlib
+    """The validation of `supportctl validate` (form.py); imported here, on the first PDF, for pypdf's sake."""
+    from supportctl import form
 
-        form: Any = importlib.import_module("supportctl.form")
-    except ImportError:  # pragma: no cover - until the form branch lands
-        raise SupportctlError(
-            _("this build cannot validate forms yet"), _("install a supportctl with `supportctl validate`")
-        ) from None
     return form.validate_pdf(pkg, data)
 
 
@@ -104,10 +98,14 @@ class Facts:
     reason: str | None = None
     attachment: str | None = None
     sha256: str | None = None
+    # The file it was read from, as it was then: an unchanged file need not be read again.
+    size: int | None = None
+    mtime: float | None = None
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Facts:
-        return Facts(**{k: d.get(k) for k in Facts.__dataclass_fields__})  # type: ignore[arg-type]
+        known: dict[str, Any] = {k: d.get(k) for k in Facts.__dataclass_fields__}
+        return Facts(**known)
 
 
 @dataclass(frozen=True)
@@ -277,6 +275,8 @@ def examine(env: Envelope, limits: Limits, want_body: bool = True) -> tuple[Fact
         "subject": _header_text(msg.get("Subject")),
         "received": received.isoformat() if received else None,
         "received_from": received_from,
+        "size": env.size,
+        "mtime": env.arrival,
     }
     if env.size > limits.max_message_bytes:
         reason = _("message is {size} bytes, more than inbox.max_message_bytes ({limit})").format(
@@ -405,8 +405,21 @@ def triage(
                 continue
             facts[f.id] = f
     new_ids: set[str] = set()
+    known = _unchanged_files(state, source, limits) if validate else {}
+    state["limits"] = [limits.max_message_bytes, limits.max_parts, limits.max_depth]
     for env in source.messages():
         stats["messages"] += 1
+        before = known.get((env.key, env.size, env.arrival)) if env.arrival is not None else None
+        if before is not None and before.id not in new_ids and _form_key(pkg, before.sha256 or "") in forms:
+            # The same file as last run, its form already judged: skip reading and parsing its body.
+            stats["cached"] += 1
+            new_ids.add(before.id)
+            facts[before.id] = before
+            continue
+        if before is not None and before.id not in new_ids and before.sha256 is None and before.kind != "unchecked":
+            new_ids.add(before.id)
+            facts[before.id] = before
+            continue
         f, pdf = examine(env, limits, want_body=validate)
         if f.kind == "skipped":
             stats["skipped"] += 1
@@ -440,6 +453,25 @@ def triage(
     done = load_done()
     items = assess(list(facts.values()), pkg, engine, now, forms, done)
     return Triage(source.key, tuple(items), stats)
+
+
+def _unchanged_files(state: dict[str, Any], source: Source, limits: Limits) -> dict[tuple[str, int, float], Facts]:
+    """What the last run read from each file, by (key, size, mtime); only for files (Maildir, .eml, mbox).
+
+    A message whose file has the same name, size and modification time is the same message. Nothing is
+    reused when the limits changed (they decide what is skipped) or for stdin/IMAP.
+    """
+    if source.incremental or state.get("limits") != [limits.max_message_bytes, limits.max_parts, limits.max_depth]:
+        return {}
+    known: dict[tuple[str, int, float], Facts] = {}
+    for d in state.get("messages", {}).values():
+        if isinstance(d, dict) and d.get("size") is not None and d.get("mtime") is not None:
+            try:
+                f = Facts.from_dict(d)
+            except TypeError:
+                continue
+            known[(f.key, int(d["size"]), float(d["mtime"]))] = f
+    return known
 
 
 def _uid(key: str) -> int:

@@ -215,14 +215,21 @@ class _Reader:
         return dict(value)
 
 
-def load(root: Path) -> Package:
-    """Load and validate the package in directory `root`."""
+def load(root: Path, *, cache: bool = True) -> Package:
+    """Load and validate the package in directory `root`.
+
+    `cache=False` for a directory that is about to go away (fetch's temporary copy): no cache entry is
+    read or written for it.
+    """
     manifest = root / MANIFEST
     try:
         st = manifest.stat()
         if st.st_size > MAX_MANIFEST_BYTES:
             raise InvalidInputError(_("package manifest {path} is too large").format(path=manifest))
-        data = _cached_manifest(manifest, st) or _cache_manifest(manifest, st, manifest.read_bytes())
+        if cache:
+            data = _cached_manifest(manifest, st) or _cache_manifest(manifest, st, manifest.read_bytes())
+        else:
+            data = _parse_manifest(manifest.read_bytes())
     except FileNotFoundError:
         raise InvalidInputError(
             _("{path} is not a document package: {manifest} is missing").format(path=root, manifest=MANIFEST),
@@ -262,14 +269,18 @@ def _cached_manifest(manifest: Path, st: Any) -> dict[str, Any] | None:
     return None
 
 
-def _cache_manifest(manifest: Path, st: Any, raw: bytes) -> dict[str, Any]:
-    import json
-
+def _parse_manifest(raw: bytes) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
-    data = tomllib.loads(raw.decode("utf-8"))
+    return tomllib.loads(raw.decode("utf-8"))
+
+
+def _cache_manifest(manifest: Path, st: Any, raw: bytes) -> dict[str, Any]:
+    import json
+
+    data = _parse_manifest(raw)
     entry = {"key": [str(manifest.resolve()), st.st_size, st.st_mtime_ns, FORMAT], "data": data}
     try:
         atomic_write(_cache_file(manifest), json.dumps(entry).encode())
@@ -563,7 +574,7 @@ def open_package(path: Path) -> Package:
             digests = safezip.extract(path, work)
             root = package_root(work)
             prefix = root.relative_to(work).as_posix()
-            verify_documents(load(root), under(digests, prefix))
+            verify_documents(load(root, cache=False), under(digests, prefix))  # root is temporary
             (work / ".complete").write_bytes(b"")
             try:
                 os.rename(work, cached)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from supportctl import inbox
-from supportctl.errors import ConfigError, InvalidInputError, UsageError
+from supportctl.errors import InvalidInputError, UsageError
 from supportctl.i18n import _
 from supportctl.mailsource import Envelope, TooLarge, split_head
 from supportctl.package import Package
@@ -155,13 +155,62 @@ def _finding_lines(form: inbox.CheckedForm | None, reasons: list[str], lang: str
     return reasons
 
 
-def _hand_to_outbox(msg: EmailMessage) -> Any:
-    """Queue `msg` in the outbox of `submit` (issue 5), imported only when sending."""
+def already_answered(facts: inbox.Facts) -> dict[str, Any] | None:
+    """The done record of the message, if a reply to it was queued (or written) before."""
+    mark = inbox.load_done().get(facts.id)
+    return mark if isinstance(mark, dict) else None
+
+
+class DuplicateReply(UsageError):
+    code = "duplicate"
+
+
+def refuse_if_answered(facts: inbox.Facts, again: bool) -> None:
+    mark = already_answered(facts)
+    if mark and not again:
+        raise DuplicateReply(
+            _("message {id} was answered already: {action} at {at}").format(
+                id=facts.id, action=mark.get("action", "?"), at=mark.get("at", "?")
+            ),
+            _("add --again to reply to it once more"),
+        )
+
+
+@dataclass(frozen=True)
+class Queued:
+    entry: Any  # outbox.Entry
+    reused: bool  # an earlier run queued this very reply and stopped before marking the message done
+
+
+def dedupe_key(facts: inbox.Facts, action: str, to: str) -> str:
+    from supportctl import outbox
+
+    return outbox.make_dedupe_key(f"inbox-reply-{action}-{facts.id}", to)
+
+
+def hand_to_outbox(msg: EmailMessage, facts: inbox.Facts, action: str, again: bool = False) -> Queued:
+    """Store the reply durably in the outbox of `submit` (nothing is sent here).
+
+    The same reply (message, action, recipient) is queued once: when an earlier run queued it but stopped
+    before marking the message done, that entry is returned instead of a second copy.
+    """
+    from supportctl import outbox
+
+    key = dedupe_key(facts, action, str(msg["To"]))
     try:
-        from supportctl import outbox  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        raise ConfigError(
-            _("this build has no outbox to send the reply with"),
-            _("use --dry-run to see the reply, or --eml FILE to write it for your mail program"),
-        ) from None
-    return outbox.enqueue(msg)  # pragma: no cover - wired up when the outbox lands
+        return Queued(outbox.enqueue(msg, key, again=again), False)
+    except outbox.DuplicateSubmission:
+        earlier = [e for e in outbox.entries() if e.dedupe_key == key]
+        if not earlier:
+            raise
+        return Queued(earlier[-1], True)
+
+
+def done_record(action: str, contract: str | None, entry_id: str | None, message_id: str) -> dict[str, Any]:
+    return {
+        "action": action,
+        "contract": contract,
+        "at": datetime.now(timezone.utc).isoformat(),
+        "reply_message_id": message_id,
+        "outbox": entry_id,
+    }

@@ -554,3 +554,94 @@ def test_package_url_setting_is_the_default_source(cli, server: pt.Server, good_
     r = cli("fetch", "--json")
     assert r.exit_code == 0, r.stderr
     assert r.json()["data"]["kind"] == "url" and r.json()["data"]["source"] == server.url("/configured.zip")
+
+
+# ---------------------------------------------------------------- no stale manifest cache entries
+
+
+def test_fetch_leaves_no_manifest_cache_entry_for_its_temporary_directories(
+    cli, server: pt.Server, good_pkg: Path, good_zip: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from supportctl import paths
+
+    server.routes["/pkg.zip"] = pt.body(good_zip.read_bytes())
+    for source in (str(good_pkg), str(good_zip), server.url("/pkg.zip"), str(good_pkg)):
+        r = cli("fetch", source, "--dest", str(tmp_path / "dest"))
+        assert r.exit_code == 0, r.stderr
+    r = cli("show", "fields", "--package", str(good_zip), "--json")  # a zip opened through the package cache
+    assert r.exit_code == 0, r.stderr
+    entries = list((paths.cache_dir() / "manifests").glob("*.json"))
+    cached = {json.loads(p.read_text())["key"][0] for p in entries}
+    # Only directories that still exist: the source package (copied twice) and the unpacked zip, never a
+    # fetch's or an unpacking's temporary directory.
+    assert cached and all(Path(c).exists() for c in cached), cached
+    assert len(entries) == len(cached) <= 2
+    # Normal loads still use the cache: the fetched package gets one entry, and it is used next time.
+    pkgmod.load(tmp_path / "dest")
+    key = str((tmp_path / "dest" / pkgmod.MANIFEST).resolve())
+    assert key in {json.loads(p.read_text())["key"][0] for p in (paths.cache_dir() / "manifests").glob("*.json")}
+
+
+# ---------------------------------------------------------------- fetch --request through the outbox
+
+
+@pytest.fixture
+def smtp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    from tests import smtpserver
+
+    srv = smtpserver.start(tmp_path)
+    yield srv
+    srv.stop()
+
+
+def test_request_is_sent_through_the_outbox_when_smtp_is_configured(
+    cli, smtp, good_pkg: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import email
+    from email import policy
+
+    from supportctl import outbox
+
+    for k, v in smtp.env().items():  # type: ignore[attr-defined]
+        monkeypatch.setenv(k, v)
+    r = cli("fetch", "--request", "--package", str(good_pkg), "--json")  # SMTP configured: sent by default
+    assert r.exit_code == 0, r.stderr
+    data = r.json()["data"]
+    assert data["sent"] is True and data["result"]["state"] == "sent"
+    assert not Path("package-request.eml").exists()
+    (got,) = smtp.handler.messages  # type: ignore[attr-defined]
+    msg = email.message_from_bytes(got["data"], policy=policy.default)
+    assert got["to"] == ["regform@msdirectservices.com"] and got["from"] == "alice@example.org"
+    assert msg["Message-ID"] == data["message_id"] and "Registrierungsunterlagen" in msg["Subject"]
+    assert [e.state for e in outbox.entries()] == ["sent"]
+    # --eml still writes the file and sends nothing; --send with a display name in --from works too.
+    r = cli("fetch", "--request", "--package", str(good_pkg), "--eml", "req.eml")
+    assert r.exit_code == 0 and Path("req.eml").exists() and smtp.count() == 1  # type: ignore[attr-defined]
+    r = cli("fetch", "--request", "--send", "--from", "Łukasz <lukasz@example.com>", "--package", str(good_pkg))
+    assert r.exit_code == 0, r.stderr
+    assert smtp.wait_count(2) == 2 and smtp.handler.messages[1]["from"] == "lukasz@example.com"  # type: ignore[attr-defined]
+    # A refusal is exit 6 with the server's reason; the message stays in the outbox as failed.
+    smtp.mode = "rcpt550"  # type: ignore[attr-defined]
+    r = cli("fetch", "--request", "--package", str(good_pkg))
+    assert r.exit_code == ExitCode.MAIL_REFUSED, r.stderr
+    assert "550" in r.stderr and "--request --send" in r.stderr
+    assert sorted(e.state for e in outbox.entries()) == ["failed", "sent", "sent"]
+
+
+def test_request_without_smtp_writes_the_eml_and_says_so_once(cli, good_pkg: Path) -> None:
+    r = cli("fetch", "--request", "--from", "lukasz@example.com", "--package", str(good_pkg))
+    assert r.exit_code == 0, r.stderr
+    assert Path("package-request.eml").exists()
+    assert sum("SMTP is not configured" in line for line in r.stderr.splitlines()) == 1
+    # --send without a server is a configuration error (exit 8) and queues nothing.
+    r = cli("fetch", "--request", "--send", "--from", "lukasz@example.com", "--package", str(good_pkg))
+    assert r.exit_code == ExitCode.CONFIG and "no SMTP server configured" in r.stderr
+    from supportctl import outbox
+
+    assert outbox.entries() == []
+    r = cli("fetch", "--request", "--send", "--eml", "x.eml", "--package", str(good_pkg))
+    assert r.exit_code == ExitCode.USAGE
+    r = cli("fetch", "--send")
+    assert r.exit_code == ExitCode.USAGE and "--request" in r.stderr

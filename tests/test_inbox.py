@@ -1,7 +1,9 @@
 """`inbox`: triage of Maildir, mbox, .eml directories and stdin; statuses at a fixed time; hostile mail; replies.
 
-Until the form branch lands, PDFs are validated by a stand-in passed to `inbox.triage` (dependency
-injection); the CLI then works from the validation cache those runs leave in the state directory.
+The hostile-mail corpus carries stand-in PDFs (a `%PDF` line, then JSON) judged by a stand-in validator
+passed to `inbox.triage`: the statuses depend only on the report's shape, and the corpus stays small and
+fast. The CLI then works from the validation cache those runs leave. Real forms (`form.fill_pdf`) through
+the real validator: `test_real_forms_are_validated_by_the_cli` here and tests/test_end_to_end.py.
 """
 
 from __future__ import annotations
@@ -85,6 +87,42 @@ def test_later_now_makes_overdue_and_cache_avoids_revalidation(tmp_path: Path, p
         k.split("/")[1] for k in keys.values()
     )
     assert inbox.state_path(src.key).exists()
+
+
+def test_unchanged_files_are_not_read_again(tmp_path: Path, pkg: Any, engine: Any) -> None:
+    """A file with the same name, size and mtime as last run is the same message: its body is not re-read."""
+    import os
+
+    from tests.inbox_corpus import fake_pdf, message
+
+    keys = write_maildir(tmp_path / "M", corpus())
+    src = mailsource.MaildirSource(tmp_path / "M", LIMITS.max_message_bytes)
+    run(src, pkg, engine)
+    path = tmp_path / "M" / keys["standard"]
+    st = path.stat()
+    # Same size and mtime, other bytes (a Cyrillic name: invalid if it were read): the last verdict stands.
+    other = message(
+        pdf=fake_pdf(support="standard", membership_id="777", last_name="Жукова"),
+        msgid="<standard@example.org>",
+        received="Wed, 25 Nov 2026 09:00:00 +0100",
+    )
+    assert len(other) != st.st_size  # made the same size below
+    other = other[: st.st_size] if len(other) > st.st_size else other + b" " * (st.st_size - len(other))
+    path.write_bytes(other)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    v = StandInValidator()
+    again = run(src, pkg, engine, validator=v)
+    assert statuses(again, keys) == EXPECTED and v.calls == 0 and again.stats["cached"] == 4
+    # A new mtime: read and judged again (the file changed).
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    third = run(src, pkg, engine, validator=v)
+    assert v.calls == 1 and third.stats["validated"] == 1
+    # Other limits decide differently what is skipped: nothing is reused then.
+    wider = inbox.triage(
+        src, pkg, engine, datetime.fromisoformat(NOW), limits=inbox.Limits(200_000, 200, 10), validator=v
+    )
+    assert statuses(wider, keys)["many-parts"] == "not-a-registration"  # 150 parts: within 200, read again
+    assert inbox.load_state(src.key)["limits"] == [200_000, 200, 10]
 
 
 def test_mbox_eml_dir_and_stdin_agree_with_maildir(tmp_path: Path, pkg: Any, engine: Any) -> None:
@@ -180,15 +218,109 @@ def test_reply_contract_reject_and_done(tmp_path: Path, pkg: Any, engine: Any, c
     assert r.exit_code == ExitCode.INVALID_INPUT
 
 
-def test_reply_without_outbox_says_what_to_do(tmp_path: Path, pkg: Any, engine: Any, cli: Any) -> None:
+def _triaged_ids(tmp_path: Path, pkg: Any, engine: Any) -> dict[str, str]:
     keys = write_maildir(tmp_path / "M", corpus())
     result = run(mailsource.MaildirSource(tmp_path / "M", LIMITS.max_message_bytes), pkg, engine)
-    crit = {i.facts.key: i.facts.id for i in result.items}[keys["critical"]]
-    r = cli("inbox", "reply", crit, "--contract", "V-1")
+    by_key = {i.facts.key: i.facts.id for i in result.items}
+    return {name: by_key[k] for name, k in keys.items()}
+
+
+def test_reply_without_smtp_is_a_config_error_and_marks_nothing(
+    tmp_path: Path, pkg: Any, engine: Any, cli: Any
+) -> None:
+    from supportctl import outbox
+
+    crit = _triaged_ids(tmp_path, pkg, engine)["critical"]
+    r = cli("inbox", "reply", crit, "--contract", "V-1", "--json")
+    assert r.exit_code == ExitCode.CONFIG, r.stderr
+    assert "no SMTP server configured" in r.stderr and r.json()["ok"] is False
+    assert outbox.entries() == [] and inbox.load_done() == {}
+
+
+def test_reply_queue_only_marks_done_and_refuses_a_second_reply(
+    tmp_path: Path, pkg: Any, engine: Any, cli: Any
+) -> None:
+    from supportctl import outbox
+
+    crit = _triaged_ids(tmp_path, pkg, engine)["critical"]
+    r = cli("inbox", "reply", crit, "--contract", "V-1", "--queue-only", "--json")
+    assert r.exit_code == 0, r.stderr
+    data = r.json()["data"]
+    (entry,) = outbox.entries()
+    assert entry.state == "queued" and data["outbox"] == entry.id and data["sent"] is False
+    assert entry.recipients == ("anna@example.org",) and entry.message_id == data["message_id"]
+    assert "outbox flush" in r.stderr
+    assert inbox.load_done()[crit]["outbox"] == entry.id
+    # The same message again: refused (exit 2) and nothing queued, unless --again.
+    r = cli("inbox", "reply", crit, "--contract", "V-2", "--queue-only")
+    assert r.exit_code == ExitCode.USAGE and "answered already" in r.stderr and "--again" in r.stderr
+    assert len(outbox.entries()) == 1
+    r = cli("inbox", "reply", crit, "--contract", "V-1", "--queue-only", "--again")
+    assert r.exit_code == 0, r.stderr
+    assert len(outbox.entries()) == 2
+    r = cli("inbox", "reply", crit, "--contract", "V-1", "--queue-only", "--eml", "x.eml")
+    assert r.exit_code == ExitCode.USAGE
+
+
+def test_reply_sent_at_once_deferred_is_exit_7_then_retry_delivers_once(
+    tmp_path: Path, pkg: Any, engine: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from supportctl import outbox
+    from tests import smtpserver
+
+    ids = _triaged_ids(tmp_path, pkg, engine)
+    srv = smtpserver.start(tmp_path)
     try:
-        import supportctl.outbox  # noqa: F401
-    except ImportError:
-        assert r.exit_code == ExitCode.CONFIG and "--dry-run" in r.stderr
+        for k, v in srv.env().items():
+            monkeypatch.setenv(k, v)
+        srv.mode = "rcpt451"
+        r = cli("inbox", "reply", ids["critical"], "--contract", "V-7")
+        assert r.exit_code == ExitCode.QUEUED, r.stderr
+        assert "451" in r.stderr and "outbox flush" in r.stderr
+        (entry,) = outbox.entries()
+        assert entry.state == "deferred" and ids["critical"] in inbox.load_done()  # safely queued: done
+        srv.mode = "ok"
+        r = cli("outbox", "retry", entry.id)
+        assert r.exit_code == 0, r.stderr
+        assert srv.count() == 1 and srv.handler.messages[0]["to"] == ["anna@example.org"]
+        # A run that queued the reply but stopped before marking the message done: the next run sends
+        # that same entry, it does not queue a second reply.
+        r = cli("inbox", "reply", ids["standard"], "--contract", "V-8", "--queue-only")
+        assert r.exit_code == 0, r.stderr
+        done = inbox.load_done()
+        del done[ids["standard"]]
+        (inbox.inbox_dir() / "done.json").write_text(json.dumps(done))
+        r = cli("inbox", "reply", ids["standard"], "--contract", "V-8", "--json")
+        assert r.exit_code == 0, r.stderr
+        assert "queued before" in r.stderr and r.json()["data"]["sent"] is True
+        assert len(outbox.entries()) == 2 and srv.count() == 2
+        srv.mode = "rcpt550"
+        r = cli("inbox", "reply", ids["invalid"], "--reject")
+        assert r.exit_code == ExitCode.MAIL_REFUSED and "reply again with --again" in r.stderr
+    finally:
+        srv.stop()
+
+
+def test_real_forms_are_validated_by_the_cli(tmp_path: Path, pkg: Any, cli: Any) -> None:
+    """No cache, no stand-in: the CLI validates a real filled form, and a fake PDF is invalid, not a crash."""
+    from supportctl import form
+    from tests.inbox_corpus import VALID, fake_pdf, message
+
+    good = form.fill_pdf(pkg, VALID)
+    msgs = {
+        "good": message(pdf=good, msgid="<good@example.org>"),
+        "fake": message(pdf=fake_pdf(), msgid="<fake@example.org>", sender="Eve <eve@example.org>"),
+    }
+    keys = write_maildir(tmp_path / "M", msgs)
+    r = cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json")
+    assert r.exit_code == 0, r.stderr
+    recs = {json.loads(x)["key"]: json.loads(x) for x in r.stdout.splitlines()}
+    assert recs[keys["good"]]["status"] == "due-soon" and recs[keys["good"]]["class"] == "critical"
+    assert recs[keys["good"]]["company"] == "Acme GmbH" and recs[keys["good"]]["findings"] == []
+    assert recs[keys["fake"]]["status"] == "invalid" and recs[keys["fake"]]["findings"][0]["code"] == "unreadable"
+    assert "2 form(s) validated" in r.stderr and "cannot validate" not in r.stderr
+    r = cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json")
+    assert "0 form(s) validated, 2 from the cache" in r.stderr
 
 
 def test_package_reply_templates_are_optional_and_checked(tmp_path: Path) -> None:
