@@ -77,6 +77,13 @@ class _Group(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         return _localized(super().get_command(ctx, cmd_name))
 
+    def get_params(self, ctx: Any) -> Any:
+        params = super().get_params(ctx)
+        for param in params:
+            if param.name == "install_completion":  # Typer's callback reports in English
+                param.callback = _install_completion
+        return params
+
     def get_help_option(self, ctx: Any) -> Any:
         return _help_option(super().get_help_option(ctx))
 
@@ -127,6 +134,18 @@ _FRAMEWORK_HELP = {
 }
 _METAVARS = {"<str>": N_("<text>"), "<int>": N_("<integer>"), "<float>": N_("<number>"), "<path>": N_("<path>")}
 _USAGE_PIECES = {"[OPTIONS]": N_("[OPTIONS]"), "COMMAND [ARGS]...": N_("COMMAND [ARGS]...")}
+
+
+def _install_completion(ctx: Any, param: Any, value: Any) -> Any:
+    """Typer's `--install-completion`, reporting in the chosen language."""
+    if not value or ctx.resilient_parsing:
+        return value
+    from typer._completion_shared import install
+
+    shell, path = install(shell=value) if isinstance(value, str) else install()
+    out.write_out(_("{shell} completion installed in {path}").format(shell=shell, path=path))
+    out.write_out(_("Completion will take effect once you restart the terminal"))
+    sys.exit(0)
 
 
 def _help_option(opt: Any) -> Any:

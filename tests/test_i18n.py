@@ -163,6 +163,7 @@ def test_completion_options_are_translated_and_still_work(proc, isolated: Path) 
     assert r.exit_code == 0 and "_SUPPORTCTL_COMPLETE" in r.stdout
     r = proc("--install-completion", env={**DE, "SHELL": "/bin/bash"})
     assert r.exit_code == 0, r.stderr
+    assert "Befehlsergänzung für bash in " in r.stdout and "Terminal neu starten" in r.stdout
     assert "_SUPPORTCTL_COMPLETE" in (isolated / ".bash_completions" / "supportctl.sh").read_text()
 
 
