@@ -15,9 +15,10 @@ def _language(args: list[str]) -> str | None:
     for i, a in enumerate(args):
         if a == "--":
             break
-        if a == "--lang" and i + 1 < len(args):
+        # An unsupported --lang falls through to the environment: its error message is then in that language.
+        if a == "--lang" and i + 1 < len(args) and normalize(args[i + 1]):
             return normalize(args[i + 1])
-        if a.startswith("--lang="):
+        if a.startswith("--lang=") and normalize(a.split("=", 1)[1]):
             return normalize(a.split("=", 1)[1])
     import os
 

@@ -12,19 +12,23 @@ from enum import Enum
 from typing import Annotated, Any, NoReturn
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from supportctl import __version__
 from supportctl import output as out
 from supportctl.errors import ExitCode, SupportctlError
-from supportctl.i18n import _
+from supportctl.i18n import N_, _
 
 _JSON_KEY = "supportctl.json"
 _COMMAND_KEY = "supportctl.command"
 
 
 class _Group(TyperGroup):
-    """Maps every `SupportctlError` (and Ctrl-C) to one stderr line, the --json envelope and an exit code."""
+    """Maps every `SupportctlError` (and Ctrl-C) to one stderr line, the --json envelope and an exit code.
+
+    It also speaks the chosen language where Click would print English: help pages (`_help_page`),
+    usage errors (`main`), and it hands the same to every subcommand it resolves (`get_command`).
+    """
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -39,6 +43,262 @@ class _Group(TyperGroup):
         except OSError as exc:
             # Anything the core did not anticipate is still one line, never a traceback.
             _fail(ctx, SupportctlError(_("{reason}").format(reason=_os_reason(exc))))
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: Any = None,
+        complete_var: Any = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        run = {"args": args, "prog_name": prog_name, "complete_var": complete_var, **kwargs}
+        run["windows_expand_args"] = windows_expand_args
+        if not standalone_mode:
+            return super().main(standalone_mode=False, **run)
+        # Click's own error printing is English-only: run non-standalone and print usage errors ourselves.
+        exc = _click_exceptions()
+        try:
+            rv = super().main(standalone_mode=False, **run)
+        except getattr(exc, "NoArgsIsHelpError", ()) as e:
+            out.say(e.format_message())
+            sys.exit(ExitCode.USAGE)
+        except exc.UsageError as e:
+            _usage_failed(e, sys.argv[1:] if args is None else list(args))
+        except exc.ClickException as e:
+            out.say(out.error_line(e.format_message(), None))
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            out.say(_("aborted"))
+            sys.exit(ExitCode.ERROR)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        return _localized(super().get_command(ctx, cmd_name))
+
+    def get_params(self, ctx: Any) -> Any:
+        params = super().get_params(ctx)
+        for param in params:
+            if param.name == "install_completion":  # Typer's callback reports in English
+                param.callback = _install_completion
+        return params
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _help_option(super().get_help_option(ctx))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _help_page(self, ctx, formatter)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return _short_help(self, limit, super().get_short_help_str)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        names = [n for n in self.list_commands(ctx) if (c := self.get_command(ctx, n)) is not None and not c.hidden]
+        limit = formatter.width - 6 - max((len(n) for n in names), default=0)
+        for name in names:
+            rows.append((name, self.get_command(ctx, name).get_short_help_str(limit)))
+        if rows:
+            with formatter.section(_("Commands")):
+                formatter.write_dl(rows)
+
+
+class _Command(TyperCommand):
+    """A command whose help page and help option follow the chosen language (see `_Group`)."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _help_option(super().get_help_option(ctx))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _help_page(self, ctx, formatter)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return _short_help(self, limit, super().get_short_help_str)
+
+
+def _localized(cmd: Any) -> Any:
+    # Commands and sub-apps declared with Typer's default classes get ours, so every help page and usage
+    # error speaks the chosen language whoever added the command and however.
+    if type(cmd) is TyperCommand:
+        cmd.__class__ = _Command
+    elif type(cmd) is TyperGroup:
+        cmd.__class__ = _Group
+    return cmd
+
+
+# Typer's own options, whose help Typer writes in English.
+_FRAMEWORK_HELP = {
+    "install_completion": N_("Install completion for the current shell."),
+    "show_completion": N_("Show completion for the current shell, to copy it or customize the installation."),
+}
+_METAVARS = {"<str>": N_("<text>"), "<int>": N_("<integer>"), "<float>": N_("<number>"), "<path>": N_("<path>")}
+_USAGE_PIECES = {"[OPTIONS]": N_("[OPTIONS]"), "COMMAND [ARGS]...": N_("COMMAND [ARGS]...")}
+
+
+def _install_completion(ctx: Any, param: Any, value: Any) -> Any:
+    """Typer's `--install-completion`, reporting in the chosen language."""
+    if not value or ctx.resilient_parsing:
+        return value
+    from typer._completion_shared import install
+
+    shell, path = install(shell=value) if isinstance(value, str) else install()
+    out.write_out(_("{shell} completion installed in {path}").format(shell=shell, path=path))
+    out.write_out(_("Completion will take effect once you restart the terminal"))
+    sys.exit(0)
+
+
+def _help_option(opt: Any) -> Any:
+    if opt is not None:
+        opt.help = _("Show this message and exit.")
+    return opt
+
+
+def _short_help(cmd: Any, limit: int, base: Any) -> str:
+    saved = cmd.help
+    cmd.help = _(saved) if saved else saved
+    try:
+        return str(base(limit))
+    finally:
+        cmd.help = saved
+
+
+def _help_page(cmd: Any, ctx: Any, formatter: Any) -> None:
+    """Click's help page (usage, text, options, commands, epilog) with every framework word translated."""
+    pieces = [_(_USAGE_PIECES[p]) if p in _USAGE_PIECES else _metavars(p) for p in cmd.collect_usage_pieces(ctx)]
+    formatter.write_usage(_metavars(ctx.command_path), " ".join(pieces), prefix=_("Usage: "))
+    text = _(cmd.help).partition("\f")[0] if cmd.help else ""
+    if text:
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(text)
+    args: list[tuple[str, str]] = []
+    opts: list[tuple[str, str]] = []
+    for param in cmd.get_params(ctx):
+        record = param.get_help_record(ctx)
+        if record is not None:
+            (args if param.param_type_name == "argument" else opts).append(_help_record(param, *record))
+    for title, rows in ((_("Arguments"), args), (_("Options"), opts)):
+        if rows:
+            with formatter.section(title):
+                formatter.write_dl(rows)
+    if isinstance(cmd, _Group):
+        cmd.format_commands(ctx, formatter)
+    cmd.format_epilog(ctx, formatter)
+
+
+def _help_record(param: Any, name: str, text: str) -> tuple[str, str]:
+    import re
+
+    if param.name in _FRAMEWORK_HELP and param.help:
+        text = text.replace(param.help, _(_FRAMEWORK_HELP[param.name]))
+    elif param.help:  # a literal help="…" (i18n_catalog extracts those too); translated ones pass unchanged
+        text = text.replace(param.help, _(param.help))
+    name = _metavars(name)
+    m = re.search(r"\[((?:default: |required|env var: )[^\]]*)\]$", text)
+    if m:
+        parts = []
+        for part in m.group(1).split("; "):
+            if part.startswith("default: "):
+                part = _("default: {default}").format(default=part[len("default: ") :])
+            elif part == "required":
+                part = _("required")
+            elif part.startswith("env var: "):
+                part = _("env var: {var}").format(var=part[len("env var: ") :])
+            parts.append(part)
+        text = text[: m.start(1)] + "; ".join(parts) + text[m.end(1) :]
+    for english, marked in _METAVARS.items():
+        name = name.replace(english, _(marked))
+    return name, text
+
+
+def _metavars(text: str) -> str:
+    """Word metavars (`SOURCE`, `WHEN`; i18n_catalog extracts them) in the chosen language."""
+    import re
+
+    return re.sub(r"\b[A-Z][A-Z_]+\b", lambda m: _(m.group(0)), text)
+
+
+def _click_exceptions() -> Any:
+    """Click's exception module: vendored inside Typer since 0.20-something, the `click` package before."""
+    import importlib
+
+    try:
+        return importlib.import_module("typer._click.exceptions")
+    except ImportError:  # pragma: no cover - older Typer
+        return importlib.import_module("click.exceptions")
+
+
+# Click's English usage-error texts, as patterns, and their catalogue entries.
+_CLICK_MESSAGES = (
+    (
+        r"No such command '(?P<name>[^']*)'\. Did you mean (?P<suggestions>.+)\?",
+        N_("No such command '{name}'. Did you mean {suggestions}?"),
+    ),
+    (r"No such command '(?P<name>[^']*)'\.", N_("No such command '{name}'.")),
+    (r"Missing command\.", N_("Missing command.")),
+    (r"Option '(?P<option>[^']+)' requires an argument\.", N_("Option '{option}' requires a value.")),
+    (r"Option '(?P<option>[^']+)' requires (?P<n>\d+) arguments\.", N_("Option '{option}' requires {n} values.")),
+    (r"Option '(?P<option>[^']+)' does not take a value\.", N_("Option '{option}' does not take a value.")),
+    (r"Got unexpected extra arguments? ?(?:\(s\))? \((?P<args>.*)\)", N_("Unexpected extra arguments ({args}).")),
+    (r"(?P<value>.+) is not one of (?P<choices>.+)\.", N_("{value} is not one of {choices}.")),
+    (r"(?P<value>.+) is not a valid integer\.", N_("{value} is not a whole number.")),
+    (r"(?P<value>.+) is not a valid float\.", N_("{value} is not a number.")),
+    (r"(?P<value>.+) is not a valid boolean\..*", N_("{value} is not a yes/no value.")),
+)
+
+
+def _click_message(e: Any) -> str:
+    """A usage error's text in the chosen language (Click builds it in English)."""
+    exc = _click_exceptions()
+    if isinstance(e, exc.NoSuchOption):
+        text = _("No such option: {option}").format(option=e.option_name)
+        if e.possibilities:
+            text = _("{message} (possible options: {options})").format(
+                message=text, options=", ".join(sorted(e.possibilities))
+            )
+        return text
+    if isinstance(e, exc.BadParameter):
+        hint = e.param_hint
+        if hint is None and e.param is not None:
+            hint = e.param.get_error_hint(e.ctx)
+        if hint is not None and not isinstance(hint, str):
+            hint = " / ".join(repr(h) for h in hint)
+        hint = _metavars(hint) if hint else hint
+        if isinstance(e, exc.MissingParameter):
+            kind = e.param_type or (e.param.param_type_name if e.param is not None else "")
+            if kind == "argument":
+                return _("Missing argument {name}.").format(name=hint or "")
+            return _("Missing option {name}.").format(name=hint or "")
+        reason = _click_detail(e.message)
+        if hint:
+            return _("Invalid value for {name}: {reason}").format(name=hint, reason=reason)
+        return _("Invalid value: {reason}").format(reason=reason)
+    return _click_detail(e.message)
+
+
+def _click_detail(message: str) -> str:
+    import re
+
+    for pattern, msgid in _CLICK_MESSAGES:
+        m = re.fullmatch(pattern, message, re.DOTALL)
+        if m:
+            return _(msgid).format(**m.groupdict())
+    return message
+
+
+def _usage_failed(e: Any, argv: list[str]) -> NoReturn:
+    from supportctl.errors import UsageError
+
+    message = _click_message(e)
+    ctx = e.ctx
+    if "--json" in argv:
+        command = ctx.command_path.partition(" ")[2] if ctx is not None else ""
+        out.write_out(out.envelope(command or "supportctl", None, [UsageError(message).to_dict()], ok=False))
+    out.say(out.error_line(message, None))
+    if ctx is not None and ctx.command.get_help_option(ctx) is not None:
+        out.say(_("Try '{command} --help' for help.").format(command=_metavars(ctx.command_path)))
+    sys.exit(ExitCode.USAGE)
 
 
 def _os_reason(exc: OSError) -> str:
@@ -307,7 +567,10 @@ def _render_eta(results: list[Any], now: datetime, user_tz: Any, schedule_tz: st
         remaining = r.due.timestamp() - now.timestamp()
         lines.append(
             _("{label}: active by {due} ({zone}), {relative}").format(
-                label=label, due=out.format_datetime(r.due), zone=schedule_tz, relative=out.relative(remaining)
+                label=label,
+                due=out.format_datetime(r.due, long=True),
+                zone=schedule_tz,
+                relative=out.relative(remaining),
             )
         )
         if r.clock_starts.timestamp() != r.start.timestamp():
@@ -331,11 +594,7 @@ def _explain_line(s: Any) -> str:
     from supportctl.eta import _offset
     from supportctl.i18n import current_language
 
-    day = (
-        out.weekday_abbr(s.day.weekday())
-        + " "
-        + (s.day.strftime("%d.%m.%Y") if current_language() == "de" else s.day.isoformat())
-    )
+    day = out.format_date(s.day)
     if s.kind == "window":
         return _("{day} {start}-{end}: {used} of business time").format(
             day=day, start=f"{s.start:%H:%M}", end=f"{s.end:%H:%M}", used=out.format_duration(s.used_seconds)
@@ -1152,13 +1411,40 @@ def _send(cfg: Any, ids: list[str] | None, mode: str) -> list[Any]:
         session.close()
 
 
+# Outbox states as shown to people (i18n); --json keeps the codes.
+_OUTBOX_STATE = {
+    "queued": N_("queued"),
+    "sent": N_("sent"),
+    "deferred": N_("deferred"),
+    "failed": N_("failed"),
+    "needs-credentials": N_("needs-credentials"),
+    "uncertain": N_("uncertain"),
+}
+
+
+def _state_label(state: str) -> str:
+    return _(_OUTBOX_STATE[state]) if state in _OUTBOX_STATE else state
+
+
+def _when(iso: Any) -> str:
+    """An ISO time from the outbox, in the chosen language's format; as stored if it is not one."""
+    if not iso:
+        return ""
+    try:
+        return out.format_datetime(datetime.fromisoformat(str(iso)))
+    except ValueError:
+        return str(iso)
+
+
 def _result_line(r: Any) -> str:
     if r.skipped == "busy":
         return _("{id}: skipped, another supportctl run is sending it").format(id=r.id)
     if r.skipped == "expired":
         return _("{id}: failed, given up after 5 days").format(id=r.id)
     if r.skipped:
-        return _("{id}: not sent, it is {state} (see `supportctl outbox show {id}`)").format(id=r.id, state=r.state)
+        return _("{id}: not sent, it is {state} (see `supportctl outbox show {id}`)").format(
+            id=r.id, state=_state_label(r.state)
+        )
     lines = {
         "sent": _("{id}: sent ({text})"),
         "deferred": _("{id}: not sent, will be retried: {text}"),
@@ -1373,9 +1659,9 @@ def _outbox_list(json_output: bool) -> None:
     rows = [
         [
             e.id,
-            e.state,
+            _state_label(e.state),
             str(e.attempts),
-            (e.next_attempt or "")[:19],
+            _when(e.next_attempt),
             ", ".join(e.recipients),
             e.subject,
             f"{e.last_code or ''} {e.last_text or ''}".strip()[:80],
@@ -1405,25 +1691,24 @@ def outbox_show(
         return
     lines = [
         _("ID: {id}").format(id=e.id),
-        _("State: {state}").format(state=e.state),
+        _("State: {state}").format(state=_state_label(e.state)),
         f"Message-ID: {e.message_id}",
         f"From: {e.sender}",
         f"To: {', '.join(e.recipients)}",
         f"Subject: {e.subject}",
-        _("Queued: {when}").format(when=e.created),
+        _("Queued: {when}").format(when=_when(e.created)),
         _("Attempts: {n}").format(n=e.attempts),
     ]
     if e.queue_id:
         lines.append(_("Server queue id: {qid}").format(qid=e.queue_id))
     if e.next_attempt and e.state == "deferred":
-        lines.append(_("Next try: {when}").format(when=e.next_attempt))
+        lines.append(_("Next try: {when}").format(when=_when(e.next_attempt)))
     for addr, (rc, rt) in sorted(e.refused.items()):
         lines.append(_("Recipient {addr} refused: {code} {text}").format(addr=addr, code=rc, text=rt))
     lines.append(_("History:"))
     for h in e.history:
-        lines.append(
-            f"  {h.get('at', '')[:19]}  {h.get('state')}  {h.get('code') or ''} {h.get('text') or ''}".rstrip()
-        )
+        state = _state_label(str(h.get("state")))
+        lines.append(f"  {_when(h.get('at'))}  {state}  {h.get('code') or ''} {h.get('text') or ''}".rstrip())
     lines.append(_("Message file: {path}").format(path=e.path / "message.eml"))
     out.write_out("\n".join(lines))
 
@@ -1809,7 +2094,7 @@ def inbox(
     out.say(
         _("{n} message(s): {counts}; {validated} form(s) validated, {cached} from the cache").format(
             n=st["messages"] if not src.incremental else len(result.items),
-            counts=", ".join(f"{counts[s]} {s}" for s in core.STATUSES if s in counts) or "-",
+            counts=", ".join(f"{counts[s]} {_status_label(s)}" for s in core.STATUSES if s in counts) or "-",
             validated=st["validated"],
             cached=st["cached"],
         )
@@ -1820,6 +2105,23 @@ def inbox(
     if fail_on is FailOn.overdue and counts.get("overdue"):
         out.say(_("{n} registration(s) overdue").format(n=counts["overdue"]))
         raise typer.Exit(ExitCode.OVERDUE)
+
+
+# Statuses as shown to people (i18n); --json and NDJSON keep the codes.
+_INBOX_STATUS = {
+    "overdue": N_("overdue"),
+    "due-soon": N_("due-soon"),
+    "open": N_("open"),
+    "invalid": N_("invalid"),
+    "duplicate": N_("duplicate"),
+    "skipped": N_("skipped"),
+    "not-a-registration": N_("not-a-registration"),
+    "done": N_("done"),
+}
+
+
+def _status_label(status: str) -> str:
+    return _(_INBOX_STATUS[status]) if status in _INBOX_STATUS else status
 
 
 def _render_inbox(items: list[Any], now: datetime, zone: Any) -> None:
@@ -1840,7 +2142,7 @@ def _render_inbox(items: list[Any], now: datetime, zone: Any) -> None:
                 out.format_datetime(datetime.fromisoformat(f.received).astimezone(zone)) + f" [{f.received_from}]"
             )
         what = "; ".join(i.reasons) if i.reasons else f.subject
-        rows.append([f.id, i.status, due, i.activation_class or "", received, f.sender, what])
+        rows.append([f.id, _status_label(i.status), due, i.activation_class or "", received, f.sender, what])
     out.table(
         _("Registrations"),
         [_("Id"), _("Status"), _("Due"), _("Class"), _("Received"), _("From"), _("Subject or reasons")],

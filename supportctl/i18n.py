@@ -85,3 +85,8 @@ def ngettext(singular: str, plural: str, n: int) -> str:
         set_language(language_from_env())
     assert _translation is not None
     return _translation.ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """Mark `message` for the catalogue without translating it now (it is translated where it is shown)."""
+    return message

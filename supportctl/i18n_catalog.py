@@ -23,6 +23,7 @@ LOCALE = PACKAGE / "locale"
 POT = LOCALE / "supportctl.pot"
 LANGUAGES = ("de",)
 PLURAL_FORMS = {"de": "nplurals=2; plural=(n != 1);"}
+_METAVAR_WORD = re.compile(r"\b[A-Z][A-Z_]+\b")  # the words cli.py's `_metavars` translates
 _PLACEHOLDER = re.compile(r"(?<!\{)\{([a-zA-Z_][a-zA-Z0-9_]*)[^{}]*\}(?!\})")
 
 
@@ -44,26 +45,92 @@ class Entry:
 
 
 def extract(sources: list[Path] | None = None) -> dict[tuple[str, str | None], Entry]:
-    """Every `_("…")` and `ngettext("…", "…", n)` with literal strings in the package."""
+    """Every `_("…")`, `N_("…")` and `ngettext("…", "…", n)` with literal strings, and command docstrings."""
     found: dict[tuple[str, str | None], Entry] = {}
     files = sources or sorted(p for p in PACKAGE.rglob("*.py") if "locale" not in p.parts)
     for path in files:
         tree = ast.parse(path.read_text("utf-8"), str(path))
         for node in ast.walk(tree):
+            doc = _command_docstring(node) if isinstance(node, ast.FunctionDef) else None
+            if doc and isinstance(node, ast.FunctionDef):
+                for text in [doc, *_argument_names(node)]:
+                    entry = found.setdefault((text, None), Entry(text, None, [""]))
+                    entry.locations.append(f"{_shown(path)}:{node.lineno}")
+                continue
+            for text in _option_texts(node):
+                entry = found.setdefault((text, None), Entry(text, None, [""]))
+                entry.locations.append(f"{_shown(path)}:{getattr(node, 'lineno', 0)}")
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
                 continue
             args = node.args
-            if node.func.id == "_" and len(args) == 1 and _is_str(args[0]):
+            if node.func.id in ("_", "N_") and len(args) == 1 and _is_str(args[0]):
                 key: tuple[str, str | None] = (_str(args[0]), None)
             elif node.func.id == "ngettext" and len(args) == 3 and _is_str(args[0]) and _is_str(args[1]):
                 key = (_str(args[0]), _str(args[1]))
             else:
                 continue
             entry = found.setdefault(key, Entry(key[0], key[1], ["", ""] if key[1] else [""]))
-            entry.locations.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+            entry.locations.append(f"{_shown(path)}:{node.lineno}")
     for entry in found.values():
         entry.locations.sort(key=_location_key)
     return found
+
+
+def _command_docstring(node: ast.FunctionDef) -> str | None:
+    """The docstring of a function decorated with `@<app>.command(...)` or `@<app>.callback(...)`.
+
+    Typer shows it as the command's help (`inspect.getdoc`, the same cleaning as `ast.get_docstring`);
+    `cli.py` translates it when the help is shown, so commands need no `help=_(...)` of their own.
+    """
+    for dec in node.decorator_list:
+        func = dec.func if isinstance(dec, ast.Call) else dec
+        if isinstance(func, ast.Attribute) and func.attr in ("command", "callback"):
+            return ast.get_docstring(node, clean=True)
+    return None
+
+
+def _argument_names(node: ast.FunctionDef) -> list[str]:
+    """`DOC` for `doc: Annotated[..., typer.Argument(...)]` without a metavar: Click shows the name in capitals."""
+    names = []
+    for arg in node.args.args:
+        ann = arg.annotation
+        if not (isinstance(ann, ast.Subscript) and isinstance(ann.slice, ast.Tuple)):
+            continue
+        for part in ann.slice.elts[1:]:
+            if (
+                isinstance(part, ast.Call)
+                and isinstance(part.func, ast.Attribute)
+                and part.func.attr == "Argument"
+                and not any(kw.arg == "metavar" for kw in part.keywords)
+            ):
+                names.append(arg.arg.upper())
+    return names
+
+
+def _option_texts(node: ast.AST) -> list[str]:
+    """Literal `help="…"` and the capitalised words of `metavar="[DOC]..."` in `typer.Option/Argument(...)` calls.
+
+    `cli.py` translates both when the help page is shown, so a literal that missed its `_()` still
+    reaches the catalogue (and `check` then asks for its translation).
+    """
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return []
+    if node.func.attr not in ("Option", "Argument"):
+        return []
+    texts = []
+    for kw in node.keywords:
+        if kw.arg == "help" and _is_str(kw.value):
+            texts.append(_str(kw.value))
+        elif kw.arg == "metavar" and _is_str(kw.value):
+            texts += _METAVAR_WORD.findall(_str(kw.value))
+    return texts
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(PACKAGE.parent))
+    except ValueError:
+        return str(path)
 
 
 def _location_key(loc: str) -> tuple[str, int]:
@@ -249,6 +316,7 @@ def cmd_extract() -> None:
 
 
 def cmd_update() -> None:
+    cmd_extract()  # the template follows the code too
     found = extract()
     for lang in LANGUAGES:
         header, old = read_po(po_path(lang))

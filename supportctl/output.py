@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import IO, Any
 
 from supportctl.i18n import _, current_language
@@ -70,15 +70,50 @@ def weekday_abbr(index: int) -> str:
     return names[index]
 
 
-def format_datetime(dt: datetime, with_zone: bool = True) -> str:
-    """`Mon 2026-11-30 09:30 CET` in English, `Mo., 30.11.2026, 09:30` in German."""
-    day = weekday_abbr(dt.weekday())
+def weekday_name(index: int) -> str:
+    names = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
+    return names[index]
+
+
+# Zone abbreviations as German readers know them; anything else (UTC, EST, +03) stays as the zone gives it.
+_ZONE_ABBR_DE = {"CET": "MEZ", "CEST": "MESZ", "WET": "WEZ", "WEST": "WESZ", "EET": "OEZ", "EEST": "OESZ"}
+
+
+def _zone_abbr(dt: datetime) -> str:
     zone = dt.tzname() or ""
+    return _ZONE_ABBR_DE.get(zone, zone) if current_language() == "de" else zone
+
+
+def format_date(d: date) -> str:
+    """`Mon 2026-11-30` in English, `Mo., 30.11.2026` in German."""
+    day = weekday_abbr(d.weekday())
     if current_language() == "de":
-        text = f"{day}, {dt:%d.%m.%Y}, {dt:%H:%M}"
+        return f"{day}, {d:%d.%m.%Y}"
+    return f"{day} {d.isoformat()}"
+
+
+def format_datetime(dt: datetime, with_zone: bool = True, long: bool = False) -> str:
+    """`Mon 2026-11-30 09:30 CET` in English; German `Mo., 30.11.2026, 09:30 MEZ`.
+
+    `long` is for running text: German `Montag, 30.11.2026, 09:30 Uhr MEZ`; English stays the same.
+    """
+    zone = _zone_abbr(dt) if with_zone else ""
+    if current_language() == "de":
+        if long:
+            text = f"{weekday_name(dt.weekday())}, {dt:%d.%m.%Y}, {dt:%H:%M} Uhr"
+        else:
+            text = f"{weekday_abbr(dt.weekday())}, {dt:%d.%m.%Y}, {dt:%H:%M}"
     else:
-        text = f"{day} {dt:%Y-%m-%d %H:%M}"
-    return f"{text} {zone}".rstrip() if with_zone else text
+        text = f"{weekday_abbr(dt.weekday())} {dt:%Y-%m-%d %H:%M}"
+    return f"{text} {zone}".rstrip()
+
+
+def format_number(value: float, decimals: int = 0) -> str:
+    """`1,234.5` in English, `1.234,5` in German."""
+    text = f"{value:,.{decimals}f}"
+    if current_language() == "de":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return text
 
 
 def format_duration(seconds: float) -> str:
