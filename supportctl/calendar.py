@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,8 +21,7 @@ DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MIN_YEAR, MAX_YEAR = 1971, 2199
 
 
-@dataclass(frozen=True)
-class Schedule:
+class Schedule(NamedTuple):
     timezone: str
     days: frozenset[int]  # 0 = Monday
     opens: time
@@ -46,8 +44,7 @@ class Schedule:
         }
 
 
-@dataclass(frozen=True)
-class ActivationClass:
+class ActivationClass(NamedTuple):
     name: str
     label: dict[str, str]
     business_hours: float = 0.0

@@ -11,7 +11,6 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -140,12 +139,16 @@ class Resolved(NamedTuple):
     origin: str  # the variable name or file path, "" for flag/default
 
 
-@dataclass
 class Config:
-    values: dict[str, Resolved]
-    path: Path
-    file_exists: bool
-    warnings: list[str] = field(default_factory=list)
+    """Every resolved setting; `warnings` collects what the CLI should tell the user."""
+
+    def __init__(
+        self, values: dict[str, Resolved], path: Path, file_exists: bool, warnings: list[str] | None = None
+    ) -> None:
+        self.values = values
+        self.path = path
+        self.file_exists = file_exists
+        self.warnings = warnings if warnings is not None else []
 
     def get(self, key: str) -> Any:
         return self.values[key].value

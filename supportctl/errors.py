@@ -1,6 +1,6 @@
 """The one error hierarchy. Each class carries its exit code and, optionally, a hint.
 
-Core modules raise these; only `cli.py` turns them into one stderr line and an exit status.
+Core modules raise these; only the `supportctl.cli` package turns them into one stderr line and an exit status.
 The exit codes are part of the public interface: documented in the README, asserted in tests,
 extended but never renumbered.
 """

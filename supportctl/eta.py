@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -30,21 +29,20 @@ def effective_schedule(base: cal.Schedule, o: ScheduleOverrides) -> cal.Schedule
     s = base
     if o.timezone:
         cal.zone(o.timezone)
-        s = replace(s, timezone=o.timezone)
+        s = s._replace(timezone=o.timezone)
     if o.days:
-        s = replace(s, days=cal.parse_days(o.days))
+        s = s._replace(days=cal.parse_days(o.days))
     if o.hours:
         opens, closes = cal.parse_hours(o.hours)
-        s = replace(s, opens=opens, closes=closes)
+        s = s._replace(opens=opens, closes=closes)
     if o.holidays:
-        s = replace(s, holidays=cal.parse_holidays(o.holidays))
+        s = s._replace(holidays=cal.parse_holidays(o.holidays))
     if o.half_days is not None:
-        s = replace(s, half_days=cal.parse_half_days(o.half_days) if o.half_days.lower() != "none" else ())
+        s = s._replace(half_days=cal.parse_half_days(o.half_days) if o.half_days.lower() != "none" else ())
     return s
 
 
-@dataclass(frozen=True)
-class EtaResult:
+class EtaResult(NamedTuple):
     activation_class: str
     label: dict[str, str]
     sla_seconds: float

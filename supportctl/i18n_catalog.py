@@ -23,7 +23,7 @@ LOCALE = PACKAGE / "locale"
 POT = LOCALE / "supportctl.pot"
 LANGUAGES = ("de",)
 PLURAL_FORMS = {"de": "nplurals=2; plural=(n != 1);"}
-_METAVAR_WORD = re.compile(r"\b[A-Z][A-Z_]+\b")  # the words cli.py's `_metavars` translates
+_METAVAR_WORD = re.compile(r"\b[A-Z][A-Z_]+\b")  # the words `cli._base._metavars` translates
 _PLACEHOLDER = re.compile(r"(?<!\{)\{([a-zA-Z_][a-zA-Z0-9_]*)[^{}]*\}(?!\})")
 
 
@@ -80,7 +80,7 @@ def _command_docstring(node: ast.FunctionDef) -> str | None:
     """The docstring of a function decorated with `@<app>.command(...)` or `@<app>.callback(...)`.
 
     Typer shows it as the command's help (`inspect.getdoc`, the same cleaning as `ast.get_docstring`);
-    `cli.py` translates it when the help is shown, so commands need no `help=_(...)` of their own.
+    `supportctl.cli` translates it when the help is shown, so commands need no `help=_(...)` of their own.
     """
     for dec in node.decorator_list:
         func = dec.func if isinstance(dec, ast.Call) else dec
@@ -110,7 +110,7 @@ def _argument_names(node: ast.FunctionDef) -> list[str]:
 def _option_texts(node: ast.AST) -> list[str]:
     """Literal `help="…"` and the capitalised words of `metavar="[DOC]..."` in `typer.Option/Argument(...)` calls.
 
-    `cli.py` translates both when the help page is shown, so a literal that missed its `_()` still
+    `supportctl.cli` translates both when the help page is shown, so a literal that missed its `_()` still
     reaches the catalogue (and `check` then asks for its translation).
     """
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):

@@ -1,6 +1,6 @@
 """Rendering: the --json envelope, plain text for pipes, Rich only on a terminal.
 
-Besides `cli.py` this is the only module that imports rich, and only inside functions, so
+Besides the `supportctl.cli` package this is the only module that imports rich, and only inside functions, so
 `--json` and plain output never pay for it.
 """
 

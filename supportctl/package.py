@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -67,8 +66,7 @@ REPLY_PLACEHOLDERS = (
 )
 
 
-@dataclass(frozen=True)
-class ReplyTemplates:
+class ReplyTemplates(NamedTuple):
     """The desk's replies (`inbox reply`): per language, `{placeholder}`s from REPLY_PLACEHOLDERS."""
 
     contract_subject: dict[str, str]
@@ -131,8 +129,7 @@ DEFAULT_REPLY = ReplyTemplates(
 )
 
 
-@dataclass(frozen=True)
-class Process:
+class Process(NamedTuple):
     registration_address: str
     request_address: str
     subject: str
@@ -142,8 +139,7 @@ class Process:
     reply: ReplyTemplates = DEFAULT_REPLY
 
 
-@dataclass(frozen=True)
-class Package:
+class Package(NamedTuple):
     root: Path
     name: str
     version: str

@@ -242,17 +242,42 @@ def test_manifest_cache_follows_edits(tmp_path: Path) -> None:
 
 
 def test_every_command_is_documented_in_the_readme() -> None:
-    from supportctl.cli import _command_name, app
+    from supportctl.cli import app, command_name
 
     readme = (ROOT / "README.md").read_text()
-    names = [_command_name(c) for c in app.registered_commands] + [str(g.name) for g in app.registered_groups]
+    names = [command_name(c) for c in app.registered_commands] + [str(g.name) for g in app.registered_groups]
     missing = [n for n in names if f"supportctl {n}" not in readme]
     assert not missing, f"commands missing from README.md: {missing}"
 
 
 def test_every_typer_app_uses_plain_help() -> None:
-    """Rich help panels import rich on every --help (see HELP_MARKUP in cli.py)."""
+    """Rich help panels import rich on every --help (see HELP_MARKUP in supportctl/cli/_base.py)."""
     from supportctl import cli
 
     apps = [cli.app, *(g.typer_instance for g in cli.app.registered_groups)]
     assert all(a.rich_markup_mode is None for a in apps)
+
+
+def test_each_command_is_loaded_by_its_own_module() -> None:
+    """`main` imports only the module of the command being run: the mapping must name the right one."""
+    from supportctl.cli import _base, app, command_name
+
+    def allowed(name: str) -> set[str]:
+        return {"supportctl.cli._base"} | {f"supportctl.cli.{m}" for m in _base.VERB_MODULES[name]}
+
+    for c in app.registered_commands:
+        name = command_name(c)
+        assert c.callback.__module__ in allowed(name), name
+    for g in app.registered_groups:
+        name = str(g.name)
+        sub = g.typer_instance
+        callbacks = [c.callback for c in sub.registered_commands]
+        if sub.registered_callback is not None:
+            callbacks.append(sub.registered_callback.callback)
+        assert {cb.__module__ for cb in callbacks if cb is not None} <= allowed(name), name
+
+
+@pytest.mark.parametrize("argv", [["eta", "--help"], ["outbox", "--help"], ["config", "smtp", "--help"]])
+def test_a_single_command_runs_with_only_its_module(argv: list[str], proc) -> None:
+    r = proc(*argv)
+    assert r.exit_code == 0, r.stderr

@@ -1,0 +1,226 @@
+"""`supportctl eta`: due times from the package's business-hours rules (issue 2)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+
+from supportctl import output as out
+from supportctl.cli._base import (
+    JsonOpt,
+    PackageOpt,
+    _begin,
+    _load_config,
+    _load_package,
+    app,
+)
+from supportctl.errors import ExitCode
+from supportctl.i18n import _
+
+# ---------------------------------------------------------------- eta
+
+
+class Mode(str, Enum):
+    hours = "hours"
+    eod = "eod"
+
+
+class BatchFormat(str, Enum):
+    ndjson = "ndjson"
+    csv = "csv"
+
+
+@app.command(no_args_is_help=False)
+def eta(
+    ctx: typer.Context,
+    at: Annotated[
+        str, typer.Option("--at", help=_("Start: ISO 8601, an e-mail Date: header, or now."), metavar="WHEN")
+    ] = "now",
+    activation_class: Annotated[
+        str, typer.Option("--class", "-c", help=_("Activation class: critical, standard or all."), metavar="CLASS")
+    ] = "all",
+    input_tz: Annotated[
+        str | None, typer.Option("--input-tz", help=_("Zone of a --at without offset (default: local)."), metavar="TZ")
+    ] = None,
+    tz: Annotated[
+        str | None, typer.Option("--tz", help=_("Your time zone for display (default: local)."), metavar="TZ")
+    ] = None,
+    standard_mode: Annotated[
+        Mode | None, typer.Option("--standard-mode", help=_("standard: +9 business hours, or end of that day."))
+    ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help=_("Show each window, skipped day and DST change."))
+    ] = False,
+    batch: Annotated[
+        bool, typer.Option("--batch", help=_("Read one start per line from stdin; stream results."))
+    ] = False,
+    fmt: Annotated[BatchFormat, typer.Option("--format", help=_("Output format of --batch."))] = BatchFormat.ndjson,
+    schedule_tz: Annotated[
+        str | None, typer.Option("--schedule-tz", help=_("Override the schedule's time zone."), metavar="TZ")
+    ] = None,
+    hours: Annotated[
+        str | None, typer.Option("--hours", help=_("Override business hours, e.g. 08:00-17:00."), metavar="HH:MM-HH:MM")
+    ] = None,
+    days: Annotated[str | None, typer.Option("--days", help=_("Override business days, e.g. mon-sat."))] = None,
+    holidays: Annotated[
+        str | None, typer.Option("--holidays", help=_("Override holidays: DE, DE-BY, … or none."), metavar="SPEC")
+    ] = None,
+    half_days: Annotated[
+        str | None,
+        typer.Option("--half-days", help=_("Shortened days, e.g. 12-24=09:00-13:00,12-31=09:00-13:00, or none.")),
+    ] = None,
+    package: PackageOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """When will support be active? Due times from the package's business-hours rules.
+
+    Examples:  supportctl eta --at "2026-11-27 17:30"   ·   supportctl eta --class critical --explain
+    """
+    _begin(ctx, "eta", json_output)
+    from supportctl import eta as core
+    from supportctl.timeparse import parse_when, resolve_zone
+
+    cfg = _load_config(
+        {
+            "schedule.timezone": schedule_tz,
+            "schedule.hours": hours,
+            "schedule.days": days,
+            "schedule.holidays": holidays,
+            "schedule.half_days": half_days,
+            "eta.standard_mode": standard_mode.value if standard_mode else None,
+            "tz": tz,
+            "input_tz": input_tz,
+        }
+    )
+    pkg = _load_package(package, cfg)
+    schedule = core.effective_schedule(
+        pkg.process.schedule,
+        core.ScheduleOverrides(
+            timezone=cfg.get("schedule.timezone"),
+            days=cfg.get("schedule.days"),
+            hours=cfg.get("schedule.hours"),
+            holidays=cfg.get("schedule.holidays"),
+            half_days=cfg.get("schedule.half_days"),
+        ),
+    )
+    engine = core.Engine(schedule, pkg.process.classes, cfg.get("eta.standard_mode"))
+    in_tz = resolve_zone(cfg.get("input_tz"))
+    user_tz = resolve_zone(cfg.get("tz"))
+    names = engine.class_names(activation_class)
+    if batch:
+        _eta_batch(engine, activation_class, in_tz, fmt)
+        return
+    now = datetime.now(timezone.utc)
+    start = parse_when(at, in_tz, now)
+    results = [engine.compute(start, name, explain) for name in names]
+    if json_output:
+        data = {
+            "package": {"name": pkg.name, "version": pkg.version},
+            "schedule": schedule.to_dict(),
+            "now": now.isoformat(),
+            "user_tz": user_tz.key,
+            "results": [r.to_dict(now, user_tz) for r in results],
+        }
+        out.write_out(out.envelope("eta", data))
+        return
+    _render_eta(results, now, user_tz, schedule.timezone)
+
+
+def _eta_batch(engine: Any, default_class: str, in_tz: Any, fmt: BatchFormat) -> None:
+    from supportctl import eta as core
+
+    failed = 0
+    write = sys.stdout.write
+    if fmt is BatchFormat.csv:
+        import csv
+
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(["line", "class", "start", "clock_starts", "due", "error"])
+        for rec in core.run_batch(engine, sys.stdin, default_class, in_tz):
+            if isinstance(rec, core.BatchError):
+                failed += 1
+                w.writerow([rec.line, "", "", "", "", rec.error.message])
+            else:
+                w.writerow([*rec, ""])
+    else:
+        import json
+
+        # NDJSON by hand: the values are ISO strings and class names, quoted once per class.
+        quoted = {name: json.dumps(name) for name in engine.classes}
+        for rec in core.run_batch(engine, sys.stdin, default_class, in_tz):
+            if isinstance(rec, core.BatchError):
+                failed += 1
+                write(out.ndjson(rec.to_dict()) + "\n")
+            else:
+                write(
+                    f'{{"line": {rec.line}, "class": {quoted[rec.activation_class]}, "start": "{rec.start}", '
+                    f'"clock_starts": "{rec.clock_starts}", "due": "{rec.due}"}}\n'
+                )
+    sys.stdout.flush()
+    if failed:
+        out.say(_("{n} input line(s) could not be read; see the error records").format(n=failed))
+        raise typer.Exit(ExitCode.INVALID_INPUT)
+
+
+def _render_eta(results: list[Any], now: datetime, user_tz: Any, schedule_tz: str) -> None:
+    from supportctl.i18n import current_language
+
+    lang = current_language()
+    color = out.use_color()
+    lines = [_("Start: {when}").format(when=out.format_datetime(results[0].start))]
+    for r in results:
+        label = r.label.get(lang) or r.label.get("en") or r.activation_class
+        if color:
+            label = f"\x1b[1m{label}\x1b[0m"
+        remaining = r.due.timestamp() - now.timestamp()
+        lines.append(
+            _("{label}: active by {due} ({zone}), {relative}").format(
+                label=label,
+                due=out.format_datetime(r.due, long=True),
+                zone=schedule_tz,
+                relative=out.relative(remaining),
+            )
+        )
+        if r.clock_starts.timestamp() != r.start.timestamp():
+            lines.append(
+                "  "
+                + _("outside business hours: the clock starts {when}").format(when=out.format_datetime(r.clock_starts))
+            )
+        if user_tz.key != schedule_tz:
+            lines.append(
+                "  "
+                + _("in your time zone ({zone}): {due}").format(
+                    zone=user_tz.key, due=out.format_datetime(r.due.astimezone(user_tz))
+                )
+            )
+        if r.steps is not None:
+            lines.extend("    " + _explain_line(s) for s in r.steps)
+    out.write_out("\n".join(lines))
+
+
+def _explain_line(s: Any) -> str:
+    from supportctl.eta import _offset
+    from supportctl.i18n import current_language
+
+    day = out.format_date(s.day)
+    if s.kind == "window":
+        return _("{day} {start}-{end}: {used} of business time").format(
+            day=day, start=f"{s.start:%H:%M}", end=f"{s.end:%H:%M}", used=out.format_duration(s.used_seconds)
+        )
+    if s.kind == "skip" and s.reason == "holiday":
+        name = s.name[0] if current_language() == "de" else s.name[1]
+        return _("{day}: skipped, public holiday ({name})").format(day=day, name=name)
+    if s.kind == "skip":
+        return _("{day}: skipped, not a business day").format(day=day)
+    return _("{day}: clocks change from UTC{before} to UTC{after}").format(
+        day=day,
+        before=_offset(s.offset_before.total_seconds()),
+        after=_offset(s.offset_after.total_seconds()),
+    )
+
+
+# ---------------------------------------------------------------- config

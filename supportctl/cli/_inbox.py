@@ -1,0 +1,362 @@
+"""`supportctl inbox` and `inbox reply`: staff triage (issue 6)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+
+from supportctl import output as out
+from supportctl.cli._base import (
+    HELP_MARKUP,
+    JsonOpt,
+    PackageOpt,
+    _begin,
+    _Group,
+    _load_config,
+    _load_package,
+    app,
+)
+from supportctl.cli._mail import _mail_config, _open_session, _report_sent, outbox_send_now
+from supportctl.errors import ExitCode
+from supportctl.i18n import N_, _
+
+# ================================================================ inbox (issue 6)
+# Staff: `inbox SOURCE`, `inbox reply`.
+# Core: supportctl/inbox.py, supportctl/mailsource.py.
+# (section start)
+
+
+class _InboxGroup(_Group):
+    """`inbox SOURCE [options]` and `inbox reply …`: a SOURCE that names a subcommand routes to it."""
+
+    allow_interspersed_args = True
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] in self.commands:
+            args = ["--", "", *args]  # an empty SOURCE, then the subcommand and its arguments
+        return super().parse_args(ctx, args)
+
+
+inbox_app = typer.Typer(
+    cls=_InboxGroup,
+    rich_markup_mode=HELP_MARKUP,
+    invoke_without_command=True,
+    no_args_is_help=True,
+    help=_("For the registration desk: triage a mailbox of registrations; reply to applicants."),
+)
+app.add_typer(inbox_app, name="inbox")
+
+
+class InboxStatus(str, Enum):
+    all = "all"
+    open = "open"
+    overdue = "overdue"
+    invalid = "invalid"
+
+
+class FailOn(str, Enum):
+    overdue = "overdue"
+
+
+_STATUS_FILTER = {
+    "all": None,
+    "open": {"open", "due-soon", "overdue"},
+    "overdue": {"overdue"},
+    "invalid": {"invalid"},
+}
+
+
+def _inbox_limits(cfg: Any) -> Any:
+    from supportctl.inbox import Limits
+
+    return Limits(
+        max_message_bytes=cfg.get("inbox.max_message_bytes"),
+        max_parts=cfg.get("inbox.max_parts"),
+        max_depth=cfg.get("inbox.max_depth"),
+    )
+
+
+def _imap_password(cfg: Any) -> str:
+    import os
+
+    from supportctl.errors import ConfigError
+
+    secret = os.environ.get("SUPPORTCTL_IMAP_PASSWORD")
+    if secret:
+        return secret
+    command = cfg.get("imap.password_command")
+    if command:
+        from supportctl.mailsource import password_from_command
+
+        return password_from_command(command)
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(_("IMAP password: "))
+    raise ConfigError(
+        _("no IMAP password"),
+        _("set SUPPORTCTL_IMAP_PASSWORD or imap.password_command, or run on a terminal to be asked"),
+    )
+
+
+def _open_mail_source(spec: str, cfg: Any, limits: Any) -> Any:
+    from supportctl import mailsource
+
+    if spec.startswith(("imap://", "imaps://")):
+        from supportctl.inbox import load_state
+
+        target = mailsource.parse_imap_url(spec)
+        wm = load_state("imap:" + target.url).get("imap")
+        watermark = mailsource.Watermark(int(wm["uidvalidity"]), int(wm["last_uid"])) if wm else None
+        return mailsource.ImapSource(
+            target, _imap_password(cfg), limits.max_message_bytes, watermark, cfg.get("imap.ca_bundle")
+        )
+    return mailsource.open_local(spec, limits.max_message_bytes, sys.stdin.buffer)
+
+
+def _inbox_engine(cfg: Any, pkg: Any) -> Any:
+    from supportctl import eta as core
+
+    schedule = core.effective_schedule(
+        pkg.process.schedule,
+        core.ScheduleOverrides(
+            timezone=cfg.get("schedule.timezone"),
+            days=cfg.get("schedule.days"),
+            hours=cfg.get("schedule.hours"),
+            holidays=cfg.get("schedule.holidays"),
+            half_days=cfg.get("schedule.half_days"),
+        ),
+    )
+    return core.Engine(schedule, pkg.process.classes, cfg.get("eta.standard_mode"))
+
+
+@inbox_app.callback()
+def inbox(
+    ctx: typer.Context,
+    source: Annotated[
+        str,
+        typer.Argument(
+            help=_("A Maildir, an mbox file, a directory of .eml files, - (stdin) or imaps://USER@HOST[:PORT]/FOLDER."),
+            metavar="SOURCE",
+        ),
+    ] = "",
+    package: PackageOpt = None,
+    now: Annotated[
+        str, typer.Option("--now", help=_("Assess due times as of WHEN (default: now)."), metavar="WHEN")
+    ] = "now",
+    status: Annotated[
+        InboxStatus, typer.Option("--status", help=_("Which messages to list; open = open, due-soon and overdue."))
+    ] = InboxStatus.all,
+    fail_on: Annotated[
+        FailOn | None, typer.Option("--fail-on", help=_("Exit with status 10 when anything is overdue."))
+    ] = None,
+    ca_bundle: Annotated[
+        str | None, typer.Option("--ca-bundle", help=_("CA certificates (PEM) for the IMAP server."), metavar="FILE")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help=_("Print one JSON object per message (NDJSON)."))] = False,
+) -> None:
+    """Triage registrations: status and due time of every message, most urgent first.
+
+    Examples:  supportctl inbox ~/Maildir/.Registrations   ·   supportctl inbox imaps://desk@mail.example.com/INBOX
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    _begin(ctx, "inbox", json_output)
+    from supportctl import inbox as core
+    from supportctl.timeparse import parse_when, resolve_zone
+
+    if not source:
+        raise typer.BadParameter(_("give a SOURCE"), param_hint="SOURCE")
+    cfg = _load_config({"imap.ca_bundle": ca_bundle})
+    pkg = _load_package(package, cfg)
+    engine = _inbox_engine(cfg, pkg)
+    real_now = datetime.now(timezone.utc)
+    when = parse_when(now, resolve_zone(cfg.get("input_tz")), real_now)
+    limits = _inbox_limits(cfg)
+    src = _open_mail_source(source, cfg, limits)
+    try:
+        result = core.triage(src, pkg, engine, when, limits=limits)
+    finally:
+        src.close()
+    wanted = _STATUS_FILTER[status.value]
+    items = [i for i in result.items if wanted is None or i.status in wanted]
+    if json_output:
+        for item in items:
+            sys.stdout.write(out.ndjson(item.to_dict(when)) + "\n")
+        sys.stdout.flush()
+    else:
+        _render_inbox(items, when, engine.calendar.to_local(when.timestamp()).tzinfo)
+    counts: dict[str, int] = {}
+    for i in result.items:
+        counts[i.status] = counts.get(i.status, 0) + 1
+    st = result.stats
+    out.say(
+        _("{n} message(s): {counts}; {validated} form(s) validated, {cached} from the cache").format(
+            n=st["messages"] if not src.incremental else len(result.items),
+            counts=", ".join(f"{counts[s]} {_status_label(s)}" for s in core.STATUSES if s in counts) or "-",
+            validated=st["validated"],
+            cached=st["cached"],
+        )
+    )
+    for i in result.items:
+        if i.status == "skipped":
+            out.say(_("skipped {key}: {reason}").format(key=i.facts.key, reason="; ".join(i.reasons)))
+    if fail_on is FailOn.overdue and counts.get("overdue"):
+        out.say(_("{n} registration(s) overdue").format(n=counts["overdue"]))
+        raise typer.Exit(ExitCode.OVERDUE)
+
+
+# Statuses as shown to people (i18n); --json and NDJSON keep the codes.
+_INBOX_STATUS = {
+    "overdue": N_("overdue"),
+    "due-soon": N_("due-soon"),
+    "open": N_("open"),
+    "invalid": N_("invalid"),
+    "duplicate": N_("duplicate"),
+    "skipped": N_("skipped"),
+    "not-a-registration": N_("not-a-registration"),
+    "done": N_("done"),
+}
+
+
+def _status_label(status: str) -> str:
+    return _(_INBOX_STATUS[status]) if status in _INBOX_STATUS else status
+
+
+def _render_inbox(items: list[Any], now: datetime, zone: Any) -> None:
+    rows = []
+    for i in items:
+        f = i.facts
+        due = ""
+        if i.due is not None:
+            due = (
+                out.format_datetime(i.due.astimezone(zone))
+                + " ("
+                + out.relative(i.due.timestamp() - now.timestamp())
+                + ")"
+            )
+        received = ""
+        if f.received:
+            received = (
+                out.format_datetime(datetime.fromisoformat(f.received).astimezone(zone)) + f" [{f.received_from}]"
+            )
+        what = "; ".join(i.reasons) if i.reasons else f.subject
+        rows.append([f.id, _status_label(i.status), due, i.activation_class or "", received, f.sender, what])
+    out.table(
+        _("Registrations"),
+        [_("Id"), _("Status"), _("Due"), _("Class"), _("Received"), _("From"), _("Subject or reasons")],
+        rows,
+    )
+
+
+@inbox_app.command("reply")
+def inbox_reply(
+    ctx: typer.Context,
+    message: Annotated[str, typer.Argument(help=_("A message file, or an id shown by `inbox`."), metavar="MESSAGE")],
+    contract: Annotated[
+        str | None, typer.Option("--contract", help=_("Send the contract details with this number."), metavar="NUMBER")
+    ] = None,
+    reject: Annotated[
+        bool, typer.Option("--reject", help=_("Send the list of everything wrong with the form."))
+    ] = False,
+    note: Annotated[
+        str | None, typer.Option("--note", help=_("A line of your own for the mail."), metavar="TEXT")
+    ] = None,
+    queue_only: Annotated[
+        bool,
+        typer.Option(
+            "--queue-only", help=_("Put the reply in the outbox without sending it (`supportctl outbox flush` sends).")
+        ),
+    ] = False,
+    again: Annotated[
+        bool, typer.Option("--again", help=_("Reply to a message that was answered before once more."))
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=_("Print the reply; send nothing, mark nothing."))] = False,
+    eml: Annotated[
+        str | None, typer.Option("--eml", help=_("Write the reply to FILE instead of sending it."), metavar="FILE")
+    ] = None,
+    ca_bundle: Annotated[
+        str | None, typer.Option("--ca-bundle", help=_("CA certificates to verify the server with."), metavar="FILE")
+    ] = None,
+    package: PackageOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Reply to an applicant: the contract details (--contract), or what is wrong with the form (--reject).
+
+    The reply goes into the outbox and is sent at once over SMTP (the settings of `submit`); the message is
+    marked done as soon as the reply is safely in the outbox. Exit codes as for submit.
+
+    Examples:  supportctl inbox reply 3f2a9c01b7de --contract V-2026-0042   ·   supportctl inbox reply msg.eml --reject
+    """
+    _begin(ctx, "inbox reply", json_output)
+    from pathlib import Path
+
+    from supportctl import inbox as core
+    from supportctl import reply as replies
+    from supportctl.fsutil import atomic_write
+
+    if eml and queue_only:
+        raise typer.BadParameter(_("--eml writes the reply to a file; it cannot also be queued"), param_hint="--eml")
+    cfg = _mail_config({"smtp.ca_bundle": ca_bundle})
+    pkg = _load_package(package, cfg)
+    found = replies.find(message, pkg, _inbox_limits(cfg))
+    msg = replies.compose(pkg, found, contract=contract, reject=reject, note=note, sender=cfg.get("inbox.reply_from"))
+    action = "reject" if reject else "contract"
+    data: dict[str, Any] = {
+        "id": found.facts.id,
+        "action": action,
+        "to": str(msg["To"]),
+        "message_id": str(msg["Message-ID"]),
+    }
+    if dry_run:
+        if json_output:
+            out.write_out(out.envelope("inbox reply", {**data, "dry_run": True, "message": msg.as_string()}))
+        else:
+            out.write_out(msg.as_string())
+        return
+    replies.refuse_if_answered(found.facts, again)
+    if eml:
+        # The reply is handed to the desk's own mail program: from here on it is theirs to send.
+        atomic_write(Path(eml), bytes(msg), 0o600)
+        core.mark_done(found.facts.id, replies.done_record(action, contract, None, data["message_id"]))
+        out.say(_("reply to {to} written to {path}").format(to=msg["To"], path=eml))
+        out.say(_("message {id} marked done").format(id=found.facts.id))
+        if json_output:
+            out.write_out(out.envelope("inbox reply", {**data, "eml": eml, "sent": False}))
+        return
+    # Without a server this is a configuration error before anything is queued or marked (as for submit).
+    session = None if queue_only else _open_session(cfg)
+    try:
+        queued = replies.hand_to_outbox(msg, found.facts, action, again=again)
+        entry = queued.entry
+        data["outbox"] = entry.id
+        data["message_id"] = entry.message_id
+        if queued.reused:
+            out.say(
+                _("the reply to message {id} was queued before as {entry}; using that one").format(
+                    id=found.facts.id, entry=entry.id
+                )
+            )
+        else:
+            out.say(_("reply to {to} queued in the outbox as {entry}").format(to=msg["To"], entry=entry.id))
+        # Done once the reply is safely in the outbox: sending it is the outbox's job from here on.
+        core.mark_done(found.facts.id, replies.done_record(action, contract, entry.id, entry.message_id))
+        out.say(_("message {id} marked done").format(id=found.facts.id))
+        if session is None:
+            out.say(
+                _("not sent yet: `supportctl outbox flush` or `supportctl outbox retry {entry}` sends it").format(
+                    entry=entry.id
+                )
+            )
+            if json_output:
+                out.write_out(out.envelope("inbox reply", {**data, "sent": False}))
+            return
+        result = outbox_send_now(entry.id, session)
+    finally:
+        if session is not None:
+            session.close()
+    _report_sent("inbox reply", result, data, json_output, _("correct it and reply again with --again"))
