@@ -103,7 +103,7 @@ def test_dry_run_shows_headers_and_summary_never_the_password(cli, server, tmp_p
     assert "Subject: Support registration / Supportregistrierung: MPN MPN-1234567 - Beispiel GmbH" in r.stdout
     assert "Programm: MPN" in r.stdout and "Program: MPN" in r.stdout
     assert "Geschäftskritischer Telefonsupport (critical)" in r.stdout
-    assert "password from env" in r.stdout
+    assert "password from the SUPPORTCTL_SMTP_PASSWORD variable" in r.stdout
     assert smtpserver.PASSWORD not in r.stdout + r.stderr
     assert server.count() == 0 and outbox.entries() == []
 

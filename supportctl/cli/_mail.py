@@ -268,6 +268,29 @@ def submit(
     raise typer.Exit(int(code))
 
 
+def _server_line(server: dict[str, Any]) -> str:
+    """The server part of `submit --dry-run`: the password's source in words, never the password."""
+    host = server["host"] or _("(not configured)")
+    port = server["port"] or "-"
+    if server["password_source"] == "none":
+        return _("Server: {host}:{port} ({security}), no login").format(
+            host=host, port=port, security=server["security"]
+        )
+    sources = {
+        "env": _("the SUPPORTCTL_SMTP_PASSWORD variable"),
+        "token_command": _("the token command (XOAUTH2)"),
+        "command": _("the password command"),
+        "command (or keyring)": _("the password command or the keyring"),
+        "keyring": _("the system keyring"),
+        "keyring or prompt": _("the system keyring, else a prompt"),
+        "prompt": _("a prompt"),
+    }
+    source = sources.get(server["password_source"], server["password_source"])
+    return _("Server: {host}:{port} ({security}), login {user}, password from {source}").format(
+        host=host, port=port, security=server["security"], user=server["username"] or "-", source=source
+    )
+
+
 def _render_dry_run(composed: Any, cfg: Any, json_output: bool) -> None:
     from supportctl import credentials, smtp
 
@@ -297,13 +320,7 @@ def _render_dry_run(composed: Any, cfg: Any, json_output: bool) -> None:
         "",
         d["body"].rstrip("\n"),
         "",
-        _("Server: {host}:{port} ({security}), login {user}, password from {source}").format(
-            host=server["host"] or _("(not configured)"),
-            port=server["port"] or "-",
-            security=server["security"],
-            user=server["username"] or "-",
-            source=server["password_source"],
-        ),
+        _server_line(server),
         _("Dry run: nothing was sent or queued."),
     ]
     out.write_out("\n".join(lines))
