@@ -140,6 +140,24 @@ class Engine:
         )
 
 
+def engine_for(process: Any, settings: Any) -> Engine:
+    """The engine for a package's process with the user's `schedule.*` and `eta.standard_mode` settings.
+
+    `settings` is anything with `.get(key)` (a resolved `config.Config`). Used by `eta` and `inbox`.
+    """
+    schedule = effective_schedule(
+        process.schedule,
+        ScheduleOverrides(
+            timezone=settings.get("schedule.timezone"),
+            days=settings.get("schedule.days"),
+            hours=settings.get("schedule.hours"),
+            holidays=settings.get("schedule.holidays"),
+            half_days=settings.get("schedule.half_days"),
+        ),
+    )
+    return Engine(schedule, process.classes, settings.get("eta.standard_mode"))
+
+
 # ---------------------------------------------------------------- --batch
 
 

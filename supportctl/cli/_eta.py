@@ -97,17 +97,8 @@ def eta(
         }
     )
     pkg = _load_package(package, cfg)
-    schedule = core.effective_schedule(
-        pkg.process.schedule,
-        core.ScheduleOverrides(
-            timezone=cfg.get("schedule.timezone"),
-            days=cfg.get("schedule.days"),
-            hours=cfg.get("schedule.hours"),
-            holidays=cfg.get("schedule.holidays"),
-            half_days=cfg.get("schedule.half_days"),
-        ),
-    )
-    engine = core.Engine(schedule, pkg.process.classes, cfg.get("eta.standard_mode"))
+    engine = core.engine_for(pkg.process, cfg)
+    schedule = engine.schedule
     in_tz = resolve_zone(cfg.get("input_tz"))
     user_tz = resolve_zone(cfg.get("tz"))
     names = engine.class_names(activation_class)

@@ -121,17 +121,7 @@ def _open_mail_source(spec: str, cfg: Any, limits: Any) -> Any:
 def _inbox_engine(cfg: Any, pkg: Any) -> Any:
     from supportctl import eta as core
 
-    schedule = core.effective_schedule(
-        pkg.process.schedule,
-        core.ScheduleOverrides(
-            timezone=cfg.get("schedule.timezone"),
-            days=cfg.get("schedule.days"),
-            hours=cfg.get("schedule.hours"),
-            holidays=cfg.get("schedule.holidays"),
-            half_days=cfg.get("schedule.half_days"),
-        ),
-    )
-    return core.Engine(schedule, pkg.process.classes, cfg.get("eta.standard_mode"))
+    return core.engine_for(pkg.process, cfg)
 
 
 @inbox_app.callback()
