@@ -35,7 +35,7 @@ from typing import Any
 from supportctl import paths
 from supportctl.errors import ExitCode, SupportctlError, UsageError
 from supportctl.fsutil import _fsync_dir, atomic_write
-from supportctl.i18n import _
+from supportctl.i18n import N_, _
 
 STATES = ("queued", "sent", "deferred", "failed", "needs-credentials", "uncertain")
 GIVE_UP_AFTER = timedelta(days=5)
@@ -66,6 +66,21 @@ def now_utc() -> datetime:
 
 def outbox_dir() -> Path:
     return paths.state_dir() / "outbox"
+
+
+# States as shown to people (translated); files and --json keep the codes.
+STATE_LABELS = {
+    "queued": N_("queued"),
+    "sent": N_("sent"),
+    "deferred": N_("deferred"),
+    "failed": N_("failed"),
+    "needs-credentials": N_("needs-credentials"),
+    "uncertain": N_("uncertain"),
+}
+
+
+def state_label(state: str) -> str:
+    return _(STATE_LABELS[state]) if state in STATE_LABELS else state
 
 
 @dataclass(frozen=True)
@@ -191,7 +206,7 @@ def enqueue(msg: EmailMessage, dedupe_key: str | None = None, again: bool = Fals
             if earlier is not None and not again:
                 raise DuplicateSubmission(
                     _("this form was already submitted to that address: message {id} ({state}, {when})").format(
-                        id=earlier.id, state=earlier.state, when=earlier.created
+                        id=earlier.id, state=state_label(earlier.state), when=earlier.created
                     ),
                     _("see `supportctl outbox show {id}`; add --again to send it once more").format(id=earlier.id),
                 )
@@ -395,7 +410,9 @@ def resolve(entry_id: str, delivered: bool) -> Entry:
         e = _read_state(e.path) or e
         if delivered:
             if e.state not in ("uncertain", "deferred", "needs-credentials", "failed", "queued"):
-                raise UsageError(_("message {id} is {state}; nothing to resolve").format(id=e.id, state=e.state))
+                raise UsageError(
+                    _("message {id} is {state}; nothing to resolve").format(id=e.id, state=state_label(e.state))
+                )
             new = _transition(e, "sent", None, _("marked as delivered by the user"), now_utc(), next_attempt=None)
         else:
             if e.state == "sent":

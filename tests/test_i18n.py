@@ -350,3 +350,16 @@ def test_interactive_fill_in_german(isolated: Path) -> None:
     assert "Geschäftskritischer Telefonsupport" in screen
     assert not ENGLISH_ON_SCREEN.search(screen), screen
     assert Path("registration-form-filled.pdf").exists()
+
+
+def test_outbox_states_in_core_messages_follow_the_language() -> None:
+    from supportctl import i18n
+    from supportctl.outbox import STATE_LABELS, state_label
+
+    try:
+        i18n.set_language("de")
+        assert all(state_label(code) != code for code in STATE_LABELS)
+        assert state_label("no-such-state") == "no-such-state"
+    finally:
+        i18n.set_language("en")
+    assert state_label("uncertain") == "uncertain"

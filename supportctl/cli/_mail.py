@@ -21,7 +21,7 @@ from supportctl.cli._base import (
     config_app,
 )
 from supportctl.errors import ExitCode
-from supportctl.i18n import N_, _
+from supportctl.i18n import _
 
 # ================================================================ submit, outbox (issue 5)
 # Sending: `submit`, `outbox …`, `config smtp`.
@@ -98,19 +98,10 @@ def _send(cfg: Any, ids: list[str] | None, mode: str) -> list[Any]:
         session.close()
 
 
-# Outbox states as shown to people (i18n); --json keeps the codes.
-_OUTBOX_STATE = {
-    "queued": N_("queued"),
-    "sent": N_("sent"),
-    "deferred": N_("deferred"),
-    "failed": N_("failed"),
-    "needs-credentials": N_("needs-credentials"),
-    "uncertain": N_("uncertain"),
-}
-
-
 def _state_label(state: str) -> str:
-    return _(_OUTBOX_STATE[state]) if state in _OUTBOX_STATE else state
+    from supportctl.outbox import state_label
+
+    return state_label(state)
 
 
 def _when(iso: Any) -> str:
