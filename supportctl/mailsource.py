@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,18 +119,19 @@ def _file_envelope(path: Path, key: str, limit: int) -> Envelope | None:
 # ---------------------------------------------------------------- local sources
 
 
-class Source:
+class Source(ABC):
     """A place to read mail from. `key` identifies it for the state directory."""
 
     kind = "source"
     key = ""
     incremental = False
 
-    def messages(self) -> Iterator[Envelope]:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def messages(self) -> Iterator[Envelope]:
+        """Every message of the source, one at a time."""
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # an optional hook: only sources holding a connection close one
+        return None
 
 
 class MaildirSource(Source):

@@ -63,24 +63,18 @@ def _by_hand(items: list[PrintItem]) -> str:
 
 def command_for(item: PrintItem, printer: str | None) -> list[str]:
     """The lp (or lpr) command line for one document; raises when there is no print system."""
-    lp = shutil.which("lp")
-    if lp:
-        cmd = [lp]
+    # CUPS' lp, else BSD lpr: the same job with each one's flags (printer, title, end of options).
+    for name, printer_flag, title_flag, end in (("lp", "-d", "-t", ["--"]), ("lpr", "-P", "-T", [])):
+        exe = shutil.which(name)
+        if not exe:
+            continue
+        cmd = [exe]
         if printer:
-            cmd += ["-d", printer]
-        cmd += ["-t", item.file.name]
+            cmd += [printer_flag, printer]
+        cmd += [title_flag, item.file.name]
         if item.pages:
             cmd += ["-o", "page-ranges=" + ",".join(str(p) for p in item.pages)]
-        return [*cmd, "--", str(item.file)]
-    lpr = shutil.which("lpr")
-    if lpr:
-        cmd = [lpr]
-        if printer:
-            cmd += ["-P", printer]
-        cmd += ["-T", item.file.name]
-        if item.pages:
-            cmd += ["-o", "page-ranges=" + ",".join(str(p) for p in item.pages)]
-        return [*cmd, str(item.file)]
+        return [*cmd, *end, str(item.file)]
     raise SupportctlError(_("no print system found (neither lp nor lpr is installed)"), _by_hand([item]))
 
 
