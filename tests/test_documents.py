@@ -188,6 +188,16 @@ def test_fetch_print(cli, pkg: Path, fake_lp: Path, tmp_path: Path) -> None:
     assert str(tmp_path / "registration-package" / "registration-form.pdf") in fake_lp.read_text()
 
 
+def test_lpr_when_there_is_no_lp(cli, pkg: Path, fake_lp: Path) -> None:
+    bindir = fake_lp.parent / "bin"
+    (bindir / "lp").rename(bindir / "lpr")  # the same recording script, now the only print command
+    r = cli("print", "terms", "--package", str(pkg), "--printer", "office")
+    assert r.exit_code == 0, r.stderr
+    assert fake_lp.read_text().strip() == (
+        f"-P office -T registration-form.pdf -o page-ranges=2 {pkg / 'registration-form.pdf'}"
+    )
+
+
 def test_no_print_system_names_the_files(cli, pkg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     empty = tmp_path / "empty-bin"
     empty.mkdir()
