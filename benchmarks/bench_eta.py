@@ -99,10 +99,10 @@ def sample_starts(n: int) -> list[datetime]:
 
 
 def bench_batch(items: int) -> None:
-    from supportctl import package
-    from supportctl.calendar import ActivationClass
-    from supportctl.eta import Engine, run_batch
-    from supportctl.holiday_table import holidays_for
+    from supportctl.package import manifest as package
+    from supportctl.schedule.calendar import ActivationClass
+    from supportctl.schedule.eta import Engine, run_batch
+    from supportctl.schedule.holidays import holidays_for
 
     pkg = package.load(package.bundled_root())
     classes = dict(pkg.process.classes)

@@ -26,7 +26,8 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from supportctl import form, package  # noqa: E402
+from supportctl.form import pdfform as form  # noqa: E402
+from supportctl.package import manifest as package  # noqa: E402
 
 VALUES: dict[str, object] = {
     "program": "MSDN",

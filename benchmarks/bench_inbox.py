@@ -37,7 +37,8 @@ def _values(i: int) -> dict[str, object]:
 
 def _write(job: tuple[int, str]) -> tuple[int, int]:
     """Write message `i` into the Maildir (in a worker process: the parent never holds the mailbox)."""
-    from supportctl import form, package
+    from supportctl.form import pdfform as form
+    from supportctl.package import manifest as package
     from tests.inbox_corpus import message
 
     i, root = job
@@ -74,7 +75,11 @@ def main() -> None:
 
 
 def run_benchmark(n: int, tmp: Path) -> None:
-    from supportctl import eta, form, inbox, mailsource, package
+    from supportctl.desk import sources as mailsource
+    from supportctl.desk import triage as inbox
+    from supportctl.form import pdfform as form
+    from supportctl.package import manifest as package
+    from supportctl.schedule import eta
 
     forms = n // 5
     root = tmp / "Maildir"

@@ -17,7 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from supportctl import mail, outbox  # noqa: E402
+from supportctl.mail import compose as mail  # noqa: E402
+from supportctl.mail import outbox  # noqa: E402
 from tests import smtpserver  # noqa: E402
 
 # ~32 KB, like a filled form; BENCH_ATTACHMENT_KB=1 shows the per-connection cost more clearly.

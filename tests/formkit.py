@@ -8,7 +8,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from supportctl import package
+from supportctl.package import manifest as package
 from tests.conftest import ROOT
 
 GOOD: dict[str, object] = {

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from supportctl import package
-from supportctl.calendar import BusinessCalendar, Schedule
-from supportctl.holiday_table import holidays_for
+from supportctl.package import manifest as package
+from supportctl.schedule.calendar import BusinessCalendar, Schedule
+from supportctl.schedule.holidays import holidays_for
 
 SCHEDULE: Schedule = package.load(package.bundled_root()).process.schedule
 CAL = BusinessCalendar(SCHEDULE)
@@ -77,8 +77,8 @@ def test_monotone_in_start(a: int, b: int, sla: int) -> None:
 @settings(max_examples=200, deadline=None)
 @given(instants, zones, zones)
 def test_same_instant_in_any_input_zone(ts: int, z1: str, z2: str) -> None:
-    from supportctl.eta import Engine
-    from supportctl.timeparse import parse_when
+    from supportctl.schedule.eta import Engine
+    from supportctl.schedule.timeparse import parse_when
 
     classes = package.load(package.bundled_root()).process.classes
     e = Engine(SCHEDULE, classes)

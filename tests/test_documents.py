@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supportctl import documents
 from supportctl.errors import ExitCode
+from supportctl.package import documents
 from tests import pkgtools as pt
 from tests.conftest import ROOT
 
@@ -41,7 +41,7 @@ def test_show_service_description(cli, pkg: Path) -> None:
 
 
 def test_show_bundled_terms(cli) -> None:
-    from supportctl import package
+    from supportctl.package import manifest as package
 
     bundled = package.load(package.bundled_root())
     if not bundled.form_path.exists():

@@ -23,8 +23,11 @@ from typing import Any
 
 import pytest
 
-from supportctl import eta, form, inbox, package
+from supportctl.desk import triage as inbox
 from supportctl.errors import ExitCode
+from supportctl.form import pdfform as form
+from supportctl.package import manifest as package
+from supportctl.schedule import eta
 from tests import formkit, smtpserver
 
 DESK = "RegForm@msdirectservices.com"

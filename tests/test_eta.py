@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from supportctl import package
-from supportctl.eta import Engine, ScheduleOverrides, effective_schedule
-from supportctl.timeparse import parse_when
+from supportctl.package import manifest as package
+from supportctl.schedule.eta import Engine, ScheduleOverrides, effective_schedule
+from supportctl.schedule.timeparse import parse_when
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -89,7 +89,7 @@ def test_half_days_for_christmas_eve_are_configurable() -> None:
 def test_long_sla_and_far_years() -> None:
     e = engine()
     e.classes = dict(e.classes)
-    from supportctl.calendar import ActivationClass
+    from supportctl.schedule.calendar import ActivationClass
 
     e.classes["month"] = ActivationClass("month", {"en": "month"}, business_days=30)
     e._sla["month"] = 30 * 9 * 3600

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supportctl import fetch as core
-from supportctl import package as pkgmod
 from supportctl.errors import ExitCode
+from supportctl.package import fetch as core
+from supportctl.package import manifest as pkgmod
 from tests import pkgtools as pt
 
 
@@ -356,8 +356,8 @@ def test_zip_bomb(cli, good_pkg: Path, tmp_path: Path, old) -> None:
 
 
 def test_too_many_members(good_pkg: Path, tmp_path: Path) -> None:
-    from supportctl import safezip
     from supportctl.errors import InvalidInputError
+    from supportctl.package import safezip
 
     z = pt.make_zip(good_pkg, tmp_path / "many.zip", [(f"f{i}", b"") for i in range(20)])
     target = tmp_path / "t"
@@ -514,7 +514,7 @@ def test_https_redirect_to_http_is_refused(cli, tls, server: pt.Server, good_zip
 
 @given(st.text(max_size=60))
 def test_member_path_never_escapes(name: str) -> None:
-    from supportctl.safezip import member_path
+    from supportctl.package.safezip import member_path
 
     p = member_path(name)
     if p is not None:
@@ -602,7 +602,7 @@ def test_request_is_sent_through_the_outbox_when_smtp_is_configured(
     import email
     from email import policy
 
-    from supportctl import outbox
+    from supportctl.mail import outbox
 
     for k, v in smtp.env().items():  # type: ignore[attr-defined]
         monkeypatch.setenv(k, v)
@@ -638,7 +638,7 @@ def test_request_without_smtp_writes_the_eml_and_says_so_once(cli, good_pkg: Pat
     # --send without a server is a configuration error (exit 8) and queues nothing.
     r = cli("fetch", "--request", "--send", "--from", "lukasz@example.com", "--package", str(good_pkg))
     assert r.exit_code == ExitCode.CONFIG and "no SMTP server configured" in r.stderr
-    from supportctl import outbox
+    from supportctl.mail import outbox
 
     assert outbox.entries() == []
     r = cli("fetch", "--request", "--send", "--eml", "x.eml", "--package", str(good_pkg))

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from supportctl import drafts, form
+from supportctl.form import drafts
+from supportctl.form import pdfform as form
 from tests import formkit
 
 pytestmark = pytest.mark.skipif(

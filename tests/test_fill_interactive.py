@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from supportctl import form
+from supportctl.form import pdfform as form
 from tests import formkit
 from tests.conftest import ROOT
 

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from supportctl import form
 from supportctl.errors import FormInvalidError, InvalidInputError
+from supportctl.form import pdfform as form
 from tests import formkit
 
 pytestmark = pytest.mark.skipif(

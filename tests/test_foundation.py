@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from supportctl import config, holiday_table
+from supportctl import config
 from supportctl.errors import ExitCode
-from supportctl.timeparse import parse_when
+from supportctl.schedule import holidays as holiday_table
+from supportctl.schedule.timeparse import parse_when
 from tests.conftest import ROOT
 
 UTC = ZoneInfo("UTC")
@@ -227,7 +228,7 @@ def test_years_outside_the_table_are_computed_and_cached(isolated: Path) -> None
 def test_manifest_cache_follows_edits(tmp_path: Path) -> None:
     import shutil
 
-    from supportctl import package
+    from supportctl.package import manifest as package
 
     root = tmp_path / "pkg"
     shutil.copytree(package.bundled_root(), root)

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from supportctl import i18n, i18n_catalog, output
+from supportctl import i18n, output
 from supportctl.errors import ExitCode
 from tests.conftest import ROOT
+from tools import catalog as i18n_catalog
 
 DE = {"LANG": "de_DE.UTF-8"}
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -354,7 +355,7 @@ def test_interactive_fill_in_german(isolated: Path) -> None:
 
 def test_outbox_states_in_core_messages_follow_the_language() -> None:
     from supportctl import i18n
-    from supportctl.outbox import STATE_LABELS, state_label
+    from supportctl.mail.outbox import STATE_LABELS, state_label
 
     try:
         i18n.set_language("de")

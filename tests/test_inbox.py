@@ -20,8 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from supportctl import eta, inbox, mailsource, package
+from supportctl.desk import sources as mailsource
+from supportctl.desk import triage as inbox
 from supportctl.errors import ExitCode
+from supportctl.package import manifest as package
+from supportctl.schedule import eta
 from tests.inbox_corpus import EXPECTED, StandInValidator, corpus, write_maildir
 
 NOW = "2026-11-25T10:30:00+01:00"
@@ -228,7 +231,7 @@ def _triaged_ids(tmp_path: Path, pkg: Any, engine: Any) -> dict[str, str]:
 def test_reply_without_smtp_is_a_config_error_and_marks_nothing(
     tmp_path: Path, pkg: Any, engine: Any, cli: Any
 ) -> None:
-    from supportctl import outbox
+    from supportctl.mail import outbox
 
     crit = _triaged_ids(tmp_path, pkg, engine)["critical"]
     r = cli("inbox", "reply", crit, "--contract", "V-1", "--json")
@@ -240,7 +243,7 @@ def test_reply_without_smtp_is_a_config_error_and_marks_nothing(
 def test_reply_queue_only_marks_done_and_refuses_a_second_reply(
     tmp_path: Path, pkg: Any, engine: Any, cli: Any
 ) -> None:
-    from supportctl import outbox
+    from supportctl.mail import outbox
 
     crit = _triaged_ids(tmp_path, pkg, engine)["critical"]
     r = cli("inbox", "reply", crit, "--contract", "V-1", "--queue-only", "--json")
@@ -265,7 +268,7 @@ def test_reply_queue_only_marks_done_and_refuses_a_second_reply(
 def test_reply_sent_at_once_deferred_is_exit_7_then_retry_delivers_once(
     tmp_path: Path, pkg: Any, engine: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from supportctl import outbox
+    from supportctl.mail import outbox
     from tests import smtpserver
 
     ids = _triaged_ids(tmp_path, pkg, engine)
@@ -303,7 +306,7 @@ def test_reply_sent_at_once_deferred_is_exit_7_then_retry_delivers_once(
 
 def test_real_forms_are_validated_by_the_cli(tmp_path: Path, pkg: Any, cli: Any) -> None:
     """No cache, no stand-in: the CLI validates a real filled form, and a fake PDF is invalid, not a crash."""
-    from supportctl import form
+    from supportctl.form import pdfform as form
     from tests.inbox_corpus import VALID, fake_pdf, message
 
     good = form.fill_pdf(pkg, VALID)

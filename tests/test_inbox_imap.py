@@ -16,8 +16,11 @@ from typing import Any
 
 import pytest
 
-from supportctl import eta, inbox, mailsource, package
+from supportctl.desk import sources as mailsource
+from supportctl.desk import triage as inbox
 from supportctl.errors import ExitCode
+from supportctl.package import manifest as package
+from supportctl.schedule import eta
 from tests.inbox_corpus import EXPECTED, StandInValidator, corpus, message, write_maildir
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from supportctl import latin
-from supportctl.form import template
-from supportctl.validation import check_field, unknown_fields, validate_values
+from supportctl.form import latin
+from supportctl.form.pdfform import template
+from supportctl.form.validation import check_field, unknown_fields, validate_values
 from tests import formkit
 
 regex = pytest.importorskip("regex")  # a real Unicode Script property, as the oracle

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from supportctl import mail, outbox
 from supportctl.errors import ExitCode
+from supportctl.mail import compose as mail
+from supportctl.mail import outbox
 from tests import smtpserver
 from tests.conftest import ROOT
 
@@ -48,14 +49,14 @@ def runner_argv(*args: str) -> list[str]:
 
 
 def _pkg() -> Any:
-    from supportctl import package
+    from supportctl.package import manifest as package
 
     return package.load(package.bundled_root())
 
 
 def make_pdf(tmp: Path, name: str = "registration-form.pdf", tag: str = "1") -> Path:
     """A valid filled registration form (different bytes per `tag`)."""
-    from supportctl import form
+    from supportctl.form import pdfform as form
 
     p = tmp / name
     p.write_bytes(form.fill_pdf(_pkg(), dict(VALUES, membership_id=f"MPN-{tag}234567")))
@@ -135,7 +136,7 @@ def test_invalid_form_is_exit_4_and_nothing_queued(cli, server, tmp_path: Path) 
 
 
 def test_header_injection_from_form_values_is_neutralised(tmp_path: Path) -> None:
-    from supportctl import package
+    from supportctl.package import manifest as package
 
     pkg = package.load(package.bundled_root())
     values = dict(VALUES, company="Evil\r\nBcc: victim@example.org")
@@ -163,7 +164,7 @@ def test_submit_sends_once_and_records_reply_and_queue_id(cli, server, tmp_path:
     assert got["data"].replace(b"\r\n", b"\n") == stored.replace(b"\r\n", b"\n")
     assert e.message_id.encode() in got["data"]
     # What arrived is the registration: the attached PDF still validates, with the same values.
-    from supportctl import form
+    from supportctl.form import pdfform as form
 
     received = email.message_from_bytes(got["data"], policy=policy.default)
     (part,) = list(received.iter_attachments())
@@ -592,7 +593,7 @@ def test_implicit_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli) -> N
 
 
 def test_password_command_runs_without_a_shell(tmp_path: Path) -> None:
-    from supportctl import credentials
+    from supportctl.mail import credentials
 
     c = credentials.obtain(
         {

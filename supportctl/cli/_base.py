@@ -396,7 +396,7 @@ def _load_config(flags: dict[str, Any] | None = None) -> Any:
 
 
 def _load_package(flag: str | None, cfg: Any) -> Any:
-    from supportctl import package
+    from supportctl.package import manifest as package
 
     root_dir, source = package.choose(flag, cfg.get("package"))
     pkg = package.open_package(root_dir)

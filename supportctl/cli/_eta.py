@@ -81,8 +81,8 @@ def eta(
     Examples:  supportctl eta --at "2026-11-27 17:30"   ·   supportctl eta --class critical --explain
     """
     _begin(ctx, "eta", json_output)
-    from supportctl import eta as core
-    from supportctl.timeparse import parse_when, resolve_zone
+    from supportctl.schedule import eta as core
+    from supportctl.schedule.timeparse import parse_when, resolve_zone
 
     cfg = _load_config(
         {
@@ -122,7 +122,7 @@ def eta(
 
 
 def _eta_batch(engine: Any, default_class: str, in_tz: Any, fmt: BatchFormat) -> None:
-    from supportctl import eta as core
+    from supportctl.schedule import eta as core
 
     failed = 0
     write = sys.stdout.write
@@ -194,8 +194,8 @@ def _render_eta(results: list[Any], now: datetime, user_tz: Any, schedule_tz: st
 
 
 def _explain_line(s: Any) -> str:
-    from supportctl.eta import _offset
     from supportctl.i18n import current_language
+    from supportctl.schedule.eta import _offset
 
     day = out.format_date(s.day)
     if s.kind == "window":

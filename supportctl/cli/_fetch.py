@@ -106,7 +106,7 @@ def fetch(
     _begin(ctx, "fetch", json_output)
     from pathlib import Path
 
-    from supportctl import fetch as core
+    from supportctl.package import fetch as core
 
     cfg = _load_config(
         {
@@ -136,8 +136,8 @@ def fetch(
         out.say(_("warning: {message}").format(message=w))
     jobs: list[Any] = []
     if print_after:
-        from supportctl import package as pkgmod
-        from supportctl import printing
+        from supportctl.package import manifest as pkgmod
+        from supportctl.package import printing
 
         pkg = pkgmod.load(result.dest)
         jobs = printing.print_documents(printing.select(pkg, []), cfg.get("print.printer"))
@@ -162,7 +162,7 @@ def _fetch_request(
     """The fallback: the request mail, sent through the outbox (SMTP configured or --send), else a .eml file."""
     from pathlib import Path
 
-    from supportctl import fetch as core
+    from supportctl.package import fetch as core
 
     if send and eml:
         raise typer.BadParameter(_("give either --send or --eml"), param_hint="--send")
@@ -196,9 +196,11 @@ def _fetch_request(
 
 
 def _send_request(cfg: Any, pkg: Any, sender: str | None, membership: str | None, json_output: bool) -> NoReturn:
-    from supportctl import config, credentials, mail, outbox
-    from supportctl import fetch as core
+    from supportctl import config
     from supportctl.errors import ConfigError
+    from supportctl.mail import compose as mail
+    from supportctl.mail import credentials, outbox
+    from supportctl.package import fetch as core
 
     credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
     sender = sender or cfg.get("smtp.from")
@@ -283,8 +285,8 @@ def show(
     Labels follow --lang. Examples:  supportctl show terms   ·   supportctl show fields --lang de --json
     """
     _begin(ctx, "show", json_output)
-    from supportctl import documents
     from supportctl.i18n import current_language
+    from supportctl.package import documents
 
     cfg = _load_config()
     pkg = _load_package(package, cfg)
@@ -345,7 +347,7 @@ def print_cmd(
     Examples:  supportctl print   ·   supportctl print terms --printer office
     """
     _begin(ctx, "print", json_output)
-    from supportctl import printing
+    from supportctl.package import printing
 
     cfg = _load_config({"print.printer": printer})
     pkg = _load_package(package, cfg)

@@ -88,7 +88,7 @@ def _shown(spec: Any, value: Any, lang: str) -> str:
 
 def _ask(spec: Any, number: int, total: int, default: Any, known: dict[str, Any], chars: Any, lang: str) -> Any:
     """Ask for one field until the answer passes the rules; returns the normalised value."""
-    from supportctl.validation import check_field, parse_bool
+    from supportctl.form.validation import check_field, parse_bool
 
     label = _label(spec, lang)
     help_text = spec.help.get(lang) or spec.help.get("en") or ""
@@ -135,9 +135,9 @@ def _interactive(
     pkg: Any, fixed: dict[str, Any], defaults: dict[str, Any], answers: dict[str, Any], chars: Any
 ) -> None:
     """Ask for every field not in `answers`, then let the user review and change any field."""
-    from supportctl import drafts
+    from supportctl.form import drafts
+    from supportctl.form.validation import check_field, validate_values
     from supportctl.i18n import current_language
-    from supportctl.validation import check_field, validate_values
 
     lang = current_language()
     fields = list(pkg.fields)
@@ -221,9 +221,10 @@ def fill(
     Examples:  supportctl fill   ·   supportctl fill --data me.toml --set date=2026-11-25 --no-input
     """
     _begin(ctx, "fill", json_output)
-    from supportctl import drafts, form
     from supportctl.errors import UsageError
-    from supportctl.validation import unknown_fields, validate_values
+    from supportctl.form import drafts
+    from supportctl.form import pdfform as form
+    from supportctl.form.validation import unknown_fields, validate_values
 
     if resume and restart:
         raise UsageError(_("use either --resume or --restart, not both"))
@@ -314,8 +315,9 @@ def validate(
     Example:  supportctl validate registration-form-filled.pdf
     """
     _begin(ctx, "validate", json_output)
-    from supportctl import form, pdfutil
     from supportctl.errors import FormInvalidError, InvalidInputError
+    from supportctl.form import pdfform as form
+    from supportctl.form import pdfutil
 
     cfg = _load_config()
     pkg = _load_package(package, cfg)

@@ -71,7 +71,7 @@ _STATUS_FILTER = {
 
 
 def _inbox_limits(cfg: Any) -> Any:
-    from supportctl.inbox import Limits
+    from supportctl.desk.triage import Limits
 
     return Limits(
         max_message_bytes=cfg.get("inbox.max_message_bytes"),
@@ -90,7 +90,7 @@ def _imap_password(cfg: Any) -> str:
         return secret
     command = cfg.get("imap.password_command")
     if command:
-        from supportctl.mailsource import password_from_command
+        from supportctl.desk.sources import password_from_command
 
         return password_from_command(command)
     if sys.stdin.isatty():
@@ -104,10 +104,10 @@ def _imap_password(cfg: Any) -> str:
 
 
 def _open_mail_source(spec: str, cfg: Any, limits: Any) -> Any:
-    from supportctl import mailsource
+    from supportctl.desk import sources as mailsource
 
     if spec.startswith(("imap://", "imaps://")):
-        from supportctl.inbox import load_state
+        from supportctl.desk.triage import load_state
 
         target = mailsource.parse_imap_url(spec)
         wm = load_state("imap:" + target.url).get("imap")
@@ -119,7 +119,7 @@ def _open_mail_source(spec: str, cfg: Any, limits: Any) -> Any:
 
 
 def _inbox_engine(cfg: Any, pkg: Any) -> Any:
-    from supportctl import eta as core
+    from supportctl.schedule import eta as core
 
     return core.engine_for(pkg.process, cfg)
 
@@ -156,8 +156,8 @@ def inbox(
     if ctx.invoked_subcommand is not None:
         return
     _begin(ctx, "inbox", json_output)
-    from supportctl import inbox as core
-    from supportctl.timeparse import parse_when, resolve_zone
+    from supportctl.desk import triage as core
+    from supportctl.schedule.timeparse import parse_when, resolve_zone
 
     if not source:
         raise typer.BadParameter(_("give a SOURCE"), param_hint="SOURCE")
@@ -285,8 +285,8 @@ def inbox_reply(
     _begin(ctx, "inbox reply", json_output)
     from pathlib import Path
 
-    from supportctl import inbox as core
-    from supportctl import reply as replies
+    from supportctl.desk import reply as replies
+    from supportctl.desk import triage as core
     from supportctl.fsutil import atomic_write
 
     if eml and queue_only:

@@ -66,7 +66,8 @@ def _smtp_values(cfg: Any) -> dict[str, Any]:
 
 
 def _mail_config(flags: dict[str, Any]) -> Any:
-    from supportctl import config, credentials
+    from supportctl import config
+    from supportctl.mail import credentials
 
     cfg = _load_config(flags)
     credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
@@ -83,13 +84,13 @@ def _password_prompt() -> Any:
 
 
 def _open_session(cfg: Any) -> Any:
-    from supportctl import mail
+    from supportctl.mail import compose as mail
 
     return mail.open_session(_smtp_values(cfg), prompt=_password_prompt(), warn=out.say)
 
 
 def _send(cfg: Any, ids: list[str] | None, mode: str) -> list[Any]:
-    from supportctl import outbox
+    from supportctl.mail import outbox
 
     session = _open_session(cfg)
     try:
@@ -99,7 +100,7 @@ def _send(cfg: Any, ids: list[str] | None, mode: str) -> list[Any]:
 
 
 def _state_label(state: str) -> str:
-    from supportctl.outbox import state_label
+    from supportctl.mail.outbox import state_label
 
     return state_label(state)
 
@@ -180,9 +181,10 @@ def submit(
     _begin(ctx, "submit", json_output)
     from pathlib import Path
 
-    from supportctl import mail, outbox
     from supportctl.errors import InvalidInputError
     from supportctl.fsutil import atomic_write
+    from supportctl.mail import compose as mail
+    from supportctl.mail import outbox
 
     cfg = _mail_config({"smtp.from": sender, "smtp.cc": cc, "smtp.ca_bundle": ca_bundle})
     pkg = _load_package(package, cfg)
@@ -197,7 +199,7 @@ def submit(
         ) from None
     report = mail.validate_form(pkg, data, path.name)
     if not report.ok:
-        from supportctl import form as form_core
+        from supportctl.form import pdfform as form_core
 
         if not json_output:
             for f in report.findings:
@@ -283,7 +285,7 @@ def _server_line(server: dict[str, Any]) -> str:
 
 
 def _render_dry_run(composed: Any, cfg: Any, json_output: bool) -> None:
-    from supportctl import credentials, smtp
+    from supportctl.mail import credentials, smtp
 
     values = _smtp_values(cfg)
     server = {
@@ -342,7 +344,7 @@ def outbox_list(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 
 
 def _outbox_list(json_output: bool) -> None:
-    from supportctl import outbox
+    from supportctl.mail import outbox
 
     items = outbox.entries()
     if json_output:
@@ -378,7 +380,7 @@ def outbox_show(
 ) -> None:
     """Show one message: its state, headers and every attempt."""
     _begin(ctx, "outbox show", json_output)
-    from supportctl import outbox
+    from supportctl.mail import outbox
 
     e = outbox.get(message_id)
     if json_output:
@@ -444,7 +446,7 @@ def outbox_retry(
 def outbox_flush(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """Send what is due (for cron or a timer), over one connection."""
     _begin(ctx, "outbox flush", json_output)
-    from supportctl import outbox
+    from supportctl.mail import outbox
 
     cfg = _mail_config({})
     if not any(e.state in ("queued", "deferred") for e in outbox.entries()):
@@ -462,8 +464,8 @@ def outbox_resolve(
 ) -> None:
     """Decide an uncertain message: it was delivered, or send it again."""
     _begin(ctx, "outbox resolve", json_output)
-    from supportctl import outbox
     from supportctl.errors import UsageError
+    from supportctl.mail import outbox
 
     if delivered == resend:
         raise UsageError(_("use exactly one of --delivered and --resend"))
@@ -484,7 +486,7 @@ def outbox_purge(
 ) -> None:
     """Delete sent messages (and failed ones with --failed); the same form can then be submitted again."""
     _begin(ctx, "outbox purge", json_output)
-    from supportctl import outbox
+    from supportctl.mail import outbox
 
     removed = outbox.purge(("sent", "failed") if failed else ("sent",))
     if json_output:
@@ -517,8 +519,9 @@ def config_smtp(
 ) -> None:
     """Set up sending: server, security, login and where the password comes from. Never stores a password."""
     _begin(ctx, "config smtp", json_output)
-    from supportctl import credentials, mail, smtp
     from supportctl.config import SETTINGS, _coerce
+    from supportctl.mail import compose as mail
+    from supportctl.mail import credentials, smtp
 
     cfg = _mail_config({})
     current = _smtp_values(cfg)
@@ -618,7 +621,7 @@ def config_smtp(
 
 def outbox_send_now(entry_id: str, session: Any) -> Any:
     """Send one message just queued (also for `fetch --request`): the result of `outbox.send`."""
-    from supportctl import outbox
+    from supportctl.mail import outbox
 
     return outbox.send([entry_id], session, mode="submit")[0]
 

@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from supportctl.calendar import zone
 from supportctl.errors import InvalidInputError
 from supportctl.i18n import _
+from supportctl.schedule.calendar import zone
 
 _RFC2822_RE = re.compile(r"^\s*([A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s")
 _DOTTED_RE = re.compile(r"^\s*\d{1,2}\.\d{1,2}\.\d{2,4}")

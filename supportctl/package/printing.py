@@ -13,7 +13,7 @@ from typing import Any
 
 from supportctl.errors import SupportctlError, UsageError
 from supportctl.i18n import _
-from supportctl.package import Package
+from supportctl.package.manifest import Package
 
 TIMEOUT = 60.0
 

@@ -19,10 +19,10 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
 
-from supportctl import package as pkgmod
 from supportctl.errors import InvalidInputError, SupportctlError, TransferError, UsageError
 from supportctl.fsutil import atomic_write_text
 from supportctl.i18n import _
+from supportctl.package import manifest as pkgmod
 
 CHUNK = 1 << 20
 MAX_REDIRECTS = 5
@@ -255,7 +255,7 @@ def _copy_package(src: Path, target: Path) -> None:
 
 
 def _extract(archive: Path, target: Path) -> dict[str, str]:
-    from supportctl import safezip
+    from supportctl.package import safezip
 
     return safezip.extract(archive, target)
 
@@ -293,7 +293,7 @@ def _download_package(
     The zip is unpacked while it streams (written once). A zip that needs random access is downloaded
     again into a file and unpacked from there.
     """
-    from supportctl import zipstream
+    from supportctl.package import zipstream
 
     extractor = zipstream.StreamExtractor(unpacked, url)
     try:
@@ -352,7 +352,7 @@ def download(
     # build_opener keeps the ProxyHandler, which honours http_proxy/https_proxy/no_proxy.
     opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), Redirects())
     request = urllib.request.Request(url, headers={"User-Agent": "supportctl", "Accept-Encoding": "identity"})
-    from supportctl.zipstream import BackgroundHash
+    from supportctl.package.zipstream import BackgroundHash
 
     h = BackgroundHash()
     done = 0

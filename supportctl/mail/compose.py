@@ -17,7 +17,7 @@ from typing import Any
 from supportctl import __version__
 from supportctl.errors import ConfigError, UsageError
 from supportctl.i18n import _
-from supportctl.package import Package
+from supportctl.package.manifest import Package
 
 MAX_FORM_BYTES = 20 * 1024 * 1024
 _ADDR = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$|^[^@\s<>]+@localhost$")
@@ -26,7 +26,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 def validate_form(pkg: Package, data: bytes, name: str | None = None) -> Any:
     """The form validation of `supportctl validate` (issue 4), imported only when needed (pypdf)."""
-    from supportctl import form
+    from supportctl.form import pdfform as form
 
     return form.validate_pdf(pkg, data, name=name)
 
@@ -187,7 +187,7 @@ class _Blank(dict[str, str]):
 
 def open_session(settings: Mapping[str, Any], prompt: Any = None, warn: Any = None) -> Any:
     """An `smtp.Session` for the resolved settings; credentials are fetched on first connect."""
-    from supportctl import credentials, smtp
+    from supportctl.mail import credentials, smtp
 
     smtp_settings = smtp.SmtpSettings.from_settings(settings)
     return smtp.Session(
@@ -205,8 +205,8 @@ def write_smtp_config(path: Any, values: Mapping[str, object]) -> None:
     import sys
     from pathlib import Path
 
-    from supportctl.credentials import FORBIDDEN_KEYS
     from supportctl.fsutil import atomic_write_text
+    from supportctl.mail.credentials import FORBIDDEN_KEYS
 
     if sys.version_info >= (3, 11):
         import tomllib

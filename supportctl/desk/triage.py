@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from supportctl import paths
+from supportctl.desk.sources import Envelope, Source, TooLarge, source_hash
 from supportctl.errors import InvalidInputError
 from supportctl.fsutil import atomic_write
 from supportctl.i18n import _
-from supportctl.mailsource import Envelope, Source, TooLarge, source_hash
-from supportctl.package import Package
+from supportctl.package.manifest import Package
 
 STATE_VERSION = 1
 STATUSES = ("overdue", "due-soon", "open", "invalid", "duplicate", "skipped", "not-a-registration", "done")
@@ -75,7 +75,7 @@ Validator = Callable[[Package, bytes], Any]
 
 def _validate(pkg: Package, data: bytes) -> Any:
     """The validation of `supportctl validate` (form.py); imported here, on the first PDF, for pypdf's sake."""
-    from supportctl import form
+    from supportctl.form import pdfform as form
 
     return form.validate_pdf(pkg, data)
 

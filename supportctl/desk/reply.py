@@ -9,11 +9,11 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from supportctl import inbox
+from supportctl.desk import triage as inbox
+from supportctl.desk.sources import Envelope, TooLarge, split_head
 from supportctl.errors import InvalidInputError, UsageError
 from supportctl.i18n import _
-from supportctl.mailsource import Envelope, TooLarge, split_head
-from supportctl.package import Package
+from supportctl.package.manifest import Package
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ class Queued:
 
 
 def dedupe_key(facts: inbox.Facts, action: str, to: str) -> str:
-    from supportctl import outbox
+    from supportctl.mail import outbox
 
     return outbox.make_dedupe_key(f"inbox-reply-{action}-{facts.id}", to)
 
@@ -194,7 +194,7 @@ def hand_to_outbox(msg: EmailMessage, facts: inbox.Facts, action: str, again: bo
     The same reply (message, action, recipient) is queued once: when an earlier run queued it but stopped
     before marking the message done, that entry is returned instead of a second copy.
     """
-    from supportctl import outbox
+    from supportctl.mail import outbox
 
     key = dedupe_key(facts, action, str(msg["To"]))
     try:

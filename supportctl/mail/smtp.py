@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from supportctl.credentials import Credentials
 from supportctl.errors import ConfigError
 from supportctl.i18n import _
+from supportctl.mail.credentials import Credentials
 
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 _QUEUE_ID = re.compile(r"(?:queued as|id=|queue id)\s*<?([A-Za-z0-9._@-]+)", re.I)

@@ -1,7 +1,7 @@
 """Public holidays without importing `holidays` on every run.
 
 `import holidays` costs more than the whole `eta` budget, so the common specs (DE and its states) ship as
-small per-spec JSON tables generated from the `holidays` library (`python -m supportctl.holiday_table`),
+small per-spec JSON tables generated from the `holidays` library (`python -m supportctl.schedule.holidays`),
 and anything else is computed once with the library and cached under `$XDG_CACHE_HOME/supportctl/`.
 A test checks the shipped tables against the library.
 """
@@ -9,7 +9,6 @@ A test checks the shipped tables against the library.
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from supportctl.errors import InvalidInputError
 from supportctl.fsutil import atomic_write_text
 from supportctl.i18n import _
 
-DATA_DIR = Path(__file__).parent / "data" / "holidays"
+DATA_DIR = Path(__file__).parent / "holiday_data"
 BUNDLED_YEARS = range(2020, 2041)
 _STATES = ("BB", "BE", "BW", "BY", "HB", "HE", "HH", "MV", "NI", "NW", "RP", "SH", "SL", "SN", "ST", "TH")
 BUNDLED_SPECS = ("DE", *(f"DE-{s}" for s in _STATES))
@@ -109,19 +108,3 @@ def holidays_for(spec: str, year: int) -> Holidays:
     except OSError:
         pass  # a read-only cache only costs speed
     return result
-
-
-def generate(out_dir: Path = DATA_DIR) -> list[Path]:
-    """Regenerate the shipped tables from the `holidays` library."""
-    written = []
-    for spec in BUNDLED_SPECS:
-        table = {y: compute(spec, y) for y in BUNDLED_YEARS}
-        path = out_dir / f"{spec}.json"
-        atomic_write_text(path, _encode(table))
-        written.append(path)
-    return written
-
-
-if __name__ == "__main__":  # pragma: no cover - maintenance entry point
-    for p in generate():
-        sys.stdout.write(f"{p}\n")

@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from supportctl import calendar as cal
 from supportctl import paths
 from supportctl.errors import InvalidInputError
 from supportctl.fsutil import atomic_write
 from supportctl.i18n import _
+from supportctl.schedule import calendar as cal
 
 MANIFEST = "package.toml"
 FORMAT = 1
@@ -469,10 +469,10 @@ def _reply(r: _Reader, t: dict[str, Any]) -> ReplyTemplates:
 
 def bundled_root() -> Path:
     """The default package: inside the wheel, or `forms/default` in a source checkout."""
-    inside = Path(__file__).parent / "_bundled"
+    inside = Path(__file__).parent.parent / "_bundled"
     if (inside / MANIFEST).exists():
         return inside
-    return Path(__file__).resolve().parent.parent / "forms" / "default"
+    return Path(__file__).resolve().parents[2] / "forms" / "default"
 
 
 def last_fetched_record() -> Path:
@@ -554,7 +554,7 @@ def open_package(path: Path) -> Package:
     import shutil
     import tempfile
 
-    from supportctl import safezip
+    from supportctl.package import safezip
 
     try:
         digest = file_sha256(path)

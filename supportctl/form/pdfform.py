@@ -18,11 +18,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from supportctl import pdfutil
 from supportctl.errors import FormInvalidError, InvalidInputError, SupportctlError
+from supportctl.form import pdfutil
+from supportctl.form.validation import Finding, activation_class, validate_values
 from supportctl.i18n import _
-from supportctl.package import Package
-from supportctl.validation import Finding, activation_class, validate_values
+from supportctl.package.manifest import Package
 
 __all__ = ["Finding", "FormFindingsError", "FormReport", "fill_pdf", "validate_pdf"]
 

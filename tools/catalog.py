@@ -1,9 +1,9 @@
 """Maintain the message catalogues: extract, update, compile, check. A maintenance tool, not used at run time.
 
-    python -m supportctl.i18n_catalog extract   # supportctl/locale/supportctl.pot from every _() call
-    python -m supportctl.i18n_catalog update    # merge the template into each language's .po
-    python -m supportctl.i18n_catalog compile   # .po -> .mo (what gettext reads at run time)
-    python -m supportctl.i18n_catalog check     # exit 1 if a string is untranslated, fuzzy, stale or uncompiled
+    python -m tools.catalog extract   # supportctl/locale/supportctl.pot from every _() call
+    python -m tools.catalog update    # merge the template into each language's .po
+    python -m tools.catalog compile   # .po -> .mo (what gettext reads at run time)
+    python -m tools.catalog check     # exit 1 if a string is untranslated, fuzzy, stale or uncompiled
 
 Self-contained (ast + struct) so neither CI nor contributors need GNU gettext or Babel. The .mo files are
 committed next to the .po files; `check` fails when they differ from a fresh compile.
@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent.parent / "supportctl"
 LOCALE = PACKAGE / "locale"
 POT = LOCALE / "supportctl.pot"
 LANGUAGES = ("de",)

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from supportctl import latin
+from supportctl.form import latin
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
-    from supportctl.package import FieldSpec, Package
+    from supportctl.package.manifest import FieldSpec, Package
 
 Value = str | bool
 

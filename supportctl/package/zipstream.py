@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from supportctl import safezip
 from supportctl.errors import InvalidInputError
 from supportctl.i18n import _
+from supportctl.package import safezip
 
 LOCAL_SIG = b"PK\x03\x04"
 CENTRAL_SIG = b"PK\x01\x02"

@@ -161,7 +161,7 @@ HolidayLookup = Callable[[str, int], dict[date, tuple[str, str]]]
 
 
 def _default_lookup(spec: str, year: int) -> dict[date, tuple[str, str]]:
-    from supportctl.holiday_table import holidays_for
+    from supportctl.schedule.holidays import holidays_for
 
     return holidays_for(spec, year)
 

@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from supportctl import calendar as cal
 from supportctl.errors import InvalidInputError, SupportctlError
 from supportctl.i18n import _
-from supportctl.timeparse import localize, parse_when
+from supportctl.schedule import calendar as cal
+from supportctl.schedule.timeparse import localize, parse_when
 
 MODES = ("hours", "eod")
 

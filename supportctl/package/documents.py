@@ -12,7 +12,7 @@ from typing import Any
 
 from supportctl.errors import InvalidInputError, UsageError
 from supportctl.i18n import _
-from supportctl.package import Package
+from supportctl.package.manifest import Package
 
 MAX_PDF_BYTES = 50 * 1000 * 1000
 MAX_PAGES = 500

@@ -1,0 +1,1 @@
+"""The registration desk: mail sources (Maildir, mbox, IMAP), triage and replies (`inbox`)."""

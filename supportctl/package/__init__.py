@@ -1,0 +1,1 @@
+"""The document package: manifest, download and safe unpacking, documents, printing (`fetch`, `show`, `print`)."""

@@ -1,0 +1,1 @@
+"""Business calendar, activation-time engine, holiday tables and time parsing (`supportctl eta`)."""

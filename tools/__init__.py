@@ -1,0 +1,1 @@
+"""Maintenance tools for supportctl developers; never part of the wheel."""
