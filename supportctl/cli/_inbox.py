@@ -12,10 +12,10 @@ import typer
 from supportctl import output as out
 from supportctl.cli._base import (
     HELP_MARKUP,
+    Group,
     JsonOpt,
     PackageOpt,
     _begin,
-    _Group,
     _load_config,
     _load_package,
     app,
@@ -30,7 +30,7 @@ from supportctl.i18n import N_, _
 # (section start)
 
 
-class _InboxGroup(_Group):
+class _InboxGroup(Group):
     """`inbox SOURCE [options]` and `inbox reply …`: a SOURCE that names a subcommand routes to it."""
 
     allow_interspersed_args = True

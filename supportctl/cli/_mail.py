@@ -11,10 +11,10 @@ import typer
 from supportctl import output as out
 from supportctl.cli._base import (
     HELP_MARKUP,
+    Group,
     JsonOpt,
     PackageOpt,
     _begin,
-    _Group,
     _load_config,
     _load_package,
     app,
@@ -320,7 +320,7 @@ def _render_dry_run(composed: Any, cfg: Any, json_output: bool) -> None:
 
 
 outbox_app = typer.Typer(
-    cls=_Group,
+    cls=Group,
     help=_("The durable outbox of messages to send: list, show, retry, flush, resolve, purge."),
     invoke_without_command=True,
     rich_markup_mode=HELP_MARKUP,
