@@ -5,9 +5,10 @@ module (`_eta`, `_fetch`, `_form`, `_mail`, `_inbox`), imported only when that c
 
 Errors from the core (`SupportctlError`) become one stderr line and an exit code in one place:
 `Group.invoke`. Heavy modules are imported inside the commands that need them.
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` in the CLI modules: Typer reads every command's annotations on each
+start, and string annotations it must eval twice each (a third of the instructions of `supportctl --help`).
+"""
 
 import re
 import sys

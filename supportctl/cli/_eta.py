@@ -1,7 +1,5 @@
 """`supportctl eta`: due times from the package's business-hours rules (issue 2)."""
 
-from __future__ import annotations
-
 import sys
 from datetime import datetime, timezone
 from enum import Enum

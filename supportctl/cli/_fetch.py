@@ -1,7 +1,5 @@
 """`supportctl fetch`, `show`, `print`: the document package (issue 3)."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated, Any, NoReturn
 

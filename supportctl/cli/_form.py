@@ -1,7 +1,5 @@
 """`supportctl fill` and `validate`: the registration form (issue 4)."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated, Any
 

@@ -1,7 +1,5 @@
 """`supportctl inbox` and `inbox reply`: staff triage (issue 6)."""
 
-from __future__ import annotations
-
 import sys
 from datetime import datetime, timezone
 from enum import Enum

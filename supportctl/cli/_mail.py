@@ -1,7 +1,5 @@
 """`supportctl submit`, `outbox …`, `config smtp`: sending through the durable outbox (issue 5)."""
 
-from __future__ import annotations
-
 import sys
 from datetime import datetime
 from typing import Annotated, Any, NoReturn
