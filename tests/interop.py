@@ -50,6 +50,16 @@ def node_modules() -> Path | None:
     return where if (where / "pdf-lib").is_dir() and (where / "pdfjs-dist").is_dir() else None
 
 
+def node_supports_pdfjs() -> bool:
+    """pdfjs-dist 5 needs node >= 20.19 (older Debian releases ship node 18)."""
+    try:
+        out = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30).stdout
+        major, minor = (int(x) for x in out.strip().lstrip("v").split(".")[:2])
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return False
+    return (major, minor) >= (20, 19)
+
+
 def _texts() -> dict[str, str]:
     return {k: v for k, v in HONEST.items() if isinstance(v, str) and k not in RADIOS and k != CHOICE}
 

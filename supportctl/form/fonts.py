@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from supportctl.form import pdfutil
@@ -84,7 +85,7 @@ def font(ref: Any) -> Font:
     to_unicode: dict[int, str] = {}
     tu = obj.get("/ToUnicode")
     if tu is not None and hasattr(tu.get_object(), "get_data"):
-        to_unicode = pdfutil.parse_tounicode(tu.get_object().get_data())
+        to_unicode = _tounicode(tu.get_object().get_data())
     if subtype == "/Type0":
         desc_list = obj.get("/DescendantFonts") or []
         desc = desc_list[0].get_object() if len(desc_list) else {}
@@ -116,6 +117,12 @@ def font(ref: Any) -> Font:
     descriptor = descriptor.get_object() if descriptor is not None else {}
     missing = descriptor.get("/MissingWidth", 0) if hasattr(descriptor, "get") else 0
     return Font(False, text_of, widths, float(missing) or (0.0 if widths else 500.0))
+
+
+@lru_cache(maxsize=32)
+def _tounicode(data: bytes) -> dict[int, str]:
+    """Parsed once per distinct map: a re-saved form carries the template's font under a new number."""
+    return pdfutil.parse_tounicode(data)
 
 
 def _cid_widths(w: list[Any]) -> dict[int, float]:

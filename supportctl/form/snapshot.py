@@ -213,13 +213,18 @@ def read(reader: Any, budget: pdfutil.Budget, base: Snapshot | None = None, pref
                 cache[key] = fonts.font(ref)
         return cache[key]
 
+    template_kinds = dict(base.looks.values()) if base is not None else {}
+
     def look(ref: Any) -> tuple[str, str]:
         key = _idnum(ref)
         if key >= 0 and base is not None and key in base.looks and same(key):
             return base.looks[key]
-        stream = ref.get_object()
-        kind = appearance.shown(stream, font_for, budget).kind() if hasattr(stream, "get_data") else "none"
-        seen = (pdfutil.digest(ref, budget), kind)
+        digest = pdfutil.digest(ref, budget)
+        known_kind = template_kinds.get(digest)
+        if known_kind is None:  # a drawing the template does not have: what does it show?
+            stream = ref.get_object()
+            known_kind = appearance.shown(stream, font_for, budget).kind() if hasattr(stream, "get_data") else "none"
+        seen = (digest, known_kind)
         if key >= 0:
             looks[key] = seen
         return seen
@@ -234,9 +239,13 @@ def read(reader: Any, budget: pdfutil.Budget, base: Snapshot | None = None, pref
             return None
         name = next(iter(font_dict.keys()))
         ref = font_dict.raw_get(name)
-        if _idnum(ref) != base.form_font or not same(base.form_font) or base.form_font not in base.fonts:
+        mine = base.fonts.get(base.form_font)
+        if mine is None:
             return None
-        return appearance.quick(stream.get_data(), stream.get("/BBox"), name[1:], base.fonts[base.form_font])
+        # The template's own font object, or (after a re-save renumbered it) a font that decodes alike.
+        if not (_idnum(ref) == base.form_font and same(base.form_font)) and font_for(ref) != mine:
+            return None
+        return appearance.quick(stream.get_data(), stream.get("/BBox"), name[1:], mine)
 
     def widget(obj_ref: Any, ft: str, name: str) -> Widget:
         w = _dict(obj_ref)
