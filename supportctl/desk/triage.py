@@ -327,8 +327,9 @@ def examine(
             size=env.size, limit=limits.max_message_bytes
         )
         return Facts(**base, kind="skipped", reason=reason), []
+    single_text = msg.get_content_maintype() == "text" if msg.get("Content-Type") else True
     if not want_body:
-        return Facts(**base, kind="unchecked"), []
+        return Facts(**base, kind="no-pdf" if single_text else "unchecked"), []
     try:
         data = env.read()
     except TooLarge:
@@ -336,6 +337,8 @@ def examine(
         return Facts(**base, kind="skipped", reason=too_big), []
     except OSError as exc:
         return Facts(**base, kind="skipped", reason=_os_reason(exc)), []
+    if single_text and b"begin " not in data:
+        return Facts(**base, kind="no-pdf"), []  # one text part and no uuencoded file: nothing to parse
     scan = scan_message(data, limits)
     pdfs = [(hashlib.sha256(body).hexdigest(), body) for _name, _type, body in scan.files if body is not None]
     parts = []
