@@ -103,7 +103,6 @@ def compose(
     if f.message_id:
         msg["In-Reply-To"] = f.message_id
         msg["References"] = " ".join(x for x in (f.references, f.message_id) if x)
-    msg["Auto-Submitted"] = "auto-replied"
     msg.set_content(("\n" + "-" * 60 + "\n\n").join(bodies))
     return msg
 
