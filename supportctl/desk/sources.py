@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from supportctl.errors import ConfigError, InvalidInputError, TransferError
-from supportctl.i18n import _
+from supportctl.i18n import N_, _
 
 HEAD_CHUNK = 16384
 IMAP_BATCH = 250
@@ -493,7 +493,7 @@ def source_hash(key: str) -> str:
 
 
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+:[ \t]?[^\r\n]*\r?\n")
-_EXPECTED = (
+_EXPECTED = N_(
     "give a Maildir, an mbox file, a message file (.eml), a directory of .eml files, - or imaps://USER@HOST/FOLDER"
 )
 
