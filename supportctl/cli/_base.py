@@ -24,6 +24,15 @@ _JSON_KEY = "supportctl.json"
 _COMMAND_KEY = "supportctl.command"
 
 
+def _password_prompt() -> Any:
+    """A hidden prompt, only when a person is at a terminal; the core never prompts by itself."""
+    if not sys.stdin.isatty():
+        return None
+    import getpass
+
+    return lambda text: getpass.getpass(text)
+
+
 class _Group(TyperGroup):
     """Maps every `SupportctlError` (and Ctrl-C) to one stderr line, the --json envelope and an exit code.
 
