@@ -17,7 +17,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +41,7 @@ LOCATIONS = """
     root {www};
     default_type application/octet-stream;
     etag on;
-    location = /page.zip {{ default_type text/html; }}
+    location = /page.zip {{ types {{ }} default_type "text/html; charset=utf-8"; }}
     location = /page-as-zip.zip {{ types {{ }} default_type application/zip; }}
     location = /gzipped.zip {{ add_header Content-Encoding gzip; }}
     location = /loop-a {{ return 302 /loop-b; }}
@@ -49,6 +49,7 @@ LOCATIONS = """
     location = /to-file {{ return 302 file:///etc/passwd; }}
     location = /to-ftp {{ return 302 ftp://127.0.0.1/pkg.zip; }}
     location = /to-http {{ return 302 http://127.0.0.1:{port}/pkg.zip; }}
+    location = /to-other-origin {{ return 302 https://127.0.0.1:{port2}/pkg.zip; }}
     location = /busy {{ add_header Retry-After 120 always; return 503; }}
     location = /limited {{ add_header Retry-After 30 always; return 429; }}
     location /private/ {{
@@ -133,10 +134,11 @@ def _write_certs(d: Path) -> Path:
 
 
 def _config(n: Nginx, htpasswd: Path) -> str:
-    locations = LOCATIONS.format(www=n.www, htpasswd=htpasswd, port=n.ports["http"])
+    locations = LOCATIONS.format(www=n.www, htpasswd=htpasswd, port=n.ports["http"], port2=n.ports["https2"])
     chain = "".join(CHAIN.format(n=i, target="/pkg.zip" if i == 1 else f"/chain-{i - 1}") for i in range(1, 8))
     tls = {
         "https": "good",
+        "https2": "good",
         "wronghost": "wronghost",
         "expired": "expired",
         "tls10": "old",
@@ -187,7 +189,7 @@ def run(tmp: Path) -> Iterator[Nginx]:
     n = Nginx(d, www, _write_certs(d))
     last = ""
     for _attempt in range(5):  # a free port may be taken between our probe and nginx's bind
-        n.ports = {name: _free_port() for name in ("http", "https", "wronghost", "expired", "tls10")}
+        n.ports = {name: _free_port() for name in ("http", "https", "https2", "wronghost", "expired", "tls10")}
         (d / "nginx.conf").write_text(_config(n, htpasswd))
         n.proc = subprocess.Popen(
             [NGINX, "-p", str(d), "-c", str(d / "nginx.conf"), "-e", str(d / "error.log")],
@@ -226,10 +228,12 @@ def _wait_listening(n: Nginx) -> bool:
 
 
 @contextmanager
-def cutting_forwarder(target_port: int, cut_after: int) -> Iterator[tuple[int, list[int]]]:
+def cutting_forwarder(
+    target_port: int, cut_after: int, on_cut: Callable[[], None] | None = None
+) -> Iterator[tuple[int, list[int]]]:
     """A TCP forwarder to 127.0.0.1:`target_port` whose FIRST connection is cut after `cut_after` bytes of
     the server's answer (headers included); later connections pass through. Yields (port, bytes per
-    connection)."""
+    connection). `on_cut` runs after the cut and before the client sees the connection close."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
@@ -247,6 +251,8 @@ def cutting_forwarder(target_port: int, cut_after: int) -> Iterator[tuple[int, l
                 if limit is not None and sent + len(data) >= limit:
                     dst.sendall(data[: limit - sent])
                     sent = limit
+                    if on_cut is not None:
+                        on_cut()
                     break
                 dst.sendall(data)
                 sent += len(data)

@@ -334,8 +334,11 @@ class _Passthrough(urllib.request.HTTPErrorProcessor):
 
 
 class _Broke(Exception):
-    def __init__(self, error: TransferError) -> None:
+    """The connection broke off after `done` bytes: resumable, if the server allows it."""
+
+    def __init__(self, error: TransferError, done: int) -> None:
         self.error = error
+        self.done = done
 
 
 def get(
@@ -417,6 +420,7 @@ def get(
                 except _Broke as broke:
                     if not resumable or resumes >= MAX_RESUMES:
                         raise broke.error from None
+                    done = broke.done
                     resumes += 1
                     continue
                 return Outcome(False, done, h.hexdigest(), validators, resumes)
@@ -618,7 +622,8 @@ def _stream(
                 _("download of {url} broke off: received {done} of {total} bytes").format(
                     url=shown, done=done, total=total
                 )
-            )
+            ),
+            done,
         ) from None
     except TimeoutError:
         raise _transfer(
@@ -633,7 +638,8 @@ def _stream(
                 _("download of {url} broke off after {done} bytes: {reason}").format(
                     url=shown, done=done, reason=reason
                 )
-            )
+            ),
+            done,
         ) from None
     return done
 
