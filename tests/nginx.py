@@ -151,6 +151,11 @@ def _config(n: Nginx, htpasswd: Path) -> str:
             f" ssl_certificate {n.dir / (cert + '.crt')}; ssl_certificate_key {n.dir / (cert + '.key')};"
             f" {protocols} {locations}{chain}    }}"
         )
+    # A forward proxy for plain http (nginx has no CONNECT): passes each request to the Host it names.
+    servers.append(
+        f"    server {{ listen 127.0.0.1:{n.ports['proxy']};"
+        " location / { proxy_pass http://$http_host; proxy_connect_timeout 3s; } }"
+    )
     user = "user root root;" if os.geteuid() == 0 else ""
     temp = n.dir / "tmp"
     return f"""
@@ -189,7 +194,7 @@ def run(tmp: Path) -> Iterator[Nginx]:
     n = Nginx(d, www, _write_certs(d))
     last = ""
     for _attempt in range(5):  # a free port may be taken between our probe and nginx's bind
-        n.ports = {name: _free_port() for name in ("http", "https", "https2", "wronghost", "expired", "tls10")}
+        n.ports = {name: _free_port() for name in ("http", "https", "https2", "wronghost", "expired", "tls10", "proxy")}
         (d / "nginx.conf").write_text(_config(n, htpasswd))
         n.proc = subprocess.Popen(
             [NGINX, "-p", str(d), "-c", str(d / "nginx.conf"), "-e", str(d / "error.log")],

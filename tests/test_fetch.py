@@ -661,3 +661,33 @@ def test_request_without_smtp_writes_the_eml_and_says_so_once(cli, good_pkg: Pat
     assert r.exit_code == ExitCode.USAGE
     r = cli("fetch", "--send")
     assert r.exit_code == ExitCode.USAGE and "--request" in r.stderr
+
+
+# ---------------------------------------------------------------- no password is ever shown
+
+
+def test_package_url_with_a_password_is_shown_redacted(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPPORTCTL_PACKAGE_URL", "https://alice:s3cret@packages.example/pkg.zip")
+    r = cli("config", "show", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["data"]["settings"]["package_url"]["value"] == "https://alice:***@packages.example/pkg.zip"
+    r = cli("config", "show")
+    assert "s3cret" not in r.stdout + r.stderr and "alice:***@packages.example" in r.stdout
+
+
+@given(
+    user=st.text(
+        alphabet=st.characters(blacklist_characters="@/:?#[]\r\n\t ", blacklist_categories=("Cs",)), min_size=1
+    ),
+    password=st.text(min_size=1, max_size=30),
+)
+def test_redact_never_shows_the_password(user: str, password: str) -> None:
+    from urllib.parse import quote
+
+    from supportctl.package.transfer import redact, split_userinfo
+
+    url = f"https://{quote(user, safe='')}:{quote(password, safe='')}@host.example:8443/p/pkg.zip?x=1"
+    shown = redact(url)
+    assert shown == f"https://{quote(user, safe='')}:***@host.example:8443/p/pkg.zip?x=1"
+    clean, u, p = split_userinfo(url)
+    assert (clean, u, p) == ("https://host.example:8443/p/pkg.zip?x=1", user, password)

@@ -222,6 +222,16 @@ def test_a_dead_proxy_is_named_with_its_variable(
     assert r.exit_code == 0, r.stderr
 
 
+def test_through_a_working_proxy_and_its_answer_named(cli, ngx: ng.Nginx, monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = f"http://127.0.0.1:{ngx.ports['proxy']}"
+    monkeypatch.setenv("http_proxy", proxy)
+    r = cli("fetch", ngx.url("/pkg.zip"))
+    assert r.exit_code == 0, r.stderr
+    assert [e["uri"] for e in ngx.log()] == ["/pkg.zip", "/pkg.zip"]  # the proxy's request and the server's
+    line = fails(cli, f"http://127.0.0.1:{_closed_port()}/pkg.zip", "--dest", "other")
+    assert f"the server answered 502 Bad Gateway (through the proxy {proxy} from http_proxy)" in line
+
+
 # ---------------------------------------------------------------- what the server sent
 
 

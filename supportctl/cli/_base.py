@@ -427,6 +427,10 @@ def config_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     settings = {
         key: {"value": r.value, "source": r.source, "origin": r.origin} for key, r in sorted(cfg.values.items())
     }
+    if settings.get("package_url", {}).get("value"):
+        from supportctl.package.transfer import redact
+
+        settings["package_url"]["value"] = redact(str(settings["package_url"]["value"]))  # a password in it
     if json_output:
         out.write_out(
             out.envelope("config show", {"path": str(cfg.path), "exists": cfg.file_exists, "settings": settings})

@@ -675,6 +675,9 @@ def _status_error(resp: Any, shown: str, current: str) -> TransferError:
     via = ""
     if redact(current) != shown:
         via = " " + _("(redirected to {url})").format(url=redact(current))
+    proxy = proxy_for(current)
+    if proxy is not None and _origin(current)[0] == "http":  # the answer may be the proxy's own
+        via += " " + _("(through the proxy {proxy} from {variable})").format(proxy=redact(proxy[0]), variable=proxy[1])
     extra = _retry_after(resp) if resp.status in (429, 503) else ""
     return _transfer(
         _("download of {url} failed: the server answered {code} {reason}{extra}{via}").format(
