@@ -684,10 +684,32 @@ def test_package_url_with_a_password_is_shown_redacted(cli, monkeypatch: pytest.
 def test_redact_never_shows_the_password(user: str, password: str) -> None:
     from urllib.parse import quote
 
-    from supportctl.package.transfer import redact, split_userinfo
+    from supportctl.package.urlauth import redact, split_userinfo
 
     url = f"https://{quote(user, safe='')}:{quote(password, safe='')}@host.example:8443/p/pkg.zip?x=1"
     shown = redact(url)
     assert shown == f"https://{quote(user, safe='')}:***@host.example:8443/p/pkg.zip?x=1"
     clean, u, p = split_userinfo(url)
     assert (clean, u, p) == ("https://host.example:8443/p/pkg.zip?x=1", user, password)
+
+
+def test_retry_after_as_a_date(cli, server: pt.Server, old) -> None:
+    def busy(h) -> None:  # type: ignore[no-untyped-def]
+        h.send_response(503)
+        h.send_header("Retry-After", "Wed, 02 Dec 2026 07:28:00 GMT")
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    server.routes["/pkg.zip"] = busy
+    line = _fails(cli, server.url("/pkg.zip"), old)
+    assert "answered 503 Service Unavailable and asks to try again after 2026-12-02 07:28 UTC" in line
+
+
+def test_redirect_without_location(cli, server: pt.Server, old) -> None:
+    def nowhere(h) -> None:  # type: ignore[no-untyped-def]
+        h.send_response(302)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    server.routes["/pkg.zip"] = nowhere
+    assert "answered 302 without saying where to (no Location)" in _fails(cli, server.url("/pkg.zip"), old)

@@ -428,7 +428,7 @@ def config_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         key: {"value": r.value, "source": r.source, "origin": r.origin} for key, r in sorted(cfg.values.items())
     }
     if settings.get("package_url", {}).get("value"):
-        from supportctl.package.transfer import redact
+        from supportctl.package.urlauth import redact
 
         settings["package_url"]["value"] = redact(str(settings["package_url"]["value"]))  # a password in it
     if json_output:

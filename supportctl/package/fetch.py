@@ -25,8 +25,8 @@ from supportctl.errors import InvalidInputError, SupportctlError, TransferError,
 from supportctl.fsutil import atomic_write_text
 from supportctl.i18n import _
 from supportctl.package import manifest as pkgmod
-from supportctl.package import transfer
-from supportctl.package.transfer import PasswordSource, redact
+from supportctl.package import transfer, transfer_errors, urlauth
+from supportctl.package.urlauth import PasswordSource, redact
 
 MAX_REDIRECTS = 5
 MARKER = ".supportctl-package"
@@ -111,7 +111,7 @@ def fetch(
     src = source or package_url
     login = None
     if src is not None and re.match(r"^https?://", src, re.IGNORECASE):
-        login = transfer.login_for(src, opts.username, opts.password)  # http with a password: exit 2
+        login = urlauth.login_for(src, opts.username, opts.password)  # http with a password: exit 2
     _check_destination(dest, opts.force)
     work = _make_workdir(dest)
     warnings: list[str] = []
@@ -338,7 +338,7 @@ def _check_digest(source: str, actual: str, expected: str | None) -> None:
 
 
 def _too_large(source: str, size: int, limit: int) -> TransferError:
-    return transfer.too_large(source, size, limit)
+    return transfer_errors.too_large(source, size, limit)
 
 
 # ---------------------------------------------------------------- download
@@ -388,7 +388,7 @@ def _download_package(
     unpacked: Path,
     opts: FetchOptions,
     progress: Progress | None,
-    login: transfer.Login | None,
+    login: urlauth.Login | None,
     previous: dict[str, Any] | None,
 ) -> tuple[int, str, dict[str, str], transfer.Validators, int] | None:
     """Download and unpack into `unpacked`; returns (bytes, sha256 of the zip, sha256 of each file,
