@@ -65,7 +65,11 @@ def fetch(
         ),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help=_("Replace --dest even if it is not a package written by fetch."))
+        bool,
+        typer.Option(
+            "--force",
+            help=_("Replace --dest even if it is not a package written by fetch; it is moved aside, never deleted."),
+        ),
     ] = False,
     force_download: Annotated[
         bool,
