@@ -245,6 +245,30 @@ def tamper_ap_as_string(w: Any) -> None:
     _field(w, "city")[NameObject("/AP")] = TextStringObject("/N")
 
 
+def tamper_unreadable_font(w: Any) -> None:
+    """An appearance font whose widths are text: pypdf reads it, the font cannot be understood."""
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
+
+    desc = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/CIDFontType2"),
+            NameObject("/W"): ArrayObject([TextStringObject("wide"), TextStringObject("x")]),
+        }
+    )
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type0"),
+            NameObject("/DescendantFonts"): ArrayObject([w._add_object(desc)]),
+        }
+    )
+    res = DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F9"): w._add_object(font)})})
+    _field(w, "first_name")[NameObject("/AP")] = DictionaryObject(
+        {NameObject("/N"): _stream(w, b"BT /F9 10 Tf 2 6 Td <0001> Tj ET", Resources=res)}
+    )
+
+
 TAMPERS = [
     (tamper_quote_operator, "appearance-mismatch", "Mallory"),
     (tamper_double_quote_operator, "appearance-mismatch", "Mallory"),
@@ -264,6 +288,7 @@ TAMPERS = [
     (tamper_embedded_file, "embedded-file", "attached file"),
     (tamper_empty_annots_entry, "structure", "empty entry"),
     (tamper_ap_as_string, "structure", "appearance entry is broken"),
+    (tamper_unreadable_font, "structure", "appearance cannot be read"),
 ]
 
 

@@ -150,6 +150,17 @@ def _dict(obj: Any) -> Any:
     return obj if hasattr(obj, "keys") and hasattr(obj, "raw_get") else None
 
 
+# What a malformed drawing raises inside pypdf or the interpreter; limits (time, budget, recursion, memory)
+# are not among them: they refuse the whole file.
+_UNREADABLE: tuple[type[Exception], ...] = (
+    AttributeError,
+    TypeError,
+    ValueError,
+    KeyError,
+    IndexError,
+    ZeroDivisionError,
+    OverflowError,
+)
 _OUR_KEYS = frozenset({"/Type", "/Subtype", "/BBox", "/Resources", "/Filter", "/Length"})
 
 
@@ -159,7 +170,10 @@ def _idnum(ref: Any) -> int:
 
 def read(reader: Any, budget: pdfutil.Budget, base: Snapshot | None = None, prefix_ok: bool = False) -> Snapshot:
     """Everything validation compares. `base` is the template's snapshot when reading a filled form."""
+    from pypdf.errors import PyPdfError
+
     same = Unchanged(reader, base, prefix_ok)
+    unreadable: tuple[type[Exception], ...] = (*_UNREADABLE, PyPdfError)
     root = _dict(reader.trailer.get("/Root"))
     if root is None:
         raise InvalidInputError(_("the PDF has no document catalogue"))
@@ -267,14 +281,22 @@ def read(reader: Any, budget: pdfutil.Budget, base: Snapshot | None = None, pref
         if normal_obj is not None:
             if ft == "/Btn" and _dict(normal_obj) is not None and not hasattr(normal_obj, "get_data"):
                 states = tuple(sorted(str(k) for k in normal_obj.keys()))
-                seen_looks = [(k, look(normal_obj.raw_get(k))) for k in states]
+                try:
+                    seen_looks = [(k, look(normal_obj.raw_get(k))) for k in states]
+                except unreadable:  # a drawing pypdf cannot take apart: said in words, not in Python's
+                    odd.append(Oddity(name, _('field "{field}": its appearance cannot be read').format(field=name)))
+                    seen_looks = [(k, ("?", "?")) for k in states]
                 state_looks = tuple((k, v[0]) for k, v in seen_looks)
                 state_kinds = tuple((k, v[1]) for k, v in seen_looks)
             elif hasattr(normal_obj, "get_data"):
-                shown = ours(normal_obj)
-                if shown is None:
-                    seen = appearance.shown(normal_obj, font_for, budget)
-                    shown, pictures = seen.text, seen.pictures
+                try:
+                    shown = ours(normal_obj)
+                    if shown is None:
+                        seen = appearance.shown(normal_obj, font_for, budget)
+                        shown, pictures = seen.text, seen.pictures
+                except unreadable:  # as above
+                    odd.append(Oddity(name, _('field "{field}": its appearance cannot be read').format(field=name)))
+                    shown = None
         state = w.get("/AS")
         as_text = str(state) if state is not None else None
         flags = w.get("/F", 0)
