@@ -85,7 +85,9 @@ def font(ref: Any) -> Font:
     to_unicode: dict[int, str] = {}
     tu = obj.get("/ToUnicode")
     if tu is not None and hasattr(tu.get_object(), "get_data"):
-        to_unicode = _tounicode(tu.get_object().get_data())
+        data = tu.get_object().get_data()
+        # Small maps (a form font's) are cached by content; a huge one is parsed, not kept.
+        to_unicode = _tounicode(data) if len(data) <= 256 * 1024 else pdfutil.parse_tounicode(data)
     if subtype == "/Type0":
         desc_list = obj.get("/DescendantFonts") or []
         desc = desc_list[0].get_object() if len(desc_list) else {}
@@ -119,7 +121,7 @@ def font(ref: Any) -> Font:
     return Font(False, text_of, widths, float(missing) or (0.0 if widths else 500.0))
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=8)
 def _tounicode(data: bytes) -> dict[int, str]:
     """Parsed once per distinct map: a re-saved form carries the template's font under a new number."""
     return pdfutil.parse_tounicode(data)
