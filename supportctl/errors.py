@@ -22,6 +22,10 @@ class ExitCode(IntEnum):
     CONFIG = 8
     UNCERTAIN = 9
     OVERDUE = 10
+    PRINT_SYSTEM_DOWN = 11
+    NO_SUCH_PRINTER = 12
+    PRINTER_DISABLED = 13
+    PRINT_QUEUED = 14
     INTERRUPTED = 130
 
 
@@ -88,3 +92,18 @@ class DeliveryUncertainError(SupportctlError):
 class OverdueError(SupportctlError):
     exit_code = ExitCode.OVERDUE
     code = "overdue"
+
+
+class PrintSystemDownError(SupportctlError):
+    exit_code = ExitCode.PRINT_SYSTEM_DOWN
+    code = "print-system-down"
+
+
+class NoSuchPrinterError(SupportctlError):
+    exit_code = ExitCode.NO_SUCH_PRINTER
+    code = "no-such-printer"
+
+
+class PrinterDisabledError(SupportctlError):
+    exit_code = ExitCode.PRINTER_DISABLED
+    code = "printer-disabled"
