@@ -25,7 +25,6 @@ from tests import formkit
 from tests import pkgtools as pt
 from tests.cupsserver import CupsServer, unavailable
 
-
 # Resolved once: some tests narrow PATH to choose the print command.
 TOOLS = {t: shutil.which(t) or t for t in ("pdfinfo", "pdftotext", "pdftoppm")}
 
@@ -261,6 +260,7 @@ def test_an_invalid_form_is_refused_with_its_findings(cli: Any, cups: CupsServer
     from supportctl.form import pdfform
 
     bad = tmp_path / "bad.pdf"
+
     def break_email(writer: Any) -> None:
         from pypdf.generic import NameObject, TextStringObject
 

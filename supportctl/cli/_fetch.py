@@ -432,8 +432,8 @@ def _report_print(result: Any, json_output: bool, command: str) -> None:
     if json_output:
         out.write_out(out.envelope(command, result.to_dict(), ok=not result.exit_code))
     where = {
-        "flag": _("--printer"),
-        "env": _("SUPPORTCTL_PRINT_PRINTER"),
+        "flag": "--printer",
+        "env": "SUPPORTCTL_PRINT_PRINTER",
         "file": _("print.printer in the config"),
         "PRINTER": "PRINTER",
         "LPDEST": "LPDEST",
