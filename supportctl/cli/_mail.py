@@ -15,6 +15,7 @@ from supportctl.cli._base import (
     _begin,
     _load_config,
     _load_package,
+    _password_prompt,
     app,
     config_app,
 )
@@ -70,15 +71,6 @@ def _mail_config(flags: dict[str, Any]) -> Any:
     cfg = _load_config(flags)
     credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
     return cfg
-
-
-def _password_prompt() -> Any:
-    """A hidden prompt, only when a person is at a terminal; the core never prompts by itself."""
-    if not sys.stdin.isatty():
-        return None
-    import getpass
-
-    return lambda text: getpass.getpass(text)
 
 
 def _open_session(cfg: Any) -> Any:
@@ -480,13 +472,27 @@ def outbox_resolve(
 def outbox_purge(
     ctx: typer.Context,
     failed: Annotated[bool, typer.Option("--failed", help=_("Also delete failed messages."))] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help=_("Do not ask (for scripts)."))] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Delete sent messages (and failed ones with --failed); the same form can then be submitted again."""
+    """Delete sent and superseded messages (and failed ones with --failed). Duplicate protection stays."""
     _begin(ctx, "outbox purge", json_output)
+    from supportctl.errors import UsageError
     from supportctl.mail import outbox
 
-    removed = outbox.purge(("sent", "failed") if failed else ("sent",))
+    states = ("sent", "superseded", "failed") if failed else ("sent", "superseded")
+    doomed = [e for e in outbox.entries() if e.state in states]
+    if doomed and not yes:
+        if not (sys.stdin.isatty() and not json_output):
+            raise UsageError(
+                _("outbox purge deletes {n} message(s) and asks first").format(n=len(doomed)),
+                _("add --yes to delete them without asking"),
+            )
+        question = _("Delete {n} message(s) from the outbox (their files; resubmitting still needs --again)?")
+        if not typer.confirm(question.format(n=len(doomed)), default=False):
+            out.say(_("Nothing deleted."))
+            raise typer.Exit(int(ExitCode.OK))
+    removed = outbox.purge(states)
     if json_output:
         out.write_out(out.envelope("outbox purge", {"removed": removed}))
     else:
