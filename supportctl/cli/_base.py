@@ -60,28 +60,19 @@ class Group(TyperGroup):
             # Anything the core did not anticipate is still one line, never a traceback.
             _fail(ctx, SupportctlError(_("{reason}").format(reason=_os_reason(exc))))
 
-    def main(
-        self,
-        args: Any = None,
-        prog_name: Any = None,
-        complete_var: Any = None,
-        standalone_mode: bool = True,
-        windows_expand_args: bool = True,
-        **extra: Any,
-    ) -> Any:
+    def main(self, *args: Any, **extra: Any) -> Any:
         _localize(self)
-        run = dict(extra, args=args, prog_name=prog_name, complete_var=complete_var)
-        run.update(windows_expand_args=windows_expand_args, standalone_mode=False)
-        if not standalone_mode:
-            return super().main(**run)
+        standalone, extra["standalone_mode"] = extra.get("standalone_mode", True), False
+        if not standalone:
+            return super().main(*args, **extra)
         # Click prints its errors as "Usage: …\nError: …": ours are one line, with the --json envelope.
         try:
-            rv = super().main(**run)
+            rv = super().main(*args, **extra)
         except click.exceptions.NoArgsIsHelpError as e:
             out.say(e.format_message())
             sys.exit(ExitCode.USAGE)
         except click.UsageError as e:
-            _usage_failed(e, sys.argv[1:] if args is None else list(args))
+            _usage_failed(e, list(extra.get("args") or sys.argv[1:]))
         except click.ClickException as e:
             out.say(out.error_line(e.format_message(), None))
             sys.exit(e.exit_code)
