@@ -150,7 +150,9 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str
             t.add_column(c)
         for row in rows:
             t.add_row(*[_escape(cell) for cell in row])
-        Console(no_color=not use_color(), highlight=False).print(t)
+        # Without colour, no styling at all: Rich's `no_color` keeps bold and italic escapes (NO_COLOR means none).
+        color = use_color()
+        Console(no_color=not color, color_system="auto" if color else None, highlight=False).print(t)
     else:
         for row in rows:
             write_out("\t".join(row))

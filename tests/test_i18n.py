@@ -292,11 +292,11 @@ GERMAN_ANSWERS = [
     ("Vorname", "Łukasz"),
     ("Nachname", "Müller"),
     ("E-Mail-Adresse", "lukasz@example.com"),
-    ("Telefon", "+49 30 1234567"),
+    ("Land (ISO-Code)", "de"),  # before the phone: its region hint (issue 16)
+    ("Telefon", "030 1234567"),
     ("Straße und Hausnummer", "Hauptstraße 5"),
     ("Postleitzahl", "10115"),
     ("Ort", "Berlin"),
-    ("Land (ISO-Code)", "de"),
     ("Gewünschter Support", "1"),
     ("Bevorzugte Sprache", "de"),
     ("Datum", "25.11.2026"),
@@ -348,6 +348,7 @@ def test_interactive_fill_in_german(isolated: Path) -> None:
     assert child.exitstatus == 0, "".join(transcript)
     screen = "".join(transcript)
     assert "Ausgefülltes Formular in registration-form-filled.pdf geschrieben" in screen
+    assert "Als Nächstes: `supportctl validate registration-form-filled.pdf` prüft es" in screen
     assert "Geschäftskritischer Telefonsupport" in screen
     assert not ENGLISH_ON_SCREEN.search(screen), screen
     assert Path("registration-form-filled.pdf").exists()

@@ -99,7 +99,8 @@ def eta(
     pkg = _load_package(package, cfg)
     engine = core.engine_for(pkg.process, cfg)
     schedule = engine.schedule
-    in_tz = resolve_zone(cfg.get("input_tz"))
+    # One setting for "my zone": a naive --at is read in input_tz if set, else in tz (display), else local.
+    in_tz = resolve_zone(cfg.get("input_tz") or cfg.get("tz"))
     user_tz = resolve_zone(cfg.get("tz"))
     names = engine.class_names(activation_class)
     if batch:
@@ -126,6 +127,8 @@ def _eta_batch(engine: Any, default_class: str, in_tz: Any, fmt: BatchFormat) ->
 
     failed = 0
     write = sys.stdout.write
+    if sys.stdin.isatty():
+        out.say(_("Reading start times from standard input, one per line; Ctrl-D ends."))
     if fmt is BatchFormat.csv:
         import csv
 

@@ -17,6 +17,7 @@ from supportctl.cli._base import (
     app,
 )
 from supportctl.cli._mail import _open_session, _report_sent, outbox_send_now
+from supportctl.errors import SupportctlError
 from supportctl.i18n import _
 
 # ================================================================ fetch, show, print (issue 3)
@@ -139,16 +140,24 @@ def fetch(
     for w in result.warnings:
         out.say(_("warning: {message}").format(message=w))
     jobs: list[Any] = []
+    print_error: SupportctlError | None = None
     if print_after:
         from supportctl.package import manifest as pkgmod
         from supportctl.package import printing
 
         pkg = pkgmod.load(result.dest)
-        jobs = printing.print_documents(printing.select(pkg, []), cfg.get("print.printer"))
+        try:
+            jobs = printing.print_documents(printing.select(pkg, []), cfg.get("print.printer"))
+        except SupportctlError as exc:
+            print_error = exc  # the fetch itself worked: say so first, then what went wrong with printing
     if json_output:
         data = result.to_dict()
         data["printed"] = [j.to_dict() for j in jobs]
-        out.write_out(out.envelope("fetch", data))
+        errors = [print_error.to_dict()] if print_error else []
+        out.write_out(out.envelope("fetch", data, errors, ok=print_error is None))
+        if print_error:
+            out.say(out.error_line(print_error.message, print_error.hint))
+            raise typer.Exit(int(print_error.exit_code))
         return
     out.say(
         _("Fetched package {name} {version} into {dest}").format(
@@ -158,6 +167,10 @@ def fetch(
     out.table(None, [_("Document"), _("File")], [[d["id"], d["file"]] for d in result.documents])
     for j in jobs:
         out.say(_("Sent {file} to the printer").format(file=j.item.file))
+    if print_error:
+        out.say(out.error_line(print_error.message, print_error.hint))
+        raise typer.Exit(int(print_error.exit_code))
+    out.say(_("Next: read `supportctl show service-description` and `supportctl show terms`, then `supportctl fill`."))
 
 
 def _fetch_request(
@@ -252,7 +265,12 @@ def _progress_bar() -> Any:
             DownloadColumn(),
             TransferSpeedColumn(),
             TimeRemainingColumn(),
-            console=Console(stderr=True, no_color=not out.use_color(sys.stderr), highlight=False),
+            console=Console(
+                stderr=True,
+                no_color=not out.use_color(sys.stderr),
+                color_system="auto" if out.use_color(sys.stderr) else None,
+                highlight=False,
+            ),
             transient=True,
         ) as progress:
             task = progress.add_task(_("Downloading"), total=None)

@@ -154,6 +154,8 @@ def fetch(
                     _("{source} does not exist").format(source=src),
                     _("give a URL, a package directory or a .zip"),
                 )
+        if kind in ("bundled", "directory"):
+            size = sum(f.stat().st_size for f in unpacked.rglob("*") if f.is_file())  # what was copied
         root = pkgmod.package_root(unpacked)
         # No manifest cache entry for a temporary directory: it would outlive the directory.
         pkg = _relabelled(lambda: pkgmod.load(root, cache=False), {str(root): shown})
