@@ -104,6 +104,9 @@ def eta(
     user_tz = resolve_zone(cfg.get("tz"))
     names = engine.class_names(activation_class)
     if batch:
+        if json_output and fmt is BatchFormat.csv:
+            raise typer.BadParameter(_("--json streams NDJSON; leave out --format csv"), param_hint="--json")
+        # --json with --batch is the NDJSON stream (one object per line), the machine-readable form of a stream.
         _eta_batch(engine, activation_class, in_tz, fmt)
         return
     now = datetime.now(timezone.utc)

@@ -186,7 +186,8 @@ def _fetch_request(
     pkg = _load_package(package, cfg)
     profile_email = cfg.values.get("profile.email")
     membership = cfg.values.get("profile.membership_id")
-    sender = sender or (profile_email.value if profile_email else None)
+    # --from, else profile.email, else smtp.from (as the README says), for the .eml as for sending.
+    sender = sender or (profile_email.value if profile_email else None) or cfg.get("smtp.from")
     smtp_host = cfg.values.get("smtp.host")
     if send or (eml is None and smtp_host is not None and smtp_host.value):
         _send_request(cfg, pkg, sender, membership.value if membership else None, json_output)

@@ -34,7 +34,7 @@ def _read_data(source: str) -> dict[str, Any]:
     """`--data FILE|-`: a JSON or TOML object of field values."""
     import json
 
-    from supportctl.errors import InvalidInputError
+    from supportctl.errors import InvalidInputError, os_reason
 
     if source == "-":
         text = sys.stdin.read(1 << 20)
@@ -43,8 +43,15 @@ def _read_data(source: str) -> dict[str, Any]:
         try:
             with open(source, encoding="utf-8") as fh:
                 text = fh.read(1 << 20)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInputError(_("cannot read {path}: {reason}").format(path=source, reason=exc)) from None
+        except OSError as exc:
+            raise InvalidInputError(
+                _("cannot read {path}: {reason}").format(path=source, reason=os_reason(exc))
+            ) from None
+        except UnicodeDecodeError:
+            raise InvalidInputError(
+                _("cannot read {path}: it is not UTF-8 text").format(path=source),
+                _("save it as UTF-8 (JSON or TOML)"),
+            ) from None
         where = source
     try:
         data = json.loads(text)
@@ -58,11 +65,21 @@ def _read_data(source: str) -> dict[str, Any]:
         except tomllib.TOMLDecodeError as exc:
             raise InvalidInputError(
                 _("{where} is neither a JSON nor a TOML object: {reason}").format(where=where, reason=exc),
-                _('e.g. {{"first_name": "Łukasz", "terms_accepted": true}}'),
+                _('e.g. {"first_name": "Łukasz", "terms_accepted": true}'),
             ) from None
     if not isinstance(data, dict):
         raise InvalidInputError(_("{where} must hold one object with field names as keys").format(where=where))
     return {str(k): v if isinstance(v, (str, bool)) else str(v) for k, v in data.items()}
+
+
+def _draft_time(iso: str) -> str:
+    """When a draft was saved, to the minute in the local zone (it is stored as UTC ISO 8601)."""
+    from datetime import datetime
+
+    try:
+        return out.format_datetime(datetime.fromisoformat(iso).astimezone())
+    except ValueError:
+        return iso
 
 
 def _today() -> str:
@@ -283,7 +300,7 @@ def fill(
             try:
                 reply = input(
                     _("A draft from {when} with {n} answers exists. Resume it? [Y/n] ").format(
-                        when=draft.updated, n=len(draft.values)
+                        when=_draft_time(draft.updated), n=len(draft.values)
                     )
                 )
             except EOFError:

@@ -181,12 +181,15 @@ def submit(
     _begin(ctx, "submit", json_output)
     from pathlib import Path
 
-    from supportctl.errors import InvalidInputError
+    from supportctl.errors import InvalidInputError, os_reason
     from supportctl.fsutil import atomic_write
     from supportctl.mail import compose as mail
     from supportctl.mail import outbox
 
     cfg = _mail_config({"smtp.from": sender, "smtp.cc": cc, "smtp.ca_bundle": ca_bundle})
+    from_setting = cfg.source("smtp.from")
+    if from_setting.value:  # a bad --from is exit 2, a bad smtp.from in the file exit 8, naming the file
+        mail.check_sender(str(from_setting.value), "smtp.from", from_setting.source, from_setting.origin)
     pkg = _load_package(package, cfg)
     path = Path(form)
     try:
@@ -194,9 +197,7 @@ def submit(
             raise InvalidInputError(_("{path} is too large for a registration form").format(path=path))
         data = path.read_bytes()
     except OSError as exc:
-        raise InvalidInputError(
-            _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror or exc)
-        ) from None
+        raise InvalidInputError(_("cannot read {path}: {reason}").format(path=path, reason=os_reason(exc))) from None
     report = mail.validate_form(pkg, data, path.name)
     if not report.ok:
         from supportctl.form import pdfform as form_core
@@ -534,6 +535,7 @@ def config_smtp(
     """Set up sending: server, security, login and where the password comes from. Never stores a password."""
     _begin(ctx, "config smtp", json_output)
     from supportctl.config import SETTINGS, _coerce
+    from supportctl.errors import UsageError
     from supportctl.mail import compose as mail
     from supportctl.mail import credentials, smtp
 
@@ -571,10 +573,25 @@ def config_smtp(
             default = current.get(f"smtp.{key}")
             if key == "port" and default is None:
                 default = smtp.DEFAULT_PORTS.get(chosen.get("security") or "starttls")
-            answer = typer.prompt(questions[key], default="" if default is None else str(default), show_default=True)
-            value = answer.strip() or None
+            while True:
+                answer = typer.prompt(
+                    questions[key], default="" if default is None else str(default), show_default=True
+                )
+                value = answer.strip() or None
+                if key != "from" or value is None:
+                    break
+                try:  # the same address check as `submit`, asked again on the spot
+                    mail.check_sender(value)
+                    break
+                except UsageError as exc:
+                    out.say("  " + out.error_line(exc.message, exc.hint))
         elif value is None:
             value = current.get(f"smtp.{key}")
+            if key == "from" and value:
+                src = cfg.source("smtp.from")
+                mail.check_sender(str(value), "smtp.from", src.source, src.origin)
+        elif key == "from":
+            mail.check_sender(str(value))  # --from: exit 2
         if value is not None:
             value = _coerce(SETTINGS[f"smtp.{key}"], value, f"smtp.{key}")
         chosen[key] = value
@@ -593,8 +610,6 @@ def config_smtp(
     if current.get("smtp.timeout") and cfg.source("smtp.timeout").source == "file":
         chosen["timeout"] = current["smtp.timeout"]
     if not chosen.get("host"):
-        from supportctl.errors import UsageError
-
         raise UsageError(_("no SMTP server given"), _("pass --host or run on a terminal"))
     if (
         tty
@@ -607,6 +622,12 @@ def config_smtp(
         pw = getpass.getpass(_("Password to store in the system keyring: "))
         if pw:
             credentials.store_in_keyring(chosen["username"], chosen["host"], pw)
+    if chosen.get("password_source") == "keyring" and not credentials.keyring_available():
+        out.say(
+            _("warning: {message}").format(
+                message=_("the password source keyring needs the keyring module: pip install 'supportctl[keyring]'")
+            )
+        )
     mail.write_smtp_config(cfg.path, chosen)
     result: dict[str, Any] = {"path": str(cfg.path), "settings": {f"smtp.{k}": v for k, v in chosen.items()}}
     if not json_output:

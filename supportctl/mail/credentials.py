@@ -168,6 +168,13 @@ def obtain(
     if not username:
         return None
     source = settings.get("smtp.password_source") or "auto"
+    if source == "keyring" and not keyring_available():
+        raise ConfigError(
+            _("no password for {user} at {host}: the password source keyring needs the keyring module").format(
+                user=username, host=host
+            ),
+            _("pip install 'supportctl[keyring]', or choose another source with `supportctl config smtp`"),
+        )
     order = ["env", "keyring", "command", "prompt"] if source == "auto" else [source]
     for kind in order:
         if kind == "env" and env.get(ENV_PASSWORD):

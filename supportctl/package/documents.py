@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from supportctl.errors import InvalidInputError, UsageError
+from supportctl.errors import InvalidInputError, UsageError, os_reason
 from supportctl.i18n import _
 from supportctl.package.manifest import Package
 
@@ -81,7 +81,7 @@ def extract_text(path: Any, pages: tuple[int, ...] = ()) -> str:
     try:
         size = p.stat().st_size
     except OSError as exc:
-        raise InvalidInputError(_("cannot read {path}: {reason}").format(path=p, reason=exc.strerror or exc)) from None
+        raise InvalidInputError(_("cannot read {path}: {reason}").format(path=p, reason=os_reason(exc))) from None
     if size > MAX_PDF_BYTES:
         raise InvalidInputError(
             _("{path} is larger than {limit} bytes; refusing to read it").format(path=p, limit=MAX_PDF_BYTES)

@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
 
-from supportctl.errors import InvalidInputError, SupportctlError, TransferError, UsageError
+from supportctl.errors import InvalidInputError, SupportctlError, TransferError, UsageError, os_reason
 from supportctl.fsutil import atomic_write_text
 from supportctl.i18n import _
 from supportctl.package import manifest as pkgmod
@@ -446,7 +446,7 @@ def download(
             raise _transfer(
                 _("download of {url} failed: no answer within {seconds} s").format(url=url, seconds=f"{opts.timeout:g}")
             ) from None
-        text = getattr(reason, "strerror", None) or str(reason)
+        text = os_reason(reason) if isinstance(reason, BaseException) else str(reason)
         raise _transfer(_("download of {url} failed: {reason}").format(url=url, reason=text)) from None
     except http.client.IncompleteRead as exc:
         expected = done + (exc.expected or 0)
@@ -462,12 +462,12 @@ def download(
             )
         ) from None
     except (ConnectionError, http.client.HTTPException, ssl.SSLError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        reason = os_reason(exc)
         raise _transfer(
             _("download of {url} broke off after {done} bytes: {reason}").format(url=url, done=done, reason=reason)
         ) from None
     except OSError as exc:
-        raise _transfer(_("download of {url} failed: {reason}").format(url=url, reason=exc.strerror or exc)) from None
+        raise _transfer(_("download of {url} failed: {reason}").format(url=url, reason=os_reason(exc))) from None
     finally:
         h.close()
     return done, h.hexdigest()
@@ -532,6 +532,6 @@ def write_eml(msg: EmailMessage, path: Path) -> None:
         atomic_write(path, bytes(msg))
     except OSError as exc:
         raise SupportctlError(
-            _("cannot write {path}: {reason}").format(path=path, reason=exc.strerror or exc),
+            _("cannot write {path}: {reason}").format(path=path, reason=os_reason(exc)),
             _("choose another file with --eml FILE"),
         ) from None
