@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli._base import (
     JsonOpt,
@@ -41,7 +42,14 @@ def eta(
         str, typer.Option("--at", help=_("Start: ISO 8601, an e-mail Date: header, or now."), metavar="WHEN")
     ] = "now",
     activation_class: Annotated[
-        str, typer.Option("--class", "-c", help=_("Activation class: critical, standard or all."), metavar="CLASS")
+        str,
+        typer.Option(
+            "--class",
+            "-c",
+            help=_("Activation class: critical, standard or all."),
+            metavar="CLASS",
+            autocompletion=completion.activation_classes,
+        ),
     ] = "all",
     input_tz: Annotated[
         str | None, typer.Option("--input-tz", help=_("Zone of a --at without offset (default: local)."), metavar="TZ")

@@ -7,6 +7,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli._base import (
     JsonOpt,
@@ -298,6 +299,7 @@ def show(
         typer.Argument(
             help=_("service-description, terms, fields, or another document id of the package."),
             metavar="service-description|terms|fields|DOC",
+            autocompletion=completion.show_targets,
         ),
     ],
     package: PackageOpt = None,
@@ -357,6 +359,7 @@ def print_cmd(
             help=_("Document ids, or terms (default: every printable document)."),
             metavar="[DOC]...",
             show_default=False,
+            autocompletion=completion.print_targets,
         ),
     ] = None,
     printer: Annotated[

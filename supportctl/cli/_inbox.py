@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli._base import (
     HELP_MARKUP,
@@ -255,7 +256,14 @@ def _render_inbox(items: list[Any], now: datetime, zone: Any) -> None:
 @inbox_app.command("reply")
 def inbox_reply(
     ctx: typer.Context,
-    message: Annotated[str, typer.Argument(help=_("A message file, or an id shown by `inbox`."), metavar="MESSAGE")],
+    message: Annotated[
+        str,
+        typer.Argument(
+            help=_("A message file, or an id shown by `inbox`."),
+            metavar="MESSAGE",
+            autocompletion=completion.inbox_ids,
+        ),
+    ],
     contract: Annotated[
         str | None, typer.Option("--contract", help=_("Send the contract details with this number."), metavar="NUMBER")
     ] = None,
@@ -366,7 +374,11 @@ def inbox_show(
     ctx: typer.Context,
     message: Annotated[
         str,
-        typer.Argument(help=_("A message file, or an id (or its first 6+ characters) shown by `inbox`."), metavar="ID"),
+        typer.Argument(
+            help=_("A message file, or an id (or its first 6+ characters) shown by `inbox`."),
+            metavar="ID",
+            autocompletion=completion.inbox_ids,
+        ),
     ],
     now: Annotated[
         str, typer.Option("--now", help=_("Assess the due time as of WHEN (default: now)."), metavar="WHEN")

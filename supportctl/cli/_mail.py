@@ -8,6 +8,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli._base import (
     HELP_MARKUP,
@@ -376,7 +377,12 @@ def _outbox_list(json_output: bool) -> None:
 @outbox_app.command("show", no_args_is_help=True)
 def outbox_show(
     ctx: typer.Context,
-    message_id: Annotated[str, typer.Argument(help=_("Message id (a unique prefix is enough)."), metavar="ID")],
+    message_id: Annotated[
+        str,
+        typer.Argument(
+            help=_("Message id (a unique prefix is enough)."), metavar="ID", autocompletion=completion.outbox_ids
+        ),
+    ],
     json_output: JsonOpt = False,
 ) -> None:
     """Show one message: its state, headers and every attempt."""
@@ -424,7 +430,10 @@ def _render_results(command: str, results: list[Any], json_output: bool) -> None
 @outbox_app.command("retry")
 def outbox_retry(
     ctx: typer.Context,
-    ids: Annotated[list[str] | None, typer.Argument(help=_("Message ids."), metavar="ID…")] = None,
+    ids: Annotated[
+        list[str] | None,
+        typer.Argument(help=_("Message ids."), metavar="ID…", autocompletion=completion.outbox_ids),
+    ] = None,
     all_: Annotated[
         bool, typer.Option("--all", help=_("Every queued, deferred or needs-credentials message."))
     ] = False,
@@ -458,7 +467,9 @@ def outbox_flush(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 @outbox_app.command("resolve", no_args_is_help=True)
 def outbox_resolve(
     ctx: typer.Context,
-    message_id: Annotated[str, typer.Argument(help=_("Message id."), metavar="ID")],
+    message_id: Annotated[
+        str, typer.Argument(help=_("Message id."), metavar="ID", autocompletion=completion.outbox_ids)
+    ],
     delivered: Annotated[bool, typer.Option("--delivered", help=_("It arrived: mark it sent."))] = False,
     resend: Annotated[bool, typer.Option("--resend", help=_("It did not arrive: queue it again."))] = False,
     json_output: JsonOpt = False,

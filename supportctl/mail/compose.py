@@ -93,8 +93,12 @@ def check_sender(
     value = text.strip()
     parsed = getaddresses([value]) if not _CONTROL.search(value) else []
     addr = parsed[0][1] if len(parsed) == 1 else ""
-    if addr and addr.isascii() and _ADDR.match(addr) and (value == addr or value.endswith(">")):
-        return value
+    if addr and (value == addr or value.endswith(">")):
+        try:
+            check_address(addr, flag)  # the address itself: the one address check
+            return value
+        except UsageError:
+            pass
     if source == "file":
         raise ConfigError(
             _("{key} in {path}: {addr!r} is not an e-mail address").format(key=key, path=origin, addr=value),
