@@ -139,6 +139,12 @@ def relative(seconds_until: float) -> str:
     return _("due now")
 
 
+def token(code: str, label: str) -> str:
+    """A state or status in a table: the translated word on a terminal, the stable code (as in `--json`) in a
+    pipe, so scripts that cut columns work in every language."""
+    return label if stdout_is_tty() else code
+
+
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str]], whole: Sequence[int] = ()) -> None:
     """A Rich table on a terminal; tab-separated lines otherwise.
 

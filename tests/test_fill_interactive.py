@@ -97,9 +97,9 @@ def test_wrong_email_is_asked_again_with_the_reason(isolated: Path) -> None:
     for label, text in ANSWERS[:5]:
         answer(child, label, text)
     answer(child, "E-mail address", "lukasz@@example")
-    child.expect_exact('"email": not a valid e-mail address')
+    child.expect_exact('"E-mail address": not a valid e-mail address')  # the label, not the field's name
     answer(child, "E-mail address", "Дмитрий@example.com")
-    child.expect_exact('U+0414 CYRILLIC CAPITAL LETTER DE in "email"')
+    child.expect_exact('U+0414 CYRILLIC CAPITAL LETTER DE in "E-mail address"')
     child.expect_exact("suggestion: Dmitriy@example.com")
     answer(child, "E-mail address", "lukasz@example.com")
     for label, text in ANSWERS[6:]:

@@ -331,7 +331,7 @@ def test_interactive_fill_in_german(isolated: Path) -> None:
     for label, text in GERMAN_ANSWERS[:2]:
         answer(label, text)
     answer("Firma", "")
-    child.expect_exact("„company“ ist ein Pflichtfeld")
+    child.expect_exact("„Firma“ ist ein Pflichtfeld")  # the label, not the field's name (issue 16)
     for label, text in GERMAN_ANSWERS[2:]:
         answer(label, text)
     child.expect_exact("supportctl show terms")

@@ -129,3 +129,31 @@ def test_validate_json_failure_keeps_every_forms_result(cli, tmp_path: Path) -> 
     body = r.json()
     assert r.exit_code == ExitCode.INVALID_INPUT and body["ok"] is False
     assert body["data"]["forms"][0]["path"] == "junk.pdf" and body["errors"][0]["path"] == "junk.pdf"
+
+
+def test_os_errors_in_german(cli, tmp_path: Path) -> None:
+    """Issue 16, item 18: errno texts follow the language (Python's strerror is English only)."""
+    r = cli("--lang", "de", "fill", "--data", "nope.json", "--no-input")
+    assert last_line(r.stderr) == "Fehler: nope.json kann nicht gelesen werden: Datei oder Verzeichnis nicht gefunden"
+    (tmp_path / "adir").mkdir()
+    r = cli("--lang", "de", "fetch", "--request", "--eml", "adir")
+    assert "das ist ein Verzeichnis; geben Sie einen Dateinamen an" in last_line(r.stderr)
+
+
+def test_connection_refused_in_words(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on: bound, never listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        for k, v in {
+            "SUPPORTCTL_SMTP_HOST": "127.0.0.1",
+            "SUPPORTCTL_SMTP_PORT": str(port),
+            "SUPPORTCTL_SMTP_FROM": "me@example.org",
+            "SUPPORTCTL_SMTP_AUTH": "none",
+        }.items():
+            monkeypatch.setenv(k, v)
+        r = cli("--lang", "de", "submit", str(make_pdf(tmp_path)))
+    assert r.exit_code == ExitCode.TRANSFER
+    assert "Verbindung abgelehnt (läuft der Server, und ist es der richtige Port?)" in r.stderr
+    assert not RAW.search(r.stderr)

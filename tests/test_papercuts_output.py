@@ -50,3 +50,30 @@ def test_bench_eta_leaves_nothing_in_tmp(tmp_path) -> None:  # type: ignore[no-u
     assert p.returncode == 0, p.stderr
     assert "start-up" in p.stdout and "supportctl eta --batch (process)" in p.stdout
     assert list(scratch.iterdir()) == []
+
+
+def test_state_codes_in_a_pipe_words_on_a_terminal_in_german() -> None:
+    """Issue 16, item 18: scripts cutting columns see the codes of --json in every language."""
+    import subprocess
+    from email.message import EmailMessage
+
+    from supportctl.mail import outbox
+
+    msg = EmailMessage()
+    msg["From"] = "me@example.org"
+    msg["To"] = "desk@example.org"
+    msg["Subject"] = "s"
+    msg.set_content("x")
+    e = outbox.enqueue(msg)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LANG="de_DE.UTF-8")
+    piped = subprocess.run(
+        [sys.executable, "-m", "supportctl", "outbox", "list"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert piped.stdout.split("\t")[:2] == [e.id, "queued"]
+    child = pexpect.spawn(
+        sys.executable, ["-m", "supportctl", "outbox", "list"], env=dict(env, NO_COLOR="1"), encoding="utf-8",
+        timeout=20, dimensions=(40, 200),
+    )  # fmt: skip
+    text = child.read()
+    child.close()
+    assert "eingereiht" in text and "queued" not in text

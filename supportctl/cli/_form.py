@@ -154,7 +154,9 @@ def _ask(spec: Any, number: int, total: int, default: Any, known: dict[str, Any]
         result = check_field(spec, raw, known, chars)
         if result.finding is None:
             return result.value
-        out.say("  " + _finding_line(result.finding))
+        # On the terminal the person sees the label, not the field's internal name.
+        line = _finding_line(result.finding)
+        out.say("  " + line.replace(f'"{spec.name}"', f'"{label}"').replace(f"„{spec.name}“", f"„{label}“"))
         suggestion = result.finding.suggestion
         if suggestion and check_field(spec, suggestion, known, chars).finding is None:
             # One key takes it: the suggestion becomes what Enter answers (it is shown in the prompt).

@@ -244,7 +244,17 @@ def _render_inbox(items: list[Any], now: datetime, zone: Any) -> None:
                 out.format_datetime(datetime.fromisoformat(f.received).astimezone(zone)) + f" [{f.received_from}]"
             )
         what = "; ".join(i.reasons) if i.reasons else f.subject
-        rows.append([f.id, _status_label(i.status), due, i.activation_class or "", received, f.sender, what])
+        rows.append(
+            [
+                f.id,
+                out.token(i.status, _status_label(i.status)),
+                due,
+                i.activation_class or "",
+                received,
+                f.sender,
+                what,
+            ]
+        )
     out.table(
         _("Registrations"),
         [_("Id"), _("Status"), _("Due"), _("Class"), _("Received"), _("From"), _("Subject or reasons")],

@@ -358,7 +358,7 @@ def _outbox_list(json_output: bool) -> None:
     rows = [
         [
             e.id,
-            _state_label(e.state),
+            out.token(e.state, _state_label(e.state)),
             str(e.attempts),
             _when(e.next_attempt),
             ", ".join(e.recipients),
