@@ -15,6 +15,7 @@ from supportctl.cli._base import (
     _begin,
     _load_config,
     _load_package,
+    _password_prompt,
     app,
 )
 from supportctl.cli._mail import _open_session, _report_sent, outbox_send_now
@@ -70,6 +71,13 @@ def fetch(
         typer.Option(
             "--force",
             help=_("Replace --dest even if it is not a package written by fetch; it is moved aside, never deleted."),
+        ),
+    ] = False,
+    force_download: Annotated[
+        bool,
+        typer.Option(
+            "--force-download",
+            help=_("Download even if the server says the package is unchanged since the last fetch."),
         ),
     ] = False,
     print_after: Annotated[
@@ -128,6 +136,16 @@ def fetch(
         return
     if send or eml:
         raise typer.BadParameter(_("--send and --eml go with --request"), param_hint="--send" if send else "--eml")
+    from supportctl import config
+    from supportctl.mail import credentials
+
+    credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
+    fetch_settings = {k: r.value for k, r in cfg.values.items() if k.startswith("fetch.")}
+    prompt = _password_prompt()
+
+    def password(user: str, host: str) -> str:
+        return credentials.password_for(user, host, fetch_settings, credentials.FETCH_SECRETS, prompt=prompt).value
+
     opts = core.FetchOptions(
         dest=Path(cfg.get("fetch.dest")),
         sha256=sha256,
@@ -135,11 +153,23 @@ def fetch(
         force=force,
         ca_bundle=cfg.get("fetch.ca_bundle"),
         timeout=float(cfg.get("fetch.timeout")),
+        force_download=force_download,
+        username=cfg.get("fetch.username"),
+        password=password,
     )
     with _progress_bar() as progress:
         result = core.fetch(source, opts, cfg.get("package_url"), progress)
     for w in result.warnings:
         out.say(_("warning: {message}").format(message=w))
+    if result.unchanged:
+        if not json_output:
+            out.say(
+                _("Package {name} {version} in {dest} is unchanged on the server; nothing was downloaded").format(
+                    name=result.name, version=result.version, dest=result.dest
+                )
+            )
+    if result.resumed:
+        out.say(_("The download broke off and was resumed ({n} times)").format(n=result.resumed))
     jobs: list[Any] = []
     print_error: SupportctlError | None = None
     if print_after:
@@ -160,11 +190,12 @@ def fetch(
             out.say(out.error_line(print_error.message, print_error.hint))
             raise typer.Exit(int(print_error.exit_code))
         return
-    out.say(
-        _("Fetched package {name} {version} into {dest}").format(
-            name=result.name, version=result.version, dest=result.dest
+    if not result.unchanged:
+        out.say(
+            _("Fetched package {name} {version} into {dest}").format(
+                name=result.name, version=result.version, dest=result.dest
+            )
         )
-    )
     out.table(None, [_("Document"), _("File")], [[d["id"], d["file"]] for d in result.documents])
     for j in jobs:
         out.say(_("Sent {file} to the printer").format(file=j.item.file))
@@ -261,7 +292,9 @@ def _progress_bar() -> Any:
         from rich.console import Console
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
-        with Progress(
+        # Started at the first data, not before: a password prompt (a server that asks for a login) comes
+        # before the body and must not be drawn over.
+        progress = Progress(
             "{task.description}",
             BarColumn(),
             DownloadColumn(),
@@ -274,13 +307,20 @@ def _progress_bar() -> Any:
                 highlight=False,
             ),
             transient=True,
-        ) as progress:
-            task = progress.add_task(_("Downloading"), total=None)
+        )
+        task: list[Any] = []
 
-            def update(done: int, total: int | None) -> None:
-                progress.update(task, completed=done, total=total)
+        def update(done: int, total: int | None) -> None:
+            if not task:
+                progress.start()
+                task.append(progress.add_task(_("Downloading"), total=None))
+            progress.update(task[0], completed=done, total=total)
 
+        try:
             yield update
+        finally:
+            if task:
+                progress.stop()
 
     return bar()
 
