@@ -252,7 +252,18 @@ def submit(
         hint = _hint_for(result.state, entry.id)
         if hint:
             out.say("  " + hint)
+        if result.state == "sent":
+            out.say(_next_after_submit())
     raise typer.Exit(int(code))
+
+
+def _next_after_submit() -> str:
+    """The next step once the form is with the desk: `status` (where it is installed), else `eta`."""
+    from supportctl.cli._base import VERB_MODULES
+
+    if "status" in VERB_MODULES:
+        return _("Next: `supportctl status` shows whether the desk answered and when support will be active.")
+    return _("Next: `supportctl eta` shows when support will be active; the desk replies with the contract number.")
 
 
 def _server_line(server: dict[str, Any]) -> str:
