@@ -157,3 +157,17 @@ def test_connection_refused_in_words(cli, tmp_path: Path, monkeypatch: pytest.Mo
     assert r.exit_code == ExitCode.TRANSFER
     assert "Verbindung abgelehnt (läuft der Server, und ist es der richtige Port?)" in r.stderr
     assert not RAW.search(r.stderr)
+
+
+def test_a_typo_in_a_document_name_gets_did_you_mean(cli) -> None:
+    """Issue 16, item 8 (second half)."""
+    r = cli("show", "servce-description")
+    assert r.exit_code == ExitCode.USAGE
+    assert last_line(r.stderr) == (
+        "error: the package has no document 'servce-description' (did you mean 'service-description'? "
+        "choose one of: terms, fields, service-description, registration-form)"
+    )
+    r = cli("show", "xyz")
+    assert last_line(r.stderr).endswith("(choose one of: terms, fields, service-description, registration-form)")
+    r = cli("print", "term")
+    assert r.exit_code == ExitCode.USAGE and "did you mean 'terms'?" in last_line(r.stderr)

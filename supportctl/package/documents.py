@@ -53,6 +53,18 @@ def document_ids(pkg: Package) -> list[str]:
     return ["terms", "fields", *(d.id for d in pkg.documents)]
 
 
+def unknown_document(name: str, choices: list[str]) -> UsageError:
+    """`the package has no document 'servce-description'`, with "did you mean" for a typo."""
+    import difflib
+
+    near = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    if near:
+        hint = _("did you mean {id!r}? choose one of: {ids}").format(id=near[0], ids=", ".join(choices))
+    else:
+        hint = _("choose one of: {ids}").format(ids=", ".join(choices))
+    return UsageError(_("the package has no document {id!r}").format(id=name), hint)
+
+
 def text_of(pkg: Package, what: str, lang: str) -> DocumentText:
     """The text of document `what` (an id from the manifest), or of the terms pages for `terms`."""
     if what == "terms":
@@ -62,10 +74,7 @@ def text_of(pkg: Package, what: str, lang: str) -> DocumentText:
     try:
         doc = pkg.document(doc_id)
     except KeyError:
-        raise UsageError(
-            _("the package has no document {id!r}").format(id=what),
-            _("choose one of: {ids}").format(ids=", ".join(document_ids(pkg))),
-        ) from None
+        raise unknown_document(what, document_ids(pkg)) from None
     path = pkg.root / doc.file
     title = doc.title.get(lang) or doc.title.get("en") or doc.id
     if what == "terms":

@@ -137,10 +137,9 @@ def select(pkg: Package, wanted: list[str]) -> list[PrintItem]:
         elif w in ids:
             items.append(PrintItem(w, pkg.root / pkg.document(w).file, ()))
         else:
-            raise UsageError(
-                _("the package has no document {id!r}").format(id=w),
-                _("choose one of: {ids}").format(ids=", ".join(["terms", *ids])),
-            )
+            from supportctl.package.documents import unknown_document
+
+            raise unknown_document(w, ["terms", *ids])
     return items
 
 
