@@ -33,7 +33,6 @@ from supportctl.errors import (
     PrinterDisabledError,
     PrintSystemDownError,
     SupportctlError,
-    UsageError,
 )
 from supportctl.fsutil import atomic_write_text
 from supportctl.i18n import _
