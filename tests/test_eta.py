@@ -140,7 +140,7 @@ def test_all_classes_by_default(cli) -> None:
     ("args", "code", "fragment"),
     [
         (["--at", "yesterday-ish nonsense"], 3, "cannot read the time"),
-        (["--class", "gold"], 3, "unknown activation class 'gold'"),
+        (["--class", "gold"], 2, "unknown activation class 'gold'"),
         (["--tz", "Mars/Olympus"], 3, "unknown time zone"),
         (["--hours", "18:00-09:00"], 3, "invalid business hours"),
         (["--days", "funday"], 3, "invalid business days"),

@@ -171,3 +171,33 @@ def test_a_typo_in_a_document_name_gets_did_you_mean(cli) -> None:
     assert last_line(r.stderr).endswith("(choose one of: terms, fields, service-description, registration-form)")
     r = cli("print", "term")
     assert r.exit_code == ExitCode.USAGE and "did you mean 'terms'?" in last_line(r.stderr)
+
+
+# ---------------------------------------------------------------- item 7: one exit code per kind of mistake
+
+ONE_RULE = [
+    # a bad option value: 2
+    (["eta", "--class", "foo"], ExitCode.USAGE),
+    (["eta", "--standard-mode", "foo"], ExitCode.USAGE),
+    (["config", "smtp", "--security", "bogus", "--no-test", "--host", "h"], ExitCode.USAGE),
+    (["config", "smtp", "--port", "abc"], ExitCode.USAGE),
+    # an unknown id or name: 2
+    (["outbox", "show", "nope"], ExitCode.USAGE),
+    (["inbox", "reply", "0123456789ab", "--contract", "1", "--dry-run"], ExitCode.USAGE),
+    (["show", "nope"], ExitCode.USAGE),
+    # a file you name that cannot be read: 3
+    (["validate", "nope.pdf"], ExitCode.INVALID_INPUT),
+    (["submit", "nope.pdf"], ExitCode.INVALID_INPUT),
+    (["fetch", "nope.zip"], ExitCode.INVALID_INPUT),
+    (["inbox", "nope.mbox"], ExitCode.INVALID_INPUT),
+    (["fill", "--data", "nope.json", "--no-input"], ExitCode.INVALID_INPUT),
+]
+
+
+@pytest.mark.parametrize(("args", "code"), ONE_RULE, ids=[" ".join(a[:3]) for a, _c in ONE_RULE])
+def test_one_exit_code_per_kind_of_mistake(cli, args: list[str], code: int) -> None:
+    r = cli(*args)
+    assert r.exit_code == code, r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and "smtp.security: smtp.security" not in errors[0], r.stderr
+    assert not RAW.search(r.stderr)

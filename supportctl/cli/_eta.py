@@ -19,7 +19,7 @@ from supportctl.cli._base import (
     _load_package,
     app,
 )
-from supportctl.errors import ExitCode
+from supportctl.errors import ExitCode, InvalidInputError, UsageError
 from supportctl.i18n import _
 
 # ---------------------------------------------------------------- eta
@@ -110,7 +110,10 @@ def eta(
     # One setting for "my zone": a naive --at is read in input_tz if set, else in tz (display), else local.
     in_tz = resolve_zone(cfg.get("input_tz") or cfg.get("tz"))
     user_tz = resolve_zone(cfg.get("tz"))
-    names = engine.class_names(activation_class)
+    try:
+        names = engine.class_names(activation_class)
+    except InvalidInputError as exc:  # --class is an option value: a wrong command line, exit 2
+        raise UsageError("--class: " + exc.message, exc.hint) from None
     if batch:
         if json_output and fmt is BatchFormat.csv:
             raise typer.BadParameter(_("--json streams NDJSON; leave out --format csv"), param_hint="--json")

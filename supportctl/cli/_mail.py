@@ -549,7 +549,7 @@ def config_smtp(
     """Set up sending: server, security, login and where the password comes from. Never stores a password."""
     _begin(ctx, "config smtp", json_output)
     from supportctl.config import SETTINGS, _coerce
-    from supportctl.errors import UsageError
+    from supportctl.errors import ConfigError, UsageError
     from supportctl.mail import compose as mail
     from supportctl.mail import credentials, smtp
 
@@ -607,7 +607,13 @@ def config_smtp(
         elif key == "from":
             mail.check_sender(str(value))  # --from: exit 2
         if value is not None:
-            value = _coerce(SETTINGS[f"smtp.{key}"], value, f"smtp.{key}")
+            flag = "--" + key.replace("_", "-")
+            try:
+                value = _coerce(SETTINGS[f"smtp.{key}"], value, flag if given.get(key) is not None else cfg.path)
+            except ConfigError as exc:
+                if given.get(key) is None:
+                    raise
+                raise UsageError(exc.message, exc.hint) from None  # a bad option value: exit 2, as everywhere
         chosen[key] = value
 
     for key in ("host", "security", "port", "username", "from", "auth"):
