@@ -17,9 +17,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_readme_examples_print_what_the_readme_shows() -> None:
-    problems = readme_examples.run_all()
+@pytest.mark.parametrize("name", ["README.md", "README.de.md"])
+def test_readme_examples_print_what_the_readme_shows(name: str) -> None:
+    problems = readme_examples.run_all(readme=ROOT / name)
     assert problems == [], "\n\n".join(problems)
+    assert readme_examples.examples((ROOT / name).read_text("utf-8"), ROOT / name)  # there are some
 
 
 def test_the_examples_are_there() -> None:

@@ -13,10 +13,11 @@ An example is a fenced block introduced by an HTML comment (invisible on GitHub)
     ```
 
 Options of a console block: `now=ISO` (the clock is frozen there), `tz=ZONE` (the local zone, default
-Europe/Berlin), `exit=N` (the expected exit status of every command, default 0) and `stderr` (compare what
-the command says on stderr, without the "Using … package" line, instead of stdout). A block of several
-commands runs them in order in the same directory; the expected output is every command's, in order.
-Files from `file=` blocks stay for the rest of the README. A maintenance tool: never in the wheel.
+Europe/Berlin), `lang=de` (the language, default en), `exit=N` (the expected exit status of every command,
+default 0) and `stderr` (compare what the command says on stderr, without the "Using … package" line,
+instead of stdout). A block of several commands runs them in order in the same directory; the expected
+output is every command's, in order. Files from `file=` blocks stay for the rest of that README. Both
+README.md and README.de.md are checked. A maintenance tool: never in the wheel.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+READMES = (README, README.with_name("README.de.md"))
 _MARK = re.compile(r"^<!-- readme-test:?(?P<opts>[^>]*)-->\n```(?P<lang>[\w-]*)\n(?P<body>.*?)^```$", re.M | re.S)
 
 
@@ -42,22 +44,24 @@ class Example:
     body: str
     options: dict[str, str] = field(default_factory=dict)
 
+    readme: Path = README
+
     @property
     def line(self) -> int:
-        return README.read_text("utf-8").count("\n", 0, self.start) + 1
+        return self.readme.read_text("utf-8").count("\n", 0, self.start) + 1
 
     def commands(self) -> list[str]:
         return [ln[2:] for ln in self.body.splitlines() if ln.startswith("$ ")]
 
 
-def examples(text: str) -> list[Example]:
+def examples(text: str, readme: Path = README) -> list[Example]:
     found = []
     for m in _MARK.finditer(text):
         opts: dict[str, str] = {}
         for word in m.group("opts").split():
             key, _sep, value = word.partition("=")
             opts[key] = value
-        found.append(Example(m.start("body"), m.end("body"), m.group("lang"), m.group("body"), opts))
+        found.append(Example(m.start("body"), m.end("body"), m.group("lang"), m.group("body"), opts, readme))
     return found
 
 
@@ -73,7 +77,7 @@ def run_command(command: str, example: Example) -> tuple[int, str]:
     assert argv[0] == "supportctl", command
     os.environ["TZ"] = example.options.get("tz", "Europe/Berlin")
     time.tzset()
-    i18n.set_language("en")
+    i18n.set_language(example.options.get("lang", "en"))
     now = example.options.get("now")
     with time_machine.travel(now, tick=False) if now else _nothing():
         result = CliRunner().invoke(app, hoist_lang(argv[1:]), catch_exceptions=False)
@@ -99,7 +103,9 @@ def render(example: Example) -> tuple[str, list[str]]:
         code, shown = run_command(command, example)
         expected = int(example.options.get("exit", "0"))
         if code != expected:
-            problems.append(f"README line {example.line}: `{command}` exited {code}, expected {expected}")
+            problems.append(
+                f"{example.readme.name} line {example.line}: `{command}` exited {code}, expected {expected}"
+            )
         parts.append(f"$ {command}\n{shown}")
     return "".join(parts), problems
 
@@ -117,7 +123,7 @@ def run_all(update: bool = False, readme: Path = README) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="supportctl-readme-") as scratch:
         os.chdir(scratch)
         try:
-            for ex in examples(text):
+            for ex in examples(text, readme):
                 if "file" in ex.options:
                     Path(ex.options["file"]).write_text(ex.body, "utf-8")
                     continue
@@ -131,9 +137,9 @@ def run_all(update: bool = False, readme: Path = README) -> list[str]:
                         shift += len(body) - len(ex.body)
                     else:
                         diff = difflib.unified_diff(
-                            ex.body.splitlines(), body.splitlines(), "README.md", "actual", lineterm=""
+                            ex.body.splitlines(), body.splitlines(), readme.name, "actual", lineterm=""
                         )
-                        problems.append(f"README line {ex.line}: the output drifted:\n" + "\n".join(diff))
+                        problems.append(f"{readme.name} line {ex.line}: the output drifted:\n" + "\n".join(diff))
         finally:
             os.chdir(old_cwd)
             if old_tz is None:
@@ -147,7 +153,7 @@ def run_all(update: bool = False, readme: Path = README) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    problems = run_all(update="--update" in argv)
+    problems = [p for readme in READMES for p in run_all(update="--update" in argv, readme=readme)]
     for p in problems:
         print(p, file=sys.stderr)
     return 1 if problems else 0
