@@ -179,7 +179,7 @@ def test_completion_options_are_translated_and_still_work(proc, isolated: Path) 
             ExitCode.INVALID_INPUT,
             "die Zeitangabe 'gestern irgendwann' ist nicht lesbar",
         ),
-        (["eta", "--class", "gold"], ExitCode.INVALID_INPUT, "unbekannte Aktivierungsklasse 'gold' (verwenden Sie"),
+        (["eta", "--class", "gold"], ExitCode.USAGE, "unbekannte Aktivierungsklasse 'gold' (verwenden Sie"),
         (["eta", "--tz", "Mars/Olympus"], ExitCode.INVALID_INPUT, "unbekannte Zeitzone 'Mars/Olympus'"),
         (["eta", "--hours", "18:00-09:00"], ExitCode.INVALID_INPUT, "ungültige Geschäftszeiten '18:00-09:00'"),
         (["eta", "--format", "xml"], ExitCode.USAGE, "Ungültiger Wert für '--format': 'xml' ist keiner der Werte"),
