@@ -19,7 +19,7 @@ from supportctl.cli._base import (
     _load_package,
     app,
 )
-from supportctl.errors import ExitCode, InvalidInputError, UsageError
+from supportctl.errors import ExitCode, InvalidInputError
 from supportctl.i18n import _
 
 # ---------------------------------------------------------------- eta
@@ -113,7 +113,7 @@ def eta(
     try:
         names = engine.class_names(activation_class)
     except InvalidInputError as exc:  # --class is an option value: a wrong command line, exit 2
-        raise UsageError("--class: " + exc.message, exc.hint) from None
+        raise typer.BadParameter(f"{exc.message} ({exc.hint})", param_hint="'--class'") from None
     if batch:
         if json_output and fmt is BatchFormat.csv:
             raise typer.BadParameter(_("--json streams NDJSON; leave out --format csv"), param_hint="--json")

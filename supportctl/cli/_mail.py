@@ -613,7 +613,8 @@ def config_smtp(
             except ConfigError as exc:
                 if given.get(key) is None:
                     raise
-                raise UsageError(exc.message, exc.hint) from None  # a bad option value: exit 2, as everywhere
+                # A bad option value: a usage error (exit 2, with the usage hint), as for every option.
+                raise typer.BadParameter(exc.message.removeprefix(flag + ": "), param_hint=f"'{flag}'") from None
         chosen[key] = value
 
     for key in ("host", "security", "port", "username", "from", "auth"):
