@@ -18,14 +18,13 @@ automatically. A crash anywhere before the "." leaves `queued`/`deferred`: safe 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import secrets
 import shutil
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -34,7 +33,7 @@ from typing import Any
 
 from supportctl import paths
 from supportctl.errors import ExitCode, SupportctlError, UsageError
-from supportctl.fsutil import _fsync_dir, atomic_write
+from supportctl.fsutil import atomic_write, flock, fsync_dir
 from supportctl.i18n import N_, _
 
 STATES = ("queued", "sent", "deferred", "failed", "needs-credentials", "uncertain")
@@ -81,6 +80,21 @@ STATE_LABELS = {
 
 def state_label(state: str) -> str:
     return _(STATE_LABELS[state]) if state in STATE_LABELS else state
+
+
+# The one table from a message's state to the exit status of the run that tried to send it.
+STATE_EXIT = {
+    "sent": ExitCode.OK,
+    "deferred": ExitCode.QUEUED,
+    "queued": ExitCode.QUEUED,
+    "failed": ExitCode.MAIL_REFUSED,
+    "needs-credentials": ExitCode.CONFIG,
+    "uncertain": ExitCode.UNCERTAIN,
+}
+# Worst first: the exit status of a run that sent several messages.
+EXIT_ORDER = (ExitCode.UNCERTAIN, ExitCode.MAIL_REFUSED, ExitCode.CONFIG, ExitCode.TRANSFER, ExitCode.QUEUED)
+# A deferral for one of these reasons is a transfer problem (exit 5), not the server's "try later" (exit 7).
+_TRANSFER_KINDS = ("network", "timeout", "tls", "starttls")
 
 
 @dataclass(frozen=True)
@@ -138,23 +152,33 @@ class SendResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def exit_code(self) -> ExitCode:
+        """The exit status this outcome gives the command that sent (or named) the message."""
+        if self.skipped == "state":
+            # A message named on the command line that is not sendable: its state is the answer.
+            return STATE_EXIT.get(self.state, ExitCode.OK) if self.state != "queued" else ExitCode.OK
+        if self.skipped == "expired":
+            return ExitCode.MAIL_REFUSED
+        if self.skipped:
+            return ExitCode.OK
+        if self.state == "deferred" and self.kind in _TRANSFER_KINDS:
+            return ExitCode.TRANSFER
+        return STATE_EXIT.get(self.state, ExitCode.ERROR)
+
+
+def worst_exit(results: list[SendResult]) -> ExitCode:
+    """The exit status of a run that tried several messages: the worst of theirs."""
+    codes = {r.exit_code for r in results}
+    return next((code for code in EXIT_ORDER if code in codes), ExitCode.OK)
+
 
 # ---------------------------------------------------------------- files and locks
 
 
-@contextlib.contextmanager
-def _flock(path: Path, blocking: bool = True) -> Iterator[bool]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)  # closing releases the lock
+def lock_path() -> Path:
+    """The outbox-wide lock (enqueue, purge; the desk's done markers take it too)."""
+    return outbox_dir() / ".lock"
 
 
 def _write_state(entry: Entry) -> None:
@@ -200,7 +224,7 @@ def enqueue(msg: EmailMessage, dedupe_key: str | None = None, again: bool = Fals
     )
     root = outbox_dir()
     root.mkdir(parents=True, exist_ok=True)
-    with _flock(root / ".lock"):
+    with flock(lock_path()):
         if dedupe_key is not None:
             earlier = _earlier(dedupe_key)
             if earlier is not None and not again:
@@ -232,7 +256,8 @@ def enqueue(msg: EmailMessage, dedupe_key: str | None = None, again: bool = Fals
             # without its key (which would let the same form be sent twice).
             atomic_write(_key_file(dedupe_key), entry_id.encode("ascii"), 0o600)
         os.rename(tmp, root / entry_id)
-        _fsync_dir(root)
+        fsync_dir(root)
+    failpoint("after-queue-write")
     return entry
 
 
@@ -280,7 +305,7 @@ def get(entry_id: str) -> Entry:
 
 def _recover(e: Entry) -> Entry:
     """A "dot-sent" state whose lock is free: the sender died after the ".", so the message is uncertain."""
-    with _flock(e.path / "lock", blocking=False) as got:
+    with flock(e.path / "lock", blocking=False) as got:
         if not got:
             return e  # someone is sending it right now
         fresh = _read_state(e.path) or e
@@ -341,7 +366,7 @@ def send(
 
 def _send_one(entry_id: str, session: Any, mode: str, now: Callable[[], datetime]) -> SendResult:
     path = outbox_dir() / entry_id
-    with _flock(path / "lock", blocking=False) as got:
+    with flock(path / "lock", blocking=False) as got:
         e = _read_state(path)
         if e is None:
             return SendResult(entry_id, "missing", skipped="missing")
@@ -404,7 +429,7 @@ def _send_one(entry_id: str, session: Any, mode: str, now: Callable[[], datetime
 def resolve(entry_id: str, delivered: bool) -> Entry:
     """The user decides an `uncertain` (or failed/needs-credentials) message: it arrived, or send it again."""
     e = get(entry_id)
-    with _flock(e.path / "lock", blocking=False) as got:
+    with flock(e.path / "lock", blocking=False) as got:
         if not got:
             raise SupportctlError(_("message {id} is being sent right now; try again in a moment").format(id=e.id))
         e = _read_state(e.path) or e
@@ -432,11 +457,11 @@ def purge(states: tuple[str, ...] = ("sent",)) -> list[str]:
     removed: list[str] = []
     if not root.is_dir():
         return removed
-    with _flock(root / ".lock"):
+    with flock(lock_path()):
         for e in entries():
             if e.state not in states:
                 continue
-            with _flock(e.path / "lock", blocking=False) as got:
+            with flock(e.path / "lock", blocking=False) as got:
                 if not got:
                     continue
                 if e.dedupe_key is not None:
@@ -446,5 +471,5 @@ def purge(states: tuple[str, ...] = ("sent",)) -> list[str]:
                             kf.unlink()
                 shutil.rmtree(e.path)
                 removed.append(e.id)
-        _fsync_dir(root)
+        fsync_dir(root)
     return removed
