@@ -1,8 +1,11 @@
-"""Where the SMTP password (or OAuth2 token) comes from, and the rules that keep it secret.
+"""Where the SMTP and IMAP passwords (or an OAuth2 token) come from, and the rules that keep them secret.
 
 Sources, in order for `smtp.password_source = auto`: `SUPPORTCTL_SMTP_PASSWORD`, the system keyring
 (optional extra `keyring`), `smtp.password_command` (run without a shell), a hidden prompt on a terminal.
-With `smtp.auth = xoauth2` the access token comes from `smtp.token_command`.
+With `smtp.auth = xoauth2` the access token comes from `smtp.token_command`. The desk's IMAP password
+follows the same order: `SUPPORTCTL_IMAP_PASSWORD`, the keyring, `imap.password_command`, the prompt.
+Every secret command runs through `run_secret_command`: no shell, the same timeout and size cap, and its
+stderr stays the user's.
 
 The secret never reaches argv, the config file, logs, output or any file supportctl writes: it lives in a
 `Secret` whose repr is masked, and is handed only to the SMTP AUTH exchange.
@@ -22,7 +25,9 @@ from supportctl.errors import ConfigError
 from supportctl.i18n import _
 
 ENV_PASSWORD = "SUPPORTCTL_SMTP_PASSWORD"
+ENV_IMAP_PASSWORD = "SUPPORTCTL_IMAP_PASSWORD"
 KEYRING_SERVICE = "supportctl-smtp"
+KEYRING_SERVICE_IMAP = "supportctl-imap"
 COMMAND_TIMEOUT = 60
 MAX_SECRET_BYTES = 16384
 FORBIDDEN_KEYS = ("smtp.password", "smtp.token", "smtp.access_token")
@@ -63,8 +68,8 @@ def refuse_secrets_in_file(file_values: Mapping[str, Any], path: Path) -> None:
             )
 
 
-def _run_command(command: str, setting: str) -> str:
-    """Run a password/token command WITHOUT a shell and return its first output line."""
+def run_secret_command(command: str, setting: str) -> str:
+    """Run a password/token command WITHOUT a shell and return its first output line (SMTP and IMAP)."""
     try:
         argv = shlex.split(command)
     except ValueError as exc:
@@ -104,13 +109,13 @@ def _run_command(command: str, setting: str) -> str:
     return secret
 
 
-def _from_keyring(username: str, host: str) -> str | None:
+def _from_keyring(username: str, host: str, service: str = KEYRING_SERVICE) -> str | None:
     try:
         import keyring  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return None
     try:
-        value = keyring.get_password(KEYRING_SERVICE, f"{username}@{host}")
+        value = keyring.get_password(service, f"{username}@{host}")
     except Exception:  # any backend failure means "not available here"
         return None
     return value if isinstance(value, str) and value else None
@@ -164,7 +169,9 @@ def obtain(
                 _("smtp.auth = xoauth2 needs smtp.token_command"),
                 _("set it to a command that prints an access token, e.g. oama access you@example.com"),
             )
-        return Credentials("xoauth2", username, Secret(_run_command(command, "smtp.token_command"), "token_command"))
+        return Credentials(
+            "xoauth2", username, Secret(run_secret_command(command, "smtp.token_command"), "token_command")
+        )
     if not username:
         return None
     source = settings.get("smtp.password_source") or "auto"
@@ -177,7 +184,7 @@ def obtain(
             if value:
                 return Credentials("password", username, Secret(value, "keyring"))
         if kind == "command" and settings.get("smtp.password_command"):
-            value = _run_command(settings["smtp.password_command"], "smtp.password_command")
+            value = run_secret_command(settings["smtp.password_command"], "smtp.password_command")
             return Credentials("password", username, Secret(value, "command"))
         if kind == "prompt" and prompt is not None:
             value = prompt(_("Password for {user} at {host}: ").format(user=username, host=host))
@@ -208,3 +215,29 @@ def describe_source(settings: Mapping[str, Any], environ: Mapping[str, str] | No
             return "command (or keyring)"
         return "keyring or prompt"
     return source
+
+
+def imap_password(
+    username: str,
+    host: str,
+    command: str | None,
+    environ: Mapping[str, str] | None = None,
+    prompt: Prompt | None = None,
+) -> Secret:
+    """The desk's IMAP password: `SUPPORTCTL_IMAP_PASSWORD`, the keyring, `imap.password_command`, a prompt."""
+    env = os.environ if environ is None else environ
+    if env.get(ENV_IMAP_PASSWORD):
+        return Secret(env[ENV_IMAP_PASSWORD], "env")
+    value = _from_keyring(username, host, KEYRING_SERVICE_IMAP)
+    if value:
+        return Secret(value, "keyring")
+    if command:
+        return Secret(run_secret_command(command, "imap.password_command"), "command")
+    if prompt is not None:
+        value = prompt(_("IMAP password: "))
+        if value:
+            return Secret(value, "prompt")
+    raise ConfigError(
+        _("no IMAP password"),
+        _("set SUPPORTCTL_IMAP_PASSWORD or imap.password_command, or run on a terminal to be asked"),
+    )
