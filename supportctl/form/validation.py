@@ -12,10 +12,10 @@ import re
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from supportctl.form import latin
-from supportctl.i18n import _
+from supportctl.i18n import _, gettext_in
 
 if TYPE_CHECKING:
     from supportctl.package.manifest import FieldSpec, Package
@@ -34,6 +34,25 @@ class Finding:
 
     def to_dict(self) -> dict[str, object]:
         return {"field": self.field, "code": self.code, "message": self.message, "suggestion": self.suggestion}
+
+
+def finding_line(finding: Finding | Mapping[str, Any], lang: str | None = None) -> str:
+    """The one rendering of a finding, for the terminal, the inbox and the reject mail.
+
+    `field last_name: contains U+0416 …; suggestion: Zhukova`; a form-level finding (no field) is its
+    message alone. In `lang` when given (a mail to the applicant), else in the interface language.
+    """
+    d = finding.to_dict() if isinstance(finding, Finding) else finding
+    message = str(d.get("message") or d.get("code") or "")
+    field, suggestion = d.get("field"), d.get("suggestion")
+    if field is None:
+        return message
+    tr = _ if lang is None else (lambda text: gettext_in(lang, text))
+    if suggestion and d.get("code") != "unknown-field":  # an unknown field's message names its suggestion
+        return tr("field {field}: {message}; suggestion: {suggestion}").format(
+            field=field, message=message, suggestion=suggestion
+        )
+    return tr("field {field}: {message}").format(field=field, message=message)
 
 
 @dataclass(frozen=True)
