@@ -1,4 +1,4 @@
-"""`supportctl eta`: due times from the package's business-hours rules (issue 2)."""
+"""`supportctl eta`: due times from the package's business-hours rules."""
 
 from __future__ import annotations
 
@@ -10,14 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from supportctl import output as out
-from supportctl.cli._base import (
-    JsonOpt,
-    PackageOpt,
-    _begin,
-    _load_config,
-    _load_package,
-    app,
-)
+from supportctl.cli._base import app
+from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package
 from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
@@ -80,11 +74,11 @@ def eta(
 
     Examples:  supportctl eta --at "2026-11-27 17:30"   ·   supportctl eta --class critical --explain
     """
-    _begin(ctx, "eta", json_output)
+    begin(ctx, "eta", json_output)
     from supportctl.schedule import eta as core
     from supportctl.schedule.timeparse import parse_when, resolve_zone
 
-    cfg = _load_config(
+    cfg = load_config(
         {
             "schedule.timezone": schedule_tz,
             "schedule.hours": hours,
@@ -96,7 +90,7 @@ def eta(
             "input_tz": input_tz,
         }
     )
-    pkg = _load_package(package, cfg)
+    pkg = load_package(package, cfg)
     engine = core.engine_for(pkg.process, cfg)
     schedule = engine.schedule
     in_tz = resolve_zone(cfg.get("input_tz"))

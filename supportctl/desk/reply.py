@@ -7,13 +7,21 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supportctl.desk import triage as inbox
 from supportctl.desk.sources import Envelope, TooLarge, split_head
-from supportctl.errors import InvalidInputError, UsageError
+from supportctl.errors import ExitCode, InvalidInputError, UsageError
+from supportctl.form.validation import finding_line
 from supportctl.i18n import _
+from supportctl.mail.compose import check_address
 from supportctl.package.manifest import Package
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from supportctl.mail.credentials import Prompt
+    from supportctl.mail.outbox import Entry, SendResult
 
 
 @dataclass(frozen=True)
@@ -38,24 +46,12 @@ def find(ref: str, pkg: Package, limits: inbox.Limits, validator: inbox.Validato
             return data
 
         facts, pdf = inbox.examine(Envelope(path.name, len(data), split_head(data), path.stat().st_mtime, read), limits)
-        form = inbox._check(validator or inbox._validate, pkg, pdf) if pdf is not None else None
+        form = inbox.check_pdf(validator or inbox.validate_form, pkg, pdf) if pdf is not None else None
         return Found(facts, form)
     if re.fullmatch(r"[0-9a-f]{12}(-\d+)?", ref):
-        for state_file in sorted(inbox.inbox_dir().glob("*/state.json")):
-            try:
-                import json
-
-                state = json.loads(state_file.read_text("utf-8"))
-            except (OSError, ValueError):
-                continue
-            rec = state.get("messages", {}).get(ref)
-            if rec:
-                facts = inbox.Facts.from_dict(rec)
-                form = None
-                if facts.sha256:
-                    cached = state.get("forms", {}).get(inbox._form_key(pkg, facts.sha256))
-                    form = inbox.CheckedForm.from_report(cached) if cached else None
-                return Found(facts, form)
+        known = inbox.recorded(ref, pkg)
+        if known is not None:
+            return Found(*known)
     raise InvalidInputError(
         _("no message {ref}: not a file, and no triaged message has this id").format(ref=ref),
         _("run `supportctl inbox SOURCE` first and use an id from its output, or give the message file"),
@@ -100,11 +96,12 @@ def compose(
     to = to or f.reply_to or f.sender_address
     if not to or "@" not in to:
         raise InvalidInputError(_("message {id} has no address to reply to").format(id=f.id))
+    to = check_address(to, "To")
     t = pkg.process.reply
     langs = _languages(form)
     name = " ".join(str(values.get(k) or "") for k in ("first_name", "last_name")).strip() or f.sender or to
     if reject:
-        findings = [inbox.finding_line(x, None) for x in form.findings] if form else []
+        findings = [finding_line(x) for x in form.findings] if form else []
         if not findings:
             findings = [f.reason or _("no registration PDF attached")] if not form else []
         if not findings:
@@ -151,7 +148,7 @@ def compose(
 
 def _finding_lines(form: inbox.CheckedForm | None, reasons: list[str], lang: str) -> list[str]:
     if form and form.findings:
-        return [inbox.finding_line(x, lang) for x in form.findings]
+        return [finding_line(x, lang) for x in form.findings]
     return reasons
 
 
@@ -178,7 +175,7 @@ def refuse_if_answered(facts: inbox.Facts, again: bool) -> None:
 
 @dataclass(frozen=True)
 class Queued:
-    entry: Any  # outbox.Entry
+    entry: Entry
     reused: bool  # an earlier run queued this very reply and stopped before marking the message done
 
 
@@ -214,3 +211,72 @@ def done_record(action: str, contract: str | None, entry_id: str | None, message
         "reply_message_id": message_id,
         "outbox": entry_id,
     }
+
+
+@dataclass(frozen=True)
+class ReplyResult:
+    """What `inbox reply` did: printed (dry run), wrote a .eml, queued, or queued and sent the reply."""
+
+    found: Found
+    action: str  # "contract" | "reject"
+    message: EmailMessage
+    queued: Queued | None = None
+    sent: SendResult | None = None
+    eml: Path | None = None
+    dry_run: bool = False
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.sent.exit_code if self.sent is not None else ExitCode.OK
+
+
+def reply(
+    found: Found,
+    pkg: Package,
+    smtp: Mapping[str, Any],
+    *,
+    contract: str | None = None,
+    reject: bool = False,
+    note: str | None = None,
+    sender: str | None = None,
+    again: bool = False,
+    queue_only: bool = False,
+    dry_run: bool = False,
+    eml: Path | None = None,
+    prompt: Prompt | None = None,
+    warn: Callable[[str], None] | None = None,
+    on_queued: Callable[[Queued], None] | None = None,
+) -> ReplyResult:
+    """Reply to the applicant of `found`: compose, refuse a second answer (unless `again`), then hand it on.
+
+    The message is marked done as soon as the reply is out of our hands: written to `eml` (the desk's
+    mail program sends it), or safely in the outbox (sending is the outbox's job from then on). Without
+    `queue_only` the SMTP session is opened first, so a missing server fails before anything is queued
+    or marked, and the reply is sent at once.
+    """
+    from supportctl.fsutil import atomic_write
+    from supportctl.mail import submit
+
+    if eml is not None and queue_only:
+        raise UsageError(_("--eml writes the reply to a file; it cannot also be queued"))
+    msg = compose(pkg, found, contract=contract, reject=reject, note=note, sender=sender)
+    action = "reject" if reject else "contract"
+    if dry_run:
+        return ReplyResult(found, action, msg, dry_run=True)
+    refuse_if_answered(found.facts, again)
+    if eml is not None:
+        atomic_write(eml, bytes(msg), 0o600)
+        inbox.mark_done(found.facts.id, done_record(action, contract, None, str(msg["Message-ID"])))
+        return ReplyResult(found, action, msg, eml=eml)
+    session = None if queue_only else submit.open_session(smtp, prompt, warn)
+    try:
+        queued = hand_to_outbox(msg, found.facts, action, again=again)
+        inbox.mark_done(found.facts.id, done_record(action, contract, queued.entry.id, queued.entry.message_id))
+        if on_queued is not None:
+            on_queued(queued)
+        if session is None:
+            return ReplyResult(found, action, msg, queued)
+        return ReplyResult(found, action, msg, queued, submit.send_now(session, queued.entry))
+    finally:
+        if session is not None:
+            session.close()

@@ -24,7 +24,8 @@ from typing import Any
 from supportctl import paths
 from supportctl.desk.sources import Envelope, Source, TooLarge, source_hash
 from supportctl.errors import InvalidInputError
-from supportctl.fsutil import atomic_write
+from supportctl.form.validation import finding_line
+from supportctl.fsutil import atomic_write, flock
 from supportctl.i18n import _
 from supportctl.package.manifest import Package
 
@@ -73,7 +74,7 @@ class CheckedForm:
 Validator = Callable[[Package, bytes], Any]
 
 
-def _validate(pkg: Package, data: bytes) -> Any:
+def validate_form(pkg: Package, data: bytes) -> Any:
     """The validation of `supportctl validate` (form.py); imported here, on the first PDF, for pypdf's sake."""
     from supportctl.form import pdfform as form
 
@@ -186,9 +187,33 @@ def load_done() -> dict[str, Any]:
 
 
 def mark_done(message_id: str, record: dict[str, Any]) -> None:
-    done = load_done()
-    done[message_id] = record
-    atomic_write(inbox_dir() / "done.json", json.dumps(done, ensure_ascii=False, indent=1).encode("utf-8"), 0o600)
+    """Record that message `message_id` was answered.
+
+    Read, change and write under the outbox's lock: two replies marked at once (or a reply queued while
+    another is marked) must not lose a record.
+    """
+    from supportctl.mail import outbox
+
+    with flock(outbox.lock_path()):
+        done = load_done()
+        done[message_id] = record
+        data = json.dumps(done, ensure_ascii=False, indent=1).encode("utf-8")
+        atomic_write(inbox_dir() / "done.json", data, 0o600)
+
+
+def recorded(message_id: str, pkg: Package) -> tuple[Facts, CheckedForm | None] | None:
+    """What an earlier `inbox` run stored about message `message_id` (any source), and its form's verdict."""
+    for state_file in sorted(inbox_dir().glob("*/state.json")):
+        try:
+            state = json.loads(state_file.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        rec = state.get("messages", {}).get(message_id) if isinstance(state, dict) else None
+        if rec:
+            facts = Facts.from_dict(rec)
+            cached = state.get("forms", {}).get(form_key(pkg, facts.sha256)) if facts.sha256 else None
+            return facts, (CheckedForm.from_report(cached) if cached else None)
+    return None
 
 
 # ---------------------------------------------------------------- reading one message
@@ -373,7 +398,7 @@ def _looks_like_registration(pkg: Package, subject: str) -> bool:
     return bool(prefix) and subject.lower().startswith(prefix)
 
 
-def _form_key(pkg: Package, sha: str) -> str:
+def form_key(pkg: Package, sha: str) -> str:
     return f"{pkg.name}@{pkg.version}/{sha}"
 
 
@@ -390,7 +415,7 @@ def triage(
 ) -> Triage:
     """Read every (new) message of `source`, validate registration PDFs (cached), and give each a status."""
     limits = limits or Limits()
-    check = validator or _validate
+    check = validator or validate_form
     state: dict[str, Any] = (
         load_state(source.key) if persist else {"version": STATE_VERSION, "messages": {}, "forms": {}}
     )
@@ -410,7 +435,7 @@ def triage(
     for env in source.messages():
         stats["messages"] += 1
         before = known.get((env.key, env.size, env.arrival)) if env.arrival is not None else None
-        if before is not None and before.id not in new_ids and _form_key(pkg, before.sha256 or "") in forms:
+        if before is not None and before.id not in new_ids and form_key(pkg, before.sha256 or "") in forms:
             # The same file as last run, its form already judged: skip reading and parsing its body.
             stats["cached"] += 1
             new_ids.add(before.id)
@@ -432,11 +457,11 @@ def triage(
         new_ids.add(fid)
         facts[fid] = f
         if pdf is not None and f.sha256:
-            key = _form_key(pkg, f.sha256)
+            key = form_key(pkg, f.sha256)
             if key in forms:
                 stats["cached"] += 1
             else:
-                forms[key] = _check(check, pkg, pdf).to_dict()
+                forms[key] = check_pdf(check, pkg, pdf).to_dict()
                 stats["validated"] += 1
     if source.incremental:
         present = getattr(source, "present", None)
@@ -481,7 +506,8 @@ def _uid(key: str) -> int:
         return -1
 
 
-def _check(check: Validator, pkg: Package, pdf: bytes) -> CheckedForm:
+def check_pdf(check: Validator, pkg: Package, pdf: bytes) -> CheckedForm:
+    """What `check` says about the PDF; an unreadable PDF is one finding, not an error."""
     try:
         return CheckedForm.from_report(check(pkg, pdf))
     except InvalidInputError as exc:
@@ -516,8 +542,8 @@ def _assess_one(
 ) -> Item:
     mark = done.get(f.id)
     form = None
-    if f.sha256 and _form_key(pkg, f.sha256) in forms:
-        form = CheckedForm.from_report(forms[_form_key(pkg, f.sha256)])
+    if f.sha256 and form_key(pkg, f.sha256) in forms:
+        form = CheckedForm.from_report(forms[form_key(pkg, f.sha256)])
     if mark:
         return Item(f, "done", form=form, done=mark)
     if f.kind == "skipped":
@@ -537,7 +563,7 @@ def _assess_one(
     if form is None:
         return Item(f, "unchecked", form=form)
     if not form.ok:
-        return Item(f, "invalid", tuple(finding_line(x, None) for x in form.findings), form=form)
+        return Item(f, "invalid", tuple(finding_line(x) for x in form.findings), form=form)
     cls = form.activation_class
     if cls not in engine.classes:
         return Item(f, "invalid", (_("the form names no known activation class"),), form=form)
@@ -552,24 +578,3 @@ def _assess_one(
     else:
         status = "open"
     return Item(f, status, (), cls, r.due, r.clock_starts, form)
-
-
-_FINDING = {
-    "de": ("Feld {field}: {message}", "Feld {field}: {message}; Vorschlag: {suggestion}"),
-    "en": ("field {field}: {message}", "field {field}: {message}; suggestion: {suggestion}"),
-}
-
-
-def finding_line(finding: dict[str, Any], lang: str | None) -> str:
-    """One finding in plain words: `field last_name: contains U+0416 …; suggestion: …`."""
-    if lang is None:
-        plain, with_hint = _("field {field}: {message}"), _("field {field}: {message}; suggestion: {suggestion}")
-    else:
-        plain, with_hint = _FINDING.get(lang, _FINDING["en"])
-    fld = finding.get("field") or "-"
-    message = str(finding.get("message") or finding.get("code") or "")
-    if finding.get("field") is None:
-        return message
-    if finding.get("suggestion"):
-        return with_hint.format(field=fld, message=message, suggestion=finding["suggestion"])
-    return plain.format(field=fld, message=message)
