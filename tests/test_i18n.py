@@ -355,11 +355,11 @@ def test_interactive_fill_in_german(isolated: Path) -> None:
 
 def test_outbox_states_in_core_messages_follow_the_language() -> None:
     from supportctl import i18n
-    from supportctl.mail.outbox import STATE_LABELS, state_label
+    from supportctl.mail.outbox import STATES, state_label
 
     try:
         i18n.set_language("de")
-        assert all(state_label(code) != code for code in STATE_LABELS)
+        assert all(state_label(code) != code for code in STATES)
         assert state_label("no-such-state") == "no-such-state"
     finally:
         i18n.set_language("en")

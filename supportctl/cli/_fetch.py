@@ -9,7 +9,7 @@ import typer
 
 from supportctl import output as out
 from supportctl.cli._base import app
-from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package, password_prompt, report_sent
+from supportctl.cli.common import JsonOpt, PackageOpt, begin, hooks, load_config, load_package, report_sent
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ def _fetch_request(
 
     pkg = load_package(package, cfg)
 
-    def queued(entry: Entry) -> None:
+    def queued(entry: Entry, _reused: bool) -> None:
         out.say(
             _("Queued the request to {address} as {id} in the outbox").format(address=entry.recipients[0], id=entry.id)
         )
@@ -175,9 +175,7 @@ def _fetch_request(
         sender=sender,
         send=send,
         eml=Path(eml) if eml is not None else None,
-        prompt=password_prompt(),
-        warn=out.say,
-        on_queued=queued,
+        hooks=hooks(queued),
     )
     msg = result.message
     if result.sent is not None:

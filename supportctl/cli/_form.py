@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def finding_line(f: Finding) -> str:
     from supportctl.form.validation import finding_line as line
 
-    return line(f)
+    return line(f, label=False)
 
 
 class _Abandon(Exception):

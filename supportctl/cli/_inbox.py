@@ -15,6 +15,7 @@ from supportctl.cli.common import (
     JsonOpt,
     PackageOpt,
     begin,
+    hooks,
     load_config,
     load_package,
     mail_config,
@@ -22,13 +23,14 @@ from supportctl.cli.common import (
     report_sent,
 )
 from supportctl.errors import ExitCode
-from supportctl.i18n import N_, _
+from supportctl.i18n import _
 
 if TYPE_CHECKING:
     from supportctl.config import Config
     from supportctl.desk.reply import ReplyResult
     from supportctl.desk.sources import Source
     from supportctl.desk.triage import Item, Limits
+    from supportctl.mail.outbox import Entry
     from supportctl.package.manifest import Package
     from supportctl.schedule.eta import Engine
 
@@ -192,21 +194,10 @@ def inbox(
         raise typer.Exit(ExitCode.OVERDUE)
 
 
-# Statuses as shown to people (i18n); --json and NDJSON keep the codes.
-_INBOX_STATUS = {
-    "overdue": N_("overdue"),
-    "due-soon": N_("due-soon"),
-    "open": N_("open"),
-    "invalid": N_("invalid"),
-    "duplicate": N_("duplicate"),
-    "skipped": N_("skipped"),
-    "not-a-registration": N_("not-a-registration"),
-    "done": N_("done"),
-}
-
-
 def _status_label(status: str) -> str:
-    return _(_INBOX_STATUS[status]) if status in _INBOX_STATUS else status
+    from supportctl.desk.triage import status_label
+
+    return status_label(status)
 
 
 def _render_inbox(items: list[Item], now: datetime, zone: tzinfo | None) -> None:
@@ -283,17 +274,15 @@ def inbox_reply(
     pkg = load_package(package, cfg)
     found = replies.find(message, pkg, _inbox_limits(cfg))
 
-    def queued(q: replies.Queued) -> None:
-        if q.reused:
+    def queued(entry: Entry, reused: bool) -> None:
+        if reused:
             out.say(
                 _("the reply to message {id} was queued before as {entry}; using that one").format(
-                    id=found.facts.id, entry=q.entry.id
+                    id=found.facts.id, entry=entry.id
                 )
             )
         else:
-            out.say(
-                _("reply to {to} queued in the outbox as {entry}").format(to=q.entry.recipients[0], entry=q.entry.id)
-            )
+            out.say(_("reply to {to} queued in the outbox as {entry}").format(to=entry.recipients[0], entry=entry.id))
         out.say(_("message {id} marked done").format(id=found.facts.id))
 
     result = replies.reply(
@@ -308,9 +297,7 @@ def inbox_reply(
         queue_only=queue_only,
         dry_run=dry_run,
         eml=Path(eml) if eml else None,
-        prompt=password_prompt(),
-        warn=out.say,
-        on_queued=queued,
+        hooks=hooks(queued),
     )
     _render_reply(result, json_output)
 

@@ -13,6 +13,7 @@ from supportctl.cli.common import (
     JsonOpt,
     PackageOpt,
     begin,
+    hooks,
     load_package,
     mail_config,
     password_prompt,
@@ -26,14 +27,14 @@ from supportctl.i18n import _
 
 if TYPE_CHECKING:
     from supportctl.mail.compose import Composed
-    from supportctl.mail.outbox import SendResult
+    from supportctl.mail.outbox import Entry, SendResult
     from supportctl.mail.submit import SubmitResult
 
 
 def _send(smtp: dict[str, Any], ids: list[str] | None, mode: str) -> list[SendResult]:
     from supportctl.mail import outbox, submit
 
-    session = submit.open_session(smtp, password_prompt(), out.say)
+    session = submit.open_session(smtp, hooks())
     try:
         return outbox.send(ids, session, mode=mode)
     finally:
@@ -76,7 +77,7 @@ def submit(
     _cfg, smtp = mail_config({"smtp.from": sender, "smtp.cc": cc, "smtp.ca_bundle": ca_bundle})
     pkg = load_package(package, _cfg)
 
-    def queued(entry: Any) -> None:
+    def queued(entry: Entry, _reused: bool) -> None:
         if not json_output:
             out.say(_("Queued as {id} in the outbox").format(id=entry.id))
 
@@ -89,14 +90,12 @@ def submit(
             again=again,
             dry_run=dry_run,
             eml=Path(eml) if eml is not None else None,
-            prompt=password_prompt(),
-            warn=out.say,
-            on_queued=queued,
+            hooks=hooks(queued),
         )
     except form_core.FormFindingsError as exc:
         if not json_output:  # with --json the envelope's error carries every finding
             for f in exc.findings:
-                out.say("  " + finding_line(f))
+                out.say("  " + finding_line(f, label=False))
         raise
     _render_submit(result, json_output)
 

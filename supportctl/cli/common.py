@@ -16,9 +16,12 @@ from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from supportctl.config import Config
     from supportctl.mail.credentials import Prompt
-    from supportctl.mail.outbox import SendResult
+    from supportctl.mail.outbox import Entry, SendResult
+    from supportctl.mail.submit import Hooks
     from supportctl.package.manifest import Package
 
 # Where `begin` leaves the command's name and --json for the error mapping (`_base._Group.invoke`).
@@ -86,6 +89,13 @@ def password_prompt() -> Prompt | None:
     import getpass
 
     return lambda text: getpass.getpass(text)
+
+
+def hooks(queued: Callable[[Entry, bool], None] | None = None) -> Hooks:
+    """What a sending workflow may ask of the terminal: the password prompt, warnings on stderr, `queued`."""
+    from supportctl.mail.submit import Hooks
+
+    return Hooks(password_prompt(), out.say, queued)
 
 
 def state_label(state: str) -> str:

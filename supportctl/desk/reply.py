@@ -18,10 +18,10 @@ from supportctl.mail.compose import check_address
 from supportctl.package.manifest import Package
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
-    from supportctl.mail.credentials import Prompt
     from supportctl.mail.outbox import Entry, SendResult
+    from supportctl.mail.submit import Hooks
 
 
 @dataclass(frozen=True)
@@ -158,8 +158,8 @@ def already_answered(facts: inbox.Facts) -> dict[str, Any] | None:
     return mark if isinstance(mark, dict) else None
 
 
-class DuplicateReply(UsageError):
-    code = "duplicate"
+class DuplicateReply(UsageError, code="duplicate"):
+    """The message was answered before (`--again` answers once more)."""
 
 
 def refuse_if_answered(facts: inbox.Facts, again: bool) -> None:
@@ -243,9 +243,7 @@ def reply(
     queue_only: bool = False,
     dry_run: bool = False,
     eml: Path | None = None,
-    prompt: Prompt | None = None,
-    warn: Callable[[str], None] | None = None,
-    on_queued: Callable[[Queued], None] | None = None,
+    hooks: Hooks | None = None,
 ) -> ReplyResult:
     """Reply to the applicant of `found`: compose, refuse a second answer (unless `again`), then hand it on.
 
@@ -268,12 +266,12 @@ def reply(
         atomic_write(eml, bytes(msg), 0o600)
         inbox.mark_done(found.facts.id, done_record(action, contract, None, str(msg["Message-ID"])))
         return ReplyResult(found, action, msg, eml=eml)
-    session = None if queue_only else submit.open_session(smtp, prompt, warn)
+    hooks = hooks or submit.NO_HOOKS
+    session = None if queue_only else submit.open_session(smtp, hooks)
     try:
         queued = hand_to_outbox(msg, found.facts, action, again=again)
         inbox.mark_done(found.facts.id, done_record(action, contract, queued.entry.id, queued.entry.message_id))
-        if on_queued is not None:
-            on_queued(queued)
+        hooks.on_queued(queued.entry, queued.reused)
         if session is None:
             return ReplyResult(found, action, msg, queued)
         return ReplyResult(found, action, msg, queued, submit.send_now(session, queued.entry))

@@ -26,11 +26,21 @@ from supportctl.desk.sources import Envelope, Source, TooLarge, source_hash
 from supportctl.errors import InvalidInputError
 from supportctl.form.validation import finding_line
 from supportctl.fsutil import atomic_write, flock
-from supportctl.i18n import _
+from supportctl.i18n import N_, _
 from supportctl.package.manifest import Package
 
 STATE_VERSION = 1
-STATUSES = ("overdue", "due-soon", "open", "invalid", "duplicate", "skipped", "not-a-registration", "done")
+# The codes are stored and in NDJSON; shown to people they are translated (the English label is the code).
+STATUSES = (
+    N_("overdue"),
+    N_("due-soon"),
+    N_("open"),
+    N_("invalid"),
+    N_("duplicate"),
+    N_("skipped"),
+    N_("not-a-registration"),
+    N_("done"),
+)
 DUE_SOON_SECONDS = 3600.0
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -150,6 +160,10 @@ class Triage:
     source: str
     items: tuple[Item, ...]
     stats: dict[str, int] = field(default_factory=dict)
+
+
+def status_label(status: str) -> str:
+    return _(status) if status in STATUSES else status
 
 
 # ---------------------------------------------------------------- state

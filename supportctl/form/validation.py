@@ -36,11 +36,13 @@ class Finding:
         return {"field": self.field, "code": self.code, "message": self.message, "suggestion": self.suggestion}
 
 
-def finding_line(finding: Finding | Mapping[str, Any], lang: str | None = None) -> str:
-    """The one rendering of a finding, for the terminal, the inbox and the reject mail.
+def finding_line(finding: Finding | Mapping[str, Any], lang: str | None = None, *, label: bool = True) -> str:
+    """The one rendering of a finding: for the terminal, the inbox and the reject mail.
 
-    `field last_name: contains U+0416 …; suggestion: Zhukova`; a form-level finding (no field) is its
-    message alone. In `lang` when given (a mail to the applicant), else in the interface language.
+    `field last_name: contains U+0416 …; suggestion: Zhukova`. Without `label` the field name is left to
+    the message (the terminal lists a form's findings under its name: `"email": not a valid … ; suggestion: …`).
+    A form-level finding (no field) is its message. In `lang` when given (mail to the applicant), else in
+    the interface language. An unknown field's message already names its suggestion.
     """
     d = finding.to_dict() if isinstance(finding, Finding) else finding
     message = str(d.get("message") or d.get("code") or "")
@@ -48,9 +50,12 @@ def finding_line(finding: Finding | Mapping[str, Any], lang: str | None = None) 
     if field is None:
         return message
     tr = _ if lang is None else (lambda text: gettext_in(lang, text))
-    if suggestion and d.get("code") != "unknown-field":  # an unknown field's message names its suggestion
+    hint = suggestion if suggestion and d.get("code") != "unknown-field" else None
+    if not label:
+        return tr("{message}; suggestion: {suggestion}").format(message=message, suggestion=hint) if hint else message
+    if hint:
         return tr("field {field}: {message}; suggestion: {suggestion}").format(
-            field=field, message=message, suggestion=suggestion
+            field=field, message=message, suggestion=hint
         )
     return tr("field {field}: {message}").format(field=field, message=message)
 

@@ -36,7 +36,8 @@ from supportctl.errors import ExitCode, SupportctlError, UsageError
 from supportctl.fsutil import atomic_write, flock, fsync_dir
 from supportctl.i18n import N_, _
 
-STATES = ("queued", "sent", "deferred", "failed", "needs-credentials", "uncertain")
+# The codes are stored and in --json; shown to people they are translated (the English label is the code).
+STATES = (N_("queued"), N_("sent"), N_("deferred"), N_("failed"), N_("needs-credentials"), N_("uncertain"))
 GIVE_UP_AFTER = timedelta(days=5)
 BACKOFF_FIRST = timedelta(minutes=5)
 BACKOFF_MAX = timedelta(hours=6)
@@ -44,13 +45,12 @@ MAX_HISTORY = 50
 FAILPOINT_ENV = "SUPPORTCTL_FAILPOINT"
 
 
-class DuplicateSubmission(UsageError):
-    code = "duplicate"
+class DuplicateSubmission(UsageError, code="duplicate"):
+    """The same form to the same address was queued before."""
 
 
-class UnknownMessage(SupportctlError):
-    exit_code = ExitCode.USAGE
-    code = "unknown-message"
+class UnknownMessage(SupportctlError, exit_code=ExitCode.USAGE, code="unknown-message"):
+    """No outbox message has this id."""
 
 
 def failpoint(name: str) -> None:
@@ -67,19 +67,8 @@ def outbox_dir() -> Path:
     return paths.state_dir() / "outbox"
 
 
-# States as shown to people (translated); files and --json keep the codes.
-STATE_LABELS = {
-    "queued": N_("queued"),
-    "sent": N_("sent"),
-    "deferred": N_("deferred"),
-    "failed": N_("failed"),
-    "needs-credentials": N_("needs-credentials"),
-    "uncertain": N_("uncertain"),
-}
-
-
 def state_label(state: str) -> str:
-    return _(STATE_LABELS[state]) if state in STATE_LABELS else state
+    return _(state) if state in STATES else state
 
 
 # The one table from a message's state to the exit status of the run that tried to send it.

@@ -1,8 +1,8 @@
 """The sending workflows: `submit` (the registration form) and one message sent at once through the outbox.
 
 A workflow takes plain values and returns a result record carrying its exit code; it never prints,
-prompts or exits. Progress the user should see while it runs (the message is queued, before the network
-is touched) is reported through the `on_queued` callback.
+prompts or exits. What it needs from the person running it (a password prompt) and what they should see
+while it runs (a warning; the message is queued, before the network is touched) goes through `Hooks`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,26 @@ if TYPE_CHECKING:
     from supportctl.package.manifest import Package
 
 Warn = Callable[[str], None]
-OnQueued = Callable[["Entry"], None]
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """How a workflow reaches the person running it; the CLI fills these in, the core never talks itself.
+
+    `prompt`: a hidden password prompt (given only at a terminal). `warn`: one line of talk.
+    `queued(entry, reused)`: the message is safely in the outbox (`reused`: an earlier run had queued it).
+    """
+
+    prompt: Prompt | None = None
+    warn: Warn | None = None
+    queued: Callable[[Entry, bool], None] | None = None
+
+    def on_queued(self, entry: Entry, reused: bool = False) -> None:
+        if self.queued is not None:
+            self.queued(entry, reused)
+
+
+NO_HOOKS = Hooks()
 
 
 def smtp_settings(cfg: Config) -> dict[str, Any]:
@@ -38,9 +57,9 @@ def smtp_settings(cfg: Config) -> dict[str, Any]:
     return {k: r.value for k, r in cfg.values.items() if k.startswith("smtp.")}
 
 
-def open_session(smtp: Mapping[str, Any], prompt: Prompt | None = None, warn: Warn | None = None) -> Session:
+def open_session(smtp: Mapping[str, Any], hooks: Hooks = NO_HOOKS) -> Session:
     """An SMTP session; a missing server is a configuration error here, before anything is queued."""
-    session: Session = mail.open_session(smtp, prompt=prompt, warn=warn)
+    session: Session = mail.open_session(smtp, prompt=hooks.prompt, warn=hooks.warn)
     return session
 
 
@@ -101,9 +120,7 @@ def submit(
     again: bool = False,
     dry_run: bool = False,
     eml: Path | None = None,
-    prompt: Prompt | None = None,
-    warn: Warn | None = None,
-    on_queued: OnQueued | None = None,
+    hooks: Hooks = NO_HOOKS,
 ) -> SubmitResult:
     """Validate the filled form, compose the mail, queue it durably and send it at once.
 
@@ -136,12 +153,11 @@ def submit(
         return SubmitResult(composed, eml=eml)
     if dry_run:
         return SubmitResult(composed, server=server_summary(smtp))
-    session = open_session(smtp, prompt, warn)
+    session = open_session(smtp, hooks)
     try:
         key = outbox.make_dedupe_key(composed.pdf_sha256, composed.to[0])
         entry = outbox.enqueue(composed.message, key, again=again)
-        if on_queued is not None:
-            on_queued(entry)
+        hooks.on_queued(entry)
         return SubmitResult(composed, entry, send_now(session, entry))
     finally:
         session.close()
@@ -151,18 +167,15 @@ def queue_and_send(
     msg: EmailMessage,
     smtp: Mapping[str, Any],
     *,
-    prompt: Prompt | None = None,
-    warn: Warn | None = None,
-    on_queued: OnQueued | None = None,
+    hooks: Hooks = NO_HOOKS,
 ) -> tuple[Entry, SendResult]:
     """Queue `msg` in the outbox and send it at once (no dedupe): the entry and the outcome."""
     from supportctl.mail import outbox
 
-    session = open_session(smtp, prompt, warn)
+    session = open_session(smtp, hooks)
     try:
         entry = outbox.enqueue(msg)
-        if on_queued is not None:
-            on_queued(entry)
+        hooks.on_queued(entry)
         return entry, send_now(session, entry)
     finally:
         session.close()

@@ -6,7 +6,6 @@ outbox at once (SMTP configured, or `send`), else into a .eml file for the user'
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,8 +17,8 @@ if TYPE_CHECKING:
     from email.message import EmailMessage
 
     from supportctl.config import Config
-    from supportctl.mail.credentials import Prompt
     from supportctl.mail.outbox import Entry, SendResult
+    from supportctl.mail.submit import Hooks
     from supportctl.package.manifest import Package
 
 DEFAULT_EML = Path("package-request.eml")
@@ -45,9 +44,7 @@ def request_package(
     sender: str | None = None,
     send: bool = False,
     eml: Path | None = None,
-    prompt: Prompt | None = None,
-    warn: Callable[[str], None] | None = None,
-    on_queued: Callable[[Entry], None] | None = None,
+    hooks: Hooks | None = None,
 ) -> RequestResult:
     """Compose the request and send it through the outbox (`send`, or SMTP configured and no `eml`),
     else write it to `eml` (default `package-request.eml`).
@@ -70,7 +67,7 @@ def request_package(
                 _("no sender address for the request"), _("pass --from, or set smtp.from (`supportctl config smtp`)")
             )
         msg = mail.compose_request(pkg, sender, membership)
-        entry, result = submit.queue_and_send(msg, smtp, prompt=prompt, warn=warn, on_queued=on_queued)
+        entry, result = submit.queue_and_send(msg, smtp, hooks=hooks or submit.NO_HOOKS)
         return RequestResult(msg, sender, entry=entry, sent=result)
     from supportctl.package.fetch import write_eml
 
