@@ -14,7 +14,10 @@ from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
-    from supportctl.form.validation import Finding
+    from collections.abc import Container
+
+    from supportctl.form.validation import Finding, Value
+    from supportctl.package.manifest import FieldSpec, Package
 
 
 def finding_line(f: Finding) -> str:
@@ -62,11 +65,11 @@ def _read_data(source: str) -> dict[str, Any]:
     return {str(k): v if isinstance(v, (str, bool)) else str(v) for k, v in data.items()}
 
 
-def _label(spec: Any, lang: str) -> str:
+def _label(spec: FieldSpec, lang: str) -> str:
     return str(spec.label.get(lang) or spec.label.get("en") or spec.name)
 
 
-def _shown(spec: Any, value: Any, lang: str) -> str:
+def _shown(spec: FieldSpec, value: object, lang: str) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     for c in spec.choices:
@@ -75,7 +78,15 @@ def _shown(spec: Any, value: Any, lang: str) -> str:
     return "" if value is None else str(value)
 
 
-def _ask(spec: Any, number: int, total: int, default: Any, known: dict[str, Any], chars: Any, lang: str) -> Any:
+def _ask(
+    spec: FieldSpec,
+    number: int,
+    total: int,
+    default: object,
+    known: dict[str, Any],
+    chars: Container[str] | None,
+    lang: str,
+) -> Value | None:
     """Ask for one field until the answer passes the rules; returns the normalised value."""
     from supportctl.form.validation import check_field, parse_bool
 
@@ -106,7 +117,7 @@ def _ask(spec: Any, number: int, total: int, default: Any, known: dict[str, Any]
             answer = input(prompt).strip()
         except EOFError:
             raise _Abandon() from None
-        raw: Any = answer if answer else default
+        raw: object = answer if answer else default
         if spec.choices and answer.isdigit() and 1 <= int(answer) <= len(spec.choices):
             raw = spec.choices[int(answer) - 1].value
         if spec.type == "checkbox" and answer:
@@ -121,7 +132,7 @@ def _ask(spec: Any, number: int, total: int, default: Any, known: dict[str, Any]
 
 
 def _interactive(
-    pkg: Any, fixed: dict[str, Any], defaults: dict[str, Any], answers: dict[str, Any], chars: Any
+    pkg: Package, fixed: dict[str, Any], defaults: dict[str, Any], answers: dict[str, Any], chars: Container[str] | None
 ) -> None:
     """Ask for every field not in `answers`, then let the user review and change any field."""
     from supportctl.form import drafts
