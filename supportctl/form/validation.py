@@ -15,7 +15,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from supportctl.form import latin
-from supportctl.i18n import _, gettext_in
+from supportctl.i18n import N_, _, gettext_in
 
 if TYPE_CHECKING:
     from supportctl.package.manifest import FieldSpec, Package
@@ -51,13 +51,16 @@ def finding_line(finding: Finding | Mapping[str, Any], lang: str | None = None, 
         return message
     tr = _ if lang is None else (lambda text: gettext_in(lang, text))
     hint = suggestion if suggestion and d.get("code") != "unknown-field" else None
-    if not label:
-        return tr("{message}; suggestion: {suggestion}").format(message=message, suggestion=hint) if hint else message
-    if hint:
-        return tr("field {field}: {message}; suggestion: {suggestion}").format(
-            field=field, message=message, suggestion=hint
-        )
-    return tr("field {field}: {message}").format(field=field, message=message)
+    if label:
+        template = _FIELD_HINT if hint else _FIELD
+    else:
+        template = _HINT if hint else "{message}"
+    return tr(template).format(field=field, message=message, suggestion=hint)
+
+
+_FIELD = N_("field {field}: {message}")
+_FIELD_HINT = N_("field {field}: {message}; suggestion: {suggestion}")
+_HINT = N_("{message}; suggestion: {suggestion}")
 
 
 @dataclass(frozen=True)
