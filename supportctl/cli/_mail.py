@@ -95,7 +95,7 @@ def submit(
     except form_core.FormFindingsError as exc:
         if not json_output:  # with --json the envelope's error carries every finding
             for f in exc.findings:
-                out.say("  " + finding_line(f, label=False))
+                out.say("  " + finding_line(f))
         raise
     _render_submit(result, json_output)
 
