@@ -53,7 +53,7 @@ SETTINGS: dict[str, Setting] = {
 }
 
 # Settings of later commands, one block per area so that parallel work merges cleanly.
-# fetch (issue 3)
+# fetch
 _FETCH: list[Setting] = [
     Setting("fetch.dest", "str", "./registration-package", "Where `fetch` puts the package"),
     Setting("fetch.max_size", "str", "100MB", "Largest download `fetch` accepts, e.g. 100MB, 1.5GiB"),
@@ -62,7 +62,7 @@ _FETCH: list[Setting] = [
     Setting("print.printer", "str", None, "Printer for `print` and `fetch --print` (default: the system default)"),
 ]
 
-# fill / profile (issue 4): `[profile]` answers reused as defaults by `fill`.
+# fill / profile: `[profile]` answers reused as defaults by `fill`.
 _FORM: list[Setting] = [
     Setting(f"profile.{name}", "str", None, f"Your {what}: default for `fill`")
     for name, what in (
@@ -80,7 +80,7 @@ _FORM: list[Setting] = [
     )
 ]
 
-# submit / smtp / outbox (issue 5). No password setting on purpose: see supportctl/credentials.py.
+# submit / smtp / outbox. No password setting on purpose: see supportctl/credentials.py.
 _MAIL: list[Setting] = [
     Setting("smtp.host", "str", None, "SMTP server host name"),
     Setting("smtp.port", "int", None, "SMTP port (default: 587 starttls, 465 tls, 25 none)"),
@@ -108,7 +108,7 @@ _MAIL: list[Setting] = [
     ),
 ]
 
-# inbox / imap (issue 6)
+# inbox / imap
 _INBOX: list[Setting] = [
     Setting("inbox.max_message_bytes", "int", 25 << 20, "Skip messages larger than this (bytes)"),
     Setting("inbox.max_parts", "int", 100, "Skip messages with more MIME parts than this"),

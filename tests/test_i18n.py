@@ -315,7 +315,8 @@ ENGLISH_ON_SCREEN = re.compile(
 )
 
 
-@pytest.mark.skipif(["fill"] not in COMMANDS, reason="`fill` (issue 4) has not landed on this branch yet")
+@pytest.mark.slow
+@pytest.mark.skipif(["fill"] not in COMMANDS, reason="`fill` has not landed on this branch yet")
 def test_interactive_fill_in_german(isolated: Path) -> None:
     """The whole interactive fill under LANG=de: German labels, prompts, re-asking, review and the result line."""
     pexpect = pytest.importorskip("pexpect")

@@ -24,7 +24,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def validate_form(pkg: Package, data: bytes, name: str | None = None) -> Any:
-    """The form validation of `supportctl validate` (issue 4), imported only when needed (pypdf)."""
+    """The form validation of `supportctl validate`, imported only when needed (pypdf)."""
     from supportctl.form import pdfform as form
 
     return form.validate_pdf(pkg, data, name=name)
