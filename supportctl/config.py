@@ -157,7 +157,7 @@ class Config:
         return self.values[key]
 
 
-def _coerce(setting: Setting, raw: Any, where: str) -> Any:
+def coerce(setting: Setting, raw: Any, where: str) -> Any:
     if setting.kind == "bool":
         if isinstance(raw, bool):
             value: Any = raw
@@ -284,14 +284,14 @@ def load(
     flags = flags or {}
     for key, setting in SETTINGS.items():
         if flags.get(key) is not None:
-            values[key] = Resolved(key, _coerce(setting, flags[key], "--" + key), "flag", "")
+            values[key] = Resolved(key, coerce(setting, flags[key], "--" + key), "flag", "")
         elif env.get(env_name(key)):
             name = env_name(key)
-            values[key] = Resolved(key, _coerce(setting, env[name], name), "env", name)
+            values[key] = Resolved(key, coerce(setting, env[name], name), "env", name)
         elif key in file_values:
             line = _line_of(cfg_path, key)
             where = f"{cfg_path}:{line}" if line else str(cfg_path)
-            values[key] = Resolved(key, _coerce(setting, file_values[key], where), "file", str(cfg_path))
+            values[key] = Resolved(key, coerce(setting, file_values[key], where), "file", str(cfg_path))
         else:
             values[key] = Resolved(key, setting.default, "default", "")
     for key, raw in file_values.items():

@@ -195,7 +195,7 @@ def _render_eta(results: list[EtaResult], now: datetime, user_tz: ZoneInfo, sche
 
 def _explain_line(s: Step) -> str:
     from supportctl.i18n import current_language
-    from supportctl.schedule.eta import _offset
+    from supportctl.schedule.eta import utc_offset
 
     day = out.format_date(s.day)
     if s.kind == "window":
@@ -210,8 +210,8 @@ def _explain_line(s: Step) -> str:
     assert s.offset_before is not None and s.offset_after is not None  # the only other kind: "dst"
     return _("{day}: clocks change from UTC{before} to UTC{after}").format(
         day=day,
-        before=_offset(s.offset_before.total_seconds()),
-        after=_offset(s.offset_after.total_seconds()),
+        before=utc_offset(s.offset_before.total_seconds()),
+        after=utc_offset(s.offset_after.total_seconds()),
     )
 
 

@@ -379,7 +379,7 @@ def config_smtp(
 ) -> None:
     """Set up sending: server, security, login and where the password comes from. Never stores a password."""
     begin(ctx, "config smtp", json_output)
-    from supportctl.config import SETTINGS, _coerce
+    from supportctl.config import SETTINGS, coerce
     from supportctl.mail import compose as mail
     from supportctl.mail import credentials, smtp
 
@@ -421,7 +421,7 @@ def config_smtp(
         elif value is None:
             value = current.get(f"smtp.{key}")
         if value is not None:
-            value = _coerce(SETTINGS[f"smtp.{key}"], value, f"smtp.{key}")
+            value = coerce(SETTINGS[f"smtp.{key}"], value, f"smtp.{key}")
         chosen[key] = value
 
     for key in ("host", "security", "port", "username", "from", "auth"):
