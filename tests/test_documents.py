@@ -189,9 +189,10 @@ def test_fetch_print(cli, pkg: Path, fake_lp: Path, tmp_path: Path) -> None:
     assert str(tmp_path / "registration-package" / "registration-form.pdf") in fake_lp.read_text()
 
 
-def test_lpr_when_there_is_no_lp(cli, pkg: Path, fake_lp: Path) -> None:
+def test_lpr_when_there_is_no_lp(cli, pkg: Path, fake_lp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bindir = fake_lp.parent / "bin"
     (bindir / "lp").rename(bindir / "lpr")  # the same recording script, now the only print command
+    monkeypatch.setenv("PATH", str(bindir))  # a machine with CUPS has a real /usr/bin/lp that would win
     r = cli("print", "terms", "--package", str(pkg), "--printer", "office")
     assert r.exit_code == 0, r.stderr
     assert fake_lp.read_text().strip() == (

@@ -194,13 +194,17 @@ def test_imap_password_command_failure_names_the_setting(tmp_path: Path) -> None
 def test_no_imap_password_anywhere_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as err:
         credentials.imap_password("desk", "h", None, environ={})
-    assert err.value.message == "no IMAP password" and err.value.exit_code is ExitCode.CONFIG
+    assert err.value.message == "no password for desk at h (source: auto)" and err.value.exit_code is ExitCode.CONFIG
+    assert err.value.hint == (
+        "set SUPPORTCTL_IMAP_PASSWORD, store it in the keyring, set imap.password_command, "
+        "or run on a terminal to be asked"
+    )
 
 
 def test_imap_prompt_only_when_given() -> None:
     asked: list[str] = []
     secret = credentials.imap_password("desk", "h", None, environ={}, prompt=lambda t: asked.append(t) or "typed")
-    assert secret.value == "typed" and secret.source == "prompt" and asked == ["IMAP password: "]
+    assert secret.value == "typed" and secret.source == "prompt" and asked == ["Password for desk at h: "]
 
 
 # ---------------------------------------------------------------- one findings renderer

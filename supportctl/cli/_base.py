@@ -17,7 +17,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from supportctl import __version__
 from supportctl import output as out
-from supportctl.cli.common import COMMAND_KEY, JSON_KEY, JsonOpt, begin, load_config, os_reason
+from supportctl.cli.common import COMMAND_KEY, JSON_KEY, STREAM_KEY, JsonOpt, begin, load_config, os_reason
 from supportctl.errors import ExitCode, SupportctlError
 from supportctl.i18n import N_, _
 
@@ -302,7 +302,9 @@ def _usage_failed(e: Any, argv: list[str]) -> NoReturn:
 
 def _fail(ctx: Any, exc: SupportctlError) -> NoReturn:
     meta = ctx.meta
-    if meta.get(JSON_KEY):
+    if meta.get(JSON_KEY) and meta.get(STREAM_KEY):
+        out.write_out(out.ndjson({"type": "error", **exc.to_dict()}))  # a stream's errors are records of it
+    elif meta.get(JSON_KEY):
         out.write_out(out.envelope(meta.get(COMMAND_KEY, "supportctl"), None, [exc.to_dict()], ok=False))
     out.say(out.error_line(exc.message, exc.hint))
     raise typer.Exit(int(exc.exit_code))
@@ -375,6 +377,10 @@ def config_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     settings = {
         key: {"value": r.value, "source": r.source, "origin": r.origin} for key, r in sorted(cfg.values.items())
     }
+    if settings.get("package_url", {}).get("value"):
+        from supportctl.package.urlauth import redact
+
+        settings["package_url"]["value"] = redact(str(settings["package_url"]["value"]))  # a password in it
     if json_output:
         out.write_out(
             out.envelope("config show", {"path": str(cfg.path), "exists": cfg.file_exists, "settings": settings})

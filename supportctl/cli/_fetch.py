@@ -9,12 +9,23 @@ import typer
 
 from supportctl import output as out
 from supportctl.cli._base import app
-from supportctl.cli.common import JsonOpt, PackageOpt, begin, hooks, load_config, load_package, report_sent
+from supportctl.cli.common import (
+    JsonOpt,
+    PackageOpt,
+    begin,
+    hooks,
+    load_config,
+    load_package,
+    password_prompt,
+    report_sent,
+)
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from contextlib import AbstractContextManager
+
+    from rich.progress import TaskID
 
     from supportctl.config import Config
     from supportctl.mail.outbox import Entry
@@ -64,6 +75,13 @@ def fetch(
         typer.Option(
             "--force",
             help=_("Replace --dest even if it is not a package written by fetch; it is moved aside, never deleted."),
+        ),
+    ] = False,
+    force_download: Annotated[
+        bool,
+        typer.Option(
+            "--force-download",
+            help=_("Download even if the server says the package is unchanged since the last fetch."),
         ),
     ] = False,
     print_after: Annotated[
@@ -124,6 +142,16 @@ def fetch(
         from supportctl.errors import UsageError
 
         raise UsageError(_("--send and --eml go with --request"))
+    from supportctl import config
+    from supportctl.mail import credentials
+
+    credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
+    fetch_settings = {k: r.value for k, r in cfg.values.items() if k.startswith("fetch.")}
+    prompt = password_prompt()
+
+    def password(user: str, host: str) -> str:
+        return credentials.password_for(user, host, fetch_settings, credentials.FETCH_SECRETS, prompt=prompt).value
+
     opts = core.FetchOptions(
         dest=Path(cfg.get("fetch.dest")),
         sha256=sha256,
@@ -131,11 +159,23 @@ def fetch(
         force=force,
         ca_bundle=cfg.get("fetch.ca_bundle"),
         timeout=float(cfg.get("fetch.timeout")),
+        force_download=force_download,
+        username=cfg.get("fetch.username"),
+        password=password,
     )
     with _progress_bar() as progress:
         result = core.fetch(source, opts, cfg.get("package_url"), progress)
     for w in result.warnings:
         out.say(_("warning: {message}").format(message=w))
+    if result.unchanged:
+        if not json_output:
+            out.say(
+                _("Package {name} {version} in {dest} is unchanged on the server; nothing was downloaded").format(
+                    name=result.name, version=result.version, dest=result.dest
+                )
+            )
+    if result.resumed:
+        out.say(_("The download broke off and was resumed ({n} times)").format(n=result.resumed))
     jobs: list[PrintJob] = []
     if print_after:
         from supportctl.package import manifest as pkgmod
@@ -148,11 +188,12 @@ def fetch(
         data["printed"] = [j.to_dict() for j in jobs]
         out.write_out(out.envelope("fetch", data))
         return
-    out.say(
-        _("Fetched package {name} {version} into {dest}").format(
-            name=result.name, version=result.version, dest=result.dest
+    if not result.unchanged:
+        out.say(
+            _("Fetched package {name} {version} into {dest}").format(
+                name=result.name, version=result.version, dest=result.dest
+            )
         )
-    )
     out.table(None, [_("Document"), _("File")], [[d["id"], d["file"]] for d in result.documents])
     for j in jobs:
         out.say(_("Sent {file} to the printer").format(file=j.item.file))
@@ -220,7 +261,9 @@ def _progress_bar() -> AbstractContextManager[Callable[[int, int | None], None] 
         from rich.console import Console
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
-        with Progress(
+        # Started at the first data, not before: a password prompt (a server that asks for a login) comes
+        # before the body and must not be drawn over.
+        progress = Progress(
             "{task.description}",
             BarColumn(),
             DownloadColumn(),
@@ -228,13 +271,20 @@ def _progress_bar() -> AbstractContextManager[Callable[[int, int | None], None] 
             TimeRemainingColumn(),
             console=Console(stderr=True, no_color=not out.use_color(sys.stderr), highlight=False),
             transient=True,
-        ) as progress:
-            task = progress.add_task(_("Downloading"), total=None)
+        )
+        task: list[TaskID] = []
 
-            def update(done: int, total: int | None) -> None:
-                progress.update(task, completed=done, total=total)
+        def update(done: int, total: int | None) -> None:
+            if not task:
+                progress.start()
+                task.append(progress.add_task(_("Downloading"), total=None))
+            progress.update(task[0], completed=done, total=total)
 
+        try:
             yield update
+        finally:
+            if task:
+                progress.stop()
 
     return bar()
 

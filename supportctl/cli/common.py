@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # Where `begin` leaves the command's name and --json for the error mapping (`_base._Group.invoke`).
 JSON_KEY = "supportctl.json"
 COMMAND_KEY = "supportctl.command"
+STREAM_KEY = "supportctl.stream"
 
 JsonOpt = Annotated[bool, typer.Option("--json", help=_("Print one JSON document (see README) instead of text."))]
 PackageOpt = Annotated[
@@ -34,10 +35,11 @@ PackageOpt = Annotated[
 ]
 
 
-def begin(ctx: typer.Context, command: str, json_output: bool) -> None:
+def begin(ctx: typer.Context, command: str, json_output: bool, stream: bool = False) -> None:
     """Every command starts here: an error from now on is reported as `command`, in JSON with --json."""
     ctx.meta[JSON_KEY] = json_output
     ctx.meta[COMMAND_KEY] = command
+    ctx.meta[STREAM_KEY] = stream  # --json prints NDJSON records (inbox): errors become records too
 
 
 def load_config(flags: dict[str, Any] | None = None) -> Config:

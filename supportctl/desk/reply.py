@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from supportctl.desk import triage as inbox
-from supportctl.desk.sources import Envelope, TooLarge, split_head
 from supportctl.errors import ExitCode, InvalidInputError, UsageError
 from supportctl.form.validation import finding_line
 from supportctl.i18n import _
@@ -23,39 +22,12 @@ if TYPE_CHECKING:
     from supportctl.mail.outbox import Entry, SendResult
     from supportctl.mail.submit import Hooks
 
-
-@dataclass(frozen=True)
-class Found:
-    facts: inbox.Facts
-    form: inbox.CheckedForm | None
+Found = inbox.Found
 
 
 def find(ref: str, pkg: Package, limits: inbox.Limits, validator: inbox.Validator | None = None) -> Found:
-    """MESSAGE is a path to a message file, or an id that `inbox` showed."""
-    path = Path(ref).expanduser()
-    if path.is_file():
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(limits.max_message_bytes + 1)
-        except OSError as exc:
-            raise InvalidInputError(_("cannot read {path}: {reason}").format(path=ref, reason=exc.strerror)) from None
-
-        def read() -> bytes:
-            if len(data) > limits.max_message_bytes:
-                raise TooLarge
-            return data
-
-        facts, pdf = inbox.examine(Envelope(path.name, len(data), split_head(data), path.stat().st_mtime, read), limits)
-        form = inbox.check_pdf(validator or inbox.validate_form, pkg, pdf) if pdf is not None else None
-        return Found(facts, form)
-    if re.fullmatch(r"[0-9a-f]{12}(-\d+)?", ref):
-        known = inbox.recorded(ref, pkg)
-        if known is not None:
-            return Found(*known)
-    raise InvalidInputError(
-        _("no message {ref}: not a file, and no triaged message has this id").format(ref=ref),
-        _("run `supportctl inbox SOURCE` first and use an id from its output, or give the message file"),
-    )
+    """MESSAGE is a path to a message file, or an id (or unique prefix) that `inbox` showed."""
+    return inbox.find(ref, pkg, limits, validator)
 
 
 def _languages(form: inbox.CheckedForm | None) -> list[str]:
@@ -141,7 +113,6 @@ def compose(
     if f.message_id:
         msg["In-Reply-To"] = f.message_id
         msg["References"] = " ".join(x for x in (f.references, f.message_id) if x)
-    msg["Auto-Submitted"] = "auto-replied"
     msg.set_content(("\n" + "-" * 60 + "\n\n").join(bodies))
     return msg
 
