@@ -357,15 +357,17 @@ def test_package_reply_templates_are_optional_and_checked(tmp_path: Path) -> Non
 def test_arbitrary_bytes_never_crash(data: bytes) -> None:
     raw = b"From: a@b.c\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n" + data
     env = mailsource.Envelope("k", len(raw), mailsource.split_head(raw), None, lambda: raw)
-    facts, pdf = inbox.examine(env, LIMITS)
+    facts, pdfs = inbox.examine(env, LIMITS)
     assert facts.kind in ("pdf", "no-pdf", "zip", "bad-attachment", "skipped")
     assert facts.sender_address == "a@b.c"
-    # A PDF comes with its hash; whatever is refused or skipped comes with its reason, and only that.
-    assert (pdf is not None) == (facts.kind == "pdf")
-    assert facts.sha256 == (hashlib.sha256(pdf).hexdigest() if pdf is not None else None)
-    assert (facts.reason is not None) == (facts.kind in ("zip", "bad-attachment", "skipped"))
+    # Every PDF comes with its own hash; a message with PDFs is a "pdf" one, named by its first.
+    assert all(sha == hashlib.sha256(body).hexdigest() for sha, body in pdfs)
+    assert bool(pdfs) == (facts.kind == "pdf")
+    assert facts.sha256 == (pdfs[0][0] if pdfs else None)
+    # Whatever is refused or skipped says why.
+    assert facts.kind not in ("zip", "bad-attachment", "skipped") or facts.reason
     env = mailsource.Envelope("k", len(data), mailsource.split_head(data), None, lambda: data)
-    facts, pdf = inbox.examine(env, LIMITS)
+    facts, pdfs = inbox.examine(env, LIMITS)
     assert facts.kind in ("pdf", "no-pdf", "zip", "bad-attachment", "skipped")
-    assert (pdf is not None) == (facts.kind == "pdf")
+    assert bool(pdfs) == (facts.kind == "pdf")
     assert not any(c in text for text in (facts.sender, facts.subject) for c in "\r\n\x1b\u202e")
