@@ -23,6 +23,10 @@ class ExitCode(IntEnum):
     UNCERTAIN = 9
     OVERDUE = 10
     PARTIAL = 11
+    PRINT_SYSTEM_DOWN = 12
+    NO_SUCH_PRINTER = 13
+    PRINTER_DISABLED = 14
+    PRINT_QUEUED = 15
     INTERRUPTED = 130
 
 
@@ -91,3 +95,15 @@ class DeliveryUncertainError(SupportctlError, exit_code=ExitCode.UNCERTAIN, code
 
 class OverdueError(SupportctlError, exit_code=ExitCode.OVERDUE, code="overdue"):
     """Something is overdue and the user asked to fail on it (exit 10)."""
+
+
+class PrintSystemDownError(SupportctlError, exit_code=ExitCode.PRINT_SYSTEM_DOWN, code="print-system-down"):
+    """The print system (CUPS) does not answer."""
+
+
+class NoSuchPrinterError(SupportctlError, exit_code=ExitCode.NO_SUCH_PRINTER, code="no-such-printer"):
+    """The printer named does not exist."""
+
+
+class PrinterDisabledError(SupportctlError, exit_code=ExitCode.PRINTER_DISABLED, code="printer-disabled"):
+    """The printer is stopped or refuses jobs."""

@@ -24,12 +24,15 @@ from supportctl.i18n import _
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from contextlib import AbstractContextManager
+    from pathlib import Path
 
     from rich.progress import TaskID
 
     from supportctl.config import Config
+    from supportctl.form.validation import Finding
     from supportctl.mail.outbox import Entry
-    from supportctl.package.printing import PrintJob
+    from supportctl.package.manifest import Package
+    from supportctl.package.printing import Job, PrintItem, PrintResult
 
 
 @app.command(no_args_is_help=False)
@@ -176,13 +179,15 @@ def fetch(
             )
     if result.resumed:
         out.say(_("The download broke off and was resumed ({n} times)").format(n=result.resumed))
-    jobs: list[PrintJob] = []
+    jobs: list[Job] = []
     if print_after:
         from supportctl.package import manifest as pkgmod
         from supportctl.package import printing
 
         pkg = pkgmod.load(result.dest)
-        jobs = printing.print_documents(printing.select(pkg, []), cfg.get("print.printer"))
+        setting = cfg.source("print.printer")
+        printed = printing.print_items(printing.select(pkg, []), setting.value, setting.source, wait=0)
+        jobs = printed.jobs
     if json_output:
         data = result.to_dict()
         data["printed"] = [j.to_dict() for j in jobs]
@@ -196,7 +201,7 @@ def fetch(
         )
     out.table(None, [_("Document"), _("File")], [[d["id"], d["file"]] for d in result.documents])
     for j in jobs:
-        out.say(_("Sent {file} to the printer").format(file=j.item.file))
+        out.say(_("Sent {file} to the printer ({job})").format(file=j.item.file, job=j.job or j.state))
 
 
 def _fetch_request(
@@ -359,31 +364,162 @@ def print_cmd(
     docs: Annotated[
         list[str] | None,
         typer.Argument(
-            help=_("Document ids, or terms (default: every printable document)."),
-            metavar="[DOC]...",
+            help=_("Document ids, terms, or a filled form FILE.pdf (default: every printable document)."),
+            metavar="[DOC|FILE.pdf]...",
             show_default=False,
         ),
     ] = None,
     printer: Annotated[
-        str | None, typer.Option("--printer", help=_("Printer name (default: the system default)."), metavar="NAME")
+        str | None,
+        typer.Option(
+            "--printer",
+            help=_("Printer name (default: print.printer, PRINTER, LPDEST, the system default)."),
+            metavar="NAME",
+        ),
     ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            help=_("Seconds to wait until the print system has taken the jobs (0: do not wait)."),
+            metavar="SECONDS",
+            min=0,
+        ),
+    ] = 30.0,
+    force: Annotated[bool, typer.Option("--force", help=_("Print a filled form even if it is invalid."))] = False,
+    again: Annotated[
+        bool, typer.Option("--again", help=_("Print documents that were printed or queued before once more."))
+    ] = False,
+    list_printers: Annotated[
+        bool, typer.Option("--list-printers", help=_("List the printers and their state, then exit."))
+    ] = False,
     package: PackageOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Print the service description and the form with the terms (CUPS lp, else lpr).
+    """Print the service description and the form with the terms, or a filled form (CUPS lp, lpr, Windows).
 
     Examples:  supportctl print   ·   supportctl print terms --printer office
+    ·   supportctl print registration-form-filled.pdf   ·   supportctl print --list-printers
     """
     begin(ctx, "print", json_output)
+    from pathlib import Path
+
     from supportctl.package import printing
 
+    if list_printers:
+        _list_printers(json_output)
+        return
     cfg = load_config({"print.printer": printer})
     pkg = load_package(package, cfg)
-    jobs = printing.print_documents(printing.select(pkg, list(docs or [])), cfg.get("print.printer"))
+    wanted = list(docs or [])
+    items: list[PrintItem] = []
+    ids = [w for w in wanted if not printing.is_file_argument(w)]
+    by_id = iter(printing.select(pkg, ids)) if ids or not wanted else iter(())
+    if not wanted:
+        items = list(by_id)
+    for w in wanted:
+        if not printing.is_file_argument(w):
+            items.append(next(by_id))
+            continue
+        items.append(_filled_form(pkg, Path(w), force))
+    setting = cfg.source("print.printer")
+    result = printing.print_items(items, setting.value, setting.source, wait=wait, again=again)
+    _report_print(result, json_output, "print")
+    if result.exit_code:
+        raise typer.Exit(int(result.exit_code))
+
+
+def _filled_form(pkg: Package, path: Path, force: bool) -> PrintItem:
+    from supportctl.form.pdfform import FormFindingsError
+    from supportctl.package import printing
+
+    try:
+        item, report = printing.filled_form(pkg, path, force)
+    except FormFindingsError as exc:
+        for f in exc.findings:
+            out.say("  " + _finding_text(f))
+        raise
+    if not report.ok:
+        out.say(
+            _("warning: {path} is not valid ({n} problem(s)); printing it anyway (--force)").format(
+                path=path, n=len(report.findings)
+            )
+        )
+    return item
+
+
+def _finding_text(f: Finding) -> str:
+    from supportctl.form.validation import finding_line
+    from supportctl.package.documents import sanitize
+
+    return sanitize(finding_line(f, label=False))
+
+
+def _report_print(result: PrintResult, json_output: bool, command: str) -> None:
+    from supportctl.package import printing
+
     if json_output:
-        out.write_out(out.envelope("print", {"printed": [j.to_dict() for j in jobs]}))
+        out.write_out(out.envelope(command, result.to_dict(), ok=not result.exit_code))
+    where = {
+        "flag": "--printer",
+        "env": "SUPPORTCTL_PRINT_PRINTER",
+        "file": _("print.printer in the config"),
+        "PRINTER": "PRINTER",
+        "LPDEST": "LPDEST",
+        "default": _("the system default"),
+    }.get(result.printer_source, result.printer_source)
+    if result.printer:
+        out.say(
+            _("Printing on {printer} ({source}) with {system}").format(
+                printer=result.printer, source=where, system=result.system
+            )
+        )
+    else:
+        out.say(_("Printing on the default printer with {system}").format(system=result.system))
+    for j in result.jobs:
+        state = printing.state_word(j.state)
+        if not j.sent and j.state == "completed":
+            line = _("{file}: already printed as {job} ({when}); not sent again (--again prints another copy)")
+        elif not j.sent:
+            line = _("{file}: already sent as {job} ({state}); not sent again (--again prints another copy)")
+        elif j.job:
+            line = _("{file}: job {job} {state}")
+        else:
+            line = _("{file}: {state}")
+        out.say(line.format(file=j.item.file.name, job=j.job or "-", state=state, when=j.at or "?"))
+    if result.exit_code:
+        pending = [j.job or j.item.file.name for j in result.jobs if j.state in printing.QUEUED]
+        out.say(
+            out.error_line(
+                _("still queued after {n} s: {jobs}").format(n=round(result.waited), jobs=", ".join(pending)),
+                _("they print when the printer takes them; running print again does not send them twice"),
+            )
+        )
+
+
+def _list_printers(json_output: bool) -> None:
+    from supportctl.package import printing
+
+    system, found = printing.list_printers()
+    if json_output:
+        out.write_out(out.envelope("print", {"system": system, "printers": [p.to_dict() for p in found]}))
         return
-    for j in jobs:
-        out.say(_("Sent {file} to the printer").format(file=j.item.file))
-        if j.output:
-            out.write_out(j.output)
+    states = {"idle": _("idle"), "processing": _("printing"), "stopped": _("disabled"), "unknown": _("unknown")}
+    rows = [
+        [
+            p.name + (" *" if p.default else ""),
+            states.get(p.state, p.state),
+            _("yes") if p.accepting else _("no"),
+            p.info,
+            p.message,
+        ]
+        for p in found
+    ]
+    if not rows:
+        out.say(_("no printers ({system})").format(system=system))
+        return
+    out.table(
+        _("Printers ({system}; * = default)").format(system=system),
+        [_("Printer"), _("State"), _("Accepting"), _("Description"), _("Message")],
+        rows,
+    )
