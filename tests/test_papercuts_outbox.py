@@ -120,6 +120,7 @@ def _spawn_purge(env: dict[str, str]):  # type: ignore[no-untyped-def]
     return pexpect.spawn(sys.executable, ["-m", "supportctl", "outbox", "purge"], env=env, encoding="utf-8", timeout=20)
 
 
+@pytest.mark.slow
 def test_purge_on_a_terminal_asks_and_no_keeps_everything(cli, server, tmp_path: Path) -> None:
     import pexpect
 
