@@ -1,4 +1,4 @@
-"""Benchmarks for `supportctl eta` (issue 2). Prints figures and ratios measured in this run.
+"""Benchmarks for `supportctl eta`. Prints figures and ratios measured in this run.
 
     python benchmarks/bench_eta.py [--runs 15] [--items 100000]
 
@@ -152,17 +152,19 @@ def bench_batch(items: int) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
         fh.writelines(lines)
         path = fh.name
-    t = time.perf_counter()
-    with open(path) as stdin:
-        subprocess.run(
-            [*supportctl_cmd(), "eta", "--batch", "-c", "critical"],
-            stdin=stdin,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=True,
-        )
-    t_cli = time.perf_counter() - t
-    os.unlink(path)
+    try:
+        t = time.perf_counter()
+        with open(path) as stdin:
+            subprocess.run(
+                [*supportctl_cmd(), "eta", "--batch", "-c", "critical"],
+                stdin=stdin,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=True,
+            )
+        t_cli = time.perf_counter() - t
+    finally:
+        os.unlink(path)
     print(f"  supportctl eta --batch (process):   {t_cli:6.3f} s  ({items / t_cli:9.0f} items/s)")
 
     try:
