@@ -341,3 +341,42 @@ def test_watch_ctrl_c_is_130_and_keeps_what_was_found(cli: Any, proc: Any, mail:
     assert json.loads(out)["errors"][0]["code"] == "interrupted"
     (rec,) = core.load_state()["registrations"].values()
     assert rec["class"] == "critical" and rec["submitted_at"]
+
+
+def test_failed_and_uncertain_submissions_say_what_to_do_and_end_a_watch(
+    cli: Any, proc: Any, mail: MailSystem, tmp_path: Path
+) -> None:
+    r = proc("fill", "--data", str(_data(tmp_path)), "--out", "form.pdf", "--no-input")
+    assert r.exit_code == 0, r.stderr
+    mail.srv.mode = "data554"
+    r = cli("submit", "form.pdf")
+    assert r.exit_code == ExitCode.MAIL_REFUSED
+    _r, (reg,) = _status(cli)
+    assert reg["state"] == "failed" and reg["submitted_at"] is None and reg["due"] is None
+    assert reg["class"] == "critical"  # read from the form, even though it never arrived
+    r = cli("status")
+    assert "Not accepted by the mail server yet" in r.stdout
+    assert "Next: the server refused it (554 5.7.1 Message rejected as spam)" in r.stdout
+    r = cli("status", "--watch", "--json")
+    assert r.exit_code == ExitCode.MAIL_REFUSED and r.json()["errors"][0]["code"] == "failed"
+    r = cli("eta", "--since-submit")
+    assert r.exit_code == ExitCode.ERROR and "no submission has been accepted" in r.stderr
+
+    mail.srv.mode = "drop-after-dot"
+    r = cli("submit", "form.pdf", "--again")
+    assert r.exit_code == ExitCode.UNCERTAIN
+    _r, regs = _status(cli)
+    assert [x["state"] for x in regs] == ["uncertain", "failed"]
+    r = cli("status", regs[0]["id"])
+    assert f"supportctl outbox resolve {regs[0]['id']} --delivered" in r.stdout
+    r = cli("status", "--watch", "--json")
+    assert r.exit_code == ExitCode.UNCERTAIN and r.json()["errors"][0]["code"] == "uncertain"
+    # The user says it arrived: the clock counts from that attempt.
+    r = cli("outbox", "resolve", regs[0]["id"], "--delivered")
+    assert r.exit_code == 0, r.stderr
+    _r, regs = _status(cli)
+    assert regs[0]["state"] == "sent" and regs[0]["submitted_at"] is not None and regs[0]["due"] is not None
+    r = cli("status")
+    assert f"superseded by {regs[0]['id']}" in r.stdout  # the failed one
+    r = cli("eta", "--since-submit", "--class", "critical", "--json")
+    assert r.json()["data"]["results"][0]["start"] == regs[0]["submitted_at"]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from supportctl import paths
+from supportctl.desk.triage import clean
 from supportctl.errors import ExitCode, UsageError
 from supportctl.fsutil import atomic_write
 from supportctl.i18n import _
@@ -137,7 +138,8 @@ def _remember_submissions(pkg: Package) -> dict[str, Any]:
                 message_id=e.message_id,
                 created=e.created,
                 submitted_at=accepted.isoformat() if accepted else None,
-                last_text=e.last_text,
+                # The server's last words, for "what to do next"; untrusted, so made safe for a terminal.
+                last_text=clean(f"{e.last_code or ''} {e.last_text or ''}".strip())[:300] or None,
                 in_outbox=True,
             )
             if "class" not in rec:
