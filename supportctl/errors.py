@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     CONFIG = 8
     UNCERTAIN = 9
     OVERDUE = 10
+    PARTIAL = 11
     INTERRUPTED = 130
 
 

@@ -105,12 +105,18 @@ def test_fetch_zip_over_http_with_sha256(cli, server: pt.Server, good_zip: Path,
 
 def test_refetch_replaces_our_package_and_no_leftovers(cli, server: pt.Server, good_zip: Path, old) -> None:
     dest, _before = old
-    (dest / "stale.txt").write_text("from an older package")
     server.routes["/pkg.zip"] = pt.body(good_zip.read_bytes())
     r = cli("fetch", server.url("/pkg.zip"), "--dest", str(dest))
     assert r.exit_code == 0, r.stderr
-    assert not (dest / "stale.txt").exists()
     assert sorted(p.name for p in dest.parent.iterdir()) == ["registration-package"]
+    # A file the package never listed is not ours to delete: it is moved aside (issue 16).
+    (dest / "stale.txt").write_text("not from any package")
+    r = cli("fetch", server.url("/pkg.zip"), "--dest", str(dest))
+    assert r.exit_code == 0, r.stderr
+    assert not (dest / "stale.txt").exists()
+    names = sorted(p.name for p in dest.parent.iterdir())
+    assert names[0] == "registration-package" and names[1].startswith("registration-package.replaced-")
+    assert len(names) == 2 and (dest.parent / names[1] / "stale.txt").is_file()
 
 
 @pytest.fixture(scope="module")
@@ -199,6 +205,23 @@ def test_destination_not_from_fetch_needs_force(cli, good_pkg: Path, tmp_path: P
     r = cli("fetch", str(good_pkg), "--dest", str(mine), "--force")
     assert r.exit_code == 0, r.stderr
     assert not (mine / "notes.txt").exists()
+    (aside,) = tmp_path.glob("mine.replaced-*")  # moved aside, never deleted (issue 16)
+    assert (aside / "notes.txt").read_text() == "precious"
+    assert str(aside) in r.stderr
+
+
+def test_refetch_keeps_a_file_the_user_put_into_the_package(cli, good_pkg: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "pkg"
+    assert cli("fetch", str(good_pkg), "--dest", str(dest)).exit_code == 0
+    (dest / "thesis.txt").write_text("three years of work")
+    r = cli("fetch", str(good_pkg), "--dest", str(dest))
+    assert r.exit_code == 0, r.stderr
+    (aside,) = tmp_path.glob("pkg.replaced-*")
+    assert (aside / "thesis.txt").read_text() == "three years of work"
+    assert f"the files that were in {dest} and not written by supportctl are now in {aside}" in r.stderr
+    assert not (dest / "thesis.txt").exists() and (dest / pkgmod.MANIFEST).is_file()
+    r = cli("fetch", str(good_pkg), "--dest", str(dest))  # only its own files inside: replaced, nothing aside
+    assert r.exit_code == 0 and len(list(tmp_path.glob("pkg.replaced-*"))) == 1
 
 
 def test_progress_callback_and_flat_chunks(server: pt.Server, good_zip: Path, tmp_path: Path) -> None:

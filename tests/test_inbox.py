@@ -124,7 +124,8 @@ def test_unchanged_files_are_not_read_again(tmp_path: Path, pkg: Any, engine: An
     wider = inbox.triage(
         src, pkg, engine, datetime.fromisoformat(NOW), limits=inbox.Limits(200_000, 200, 10), validator=v
     )
-    assert statuses(wider, keys)["many-parts"] == "not-a-registration"  # 150 parts: within 200, read again
+    # 150 parts: within 200, read again; text files only, to the registration address: the form is missing.
+    assert statuses(wider, keys)["many-parts"] == "invalid"
     assert inbox.load_state(src.key)["limits"] == [200_000, 200, 10]
 
 
@@ -159,7 +160,7 @@ def test_cli_ndjson_plain_and_fail_on(tmp_path: Path, pkg: Any, engine: Any, cli
     run(mailsource.MaildirSource(tmp_path / "M", LIMITS.max_message_bytes), pkg, engine)  # fills the cache
     env = {"SUPPORTCTL_INBOX_MAX_MESSAGE_BYTES": "200000"}
     r = cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json", env=env)
-    assert r.exit_code == 0, r.stderr
+    assert r.exit_code == ExitCode.PARTIAL, r.stderr  # three messages could not be read: listed, and said
     records = [json.loads(line) for line in r.stdout.splitlines()]
     assert {rec["key"]: rec["status"] for rec in records} == {keys[n]: s for n, s in EXPECTED.items()}
     crit = next(rec for rec in records if rec["key"] == keys["critical"])
@@ -174,7 +175,8 @@ def test_cli_ndjson_plain_and_fail_on(tmp_path: Path, pkg: Any, engine: Any, cli
     r = cli("inbox", str(tmp_path / "M"), "--now", NOW, "--status", "invalid", "--json", env=env)
     assert {json.loads(x)["status"] for x in r.stdout.splitlines()} == {"invalid"}
     r = cli("inbox", str(tmp_path / "M"), "--now", NOW, "--status", "open", "--json", "--fail-on", "overdue", env=env)
-    assert r.exit_code == 0 and {json.loads(x)["status"] for x in r.stdout.splitlines()} == {"open", "due-soon"}
+    assert r.exit_code == ExitCode.PARTIAL
+    assert {json.loads(x)["status"] for x in r.stdout.splitlines()} == {"open", "due-soon"}
 
 
 def test_cli_stdin_and_missing_source(cli: Any, tmp_path: Path) -> None:
@@ -182,9 +184,18 @@ def test_cli_stdin_and_missing_source(cli: Any, tmp_path: Path) -> None:
 
     r = cli("inbox", "-", "--now", NOW, "--json", input=message(subject="Hello").decode())
     assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert (rec["type"], rec["status"], rec["reasons"]) == (
+        "registration",
+        "invalid",
+        ["no registration form attached"],
+    )
+    r = cli("inbox", "-", "--now", NOW, "--json", input=message(subject="Hello", to="x@example.com").decode())
     assert json.loads(r.stdout)["status"] == "not-a-registration"
     r = cli("inbox", str(tmp_path / "nope"), "--json")
-    assert r.exit_code == ExitCode.INVALID_INPUT and json.loads(r.stdout)["ok"] is False
+    # One NDJSON stream for a script: an error is a record of it too.
+    err = json.loads(r.stdout)
+    assert r.exit_code == ExitCode.INVALID_INPUT and (err["type"], err["exit_code"]) == ("error", 3)
     assert "no such mailbox" in r.stderr
 
 

@@ -417,9 +417,10 @@ def test_outbox_list_show_purge(cli, server, tmp_path: Path) -> None:
     assert e.id in r.stdout and "sent" in r.stdout
     r = cli("outbox", "show", e.id[:17])
     assert "Q00001" in r.stdout and "Subject: Support registration" in r.stdout
-    assert cli("outbox", "purge").exit_code == 0
+    assert cli("outbox", "purge", "--yes").exit_code == 0
     assert outbox.entries() == []
-    assert cli("submit", str(make_pdf(tmp_path))).exit_code == 0  # purged: no longer a duplicate
+    r = cli("submit", str(make_pdf(tmp_path)))  # purged, but still a duplicate (issue 16)
+    assert r.exit_code == ExitCode.USAGE and e.id in r.stderr and "--again" in r.stderr
 
 
 # ---------------------------------------------------------------- crashes (SIGKILL at each step)

@@ -22,6 +22,7 @@ from supportctl.i18n import N_, _
 
 _JSON_KEY = "supportctl.json"
 _COMMAND_KEY = "supportctl.command"
+_STREAM_KEY = "supportctl.stream"
 
 
 class _Group(TyperGroup):
@@ -310,7 +311,9 @@ def _os_reason(exc: OSError) -> str:
 
 def _fail(ctx: Any, exc: SupportctlError) -> NoReturn:
     meta = ctx.meta
-    if meta.get(_JSON_KEY):
+    if meta.get(_JSON_KEY) and meta.get(_STREAM_KEY):
+        out.write_out(out.ndjson({"type": "error", **exc.to_dict()}))  # a stream's errors are records of it
+    elif meta.get(_JSON_KEY):
         out.write_out(out.envelope(meta.get(_COMMAND_KEY, "supportctl"), None, [exc.to_dict()], ok=False))
     out.say(out.error_line(exc.message, exc.hint))
     raise typer.Exit(int(exc.exit_code))
@@ -328,9 +331,10 @@ def _quiet_broken_pipe() -> NoReturn:
     raise typer.Exit(ExitCode.ERROR)
 
 
-def _begin(ctx: typer.Context, command: str, json_output: bool) -> None:
+def _begin(ctx: typer.Context, command: str, json_output: bool, stream: bool = False) -> None:
     ctx.meta[_JSON_KEY] = json_output
     ctx.meta[_COMMAND_KEY] = command
+    ctx.meta[_STREAM_KEY] = stream  # --json prints NDJSON records (inbox): errors become records too
 
 
 # Plain Click help, on a terminal too: Rich help panels cost ~45 ms (an import of rich) on every `--help`,

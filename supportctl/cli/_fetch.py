@@ -64,7 +64,11 @@ def fetch(
         ),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help=_("Replace --dest even if it is not a package written by fetch."))
+        bool,
+        typer.Option(
+            "--force",
+            help=_("Replace --dest even if it is not a package written by fetch; it is moved aside, never deleted."),
+        ),
     ] = False,
     print_after: Annotated[
         bool, typer.Option("--print", help=_("Print the printable documents after fetching."))

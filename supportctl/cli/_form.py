@@ -252,6 +252,7 @@ def fill(
     if restart:
         drafts.discard(pkg.name)
     answers: dict[str, Any] = {}
+    use = False
     if draft is not None:
         use = resume
         if not resume and interactive:
@@ -290,7 +291,9 @@ def fill(
 
     target = Path(out_path)
     form.write_atomic(target, pdf)
-    drafts.discard(pkg.name)
+    if interactive or use:
+        # Only the draft this run filled in is finished; one a --no-input run left aside stays.
+        drafts.discard(pkg.name)
     report = form.validate_pdf(pkg, pdf)
     if json_output:
         out.write_out(out.envelope("fill", {"path": str(target), **report.to_dict()}))

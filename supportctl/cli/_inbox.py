@@ -40,6 +40,10 @@ class _InboxGroup(_Group):
             args = ["--", "", *args]  # an empty SOURCE, then the subcommand and its arguments
         return super().parse_args(ctx, args)
 
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        # Two forms, both as they are typed: `inbox [OPTIONS] SOURCE` and `inbox COMMAND ARGS...`.
+        return ["[OPTIONS] SOURCE", "|", "COMMAND [ARGS]..."]
+
 
 inbox_app = typer.Typer(
     cls=_InboxGroup,
@@ -155,7 +159,7 @@ def inbox(
     """
     if ctx.invoked_subcommand is not None:
         return
-    _begin(ctx, "inbox", json_output)
+    _begin(ctx, "inbox", json_output, stream=True)
     from supportctl.desk import triage as core
     from supportctl.schedule.timeparse import parse_when, resolve_zone
 
@@ -176,10 +180,12 @@ def inbox(
     items = [i for i in result.items if wanted is None or i.status in wanted]
     if json_output:
         for item in items:
-            sys.stdout.write(out.ndjson(item.to_dict(when)) + "\n")
+            sys.stdout.write(out.ndjson({"type": "registration", **item.to_dict(when)}) + "\n")
         sys.stdout.flush()
     else:
         _render_inbox(items, when, engine.calendar.to_local(when.timestamp()).tzinfo)
+    if not result.items:
+        out.say(_("{source}: no messages (the mailbox is empty)").format(source=source))
     counts: dict[str, int] = {}
     for i in result.items:
         counts[i.status] = counts.get(i.status, 0) + 1
@@ -198,6 +204,8 @@ def inbox(
     if fail_on is FailOn.overdue and counts.get("overdue"):
         out.say(_("{n} registration(s) overdue").format(n=counts["overdue"]))
         raise typer.Exit(ExitCode.OVERDUE)
+    if counts.get("skipped"):
+        raise typer.Exit(ExitCode.PARTIAL)  # every other message is listed; these could not be read
 
 
 # Statuses as shown to people (i18n); --json and NDJSON keep the codes.
@@ -240,6 +248,7 @@ def _render_inbox(items: list[Any], now: datetime, zone: Any) -> None:
         _("Registrations"),
         [_("Id"), _("Status"), _("Due"), _("Class"), _("Received"), _("From"), _("Subject or reasons")],
         rows,
+        whole=(0,),
     )
 
 
@@ -350,3 +359,79 @@ def inbox_reply(
         if session is not None:
             session.close()
     _report_sent("inbox reply", result, data, json_output, _("correct it and reply again with --again"))
+
+
+@inbox_app.command("show")
+def inbox_show(
+    ctx: typer.Context,
+    message: Annotated[
+        str,
+        typer.Argument(help=_("A message file, or an id (or its first 6+ characters) shown by `inbox`."), metavar="ID"),
+    ],
+    now: Annotated[
+        str, typer.Option("--now", help=_("Assess the due time as of WHEN (default: now)."), metavar="WHEN")
+    ] = "now",
+    package: PackageOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """One registration in full: its mail, the files it carries, every finding, class, due time and history.
+
+    Examples:  supportctl inbox show 3f2a9c   ·   supportctl inbox show 3f2a9c01b7de.2 --json
+    """
+    _begin(ctx, "inbox show", json_output)
+    from supportctl.desk import triage as core
+    from supportctl.schedule.timeparse import parse_when, resolve_zone
+
+    cfg = _load_config({})
+    pkg = _load_package(package, cfg)
+    engine = _inbox_engine(cfg, pkg)
+    when = parse_when(now, resolve_zone(cfg.get("input_tz")), datetime.now(timezone.utc))
+    found = core.find(message, pkg, _inbox_limits(cfg))
+    forms = {core.form_key(pkg, found.facts.sha256): found.form.to_dict()} if found.form and found.facts.sha256 else {}
+    item = core.assess([found.facts], pkg, engine, when, forms, core.load_done())[0]
+    data = item.to_dict(when)
+    data["message_id"] = found.facts.message_id
+    data["values"] = found.form.values if found.form else {}
+    if json_output:
+        out.write_out(out.envelope("inbox show", data))
+        return
+    zone = engine.calendar.to_local(when.timestamp()).tzinfo
+    f = found.facts
+    lines = [
+        (_("Id"), f.id),
+        (_("Status"), _status_label(item.status)),
+        (_("From"), f.sender),
+        (_("Subject"), f.subject),
+        (_("Message-ID"), f.message_id or "-"),
+        (_("Received"), _when(f.received, zone) + (f" [{f.received_from}]" if f.received else "")),
+        (_("Class"), item.activation_class or "-"),
+        (_("Due"), _when(data["due"], zone)),
+    ]
+    for a in f.attachments:
+        role = _(_ROLE[a["role"]]) if a["role"] in _ROLE else a["role"]
+        lines.append((_("File"), f"{a['name'] or '?'} ({a['type']}, {role})"))
+    for r in item.reasons:
+        lines.append((_("Finding"), r))
+    if item.done:
+        lines.append(
+            (
+                _("History"),
+                _("answered: {action} {contract}")
+                .format(action=item.done.get("action", ""), contract=item.done.get("contract") or "")
+                .strip(),
+            )
+        )
+    width = max(len(k) for k, _v in lines)
+    out.write_out("\n".join(f"{k + ':':<{width + 1}} {v}" for k, v in lines))
+
+
+_ROLE = {
+    "this-form": N_("this registration's form"),
+    "form": N_("another form"),
+    "pdf": N_("another PDF, not a form"),
+    "other": N_("not a form"),
+}
+
+
+def _when(iso: str | None, zone: Any) -> str:
+    return out.format_datetime(datetime.fromisoformat(iso).astimezone(zone)) if iso else "-"

@@ -482,13 +482,27 @@ def outbox_resolve(
 def outbox_purge(
     ctx: typer.Context,
     failed: Annotated[bool, typer.Option("--failed", help=_("Also delete failed messages."))] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help=_("Do not ask (for scripts)."))] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Delete sent messages (and failed ones with --failed); the same form can then be submitted again."""
+    """Delete sent and superseded messages (and failed ones with --failed). Duplicate protection stays."""
     _begin(ctx, "outbox purge", json_output)
+    from supportctl.errors import UsageError
     from supportctl.mail import outbox
 
-    removed = outbox.purge(("sent", "failed") if failed else ("sent",))
+    states = ("sent", "superseded", "failed") if failed else ("sent", "superseded")
+    doomed = [e for e in outbox.entries() if e.state in states]
+    if doomed and not yes:
+        if not (sys.stdin.isatty() and not json_output):
+            raise UsageError(
+                _("outbox purge deletes {n} message(s) and asks first").format(n=len(doomed)),
+                _("add --yes to delete them without asking"),
+            )
+        question = _("Delete {n} message(s) from the outbox (their files; resubmitting still needs --again)?")
+        if not typer.confirm(question.format(n=len(doomed)), default=False):
+            out.say(_("Nothing deleted."))
+            raise typer.Exit(int(ExitCode.OK))
+    removed = outbox.purge(states)
     if json_output:
         out.write_out(out.envelope("outbox purge", {"removed": removed}))
     else:

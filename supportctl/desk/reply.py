@@ -6,60 +6,19 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 from supportctl.desk import triage as inbox
-from supportctl.desk.sources import Envelope, TooLarge, split_head
 from supportctl.errors import InvalidInputError, UsageError
 from supportctl.i18n import _
 from supportctl.package.manifest import Package
 
-
-@dataclass(frozen=True)
-class Found:
-    facts: inbox.Facts
-    form: inbox.CheckedForm | None
+Found = inbox.Found
 
 
 def find(ref: str, pkg: Package, limits: inbox.Limits, validator: inbox.Validator | None = None) -> Found:
-    """MESSAGE is a path to a message file, or an id that `inbox` showed."""
-    path = Path(ref).expanduser()
-    if path.is_file():
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(limits.max_message_bytes + 1)
-        except OSError as exc:
-            raise InvalidInputError(_("cannot read {path}: {reason}").format(path=ref, reason=exc.strerror)) from None
-
-        def read() -> bytes:
-            if len(data) > limits.max_message_bytes:
-                raise TooLarge
-            return data
-
-        facts, pdf = inbox.examine(Envelope(path.name, len(data), split_head(data), path.stat().st_mtime, read), limits)
-        form = inbox._check(validator or inbox._validate, pkg, pdf) if pdf is not None else None
-        return Found(facts, form)
-    if re.fullmatch(r"[0-9a-f]{12}(-\d+)?", ref):
-        for state_file in sorted(inbox.inbox_dir().glob("*/state.json")):
-            try:
-                import json
-
-                state = json.loads(state_file.read_text("utf-8"))
-            except (OSError, ValueError):
-                continue
-            rec = state.get("messages", {}).get(ref)
-            if rec:
-                facts = inbox.Facts.from_dict(rec)
-                form = None
-                if facts.sha256:
-                    cached = state.get("forms", {}).get(inbox._form_key(pkg, facts.sha256))
-                    form = inbox.CheckedForm.from_report(cached) if cached else None
-                return Found(facts, form)
-    raise InvalidInputError(
-        _("no message {ref}: not a file, and no triaged message has this id").format(ref=ref),
-        _("run `supportctl inbox SOURCE` first and use an id from its output, or give the message file"),
-    )
+    """MESSAGE is a path to a message file, or an id (or unique prefix) that `inbox` showed."""
+    return inbox.find(ref, pkg, limits, validator)
 
 
 def _languages(form: inbox.CheckedForm | None) -> list[str]:
@@ -144,7 +103,6 @@ def compose(
     if f.message_id:
         msg["In-Reply-To"] = f.message_id
         msg["References"] = " ".join(x for x in (f.references, f.message_id) if x)
-    msg["Auto-Submitted"] = "auto-replied"
     msg.set_content(("\n" + "-" * 60 + "\n\n").join(bodies))
     return msg
 

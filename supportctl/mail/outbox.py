@@ -37,7 +37,9 @@ from supportctl.errors import ExitCode, SupportctlError, UsageError
 from supportctl.fsutil import _fsync_dir, atomic_write
 from supportctl.i18n import N_, _
 
-STATES = ("queued", "sent", "deferred", "failed", "needs-credentials", "uncertain")
+STATES = ("queued", "sent", "deferred", "failed", "needs-credentials", "uncertain", "superseded")
+# Not sent yet, and sendable by `outbox retry`/`flush`: a second copy of the same form must not join them.
+PENDING = ("queued", "deferred", "needs-credentials")
 GIVE_UP_AFTER = timedelta(days=5)
 BACKOFF_FIRST = timedelta(minutes=5)
 BACKOFF_MAX = timedelta(hours=6)
@@ -76,6 +78,7 @@ STATE_LABELS = {
     "failed": N_("failed"),
     "needs-credentials": N_("needs-credentials"),
     "uncertain": N_("uncertain"),
+    "superseded": N_("superseded"),
 }
 
 
@@ -203,47 +206,125 @@ def enqueue(msg: EmailMessage, dedupe_key: str | None = None, again: bool = Fals
     root = outbox_dir()
     root.mkdir(parents=True, exist_ok=True)
     with _flock(root / ".lock"):
-        if dedupe_key is not None:
-            earlier = _earlier(dedupe_key)
-            if earlier is not None and not again:
-                raise DuplicateSubmission(
-                    _("this form was already submitted to that address: message {id} ({state}, {when})").format(
-                        id=earlier.id, state=state_label(earlier.state), when=earlier.created
-                    ),
-                    _("see `supportctl outbox show {id}`; add --again to send it once more").format(id=earlier.id),
-                )
         entry_id = _new_id(now)
-        entry = Entry(
-            id=entry_id,
-            state="queued",
-            created=now.isoformat(),
-            updated=now.isoformat(),
-            message_id=str(msg.get("Message-ID", "")),
-            sender=sender,
-            recipients=recipients,
-            subject=str(msg.get("Subject", "")),
-            dedupe_key=dedupe_key,
-            history=({"at": now.isoformat(), "state": "queued"},),
-        )
-        tmp = root / f".tmp-{entry_id}"
-        tmp.mkdir(mode=0o700)
-        atomic_write(tmp / "message.eml", data, 0o600)
-        atomic_write(tmp / "state.json", json.dumps(entry.to_dict(), indent=1).encode("utf-8"), 0o600)
-        if dedupe_key is not None:
-            # The key first: a crash before the rename leaves a key to nothing (harmless), never a message
-            # without its key (which would let the same form be sent twice).
-            atomic_write(_key_file(dedupe_key), entry_id.encode("ascii"), 0o600)
-        os.rename(tmp, root / entry_id)
-        _fsync_dir(root)
+        with contextlib.ExitStack() as held:
+            if dedupe_key is not None:
+                earlier = _earlier(dedupe_key)
+                if earlier is not None:
+                    _check_duplicate(earlier, again)
+                    if again and earlier.state in PENDING:
+                        # The new copy replaces the pending one, so `outbox retry --all` cannot send both.
+                        held.enter_context(_supersede(earlier, entry_id, now))
+            entry = Entry(
+                id=entry_id,
+                state="queued",
+                created=now.isoformat(),
+                updated=now.isoformat(),
+                message_id=str(msg.get("Message-ID", "")),
+                sender=sender,
+                recipients=recipients,
+                subject=str(msg.get("Subject", "")),
+                dedupe_key=dedupe_key,
+                history=({"at": now.isoformat(), "state": "queued"},),
+            )
+            tmp = root / f".tmp-{entry_id}"
+            tmp.mkdir(mode=0o700)
+            atomic_write(tmp / "message.eml", data, 0o600)
+            atomic_write(tmp / "state.json", json.dumps(entry.to_dict(), indent=1).encode("utf-8"), 0o600)
+            if dedupe_key is not None:
+                # The key first: a crash before the rename leaves a key to nothing (harmless), never a message
+                # without its key (which would let the same form be sent twice).
+                atomic_write(_key_file(dedupe_key), entry_id.encode("ascii"), 0o600)
+            os.rename(tmp, root / entry_id)
+            _fsync_dir(root)
     return entry
+
+
+def _check_duplicate(earlier: Entry, again: bool) -> None:
+    """Refuse a second copy of a form: point to what to do with the first one."""
+    when = _short_time(earlier.created)
+    if earlier.state in PENDING:
+        if again:
+            return
+        raise DuplicateSubmission(
+            _("this form is already in the outbox, not sent yet: message {id} ({state}, queued {when})").format(
+                id=earlier.id, state=state_label(earlier.state), when=when
+            ),
+            _("`supportctl outbox retry {id}` sends it now; --again replaces it with a new copy of this form").format(
+                id=earlier.id
+            ),
+        )
+    if earlier.state == "uncertain" and not again:
+        raise DuplicateSubmission(
+            _("this form was handed to the server and may have arrived: message {id} ({state}, {when})").format(
+                id=earlier.id, state=state_label(earlier.state), when=when
+            ),
+            _(
+                "check the recipient's mailbox or the sent folder, then `supportctl outbox resolve {id} "
+                "--delivered` or `--resend`"
+            ).format(id=earlier.id),
+        )
+    if not again:
+        purged = not (outbox_dir() / earlier.id).is_dir()
+        hint = (
+            _("add --again to send it once more")
+            if purged
+            else _("see `supportctl outbox show {id}`; add --again to send it once more").format(id=earlier.id)
+        )
+        raise DuplicateSubmission(
+            _("this form was already submitted to that address: message {id} ({state}, {when})").format(
+                id=earlier.id, state=state_label(earlier.state), when=when
+            ),
+            hint,
+        )
+
+
+@contextlib.contextmanager
+def _supersede(earlier: Entry, by: str, now: datetime) -> Iterator[None]:
+    """Mark a pending message `superseded` and hold its lock until the replacement is stored."""
+    with _flock(earlier.path / "lock", blocking=False) as got:
+        if not got:
+            raise SupportctlError(
+                _("message {id} (the same form) is being sent right now; try again in a moment").format(id=earlier.id)
+            )
+        fresh = _read_state(earlier.path) or earlier
+        if fresh.state in PENDING:
+            text = _("replaced by {id} (submit --again); never sent").format(id=by)
+            _write_state(_transition(fresh, "superseded", None, text, now, next_attempt=None))
+        yield
+
+
+def _short_time(iso: str) -> str:
+    """An outbox time for a message: to the minute, in UTC, as stored without the microseconds."""
+    try:
+        return datetime.fromisoformat(iso).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return iso
 
 
 def _earlier(key: str) -> Entry | None:
     try:
-        entry_id = _key_file(key).read_text("ascii").strip()
+        text = _key_file(key).read_text("utf-8").strip()
     except OSError:
         return None
-    return _read_state(outbox_dir() / entry_id)
+    if text.startswith("{"):
+        # A purged message's record: its files are gone, the duplicate protection stays.
+        try:
+            rec = json.loads(text)
+            return Entry(
+                id=str(rec["id"]),
+                state=str(rec["state"]),
+                created=str(rec["created"]),
+                updated=str(rec.get("updated", rec["created"])),
+                message_id="",
+                sender="",
+                recipients=(),
+                subject="",
+                dedupe_key=key,
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+    return _read_state(outbox_dir() / text)
 
 
 def entries() -> list[Entry]:
@@ -424,6 +505,11 @@ def resolve(entry_id: str, delivered: bool) -> Entry:
                 )
             new = _transition(e, "sent", None, _("marked as delivered by the user"), now_utc(), next_attempt=None)
         else:
+            if e.state == "superseded":
+                raise UsageError(
+                    _("message {id} was replaced by a later copy; it is never sent").format(id=e.id),
+                    _("`supportctl outbox list` shows the later one"),
+                )
             if e.state == "sent":
                 raise UsageError(
                     _(
@@ -435,8 +521,12 @@ def resolve(entry_id: str, delivered: bool) -> Entry:
         return new
 
 
-def purge(states: tuple[str, ...] = ("sent",)) -> list[str]:
-    """Delete messages in the given final states; returns their ids. Their dedupe records go too."""
+def purge(states: tuple[str, ...] = ("sent", "superseded")) -> list[str]:
+    """Delete messages in the given final states; returns their ids.
+
+    Their duplicate records stay (as a small JSON record of id, state and time): the same form to the same
+    address is still refused without `--again` after its message file is gone.
+    """
     root = outbox_dir()
     removed: list[str] = []
     if not root.is_dir():
@@ -451,8 +541,9 @@ def purge(states: tuple[str, ...] = ("sent",)) -> list[str]:
                 if e.dedupe_key is not None:
                     kf = _key_file(e.dedupe_key)
                     with contextlib.suppress(OSError):
-                        if kf.read_text("ascii").strip() == e.id:
-                            kf.unlink()
+                        if kf.read_text("utf-8").strip() == e.id:
+                            record = {"id": e.id, "state": e.state, "created": e.created, "updated": e.updated}
+                            atomic_write(kf, json.dumps(record).encode("utf-8"), 0o600)
                 shutil.rmtree(e.path)
                 removed.append(e.id)
         _fsync_dir(root)

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
@@ -159,7 +160,16 @@ def fetch(
         prefix = root.relative_to(unpacked).as_posix()
         _relabelled(lambda: pkgmod.verify_documents(pkg, pkgmod.under(known, prefix)), {str(root): shown})
         _write(root / MARKER, pkg.name + " " + pkg.version + "\n")
-        _swap_into_place(root, dest, work)
+        # Never delete what supportctl did not write: a replaced destination holding anything else is moved
+        # aside, beside it, instead of into the work directory that is removed below.
+        kept = _aside_path(dest) if _holds_foreign(dest) else None
+        _swap_into_place(root, dest, work, kept)
+        if kept is not None:
+            warnings.append(
+                _("the files that were in {dest} and not written by supportctl are now in {kept}").format(
+                    dest=dest, kept=kept
+                )
+            )
         record = pkgmod.last_fetched_record()
         try:
             atomic_write_text(record, str(dest) + "\n")
@@ -208,8 +218,40 @@ def _check_destination(dest: Path, force: bool) -> None:
     if not force:
         raise SupportctlError(
             _("{path} exists and is not a package written by supportctl fetch").format(path=dest),
-            _("use --force to replace it, or choose another place with --dest DIR"),
+            _("choose another place with --dest DIR, or use --force to move it aside (nothing is deleted)"),
         )
+
+
+def _written_by_fetch(old: Path) -> set[Path]:
+    """The files a previous fetch put into `old`: its marker, manifest and the documents that manifest lists."""
+    if not (old / MARKER).is_file():
+        return set()
+    mine = {old / MARKER, old / pkgmod.MANIFEST}
+    try:
+        pkg = pkgmod.load(old, cache=False)
+    except SupportctlError:
+        return mine
+    return mine | {old / d.file for d in pkg.documents}
+
+
+def _holds_foreign(dest: Path) -> bool:
+    """Whether `dest` exists and holds anything a fetch did not write (or is not a directory at all)."""
+    if not dest.exists() and not dest.is_symlink():
+        return False
+    if dest.is_symlink() or not dest.is_dir():
+        return True
+    mine = _written_by_fetch(dest)
+    return any(not p.is_dir() and p not in mine for p in dest.rglob("*"))
+
+
+def _aside_path(dest: Path) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    aside = dest.with_name(f"{dest.name}.replaced-{stamp}")
+    n = 1
+    while aside.exists() or aside.is_symlink():
+        n += 1
+        aside = dest.with_name(f"{dest.name}.replaced-{stamp}-{n}")
+    return aside
 
 
 def _make_workdir(dest: Path) -> Path:
@@ -220,9 +262,10 @@ def _make_workdir(dest: Path) -> Path:
         raise _not_writable(dest, exc) from None
 
 
-def _swap_into_place(root: Path, dest: Path, work: Path) -> None:
-    """Replace `dest` by `root` with renames on one file system: old package out, new one in, old removed."""
-    old = work / "previous"
+def _swap_into_place(root: Path, dest: Path, work: Path, keep: Path | None = None) -> None:
+    """Replace `dest` by `root` with renames on one file system: old package out (to `keep`, else into `work`,
+    which is removed), new one in."""
+    old = keep or work / "previous"
     moved_old = False
     try:
         if dest.exists() or dest.is_symlink():
