@@ -177,6 +177,9 @@ def test_status_finds_the_contract_over_imap(
     r, (reg,) = _status(cli, "--ca-bundle", dovecot["ca"])
     assert reg["contract"] == CONTRACT and reg["contract_received_at"] == stamp.isoformat()
     assert "s3cret-pw" not in r.stdout + r.stderr + core.state_path().read_text()
+    # Incremental: the next look starts after the last UID seen.
+    (wm,) = core.load_state()["mailboxes"].values()
+    assert wm["last_uid"] == 1
     # Read-only: the message is still unseen.
     ctx = ssl.create_default_context(cafile=dovecot["ca"])
     with imaplib.IMAP4_SSL("127.0.0.1", dovecot["port"], ssl_context=ctx) as conn:
@@ -214,6 +217,10 @@ def test_a_rejected_registration_is_shown_rejected_with_its_reasons(
     r = cli("status")
     assert "REJECTED by the registration desk" in r.stdout and "- field membership_id: no such membership" in r.stdout
     assert "supportctl submit --again" in r.stdout
+    r = cli("status", "--watch")
+    assert r.exit_code == ExitCode.MAIL_REFUSED
+    assert r.stderr.endswith(f"{reg['id']}: the registration desk rejected the form.\n")
+    assert "REJECTED by the registration desk" in r.stdout
     r = cli("status", "--watch", "--json")
     assert r.exit_code == ExitCode.MAIL_REFUSED
     env = r.json()

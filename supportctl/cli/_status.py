@@ -129,8 +129,11 @@ def _open_mailbox(spec: str, cfg: Any) -> Any:
 
     limit = cfg.get("inbox.max_message_bytes")
     if spec.startswith(("imap://", "imaps://")):
+        from supportctl.mail import status as core
+
         target = sources.parse_imap_url(spec)
-        return sources.ImapSource(target, _imap_password(cfg), limit, None, cfg.get("imap.ca_bundle"))
+        wm = core.watermark("imap:" + target.url)
+        return sources.ImapSource(target, _imap_password(cfg), limit, wm, cfg.get("imap.ca_bundle"))
     if spec == "-":
         from supportctl.errors import UsageError
 

@@ -176,6 +176,25 @@ def _remember_outcomes(outcomes: list[Outcome]) -> dict[str, Any]:
     return _update_state(change)
 
 
+def watermark(source_key: str) -> Any:
+    """Where the last look into an IMAP folder ended (UIDVALIDITY, last UID): the next one reads only newer mail."""
+    from supportctl.desk.sources import Watermark
+
+    wm = load_state().get("mailboxes", {}).get(source_key)
+    try:
+        return Watermark(int(wm["uidvalidity"]), int(wm["last_uid"])) if wm else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _remember_watermark(source_key: str, wm: Any) -> None:
+    with _locked():
+        state = load_state()
+        state.setdefault("mailboxes", {})[source_key] = {"uidvalidity": wm.uidvalidity, "last_uid": wm.last_uid}
+        data = json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+        atomic_write(state_path(), data, 0o600)
+
+
 # ---------------------------------------------------------------- registrations
 
 
@@ -302,6 +321,8 @@ def refresh(pkg: Package, engine: Any, source: Any = None, only: str | None = No
         outcomes = scan(source, wanted, Matcher(pkg.process))
         if outcomes:
             regs_state = _remember_outcomes(outcomes)["registrations"]
+        if getattr(source, "incremental", False) and source.watermark is not None:
+            _remember_watermark(source.key, source.watermark)
     regs = sorted((_registration(rec, engine) for rec in regs_state.values()), key=lambda r: r.id, reverse=True)
     regs = _supersede(regs)
     if only is not None:
