@@ -6,14 +6,14 @@ supportctl/mail/replies.py (the desk's reply in the applicant's mailbox).
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
 from supportctl import output as out
-from supportctl.cli._base import JsonOpt, PackageOpt, _begin, _load_config, _load_package, app
+from supportctl.cli._base import app
+from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package, password_prompt
 from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
@@ -58,13 +58,13 @@ def status(
 
     Examples:  supportctl status --mailbox ~/Maildir   ·   supportctl status --watch --json
     """
-    _begin(ctx, "status", json_output)
+    begin(ctx, "status", json_output)
     from supportctl.mail import status as core
     from supportctl.schedule import eta
     from supportctl.schedule.timeparse import resolve_zone
 
-    cfg = _load_config({"status.mailbox": mailbox, "status.interval": interval, "tz": tz, "imap.ca_bundle": ca_bundle})
-    pkg = _load_package(package, cfg)
+    cfg = load_config({"status.mailbox": mailbox, "status.interval": interval, "tz": tz, "imap.ca_bundle": ca_bundle})
+    pkg = load_package(package, cfg)
     engine = eta.engine_for(pkg.process, cfg)
     user_tz = resolve_zone(cfg.get("tz"))
     spec = cfg.get("status.mailbox")
@@ -101,27 +101,11 @@ def _data(snap: Any, now: datetime, spec: str | None) -> dict[str, Any]:
     }
 
 
-def _imap_password(cfg: Any) -> str:
-    import os
+def _imap_password(cfg: Any, user: str, host: str) -> str:
+    """The same sources as `inbox`: SUPPORTCTL_IMAP_PASSWORD, the keyring, imap.password_command, a prompt."""
+    from supportctl.mail import credentials
 
-    from supportctl.errors import ConfigError
-
-    secret = os.environ.get("SUPPORTCTL_IMAP_PASSWORD")
-    if secret:
-        return secret
-    command = cfg.get("imap.password_command")
-    if command:
-        from supportctl.desk.sources import password_from_command
-
-        return password_from_command(command)
-    if sys.stdin.isatty():
-        import getpass
-
-        return getpass.getpass(_("IMAP password: "))
-    raise ConfigError(
-        _("no IMAP password"),
-        _("set SUPPORTCTL_IMAP_PASSWORD or imap.password_command, or run on a terminal to be asked"),
-    )
+    return credentials.imap_password(user, host, cfg.get("imap.password_command"), prompt=password_prompt()).value
 
 
 def _open_mailbox(spec: str, cfg: Any) -> Any:
@@ -133,7 +117,9 @@ def _open_mailbox(spec: str, cfg: Any) -> Any:
 
         target = sources.parse_imap_url(spec)
         wm = core.watermark("imap:" + target.url)
-        return sources.ImapSource(target, _imap_password(cfg), limit, wm, cfg.get("imap.ca_bundle"))
+        return sources.ImapSource(
+            target, _imap_password(cfg, target.user, target.host), limit, wm, cfg.get("imap.ca_bundle")
+        )
     if spec == "-":
         from supportctl.errors import UsageError
 

@@ -278,18 +278,20 @@ def _registration(rec: dict[str, Any], engine: Any) -> Registration:
 
 
 def _supersede(regs: list[Registration]) -> list[Registration]:
-    """A rejected or failed registration followed by a newer one of the same membership is superseded."""
+    """A rejected or failed registration followed by a newer one of the same membership is superseded
+    (the oldest newer one replaced it), as is one the outbox marked superseded."""
     from dataclasses import replace
 
     result = []
     for r in regs:  # newest first
         newer = None
-        if r.rejected is not None or r.state == "failed":
+        if r.rejected is not None or r.state in ("failed", "superseded"):
             key = r.membership_id or ",".join(r.to)
-            newer = next(
-                (n.id for n in regs if n.id > r.id and (n.membership_id or ",".join(n.to)) == key),
-                None,
-            )
+            later = [n.id for n in regs if n.id > r.id]
+            same = [n.id for n in regs if n.id > r.id and (n.membership_id or ",".join(n.to)) == key]
+            # The outbox marks a pending copy `superseded` when `submit --again` replaces it.
+            candidates = same or (later if r.state == "superseded" else [])
+            newer = candidates[-1] if candidates else None
         result.append(replace(r, superseded_by=newer) if newer else r)
     return result
 
