@@ -20,6 +20,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from supportctl import output as out
 from supportctl.errors import ExitCode
 from supportctl.mail import outbox
@@ -158,6 +160,7 @@ def _empty_mailbox(info: dict[str, Any]) -> None:
         os.chown(p, info["uid"].pw_uid, info["uid"].pw_gid)
 
 
+@pytest.mark.slow  # a real Dovecot
 def test_status_finds_the_contract_over_imap(
     cli: Any,
     proc: Any,
@@ -261,6 +264,7 @@ def test_watch_exits_0_when_the_reply_arrives_while_it_waits(
     assert env["ok"] is True and env["data"]["registrations"][0]["contract"] == CONTRACT
 
 
+@pytest.mark.slow  # a real Dovecot
 def test_watch_over_imap_wakes_up_with_idle(
     cli: Any,
     proc: Any,
@@ -309,6 +313,7 @@ def _always_open(monkeypatch: Any) -> None:
     monkeypatch.setenv("SUPPORTCTL_SCHEDULE_HOLIDAYS", "none")
 
 
+@pytest.mark.slow  # waits for a due time
 def test_watch_exits_10_the_moment_a_due_time_passes(
     cli: Any, proc: Any, mail: MailSystem, tmp_path: Path, monkeypatch: Any
 ) -> None:
