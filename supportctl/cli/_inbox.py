@@ -9,19 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+import supportctl.cli.completion as completion
 from supportctl import output as out
+from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app
-from supportctl.cli.common import (
-    JsonOpt,
-    PackageOpt,
-    begin,
-    hooks,
-    load_config,
-    load_package,
-    mail_config,
-    password_prompt,
-    report_sent,
-)
+from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package
 from supportctl.errors import ExitCode
 from supportctl.i18n import N_, _
 
@@ -92,7 +84,9 @@ def _inbox_limits(cfg: Config) -> Limits:
 def _imap_password(cfg: Config, user: str, host: str) -> str:
     from supportctl.mail import credentials
 
-    return credentials.imap_password(user, host, cfg.get("imap.password_command"), prompt=password_prompt()).value
+    return credentials.imap_password(
+        user, host, cfg.get("imap.password_command"), prompt=common.password_prompt()
+    ).value
 
 
 def _open_mail_source(spec: str, cfg: Config, limits: Limits) -> Source:
@@ -226,7 +220,17 @@ def _render_inbox(items: list[Item], now: datetime, zone: tzinfo | None) -> None
                 out.format_datetime(datetime.fromisoformat(f.received).astimezone(zone)) + f" [{f.received_from}]"
             )
         what = "; ".join(i.reasons) if i.reasons else f.subject
-        rows.append([f.id, _status_label(i.status), due, i.activation_class or "", received, f.sender, what])
+        rows.append(
+            [
+                f.id,
+                out.token(i.status, _status_label(i.status)),
+                due,
+                i.activation_class or "",
+                received,
+                f.sender,
+                what,
+            ]
+        )
     out.table(
         _("Registrations"),
         [_("Id"), _("Status"), _("Due"), _("Class"), _("Received"), _("From"), _("Subject or reasons")],
@@ -238,7 +242,14 @@ def _render_inbox(items: list[Item], now: datetime, zone: tzinfo | None) -> None
 @inbox_app.command("reply")
 def inbox_reply(
     ctx: typer.Context,
-    message: Annotated[str, typer.Argument(help=_("A message file, or an id shown by `inbox`."), metavar="MESSAGE")],
+    message: Annotated[
+        str,
+        typer.Argument(
+            help=_("A message file, or an id shown by `inbox`."),
+            metavar="MESSAGE",
+            autocompletion=completion.inbox_ids,
+        ),
+    ],
     contract: Annotated[
         str | None, typer.Option("--contract", help=_("Send the contract details with this number."), metavar="NUMBER")
     ] = None,
@@ -279,7 +290,7 @@ def inbox_reply(
 
     from supportctl.desk import reply as replies
 
-    cfg, smtp = mail_config({"smtp.ca_bundle": ca_bundle})
+    cfg, smtp = common.mail_config({"smtp.ca_bundle": ca_bundle})
     pkg = load_package(package, cfg)
     found = replies.find(message, pkg, _inbox_limits(cfg))
 
@@ -306,7 +317,7 @@ def inbox_reply(
         queue_only=queue_only,
         dry_run=dry_run,
         eml=Path(eml) if eml else None,
-        hooks=hooks(queued),
+        hooks=common.hooks(queued),
     )
     _render_reply(result, json_output)
 
@@ -345,7 +356,7 @@ def _render_reply(result: ReplyResult, json_output: bool) -> None:
             out.write_out(out.envelope("inbox reply", {**data, "sent": False}))
         return
     data["sent"] = result.sent.state == "sent"
-    report_sent("inbox reply", result.sent, data, json_output, _("correct it and reply again with --again"))
+    common.report_sent("inbox reply", result.sent, data, json_output, _("correct it and reply again with --again"))
 
 
 @inbox_app.command("show")
@@ -353,7 +364,11 @@ def inbox_show(
     ctx: typer.Context,
     message: Annotated[
         str,
-        typer.Argument(help=_("A message file, or an id (or its first 6+ characters) shown by `inbox`."), metavar="ID"),
+        typer.Argument(
+            help=_("A message file, or an id (or its first 6+ characters) shown by `inbox`."),
+            metavar="ID",
+            autocompletion=completion.inbox_ids,
+        ),
     ],
     now: Annotated[
         str, typer.Option("--now", help=_("Assess the due time as of WHEN (default: now)."), metavar="WHEN")

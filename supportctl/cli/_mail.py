@@ -7,21 +7,11 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+import supportctl.cli.completion as completion
 from supportctl import output as out
+from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app, config_app
-from supportctl.cli.common import (
-    JsonOpt,
-    PackageOpt,
-    begin,
-    hooks,
-    load_package,
-    mail_config,
-    password_prompt,
-    report_sent,
-    result_line,
-    state_label,
-    when,
-)
+from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_package
 from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
@@ -34,7 +24,7 @@ if TYPE_CHECKING:
 def _send(smtp: dict[str, Any], ids: list[str] | None, mode: str) -> list[SendResult]:
     from supportctl.mail import outbox, submit
 
-    session = submit.open_session(smtp, hooks())
+    session = submit.open_session(smtp, common.hooks())
     try:
         return outbox.send(ids, session, mode=mode)
     finally:
@@ -74,7 +64,12 @@ def submit(
     from supportctl.form.validation import finding_line
     from supportctl.mail import submit as workflow
 
-    _cfg, smtp = mail_config({"smtp.from": sender, "smtp.cc": cc, "smtp.ca_bundle": ca_bundle})
+    _cfg, smtp = common.mail_config({"smtp.from": sender, "smtp.cc": cc, "smtp.ca_bundle": ca_bundle})
+    from_setting = _cfg.source("smtp.from")
+    if from_setting.value:  # a bad --from is exit 2, a bad smtp.from in the file exit 8, naming the file
+        from supportctl.mail import compose as mail
+
+        mail.check_sender(str(from_setting.value), "smtp.from", from_setting.source, from_setting.origin)
     pkg = load_package(package, _cfg)
 
     def queued(entry: Entry, _reused: bool) -> None:
@@ -90,7 +85,7 @@ def submit(
             again=again,
             dry_run=dry_run,
             eml=Path(eml) if eml is not None else None,
-            hooks=hooks(queued),
+            hooks=common.hooks(queued),
         )
     except form_core.FormFindingsError as exc:
         if not json_output:  # with --json the envelope's error carries every finding
@@ -113,7 +108,17 @@ def _render_submit(result: SubmitResult, json_output: bool) -> None:
         _render_dry_run(composed, result.server, json_output)
         return
     assert result.entry is not None and result.sent is not None
-    report_sent("submit", result.sent, {"id": result.entry.id, "message": composed.to_dict()}, json_output)
+    data = {"id": result.entry.id, "message": composed.to_dict()}
+    common.report_sent("submit", result.sent, data, json_output, next_step=_next_after_submit())
+
+
+def _next_after_submit() -> str:
+    """The next step once the form is with the desk: `status` (where it is installed), else `eta`."""
+    from supportctl.cli._base import VERB_MODULES
+
+    if "status" in VERB_MODULES:
+        return _("Next: `supportctl status` shows whether the desk answered and when support will be active.")
+    return _("Next: `supportctl eta` shows when support will be active; the desk replies with the contract number.")
 
 
 def _server_line(server: dict[str, Any]) -> str:
@@ -200,9 +205,9 @@ def _outbox_list(json_output: bool) -> None:
     rows = [
         [
             e.id,
-            state_label(e.state),
+            out.token(e.state, common.state_label(e.state)),
             str(e.attempts),
-            when(e.next_attempt),
+            common.when(e.next_attempt),
             ", ".join(e.recipients),
             e.subject,
             f"{e.last_code or ''} {e.last_text or ''}".strip()[:80],
@@ -219,7 +224,12 @@ def _outbox_list(json_output: bool) -> None:
 @outbox_app.command("show", no_args_is_help=True)
 def outbox_show(
     ctx: typer.Context,
-    message_id: Annotated[str, typer.Argument(help=_("Message id (a unique prefix is enough)."), metavar="ID")],
+    message_id: Annotated[
+        str,
+        typer.Argument(
+            help=_("Message id (a unique prefix is enough)."), metavar="ID", autocompletion=completion.outbox_ids
+        ),
+    ],
     json_output: JsonOpt = False,
 ) -> None:
     """Show one message: its state, headers and every attempt."""
@@ -232,24 +242,24 @@ def outbox_show(
         return
     lines = [
         _("ID: {id}").format(id=e.id),
-        _("State: {state}").format(state=state_label(e.state)),
+        _("State: {state}").format(state=common.state_label(e.state)),
         f"Message-ID: {e.message_id}",
         f"From: {e.sender}",
         f"To: {', '.join(e.recipients)}",
         f"Subject: {e.subject}",
-        _("Queued: {when}").format(when=when(e.created)),
+        _("Queued: {when}").format(when=common.when(e.created)),
         _("Attempts: {n}").format(n=e.attempts),
     ]
     if e.queue_id:
         lines.append(_("Server queue id: {qid}").format(qid=e.queue_id))
     if e.next_attempt and e.state == "deferred":
-        lines.append(_("Next try: {when}").format(when=when(e.next_attempt)))
+        lines.append(_("Next try: {when}").format(when=common.when(e.next_attempt)))
     for addr, (rc, rt) in sorted(e.refused.items()):
         lines.append(_("Recipient {addr} refused: {code} {text}").format(addr=addr, code=rc, text=rt))
     lines.append(_("History:"))
     for h in e.history:
-        state = state_label(str(h.get("state")))
-        lines.append(f"  {when(h.get('at'))}  {state}  {h.get('code') or ''} {h.get('text') or ''}".rstrip())
+        state = common.state_label(str(h.get("state")))
+        lines.append(f"  {common.when(h.get('at'))}  {state}  {h.get('code') or ''} {h.get('text') or ''}".rstrip())
     lines.append(_("Message file: {path}").format(path=e.path / "message.eml"))
     out.write_out("\n".join(lines))
 
@@ -262,14 +272,17 @@ def _render_results(command: str, results: list[SendResult], json_output: bool) 
         out.write_out(out.envelope(command, {"results": [r.to_dict() for r in results]}, ok=code == ExitCode.OK))
     else:
         for r in results:
-            out.say(result_line(r))
+            out.say(common.result_line(r))
     raise typer.Exit(int(code))
 
 
 @outbox_app.command("retry")
 def outbox_retry(
     ctx: typer.Context,
-    ids: Annotated[list[str] | None, typer.Argument(help=_("Message ids."), metavar="ID…")] = None,
+    ids: Annotated[
+        list[str] | None,
+        typer.Argument(help=_("Message ids."), metavar="ID…", autocompletion=completion.outbox_ids),
+    ] = None,
     all_: Annotated[
         bool, typer.Option("--all", help=_("Every queued, deferred or needs-credentials message."))
     ] = False,
@@ -281,7 +294,7 @@ def outbox_retry(
 
     if not ids and not all_:
         raise UsageError(_("name message ids or use --all"), _("`supportctl outbox list` shows them"))
-    _cfg, smtp = mail_config({})
+    _cfg, smtp = common.mail_config({})
     results = _send(smtp, None if all_ else list(ids or []), "retry")
     if all_:
         results = [r for r in results if r.skipped != "state"]
@@ -294,7 +307,7 @@ def outbox_flush(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     begin(ctx, "outbox flush", json_output)
     from supportctl.mail import outbox
 
-    _cfg, smtp = mail_config({})
+    _cfg, smtp = common.mail_config({})
     if not any(e.state in ("queued", "deferred") for e in outbox.entries()):
         _render_results("outbox flush", [], json_output)
     _render_results("outbox flush", [r for r in _send(smtp, None, "flush") if r.skipped != "state"], json_output)
@@ -303,7 +316,9 @@ def outbox_flush(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 @outbox_app.command("resolve", no_args_is_help=True)
 def outbox_resolve(
     ctx: typer.Context,
-    message_id: Annotated[str, typer.Argument(help=_("Message id."), metavar="ID")],
+    message_id: Annotated[
+        str, typer.Argument(help=_("Message id."), metavar="ID", autocompletion=completion.outbox_ids)
+    ],
     delivered: Annotated[bool, typer.Option("--delivered", help=_("It arrived: mark it sent."))] = False,
     resend: Annotated[bool, typer.Option("--resend", help=_("It did not arrive: queue it again."))] = False,
     json_output: JsonOpt = False,
@@ -380,10 +395,11 @@ def config_smtp(
     """Set up sending: server, security, login and where the password comes from. Never stores a password."""
     begin(ctx, "config smtp", json_output)
     from supportctl.config import SETTINGS, coerce
+    from supportctl.errors import ConfigError, UsageError
     from supportctl.mail import compose as mail
     from supportctl.mail import credentials, smtp
 
-    cfg, current = mail_config({})
+    cfg, current = common.mail_config({})
     tty = sys.stdin.isatty() and not json_output
     given = {
         "host": host,
@@ -416,12 +432,34 @@ def config_smtp(
             default = current.get(f"smtp.{key}")
             if key == "port" and default is None:
                 default = smtp.DEFAULT_PORTS.get(chosen.get("security") or "starttls")
-            answer = typer.prompt(questions[key], default="" if default is None else str(default), show_default=True)
-            value = answer.strip() or None
+            while True:
+                answer = typer.prompt(
+                    questions[key], default="" if default is None else str(default), show_default=True
+                )
+                value = answer.strip() or None
+                if key != "from" or value is None:
+                    break
+                try:  # the same address check as `submit`, asked again on the spot
+                    mail.check_sender(value)
+                    break
+                except UsageError as exc:
+                    out.say("  " + out.error_line(exc.message, exc.hint))
         elif value is None:
             value = current.get(f"smtp.{key}")
+            if key == "from" and value:
+                src = cfg.source("smtp.from")
+                mail.check_sender(str(value), "smtp.from", src.source, src.origin)
+        elif key == "from":
+            mail.check_sender(str(value))  # --from: exit 2
         if value is not None:
-            value = coerce(SETTINGS[f"smtp.{key}"], value, f"smtp.{key}")
+            flag = "--" + key.replace("_", "-")
+            try:
+                value = coerce(SETTINGS[f"smtp.{key}"], value, flag if given.get(key) is not None else str(cfg.path))
+            except ConfigError as exc:
+                if given.get(key) is None:
+                    raise
+                # A bad option value: a usage error (exit 2, with the usage hint), as for every option.
+                raise typer.BadParameter(exc.message.removeprefix(flag + ": "), param_hint=f"'{flag}'") from None
         chosen[key] = value
 
     for key in ("host", "security", "port", "username", "from", "auth"):
@@ -438,8 +476,6 @@ def config_smtp(
     if current.get("smtp.timeout") and cfg.source("smtp.timeout").source == "file":
         chosen["timeout"] = current["smtp.timeout"]
     if not chosen.get("host"):
-        from supportctl.errors import UsageError
-
         raise UsageError(_("no SMTP server given"), _("pass --host or run on a terminal"))
     if (
         tty
@@ -452,13 +488,19 @@ def config_smtp(
         pw = getpass.getpass(_("Password to store in the system keyring: "))
         if pw:
             credentials.store_in_keyring(chosen["username"], chosen["host"], pw)
+    if chosen.get("password_source") == "keyring" and not credentials.keyring_available():
+        out.say(
+            _("warning: {message}").format(
+                message=_("the password source keyring needs the keyring module: pip install 'supportctl[keyring]'")
+            )
+        )
     mail.write_smtp_config(cfg.path, chosen)
     result: dict[str, Any] = {"path": str(cfg.path), "settings": {f"smtp.{k}": v for k, v in chosen.items()}}
     if not json_output:
         out.say(_("Wrote the [smtp] settings to {path} (no password)").format(path=cfg.path))
     if test:
-        _fresh, values = mail_config({})
-        creds = credentials.obtain(values, prompt=password_prompt())
+        _fresh, values = common.mail_config({})
+        creds = credentials.obtain(values, prompt=common.password_prompt())
         outcome = smtp.check_login(smtp.SmtpSettings.from_settings(values), creds)
         result["test"] = {"ok": outcome.state == "sent", "code": outcome.code, "text": outcome.text}
         if outcome.state != "sent":
