@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from supportctl.i18n import N_
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -31,10 +33,21 @@ class ExitCode(IntEnum):
 
 
 class SupportctlError(Exception):
-    """Base class: something the user can act on. `message` and `hint` are already translated."""
+    """Base class: something the user can act on. `message` and `hint` are already translated.
+
+    A subclass names its exit code and its `--json` error code in its header:
+    `class ConfigError(SupportctlError, exit_code=ExitCode.CONFIG, code="config")`.
+    """
 
     exit_code: ExitCode = ExitCode.ERROR
     code: str = "error"
+
+    def __init_subclass__(cls, exit_code: ExitCode | None = None, code: str | None = None) -> None:
+        super().__init_subclass__()
+        if exit_code is not None:
+            cls.exit_code = exit_code
+        if code is not None:
+            cls.code = code
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -50,61 +63,99 @@ class SupportctlError(Exception):
         }
 
 
-class UsageError(SupportctlError):
-    exit_code = ExitCode.USAGE
-    code = "usage"
+class UsageError(SupportctlError, exit_code=ExitCode.USAGE, code="usage"):
+    """The command line asks for something impossible (exit 2)."""
 
 
-class InvalidInputError(SupportctlError):
-    exit_code = ExitCode.INVALID_INPUT
-    code = "invalid-input"
+class InvalidInputError(SupportctlError, exit_code=ExitCode.INVALID_INPUT, code="invalid-input"):
+    """A file or value given to supportctl cannot be used (exit 3)."""
 
 
-class FormInvalidError(SupportctlError):
-    exit_code = ExitCode.FORM_INVALID
-    code = "form-invalid"
+class FormInvalidError(SupportctlError, exit_code=ExitCode.FORM_INVALID, code="form-invalid"):
+    """The registration form has findings (exit 4)."""
 
 
-class TransferError(SupportctlError):
-    exit_code = ExitCode.TRANSFER
-    code = "transfer"
+class TransferError(SupportctlError, exit_code=ExitCode.TRANSFER, code="transfer"):
+    """A download or connection failed (exit 5)."""
 
 
-class MailRefusedError(SupportctlError):
-    exit_code = ExitCode.MAIL_REFUSED
-    code = "mail-refused"
+class MailRefusedError(SupportctlError, exit_code=ExitCode.MAIL_REFUSED, code="mail-refused"):
+    """The mail server refused the message for good (exit 6)."""
 
 
-class QueuedForRetry(SupportctlError):
-    exit_code = ExitCode.QUEUED
-    code = "queued"
+class QueuedForRetry(SupportctlError, exit_code=ExitCode.QUEUED, code="queued"):
+    """Not sent yet; the outbox retries (exit 7)."""
 
 
-class ConfigError(SupportctlError):
-    exit_code = ExitCode.CONFIG
-    code = "config"
+class ConfigError(SupportctlError, exit_code=ExitCode.CONFIG, code="config"):
+    """A setting, the login or a secret source is missing or wrong (exit 8)."""
 
 
-class DeliveryUncertainError(SupportctlError):
-    exit_code = ExitCode.UNCERTAIN
-    code = "uncertain"
+class DeliveryUncertainError(SupportctlError, exit_code=ExitCode.UNCERTAIN, code="uncertain"):
+    """It is unknown whether the server took the message (exit 9)."""
 
 
-class OverdueError(SupportctlError):
-    exit_code = ExitCode.OVERDUE
-    code = "overdue"
+class OverdueError(SupportctlError, exit_code=ExitCode.OVERDUE, code="overdue"):
+    """Something is overdue and the user asked to fail on it (exit 10)."""
 
 
-class PrintSystemDownError(SupportctlError):
-    exit_code = ExitCode.PRINT_SYSTEM_DOWN
-    code = "print-system-down"
+class PrintSystemDownError(SupportctlError, exit_code=ExitCode.PRINT_SYSTEM_DOWN, code="print-system-down"):
+    """The print system (CUPS) does not answer."""
 
 
-class NoSuchPrinterError(SupportctlError):
-    exit_code = ExitCode.NO_SUCH_PRINTER
-    code = "no-such-printer"
+class NoSuchPrinterError(SupportctlError, exit_code=ExitCode.NO_SUCH_PRINTER, code="no-such-printer"):
+    """The printer named does not exist."""
 
 
-class PrinterDisabledError(SupportctlError):
-    exit_code = ExitCode.PRINTER_DISABLED
-    code = "printer-disabled"
+class PrinterDisabledError(SupportctlError, exit_code=ExitCode.PRINTER_DISABLED, code="printer-disabled"):
+    """The printer is stopped or refuses jobs."""
+
+
+# ---------------------------------------------------------------- OS and network errors in words
+
+# Common errno values, as the user reads them (translated; Python's strerror is always English).
+_ERRNO_TEXT = {
+    "ENOENT": N_("no such file or directory"),
+    "EACCES": N_("permission denied"),
+    "EPERM": N_("permission denied"),
+    "EISDIR": N_("it is a directory; give a file name"),
+    "ENOTDIR": N_("a part of the path is not a directory"),
+    "ENOSPC": N_("no space left on the device"),
+    "EROFS": N_("the file system is read-only"),
+    "EEXIST": N_("it exists already"),
+    "ECONNREFUSED": N_("connection refused (is the server running, and is it the right port?)"),
+    "ECONNRESET": N_("the connection was reset by the other side"),
+    "ECONNABORTED": N_("the connection was aborted"),
+    "ETIMEDOUT": N_("timed out"),
+    "EHOSTUNREACH": N_("the host cannot be reached"),
+    "ENETUNREACH": N_("the network cannot be reached"),
+}
+# OpenSSL's reasons when the other side answers a TLS handshake with something that is not TLS.
+_NOT_TLS = (
+    "WRONG_VERSION_NUMBER",
+    "RECORD_LAYER_FAILURE",
+    "PACKET_LENGTH_TOO_LONG",
+    "HTTP_REQUEST",
+    "UNKNOWN_PROTOCOL",
+)
+
+
+def os_reason(exc: BaseException) -> str:
+    """An OS, socket or TLS error in plain words, in the user's language, without the file name
+    (the caller's sentence names the path, once)."""
+    import errno
+
+    from supportctl.i18n import _
+
+    name = type(exc).__name__
+    if name == "gaierror":
+        return _("the host name cannot be resolved")
+    if "SSL" in name and getattr(exc, "reason", None) in _NOT_TLS:
+        return _("the server does not speak TLS on that port (check the port and the security setting)")
+    code = getattr(exc, "errno", None)
+    key = errno.errorcode.get(code) if isinstance(code, int) else None
+    if key in _ERRNO_TEXT:
+        return _(_ERRNO_TEXT[key])
+    if isinstance(exc, TimeoutError):
+        return _("timed out")
+    return str(getattr(exc, "strerror", None) or exc or name)

@@ -1,29 +1,29 @@
-"""`supportctl fill` and `validate`: the registration form (issue 4)."""
+"""`supportctl fill` and `validate`: the registration form."""
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from supportctl import output as out
-from supportctl.cli._base import (
-    JsonOpt,
-    PackageOpt,
-    _begin,
-    _load_config,
-    _load_package,
-    _os_reason,
-    app,
-)
+from supportctl.cli._base import app
+from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package, os_reason
 from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
-# ================================================================ fill, validate (issue 4)
-# The registration form: `fill` (interactive and non-interactive), `validate`.
-# Core: supportctl/form.py, supportctl/validation.py, supportctl/latin.py.
-# (section start)
+if TYPE_CHECKING:
+    from collections.abc import Container
+
+    from supportctl.form.validation import Finding, Value
+    from supportctl.package.manifest import FieldSpec, Package
+
+
+def finding_line(f: Finding) -> str:
+    from supportctl.form.validation import finding_line as line
+
+    return line(f, label=False)
 
 
 class _Abandon(Exception):
@@ -34,7 +34,7 @@ def _read_data(source: str) -> dict[str, Any]:
     """`--data FILE|-`: a JSON or TOML object of field values."""
     import json
 
-    from supportctl.errors import InvalidInputError
+    from supportctl.errors import InvalidInputError, os_reason
 
     if source == "-":
         text = sys.stdin.read(1 << 20)
@@ -43,8 +43,15 @@ def _read_data(source: str) -> dict[str, Any]:
         try:
             with open(source, encoding="utf-8") as fh:
                 text = fh.read(1 << 20)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInputError(_("cannot read {path}: {reason}").format(path=source, reason=exc)) from None
+        except OSError as exc:
+            raise InvalidInputError(
+                _("cannot read {path}: {reason}").format(path=source, reason=os_reason(exc))
+            ) from None
+        except UnicodeDecodeError:
+            raise InvalidInputError(
+                _("cannot read {path}: it is not UTF-8 text").format(path=source),
+                _("save it as UTF-8 (JSON or TOML)"),
+            ) from None
         where = source
     try:
         data = json.loads(text)
@@ -58,26 +65,34 @@ def _read_data(source: str) -> dict[str, Any]:
         except tomllib.TOMLDecodeError as exc:
             raise InvalidInputError(
                 _("{where} is neither a JSON nor a TOML object: {reason}").format(where=where, reason=exc),
-                _('e.g. {{"first_name": "Łukasz", "terms_accepted": true}}'),
+                _('e.g. {"first_name": "Łukasz", "terms_accepted": true}'),
             ) from None
     if not isinstance(data, dict):
         raise InvalidInputError(_("{where} must hold one object with field names as keys").format(where=where))
     return {str(k): v if isinstance(v, (str, bool)) else str(v) for k, v in data.items()}
 
 
-def _finding_line(f: Any) -> str:
-    if f.suggestion and f.code == "unknown-field":
-        return str(f.message)
-    if f.suggestion:
-        return _("{message}; suggestion: {suggestion}").format(message=f.message, suggestion=f.suggestion)
-    return str(f.message)
+def _draft_time(iso: str) -> str:
+    """When a draft was saved, to the minute in the local zone (it is stored as UTC ISO 8601)."""
+    from datetime import datetime
+
+    try:
+        return out.format_datetime(datetime.fromisoformat(iso).astimezone())
+    except ValueError:
+        return iso
 
 
-def _label(spec: Any, lang: str) -> str:
+def _today() -> str:
+    from datetime import date
+
+    return date.today().isoformat()
+
+
+def _label(spec: FieldSpec, lang: str) -> str:
     return str(spec.label.get(lang) or spec.label.get("en") or spec.name)
 
 
-def _shown(spec: Any, value: Any, lang: str) -> str:
+def _shown(spec: FieldSpec, value: object, lang: str) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     for c in spec.choices:
@@ -86,7 +101,15 @@ def _shown(spec: Any, value: Any, lang: str) -> str:
     return "" if value is None else str(value)
 
 
-def _ask(spec: Any, number: int, total: int, default: Any, known: dict[str, Any], chars: Any, lang: str) -> Any:
+def _ask(
+    spec: FieldSpec,
+    number: int,
+    total: int,
+    default: object,
+    known: dict[str, Any],
+    chars: Container[str] | None,
+    lang: str,
+) -> Value | None:
     """Ask for one field until the answer passes the rules; returns the normalised value."""
     from supportctl.form.validation import check_field, parse_bool
 
@@ -117,8 +140,11 @@ def _ask(spec: Any, number: int, total: int, default: Any, known: dict[str, Any]
             answer = input(prompt).strip()
         except EOFError:
             raise _Abandon() from None
-        raw: Any = answer if answer else default
-        if spec.choices and answer.isdigit() and 1 <= int(answer) <= len(spec.choices):
+        raw: object = answer if answer else default
+        if spec.choices and answer.isdigit() and answer not in spec.choice_values():
+            if not 1 <= int(answer) <= len(spec.choices):
+                out.say("  " + _("enter a number from 1 to {n}").format(n=len(spec.choices)))
+                continue
             raw = spec.choices[int(answer) - 1].value
         if spec.type == "checkbox" and answer:
             raw = parse_bool(answer)
@@ -128,11 +154,30 @@ def _ask(spec: Any, number: int, total: int, default: Any, known: dict[str, Any]
         result = check_field(spec, raw, known, chars)
         if result.finding is None:
             return result.value
-        out.say("  " + _finding_line(result.finding))
+        # On the terminal the person sees the label, not the field's internal name.
+        line = finding_line(result.finding)
+        out.say("  " + line.replace(f'"{spec.name}"', f'"{label}"').replace(f"„{spec.name}“", f"„{label}“"))
+        suggestion = result.finding.suggestion
+        if suggestion and check_field(spec, suggestion, known, chars).finding is None:
+            # One key takes it: the suggestion becomes what Enter answers (it is shown in the prompt).
+            out.say("  " + _("press Enter to use {suggestion!r}, or type another answer").format(suggestion=suggestion))
+            default = suggestion
+
+
+def asking_order(fields: list[Any]) -> list[Any]:
+    """The form's fields in the order they are asked: the country before the phone number (its region hint),
+    so a national number such as 030 1234567 is understood, as it is from --data."""
+    countries = [f for f in fields if f.type == "country"]
+    first_phone = next((i for i, f in enumerate(fields) if f.type == "phone"), None)
+    if not countries or first_phone is None or fields.index(countries[0]) < first_phone:
+        return list(fields)
+    rest = [f for f in fields if f.type != "country"]
+    at = rest.index(fields[first_phone])
+    return rest[:at] + countries + rest[at:]
 
 
 def _interactive(
-    pkg: Any, fixed: dict[str, Any], defaults: dict[str, Any], answers: dict[str, Any], chars: Any
+    pkg: Package, fixed: dict[str, Any], defaults: dict[str, Any], answers: dict[str, Any], chars: Container[str] | None
 ) -> None:
     """Ask for every field not in `answers`, then let the user review and change any field."""
     from supportctl.form import drafts
@@ -140,16 +185,14 @@ def _interactive(
     from supportctl.i18n import current_language
 
     lang = current_language()
-    fields = list(pkg.fields)
+    fields = asking_order(list(pkg.fields))
     total = len(fields)
 
     def ask(n: int) -> None:
         spec = fields[n]
         default = answers.get(spec.name, defaults.get(spec.name))
         if default is None and spec.type == "date":
-            from datetime import date
-
-            default = date.today().isoformat()
+            default = _today()
         answers[spec.name] = _ask(spec, n + 1, total, default, answers, chars, lang)
         drafts.save(pkg.name, answers)
 
@@ -162,12 +205,12 @@ def _interactive(
                 answers[spec.name] = given.value
                 drafts.save(pkg.name, answers)
                 continue
-            out.say(_finding_line(given.finding))
+            out.say(finding_line(given.finding))
         ask(n)
     while True:
         _good, findings = validate_values(pkg, answers, chars)
         for f in findings:
-            out.say(_finding_line(f))
+            out.say(finding_line(f))
             if f.field in answers:
                 del answers[f.field]
         for n, spec in enumerate(fields):
@@ -220,7 +263,7 @@ def fill(
 
     Examples:  supportctl fill   ·   supportctl fill --data me.toml --set date=2026-11-25 --no-input
     """
-    _begin(ctx, "fill", json_output)
+    begin(ctx, "fill", json_output)
     from supportctl.errors import UsageError
     from supportctl.form import drafts
     from supportctl.form import pdfform as form
@@ -228,8 +271,8 @@ def fill(
 
     if resume and restart:
         raise UsageError(_("use either --resume or --restart, not both"))
-    cfg = _load_config()
-    pkg = _load_package(package, cfg)
+    cfg = load_config()
+    pkg = load_package(package, cfg)
     chars = form.template(pkg).font.chars
     given: dict[str, Any] = _read_data(data) if data else {}
     for item in assignments or []:
@@ -240,7 +283,7 @@ def fill(
     unknown = unknown_fields(pkg, given)
     if unknown:
         for f in unknown:
-            out.say(_finding_line(f))
+            out.say(finding_line(f))
         raise form.FormFindingsError(unknown)
     profile = {
         spec.name: cfg.get("profile." + spec.name)
@@ -259,7 +302,7 @@ def fill(
             try:
                 reply = input(
                     _("A draft from {when} with {n} answers exists. Resume it? [Y/n] ").format(
-                        when=draft.updated, n=len(draft.values)
+                        when=_draft_time(draft.updated), n=len(draft.values)
                     )
                 )
             except EOFError:
@@ -281,10 +324,15 @@ def fill(
         values: dict[str, Any] = dict(answers)
     else:
         values = {**profile, **answers, **given}
+        for spec in pkg.fields:
+            # The same default as on a terminal: a date nobody gave is today's.
+            if spec.type == "date" and values.get(spec.name) in (None, ""):
+                values[spec.name] = _today()
+                out.say(_('"{field}" not given: today, {date}').format(field=spec.name, date=values[spec.name]))
         _good, findings = validate_values(pkg, values, chars, check_deliverability=check_deliverability)
         if findings:
             for f in findings:
-                out.say(_finding_line(f))
+                out.say(finding_line(f))
             raise form.FormFindingsError(findings)
     pdf = form.fill_pdf(pkg, values, check_deliverability=check_deliverability)
     from pathlib import Path
@@ -298,8 +346,35 @@ def fill(
     if json_output:
         out.write_out(out.envelope("fill", {"path": str(target), **report.to_dict()}))
         return
-    out.say(_("Filled form written to {path}; send it with `supportctl submit {path}`").format(path=target))
+    out.say(_("Filled form written to {path}").format(path=target))
+    for line in _next_steps(pkg, cfg, str(target), report.activation_class):
+        out.say(line)
     out.write_out(str(target))
+
+
+def _next_steps(pkg: Any, cfg: Any, path: str, activation_class: str | None) -> list[str]:
+    """What to do after `fill`: check, send, and when support would be active if it were sent now."""
+    from datetime import datetime, timezone
+
+    from supportctl.i18n import current_language
+
+    lines = [_("Next: `supportctl validate {path}` checks it, `supportctl submit {path}` sends it.").format(path=path)]
+    if activation_class is not None:
+        from supportctl.errors import SupportctlError
+        from supportctl.schedule import eta
+
+        try:
+            result = eta.engine_for(pkg.process, cfg).compute(datetime.now(timezone.utc), activation_class)
+        except SupportctlError:  # a schedule problem must not spoil a written form; `eta` reports it
+            return lines
+        lang = current_language()
+        label = result.label.get(lang) or result.label.get("en") or activation_class
+        lines.append(
+            _("Sent now, {label} would be active by {due} (`supportctl eta --class {cls}`).").format(
+                label=label, due=out.format_datetime(result.due, long=True), cls=activation_class
+            )
+        )
+    return lines
 
 
 @app.command(no_args_is_help=True)
@@ -325,15 +400,17 @@ def validate(
     Exit status: 0 all valid, 4 a form is invalid, 3 a file is not a readable PDF.
     Example:  supportctl validate registration-form-filled.pdf --canonical clean.pdf
     """
-    _begin(ctx, "validate", json_output)
+    begin(ctx, "validate", json_output)
     if canonical is not None and len(forms) != 1:
-        raise typer.BadParameter(_("give exactly one form with --canonical"), param_hint="--canonical")
+        from supportctl.errors import UsageError
+
+        raise UsageError(_("give exactly one form with --canonical"))
     from supportctl.errors import FormInvalidError, InvalidInputError
     from supportctl.form import pdfform as form
     from supportctl.form import pdfutil
 
-    cfg = _load_config()
-    pkg = _load_package(package, cfg)
+    cfg = load_config()
+    pkg = load_package(package, cfg)
     results: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     worst = ExitCode.OK
@@ -343,7 +420,7 @@ def validate(
                 data = fh.read(pdfutil.MAX_PDF_BYTES + 1)
             report = form.validate_pdf(pkg, data, name=name, check_deliverability=check_deliverability)
         except (OSError, InvalidInputError) as exc:
-            err = exc if isinstance(exc, InvalidInputError) else InvalidInputError(_os_reason(exc))
+            err = exc if isinstance(exc, InvalidInputError) else InvalidInputError(os_reason(exc))
             errors.append({**err.to_dict(), "path": name})
             results.append({"path": name, "ok": False, "error": err.to_dict()})
             worst = ExitCode.INVALID_INPUT
@@ -380,11 +457,8 @@ def validate(
             else:
                 out.write_out(_("{path}: INVALID").format(path=name))
                 for f in report.findings:
-                    out.write_out("  " + _finding_line(f))
+                    out.write_out("  " + finding_line(f))
     if json_output:
         out.write_out(out.envelope("validate", {"forms": results}, errors, ok=worst is ExitCode.OK))
     if worst is not ExitCode.OK:
         raise typer.Exit(int(worst))
-
-
-# (section end: fill, validate)
