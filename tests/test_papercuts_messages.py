@@ -201,3 +201,45 @@ def test_one_exit_code_per_kind_of_mistake(cli, args: list[str], code: int) -> N
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error: ")]
     assert len(errors) == 1 and "smtp.security: smtp.security" not in errors[0], r.stderr
     assert not RAW.search(r.stderr)
+
+
+# ---------------------------------------------------------------- item 8: a missing argument is one line + usage
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "usage"),
+    [
+        (["submit"], "error: Missing argument 'FORM.pdf'.", "Usage: supportctl submit [OPTIONS] FORM.pdf"),
+        (["validate"], "error: Missing argument 'FORM.pdf…'.", "Usage: supportctl validate [OPTIONS] FORM.pdf…"),
+        (["outbox", "show"], "error: Missing argument 'ID'.", "Usage: supportctl outbox show [OPTIONS] ID"),
+        (["outbox", "resolve"], "error: Missing argument 'ID'.", "Usage: supportctl outbox resolve [OPTIONS] ID"),
+        (
+            ["show"],
+            "error: Missing argument 'service-description|terms|fields|DOC'.",
+            "Usage: supportctl show [OPTIONS] service-description|terms|fields|DOC",
+        ),
+    ],
+)
+def test_a_missing_argument_is_one_line_and_the_usage(proc, args: list[str], error: str, usage: str) -> None:
+    r = proc(*args)
+    assert r.exit_code == ExitCode.USAGE and r.stdout == ""
+    assert r.stderr.splitlines() == [error, usage]  # not the whole help page
+
+
+def test_a_missing_command_is_one_line_usage_and_where_help_is(proc) -> None:
+    r = proc("config")
+    assert r.exit_code == ExitCode.USAGE
+    assert r.stderr.splitlines() == [
+        "error: Missing command.",
+        "Usage: supportctl config [OPTIONS] COMMAND [ARGS]...",
+        "Try 'supportctl config --help' for help.",
+    ]
+
+
+def test_a_missing_argument_in_german(proc) -> None:
+    r = proc("--lang", "de", "submit")
+    assert r.exit_code == ExitCode.USAGE
+    assert r.stderr.splitlines() == [
+        "Fehler: Argument fehlt 'FORMULAR.pdf'.",
+        "Aufruf: supportctl submit [OPTIONEN] FORMULAR.pdf",
+    ]

@@ -137,7 +137,11 @@ def _usage_failed(e: click.UsageError, argv: list[str]) -> NoReturn:
         command = ctx.command_path.partition(" ")[2] if ctx is not None else ""
         out.write_out(out.envelope(command or "supportctl", None, [UsageError(message).to_dict()], ok=False))
     out.say(out.error_line(message, None))
-    if ctx is not None and ctx.command.get_help_option(ctx) is not None:
+    missing_command = ctx is not None and isinstance(ctx.command, click.Group)  # no or an unknown subcommand
+    if ctx is not None and (isinstance(e, click.MissingParameter) or missing_command):
+        # Something is missing: the usage line says what the command takes (not the whole help page).
+        out.say(ctx.get_usage())
+    if ctx is not None and not isinstance(e, click.MissingParameter) and ctx.command.get_help_option(ctx) is not None:
         out.say(_("Try '{command} {option}' for help.").format(command=ctx.command_path, option="--help"))
     sys.exit(ExitCode.USAGE)
 
@@ -181,7 +185,6 @@ config_app = typer.Typer(
     cls=Group,
     rich_markup_mode=HELP_MARKUP,
     help=_("Show the effective settings and where they come from."),
-    no_args_is_help=True,
 )
 app.add_typer(config_app, name="config")
 

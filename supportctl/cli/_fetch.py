@@ -311,7 +311,7 @@ def os_environ_get(name: str) -> str | None:
     return os.environ.get(name)
 
 
-@app.command(no_args_is_help=True)
+@app.command()
 def show(
     ctx: typer.Context,
     what: Annotated[

@@ -377,7 +377,7 @@ def _next_steps(pkg: Any, cfg: Any, path: str, activation_class: str | None) -> 
     return lines
 
 
-@app.command(no_args_is_help=True)
+@app.command()
 def validate(
     ctx: typer.Context,
     forms: Annotated[list[str], typer.Argument(help=_("Filled registration forms (PDF)."), metavar="FORM.pdf…")],

@@ -31,7 +31,7 @@ def _send(smtp: dict[str, Any], ids: list[str] | None, mode: str) -> list[SendRe
         session.close()
 
 
-@app.command(no_args_is_help=True)
+@app.command()
 def submit(
     ctx: typer.Context,
     form: Annotated[str, typer.Argument(help=_("The filled registration form (PDF)."), metavar="FORM.pdf")],
@@ -221,7 +221,7 @@ def _outbox_list(json_output: bool) -> None:
     )
 
 
-@outbox_app.command("show", no_args_is_help=True)
+@outbox_app.command("show")
 def outbox_show(
     ctx: typer.Context,
     message_id: Annotated[
@@ -313,7 +313,7 @@ def outbox_flush(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     _render_results("outbox flush", [r for r in _send(smtp, None, "flush") if r.skipped != "state"], json_output)
 
 
-@outbox_app.command("resolve", no_args_is_help=True)
+@outbox_app.command("resolve")
 def outbox_resolve(
     ctx: typer.Context,
     message_id: Annotated[
