@@ -170,6 +170,14 @@ class Source(ABC):
     def close(self) -> None:  # an optional hook: only sources holding a connection close one
         return None
 
+    def marks(self) -> dict[str, frozenset[str]]:
+        """The flags and keywords the mailbox keeps per message key (shared desk state); none by default."""
+        return {}
+
+    def sent(self) -> dict[str, dict[str, Any]]:
+        """supportctl's replies in the mailbox's Sent folder, by the Message-ID they answer; none by default."""
+        return {}
+
 
 class MaildirSource(Source):
     kind = "maildir"
@@ -191,6 +199,22 @@ class MaildirSource(Source):
                 env = _file_envelope(d / name, f"{sub}/{name}", self.limit)
                 if env is not None:
                     yield env
+
+    def marks(self) -> dict[str, frozenset[str]]:
+        from supportctl.desk.shared import keywords_of, maildir_flags
+
+        out: dict[str, frozenset[str]] = {}
+        try:
+            names = [e.name for e in os.scandir(self.root / "cur")]
+        except FileNotFoundError:
+            return out
+        for name in names:
+            letters = maildir_flags(name)
+            if not letters:
+                continue
+            flags = {"\\Answered"} if "R" in letters else set()
+            out[f"cur/{name}"] = frozenset(flags | keywords_of(self.root, name))
+        return out
 
 
 class EmlDirSource(Source):
@@ -318,6 +342,45 @@ class Watermark:
     last_uid: int
 
 
+def imap_login(t: ImapTarget, password: str, ca_bundle: str | None, timeout: float = 30.0) -> Any:
+    """A logged-in IMAPS connection (certificate verified), with the capabilities the server has after login."""
+    import imaplib
+    import ssl
+
+    try:
+        ctx = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(_("cannot read the CA bundle {path}: {reason}").format(path=ca_bundle, reason=exc)) from None
+    try:
+        conn = imaplib.IMAP4_SSL(t.host, t.port, ssl_context=ctx, timeout=timeout)
+    except ssl.SSLCertVerificationError as exc:
+        raise TransferError(
+            _("the certificate of {host} could not be verified: {reason}").format(
+                host=t.host, reason=exc.verify_message or exc
+            ),
+            _("pass the server's CA with --ca-bundle FILE"),
+        ) from None
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise TransferError(
+            _("cannot connect to {host}:{port}: {reason}").format(host=t.host, port=t.port, reason=exc)
+        ) from None
+    try:
+        conn.login(t.user, password)
+    except imaplib.IMAP4.error:
+        conn.shutdown()
+        raise ConfigError(
+            _("the IMAP server refused the login for {user}").format(user=t.user),
+            _("check SUPPORTCTL_IMAP_PASSWORD or imap.password_command"),
+        ) from None
+    try:  # the capabilities after login (CONDSTORE, IDLE, …) are not those of the greeting
+        typ, data = conn.capability()
+        if typ == "OK" and data and isinstance(data[-1], bytes):
+            conn.capabilities = tuple(data[-1].decode("ascii", "replace").upper().split())
+    except (OSError, imaplib.IMAP4.error):
+        pass
+    return conn
+
+
 class ImapSource(Source):
     """A folder on an IMAP server, read-only and incremental by UID.
 
@@ -337,8 +400,10 @@ class ImapSource(Source):
         watermark: Watermark | None,
         ca_bundle: str | None = None,
         timeout: float = 30.0,
+        sent_folder: str | None = None,
     ) -> None:
         self.target = target
+        self.sent_folder = sent_folder
         self.key = "imap:" + target.url
         self.limit = limit
         self.watermark = watermark
@@ -349,37 +414,10 @@ class ImapSource(Source):
         self._conn = self._connect(password, ca_bundle, timeout)
 
     def _connect(self, password: str, ca_bundle: str | None, timeout: float) -> Any:
-        import imaplib
-        import ssl
-
         t = self.target
-        try:
-            ctx = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                _("cannot read the CA bundle {path}: {reason}").format(path=ca_bundle, reason=exc)
-            ) from None
-        try:
-            conn = imaplib.IMAP4_SSL(t.host, t.port, ssl_context=ctx, timeout=timeout)
-        except ssl.SSLCertVerificationError as exc:
-            raise TransferError(
-                _("the certificate of {host} could not be verified: {reason}").format(
-                    host=t.host, reason=exc.verify_message or exc
-                ),
-                _("pass the server's CA with --ca-bundle FILE"),
-            ) from None
-        except (OSError, imaplib.IMAP4.error) as exc:
-            raise TransferError(
-                _("cannot connect to {host}:{port}: {reason}").format(host=t.host, port=t.port, reason=exc)
-            ) from None
-        try:
-            conn.login(t.user, password)
-        except imaplib.IMAP4.error:
-            conn.shutdown()
-            raise ConfigError(
-                _("the IMAP server refused the login for {user}").format(user=t.user),
-                _("check SUPPORTCTL_IMAP_PASSWORD or imap.password_command"),
-            ) from None
+        conn = imap_login(t, password, ca_bundle, timeout)
+        import imaplib
+
         try:
             typ, _data = conn.select(_quote(t.folder), readonly=True)  # readonly=True sends EXAMINE
         except (OSError, imaplib.IMAP4.error) as exc:
@@ -461,6 +499,37 @@ class ImapSource(Source):
             return b""
 
         return read
+
+    def marks(self) -> dict[str, frozenset[str]]:
+        """Flags of every message in the folder, in one command (read-only: FETCH FLAGS changes nothing)."""
+        import imaplib
+
+        from supportctl.desk.shared import _FLAGS_RE
+
+        if not self.present:
+            return {}
+        out: dict[str, frozenset[str]] = {}
+        try:
+            typ, resp = self._conn.uid("FETCH", "1:*", "(UID FLAGS)")
+        except (OSError, imaplib.IMAP4.error):
+            return out
+        for item in resp if typ == "OK" else []:
+            raw = item[0] if isinstance(item, tuple) else item
+            if not isinstance(raw, bytes):
+                continue
+            u, f = _FETCH_RE.search(raw), _FLAGS_RE.search(raw)
+            if u and f:
+                out[f"uid:{int(u.group(1))}"] = frozenset(x.decode("utf-8", "replace") for x in f.group(1).split())
+        return out
+
+    def sent(self) -> dict[str, dict[str, Any]]:
+        from supportctl.desk.shared import ImapDesk, read_sent
+
+        try:
+            folder = self.sent_folder or ImapDesk.sent_folder_of(self._conn)
+            return read_sent(self._conn, folder, reselect=None).by_reply_to
+        except Exception:  # the Sent folder is extra information: triage goes on without it
+            return {}
 
     def close(self) -> None:
         try:

@@ -135,6 +135,7 @@ class Item:
     clock_starts: datetime | None = None
     form: CheckedForm | None = None
     done: dict[str, Any] | None = None
+    claimed_by: tuple[str, ...] = ()
 
     def to_dict(self, now: datetime) -> dict[str, Any]:
         f = self.facts
@@ -158,6 +159,8 @@ class Item:
             "findings": list(self.form.findings) if self.form else [],
             "company": (self.form.values.get("company") if self.form else None),
         }
+        d["contract"] = self.done.get("contract") if self.done else None
+        d["claimed_by"] = list(self.claimed_by)
         if self.done:
             d["done"] = self.done
         return d
@@ -707,10 +710,40 @@ def triage(
     state["messages"] = {k: asdict(v) for k, v in facts.items()}
     if persist:
         save_state(source.key, state)
-    done = load_done()
     regs = [r for f in facts.values() for r in registrations(f, pkg, forms)]
-    items = assess(regs, pkg, engine, now, forms, done)
+    done, claims = shared_state(source, regs)
+    items = assess(regs, pkg, engine, now, forms, done, claims)
     return Triage(source.key, tuple(items), stats)
+
+
+def shared_state(source: Source, regs: list[Facts]) -> tuple[dict[str, Any], dict[str, tuple[str, ...]]]:
+    """Done records (local, then what the mailbox says) and claims by registration id.
+
+    A registration answered by any desk member is done with its contract number (from the reply's copy in
+    the Sent folder), whoever replied.
+    """
+    from supportctl.desk.shared import Mark, server_done
+
+    done = load_done()
+    marks = source.marks()
+    claims: dict[str, tuple[str, ...]] = {}
+    sent: dict[str, dict[str, Any]] | None = None
+    for r in regs:
+        flags = marks.get(r.key)
+        if not flags:
+            continue
+        claims[r.id] = Mark.from_flags(flags).claimed_by
+        outcome = server_done(flags, r.index)
+        if outcome is None or (r.id in done and done[r.id].get("contract")):
+            continue
+        if sent is None:
+            sent = source.sent()
+        copy = sent.get("registration:" + r.id) or (sent.get(r.message_id or "") if (r.index or 1) == 1 else None)
+        record: dict[str, Any] = {"action": outcome, "by": "mailbox"}
+        if copy:
+            record.update({"contract": copy.get("contract"), "at": copy.get("at")})
+        done[r.id] = {**record, **done.get(r.id, {})} if r.id in done else record
+    return done, claims
 
 
 def _all_judged(f: Facts, pkg: Package, forms: dict[str, Any]) -> bool:
@@ -756,14 +789,23 @@ def _check(check: Validator, pkg: Package, pdf: bytes) -> CheckedForm:
 
 
 def assess(
-    facts: Iterable[Facts], pkg: Package, engine: Any, now: datetime, forms: dict[str, Any], done: dict[str, Any]
+    facts: Iterable[Facts],
+    pkg: Package,
+    engine: Any,
+    now: datetime,
+    forms: dict[str, Any],
+    done: dict[str, Any],
+    claims: dict[str, tuple[str, ...]] | None = None,
 ) -> list[Item]:
     """Statuses at `now`, sorted by due time (undated last)."""
     ordered = sorted(facts, key=lambda f: (f.received or "9999", f.key))
     first: dict[str, str] = {}
     items = []
     for f in ordered:
-        items.append(_assess_one(f, pkg, engine, now, forms, done, first))
+        item = _assess_one(f, pkg, engine, now, forms, done, first)
+        if claims and claims.get(f.id):
+            item = replace(item, claimed_by=claims[f.id])
+        items.append(item)
     big = datetime.max.replace(tzinfo=timezone.utc)
     rank = {s: i for i, s in enumerate(STATUSES)}
     items.sort(key=lambda i: (i.due or big, rank.get(i.status, 99), i.facts.received or "", i.facts.key))
