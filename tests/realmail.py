@@ -134,3 +134,31 @@ def plain(
     if date is not None:
         body = body.replace("Date: Wed, 25 Nov 2026 09:58:00 +0100", f"Date: {date}")
     return (body + "Content-Type: text/plain\r\n\r\nno attachment\r\n").encode()
+
+
+def corpus() -> dict[str, bytes]:
+    """Mail as the programs build it, around real forms; the expected records are in the tests."""
+    good = form()
+    standard = form(support="standard", membership_id="STD-777-XYZ", first_name="Zoë")
+    rfc2047 = "=?UTF-8?B?" + base64.b64encode("Anmeldung Dvořák.pdf".encode()).decode() + "?="
+    return {
+        "thunderbird": thunderbird([("registration-form-filled.pdf", good)], "<tb1@example.org>"),
+        "description-first": thunderbird(
+            [("service-description.pdf", service_description()), ("registration-form-filled.pdf", good)],
+            "<tb2@example.org>",
+        ),
+        "two-forms": thunderbird([("a.pdf", good), ("b.pdf", standard)], "<tb3@example.org>"),
+        "outlook": outlook("Registrierung Łukasz.pdf", good, "<ol1@example.org>"),
+        "apple": apple_mail("Registration.pdf", good, "<am1@example.org>"),
+        "forwarded": forwarded(thunderbird([("form.pdf", good)], "<inner@example.org>"), "<fw1@example.org>"),
+        "x-pdf": x_pdf_without_name(good, "<xp1@example.org>"),
+        "uuencode": uuencoded("form.pdf", good, "<uu1@example.org>"),
+        "rfc2047": thunderbird([(rfc2047, good)], "<enc@example.org>"),
+        "no-form": plain("Registrierung", "<nf@example.org>"),
+        "only-description": thunderbird([("sd.pdf", service_description())], "<sd@example.org>"),
+        "elsewhere": plain("Newsletter", "<nl@example.org>", to="team@example.com"),
+        "date-9999": plain("hi", "<d9@example.org>", date="Fri, 31 Dec 9999 23:59:59 +0000", received=None),
+        "received-9999": thunderbird([("f.pdf", good)], "<r9@example.org>").replace(
+            b"ESMTPS; " + RECEIVED.encode(), b"ESMTPS; Fri, 31 Dec 9999 23:59:59 +0000"
+        ),
+    }

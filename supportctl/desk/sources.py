@@ -332,6 +332,72 @@ class StdinSource(Source):
 
 
 _FETCH_RE = re.compile(rb"UID (\d+)")
+_SECTION_RE = re.compile(rb"BODY\[([0-9.]+|TEXT)\](?:<\d+>)? \{\d+\}$")
+_CT_HEADER = re.compile(rb"^(content-type|content-transfer-encoding|mime-version):", re.I)
+
+
+def _joined(resp: list[Any]) -> list[bytes]:
+    """imaplib's FETCH response as one line per message, literals put back in place as IMAP literals."""
+    lines: list[bytes] = []
+    current = b""
+    for item in resp:
+        if isinstance(item, tuple):
+            current += item[0] + item[1]
+        elif isinstance(item, bytes):
+            current += item
+            if current.rstrip().endswith(b")"):
+                lines.append(current)
+                current = b""
+    if current:
+        lines.append(current)
+    return lines
+
+
+def _sections(resp: list[Any]) -> dict[int, dict[str, bytes]]:
+    """uid -> {section: bytes} from a FETCH of BODY.PEEK[section] items."""
+    out: dict[int, dict[str, bytes]] = {}
+    uid: int | None = None
+    for item in resp:
+        if not isinstance(item, tuple):
+            continue
+        meta, data = item
+        m = _FETCH_RE.search(meta)
+        if m:
+            uid = int(m.group(1))
+        s = _SECTION_RE.search(meta)
+        if uid is not None and s:
+            out.setdefault(uid, {})[s.group(1).decode()] = bytes(data)
+    return out
+
+
+def _rebuild(head: bytes, parts: list[tuple[Any, bytes]]) -> bytes:
+    """A MIME message of the original header and only the given parts (each with its own headers)."""
+    lines, skipping = [], False
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                lines.append(line)
+            continue
+        skipping = bool(_CT_HEADER.match(line))
+        if not skipping and line.strip():
+            lines.append(line)
+    boundary = b"supportctl-parts-7f3a9c"
+    out = b"\n".join(lines).rstrip(b"\r\n") + b"\r\nMIME-Version: 1.0\r\n"
+    out += b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n\r\n'
+    for part, data in parts:
+        out += b"--" + boundary + b"\r\n" + part.header() + data + b"\r\n"
+    return out + b"--" + boundary + b"--\r\n"
+
+
+def _ready(data: bytes, size: int, limit: int) -> Callable[[], bytes]:
+    def read() -> bytes:
+        if size > limit:
+            raise TooLarge
+        return data
+
+    return read
+
+
 _SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
 _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
 
@@ -401,9 +467,11 @@ class ImapSource(Source):
         ca_bundle: str | None = None,
         timeout: float = 30.0,
         sent_folder: str | None = None,
+        max_parts: int = 100,
     ) -> None:
         self.target = target
         self.sent_folder = sent_folder
+        self.max_parts = max_parts
         self.key = "imap:" + target.url
         self.limit = limit
         self.watermark = watermark
@@ -458,9 +526,11 @@ class ImapSource(Source):
         new = sorted(u for u in self.present if u > wm.last_uid)
         for i in range(0, len(new), IMAP_BATCH):
             batch = new[i : i + IMAP_BATCH]
-            typ, resp = conn.uid("FETCH", ",".join(map(str, batch)), "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER])")
+            uids = ",".join(map(str, batch))
+            typ, resp = conn.uid("FETCH", uids, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER])")
             if typ != "OK":
                 raise TransferError(_("the IMAP server refused to send message headers"))
+            heads: list[tuple[int, int, bytes, float | None]] = []
             for item in resp:
                 if not isinstance(item, tuple):
                     continue
@@ -468,15 +538,89 @@ class ImapSource(Source):
                 m = _FETCH_RE.search(meta)
                 if not m:
                     continue
-                uid = int(m.group(1))
                 s = _SIZE_RE.search(meta)
-                size = int(s.group(1)) if s else len(head)
                 d = _DATE_RE.search(meta)
-                arrival = _internaldate(d.group(1)) if d else None
+                heads.append(
+                    (
+                        int(m.group(1)),
+                        int(s.group(1)) if s else len(head),
+                        head,
+                        _internaldate(d.group(1)) if d else None,
+                    )
+                )
+            bodies = self._candidate_parts(uids, [(u, size, head) for u, size, head, _a in heads])
+            for uid, size, head, arrival in heads:
                 self.fetched_headers += 1
-                yield Envelope(f"uid:{uid}", size, head, arrival, self._reader(uid, size))
+                reader = self._reader(uid, size)
+                if uid in bodies:
+                    reader = _ready(bodies.pop(uid), size, self.limit)
+                yield Envelope(f"uid:{uid}", size, head, arrival, reader)
                 wm = Watermark(validity, max(wm.last_uid, uid))
         self.watermark = wm
+
+    def _candidate_parts(self, uids: str, heads: list[tuple[int, int, bytes]]) -> dict[int, bytes]:
+        """For a batch: each message rebuilt from only the parts that can hold a form (see `imapparts`).
+
+        Messages whose structure cannot be parsed, or that break the part limit, are left out: their
+        reader fetches them whole (and triage lists them as skipped where the limits say so).
+        """
+        from supportctl.desk import imapparts
+
+        conn = self._conn
+        typ, resp = conn.uid("FETCH", uids, "(UID BODYSTRUCTURE)")
+        if typ != "OK":
+            return {}
+        structures: dict[int, list[Any]] = {}
+        for raw in _joined(resp):
+            m = _FETCH_RE.search(raw)
+            at = raw.find(b"BODYSTRUCTURE ")
+            if not m or at < 0:
+                continue
+            try:
+                parsed = imapparts.parse_sexp(raw[at + len(b"BODYSTRUCTURE ") :].rstrip().removesuffix(b")"))
+                structures[int(m.group(1))] = parsed[0] if parsed and isinstance(parsed[0], list) else []
+            except imapparts.Unparsable:
+                continue
+        typ, data = conn.uid("SEARCH", None, "UID", uids, "BODY", '"begin "')
+        uu = {int(x) for x in (data[0] or b"").split()} if typ == "OK" and data else set()
+        plan: dict[tuple[str, ...], list[int]] = {}
+        out: dict[int, bytes] = {}
+        parts_of: dict[int, list[imapparts.Part]] = {}
+        for uid, size, head in heads:
+            body = structures.get(uid)
+            if not body or size > self.limit:
+                continue
+            try:
+                leaves = imapparts.leaves(body)
+            except imapparts.Unparsable:
+                continue
+            if len(leaves) > self.max_parts:
+                continue
+            wanted = [p for p in leaves if imapparts.may_hold_form(p, uid in uu)]
+            multipart = isinstance(body[0], list)
+            if not wanted:
+                out[uid] = head if not multipart else _rebuild(head, [])
+                continue
+            parts_of[uid] = wanted
+            plan.setdefault(tuple("TEXT" if not multipart else p.section for p in wanted), []).append(uid)
+        for sections, members in plan.items():
+            for j in range(0, len(members), IMAP_BATCH):
+                chunk = members[j : j + IMAP_BATCH]
+                items = " ".join(f"BODY.PEEK[{s}]" for s in sections)
+                typ, resp = conn.uid("FETCH", ",".join(map(str, chunk)), f"(UID {items})")
+                if typ != "OK":
+                    continue
+                got = _sections(resp)
+                for uid in chunk:
+                    data_of = got.get(uid, {})
+                    if sections == ("TEXT",):
+                        head = next(h for u, _s, h in heads if u == uid)
+                        out[uid] = head + data_of.get("TEXT", b"")
+                    else:
+                        head = next(h for u, _s, h in heads if u == uid)
+                        out[uid] = _rebuild(head, [(p, data_of.get(p.section, b"")) for p in parts_of[uid]])
+                    self.fetched_bodies += 1
+        return out
 
     def _reader(self, uid: int, size: int) -> Callable[[], bytes]:
         def read() -> bytes:
