@@ -11,7 +11,6 @@ type: they cannot carry a form.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,16 +27,26 @@ class Part:
     disposition_params: tuple[tuple[str, str], ...]
     size: int
 
-    def header(self) -> bytes:
-        def params(items: Iterable[tuple[str, str]]) -> str:
-            return "".join(f'; {k}="{v}"' for k, v in items if '"' not in v and "\n" not in v and "\r" not in v)
+    def filename(self) -> str | None:
+        """The file name as a mail program shows it: RFC 2231 (`filename*`) first, then RFC 2047 names."""
+        from email.utils import decode_rfc2231
+        from urllib.parse import unquote
 
-        lines = [f"Content-Type: {self.type}{params(self.params)}"]
-        if self.encoding and self.encoding.lower() not in ("7bit", "8bit", "binary"):
-            lines.append(f"Content-Transfer-Encoding: {self.encoding}")
-        if self.disposition:
-            lines.append(f"Content-Disposition: {self.disposition}{params(self.disposition_params)}")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "replace")
+        from supportctl.desk.triage import clean, decoded_header
+
+        params = dict(self.disposition_params)
+        params.update({k: v for k, v in self.params if k not in params})
+        for key in ("filename*", "name*"):
+            if key in params:
+                charset, _lang, text = decode_rfc2231(params[key])
+                try:
+                    return clean(unquote(text, encoding=charset or "utf-8", errors="replace")) or None
+                except LookupError:  # an unknown charset
+                    return clean(unquote(text, encoding="utf-8", errors="replace")) or None
+        for key in ("filename", "name"):
+            if params.get(key):
+                return decoded_header(params[key]) or None
+        return None
 
 
 class Unparsable(Exception):
@@ -137,3 +146,19 @@ def may_hold_form(part: Part, uuencode: bool) -> bool:
     if main == "text":
         return uuencode
     return named and main not in ("image", "audio", "video")
+
+
+def decode(part: Part, data: bytes) -> bytes:
+    """A part's bytes after its transfer encoding (a partial base64 prefix is cut to whole quanta)."""
+    import binascii
+
+    enc = part.encoding.lower()
+    try:
+        if enc == "base64":
+            compact = re.sub(rb"[^A-Za-z0-9+/=]", b"", data)
+            return binascii.a2b_base64(compact[: len(compact) // 4 * 4])  # a prefix: whole quanta only
+        if enc == "quoted-printable":
+            return binascii.a2b_qp(data)
+    except (binascii.Error, ValueError):
+        return b""
+    return data

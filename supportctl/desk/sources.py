@@ -38,6 +38,8 @@ class Envelope:
     arrival: float | None  # file mtime or IMAP INTERNALDATE, epoch seconds
     read: Callable[[], bytes] = field(repr=False, compare=False)
     error: str | None = None  # why it cannot be read at all (a special file, no permission): listed as skipped
+    # IMAP: the decoded parts that can hold a form (name, type, bytes), fetched without the rest of the message
+    files: Callable[[], list[tuple[str | None, str, bytes]]] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -333,7 +335,6 @@ class StdinSource(Source):
 
 _FETCH_RE = re.compile(rb"UID (\d+)")
 _SECTION_RE = re.compile(rb"BODY\[([0-9.]+|TEXT)\](?:<\d+>)? \{\d+\}$")
-_CT_HEADER = re.compile(rb"^(content-type|content-transfer-encoding|mime-version):", re.I)
 
 
 def _joined(resp: list[Any]) -> list[bytes]:
@@ -370,23 +371,13 @@ def _sections(resp: list[Any]) -> dict[int, dict[str, bytes]]:
     return out
 
 
-def _rebuild(head: bytes, parts: list[tuple[Any, bytes]]) -> bytes:
-    """A MIME message of the original header and only the given parts (each with its own headers)."""
-    lines, skipping = [], False
-    for line in head.split(b"\n"):
-        if line[:1] in (b" ", b"\t"):
-            if not skipping:
-                lines.append(line)
-            continue
-        skipping = bool(_CT_HEADER.match(line))
-        if not skipping and line.strip():
-            lines.append(line)
-    boundary = b"supportctl-parts-7f3a9c"
-    out = b"\n".join(lines).rstrip(b"\r\n") + b"\r\nMIME-Version: 1.0\r\n"
-    out += b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n\r\n'
-    for part, data in parts:
-        out += b"--" + boundary + b"\r\n" + part.header() + data + b"\r\n"
-    return out + b"--" + boundary + b"--\r\n"
+def _decoded(parts: list[tuple[Any, bytes]]) -> Callable[[], list[tuple[str | None, str, bytes]]]:
+    def files() -> list[tuple[str | None, str, bytes]]:
+        from supportctl.desk import imapparts
+
+        return [(p.filename(), p.type, imapparts.decode(p, data)) for p, data in parts]
+
+    return files
 
 
 def _ready(data: bytes, size: int, limit: int) -> Callable[[], bytes]:
@@ -548,21 +539,30 @@ class ImapSource(Source):
                         _internaldate(d.group(1)) if d else None,
                     )
                 )
-            bodies = self._candidate_parts(uids, [(u, size, head) for u, size, head, _a in heads])
+            parts = self._candidate_parts(uids, [(u, size, head) for u, size, head, _a in heads])
             for uid, size, head, arrival in heads:
                 self.fetched_headers += 1
-                reader = self._reader(uid, size)
-                if uid in bodies:
-                    reader = _ready(bodies.pop(uid), size, self.limit)
-                yield Envelope(f"uid:{uid}", size, head, arrival, reader)
+                if uid in parts:
+                    yield Envelope(
+                        f"uid:{uid}",
+                        size,
+                        head,
+                        arrival,
+                        _ready(head, size, self.limit),
+                        files=_decoded(parts.pop(uid)),
+                    )
+                else:
+                    yield Envelope(f"uid:{uid}", size, head, arrival, self._reader(uid, size))
                 wm = Watermark(validity, max(wm.last_uid, uid))
         self.watermark = wm
 
-    def _candidate_parts(self, uids: str, heads: list[tuple[int, int, bytes]]) -> dict[int, bytes]:
-        """For a batch: each message rebuilt from only the parts that can hold a form (see `imapparts`).
+    def _candidate_parts(self, uids: str, heads: list[tuple[int, int, bytes]]) -> dict[int, list[tuple[Any, bytes]]]:
+        """For a batch: per message, the parts that can hold a form with their (still encoded) bytes.
 
-        Messages whose structure cannot be parsed, or that break the part limit, are left out: their
-        reader fetches them whole (and triage lists them as skipped where the limits say so).
+        A part typed as PDF is fetched whole; any other candidate first by its first 2 KiB, and whole only
+        when that shows `%PDF-` (a zip or an office file then costs 2 KiB, not its size). Messages whose
+        structure cannot be parsed, or that break the part limit, are left out: their reader fetches them
+        whole (and triage lists them as skipped where the limits say so).
         """
         from supportctl.desk import imapparts
 
@@ -583,10 +583,10 @@ class ImapSource(Source):
                 continue
         typ, data = conn.uid("SEARCH", None, "UID", uids, "BODY", '"begin "')
         uu = {int(x) for x in (data[0] or b"").split()} if typ == "OK" and data else set()
-        plan: dict[tuple[str, ...], list[int]] = {}
-        out: dict[int, bytes] = {}
-        parts_of: dict[int, list[imapparts.Part]] = {}
-        for uid, size, head in heads:
+        out: dict[int, list[tuple[Any, bytes]]] = {}
+        whole: dict[int, list[Any]] = {}
+        probe: dict[int, list[Any]] = {}
+        for uid, size, _head in heads:
             body = structures.get(uid)
             if not body or size > self.limit:
                 continue
@@ -596,31 +596,40 @@ class ImapSource(Source):
                 continue
             if len(leaves) > self.max_parts:
                 continue
-            wanted = [p for p in leaves if imapparts.may_hold_form(p, uid in uu)]
-            multipart = isinstance(body[0], list)
-            if not wanted:
-                out[uid] = head if not multipart else _rebuild(head, [])
-                continue
-            parts_of[uid] = wanted
-            plan.setdefault(tuple("TEXT" if not multipart else p.section for p in wanted), []).append(uid)
+            out[uid] = []
+            for part in leaves:
+                if not imapparts.may_hold_form(part, uid in uu):
+                    continue
+                is_pdf = part.type in ("application/pdf", "application/x-pdf") or part.type.startswith("text/")
+                (whole if is_pdf else probe).setdefault(uid, []).append(part)
+        # Probe the others: 2 KiB of base64 decode to 1.5 KiB, enough to see %PDF- in the first KiB.
+        for uid, part, data in self._fetch_sections(probe, "<0.2048>"):
+            decoded = imapparts.decode(part, data)
+            if b"%PDF-" in decoded[:1024]:
+                whole.setdefault(uid, []).append(part)
+            else:
+                out[uid].append((part, data))  # its start tells triage what it is (a zip, a docx)
+        for uid, part, data in self._fetch_sections(whole, ""):
+            out[uid].append((part, data))
+            self.fetched_bodies += 1
+        return out
+
+    def _fetch_sections(self, wanted: dict[int, list[Any]], span: str) -> Iterator[tuple[int, Any, bytes]]:
+        """BODY.PEEK[section]<span> for each (uid, part): one command per set of messages wanting the same sections."""
+        plan: dict[tuple[str, ...], list[int]] = {}
+        for uid, parts in wanted.items():
+            plan.setdefault(tuple(p.section for p in parts), []).append(uid)
         for sections, members in plan.items():
             for j in range(0, len(members), IMAP_BATCH):
                 chunk = members[j : j + IMAP_BATCH]
-                items = " ".join(f"BODY.PEEK[{s}]" for s in sections)
-                typ, resp = conn.uid("FETCH", ",".join(map(str, chunk)), f"(UID {items})")
+                items = " ".join(f"BODY.PEEK[{s}]{span}" for s in sections)
+                typ, resp = self._conn.uid("FETCH", ",".join(map(str, chunk)), f"(UID {items})")
                 if typ != "OK":
                     continue
                 got = _sections(resp)
                 for uid in chunk:
-                    data_of = got.get(uid, {})
-                    if sections == ("TEXT",):
-                        head = next(h for u, _s, h in heads if u == uid)
-                        out[uid] = head + data_of.get("TEXT", b"")
-                    else:
-                        head = next(h for u, _s, h in heads if u == uid)
-                        out[uid] = _rebuild(head, [(p, data_of.get(p.section, b"")) for p in parts_of[uid]])
-                    self.fetched_bodies += 1
-        return out
+                    for part in wanted[uid]:
+                        yield uid, part, got.get(uid, {}).get(part.section, b"")
 
     def _reader(self, uid: int, size: int) -> Callable[[], bytes]:
         def read() -> bytes:

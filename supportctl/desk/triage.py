@@ -221,6 +221,11 @@ def clean(text: str) -> str:
     return _CONTROL_RE.sub("?", text.replace("\r", " ").replace("\n", " ").replace("\t", " ")).strip()
 
 
+def decoded_header(value: Any) -> str:
+    """A header value (or RFC 2047 encoded word) decoded and made safe to show."""
+    return _header_text(value)
+
+
 def _header_text(value: Any) -> str:
     if value is None:
         return ""
@@ -340,9 +345,12 @@ def examine(
         return Facts(**base, kind="skipped", reason=too_big), []
     except OSError as exc:
         return Facts(**base, kind="skipped", reason=_os_reason(exc)), []
-    if single_text and b"begin " not in data:
+    if env.files is not None:  # IMAP: only the parts that can hold a form, already decoded
+        scan = classify(env.files())
+    elif single_text and b"begin " not in data:
         return Facts(**base, kind="no-pdf"), []  # one text part and no uuencoded file: nothing to parse
-    scan = scan_message(data, limits)
+    else:
+        scan = scan_message(data, limits)
     pdfs = [(hashlib.sha256(body).hexdigest(), body) for _name, _type, body in scan.files if body is not None]
     parts = []
     for name, ctype, body in scan.files:
@@ -435,9 +443,7 @@ def scan_message(data: bytes, limits: Limits) -> Scan:
         return Scan("skipped", _("malformed MIME: the message structure cannot be read"), ())
     parts = 0
     stack: list[tuple[Message, int]] = [(msg, 0)]
-    files: list[tuple[str | None, str, bytes | None]] = []
-    bad: str | None = None
-    bad_kind = "bad-attachment"
+    leaves: list[tuple[str | None, str, bytes]] = []
     while stack:
         part, depth = stack.pop()
         parts += 1
@@ -455,14 +461,24 @@ def scan_message(data: bytes, limits: Limits) -> Scan:
         if isinstance(payload, list):
             stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
             continue
-        name = _part_name(part)
-        ctype = part.get_content_type()
         try:
             body = part.get_payload(decode=True)
         except Exception:
             body = None
-        if not isinstance(body, bytes):
-            continue
+        if isinstance(body, bytes):
+            leaves.append((_part_name(part), part.get_content_type(), body))
+    return classify(leaves)
+
+
+def classify(leaves: Iterable[tuple[str | None, str, bytes]]) -> Scan:
+    """The intake rules over a message's decoded leaves (name, type, bytes), in order.
+
+    Shared by the MIME walk above and by IMAP, which hands over only the parts that can hold a form.
+    """
+    files: list[tuple[str | None, str, bytes | None]] = []
+    bad: str | None = None
+    bad_kind = "bad-attachment"
+    for name, ctype, body in leaves:
         if ctype.startswith("text/") and name is None:
             for uu_name, uu_body in _uudecoded(body) if b"begin " in body else ():
                 files.append((uu_name, "application/octet-stream", uu_body if b"%PDF-" in uu_body[:1024] else None))
