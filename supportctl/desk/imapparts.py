@@ -155,7 +155,7 @@ def decode(part: Part, data: bytes) -> bytes:
     enc = part.encoding.lower()
     try:
         if enc == "base64":
-            compact = re.sub(rb"[^A-Za-z0-9+/=]", b"", data)
+            compact = data.replace(b"\r", b"").replace(b"\n", b"").replace(b" ", b"")
             return binascii.a2b_base64(compact[: len(compact) // 4 * 4])  # a prefix: whole quanta only
         if enc == "quoted-printable":
             return binascii.a2b_qp(data)
