@@ -5,6 +5,7 @@ Two desk members are two state directories (two HOMEs) on the same IMAP account.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -182,3 +183,42 @@ def test_member_name_is_an_imap_atom(monkeypatch: Any) -> None:
     monkeypatch.setenv("SUPPORTCTL_INBOX_MEMBER", "Anna Dvořák (desk)")
     assert shared.member_name() == "Anna-Dvo--k--desk-"
     assert shared.member_name("ben") == "ben"
+
+
+def test_idle_wakes_on_delivery_and_watch_reports_the_new_registration(
+    dovecot: ds.Dovecot, tmp_path: Path, monkeypatch: Any
+) -> None:
+    import threading
+
+    from supportctl.desk.watch import watch
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    pkg = package.load(package.bundled_root())
+    engine = eta.Engine(pkg.process.schedule, pkg.process.classes, "hours")
+    src = sources.ImapSource(sources.parse_imap_url(dovecot.url), ds.PASSWORD, 1 << 20, None, dovecot.ca)
+    now = datetime.fromisoformat(NOW)
+    try:
+        events = watch(src, lambda s, _t: inbox.triage(s, pkg, engine, now), interval=20, clock=lambda: now)
+        first, changes = next(events)
+        assert first.items == () and changes == []
+        timer = threading.Timer(
+            1.0, lambda: dovecot.deliver("1764061300.M2P1.reg", rm.thunderbird([("f.pdf", rm.form())], MSGID))
+        )
+        timer.start()
+        started = time.monotonic()
+        _second, changes = next(events)  # IDLE returns when the server announces the new message
+        waited = time.monotonic() - started
+        assert [(c.before, c.item.status) for c in changes] == [(None, "due-soon")]
+        assert waited < 10, waited  # woken by the server, not by the 20 s interval
+    finally:
+        src.close()
+
+
+def test_watch_wakes_at_the_next_due_time() -> None:
+    from supportctl.desk.watch import next_wake
+
+    f = inbox.Facts("a", "k", None, None, "s", "s@x", None, "subj", NOW, "received", "pdf")
+    due = datetime.fromisoformat("2026-11-25T11:00:00+01:00")
+    result = inbox.Triage("src", (inbox.Item(f, "due-soon", due=due),))
+    assert next_wake(result, datetime.fromisoformat(NOW), 3600) == pytest.approx(1800.05)
+    assert next_wake(result, datetime.fromisoformat(NOW), 60) == 60

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -683,6 +684,38 @@ class ImapSource(Source):
             return read_sent(self._conn, folder, reselect=None).by_reply_to
         except Exception:  # the Sent folder is extra information: triage goes on without it
             return {}
+
+    def wait_for_mail(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for new mail with IDLE (RFC 2177); True when the server announced some.
+
+        Without IDLE it simply waits. The connection stays open for the next triage.
+        """
+        import select
+
+        conn = self._conn
+        if "IDLE" not in {c.upper() for c in getattr(conn, "capabilities", ())}:
+            time.sleep(timeout)
+            return False
+        tag = conn._new_tag()
+        conn.send(tag + b" IDLE\r\n")
+        first = conn.readline()
+        if not first.startswith(b"+"):
+            return False  # the server refused IDLE: its tagged answer is in `first`
+        news = False
+        end = time.monotonic() + timeout
+        try:
+            while time.monotonic() < end and not news:
+                ready, _w, _x = select.select([conn.sock], [], [], min(1.0, max(0.0, end - time.monotonic())))
+                if ready or conn.sock.pending():
+                    line = conn.readline()
+                    news = b"EXISTS" in line or b"RECENT" in line
+        finally:
+            conn.send(b"DONE\r\n")
+            while True:  # the untagged lines that came meanwhile, then the tagged end of IDLE
+                line = conn.readline()
+                if not line or line.startswith(tag):
+                    break
+        return news
 
     def close(self) -> None:
         try:
