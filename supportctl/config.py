@@ -59,6 +59,15 @@ _FETCH: list[Setting] = [
     Setting("fetch.max_size", "str", "100MB", "Largest download `fetch` accepts, e.g. 100MB, 1.5GiB"),
     Setting("fetch.timeout", "int", 30, "Seconds `fetch` waits for a connection or for data"),
     Setting("fetch.ca_bundle", "str", None, "CA certificates for https downloads (default: system, SSL_CERT_FILE)"),
+    Setting("fetch.username", "str", None, "User name for a package server that asks for a login (https only)"),
+    Setting(
+        "fetch.password_source",
+        "str",
+        "auto",
+        "Where the package server's password comes from: auto = env, keyring, command, prompt",
+        ("auto", "env", "keyring", "command", "prompt"),
+    ),
+    Setting("fetch.password_command", "str", None, "Command printing the package server's password (no shell)"),
     Setting("print.printer", "str", None, "Printer for `print` and `fetch --print` (default: the system default)"),
 ]
 

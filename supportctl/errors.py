@@ -23,6 +23,10 @@ class ExitCode(IntEnum):
     UNCERTAIN = 9
     OVERDUE = 10
     PARTIAL = 11
+    PRINT_SYSTEM_DOWN = 12
+    NO_SUCH_PRINTER = 13
+    PRINTER_DISABLED = 14
+    PRINT_QUEUED = 15
     INTERRUPTED = 130
 
 
@@ -89,3 +93,18 @@ class DeliveryUncertainError(SupportctlError):
 class OverdueError(SupportctlError):
     exit_code = ExitCode.OVERDUE
     code = "overdue"
+
+
+class PrintSystemDownError(SupportctlError):
+    exit_code = ExitCode.PRINT_SYSTEM_DOWN
+    code = "print-system-down"
+
+
+class NoSuchPrinterError(SupportctlError):
+    exit_code = ExitCode.NO_SUCH_PRINTER
+    code = "no-such-printer"
+
+
+class PrinterDisabledError(SupportctlError):
+    exit_code = ExitCode.PRINTER_DISABLED
+    code = "printer-disabled"

@@ -25,6 +25,15 @@ _COMMAND_KEY = "supportctl.command"
 _STREAM_KEY = "supportctl.stream"
 
 
+def _password_prompt() -> Any:
+    """A hidden prompt, only when a person is at a terminal; the core never prompts by itself."""
+    if not sys.stdin.isatty():
+        return None
+    import getpass
+
+    return lambda text: getpass.getpass(text)
+
+
 class _Group(TyperGroup):
     """Maps every `SupportctlError` (and Ctrl-C) to one stderr line, the --json envelope and an exit code.
 
@@ -422,6 +431,10 @@ def config_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     settings = {
         key: {"value": r.value, "source": r.source, "origin": r.origin} for key, r in sorted(cfg.values.items())
     }
+    if settings.get("package_url", {}).get("value"):
+        from supportctl.package.urlauth import redact
+
+        settings["package_url"]["value"] = redact(str(settings["package_url"]["value"]))  # a password in it
     if json_output:
         out.write_out(
             out.envelope("config show", {"path": str(cfg.path), "exists": cfg.file_exists, "settings": settings})

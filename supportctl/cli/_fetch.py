@@ -14,6 +14,7 @@ from supportctl.cli._base import (
     _begin,
     _load_config,
     _load_package,
+    _password_prompt,
     app,
 )
 from supportctl.cli._mail import _open_session, _report_sent, outbox_send_now
@@ -68,6 +69,13 @@ def fetch(
         typer.Option(
             "--force",
             help=_("Replace --dest even if it is not a package written by fetch; it is moved aside, never deleted."),
+        ),
+    ] = False,
+    force_download: Annotated[
+        bool,
+        typer.Option(
+            "--force-download",
+            help=_("Download even if the server says the package is unchanged since the last fetch."),
         ),
     ] = False,
     print_after: Annotated[
@@ -126,6 +134,16 @@ def fetch(
         return
     if send or eml:
         raise typer.BadParameter(_("--send and --eml go with --request"), param_hint="--send" if send else "--eml")
+    from supportctl import config
+    from supportctl.mail import credentials
+
+    credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
+    fetch_settings = {k: r.value for k, r in cfg.values.items() if k.startswith("fetch.")}
+    prompt = _password_prompt()
+
+    def password(user: str, host: str) -> str:
+        return credentials.password_for(user, host, fetch_settings, credentials.FETCH_SECRETS, prompt=prompt).value
+
     opts = core.FetchOptions(
         dest=Path(cfg.get("fetch.dest")),
         sha256=sha256,
@@ -133,31 +151,46 @@ def fetch(
         force=force,
         ca_bundle=cfg.get("fetch.ca_bundle"),
         timeout=float(cfg.get("fetch.timeout")),
+        force_download=force_download,
+        username=cfg.get("fetch.username"),
+        password=password,
     )
     with _progress_bar() as progress:
         result = core.fetch(source, opts, cfg.get("package_url"), progress)
     for w in result.warnings:
         out.say(_("warning: {message}").format(message=w))
+    if result.unchanged:
+        if not json_output:
+            out.say(
+                _("Package {name} {version} in {dest} is unchanged on the server; nothing was downloaded").format(
+                    name=result.name, version=result.version, dest=result.dest
+                )
+            )
+    if result.resumed:
+        out.say(_("The download broke off and was resumed ({n} times)").format(n=result.resumed))
     jobs: list[Any] = []
     if print_after:
         from supportctl.package import manifest as pkgmod
         from supportctl.package import printing
 
         pkg = pkgmod.load(result.dest)
-        jobs = printing.print_documents(printing.select(pkg, []), cfg.get("print.printer"))
+        setting = cfg.source("print.printer")
+        printed = printing.print_items(printing.select(pkg, []), setting.value, setting.source, wait=0)
+        jobs = printed.jobs
     if json_output:
         data = result.to_dict()
         data["printed"] = [j.to_dict() for j in jobs]
         out.write_out(out.envelope("fetch", data))
         return
-    out.say(
-        _("Fetched package {name} {version} into {dest}").format(
-            name=result.name, version=result.version, dest=result.dest
+    if not result.unchanged:
+        out.say(
+            _("Fetched package {name} {version} into {dest}").format(
+                name=result.name, version=result.version, dest=result.dest
+            )
         )
-    )
     out.table(None, [_("Document"), _("File")], [[d["id"], d["file"]] for d in result.documents])
     for j in jobs:
-        out.say(_("Sent {file} to the printer").format(file=j.item.file))
+        out.say(_("Sent {file} to the printer ({job})").format(file=j.item.file, job=j.job or j.state))
 
 
 def _fetch_request(
@@ -246,7 +279,9 @@ def _progress_bar() -> Any:
         from rich.console import Console
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
-        with Progress(
+        # Started at the first data, not before: a password prompt (a server that asks for a login) comes
+        # before the body and must not be drawn over.
+        progress = Progress(
             "{task.description}",
             BarColumn(),
             DownloadColumn(),
@@ -254,13 +289,20 @@ def _progress_bar() -> Any:
             TimeRemainingColumn(),
             console=Console(stderr=True, no_color=not out.use_color(sys.stderr), highlight=False),
             transient=True,
-        ) as progress:
-            task = progress.add_task(_("Downloading"), total=None)
+        )
+        task: list[Any] = []
 
-            def update(done: int, total: int | None) -> None:
-                progress.update(task, completed=done, total=total)
+        def update(done: int, total: int | None) -> None:
+            if not task:
+                progress.start()
+                task.append(progress.add_task(_("Downloading"), total=None))
+            progress.update(task[0], completed=done, total=total)
 
+        try:
             yield update
+        finally:
+            if task:
+                progress.stop()
 
     return bar()
 
@@ -335,34 +377,167 @@ def print_cmd(
     docs: Annotated[
         list[str] | None,
         typer.Argument(
-            help=_("Document ids, or terms (default: every printable document)."),
-            metavar="[DOC]...",
+            help=_("Document ids, terms, or a filled form FILE.pdf (default: every printable document)."),
+            metavar="[DOC|FILE.pdf]...",
             show_default=False,
         ),
     ] = None,
     printer: Annotated[
-        str | None, typer.Option("--printer", help=_("Printer name (default: the system default)."), metavar="NAME")
+        str | None,
+        typer.Option(
+            "--printer",
+            help=_("Printer name (default: print.printer, PRINTER, LPDEST, the system default)."),
+            metavar="NAME",
+        ),
     ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            help=_("Seconds to wait until the print system has taken the jobs (0: do not wait)."),
+            metavar="SECONDS",
+            min=0,
+        ),
+    ] = 30.0,
+    force: Annotated[bool, typer.Option("--force", help=_("Print a filled form even if it is invalid."))] = False,
+    again: Annotated[
+        bool, typer.Option("--again", help=_("Print documents that were printed or queued before once more."))
+    ] = False,
+    list_printers: Annotated[
+        bool, typer.Option("--list-printers", help=_("List the printers and their state, then exit."))
+    ] = False,
     package: PackageOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Print the service description and the form with the terms (CUPS lp, else lpr).
+    """Print the service description and the form with the terms, or a filled form (CUPS lp, lpr, Windows).
 
     Examples:  supportctl print   ·   supportctl print terms --printer office
+    ·   supportctl print registration-form-filled.pdf   ·   supportctl print --list-printers
     """
     _begin(ctx, "print", json_output)
+    from pathlib import Path
+
     from supportctl.package import printing
 
+    if list_printers:
+        _list_printers(json_output)
+        return
     cfg = _load_config({"print.printer": printer})
     pkg = _load_package(package, cfg)
-    jobs = printing.print_documents(printing.select(pkg, list(docs or [])), cfg.get("print.printer"))
+    wanted = list(docs or [])
+    items: list[Any] = []
+    ids = [w for w in wanted if not printing.is_file_argument(w)]
+    by_id = iter(printing.select(pkg, ids)) if ids or not wanted else iter(())
+    if not wanted:
+        items = list(by_id)
+    for w in wanted:
+        if not printing.is_file_argument(w):
+            items.append(next(by_id))
+            continue
+        items.append(_filled_form(pkg, Path(w), force))
+    setting = cfg.source("print.printer")
+    result = printing.print_items(items, setting.value, setting.source, wait=wait, again=again)
+    _report_print(result, json_output, "print")
+    if result.exit_code:
+        raise typer.Exit(int(result.exit_code))
+
+
+def _filled_form(pkg: Any, path: Any, force: bool) -> Any:
+    from supportctl.form.pdfform import FormFindingsError
+    from supportctl.package import printing
+
+    try:
+        item, report = printing.filled_form(pkg, path, force)
+    except FormFindingsError as exc:
+        for f in exc.findings:
+            out.say("  " + _finding_text(f))
+        raise
+    if not report.ok:
+        out.say(
+            _("warning: {path} is not valid ({n} problem(s)); printing it anyway (--force)").format(
+                path=path, n=len(report.findings)
+            )
+        )
+    return item
+
+
+def _finding_text(f: Any) -> str:
+    from supportctl.package.documents import sanitize
+
+    text = sanitize(f.message)
+    if f.suggestion:
+        text += _("; suggestion: {value}").format(value=sanitize(f.suggestion))
+    return text
+
+
+def _report_print(result: Any, json_output: bool, command: str) -> None:
+    from supportctl.package import printing
+
     if json_output:
-        out.write_out(out.envelope("print", {"printed": [j.to_dict() for j in jobs]}))
+        out.write_out(out.envelope(command, result.to_dict(), ok=not result.exit_code))
+    where = {
+        "flag": "--printer",
+        "env": "SUPPORTCTL_PRINT_PRINTER",
+        "file": _("print.printer in the config"),
+        "PRINTER": "PRINTER",
+        "LPDEST": "LPDEST",
+        "default": _("the system default"),
+    }.get(result.printer_source, result.printer_source)
+    if result.printer:
+        out.say(
+            _("Printing on {printer} ({source}) with {system}").format(
+                printer=result.printer, source=where, system=result.system
+            )
+        )
+    else:
+        out.say(_("Printing on the default printer with {system}").format(system=result.system))
+    for j in result.jobs:
+        state = printing.state_word(j.state)
+        if not j.sent and j.state == "completed":
+            line = _("{file}: already printed as {job} ({when}); not sent again (--again prints another copy)")
+        elif not j.sent:
+            line = _("{file}: already sent as {job} ({state}); not sent again (--again prints another copy)")
+        elif j.job:
+            line = _("{file}: job {job} {state}")
+        else:
+            line = _("{file}: {state}")
+        out.say(line.format(file=j.item.file.name, job=j.job or "-", state=state, when=j.at or "?"))
+    if result.exit_code:
+        pending = [j.job or j.item.file.name for j in result.jobs if j.state in printing.QUEUED]
+        out.say(
+            out.error_line(
+                _("still queued after {n} s: {jobs}").format(n=round(result.waited), jobs=", ".join(pending)),
+                _("they print when the printer takes them; running print again does not send them twice"),
+            )
+        )
+
+
+def _list_printers(json_output: bool) -> None:
+    from supportctl.package import printing
+
+    system, found = printing.list_printers()
+    if json_output:
+        out.write_out(out.envelope("print", {"system": system, "printers": [p.to_dict() for p in found]}))
         return
-    for j in jobs:
-        out.say(_("Sent {file} to the printer").format(file=j.item.file))
-        if j.output:
-            out.write_out(j.output)
+    states = {"idle": _("idle"), "processing": _("printing"), "stopped": _("disabled"), "unknown": _("unknown")}
+    rows = [
+        [
+            p.name + (" *" if p.default else ""),
+            states.get(p.state, p.state),
+            _("yes") if p.accepting else _("no"),
+            p.info,
+            p.message,
+        ]
+        for p in found
+    ]
+    if not rows:
+        out.say(_("no printers ({system})").format(system=system))
+        return
+    out.table(
+        _("Printers ({system}; * = default)").format(system=system),
+        [_("Printer"), _("State"), _("Accepting"), _("Description"), _("Message")],
+        rows,
+    )
 
 
 # (section end: fetch, show, print)

@@ -17,6 +17,7 @@ from supportctl.cli._base import (
     _Group,
     _load_config,
     _load_package,
+    _password_prompt,
     app,
     config_app,
 )
@@ -72,15 +73,6 @@ def _mail_config(flags: dict[str, Any]) -> Any:
     cfg = _load_config(flags)
     credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
     return cfg
-
-
-def _password_prompt() -> Any:
-    """A hidden prompt, only when a person is at a terminal; the core never prompts by itself."""
-    if not sys.stdin.isatty():
-        return None
-    import getpass
-
-    return lambda text: getpass.getpass(text)
 
 
 def _open_session(cfg: Any) -> Any:

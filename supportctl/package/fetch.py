@@ -9,6 +9,8 @@ Downloads are streamed in chunks (memory stays flat) and hashed while they strea
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import shutil
@@ -24,10 +26,13 @@ from supportctl.errors import InvalidInputError, SupportctlError, TransferError,
 from supportctl.fsutil import atomic_write_text
 from supportctl.i18n import _
 from supportctl.package import manifest as pkgmod
+from supportctl.package import transfer, transfer_errors, urlauth
+from supportctl.package.urlauth import PasswordSource, redact
 
-CHUNK = 1 << 20
 MAX_REDIRECTS = 5
 MARKER = ".supportctl-package"
+SOURCE_RECORD = ".supportctl-source.json"  # where a downloaded package came from, and its validators
+KEEP_FOR_FALLBACK = 4 << 20  # bytes kept in memory while unpacking streams, so a fallback needs no 2nd GET
 DEFAULT_MAX_SIZE = 100 * 1000 * 1000
 
 Progress = Callable[[int, "int | None"], None]
@@ -43,6 +48,9 @@ class FetchOptions:
     ca_bundle: str | None = None
     timeout: float = 30.0
     max_redirects: int = MAX_REDIRECTS
+    force_download: bool = False  # no conditional request: download even if the server says unchanged
+    username: str | None = None  # fetch.username: sent over https when the server asks (401)
+    password: PasswordSource | None = field(default=None, repr=False)  # (user, host) -> password
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,8 @@ class FetchResult:
     sha256: str | None  # of the downloaded or given zip
     documents: tuple[dict[str, str], ...] = field(default=())
     warnings: tuple[str, ...] = field(default=())
+    unchanged: bool = False  # the server answered 304: nothing downloaded, nothing rewritten
+    resumed: int = 0  # how often a broken-off download was resumed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +77,8 @@ class FetchResult:
             "sha256": self.sha256,
             "documents": list(self.documents),
             "warnings": list(self.warnings),
+            "unchanged": self.unchanged,
+            "resumed": self.resumed,
         }
 
 
@@ -87,17 +99,6 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * base)
 
 
-def _fallback_hint() -> str:
-    return _(
-        "check the address and your connection and try again, or ask the registration desk to e-mail the "
-        "package: supportctl fetch --request"
-    )
-
-
-def _transfer(message: str) -> TransferError:
-    return TransferError(message, _fallback_hint())
-
-
 # ---------------------------------------------------------------- the fetch
 
 
@@ -108,6 +109,10 @@ def fetch(
     if opts.sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", opts.sha256):
         raise UsageError(_("--sha256 must be 64 hexadecimal digits"))
     dest = Path(os.path.abspath(opts.dest.expanduser()))
+    src = source or package_url
+    login = None
+    if src is not None and re.match(r"^https?://", src, re.IGNORECASE):
+        login = urlauth.login_for(src, opts.username, opts.password)  # http with a password: exit 2
     _check_destination(dest, opts.force)
     work = _make_workdir(dest)
     warnings: list[str] = []
@@ -116,22 +121,35 @@ def fetch(
         unpacked.mkdir()
         digest: str | None = None
         known: dict[str, str] = {}
+        resumed = 0
         size = 0
-        src = source or package_url
+        record: dict[str, Any] | None = None
         if src is None:
             kind, shown = "bundled", str(pkgmod.bundled_root())
             _copy_package(pkgmod.bundled_root(), unpacked)
             if opts.sha256:
                 warnings.append(_("--sha256 is ignored for the bundled package"))
         elif re.match(r"^https?://", src, re.IGNORECASE):
-            kind, shown = "url", src
+            kind, shown = "url", redact(src)
             if src.lower().startswith("http://"):
-                warnings.append(_("{url} is plain http: anyone on the way can read or alter it").format(url=src))
-            size, digest, known = _download_package(src, work, unpacked, opts, progress)
+                warnings.append(_("{url} is plain http: anyone on the way can read or alter it").format(url=shown))
+            previous = None if opts.force_download else _unchanged_candidate(dest, shown, opts.sha256)
+            got = _download_package(src, work, unpacked, opts, progress, login, previous)
+            if got is None:
+                assert previous is not None
+                return _unchanged(dest, shown, previous, warnings)
+            size, digest, known, validators, resumed = got
+            record = {
+                "url": shown,
+                "etag": validators.etag,
+                "last_modified": validators.last_modified,
+                "sha256": digest,
+                "bytes": size,
+            }
         elif "://" in src:
             raise UsageError(
                 _("cannot fetch {source}: only https://, http://, a directory or a .zip are supported").format(
-                    source=src
+                    source=redact(src)
                 )
             )
         else:
@@ -160,6 +178,8 @@ def fetch(
         prefix = root.relative_to(unpacked).as_posix()
         _relabelled(lambda: pkgmod.verify_documents(pkg, pkgmod.under(known, prefix)), {str(root): shown})
         _write(root / MARKER, pkg.name + " " + pkg.version + "\n")
+        if record is not None:
+            _write(root / SOURCE_RECORD, json.dumps(record, indent=1) + "\n")
         # Never delete what supportctl did not write: a replaced destination holding anything else is moved
         # aside, beside it, instead of into the work directory that is removed below.
         kept = _aside_path(dest) if _holds_foreign(dest) else None
@@ -170,19 +190,66 @@ def fetch(
                     dest=dest, kept=kept
                 )
             )
-        record = pkgmod.last_fetched_record()
-        try:
-            atomic_write_text(record, str(dest) + "\n")
-        except OSError as exc:
-            warnings.append(
-                _("cannot record the last fetched package in {path}: {reason}").format(
-                    path=record, reason=exc.strerror or exc
-                )
-            )
+        _record_last(dest, warnings)
         docs = tuple({"id": d.id, "file": str(dest / d.file), "sha256": d.sha256} for d in pkg.documents)
-        return FetchResult(dest, shown, kind, pkg.name, pkg.version, size, digest, docs, tuple(warnings))
+        return FetchResult(
+            dest, shown, kind, pkg.name, pkg.version, size, digest, docs, tuple(warnings), resumed=resumed
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _record_last(dest: Path, warnings: list[str]) -> None:
+    record = pkgmod.last_fetched_record()
+    try:
+        if record.is_file() and record.read_text("utf-8").strip() == str(dest):
+            return  # nothing to rewrite
+        atomic_write_text(record, str(dest) + "\n")
+    except OSError as exc:
+        warnings.append(
+            _("cannot record the last fetched package in {path}: {reason}").format(
+                path=record, reason=exc.strerror or exc
+            )
+        )
+
+
+def _unchanged_candidate(dest: Path, shown: str, sha256: str | None) -> dict[str, Any] | None:
+    """The record of the package in `dest` if it came from the same address and is intact: then a
+    conditional request may leave it as it is."""
+    try:
+        record = json.loads((dest / SOURCE_RECORD).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("url") != shown or not (dest / MARKER).is_file():
+        return None
+    if not (record.get("etag") or record.get("last_modified")):
+        return None
+    if sha256 and str(record.get("sha256", "")).lower() != sha256.lower():
+        return None  # a different package is asked for: download it
+    try:
+        pkgmod.verify_documents(pkgmod.load(dest, cache=False))
+    except SupportctlError:
+        return None  # damaged or edited since: download it again
+    return record
+
+
+def _unchanged(dest: Path, shown: str, record: dict[str, Any], warnings: list[str]) -> FetchResult:
+    pkg = pkgmod.load(dest, cache=False)
+    _record_last(dest, warnings)
+    docs = tuple({"id": d.id, "file": str(dest / d.file), "sha256": d.sha256} for d in pkg.documents)
+    size = record.get("bytes")
+    return FetchResult(
+        dest,
+        shown,
+        "url",
+        pkg.name,
+        pkg.version,
+        size if isinstance(size, int) else 0,
+        str(record.get("sha256") or "") or None,
+        docs,
+        tuple(warnings),
+        unchanged=True,
+    )
 
 
 def _relabelled(step: Callable[[], _T], names: dict[str, str]) -> _T:
@@ -226,7 +293,7 @@ def _written_by_fetch(old: Path) -> set[Path]:
     """The files a previous fetch put into `old`: its marker, manifest and the documents that manifest lists."""
     if not (old / MARKER).is_file():
         return set()
-    mine = {old / MARKER, old / pkgmod.MANIFEST}
+    mine = {old / MARKER, old / SOURCE_RECORD, old / pkgmod.MANIFEST}
     try:
         pkg = pkgmod.load(old, cache=False)
     except SupportctlError:
@@ -314,161 +381,105 @@ def _check_digest(source: str, actual: str, expected: str | None) -> None:
 
 
 def _too_large(source: str, size: int, limit: int) -> TransferError:
-    return TransferError(
-        _("{source} is larger than the limit of {limit} bytes ({size} bytes or more)").format(
-            source=source, limit=limit, size=size
-        ),
-        _(
-            "raise the limit with --max-size if you trust the source, "
-            "or ask for the package: supportctl fetch --request"
-        ),
-    )
+    return transfer_errors.too_large(source, size, limit)
 
 
 # ---------------------------------------------------------------- download
 
 
-def _download_package(
-    url: str, work: Path, unpacked: Path, opts: FetchOptions, progress: Progress | None
-) -> tuple[int, str, dict[str, str]]:
-    """Download and unpack into `unpacked`; returns (bytes, sha256 of the zip, sha256 of each file).
+class _Spool:
+    """The sink of a download: unpacks while it streams, and keeps the first bytes in memory. When the
+    archive turns out not to be streamable within them, those bytes and the rest go to a file instead,
+    so the same response finishes the job (a body that is not a zip is never requested twice)."""
 
-    The zip is unpacked while it streams (written once). A zip that needs random access is downloaded
-    again into a file and unpacked from there.
+    def __init__(self, extractor: Any, path: Path) -> None:
+        self.extractor = extractor
+        self.path = path
+        self.kept: bytearray | None = bytearray()
+        self.file: Any = None
+        self.spooled = False
+
+    def __call__(self, chunk: bytes) -> None:
+        from supportctl.package.zipstream import NotStreamable
+
+        if self.file is not None:
+            self.file.write(chunk)
+            return
+        if self.kept is not None:
+            self.kept += chunk
+            if len(self.kept) > KEEP_FOR_FALLBACK:
+                self.kept = None
+        try:
+            self.extractor.feed(chunk)
+        except NotStreamable:
+            if self.kept is None:
+                raise  # too far in to have the start: download again into a file
+            self.file = open(self.path, "xb")  # closed in close()
+            self.file.write(self.kept)
+            self.kept = None
+            self.spooled = True
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+def _download_package(
+    url: str,
+    work: Path,
+    unpacked: Path,
+    opts: FetchOptions,
+    progress: Progress | None,
+    login: urlauth.Login | None,
+    previous: dict[str, Any] | None,
+) -> tuple[int, str, dict[str, str], transfer.Validators, int] | None:
+    """Download and unpack into `unpacked`; returns (bytes, sha256 of the zip, sha256 of each file,
+    the server's validators, resumptions), or None when the server says the package is unchanged.
+
+    The zip is unpacked while it streams (written once). A zip that needs random access is written to a
+    file and unpacked from there; only one that reveals this after the first few MB is downloaded again.
     """
     from supportctl.package import zipstream
 
-    extractor = zipstream.StreamExtractor(unpacked, url)
+    shown = redact(url)
+    conditional = None
+    if previous is not None:
+        conditional = transfer.Validators(previous.get("etag"), previous.get("last_modified"))
+    req = transfer.Request(
+        url,
+        timeout=opts.timeout,
+        max_size=opts.max_size,
+        max_redirects=opts.max_redirects,
+        ca_bundle=opts.ca_bundle,
+        login=login,
+        conditional=conditional,
+    )
+    extractor = zipstream.StreamExtractor(unpacked, shown)
+    archive = work / "download.zip"
+    spool = _Spool(extractor, archive)
     try:
-        size, digest = download(url, extractor.feed, unpacked, opts, progress)
-        _check_digest(url, digest, opts.sha256)
-        return size, digest, extractor.finish(work / "index.zip")
+        outcome = transfer.get(req, spool, unpacked, progress)
+        if outcome.unchanged:
+            return None
+        _check_digest(shown, outcome.sha256, opts.sha256)
+        if not spool.spooled:
+            known = extractor.finish(work / "index.zip")
+            return outcome.bytes, outcome.sha256, known, outcome.validators, outcome.resumed
     except zipstream.NotStreamable:
-        pass
+        outcome = None
     finally:
+        spool.close()
         extractor.close()
     shutil.rmtree(unpacked)
     unpacked.mkdir()
-    archive = work / "download.zip"
-    with open(archive, "xb") as fh:
-        size, digest = download(url, fh.write, archive.parent, opts, progress)
-    _check_digest(url, digest, opts.sha256)
-    known = _relabelled(lambda: _extract(archive, unpacked), {str(archive): url})
-    return size, digest, known
-
-
-def download(
-    url: str, sink: Callable[[bytes], object], where: Path, opts: FetchOptions, progress: Progress | None = None
-) -> tuple[int, str]:
-    """Stream `url` into `sink` chunk by chunk, hashing as it goes. Returns (bytes, sha256 hex).
-
-    `where` is the directory the sink writes to, named when writing fails.
-    """
-    import http.client
-    import ssl
-    import urllib.error
-    import urllib.request
-
-    cafile = opts.ca_bundle or os.environ.get("SSL_CERT_FILE") or None
-    try:
-        context = ssl.create_default_context(cafile=cafile)
-    except (OSError, ssl.SSLError) as exc:
-        raise UsageError(
-            _("cannot read the CA bundle {path}: {reason}").format(
-                path=cafile, reason=getattr(exc, "strerror", None) or exc
-            )
-        ) from None
-
-    limit = opts.max_redirects
-
-    class Redirects(urllib.request.HTTPRedirectHandler):
-        max_redirections = limit
-        max_repeats = limit
-
-        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
-            if req.full_url.lower().startswith("https://") and not newurl.lower().startswith("https://"):
-                raise _transfer(
-                    _("{url} redirects from https to an insecure address {new}; refusing").format(url=url, new=newurl)
-                )
-            return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-    # build_opener keeps the ProxyHandler, which honours http_proxy/https_proxy/no_proxy.
-    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), Redirects())
-    request = urllib.request.Request(url, headers={"User-Agent": "supportctl", "Accept-Encoding": "identity"})
-    from supportctl.package.zipstream import BackgroundHash
-
-    h = BackgroundHash()
-    done = 0
-    try:
-        with opener.open(request, timeout=opts.timeout) as resp:
-            length = resp.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            if total is not None and total > opts.max_size:
-                raise _too_large(url, total, opts.max_size)
-            while chunk := resp.read1(CHUNK):
-                done += len(chunk)
-                if done > opts.max_size:
-                    raise _too_large(url, done, opts.max_size)
-                h.update(chunk)
-                try:
-                    sink(chunk)
-                except OSError as exc:
-                    raise _not_writable(where, exc) from None
-                if progress:
-                    progress(done, total)
-            if total is not None and done < total:
-                raise http.client.IncompleteRead(b"", total - done)
-    except urllib.error.HTTPError as exc:
-        if 300 <= exc.code < 400:
-            raise _transfer(
-                _("download of {url} failed: more than {n} redirects (a redirect loop?)").format(url=url, n=limit)
-            ) from None
-        raise _transfer(
-            _("download of {url} failed: the server answered {code} {reason}").format(
-                url=url, code=exc.code, reason=exc.reason
-            )
-        ) from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, ssl.SSLCertVerificationError):
-            raise TransferError(
-                _("download of {url} failed: the server's certificate could not be verified ({reason})").format(
-                    url=url, reason=reason.verify_message or reason
-                ),
-                _(
-                    "if your network uses its own CA, pass it with --ca-bundle FILE or SSL_CERT_FILE; "
-                    "otherwise ask for the package: supportctl fetch --request"
-                ),
-            ) from None
-        if isinstance(reason, TimeoutError):
-            raise _transfer(
-                _("download of {url} failed: no answer within {seconds} s").format(url=url, seconds=f"{opts.timeout:g}")
-            ) from None
-        text = getattr(reason, "strerror", None) or str(reason)
-        raise _transfer(_("download of {url} failed: {reason}").format(url=url, reason=text)) from None
-    except http.client.IncompleteRead as exc:
-        expected = done + (exc.expected or 0)
-        raise _transfer(
-            _("download of {url} broke off: received {done} of {total} bytes").format(
-                url=url, done=done, total=expected
-            )
-        ) from None
-    except TimeoutError:
-        raise _transfer(
-            _("download of {url} stalled: no data for {seconds} s after {done} bytes").format(
-                url=url, seconds=f"{opts.timeout:g}", done=done
-            )
-        ) from None
-    except (ConnectionError, http.client.HTTPException, ssl.SSLError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise _transfer(
-            _("download of {url} broke off after {done} bytes: {reason}").format(url=url, done=done, reason=reason)
-        ) from None
-    except OSError as exc:
-        raise _transfer(_("download of {url} failed: {reason}").format(url=url, reason=exc.strerror or exc)) from None
-    finally:
-        h.close()
-    return done, h.hexdigest()
+    if outcome is None:  # not streamable, found too late to have its start: once more, into a file
+        archive.unlink(missing_ok=True)
+        with open(archive, "xb") as fh:
+            outcome = transfer.get(dataclasses.replace(req, conditional=None), fh.write, work, progress)
+        _check_digest(shown, outcome.sha256, opts.sha256)
+    known = _relabelled(lambda: _extract(archive, unpacked), {str(archive): shown})
+    return outcome.bytes, outcome.sha256, known, outcome.validators, outcome.resumed
 
 
 # ---------------------------------------------------------------- the fallback: ask for the package by e-mail
