@@ -140,8 +140,8 @@ def test_a_shared_maildir_uses_the_replied_flag_and_the_rename_race(tmp_path: Pa
     key = shared.maildir_mark_replied(root, "new/1764061200.M1P1.reg", "contract", again=False)
     assert key == "cur/1764061200.M1P1.reg:2,Rb"  # R, and keyword b = $SupportctlContract
     assert "1 $SupportctlContract" in (root / "dovecot-keywords").read_text()
-    # The second desk member renames the name it saw: gone, so it lost the race.
-    with pytest.raises(shared.AlreadyAnswered, match="just taken"):
+    # The second desk member comes with the name it saw in new/: the file carries R now, so it lost.
+    with pytest.raises(shared.AlreadyAnswered, match="answered already"):
         shared.maildir_mark_replied(root, "new/1764061200.M1P1.reg", "contract", again=False)
     with pytest.raises(shared.AlreadyAnswered, match="answered already"):
         shared.maildir_mark_replied(root, key, "contract", again=False)

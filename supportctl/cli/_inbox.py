@@ -294,20 +294,26 @@ def inbox_reply(
             out.say(_("reply to {to} queued in the outbox as {entry}").format(to=entry.recipients[0], entry=entry.id))
         out.say(_("message {id} marked done").format(id=found.facts.id))
 
-    result = replies.reply(
-        found,
-        pkg,
-        smtp,
-        contract=contract,
-        reject=reject,
-        note=note,
-        sender=cfg.get("inbox.reply_from"),
-        again=again,
-        queue_only=queue_only,
-        dry_run=dry_run,
-        eml=Path(eml) if eml else None,
-        hooks=hooks(queued),
-    )
+    desk = None if dry_run else _desk_state(found, cfg)
+    try:
+        result = replies.reply(
+            found,
+            pkg,
+            smtp,
+            contract=contract,
+            reject=reject,
+            note=note,
+            sender=cfg.get("inbox.reply_from"),
+            again=again,
+            queue_only=queue_only,
+            dry_run=dry_run,
+            eml=Path(eml) if eml else None,
+            hooks=hooks(queued),
+            desk=desk,
+        )
+    finally:
+        if desk is not None:
+            desk.close()
     _render_reply(result, json_output)
 
 
@@ -321,9 +327,9 @@ def _render_reply(result: ReplyResult, json_output: bool) -> None:
     }
     if result.dry_run:
         if json_output:
-            out.write_out(out.envelope("inbox reply", {**data, "dry_run": True, "message": msg.as_string()}))
+            out.write_out(out.envelope("inbox reply", {**data, "dry_run": True, "message": _readable(msg)}))
         else:
-            out.write_out(msg.as_string())
+            out.write_out(_readable(msg))
         return
     if result.eml is not None:
         out.say(_("reply to {to} written to {path}").format(to=msg["To"], path=result.eml))
@@ -346,6 +352,40 @@ def _render_reply(result: ReplyResult, json_output: bool) -> None:
         return
     data["sent"] = result.sent.state == "sent"
     report_sent("inbox reply", result.sent, data, json_output, _("correct it and reply again with --again"))
+
+
+def _readable(msg: Any) -> str:
+    """The reply as a person reads it: headers decoded, the text as text (not quoted-printable)."""
+    from email import message_from_bytes, policy
+
+    parsed = message_from_bytes(bytes(msg), policy=policy.default)
+    head = "\n".join(f"{k}: {v}" for k, v in parsed.items())
+    body = parsed.get_body(("plain",))
+    return head + "\n\n" + (body.get_content() if body is not None else "")
+
+
+def _desk_state(found: Any, cfg: Config) -> Any:
+    """Where the registration's mailbox keeps the shared state: IMAP flags, a Maildir's flags, or nowhere."""
+    from pathlib import Path
+
+    from supportctl.desk import shared
+    from supportctl.desk import sources as mailsource
+
+    source = found.source or ""
+    if source.startswith("imap:"):
+        target = mailsource.parse_imap_url(source[len("imap:") :])
+        conn = mailsource.imap_login(target, _imap_password(cfg, target.user, target.host), cfg.get("imap.ca_bundle"))
+        desk = shared.ImapDesk(conn, target.folder, cfg.get("inbox.sent_folder"))
+        return shared.ImapDeskState(desk, shared.member_name(cfg.get("inbox.member")))
+    if source.startswith("maildir:"):
+        return shared.MaildirDeskState(Path(source[len("maildir:") :]))
+    if source:
+        out.say(
+            _("{source} is read-only: the reply is recorded for you only, not for other desk members").format(
+                source=source.split(":", 1)[-1]
+            )
+        )
+    return shared.DeskState()
 
 
 @inbox_app.command("show")

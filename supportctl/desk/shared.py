@@ -359,13 +359,35 @@ def _letter_for(root: Path, keyword: str) -> str | None:
     return chr(ord("a") + free)
 
 
+def _current_name(root: Path, key: str) -> str | None:
+    """Where a Maildir message is now: the key as triaged, or the same base name in cur/ with other flags."""
+    sub, _s, name = key.partition("/")
+    if (root / sub / name).exists():
+        return key
+    base = name.partition(":2,")[0]
+    try:
+        for entry in os.scandir(root / "cur"):
+            if entry.name == base or entry.name.startswith(base + ":2,"):
+                return f"cur/{entry.name}"
+    except FileNotFoundError:
+        pass
+    return None
+
+
 def maildir_mark_replied(root: Path, key: str, outcome: str, again: bool) -> str:
     """Set `R` (and the outcome keyword) on a Maildir message by one rename; the first rename wins.
 
-    `key` is `new/NAME` or `cur/NAME`. Returns the new key. Raises `AlreadyAnswered` when it carries `R`
-    already (unless `again`), or when another process renamed it first.
+    `key` is `new/NAME` or `cur/NAME` as triaged (a mail program may have moved it to cur/ since). Returns
+    the new key. Raises `AlreadyAnswered` when it carries `R` already (unless `again`), or when another
+    process renamed it first.
     """
-    sub, _s, name = key.partition("/")
+    current = _current_name(root, key)
+    if current is None:
+        raise InvalidInputError(
+            _("message {key} is not in the mailbox any more").format(key=key),
+            _("run `supportctl inbox` again to see its state"),
+        )
+    sub, _s, name = current.partition("/")
     base, _sep, _info = name.partition(":2,")
     flags = set(maildir_flags(name))
     if "R" in flags and not again:
@@ -386,3 +408,69 @@ def maildir_mark_replied(root: Path, key: str, outcome: str, again: bool) -> str
             _("run `supportctl inbox` again to see its state"),
         ) from None
     return f"cur/{new_name}"
+
+
+# ---------------------------------------------------------------- the reply's view of the shared state
+
+
+class DeskState:
+    """What `inbox reply` does on the shared mailbox: claim before queueing, record after, give back on failure.
+
+    The base class is the read-only case (mbox, .eml files, stdin): nothing on the mailbox to change.
+    """
+
+    def claim(self, facts: Any, outcome: str, again: bool) -> Any:
+        return None
+
+    def replied(self, token: Any, outcome: str, reply: bytes, facts: Any) -> None:
+        return None
+
+    def release(self, token: Any) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class ImapDeskState(DeskState):
+    def __init__(self, desk: ImapDesk, member: str) -> None:
+        self.desk, self.member = desk, member
+
+    def claim(self, facts: Any, outcome: str, again: bool) -> Any:
+        if not facts.message_id:
+            return None  # without a Message-ID the server cannot find it: the local record is all we have
+        return self.desk.claim_for_reply(facts.message_id, self.member, again)
+
+    def replied(self, token: Any, outcome: str, reply: bytes, facts: Any) -> None:
+        if token is not None:
+            self.desk.mark_replied(token, self.member, outcome, reply, facts.index)
+
+    def release(self, token: Any) -> None:
+        if token is not None:
+            self.desk._store(token, "-FLAGS", [KW_REPLYING, f"{KW_CLAIM}{self.member}"])
+
+    def close(self) -> None:
+        try:
+            self.desk.conn.logout()
+        except Exception:
+            pass
+
+
+class MaildirDeskState(DeskState):
+    """A shared Maildir: the `R` flag is set by renaming the file, before the reply is queued."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def claim(self, facts: Any, outcome: str, again: bool) -> Any:
+        new_key = maildir_mark_replied(self.root, facts.key, outcome, again)
+        return (facts.key, new_key)
+
+    def release(self, token: Any) -> None:
+        if token is not None:
+            old, new = token
+            sub, _s, name = old.partition("/")
+            try:
+                os.rename(self.root / new, self.root / sub / name)
+            except OSError:
+                pass

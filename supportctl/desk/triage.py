@@ -60,6 +60,11 @@ class CheckedForm:
     values: dict[str, Any]
     findings: tuple[dict[str, Any], ...]
     activation_class: str | None
+    # The same findings in every language of the interface (for the reply's language parts), when known.
+    localized: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
+
+    def findings_in(self, lang: str) -> tuple[dict[str, Any], ...]:
+        return self.localized.get(lang) or self.findings
 
     @staticmethod
     def from_report(report: Any) -> CheckedForm:
@@ -69,15 +74,19 @@ class CheckedForm:
             values=dict(d.get("values") or {}),
             findings=tuple(dict(f) for f in d.get("findings") or ()),
             activation_class=d.get("activation_class"),
+            localized={k: tuple(dict(f) for f in v) for k, v in (d.get("localized") or {}).items()},
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "ok": self.ok,
             "values": self.values,
             "findings": list(self.findings),
             "activation_class": self.activation_class,
         }
+        if self.localized:
+            d["localized"] = {k: list(v) for k, v in self.localized.items()}
+        return d
 
 
 # A validator takes the package and the PDF's bytes and returns a FormReport (or anything with to_dict()).
@@ -670,9 +679,22 @@ def judge_loaded(pkg: Package, data: bytes) -> dict[str, Any]:
         return {"form": False, "ok": False, "values": {}, "findings": [], "activation_class": None}
     try:
         checked = _check(_validate, pkg, data)
+        if checked.findings:
+            checked = replace(checked, localized=_localized(pkg, data))
     except Exception:  # the validator must never take the run down; the form is then unreadable
         checked = _unreadable(_("the PDF could not be read"))
     return {**checked.to_dict(), "form": verdict}
+
+
+def _localized(pkg: Package, data: bytes) -> dict[str, tuple[dict[str, Any], ...]]:
+    """An invalid form's findings in each interface language, so a reject mail speaks one language per part."""
+    from supportctl.i18n import SUPPORTED, speaking
+
+    out = {}
+    for lang in SUPPORTED:
+        with speaking(lang):
+            out[lang] = _check(_validate, pkg, data).findings
+    return out
 
 
 def triage(
@@ -747,6 +769,7 @@ def triage(
         wm = getattr(source, "watermark", None)
         if wm is not None:
             state["imap"] = {"uidvalidity": wm.uidvalidity, "last_uid": wm.last_uid}
+    state["source"] = source.key
     state["messages"] = {k: asdict(v) for k, v in facts.items()}
     if persist:
         save_state(source.key, state)
@@ -913,6 +936,7 @@ MIN_PREFIX = 6
 class Found:
     facts: Facts
     form: CheckedForm | None
+    source: str | None = None  # the mailbox it was triaged from (`imap:…`, `maildir:…`), for the shared state
 
 
 def find(ref: str, pkg: Package, limits: Limits, validator: Validator | None = None) -> Found:
@@ -937,7 +961,7 @@ def find(ref: str, pkg: Package, limits: Limits, validator: Validator | None = N
         cached = forms.get(form_key(pkg, first.sha256)) if first.sha256 else None
         return Found(first, CheckedForm.from_report(cached) if cached else None)
     if len(ref) >= MIN_PREFIX and re.fullmatch(r"[0-9a-f]+(-\d+)?(\.\d+)?", ref):
-        matches: dict[str, tuple[Facts, dict[str, Any]]] = {}
+        matches: dict[str, tuple[Facts, dict[str, Any], str | None]] = {}
         for state_file in sorted(inbox_dir().glob("*/state.json")):
             try:
                 state = json.loads(state_file.read_text("utf-8"))
@@ -953,7 +977,7 @@ def find(ref: str, pkg: Package, limits: Limits, validator: Validator | None = N
                     continue
                 for reg in registrations(msg_facts, pkg, forms):
                     if reg.id == ref or reg.id.startswith(ref):
-                        matches.setdefault(reg.id, (reg, forms))
+                        matches.setdefault(reg.id, (reg, forms, state.get("source")))
         if ref in matches:
             matches = {ref: matches[ref]}
         if len(matches) > 1:
@@ -962,9 +986,9 @@ def find(ref: str, pkg: Package, limits: Limits, validator: Validator | None = N
                 _("give more characters of the id"),
             )
         if matches:
-            reg, forms = next(iter(matches.values()))
+            reg, forms, source = next(iter(matches.values()))
             cached = forms.get(form_key(pkg, reg.sha256)) if reg.sha256 else None
-            return Found(reg, CheckedForm.from_report(cached) if cached else None)
+            return Found(reg, CheckedForm.from_report(cached) if cached else None, source)
     raise InvalidInputError(
         _("no message {ref}: not a file, and no triaged message has this id").format(ref=ref),
         _(
