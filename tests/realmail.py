@@ -55,7 +55,8 @@ def thunderbird(
     pdfs: list[tuple[str, bytes]], msgid: str = "<tb@example.org>", subject: str = "Registrierung"
 ) -> bytes:
     b = "------------tb0123456789ABCDEF"
-    body = _head("Łukasz Wiśniewski <lukasz@example.com>", subject, msgid, "User-Agent: Mozilla Thunderbird")
+    sender = "=?UTF-8?Q?=C5=81ukasz_Wi=C5=9Bniewski?= <lukasz@example.com>"  # as Thunderbird encodes it
+    body = _head(sender, subject, msgid, "User-Agent: Mozilla Thunderbird")
     body += f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\nThis is a multi-part message in MIME format.\r\n'
     body += (
         f"--{b}\r\nContent-Type: text/plain; charset=UTF-8; format=flowed\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
@@ -91,7 +92,8 @@ def outlook(name: str, data: bytes, msgid: str = "<ol@example.org>", subject: st
 
 def apple_mail(name: str, data: bytes, msgid: str = "<am@example.org>") -> bytes:
     b = "Apple-Mail=_6C1F2B7E-1D2C-4E8A-9A7B-3C2D1E0F9A8B"
-    body = _head("Zoë Brontë <zoe@example.com>", "Registration", msgid, "X-Mailer: Apple Mail (2.3774.200.91.1.1)")
+    sender = "=?utf-8?Q?Zo=C3=AB_Bront=C3=AB?= <zoe@example.com>"
+    body = _head(sender, "Registration", msgid, "X-Mailer: Apple Mail (2.3774.200.91.1.1)")
     body += f'Content-Type: multipart/mixed;\r\n\tboundary="{b}"\r\n\r\n'
     body += (
         f"--{b}\r\nContent-Transfer-Encoding: 7bit\r\nContent-Type: text/plain;\r\n\tcharset=us-ascii\r\n\r\nHi\r\n\r\n"

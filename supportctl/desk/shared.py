@@ -410,6 +410,26 @@ def maildir_mark_replied(root: Path, key: str, outcome: str, again: bool) -> str
     return f"cur/{new_name}"
 
 
+def maildir_claim(root: Path, key: str, member: str, claim: bool) -> Mark:
+    """Add (or remove) this member's claim keyword on a Maildir message (needs Dovecot's `dovecot-keywords`)."""
+    current = _current_name(root, key)
+    if current is None:
+        raise InvalidInputError(_("message {key} is not in the mailbox any more").format(key=key))
+    letter = _letter_for(root, f"{KW_CLAIM}{member}")
+    if letter is None:
+        raise UsageError(
+            _("this Maildir keeps no keywords (no dovecot-keywords file, or all 26 in use): claims need IMAP")
+        )
+    sub, _s, name = current.partition("/")
+    base = name.partition(":2,")[0]
+    flags = set(maildir_flags(name))
+    flags = flags | {letter} if claim else flags - {letter}
+    new_name = f"{base}:2,{''.join(sorted(flags, key=lambda c: (c.islower(), c)))}"
+    os.rename(root / sub / name, root / "cur" / new_name)
+    found = keywords_of(root, new_name) | ({"\\Answered"} if "R" in flags else set())
+    return Mark.from_flags(frozenset(found))
+
+
 # ---------------------------------------------------------------- the reply's view of the shared state
 
 

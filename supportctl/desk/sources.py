@@ -488,11 +488,13 @@ class ImapSource(Source):
         return conn
 
     def _uidvalidity(self) -> int:
+        """The folder's UIDVALIDITY: from the EXAMINE answer, kept (imaplib hands it out only once)."""
         _typ, data = self._conn.response("UIDVALIDITY")
         try:
-            return int(data[0])
+            self._validity = int(data[0])
         except (TypeError, ValueError, IndexError):
-            return 0
+            pass  # not announced again since the last look: unchanged
+        return getattr(self, "_validity", 0)
 
     def messages(self) -> Iterator[Envelope]:
         import imaplib
@@ -698,10 +700,14 @@ class ImapSource(Source):
             return False
         tag = conn._new_tag()
         conn.send(tag + b" IDLE\r\n")
-        first = conn.readline()
-        if not first.startswith(b"+"):
-            return False  # the server refused IDLE: its tagged answer is in `first`
         news = False
+        while True:  # changes that happened since the last command may be announced before the "+"
+            line = conn.readline()
+            if not line or line.startswith(tag):
+                return news  # the server refused IDLE (its tagged answer)
+            if line.startswith(b"+"):
+                break
+            news = news or b"EXISTS" in line or b"RECENT" in line
         end = time.monotonic() + timeout
         try:
             while time.monotonic() < end and not news:
