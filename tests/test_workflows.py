@@ -242,7 +242,7 @@ def _mark(n: int, home: str) -> None:
 
 def test_concurrent_mark_done_loses_no_record(isolated: Path) -> None:
     home = os.environ["XDG_STATE_HOME"]
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("fork")
     procs = [ctx.Process(target=_mark, args=(n, home)) for n in range(4)]
     for p in procs:
         p.start()
@@ -253,7 +253,7 @@ def test_concurrent_mark_done_loses_no_record(isolated: Path) -> None:
 
 
 def test_mark_done_waits_for_the_outbox_lock(isolated: Path) -> None:
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("spawn")  # a forked child would inherit the lock it waits for
     with flock(outbox.lock_path()):
         p = ctx.Process(target=_mark, args=(7, os.environ["XDG_STATE_HOME"]))
         p.start()
