@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -688,42 +687,6 @@ class ImapSource(Source):
         except Exception:  # the Sent folder is extra information: triage goes on without it
             return {}
 
-    def wait_for_mail(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for new mail with IDLE (RFC 2177); True when the server announced some.
-
-        Without IDLE it simply waits. The connection stays open for the next triage.
-        """
-        import select
-
-        conn = self._conn
-        if "IDLE" not in {c.upper() for c in getattr(conn, "capabilities", ())}:
-            time.sleep(timeout)
-            return False
-        tag = conn._new_tag()
-        conn.send(tag + b" IDLE\r\n")
-        news = False
-        while True:  # changes that happened since the last command may be announced before the "+"
-            line = conn.readline()
-            if not line or line.startswith(tag):
-                return news  # the server refused IDLE (its tagged answer)
-            if line.startswith(b"+"):
-                break
-            news = news or b"EXISTS" in line or b"RECENT" in line
-        end = time.monotonic() + timeout
-        try:
-            while time.monotonic() < end and not news:
-                ready, _w, _x = select.select([conn.sock], [], [], min(1.0, max(0.0, end - time.monotonic())))
-                if ready or conn.sock.pending():
-                    line = conn.readline()
-                    news = b"EXISTS" in line or b"RECENT" in line
-        finally:
-            conn.send(b"DONE\r\n")
-            while True:  # the untagged lines that came meanwhile, then the tagged end of IDLE
-                line = conn.readline()
-                if not line or line.startswith(tag):
-                    break
-        return news
-
     def close(self) -> None:
         try:
             self._conn.logout()
@@ -748,9 +711,11 @@ class ImapSource(Source):
             self._idles += 1
             tag = f"SCIDLE{self._idles}".encode("ascii")
             conn.send(tag + b" IDLE\r\n")
-            if not conn.readline().startswith(b"+"):
-                raise TransferError(_("the IMAP server refused IDLE"))
             changed = False
+            while not (line := conn.readline()).startswith(b"+"):  # news since the last command may come first
+                if not line or line.startswith(tag):
+                    raise TransferError(_("the IMAP server refused IDLE"))
+                changed = changed or b"EXISTS" in line or b"RECENT" in line
             deadline = time.monotonic() + max(0.0, timeout)
             while not changed and (left := deadline - time.monotonic()) > 0:
                 if not conn.sock.pending():

@@ -59,7 +59,7 @@ def watch(
         seen = {i.facts.id: i.status for i in result.items}
         yield result, found
         wait = next_wake(result, clock(), interval)
-        waiter: Any = getattr(source, "wait_for_mail", None)
+        waiter: Any = getattr(source, "wait", None)  # IMAP: IDLE on the open connection
         if waiter is not None:
             waiter(wait)
         else:
