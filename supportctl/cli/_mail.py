@@ -189,10 +189,12 @@ def submit(
     cfg = _mail_config({"smtp.from": sender, "smtp.cc": cc, "smtp.ca_bundle": ca_bundle})
     pkg = _load_package(package, cfg)
     path = Path(form)
+    from supportctl.fsutil import read_regular
+
     try:
         if path.stat().st_size > mail.MAX_FORM_BYTES:
             raise InvalidInputError(_("{path} is too large for a registration form").format(path=path))
-        data = path.read_bytes()
+        data = read_regular(path, mail.MAX_FORM_BYTES, follow_symlinks=True)
     except OSError as exc:
         raise InvalidInputError(
             _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror or exc)
@@ -576,8 +578,14 @@ def config_smtp(
         ):
             ask("password_command")
     chosen["ca_bundle"] = given["ca_bundle"] if given["ca_bundle"] is not None else current.get("smtp.ca_bundle")
-    if current.get("smtp.timeout") and cfg.source("smtp.timeout").source == "file":
-        chosen["timeout"] = current["smtp.timeout"]
+    # Every [smtp] key of the file that was not asked about stays as it is (password_command,
+    # allow_plaintext_auth, timeout, cc, ...): the block is rewritten whole.
+    from supportctl.config import read_file
+
+    for key, value in read_file(cfg.path).items():
+        short = key[len("smtp.") :] if key.startswith("smtp.") else None
+        if short and short not in chosen:
+            chosen[short] = value
     if not chosen.get("host"):
         from supportctl.errors import UsageError
 

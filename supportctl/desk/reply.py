@@ -12,8 +12,9 @@ from typing import Any
 from supportctl.desk import triage as inbox
 from supportctl.desk.sources import Envelope, TooLarge, split_head
 from supportctl.errors import InvalidInputError, UsageError
+from supportctl.fsutil import open_regular
 from supportctl.i18n import _
-from supportctl.package.manifest import Package
+from supportctl.package.manifest import Package, fill_template
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ def find(ref: str, pkg: Package, limits: inbox.Limits, validator: inbox.Validato
     path = Path(ref).expanduser()
     if path.is_file():
         try:
-            with open(path, "rb") as fh:
+            with open_regular(path, follow_symlinks=True) as fh:
                 data = fh.read(limits.max_message_bytes + 1)
         except OSError as exc:
             raise InvalidInputError(_("cannot read {path}: {reason}").format(path=ref, reason=exc.strerror)) from None
@@ -67,8 +68,9 @@ def _languages(form: inbox.CheckedForm | None) -> list[str]:
     return ["en", "de"] if preferred == "en" else ["de", "en"]
 
 
-def _fill(template: str, values: dict[str, str]) -> str:
-    return re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m.group(1), ""), template)
+def _fill(template: str, values: dict[str, str], multiline: bool) -> str:
+    # Checked when the package loaded (`manifest.check_template`); values lose control and bidi characters.
+    return fill_template(template, values, multiline=multiline)
 
 
 def compose(
@@ -132,8 +134,8 @@ def compose(
         }
         which = ("reject_subject", "reject_body") if reject else ("contract_subject", "contract_body")
         subj_t, body_t = getattr(t, which[0]), getattr(t, which[1])
-        subjects.append(_fill(subj_t.get(lang) or subj_t["en"], fill))
-        bodies.append(_fill(body_t.get(lang) or body_t["en"], fill))
+        subjects.append(" ".join(_fill(subj_t.get(lang) or subj_t["en"], fill, False).split()))
+        bodies.append(_fill(body_t.get(lang) or body_t["en"], fill, True))
     msg = EmailMessage()
     from_addr = sender or pkg.process.registration_address
     msg["From"] = from_addr

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from supportctl.errors import ConfigError, InvalidInputError, TransferError
+from supportctl.fsutil import open_regular
 from supportctl.i18n import _
 
 HEAD_CHUNK = 16384
@@ -87,7 +88,7 @@ def split_head(data: bytes) -> bytes:
 
 
 def _read_limited(path: Path, limit: int) -> bytes:
-    with open(path, "rb") as fh:
+    with open_regular(path, follow_symlinks=True) as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
         raise TooLarge
@@ -96,11 +97,13 @@ def _read_limited(path: Path, limit: int) -> bytes:
 
 def _file_envelope(path: Path, key: str, limit: int) -> Envelope | None:
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path, follow_symlinks=True) as fh:
             st = os.fstat(fh.fileno())
             chunk = fh.read(HEAD_CHUNK)
     except (FileNotFoundError, IsADirectoryError):
         return None  # moved away by a mail client while we read: not ours to report
+    except InvalidInputError:
+        return None  # a FIFO or device among the messages: not a message, and reading it would hang
     if len(chunk) == st.st_size:
 
         def read() -> bytes:
@@ -188,7 +191,7 @@ class MboxSource(Source):
 
     def messages(self) -> Iterator[Envelope]:
         mtime = self.path.stat().st_mtime
-        with open(self.path, "rb") as fh:
+        with open_regular(self.path, follow_symlinks=True) as fh:
             buf: list[bytes] = []
             size = 0
             start = 0

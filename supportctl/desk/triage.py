@@ -155,7 +155,7 @@ class Triage:
 
 
 def inbox_dir() -> Path:
-    return paths.state_dir() / "inbox"
+    return paths.state_subdir("inbox")
 
 
 def state_path(source_key: str) -> Path:

@@ -34,7 +34,7 @@ from typing import Any
 
 from supportctl import paths
 from supportctl.errors import ExitCode, SupportctlError, UsageError
-from supportctl.fsutil import _fsync_dir, atomic_write
+from supportctl.fsutil import _fsync_dir, atomic_write, make_dirs
 from supportctl.i18n import N_, _
 
 STATES = ("queued", "sent", "deferred", "failed", "needs-credentials", "uncertain")
@@ -65,7 +65,7 @@ def now_utc() -> datetime:
 
 
 def outbox_dir() -> Path:
-    return paths.state_dir() / "outbox"
+    return paths.state_subdir("outbox")
 
 
 # States as shown to people (translated); files and --json keep the codes.
@@ -144,7 +144,7 @@ class SendResult:
 
 @contextlib.contextmanager
 def _flock(path: Path, blocking: bool = True) -> Iterator[bool]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
@@ -174,7 +174,9 @@ def _new_id(now: datetime) -> str:
 
 
 def _key_file(dedupe_key: str) -> Path:
-    return outbox_dir() / ".keys" / hashlib.sha256(dedupe_key.encode("utf-8")).hexdigest()
+    from supportctl.fsutil import private_dir
+
+    return private_dir(outbox_dir() / ".keys", create=False) / hashlib.sha256(dedupe_key.encode("utf-8")).hexdigest()
 
 
 def make_dedupe_key(pdf_sha256: str, address: str) -> str:
@@ -199,7 +201,7 @@ def enqueue(msg: EmailMessage, dedupe_key: str | None = None, again: bool = Fals
         addr for _n, addr in getaddresses([str(v) for k in ("To", "Cc") for v in msg.get_all(k, [])]) if addr
     )
     root = outbox_dir()
-    root.mkdir(parents=True, exist_ok=True)
+    make_dirs(root)
     with _flock(root / ".lock"):
         if dedupe_key is not None:
             earlier = _earlier(dedupe_key)
