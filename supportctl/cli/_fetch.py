@@ -63,6 +63,15 @@ def fetch(
             "--timeout", help=_("Seconds to wait for a connection or for data (default 30)."), metavar="SECONDS", min=1
         ),
     ] = None,
+    deadline: Annotated[
+        int | None,
+        typer.Option(
+            "--deadline",
+            help=_("Seconds the whole download may take, however slowly data arrives (default 600)."),
+            metavar="SECONDS",
+            min=1,
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help=_("Replace --dest even if it is not a package written by fetch."))
     ] = False,
@@ -113,6 +122,7 @@ def fetch(
             "fetch.dest": dest,
             "fetch.max_size": max_size,
             "fetch.timeout": timeout,
+            "fetch.deadline": deadline,
             "fetch.ca_bundle": ca_bundle,
             "print.printer": printer,
         }
@@ -129,6 +139,7 @@ def fetch(
         force=force,
         ca_bundle=cfg.get("fetch.ca_bundle"),
         timeout=float(cfg.get("fetch.timeout")),
+        deadline=float(cfg.get("fetch.deadline")),
     )
     with _progress_bar() as progress:
         result = core.fetch(source, opts, cfg.get("package_url"), progress)

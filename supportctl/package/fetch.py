@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from supportctl.errors import InvalidInputError, SupportctlError, TransferError, UsageError
-from supportctl.fsutil import atomic_write_text
+from supportctl.fsutil import atomic_write_text, check_name, inside, open_regular
 from supportctl.i18n import _
 from supportctl.package import manifest as pkgmod
 
@@ -41,6 +41,7 @@ class FetchOptions:
     force: bool = False
     ca_bundle: str | None = None
     timeout: float = 30.0
+    deadline: float = 600.0  # the whole download, however slowly a server drips data or headers
     max_redirects: int = MAX_REDIRECTS
 
 
@@ -119,7 +120,7 @@ def fetch(
         src = source or package_url
         if src is None:
             kind, shown = "bundled", str(pkgmod.bundled_root())
-            _copy_package(pkgmod.bundled_root(), unpacked)
+            _copy_package(pkgmod.bundled_root(), unpacked, opts.max_size)
             if opts.sha256:
                 warnings.append(_("--sha256 is ignored for the bundled package"))
         elif re.match(r"^https?://", src, re.IGNORECASE):
@@ -135,9 +136,10 @@ def fetch(
             )
         else:
             local = Path(src).expanduser()
+            check_name(local, UsageError)
             if local.is_dir():
                 kind, shown = "directory", str(local)
-                _copy_package(local, unpacked)
+                _copy_package(local, unpacked, opts.max_size)
                 if opts.sha256:
                     warnings.append(_("--sha256 is ignored for a directory"))
             elif local.is_file():
@@ -148,6 +150,11 @@ def fetch(
                 digest = pkgmod.file_sha256(local)
                 _check_digest(str(local), digest, opts.sha256)
                 known = _extract(local, unpacked)
+            elif local.exists():
+                raise InvalidInputError(
+                    _("{source} is not a regular file (a FIFO or device); refusing to read it").format(source=src),
+                    _("give a URL, a package directory or a .zip"),
+                )
             else:
                 raise InvalidInputError(
                     _("{source} does not exist").format(source=src),
@@ -158,6 +165,15 @@ def fetch(
         pkg = _relabelled(lambda: pkgmod.load(root, cache=False), {str(root): shown})
         prefix = root.relative_to(unpacked).as_posix()
         _relabelled(lambda: pkgmod.verify_documents(pkg, pkgmod.under(known, prefix)), {str(root): shown})
+        root, ignored = _only_listed(root, pkg, work / "listed")
+        if ignored:
+            more = len(ignored) - 5
+            warnings.append(
+                _("ignored {n} file(s) the manifest does not list (not copied): {names}").format(
+                    n=len(ignored),
+                    names=", ".join(ignored[:5]) + (_(" and {more} more").format(more=more) if more > 0 else ""),
+                )
+            )
         _write(root / MARKER, pkg.name + " " + pkg.version + "\n")
         _swap_into_place(root, dest, work)
         record = pkgmod.last_fetched_record()
@@ -238,15 +254,40 @@ def _swap_into_place(root: Path, dest: Path, work: Path) -> None:
         raise _not_writable(dest, exc) from None
 
 
-def _copy_package(src: Path, target: Path) -> None:
-    """Copy a package directory: the manifest and the documents it lists, nothing else."""
-    pkg = pkgmod.load(src)
+def _only_listed(root: Path, pkg: pkgmod.Package, clean: Path) -> tuple[Path, list[str]]:
+    """Move the manifest and its documents from `root` into the new directory `clean`.
+
+    Returns `clean` and the files left behind (members of the zip the manifest does not list, such as a
+    `.bashrc` or a `run.sh`): they are never copied into the destination.
+    """
+    clean.mkdir()
     for rel in [pkgmod.MANIFEST, *(d.file for d in pkg.documents)]:
-        s = src / rel
+        target = clean / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(root / rel, target)
+    left = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if not p.is_dir() or p.is_symlink())
+    return clean, left
+
+
+def _copy_package(src: Path, target: Path, limit: int) -> None:
+    """Copy a package directory: the manifest and the documents it lists, nothing else.
+
+    Each must be a regular file inside the package (no link out of it, no FIFO or device), and together at
+    most `limit` bytes.
+    """
+    pkg = pkgmod.load(src)
+    copied = 0
+    for rel in [pkgmod.MANIFEST, *(d.file for d in pkg.documents)]:
+        s = inside(src, rel)
         t = target / rel
         t.parent.mkdir(parents=True, exist_ok=True)
         try:
-            shutil.copyfile(s, t, follow_symlinks=True)
+            with open_regular(s) as fh, open(t, "xb") as out:
+                while chunk := fh.read(CHUNK):
+                    copied += len(chunk)
+                    if copied > limit:
+                        raise _too_large(str(src), copied, limit)
+                    out.write(chunk)
         except FileNotFoundError:
             raise InvalidInputError(
                 _("document {file} is missing from the package {path}").format(file=rel, path=src),
@@ -321,7 +362,6 @@ def download(
 
     `where` is the directory the sink writes to, named when writing fails.
     """
-    import http.client
     import ssl
     import urllib.error
     import urllib.request
@@ -349,12 +389,41 @@ def download(
                 )
             return super().redirect_request(req, fp, code, msg, headers, newurl)
 
+    watchdog = _Watchdog(opts.deadline)
     # build_opener keeps the ProxyHandler, which honours http_proxy/https_proxy/no_proxy.
-    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), Redirects())
+    opener = urllib.request.build_opener(watchdog.https_handler(context), watchdog.http_handler(), Redirects())
     request = urllib.request.Request(url, headers={"User-Agent": "supportctl", "Accept-Encoding": "identity"})
     from supportctl.package.zipstream import BackgroundHash
 
     h = BackgroundHash()
+    watchdog.start()
+    try:
+        return _download(url, opener, request, sink, where, opts, progress, h, watchdog)
+    except TransferError:
+        if watchdog.expired:
+            raise watchdog.error(url) from None
+        raise
+    finally:
+        watchdog.cancel()
+        h.close()
+
+
+def _download(
+    url: str,
+    opener: Any,
+    request: Any,
+    sink: Callable[[bytes], object],
+    where: Path,
+    opts: FetchOptions,
+    progress: Progress | None,
+    h: Any,
+    watchdog: _Watchdog,
+) -> tuple[int, str]:
+    import http.client
+    import ssl
+    import urllib.error
+
+    limit = opts.max_redirects
     done = 0
     try:
         with opener.open(request, timeout=opts.timeout) as resp:
@@ -423,9 +492,99 @@ def download(
         ) from None
     except OSError as exc:
         raise _transfer(_("download of {url} failed: {reason}").format(url=url, reason=exc.strerror or exc)) from None
-    finally:
-        h.close()
+    if watchdog.expired:  # the watchdog closed the connection: an end of data that is not the end of the file
+        raise watchdog.error(url)
+    h.close()
     return done, h.hexdigest()
+
+
+class _Watchdog:
+    """The total deadline of a download. `--timeout` bounds each connect and read, so a server sending one
+    byte every few seconds, in the headers or the body, would never trip it; at the deadline this shuts the
+    connection's socket down from a timer thread, which ends the blocked read at once.
+
+    (A TLS handshake in progress is bounded by `--timeout` per read only: its socket is not reachable then.)
+    """
+
+    def __init__(self, seconds: float) -> None:
+        import threading
+
+        self.seconds = seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._conns: list[Any] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        import socket
+
+        with self._lock:
+            self.expired = True
+            for conn in self._conns:
+                try:
+                    if conn.sock is not None:
+                        conn.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def _watch(self, conn: Any) -> None:
+        with self._lock:
+            self._conns.append(conn)
+        if self.expired:
+            self._expire()
+
+    def error(self, url: str) -> TransferError:
+        return TransferError(
+            _("download of {url} did not finish within {seconds} s").format(url=url, seconds=f"{self.seconds:g}"),
+            _(
+                "raise the limit with --deadline SECONDS (setting fetch.deadline) on a slow connection, or ask for "
+                "the package: supportctl fetch --request"
+            ),
+        )
+
+    def _connection_class(self, base: type) -> Any:
+        import http.client
+
+        dog = self
+
+        class Watched(http.client.HTTPConnection):
+            def connect(self) -> None:
+                dog._watch(self)
+                super().connect()
+
+        if base is http.client.HTTPConnection:
+            return Watched
+        # HTTPSConnection first: its connect() calls super().connect(), which is Watched's, then wraps TLS.
+        return type("WatchedHTTPS", (base, Watched), {})
+
+    def http_handler(self) -> Any:
+        import urllib.request
+
+        dog = self
+
+        class Handler(urllib.request.HTTPHandler):
+            def do_open(self, http_class: Any, req: Any, **kw: Any) -> Any:
+                return super().do_open(dog._connection_class(http_class), req, **kw)
+
+        return Handler()
+
+    def https_handler(self, context: Any) -> Any:
+        import urllib.request
+
+        dog = self
+
+        class Handler(urllib.request.HTTPSHandler):
+            def do_open(self, http_class: Any, req: Any, **kw: Any) -> Any:
+                return super().do_open(dog._connection_class(http_class), req, **kw)
+
+        return Handler(context=context)
 
 
 # ---------------------------------------------------------------- the fallback: ask for the package by e-mail
