@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     UNCERTAIN = 9
     OVERDUE = 10
     INTERRUPTED = 130
+    TERMINATED = 143  # 128 + SIGTERM
 
 
 class SupportctlError(Exception):
@@ -88,3 +89,7 @@ class DeliveryUncertainError(SupportctlError):
 class OverdueError(SupportctlError):
     exit_code = ExitCode.OVERDUE
     code = "overdue"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every `finally` runs: no `.partial` directory or temp file is left."""

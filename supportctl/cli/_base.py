@@ -17,7 +17,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from supportctl import __version__
 from supportctl import output as out
-from supportctl.errors import ExitCode, SupportctlError
+from supportctl.errors import ExitCode, SupportctlError, Terminated
 from supportctl.i18n import N_, _
 
 _JSON_KEY = "supportctl.json"
@@ -36,6 +36,9 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except SupportctlError as exc:
             _fail(ctx, exc)
+        except Terminated:
+            out.say(_("terminated"))
+            raise typer.Exit(ExitCode.TERMINATED) from None
         except KeyboardInterrupt:
             out.say(_("interrupted"))
             raise typer.Exit(ExitCode.INTERRUPTED) from None
@@ -448,7 +451,20 @@ def config_path(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (see `supportctl.__main__`, which picks the language first)."""
     args = hoist_lang(list(sys.argv[1:] if argv is None else argv))
+    _terminate_like_interrupt()
     only_for(args)(args=args, prog_name="supportctl")
+
+
+def _terminate_like_interrupt() -> None:
+    """SIGTERM (kill, systemd, a CI timeout) cleans up as Ctrl-C does, instead of dying mid-write."""
+    import signal
+    import threading
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
 
 
 _GLOBAL_FLAGS = ("-h", "--help", "--version", "--install-completion", "--show-completion")

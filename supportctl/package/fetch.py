@@ -513,6 +513,7 @@ class _Watchdog:
         self.expired = False
         self._lock = threading.Lock()
         self._conns: list[Any] = []
+        self._socks: list[Any] = []
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
 
@@ -527,16 +528,21 @@ class _Watchdog:
 
         with self._lock:
             self.expired = True
-            for conn in self._conns:
+            # A connection's socket while it connects and reads headers; the response's socket while the body
+            # streams (urllib drops `conn.sock` once it has the response, the response keeps the socket).
+            for sock in [c.sock for c in self._conns] + self._socks:
                 try:
-                    if conn.sock is not None:
-                        conn.sock.shutdown(socket.SHUT_RDWR)
+                    if sock is not None:
+                        sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
 
-    def _watch(self, conn: Any) -> None:
+    def _watch(self, conn: Any = None, sock: Any = None) -> None:
         with self._lock:
-            self._conns.append(conn)
+            if conn is not None:
+                self._conns.append(conn)
+            if sock is not None:
+                self._socks.append(sock)
         if self.expired:
             self._expire()
 
@@ -556,8 +562,13 @@ class _Watchdog:
 
         class Watched(http.client.HTTPConnection):
             def connect(self) -> None:
-                dog._watch(self)
+                dog._watch(conn=self)
                 super().connect()
+
+            def getresponse(self) -> Any:
+                # Taken before: getresponse() drops `self.sock` of a response that closes the connection.
+                dog._watch(sock=self.sock)  # TLS-wrapped by now
+                return super().getresponse()
 
         if base is http.client.HTTPConnection:
             return Watched
