@@ -1,4 +1,4 @@
-"""Files on disk: atomic writes, private directories, and reading files we do not control.
+"""Files on disk: atomic writes, file locks, private directories, and reading files we do not control.
 
 Atomic writes: a temporary file in the same directory, fsync, then `os.replace`.
 
@@ -11,9 +11,11 @@ managers link config files), but what they point to must be a regular file too.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -42,14 +44,14 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:
     atomic_write(path, text.encode("utf-8"), mode)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -60,6 +62,24 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def flock(path: Path, blocking: bool = True) -> Iterator[bool]:
+    """Hold an exclusive `flock` on `path` (created 0600); yields False when `blocking` is off and it is taken."""
+    import fcntl
+
+    make_dirs(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 # ---------------------------------------------------------------- directories

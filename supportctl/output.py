@@ -181,15 +181,22 @@ def relative(seconds_until: float) -> str:
     return _("due now")
 
 
-def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """A Rich table on a terminal; tab-separated lines otherwise."""
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str]], whole: Sequence[int] = ()) -> None:
+    """A Rich table on a terminal; tab-separated lines otherwise.
+
+    Columns in `whole` (e.g. ids a person types back) are never cut or wrapped; the others give way.
+    """
     if stdout_is_tty():
         from rich.console import Console
         from rich.table import Table
 
         t = Table(title=title, show_header=True, header_style="bold", highlight=False)
-        for c in columns:
-            t.add_column(c)
+        for n, c in enumerate(columns):
+            if n in whole:
+                width = max([len(c)] + [len(r[n]) for r in rows if n < len(r)])
+                t.add_column(c, no_wrap=True, min_width=width)
+            else:
+                t.add_column(c)
         for row in rows:
             t.add_row(*[_escape(sanitize(cell)) for cell in row])
         Console(no_color=not use_color(), highlight=False).print(t)

@@ -80,12 +80,13 @@ def message(
     name: str = "registration-form.pdf",
     msgid: str | None = None,
     attachments: list[tuple[bytes, str, str]] | None = None,
+    to: str = "RegForm@msdirectservices.com",
 ) -> bytes:
     m = EmailMessage()
     if received:
         m["Received"] = f"from client.example.org by mx.example.com with ESMTPS; {received}"
     m["From"] = sender
-    m["To"] = "RegForm@msdirectservices.com"
+    m["To"] = to
     m["Subject"] = subject
     m["Date"] = "Wed, 25 Nov 2026 09:58:00 +0100"
     m["Message-ID"] = msgid or f"<{abs(hash((subject, sender, pdf, name)))}@example.org>"
@@ -123,7 +124,10 @@ def corpus() -> dict[str, bytes]:
             sender="Olga <olga@example.org>",
         ),
         "duplicate": message(pdf=fake_pdf(), msgid="<dup@example.org>", received="Wed, 25 Nov 2026 10:05:00 +0100"),
+        # To the registration address without a form: the applicant must hear that the form is missing.
         "chat": message(subject="Lunch?", msgid="<chat@example.org>"),
+        # To someone else (a list the desk is on): not a registration at all.
+        "newsletter": message(subject="News", msgid="<news@example.org>", to="team@example.com"),
         "zip": message(
             pdf=None,
             msgid="<zip@example.org>",
@@ -153,7 +157,8 @@ EXPECTED = {
     "standard": "open",
     "invalid": "invalid",
     "duplicate": "duplicate",
-    "chat": "not-a-registration",
+    "chat": "invalid",
+    "newsletter": "not-a-registration",
     "zip": "invalid",
     "fake-pdf": "invalid",
     "many-parts": "skipped",

@@ -59,7 +59,12 @@ class Handler:
             await asyncio.sleep(1.5)
         with self.lock:
             self.messages.append(
-                {"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "data": bytes(envelope.original_content)}
+                {
+                    "from": envelope.mail_from,
+                    "to": list(envelope.rcpt_tos),
+                    "data": bytes(envelope.original_content),
+                    "mail_options": list(envelope.mail_options),
+                }
             )
             n = len(self.messages)
         if self.mode == "drop-after-dot":
@@ -178,6 +183,8 @@ def start(
     cert_host: str = "127.0.0.1",
     auth_require_tls: bool = True,
     implicit_tls: bool = False,
+    eight_bit: bool = True,
+    size_limit: int | None = None,
 ) -> Server:
     ca = trustme.CA()
     cert = ca.issue_cert(cert_host)
@@ -187,7 +194,10 @@ def start(
     kwargs: dict[str, Any] = {
         "authenticator": _authenticator(handler),
         "auth_require_tls": auth_require_tls,
+        "decode_data": not eight_bit,  # aiosmtpd advertises 8BITMIME only when it keeps the bytes
     }
+    if size_limit is not None:
+        kwargs["data_size_limit"] = size_limit
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(ctx)
     extra: dict[str, Any] = {}

@@ -1,4 +1,4 @@
-"""`show`, `print` and `fetch --request`: real PDFs read back, a real pty for the pager, a stand-in `lp`."""
+"""`show` and `fetch --request`: real PDFs read back, a real pty for the pager (`print`: tests/test_print.py)."""
 
 from __future__ import annotations
 
@@ -121,6 +121,7 @@ def test_damaged_pdf_is_one_line(cli, pkg: Path, tmp_path: Path) -> None:
     assert r.stderr.count("error:") == 1 and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_show_goes_through_the_pager_on_a_terminal(pkg: Path, tmp_path: Path) -> None:
     pexpect = pytest.importorskip("pexpect")
     env = dict(os.environ)
@@ -138,82 +139,6 @@ def test_show_goes_through_the_pager_on_a_terminal(pkg: Path, tmp_path: Path) ->
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
-
-
-# ---------------------------------------------------------------- print
-
-
-@pytest.fixture
-def fake_lp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A stand-in `lp` on PATH that records its arguments (there is no printer here)."""
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    log = tmp_path / "lp.log"
-    script = bindir / "lp"
-    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\necho "request id is office-1 (1 file(s))"\n')
-    script.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}/usr/bin:/bin")
-    return log
-
-
-def test_print_sends_every_printable_document(cli, pkg: Path, fake_lp: Path) -> None:
-    r = cli("print", "--package", str(pkg), "--printer", "office", "--json")
-    assert r.exit_code == 0, r.stderr
-    calls = fake_lp.read_text().splitlines()
-    assert calls == [
-        f"-d office -t service-description.pdf -- {pkg / 'service-description.pdf'}",
-        f"-d office -t registration-form.pdf -- {pkg / 'registration-form.pdf'}",
-    ]
-    assert [p["id"] for p in r.json()["data"]["printed"]] == ["service-description", "registration-form"]
-
-
-def test_print_terms_only_prints_the_terms_page(cli, pkg: Path, fake_lp: Path) -> None:
-    r = cli("print", "terms", "--package", str(pkg))
-    assert r.exit_code == 0, r.stderr
-    assert fake_lp.read_text().strip() == (
-        f"-t registration-form.pdf -o page-ranges=2 -- {pkg / 'registration-form.pdf'}"
-    )
-
-
-def test_printer_from_config(cli, pkg: Path, fake_lp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SUPPORTCTL_PRINT_PRINTER", "hall")
-    r = cli("print", "service-description", "--package", str(pkg))
-    assert r.exit_code == 0, r.stderr
-    assert fake_lp.read_text().startswith("-d hall ")
-
-
-def test_fetch_print(cli, pkg: Path, fake_lp: Path, tmp_path: Path) -> None:
-    r = cli("fetch", str(pkg), "--print")
-    assert r.exit_code == 0, r.stderr
-    assert str(tmp_path / "registration-package" / "registration-form.pdf") in fake_lp.read_text()
-
-
-def test_lpr_when_there_is_no_lp(cli, pkg: Path, fake_lp: Path) -> None:
-    bindir = fake_lp.parent / "bin"
-    (bindir / "lp").rename(bindir / "lpr")  # the same recording script, now the only print command
-    r = cli("print", "terms", "--package", str(pkg), "--printer", "office")
-    assert r.exit_code == 0, r.stderr
-    assert fake_lp.read_text().strip() == (
-        f"-P office -T registration-form.pdf -o page-ranges=2 {pkg / 'registration-form.pdf'}"
-    )
-
-
-def test_no_print_system_names_the_files(cli, pkg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    empty = tmp_path / "empty-bin"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
-    r = cli("print", "--package", str(pkg))
-    assert r.exit_code == ExitCode.ERROR
-    line = r.stderr.strip().splitlines()[-1]
-    assert "no print system" in line
-    assert str(pkg / "service-description.pdf") in line and str(pkg / "registration-form.pdf") in line
-
-
-def test_failing_lp_is_one_line(cli, pkg: Path, fake_lp: Path, tmp_path: Path) -> None:
-    (tmp_path / "bin" / "lp").write_text('#!/bin/sh\necho "lp: The printer or class does not exist." >&2\nexit 1\n')
-    r = cli("print", "--package", str(pkg), "--printer", "nope")
-    assert r.exit_code == ExitCode.ERROR
-    assert "printer or class does not exist" in r.stderr and "by hand" in r.stderr
 
 
 # ---------------------------------------------------------------- fetch --request

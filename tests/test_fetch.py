@@ -105,12 +105,18 @@ def test_fetch_zip_over_http_with_sha256(cli, server: pt.Server, good_zip: Path,
 
 def test_refetch_replaces_our_package_and_no_leftovers(cli, server: pt.Server, good_zip: Path, old) -> None:
     dest, _before = old
-    (dest / "stale.txt").write_text("from an older package")
     server.routes["/pkg.zip"] = pt.body(good_zip.read_bytes())
     r = cli("fetch", server.url("/pkg.zip"), "--dest", str(dest))
     assert r.exit_code == 0, r.stderr
-    assert not (dest / "stale.txt").exists()
     assert sorted(p.name for p in dest.parent.iterdir()) == ["registration-package"]
+    # A file the package never listed is not ours to delete: it is moved aside.
+    (dest / "stale.txt").write_text("not from any package")
+    r = cli("fetch", server.url("/pkg.zip"), "--dest", str(dest))
+    assert r.exit_code == 0, r.stderr
+    assert not (dest / "stale.txt").exists()
+    names = sorted(p.name for p in dest.parent.iterdir())
+    assert names[0] == "registration-package" and names[1].startswith("registration-package.replaced-")
+    assert len(names) == 2 and (dest.parent / names[1] / "stale.txt").is_file()
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +159,7 @@ def test_untrusted_certificate_is_refused(cli, tls, good_zip: Path, old) -> None
         r = cli("fetch", s.url("/pkg.zip"), "--dest", str(old[0]))
     assert r.exit_code == ExitCode.TRANSFER
     line = one_error_line(r.stderr)
-    assert "certificate could not be verified" in line and "--ca-bundle" in line
+    assert "signed by a CA this computer does not trust" in line and "--ca-bundle FILE or SSL_CERT_FILE" in line
     assert "supportctl fetch --request" in line
     assert_untouched(old)
 
@@ -199,6 +205,23 @@ def test_destination_not_from_fetch_needs_force(cli, good_pkg: Path, tmp_path: P
     r = cli("fetch", str(good_pkg), "--dest", str(mine), "--force")
     assert r.exit_code == 0, r.stderr
     assert not (mine / "notes.txt").exists()
+    (aside,) = tmp_path.glob("mine.replaced-*")  # moved aside, never deleted
+    assert (aside / "notes.txt").read_text() == "precious"
+    assert str(aside) in r.stderr
+
+
+def test_refetch_keeps_a_file_the_user_put_into_the_package(cli, good_pkg: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "pkg"
+    assert cli("fetch", str(good_pkg), "--dest", str(dest)).exit_code == 0
+    (dest / "thesis.txt").write_text("three years of work")
+    r = cli("fetch", str(good_pkg), "--dest", str(dest))
+    assert r.exit_code == 0, r.stderr
+    (aside,) = tmp_path.glob("pkg.replaced-*")
+    assert (aside / "thesis.txt").read_text() == "three years of work"
+    assert f"the files that were in {dest} and not written by supportctl are now in {aside}" in r.stderr
+    assert not (dest / "thesis.txt").exists() and (dest / pkgmod.MANIFEST).is_file()
+    r = cli("fetch", str(good_pkg), "--dest", str(dest))  # only its own files inside: replaced, nothing aside
+    assert r.exit_code == 0 and len(list(tmp_path.glob("pkg.replaced-*"))) == 1
 
 
 def test_progress_callback_and_flat_chunks(server: pt.Server, good_zip: Path, tmp_path: Path) -> None:
@@ -367,9 +390,18 @@ def test_too_many_members(good_pkg: Path, tmp_path: Path) -> None:
     assert list(target.iterdir()) == []
 
 
-def test_not_a_zip(cli, server: pt.Server, old) -> None:
-    server.routes["/pkg.zip"] = pt.body(b"<html>captive portal</html>")
+def test_a_web_page_sent_as_the_package_is_named(cli, server: pt.Server, old) -> None:
+    # No Content-Type saying so: the body starting with `<` gives it away, before anything is unpacked.
+    server.routes["/pkg.zip"] = pt.body(b"  <html>captive portal</html>")
+    line = _fails(cli, server.url("/pkg.zip"), old)
+    assert "the server sent a web page (its text starts with <), not the package" in line
+    assert server.httpd.hits == ["/pkg.zip"]  # type: ignore[attr-defined]
+
+
+def test_not_a_zip_is_requested_once(cli, server: pt.Server, old) -> None:
+    server.routes["/pkg.zip"] = pt.body(b"\x00\x01 not a zip at all " * 1000)
     assert "is not a zip archive" in _fails(cli, server.url("/pkg.zip"), old, code=ExitCode.INVALID_INPUT)
+    assert server.httpd.hits == ["/pkg.zip"]  # type: ignore[attr-defined]  # never twice
 
 
 def test_manifest_missing(cli, server: pt.Server, good_pkg: Path, tmp_path: Path, old) -> None:
@@ -446,7 +478,10 @@ def test_zip_is_unpacked_while_it_streams(server: pt.Server, good_zip: Path, tmp
     assert server.httpd.hits == ["/pkg.zip"]  # type: ignore[attr-defined]  # one download, no fallback
 
 
-def test_zip_with_data_descriptors_falls_back_to_a_file(server: pt.Server, good_pkg: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("keep", [core.KEEP_FOR_FALLBACK, 0], ids=["spooled", "downloaded-again"])
+def test_zip_with_data_descriptors_falls_back_to_a_file(
+    server: pt.Server, good_pkg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep: int
+) -> None:
     import io
 
     class Unseekable(io.RawIOBase):
@@ -465,9 +500,13 @@ def test_zip_with_data_descriptors_falls_back_to_a_file(server: pt.Server, good_
         for p in sorted(good_pkg.iterdir()):
             zf.write(p, p.name)
     server.routes["/pkg.zip"] = pt.body(bytes(sink.buf))
+    monkeypatch.setattr(core, "KEEP_FOR_FALLBACK", keep)
     result = core.fetch(server.url("/pkg.zip"), core.FetchOptions(dest=tmp_path / "p"))
     assert result.sha256 == hashlib.sha256(bytes(sink.buf)).hexdigest()
-    assert server.httpd.hits == ["/pkg.zip", "/pkg.zip"]  # type: ignore[attr-defined]
+    # The start was still in memory: the same response is written to a file. Only a zip found to need
+    # random access after the kept bytes is downloaded a second time.
+    hits = ["/pkg.zip"] if keep else ["/pkg.zip", "/pkg.zip"]
+    assert server.httpd.hits == hits  # type: ignore[attr-defined]
     pkgmod.verify_documents(pkgmod.load(tmp_path / "p"))
 
 
@@ -524,6 +563,7 @@ def test_member_path_never_escapes(name: str) -> None:
         assert "\\" not in str(p) and "\x00" not in str(p)
 
 
+@pytest.mark.slow
 def test_fetch_on_a_terminal_with_the_progress_bar(server: pt.Server, good_zip: Path, tmp_path: Path) -> None:
     import sys
 
@@ -645,3 +685,55 @@ def test_request_without_smtp_writes_the_eml_and_says_so_once(cli, good_pkg: Pat
     assert r.exit_code == ExitCode.USAGE
     r = cli("fetch", "--send")
     assert r.exit_code == ExitCode.USAGE and "--request" in r.stderr
+
+
+# ---------------------------------------------------------------- no password is ever shown
+
+
+def test_package_url_with_a_password_is_shown_redacted(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPPORTCTL_PACKAGE_URL", "https://alice:s3cret@packages.example/pkg.zip")
+    r = cli("config", "show", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["data"]["settings"]["package_url"]["value"] == "https://alice:***@packages.example/pkg.zip"
+    r = cli("config", "show")
+    assert "s3cret" not in r.stdout + r.stderr and "alice:***@packages.example" in r.stdout
+
+
+@given(
+    user=st.text(
+        alphabet=st.characters(blacklist_characters="@/:?#[]\r\n\t ", blacklist_categories=("Cs",)), min_size=1
+    ),
+    password=st.text(min_size=1, max_size=30),
+)
+def test_redact_never_shows_the_password(user: str, password: str) -> None:
+    from urllib.parse import quote
+
+    from supportctl.package.urlauth import redact, split_userinfo
+
+    url = f"https://{quote(user, safe='')}:{quote(password, safe='')}@host.example:8443/p/pkg.zip?x=1"
+    shown = redact(url)
+    assert shown == f"https://{quote(user, safe='')}:***@host.example:8443/p/pkg.zip?x=1"
+    clean, u, p = split_userinfo(url)
+    assert (clean, u, p) == ("https://host.example:8443/p/pkg.zip?x=1", user, password)
+
+
+def test_retry_after_as_a_date(cli, server: pt.Server, old) -> None:
+    def busy(h) -> None:  # type: ignore[no-untyped-def]
+        h.send_response(503)
+        h.send_header("Retry-After", "Wed, 02 Dec 2026 07:28:00 GMT")
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    server.routes["/pkg.zip"] = busy
+    line = _fails(cli, server.url("/pkg.zip"), old)
+    assert "answered 503 Service Unavailable and asks to try again after 2026-12-02 07:28 UTC" in line
+
+
+def test_redirect_without_location(cli, server: pt.Server, old) -> None:
+    def nowhere(h) -> None:  # type: ignore[no-untyped-def]
+        h.send_response(302)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    server.routes["/pkg.zip"] = nowhere
+    assert "answered 302 without saying where to (no Location)" in _fails(cli, server.url("/pkg.zip"), old)

@@ -98,6 +98,16 @@ def test_draft_is_used_only_with_resume_when_not_interactive(cli: Any, tmp_path:
     assert drafts.load(pkg.name) is None  # written: the draft is done
 
 
+def test_no_input_run_leaves_the_interactive_draft_alone(cli: Any, tmp_path: Path) -> None:
+    """Issue 16, item 3: a scripted fill must not delete the answers someone typed at a terminal."""
+    pkg = formkit.pkg()
+    saved = drafts.save(pkg.name, {"city": "Graz", "first_name": "Zoë"})
+    r = cli("fill", "--data", str(data_file(tmp_path)), "--no-input")
+    assert r.exit_code == 0, r.stderr
+    assert "note: a saved draft exists; --resume uses it, --restart discards it" in r.stderr
+    assert drafts.load(pkg.name) == saved
+
+
 # ---------------------------------------------------------------- validate
 
 

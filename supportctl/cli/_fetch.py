@@ -1,28 +1,38 @@
-"""`supportctl fetch`, `show`, `print`: the document package (issue 3)."""
+"""`supportctl fetch`, `show`, `print`: the document package."""
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from supportctl import output as out
-from supportctl.cli._base import (
+from supportctl.cli._base import app
+from supportctl.cli.common import (
     JsonOpt,
     PackageOpt,
-    _begin,
-    _load_config,
-    _load_package,
-    app,
+    begin,
+    hooks,
+    load_config,
+    load_package,
+    password_prompt,
+    report_sent,
 )
-from supportctl.cli._mail import _open_session, _report_sent, outbox_send_now
 from supportctl.i18n import _
 
-# ================================================================ fetch, show, print (issue 3)
-# The document package commands: `fetch`, `fetch --request`, `show`, `print`.
-# Core: supportctl/fetch.py, supportctl/documents.py, supportctl/printing.py.
-# (section start)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
+    from pathlib import Path
+
+    from rich.progress import TaskID
+
+    from supportctl.config import Config
+    from supportctl.form.validation import Finding
+    from supportctl.mail.outbox import Entry
+    from supportctl.package.manifest import Package
+    from supportctl.package.printing import Job, PrintItem, PrintResult
 
 
 @app.command(no_args_is_help=False)
@@ -73,7 +83,18 @@ def fetch(
         ),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help=_("Replace --dest even if it is not a package written by fetch."))
+        bool,
+        typer.Option(
+            "--force",
+            help=_("Replace --dest even if it is not a package written by fetch; it is moved aside, never deleted."),
+        ),
+    ] = False,
+    force_download: Annotated[
+        bool,
+        typer.Option(
+            "--force-download",
+            help=_("Download even if the server says the package is unchanged since the last fetch."),
+        ),
     ] = False,
     print_after: Annotated[
         bool, typer.Option("--print", help=_("Print the printable documents after fetching."))
@@ -112,12 +133,12 @@ def fetch(
     Examples:  supportctl fetch   ·   supportctl fetch https://example.com/pkg.zip --sha256 HEX
     ·   supportctl fetch --request --from you@example.com
     """
-    _begin(ctx, "fetch", json_output)
+    begin(ctx, "fetch", json_output)
     from pathlib import Path
 
     from supportctl.package import fetch as core
 
-    cfg = _load_config(
+    cfg = load_config(
         {
             "fetch.dest": dest,
             "fetch.max_size": max_size,
@@ -131,7 +152,19 @@ def fetch(
         _fetch_request(cfg, package, sender, eml, send, json_output)
         return
     if send or eml:
-        raise typer.BadParameter(_("--send and --eml go with --request"), param_hint="--send" if send else "--eml")
+        from supportctl.errors import UsageError
+
+        raise UsageError(_("--send and --eml go with --request"))
+    from supportctl import config
+    from supportctl.mail import credentials
+
+    credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
+    fetch_settings = {k: r.value for k, r in cfg.values.items() if k.startswith("fetch.")}
+    prompt = password_prompt()
+
+    def password(user: str, host: str) -> str:
+        return credentials.password_for(user, host, fetch_settings, credentials.FETCH_SECRETS, prompt=prompt).value
+
     opts = core.FetchOptions(
         dest=Path(cfg.get("fetch.dest")),
         sha256=sha256,
@@ -140,120 +173,113 @@ def fetch(
         ca_bundle=cfg.get("fetch.ca_bundle"),
         timeout=float(cfg.get("fetch.timeout")),
         deadline=float(cfg.get("fetch.deadline")),
+        force_download=force_download,
+        username=cfg.get("fetch.username"),
+        password=password,
     )
     with _progress_bar() as progress:
         result = core.fetch(source, opts, cfg.get("package_url"), progress)
     for w in result.warnings:
         out.say(_("warning: {message}").format(message=w))
-    jobs: list[Any] = []
+    if result.unchanged:
+        if not json_output:
+            out.say(
+                _("Package {name} {version} in {dest} is unchanged on the server; nothing was downloaded").format(
+                    name=result.name, version=result.version, dest=result.dest
+                )
+            )
+    if result.resumed:
+        out.say(_("The download broke off and was resumed ({n} times)").format(n=result.resumed))
+    jobs: list[Job] = []
     if print_after:
         from supportctl.package import manifest as pkgmod
         from supportctl.package import printing
 
         pkg = pkgmod.load(result.dest)
-        jobs = printing.print_documents(printing.select(pkg, []), cfg.get("print.printer"))
+        setting = cfg.source("print.printer")
+        printed = printing.print_items(printing.select(pkg, []), setting.value, setting.source, wait=0)
+        jobs = printed.jobs
     if json_output:
         data = result.to_dict()
         data["printed"] = [j.to_dict() for j in jobs]
         out.write_out(out.envelope("fetch", data))
         return
-    out.say(
-        _("Fetched package {name} {version} into {dest}").format(
-            name=result.name, version=result.version, dest=result.dest
+    if not result.unchanged:
+        out.say(
+            _("Fetched package {name} {version} into {dest}").format(
+                name=result.name, version=result.version, dest=result.dest
+            )
         )
-    )
     out.table(None, [_("Document"), _("File")], [[d["id"], d["file"]] for d in result.documents])
     for j in jobs:
-        out.say(_("Sent {file} to the printer").format(file=j.item.file))
+        out.say(_("Sent {file} to the printer ({job})").format(file=j.item.file, job=j.job or j.state))
 
 
 def _fetch_request(
-    cfg: Any, package: str | None, sender: str | None, eml: str | None, send: bool, json_output: bool
+    cfg: Config, package: str | None, sender: str | None, eml: str | None, send: bool, json_output: bool
 ) -> None:
     """The fallback: the request mail, sent through the outbox (SMTP configured or --send), else a .eml file."""
     from pathlib import Path
 
-    from supportctl.package import fetch as core
+    from supportctl.package.request import request_package
 
-    if send and eml:
-        raise typer.BadParameter(_("give either --send or --eml"), param_hint="--send")
-    pkg = _load_package(package, cfg)
-    profile_email = cfg.values.get("profile.email")
-    membership = cfg.values.get("profile.membership_id")
-    sender = sender or (profile_email.value if profile_email else None)
-    smtp_host = cfg.values.get("smtp.host")
-    if send or (eml is None and smtp_host is not None and smtp_host.value):
-        _send_request(cfg, pkg, sender, membership.value if membership else None, json_output)
-        return
-    msg = core.compose_request(pkg, sender, membership.value if membership else None)
-    path = Path(eml or "package-request.eml")
-    core.write_eml(msg, path)
+    pkg = load_package(package, cfg)
+
+    def queued(entry: Entry, _reused: bool) -> None:
+        out.say(
+            _("Queued the request to {address} as {id} in the outbox").format(address=entry.recipients[0], id=entry.id)
+        )
+
+    result = request_package(
+        pkg,
+        cfg,
+        sender=sender,
+        send=send,
+        eml=Path(eml) if eml is not None else None,
+        hooks=hooks(queued),
+    )
+    msg = result.message
+    if result.sent is not None:
+        assert result.entry is not None
+        data = {"outbox": result.entry.id, "to": msg["To"], "from": msg["From"], "subject": msg["Subject"]}
+        data["message_id"] = result.entry.message_id
+        data["sent"] = result.sent.state == "sent"
+        failed = _("read the server's reason; correct the addresses and run `supportctl fetch --request --send` again")
+        report_sent("fetch", result.sent, data, json_output, failed)
+    assert result.eml is not None
     if eml is None:
         out.say(
             _("SMTP is not configured, so the request was written to a file (`supportctl config smtp`, then --send)")
         )
     if json_output:
-        data = {"eml": str(path.absolute()), "to": msg["To"], "from": msg["From"], "subject": msg["Subject"]}
+        data = {"eml": str(result.eml.absolute()), "to": msg["To"], "from": msg["From"], "subject": msg["Subject"]}
         out.write_out(out.envelope("fetch", data))
         return
-    if not sender:
+    if not result.sender:
         out.say(_("note: no sender address given (--from); your mail program will fill it in"))
     out.say(
         _("Wrote the request to {path}; open it in your mail program and send it to {address}").format(
-            path=path, address=msg["To"]
+            path=result.eml, address=msg["To"]
         )
     )
-    out.write_out(str(path.absolute()))
+    out.write_out(str(result.eml.absolute()))
 
 
-def _send_request(cfg: Any, pkg: Any, sender: str | None, membership: str | None, json_output: bool) -> NoReturn:
-    from supportctl import config
-    from supportctl.errors import ConfigError
-    from supportctl.mail import compose as mail
-    from supportctl.mail import credentials, outbox
-    from supportctl.package import fetch as core
-
-    credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
-    sender = sender or cfg.get("smtp.from")
-    if not sender:
-        raise ConfigError(
-            _("no sender address for the request"), _("pass --from, or set smtp.from (`supportctl config smtp`)")
-        )
-    from email.utils import parseaddr
-
-    mail.check_address(parseaddr(sender)[1] or sender, "--from")  # the envelope sender: a plain ASCII address
-    msg = core.compose_request(pkg, sender, membership)
-    session = _open_session(cfg)  # no server: a configuration error (exit 8) before anything is queued
-    try:
-        entry = outbox.enqueue(msg)
-        out.say(_("Queued the request to {address} as {id} in the outbox").format(address=msg["To"], id=entry.id))
-        result = outbox_send_now(entry.id, session)
-    finally:
-        session.close()
-    data = {"outbox": entry.id, "to": msg["To"], "from": msg["From"], "subject": msg["Subject"]}
-    data["message_id"] = entry.message_id
-    _report_sent(
-        "fetch",
-        result,
-        data,
-        json_output,
-        _("read the server's reason; correct the addresses and run `supportctl fetch --request --send` again"),
-    )
-
-
-def _progress_bar() -> Any:
+def _progress_bar() -> AbstractContextManager[Callable[[int, int | None], None] | None]:
     """A context manager yielding a progress callback: a Rich bar on a terminal (stderr), else None."""
     import contextlib
 
     @contextlib.contextmanager
-    def bar() -> Any:
+    def bar() -> Iterator[Callable[[int, int | None], None] | None]:
         if not sys.stderr.isatty() or os_environ_get("TERM") == "dumb":
             yield None
             return
         from rich.console import Console
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
-        with Progress(
+        # Started at the first data, not before: a password prompt (a server that asks for a login) comes
+        # before the body and must not be drawn over.
+        progress = Progress(
             "{task.description}",
             BarColumn(),
             DownloadColumn(),
@@ -261,13 +287,20 @@ def _progress_bar() -> Any:
             TimeRemainingColumn(),
             console=Console(stderr=True, no_color=not out.use_color(sys.stderr), highlight=False),
             transient=True,
-        ) as progress:
-            task = progress.add_task(_("Downloading"), total=None)
+        )
+        task: list[TaskID] = []
 
-            def update(done: int, total: int | None) -> None:
-                progress.update(task, completed=done, total=total)
+        def update(done: int, total: int | None) -> None:
+            if not task:
+                progress.start()
+                task.append(progress.add_task(_("Downloading"), total=None))
+            progress.update(task[0], completed=done, total=total)
 
+        try:
             yield update
+        finally:
+            if task:
+                progress.stop()
 
     return bar()
 
@@ -295,12 +328,12 @@ def show(
 
     Labels follow --lang. Examples:  supportctl show terms   ·   supportctl show fields --lang de --json
     """
-    _begin(ctx, "show", json_output)
+    begin(ctx, "show", json_output)
     from supportctl.i18n import current_language
     from supportctl.package import documents
 
-    cfg = _load_config()
-    pkg = _load_package(package, cfg)
+    cfg = load_config()
+    pkg = load_package(package, cfg)
     lang = current_language()
     if what == "fields":
         fields = documents.fields(pkg, lang)
@@ -342,34 +375,162 @@ def print_cmd(
     docs: Annotated[
         list[str] | None,
         typer.Argument(
-            help=_("Document ids, or terms (default: every printable document)."),
-            metavar="[DOC]...",
+            help=_("Document ids, terms, or a filled form FILE.pdf (default: every printable document)."),
+            metavar="[DOC|FILE.pdf]...",
             show_default=False,
         ),
     ] = None,
     printer: Annotated[
-        str | None, typer.Option("--printer", help=_("Printer name (default: the system default)."), metavar="NAME")
+        str | None,
+        typer.Option(
+            "--printer",
+            help=_("Printer name (default: print.printer, PRINTER, LPDEST, the system default)."),
+            metavar="NAME",
+        ),
     ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            help=_("Seconds to wait until the print system has taken the jobs (0: do not wait)."),
+            metavar="SECONDS",
+            min=0,
+        ),
+    ] = 30.0,
+    force: Annotated[bool, typer.Option("--force", help=_("Print a filled form even if it is invalid."))] = False,
+    again: Annotated[
+        bool, typer.Option("--again", help=_("Print documents that were printed or queued before once more."))
+    ] = False,
+    list_printers: Annotated[
+        bool, typer.Option("--list-printers", help=_("List the printers and their state, then exit."))
+    ] = False,
     package: PackageOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Print the service description and the form with the terms (CUPS lp, else lpr).
+    """Print the service description and the form with the terms, or a filled form (CUPS lp, lpr, Windows).
 
     Examples:  supportctl print   ·   supportctl print terms --printer office
+    ·   supportctl print registration-form-filled.pdf   ·   supportctl print --list-printers
     """
-    _begin(ctx, "print", json_output)
+    begin(ctx, "print", json_output)
+    from pathlib import Path
+
     from supportctl.package import printing
 
-    cfg = _load_config({"print.printer": printer})
-    pkg = _load_package(package, cfg)
-    jobs = printing.print_documents(printing.select(pkg, list(docs or [])), cfg.get("print.printer"))
-    if json_output:
-        out.write_out(out.envelope("print", {"printed": [j.to_dict() for j in jobs]}))
+    if list_printers:
+        _list_printers(json_output)
         return
-    for j in jobs:
-        out.say(_("Sent {file} to the printer").format(file=j.item.file))
-        if j.output:
-            out.write_out(j.output)
+    cfg = load_config({"print.printer": printer})
+    pkg = load_package(package, cfg)
+    wanted = list(docs or [])
+    items: list[PrintItem] = []
+    ids = [w for w in wanted if not printing.is_file_argument(w)]
+    by_id = iter(printing.select(pkg, ids)) if ids or not wanted else iter(())
+    if not wanted:
+        items = list(by_id)
+    for w in wanted:
+        if not printing.is_file_argument(w):
+            items.append(next(by_id))
+            continue
+        items.append(_filled_form(pkg, Path(w), force))
+    setting = cfg.source("print.printer")
+    result = printing.print_items(items, setting.value, setting.source, wait=wait, again=again)
+    _report_print(result, json_output, "print")
+    if result.exit_code:
+        raise typer.Exit(int(result.exit_code))
 
 
-# (section end: fetch, show, print)
+def _filled_form(pkg: Package, path: Path, force: bool) -> PrintItem:
+    from supportctl.form.pdfform import FormFindingsError
+    from supportctl.package import printing
+
+    try:
+        item, report = printing.filled_form(pkg, path, force)
+    except FormFindingsError as exc:
+        for f in exc.findings:
+            out.say("  " + _finding_text(f))
+        raise
+    if not report.ok:
+        out.say(
+            _("warning: {path} is not valid ({n} problem(s)); printing it anyway (--force)").format(
+                path=path, n=len(report.findings)
+            )
+        )
+    return item
+
+
+def _finding_text(f: Finding) -> str:
+    from supportctl.form.validation import finding_line
+    from supportctl.package.documents import sanitize
+
+    return sanitize(finding_line(f, label=False))
+
+
+def _report_print(result: PrintResult, json_output: bool, command: str) -> None:
+    from supportctl.package import printing
+
+    if json_output:
+        out.write_out(out.envelope(command, result.to_dict(), ok=not result.exit_code))
+    where = {
+        "flag": "--printer",
+        "env": "SUPPORTCTL_PRINT_PRINTER",
+        "file": _("print.printer in the config"),
+        "PRINTER": "PRINTER",
+        "LPDEST": "LPDEST",
+        "default": _("the system default"),
+    }.get(result.printer_source, result.printer_source)
+    if result.printer:
+        out.say(
+            _("Printing on {printer} ({source}) with {system}").format(
+                printer=result.printer, source=where, system=result.system
+            )
+        )
+    else:
+        out.say(_("Printing on the default printer with {system}").format(system=result.system))
+    for j in result.jobs:
+        state = printing.state_word(j.state)
+        if not j.sent and j.state == "completed":
+            line = _("{file}: already printed as {job} ({when}); not sent again (--again prints another copy)")
+        elif not j.sent:
+            line = _("{file}: already sent as {job} ({state}); not sent again (--again prints another copy)")
+        elif j.job:
+            line = _("{file}: job {job} {state}")
+        else:
+            line = _("{file}: {state}")
+        out.say(line.format(file=j.item.file.name, job=j.job or "-", state=state, when=j.at or "?"))
+    if result.exit_code:
+        pending = [j.job or j.item.file.name for j in result.jobs if j.state in printing.QUEUED]
+        out.say(
+            out.error_line(
+                _("still queued after {n} s: {jobs}").format(n=round(result.waited), jobs=", ".join(pending)),
+                _("they print when the printer takes them; running print again does not send them twice"),
+            )
+        )
+
+
+def _list_printers(json_output: bool) -> None:
+    from supportctl.package import printing
+
+    system, found = printing.list_printers()
+    if json_output:
+        out.write_out(out.envelope("print", {"system": system, "printers": [p.to_dict() for p in found]}))
+        return
+    states = {"idle": _("idle"), "processing": _("printing"), "stopped": _("disabled"), "unknown": _("unknown")}
+    rows = [
+        [
+            p.name + (" *" if p.default else ""),
+            states.get(p.state, p.state),
+            _("yes") if p.accepting else _("no"),
+            p.info,
+            p.message,
+        ]
+        for p in found
+    ]
+    if not rows:
+        out.say(_("no printers ({system})").format(system=system))
+        return
+    out.table(
+        _("Printers ({system}; * = default)").format(system=system),
+        [_("Printer"), _("State"), _("Accepting"), _("Description"), _("Message")],
+        rows,
+    )

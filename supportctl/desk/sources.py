@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from supportctl.errors import ConfigError, InvalidInputError, TransferError
 from supportctl.fsutil import open_regular
-from supportctl.i18n import _
+from supportctl.i18n import N_, _
 
 HEAD_CHUNK = 16384
 IMAP_BATCH = 250
@@ -38,6 +38,7 @@ class Envelope:
     head: bytes
     arrival: float | None  # file mtime or IMAP INTERNALDATE, epoch seconds
     read: Callable[[], bytes] = field(repr=False, compare=False)
+    error: str | None = None  # why it cannot be read at all (a special file, no permission): listed as skipped
 
 
 @dataclass(frozen=True)
@@ -88,22 +89,56 @@ def split_head(data: bytes) -> bytes:
 
 
 def _read_limited(path: Path, limit: int) -> bytes:
-    with open_regular(path, follow_symlinks=True) as fh:
+    with _open_regular(path) as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
         raise TooLarge
     return data
 
 
-def _file_envelope(path: Path, key: str, limit: int) -> Envelope | None:
+def _open_regular(path: Path) -> IO[bytes]:
+    """Open a regular file for reading; a FIFO, device or symlink is never opened (it could block or leak)."""
+    import stat
+
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
     try:
-        with open_regular(path, follow_symlinks=True) as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _NotRegular
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class _NotRegular(OSError):
+    pass
+
+
+def _unreadable(key: str, reason: str) -> Envelope:
+    def read() -> bytes:
+        raise TooLarge
+
+    return Envelope(key, 0, b"", None, read, error=reason)
+
+
+def _file_envelope(path: Path, key: str, limit: int) -> Envelope | None:
+    import errno
+
+    try:
+        with _open_regular(path) as fh:
             st = os.fstat(fh.fileno())
             chunk = fh.read(HEAD_CHUNK)
     except (FileNotFoundError, IsADirectoryError):
         return None  # moved away by a mail client while we read: not ours to report
-    except InvalidInputError:
-        return None  # a FIFO or device among the messages: not a message, and reading it would hang
+    except _NotRegular:
+        return _unreadable(key, _("not a regular file (a pipe, device or socket); not read"))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return _unreadable(key, _("a symbolic link; not followed"))
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return _unreadable(key, _("the file cannot be read: permission denied"))
+        return _unreadable(key, _("the file cannot be read: {reason}").format(reason=exc.strerror or exc))
     if len(chunk) == st.st_size:
 
         def read() -> bytes:
@@ -169,11 +204,27 @@ class EmlDirSource(Source):
 
     def messages(self) -> Iterator[Envelope]:
         with os.scandir(self.root) as it:
-            names = sorted(e.name for e in it if e.name.lower().endswith(".eml") and e.is_file())
+            names = sorted(e.name for e in it if e.name.lower().endswith(".eml") and not e.is_dir())
         for name in names:
             env = _file_envelope(self.root / name, name, self.limit)
             if env is not None:
                 yield env
+
+
+class FileSource(Source):
+    """One message in a file (`.eml`, or any RFC 5322 message saved by a mail program)."""
+
+    kind = "file"
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path = path
+        self.key = "file:" + str(path.resolve())
+        self.limit = limit
+
+    def messages(self) -> Iterator[Envelope]:
+        env = _file_envelope(self.path, self.path.name, self.limit)
+        if env is not None:
+            yield env
 
 
 _FROM_RE = re.compile(rb"^>+From ")
@@ -442,8 +493,14 @@ def source_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
+_HEADER_LINE = re.compile(rb"^[!-9;-~]+:[ \t]?[^\r\n]*\r?\n")
+_EXPECTED = N_(
+    "give a Maildir, an mbox file, a message file (.eml), a directory of .eml files, - or imaps://USER@HOST/FOLDER"
+)
+
+
 def open_local(spec: str, limit: int, stdin: IO[bytes] | None = None) -> Source:
-    """A Maildir, an mbox file, a directory of .eml files, or `-` (stdin)."""
+    """A Maildir, an mbox file, one message file, a directory of .eml files, or `-` (stdin)."""
     if spec == "-":
         if stdin is None:
             raise InvalidInputError(_("no standard input to read a message from"))
@@ -452,35 +509,36 @@ def open_local(spec: str, limit: int, stdin: IO[bytes] | None = None) -> Source:
     if path.is_dir():
         if (path / "cur").is_dir() or (path / "new").is_dir():
             return MaildirSource(path, limit)
+        with os.scandir(path) as it:
+            entries = [e.name for e in it if not e.name.startswith(".")]
+        if entries and not any(n.lower().endswith(".eml") for n in entries):
+            raise InvalidInputError(
+                _("{path} is a directory without messages: no Maildir (cur/, new/) and no .eml files").format(
+                    path=spec
+                ),
+                _(_EXPECTED),
+            )
         return EmlDirSource(path, limit)
+    if path.exists() and not path.is_file():
+        raise InvalidInputError(_("{path} is not a regular file").format(path=spec), _(_EXPECTED))
     if path.is_file():
-        return MboxSource(path, limit)
-    raise InvalidInputError(
-        _("{path}: no such mailbox").format(path=spec),
-        _("give a Maildir, an mbox file, a directory of .eml files, - or imaps://USER@HOST/FOLDER"),
-    )
-
-
-def password_from_command(command: str, timeout: float = 30.0) -> str:
-    """Run `imap.password_command` (no shell) and return its first output line."""
-    import shlex
-    import subprocess
-
-    try:
-        argv = shlex.split(command)
-    except ValueError as exc:
-        raise ConfigError(_("imap.password_command cannot be parsed: {reason}").format(reason=exc)) from None
-    if not argv:
-        raise ConfigError(_("imap.password_command is empty"))
-    try:
-        p = subprocess.run(argv, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ConfigError(
-            _("imap.password_command failed: {reason}").format(reason=getattr(exc, "strerror", None) or exc)
-        ) from None
-    if p.returncode != 0:
-        raise ConfigError(_("imap.password_command exited with status {code}").format(code=p.returncode))
-    lines = p.stdout.decode("utf-8", "replace").splitlines()
-    if not lines or not lines[0]:
-        raise ConfigError(_("imap.password_command printed no password"))
-    return lines[0]
+        try:
+            with _open_regular(path) as fh:
+                start = fh.read(1024)
+        except OSError as exc:
+            raise InvalidInputError(
+                _("cannot read {path}: {reason}").format(path=spec, reason=exc.strerror or _("not a regular file"))
+            ) from None
+        if start.startswith(b"From "):
+            return MboxSource(path, limit)
+        if b"%PDF-" in start:
+            raise InvalidInputError(
+                _("{path} is a PDF, not mail").format(path=spec),
+                _("to check a filled form use `supportctl validate {path}`; inbox reads mailboxes").format(path=spec),
+            )
+        if _HEADER_LINE.match(start.lstrip(b"\r\n")):
+            return FileSource(path, limit)
+        if not start.strip():
+            return MboxSource(path, limit)  # an empty mbox: nothing to list, and inbox says so
+        raise InvalidInputError(_("{path} is neither a mailbox nor a mail message").format(path=spec), _(_EXPECTED))
+    raise InvalidInputError(_("{path}: no such mailbox").format(path=spec), _(_EXPECTED))

@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from email.message import Message
 from pathlib import Path
@@ -23,13 +23,24 @@ from typing import Any
 
 from supportctl import paths
 from supportctl.desk.sources import Envelope, Source, TooLarge, source_hash
-from supportctl.errors import InvalidInputError
-from supportctl.fsutil import atomic_write
-from supportctl.i18n import _
+from supportctl.errors import InvalidInputError, SupportctlError
+from supportctl.form.validation import finding_line
+from supportctl.fsutil import atomic_write, flock
+from supportctl.i18n import N_, _
 from supportctl.package.manifest import Package
 
-STATE_VERSION = 1
-STATUSES = ("overdue", "due-soon", "open", "invalid", "duplicate", "skipped", "not-a-registration", "done")
+STATE_VERSION = 2  # 2: one record per message with all its files; forms are expanded on read
+# The codes are stored and in NDJSON; shown to people they are translated (the English label is the code).
+STATUSES = (
+    N_("overdue"),
+    N_("due-soon"),
+    N_("open"),
+    N_("invalid"),
+    N_("duplicate"),
+    N_("skipped"),
+    N_("not-a-registration"),
+    N_("done"),
+)
 DUE_SOON_SECONDS = 3600.0
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -101,11 +112,28 @@ class Facts:
     # The file it was read from, as it was then: an unchanged file need not be read again.
     size: int | None = None
     mtime: float | None = None
+    # Every file the message carries ({"name", "type", "sha256" for PDFs}) and whether it was sent to the desk.
+    parts: tuple[dict[str, Any], ...] = ()
+    to_desk: bool = False
+    # For a registration (one form of a message): its position among the message's forms, from 1.
+    index: int | None = None
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Facts:
-        known: dict[str, Any] = {k: d.get(k) for k in Facts.__dataclass_fields__}
+        known: dict[str, Any] = {k: d.get(k) for k in Facts.__dataclass_fields__ if k in d}
+        known["parts"] = tuple(dict(p) for p in known.get("parts") or () if isinstance(p, dict))
         return Facts(**known)
+
+    @property
+    def attachments(self) -> list[dict[str, Any]]:
+        """The message's files as shown in `--json`: name, type, and what each is for this registration."""
+        shown = []
+        for p in self.parts:
+            role = "other"
+            if p.get("sha256"):
+                role = "this-form" if p.get("sha256") == self.sha256 else p.get("role", "pdf")
+            shown.append({"name": p.get("name"), "type": p.get("type"), "role": role})
+        return shown
 
 
 @dataclass(frozen=True)
@@ -130,6 +158,8 @@ class Item:
             "received": f.received,
             "received_from": f.received_from,
             "attachment": f.attachment,
+            "attachments": f.attachments,
+            "form_index": f.index,
             "sha256": f.sha256,
             "class": self.activation_class,
             "clock_starts": self.clock_starts.isoformat() if self.clock_starts else None,
@@ -186,9 +216,22 @@ def load_done() -> dict[str, Any]:
 
 
 def mark_done(message_id: str, record: dict[str, Any]) -> None:
-    done = load_done()
-    done[message_id] = record
-    atomic_write(inbox_dir() / "done.json", json.dumps(done, ensure_ascii=False, indent=1).encode("utf-8"), 0o600)
+    """Record that message `message_id` was answered.
+
+    Read, change and write under the outbox's lock: two replies marked at once (or a reply queued while
+    another is marked) must not lose a record.
+    """
+    from supportctl.mail import outbox
+
+    with flock(outbox.lock_path()):
+        done = load_done()
+        done[message_id] = record
+        data = json.dumps(done, ensure_ascii=False, indent=1).encode("utf-8")
+        atomic_write(inbox_dir() / "done.json", data, 0o600)
+
+
+def status_label(status: str) -> str:
+    return _(status) if status in STATUSES else status
 
 
 # ---------------------------------------------------------------- reading one message
@@ -210,28 +253,46 @@ def _header_text(value: Any) -> str:
         return clean(str(value))
 
 
-def _received_time(msg: Message, arrival: float | None) -> tuple[datetime | None, str]:
+_EARLIEST_YEAR = 1971  # the eta engine's range; a date outside it cannot start a clock
+
+
+def _plausible(dt: datetime) -> bool:
+    return _EARLIEST_YEAR <= dt.year <= datetime.now(timezone.utc).year + 1
+
+
+def _received_time(msg: Message, arrival: float | None) -> tuple[datetime | None, str, str | None]:
+    """(time, where it came from, why a header's date was not used): the newest plausible date wins."""
     from email.utils import parsedate_to_datetime
 
+    absurd: str | None = None
+    candidates: list[tuple[str, str]] = []
     for raw in msg.get_all("Received") or []:
         text = str(raw)
-        if ";" not in text:
-            continue
+        if ";" in text:
+            candidates.append(("received", text.rsplit(";", 1)[1].strip()))
+            break  # the newest Received: is the desk's own server; older ones are the sender's word
+    if msg.get("Date"):
+        candidates.append(("date", str(msg.get("Date"))))
+    for origin, value in candidates:
         try:
-            dt = parsedate_to_datetime(text.rsplit(";", 1)[1].strip())
-        except (TypeError, ValueError, IndexError):
+            dt = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
             continue
-        return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)), "received"
-    date = msg.get("Date")
-    if date:
-        try:
-            dt = parsedate_to_datetime(str(date))
-            return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)), "date"
-        except (TypeError, ValueError, IndexError):
-            pass
+        dt = dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+        if not _plausible(dt):
+            absurd = absurd or _("its {header}: date {value} is not plausible").format(
+                header="Received" if origin == "received" else "Date", value=clean(value)[:60]
+            )
+            continue
+        return dt, origin, None
     if arrival is not None:
-        return datetime.fromtimestamp(arrival, timezone.utc), "arrival"
-    return None, "unknown"
+        try:
+            when = datetime.fromtimestamp(arrival, timezone.utc)
+            if _plausible(when):
+                return when, "arrival", None
+        except (OverflowError, OSError, ValueError):
+            pass
+    return None, "unknown", absurd
 
 
 def message_key(msg: Message, head: bytes) -> str:
@@ -246,24 +307,26 @@ def _parse_head(head: bytes) -> Message:
     return BytesHeaderParser().parsebytes(head)
 
 
-def examine(env: Envelope, limits: Limits, want_body: bool = True) -> tuple[Facts, bytes | None]:
-    """The facts of one message and, when it carries one, the registration PDF's bytes."""
+def _addresses(msg: Message, *headers: str) -> list[str]:
     from email.utils import getaddresses
 
-    msg = _parse_head(env.head)
-    received, received_from = _received_time(msg, env.arrival)
+    values = [str(v) for h in headers for v in (msg.get_all(h) or [])]
     try:
-        addrs = getaddresses([str(msg.get("From") or "")])
+        return [clean(a).lower() for _n, a in getaddresses(values) if a]
     except Exception:
-        addrs = []
-    address = clean(addrs[0][1]) if addrs else ""
-    reply_to = None
-    if msg.get("Reply-To"):
-        try:
-            rt = getaddresses([str(msg.get("Reply-To"))])
-            reply_to = clean(rt[0][1]) if rt and rt[0][1] else None
-        except Exception:
-            reply_to = None
+        return []
+
+
+def examine(
+    env: Envelope, limits: Limits, want_body: bool = True, desk_address: str | None = None
+) -> tuple[Facts, list[tuple[str, bytes]]]:
+    """The facts of one message and the bytes of every PDF it carries, by sha256."""
+    msg = _parse_head(env.head)
+    received, received_from, absurd = _received_time(msg, env.arrival)
+    senders = _addresses(msg, "From")
+    address = senders[0] if senders else ""
+    reply_tos = _addresses(msg, "Reply-To")
+    reply_to = reply_tos[0] if reply_tos else None
     base: dict[str, Any] = {
         "id": message_key(msg, env.head),
         "key": env.key,
@@ -277,92 +340,172 @@ def examine(env: Envelope, limits: Limits, want_body: bool = True) -> tuple[Fact
         "received_from": received_from,
         "size": env.size,
         "mtime": env.arrival,
+        "to_desk": bool(desk_address) and str(desk_address).lower() in _addresses(msg, "To", "Cc", "Delivered-To"),
     }
+    if env.error:
+        return Facts(**base, kind="skipped", reason=env.error), []
+    if received is None and absurd:
+        return Facts(**base, kind="skipped", reason=_("the message cannot be dated: {why}").format(why=absurd)), []
     if env.size > limits.max_message_bytes:
         reason = _("message is {size} bytes, more than inbox.max_message_bytes ({limit})").format(
             size=env.size, limit=limits.max_message_bytes
         )
-        return Facts(**base, kind="skipped", reason=reason), None
-    ctype = msg.get_content_maintype() if msg.get("Content-Type") else "text"
-    if ctype == "text":
-        return Facts(**base, kind="no-pdf"), None
+        return Facts(**base, kind="skipped", reason=reason), []
+    single_text = msg.get_content_maintype() == "text" if msg.get("Content-Type") else True
     if not want_body:
-        return Facts(**base, kind="unchecked"), None
+        return Facts(**base, kind="no-pdf" if single_text else "unchecked"), []
     try:
         data = env.read()
     except TooLarge:
         too_big = _("message is larger than inbox.max_message_bytes ({limit})").format(limit=limits.max_message_bytes)
-        return Facts(**base, kind="skipped", reason=too_big), None
-    kind, why, name, pdf = _find_pdf(data, limits)
-    sha = hashlib.sha256(pdf).hexdigest() if pdf is not None else None
-    return Facts(**base, kind=kind, reason=why, attachment=name, sha256=sha), pdf
+        return Facts(**base, kind="skipped", reason=too_big), []
+    except OSError as exc:
+        return Facts(**base, kind="skipped", reason=_os_reason(exc)), []
+    if single_text and b"begin " not in data:
+        return Facts(**base, kind="no-pdf"), []  # one text part and no uuencoded file: nothing to parse
+    scan = scan_message(data, limits)
+    pdfs = [(hashlib.sha256(body).hexdigest(), body) for _name, _type, body in scan.files if body is not None]
+    parts = []
+    for name, ctype, body in scan.files:
+        part: dict[str, Any] = {"name": name, "type": ctype}
+        if body is not None:
+            part["sha256"] = hashlib.sha256(body).hexdigest()
+        parts.append(part)
+    first = next((p for p in parts if p.get("sha256")), None)
+    return (
+        Facts(
+            **base,
+            kind=scan.kind,
+            reason=scan.reason,
+            attachment=first["name"] if first else None,
+            sha256=first["sha256"] if first else None,
+            parts=tuple(parts),
+        ),
+        pdfs,
+    )
 
 
-def _find_pdf(data: bytes, limits: Limits) -> tuple[str, str | None, str | None, bytes | None]:
-    """(kind, reason, attachment name, PDF bytes) from a whole message, within the limits."""
+def _os_reason(exc: OSError) -> str:
+    import errno
+
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return _("the file cannot be read: permission denied")
+    return _("the file cannot be read: {reason}").format(reason=clean(exc.strerror or type(exc).__name__))
+
+
+@dataclass(frozen=True)
+class Scan:
+    kind: str  # "pdf" | "no-pdf" | "zip" | "bad-attachment" | "skipped"
+    reason: str | None
+    files: tuple[tuple[str | None, str, bytes | None], ...]  # (name, type, PDF bytes or None) per file
+
+
+def _part_name(part: Message) -> str | None:
+    """The file name, decoded from RFC 2231 (`filename*=`) or RFC 2047 (`=?UTF-8?B?…?=`), made safe to show."""
+    try:
+        raw = part.get_filename()
+    except Exception:
+        return None
+    if not isinstance(raw, str):
+        return None
+    if "=?" in raw:
+        raw = _header_text(raw)
+    return clean(raw) or None
+
+
+_UU_BEGIN = re.compile(rb"^begin [0-7]{3,4} ([^\r\n]+)\r?$", re.M)
+
+
+def _uudecoded(text: bytes) -> list[tuple[str, bytes]]:
+    """Files uuencoded inside a text body (`begin 644 name` … `end`), as older mail programs send them."""
+    import binascii
+
+    found = []
+    for m in _UU_BEGIN.finditer(text):
+        out_lines = []
+        for line in text[m.end() :].splitlines()[1:]:
+            line = line.rstrip(b"\r")
+            if line in (b"end", b"`", b""):
+                if line == b"end":
+                    break
+                continue
+            try:
+                out_lines.append(binascii.a2b_uu(line))
+            except binascii.Error:
+                try:  # some encoders pad short lines badly; the length byte says how much is real
+                    n = (line[0] - 32) & 63
+                    out_lines.append(binascii.a2b_uu(line[: ((n + 2) // 3) * 4 + 1]))
+                except (binascii.Error, IndexError):
+                    break
+        found.append((clean(m.group(1).decode("utf-8", "replace")), b"".join(out_lines)))
+    return found
+
+
+def scan_message(data: bytes, limits: Limits) -> Scan:
+    """Every file in a message, within the limits: MIME leaves, nested messages and uuencoded blocks.
+
+    A PDF is recognised by its content (`%PDF-` within the first KiB), whatever its type or name says.
+    """
     from email.parser import BytesParser
 
     try:
         msg = BytesParser().parsebytes(data)
     except (RecursionError, MemoryError):
-        return "skipped", _("malformed MIME: nested too deeply to read"), None, None
-    except Exception as exc:
-        return "skipped", _("malformed MIME: {reason}").format(reason=clean(str(exc))[:200]), None, None
+        return Scan("skipped", _("malformed MIME: nested too deeply to read"), ())
+    except Exception:
+        return Scan("skipped", _("malformed MIME: the message structure cannot be read"), ())
     parts = 0
     stack: list[tuple[Message, int]] = [(msg, 0)]
+    files: list[tuple[str | None, str, bytes | None]] = []
     bad: str | None = None
-    bad_name: str | None = None
     bad_kind = "bad-attachment"
     while stack:
         part, depth = stack.pop()
         parts += 1
         if parts > limits.max_parts:
-            return (
-                "skipped",
-                _("more than inbox.max_parts ({limit}) MIME parts").format(limit=limits.max_parts),
-                None,
-                None,
+            return Scan(
+                "skipped", _("more than inbox.max_parts ({limit}) MIME parts").format(limit=limits.max_parts), ()
             )
         if depth > limits.max_depth:
-            return (
+            return Scan(
                 "skipped",
                 _("MIME parts nested deeper than inbox.max_depth ({limit})").format(limit=limits.max_depth),
-                None,
-                None,
+                (),
             )
         payload = part.get_payload()
         if isinstance(payload, list):
             stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
             continue
-        try:
-            raw_name = part.get_filename()
-        except Exception:
-            raw_name = None
-        name = clean(raw_name) if isinstance(raw_name, str) else None
+        name = _part_name(part)
         ctype = part.get_content_type()
-        lower = (name or "").lower()
-        if not (
-            ctype in ("application/pdf", "application/zip", "application/octet-stream")
-            or lower.endswith((".pdf", ".zip"))
-        ):
-            continue
         try:
             body = part.get_payload(decode=True)
         except Exception:
             body = None
         if not isinstance(body, bytes):
             continue
+        if ctype.startswith("text/") and name is None:
+            for uu_name, uu_body in _uudecoded(body) if b"begin " in body else ():
+                files.append((uu_name, "application/octet-stream", uu_body if b"%PDF-" in uu_body[:1024] else None))
+            continue
         if b"%PDF-" in body[:1024]:
-            return "pdf", None, name, body
-        if body.startswith(b"PK\x03\x04"):
-            bad, bad_name = _("attachment {name} is a zip archive, not the PDF form").format(name=name or "?"), name
+            files.append((name, ctype, body))
+            continue
+        lower = (name or "").lower()
+        if name is None and ctype.startswith(("text/", "multipart/")):
+            continue
+        files.append((name, ctype, None))
+        if body.startswith(b"PK\x03\x04") and (ctype == "application/zip" or lower.endswith(".zip")):
+            bad = bad or _("attachment {name} is a zip archive, not the PDF form").format(name=name or "?")
             bad_kind = "zip"
-        elif ctype == "application/pdf" or lower.endswith(".pdf"):
-            bad, bad_name = _("attachment {name} claims to be a PDF but is not one").format(name=name or "?"), name
+        elif ctype in ("application/pdf", "application/x-pdf") or lower.endswith(".pdf"):
+            bad = _("attachment {name} claims to be a PDF but is not one").format(name=name or "?")
             bad_kind = "bad-attachment"
+    if any(body is not None for _n, _t, body in files):
+        return Scan("pdf", None, tuple(files))
     if bad:
-        return bad_kind, bad, bad_name, None
-    return "no-pdf", None, None, None
+        return Scan(bad_kind, bad, tuple(files))
+    return Scan("no-pdf", None, tuple(files))
 
 
 # ---------------------------------------------------------------- triage
@@ -373,8 +516,144 @@ def _looks_like_registration(pkg: Package, subject: str) -> bool:
     return bool(prefix) and subject.lower().startswith(prefix)
 
 
-def _form_key(pkg: Package, sha: str) -> str:
+def form_key(pkg: Package, sha: str) -> str:
     return f"{pkg.name}@{pkg.version}/{sha}"
+
+
+def registrations(f: Facts, pkg: Package, forms: dict[str, Any]) -> list[Facts]:
+    """One message's registrations: one per form it carries (other PDFs are only listed), or the message itself.
+
+    The first form keeps the message's id; further forms get `<id>.2`, `<id>.3`, … in the order they appear.
+    """
+    if f.kind != "pdf":
+        return [f]
+    parts = []
+    form_shas: list[tuple[str, str | None]] = []
+    for p in f.parts:
+        sha = p.get("sha256")
+        if sha:
+            judged = forms.get(form_key(pkg, sha))
+            is_form = judged is None or judged.get("form") is not False
+            parts.append({**p, "role": "form" if is_form else "pdf"})
+            if is_form and all(s != sha for s, _n in form_shas):
+                form_shas.append((sha, p.get("name")))
+        else:
+            parts.append(p)
+    if not form_shas:
+        names = ", ".join(str(p.get("name") or "?") for p in parts if p.get("sha256"))
+        why = _("no registration form attached (the PDF attached is another document: {names})").format(names=names)
+        return [replace(f, kind="no-form", reason=why, attachment=None, sha256=None, parts=tuple(parts))]
+    return [
+        replace(
+            f,
+            id=f.id if n == 1 else f"{f.id}.{n}",
+            attachment=name,
+            sha256=sha,
+            index=n,
+            parts=tuple(parts),
+        )
+        for n, (sha, name) in enumerate(form_shas, 1)
+    ]
+
+
+class _Judge:
+    """Validates PDFs: in this process for a few, in a pool of worker processes for many.
+
+    The real validator (`judge_pdf`) recognises the form by its fields before validating it; a validator
+    passed in (tests) runs in this process and decides alone.
+    """
+
+    POOL_AFTER = 8  # PDFs; below that, starting workers costs more than it saves
+    IN_FLIGHT = 64
+
+    def __init__(self, pkg: Package, forms: dict[str, Any], validator: Validator | None, workers: int) -> None:
+        self.pkg, self.forms, self.validator = pkg, forms, validator
+        self.workers = workers if validator is None else 1
+        self.pending: list[tuple[str, bytes]] = []
+        self.futures: list[tuple[str, Any]] = []
+        self.pool: Any = None
+        self.count = 0
+
+    def add(self, key: str, data: bytes) -> None:
+        if key in self.forms or any(k == key for k, _f in self.futures) or any(k == key for k, _d in self.pending):
+            return
+        self.count += 1
+        if self.pool is None:
+            self.pending.append((key, data))
+            if self.workers > 1 and len(self.pending) >= self.POOL_AFTER:
+                self._start_pool()
+            return
+        self._submit(key, data)
+
+    def _start_pool(self) -> None:
+        import multiprocessing
+        import sys
+        from concurrent.futures import ProcessPoolExecutor
+
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+        pending, self.pending = self.pending, []
+        for key, data in pending:
+            self._submit(key, data)
+
+    def _submit(self, key: str, data: bytes) -> None:
+        self.futures.append((key, self.pool.submit(judge_pdf, str(self.pkg.root), data)))
+        while len(self.futures) > self.IN_FLIGHT:
+            k, fut = self.futures.pop(0)
+            self.forms[k] = self._result(fut)
+
+    def _result(self, fut: Any) -> dict[str, Any]:
+        try:
+            return dict(fut.result())
+        except Exception:  # a worker that died (memory, a signal) judged nothing: say so, keep going
+            return _unreadable(_("the PDF could not be checked: the checking process failed")).to_dict()
+
+    def finish(self) -> None:
+        for key, data in self.pending:
+            if self.validator is None:
+                self.forms[key] = judge_loaded(self.pkg, data)
+            else:
+                self.forms[key] = _check(self.validator, self.pkg, data).to_dict()
+        self.pending = []
+        for key, fut in self.futures:
+            self.forms[key] = self._result(fut)
+        self.futures = []
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+
+
+def _unreadable(message: str) -> CheckedForm:
+    return CheckedForm(
+        False, {}, ({"field": None, "code": "unreadable", "message": message, "suggestion": None},), None
+    )
+
+
+_WORKER_PACKAGES: dict[str, Package] = {}
+
+
+def judge_pdf(root: str, data: bytes) -> dict[str, Any]:
+    """In a worker process: load the package once, then recognise and validate one PDF."""
+    pkg = _WORKER_PACKAGES.get(root)
+    if pkg is None:
+        from supportctl.package import manifest
+
+        pkg = _WORKER_PACKAGES[root] = manifest.load(Path(root), cache=False)
+    return judge_loaded(pkg, data)
+
+
+def judge_loaded(pkg: Package, data: bytes) -> dict[str, Any]:
+    """`{"form": False}` for a PDF that is not the package's form, else the validation report plus `"form"`."""
+    from supportctl.desk.recognise import is_form
+
+    verdict = is_form(pkg, data)
+    if verdict is False:
+        return {"form": False, "ok": False, "values": {}, "findings": [], "activation_class": None}
+    try:
+        checked = _check(_validate, pkg, data)
+    except Exception:  # the validator must never take the run down; the form is then unreadable
+        checked = _unreadable(_("the PDF could not be read"))
+    return {**checked.to_dict(), "form": verdict}
 
 
 def triage(
@@ -387,10 +666,12 @@ def triage(
     validator: Validator | None = None,
     validate: bool = True,
     persist: bool = True,
+    workers: int | None = None,
 ) -> Triage:
-    """Read every (new) message of `source`, validate registration PDFs (cached), and give each a status."""
+    """Read every (new) message of `source`, validate the forms they carry (cached), and give each a status."""
+    import os
+
     limits = limits or Limits()
-    check = validator or _validate
     state: dict[str, Any] = (
         load_state(source.key) if persist else {"version": STATE_VERSION, "messages": {}, "forms": {}}
     )
@@ -407,20 +688,19 @@ def triage(
     new_ids: set[str] = set()
     known = _unchanged_files(state, source, limits) if validate else {}
     state["limits"] = [limits.max_message_bytes, limits.max_parts, limits.max_depth]
+    judge = _Judge(pkg, forms, validator, workers if workers is not None else (os.cpu_count() or 1))
+    desk = pkg.process.registration_address
     for env in source.messages():
         stats["messages"] += 1
         before = known.get((env.key, env.size, env.arrival)) if env.arrival is not None else None
-        if before is not None and before.id not in new_ids and _form_key(pkg, before.sha256 or "") in forms:
-            # The same file as last run, its form already judged: skip reading and parsing its body.
-            stats["cached"] += 1
+        if before is not None and before.id not in new_ids and _all_judged(before, pkg, forms):
+            # The same file as last run, its forms already judged: skip reading and parsing its body.
+            if before.sha256 is not None:
+                stats["cached"] += 1
             new_ids.add(before.id)
             facts[before.id] = before
             continue
-        if before is not None and before.id not in new_ids and before.sha256 is None and before.kind != "unchecked":
-            new_ids.add(before.id)
-            facts[before.id] = before
-            continue
-        f, pdf = examine(env, limits, want_body=validate)
+        f, pdfs = examine(env, limits, want_body=validate, desk_address=desk)
         if f.kind == "skipped":
             stats["skipped"] += 1
         fid, n = f.id, 1
@@ -428,16 +708,17 @@ def triage(
             n += 1
             fid = f"{f.id}-{n}"
         if fid != f.id:
-            f = Facts(**{**asdict(f), "id": fid})
+            f = replace(f, id=fid)
         new_ids.add(fid)
         facts[fid] = f
-        if pdf is not None and f.sha256:
-            key = _form_key(pkg, f.sha256)
+        for sha, pdf in pdfs:
+            key = form_key(pkg, sha)
             if key in forms:
                 stats["cached"] += 1
             else:
-                forms[key] = _check(check, pkg, pdf).to_dict()
-                stats["validated"] += 1
+                judge.add(key, pdf)
+    judge.finish()
+    stats["validated"] += judge.count
     if source.incremental:
         present = getattr(source, "present", None)
         if getattr(source, "reset", False):
@@ -451,8 +732,16 @@ def triage(
     if persist:
         save_state(source.key, state)
     done = load_done()
-    items = assess(list(facts.values()), pkg, engine, now, forms, done)
+    regs = [r for f in facts.values() for r in registrations(f, pkg, forms)]
+    items = assess(regs, pkg, engine, now, forms, done)
     return Triage(source.key, tuple(items), stats)
+
+
+def _all_judged(f: Facts, pkg: Package, forms: dict[str, Any]) -> bool:
+    """A message read before whose every PDF is already judged (or that carries none)."""
+    if f.kind == "unchecked":
+        return False
+    return all(form_key(pkg, p["sha256"]) in forms for p in f.parts if p.get("sha256"))
 
 
 def _unchanged_files(state: dict[str, Any], source: Source, limits: Limits) -> dict[tuple[str, int, float], Facts]:
@@ -516,8 +805,8 @@ def _assess_one(
 ) -> Item:
     mark = done.get(f.id)
     form = None
-    if f.sha256 and _form_key(pkg, f.sha256) in forms:
-        form = CheckedForm.from_report(forms[_form_key(pkg, f.sha256)])
+    if f.sha256 and form_key(pkg, f.sha256) in forms:
+        form = CheckedForm.from_report(forms[form_key(pkg, f.sha256)])
     if mark:
         return Item(f, "done", form=form, done=mark)
     if f.kind == "skipped":
@@ -526,9 +815,9 @@ def _assess_one(
         return Item(f, "unchecked")
     if f.kind == "bad-attachment":  # claims to be a PDF and is not one
         return Item(f, "invalid", (f.reason or "",))
-    if f.kind in ("no-pdf", "zip"):
-        if _looks_like_registration(pkg, f.subject):
-            return Item(f, "invalid", (f.reason or _("no registration PDF attached"),))
+    if f.kind in ("no-pdf", "zip", "no-form"):
+        if f.to_desk or _looks_like_registration(pkg, f.subject):
+            return Item(f, "invalid", (f.reason or _("no registration form attached"),))
         return Item(f, "not-a-registration", (f.reason,) if f.reason else ())
     assert f.sha256 is not None
     original = first.setdefault(f.sha256, f.id)
@@ -537,13 +826,16 @@ def _assess_one(
     if form is None:
         return Item(f, "unchecked", form=form)
     if not form.ok:
-        return Item(f, "invalid", tuple(finding_line(x, None) for x in form.findings), form=form)
+        return Item(f, "invalid", tuple(finding_line(x) for x in form.findings), form=form)
     cls = form.activation_class
     if cls not in engine.classes:
         return Item(f, "invalid", (_("the form names no known activation class"),), form=form)
     if f.received is None:
         return Item(f, "invalid", (_("the message has no readable received time"),), activation_class=cls, form=form)
-    r = engine.compute(datetime.fromisoformat(f.received), cls)
+    try:
+        r = engine.compute(datetime.fromisoformat(f.received), cls)
+    except (SupportctlError, ValueError, OverflowError):
+        return Item(f, "skipped", (_("its received time {when} cannot be used").format(when=f.received),), cls)
     due_ts, now_ts = r.due.timestamp(), now.timestamp()
     if now_ts >= due_ts:
         status = "overdue"
@@ -554,22 +846,71 @@ def _assess_one(
     return Item(f, status, (), cls, r.due, r.clock_starts, form)
 
 
-_FINDING = {
-    "de": ("Feld {field}: {message}", "Feld {field}: {message}; Vorschlag: {suggestion}"),
-    "en": ("field {field}: {message}", "field {field}: {message}; suggestion: {suggestion}"),
-}
+# ---------------------------------------------------------------- finding one registration again
+
+MIN_PREFIX = 6
 
 
-def finding_line(finding: dict[str, Any], lang: str | None) -> str:
-    """One finding in plain words: `field last_name: contains U+0416 …; suggestion: …`."""
-    if lang is None:
-        plain, with_hint = _("field {field}: {message}"), _("field {field}: {message}; suggestion: {suggestion}")
-    else:
-        plain, with_hint = _FINDING.get(lang, _FINDING["en"])
-    fld = finding.get("field") or "-"
-    message = str(finding.get("message") or finding.get("code") or "")
-    if finding.get("field") is None:
-        return message
-    if finding.get("suggestion"):
-        return with_hint.format(field=fld, message=message, suggestion=finding["suggestion"])
-    return plain.format(field=fld, message=message)
+@dataclass(frozen=True)
+class Found:
+    facts: Facts
+    form: CheckedForm | None
+
+
+def find(ref: str, pkg: Package, limits: Limits, validator: Validator | None = None) -> Found:
+    """A registration by a message file (its first form), or by an id `inbox` showed, or a unique prefix of one.
+
+    An ambiguous prefix is a usage error that lists the candidates.
+    """
+    from supportctl.desk.sources import FileSource
+    from supportctl.errors import UsageError
+
+    path = Path(ref).expanduser()
+    if path.is_file():
+        f, pdfs = examine(next(iter(FileSource(path, limits.max_message_bytes).messages())), limits)
+        if f.kind == "skipped":
+            raise InvalidInputError(_("cannot read {path}: {reason}").format(path=ref, reason=f.reason))
+        forms: dict[str, Any] = {}
+        for sha, pdf in pdfs:
+            forms[form_key(pkg, sha)] = (
+                judge_loaded(pkg, pdf) if validator is None else _check(validator, pkg, pdf).to_dict()
+            )
+        first = registrations(f, pkg, forms)[0]
+        cached = forms.get(form_key(pkg, first.sha256)) if first.sha256 else None
+        return Found(first, CheckedForm.from_report(cached) if cached else None)
+    if len(ref) >= MIN_PREFIX and re.fullmatch(r"[0-9a-f]+(-\d+)?(\.\d+)?", ref):
+        matches: dict[str, tuple[Facts, dict[str, Any]]] = {}
+        for state_file in sorted(inbox_dir().glob("*/state.json")):
+            try:
+                state = json.loads(state_file.read_text("utf-8"))
+            except (OSError, ValueError):
+                continue
+            if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+                continue
+            forms = state.get("forms", {})
+            for rec in state.get("messages", {}).values():
+                try:
+                    msg_facts = Facts.from_dict(rec)
+                except TypeError:
+                    continue
+                for reg in registrations(msg_facts, pkg, forms):
+                    if reg.id == ref or reg.id.startswith(ref):
+                        matches.setdefault(reg.id, (reg, forms))
+        if ref in matches:
+            matches = {ref: matches[ref]}
+        if len(matches) > 1:
+            raise UsageError(
+                _("the id {ref} is ambiguous: it starts {ids}").format(ref=ref, ids=", ".join(sorted(matches))),
+                _("give more characters of the id"),
+            )
+        if matches:
+            reg, forms = next(iter(matches.values()))
+            cached = forms.get(form_key(pkg, reg.sha256)) if reg.sha256 else None
+            return Found(reg, CheckedForm.from_report(cached) if cached else None)
+    raise InvalidInputError(
+        _("no message {ref}: not a file, and no triaged message has this id").format(ref=ref),
+        _(
+            "run `supportctl inbox SOURCE` first and use an id from its output (at least {n} characters), "
+            "or give the message file"
+        ).format(n=MIN_PREFIX),
+    )

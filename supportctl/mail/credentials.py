@@ -1,8 +1,13 @@
-"""Where the SMTP password (or OAuth2 token) comes from, and the rules that keep it secret.
+"""Where a password (the SMTP server's, the package server's, the desk's IMAP server's) or an OAuth2 token
+comes from, and the rules that keep it secret.
 
 Sources, in order for `smtp.password_source = auto`: `SUPPORTCTL_SMTP_PASSWORD`, the system keyring
 (optional extra `keyring`), `smtp.password_command` (run without a shell), a hidden prompt on a terminal.
-With `smtp.auth = xoauth2` the access token comes from `smtp.token_command`.
+With `smtp.auth = xoauth2` the access token comes from `smtp.token_command`. The package server's
+password (`fetch`) comes from the same kinds of source: `SUPPORTCTL_FETCH_PASSWORD`, the keyring
+(service `supportctl-fetch`), `fetch.password_command`, the prompt — see `SecretSources`; the desk's IMAP
+password likewise (`SUPPORTCTL_IMAP_PASSWORD`, `supportctl-imap`, `imap.password_command`). Every secret
+command runs through `run_secret_command`: no shell, one timeout, one size cap, and its stderr is the user's.
 
 The secret never reaches argv, the config file, logs, output or any file supportctl writes: it lives in a
 `Secret` whose repr is masked, and is handed only to the SMTP AUTH exchange.
@@ -25,7 +30,7 @@ ENV_PASSWORD = "SUPPORTCTL_SMTP_PASSWORD"
 KEYRING_SERVICE = "supportctl-smtp"
 COMMAND_TIMEOUT = 60
 MAX_SECRET_BYTES = 16384
-FORBIDDEN_KEYS = ("smtp.password", "smtp.token", "smtp.access_token")
+FORBIDDEN_KEYS = ("smtp.password", "smtp.token", "smtp.access_token", "fetch.password")
 
 Prompt = Callable[[str], str]
 
@@ -39,6 +44,21 @@ class Secret:
 
     def __str__(self) -> str:
         return "***"
+
+
+@dataclass(frozen=True)
+class SecretSources:
+    """Where one kind of password is looked for: the settings prefix names the `*.password_source` and
+    `*.password_command` settings, and the variable and keyring service belong to that kind."""
+
+    prefix: str  # "smtp" | "fetch" | "imap"
+    env_var: str
+    keyring_service: str
+
+
+SMTP_SECRETS = SecretSources("smtp", ENV_PASSWORD, KEYRING_SERVICE)
+FETCH_SECRETS = SecretSources("fetch", "SUPPORTCTL_FETCH_PASSWORD", "supportctl-fetch")
+IMAP_SECRETS = SecretSources("imap", "SUPPORTCTL_IMAP_PASSWORD", "supportctl-imap")
 
 
 @dataclass(frozen=True)
@@ -63,8 +83,8 @@ def refuse_secrets_in_file(file_values: Mapping[str, Any], path: Path) -> None:
             )
 
 
-def _run_command(command: str, setting: str) -> str:
-    """Run a password/token command WITHOUT a shell and return its first output line."""
+def run_secret_command(command: str, setting: str) -> str:
+    """Run a password/token command WITHOUT a shell and return its first output line (every kind of secret)."""
     try:
         argv = shlex.split(command)
     except ValueError as exc:
@@ -104,13 +124,13 @@ def _run_command(command: str, setting: str) -> str:
     return secret
 
 
-def _from_keyring(username: str, host: str) -> str | None:
+def _from_keyring(username: str, host: str, service: str = KEYRING_SERVICE) -> str | None:
     try:
         import keyring  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return None
     try:
-        value = keyring.get_password(KEYRING_SERVICE, f"{username}@{host}")
+        value = keyring.get_password(service, f"{username}@{host}")
     except Exception:  # any backend failure means "not available here"
         return None
     return value if isinstance(value, str) and value else None
@@ -164,30 +184,45 @@ def obtain(
                 _("smtp.auth = xoauth2 needs smtp.token_command"),
                 _("set it to a command that prints an access token, e.g. oama access you@example.com"),
             )
-        return Credentials("xoauth2", username, Secret(_run_command(command, "smtp.token_command"), "token_command"))
+        return Credentials(
+            "xoauth2", username, Secret(run_secret_command(command, "smtp.token_command"), "token_command")
+        )
     if not username:
         return None
-    source = settings.get("smtp.password_source") or "auto"
+    return Credentials("password", username, password_for(username, host, settings, SMTP_SECRETS, env, prompt))
+
+
+def password_for(
+    username: str,
+    host: str,
+    settings: Mapping[str, Any],
+    kind: SecretSources,
+    environ: Mapping[str, str] | None = None,
+    prompt: Prompt | None = None,
+) -> Secret:
+    """The password of `username` at `host` from the sources of `kind`, in the order its
+    `*.password_source` setting says (auto: env, keyring, command, prompt). ConfigError when none has it."""
+    env = os.environ if environ is None else environ
+    source = settings.get(f"{kind.prefix}.password_source") or "auto"
+    command_key = f"{kind.prefix}.password_command"
     order = ["env", "keyring", "command", "prompt"] if source == "auto" else [source]
-    for kind in order:
-        if kind == "env" and env.get(ENV_PASSWORD):
-            return Credentials("password", username, Secret(env[ENV_PASSWORD], "env"))
-        if kind == "keyring":
-            value = _from_keyring(username, host)
+    for way in order:
+        if way == "env" and env.get(kind.env_var):
+            return Secret(env[kind.env_var], "env")
+        if way == "keyring":
+            value = _from_keyring(username, host, kind.keyring_service)
             if value:
-                return Credentials("password", username, Secret(value, "keyring"))
-        if kind == "command" and settings.get("smtp.password_command"):
-            value = _run_command(settings["smtp.password_command"], "smtp.password_command")
-            return Credentials("password", username, Secret(value, "command"))
-        if kind == "prompt" and prompt is not None:
+                return Secret(value, "keyring")
+        if way == "command" and settings.get(command_key):
+            return Secret(run_secret_command(settings[command_key], command_key), "command")
+        if way == "prompt" and prompt is not None:
             value = prompt(_("Password for {user} at {host}: ").format(user=username, host=host))
             if value:
-                return Credentials("password", username, Secret(value, "prompt"))
+                return Secret(value, "prompt")
     raise ConfigError(
         _("no password for {user} at {host} (source: {source})").format(user=username, host=host, source=source),
-        _(
-            "set SUPPORTCTL_SMTP_PASSWORD, store it in the keyring, set smtp.password_command, "
-            "or run on a terminal to be asked"
+        _("set {variable}, store it in the keyring, set {setting}, or run on a terminal to be asked").format(
+            variable=kind.env_var, setting=command_key
         ),
     )
 
@@ -208,3 +243,14 @@ def describe_source(settings: Mapping[str, Any], environ: Mapping[str, str] | No
             return "command (or keyring)"
         return "keyring or prompt"
     return source
+
+
+def imap_password(
+    username: str,
+    host: str,
+    command: str | None,
+    environ: Mapping[str, str] | None = None,
+    prompt: Prompt | None = None,
+) -> Secret:
+    """The desk's IMAP password: `SUPPORTCTL_IMAP_PASSWORD`, the keyring, `imap.password_command`, a prompt."""
+    return password_for(username, host, {"imap.password_command": command}, IMAP_SECRETS, environ, prompt)

@@ -18,7 +18,6 @@ automatically. A crash anywhere before the "." leaves `queued`/`deferred`: safe 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -34,10 +33,21 @@ from typing import Any
 
 from supportctl import paths
 from supportctl.errors import ExitCode, SupportctlError, UsageError
-from supportctl.fsutil import _fsync_dir, atomic_write, make_dirs
+from supportctl.fsutil import atomic_write, flock, fsync_dir, make_dirs
 from supportctl.i18n import N_, _
 
-STATES = ("queued", "sent", "deferred", "failed", "needs-credentials", "uncertain")
+# The codes are stored and in --json; shown to people they are translated (the English label is the code).
+STATES = (
+    N_("queued"),
+    N_("sent"),
+    N_("deferred"),
+    N_("failed"),
+    N_("needs-credentials"),
+    N_("uncertain"),
+    N_("superseded"),
+)
+# Not sent yet, and sendable by `outbox retry`/`flush`: a second copy of the same form must not join them.
+PENDING = ("queued", "deferred", "needs-credentials")
 GIVE_UP_AFTER = timedelta(days=5)
 BACKOFF_FIRST = timedelta(minutes=5)
 BACKOFF_MAX = timedelta(hours=6)
@@ -45,13 +55,12 @@ MAX_HISTORY = 50
 FAILPOINT_ENV = "SUPPORTCTL_FAILPOINT"
 
 
-class DuplicateSubmission(UsageError):
-    code = "duplicate"
+class DuplicateSubmission(UsageError, code="duplicate"):
+    """The same form to the same address was queued before."""
 
 
-class UnknownMessage(SupportctlError):
-    exit_code = ExitCode.USAGE
-    code = "unknown-message"
+class UnknownMessage(SupportctlError, exit_code=ExitCode.USAGE, code="unknown-message"):
+    """No outbox message has this id."""
 
 
 def failpoint(name: str) -> None:
@@ -68,19 +77,23 @@ def outbox_dir() -> Path:
     return paths.state_subdir("outbox")
 
 
-# States as shown to people (translated); files and --json keep the codes.
-STATE_LABELS = {
-    "queued": N_("queued"),
-    "sent": N_("sent"),
-    "deferred": N_("deferred"),
-    "failed": N_("failed"),
-    "needs-credentials": N_("needs-credentials"),
-    "uncertain": N_("uncertain"),
-}
-
-
 def state_label(state: str) -> str:
-    return _(STATE_LABELS[state]) if state in STATE_LABELS else state
+    return _(state) if state in STATES else state
+
+
+# The one table from a message's state to the exit status of the run that tried to send it.
+STATE_EXIT = {
+    "sent": ExitCode.OK,
+    "deferred": ExitCode.QUEUED,
+    "queued": ExitCode.QUEUED,
+    "failed": ExitCode.MAIL_REFUSED,
+    "needs-credentials": ExitCode.CONFIG,
+    "uncertain": ExitCode.UNCERTAIN,
+}
+# Worst first: the exit status of a run that sent several messages.
+EXIT_ORDER = (ExitCode.UNCERTAIN, ExitCode.MAIL_REFUSED, ExitCode.CONFIG, ExitCode.TRANSFER, ExitCode.QUEUED)
+# A deferral for one of these reasons is a transfer problem (exit 5), not the server's "try later" (exit 7).
+_TRANSFER_KINDS = ("network", "timeout", "tls", "starttls")
 
 
 @dataclass(frozen=True)
@@ -138,23 +151,33 @@ class SendResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def exit_code(self) -> ExitCode:
+        """The exit status this outcome gives the command that sent (or named) the message."""
+        if self.skipped == "state":
+            # A message named on the command line that is not sendable: its state is the answer.
+            return STATE_EXIT.get(self.state, ExitCode.OK) if self.state != "queued" else ExitCode.OK
+        if self.skipped == "expired":
+            return ExitCode.MAIL_REFUSED
+        if self.skipped:
+            return ExitCode.OK
+        if self.state == "deferred" and self.kind in _TRANSFER_KINDS:
+            return ExitCode.TRANSFER
+        return STATE_EXIT.get(self.state, ExitCode.ERROR)
+
+
+def worst_exit(results: list[SendResult]) -> ExitCode:
+    """The exit status of a run that tried several messages: the worst of theirs."""
+    codes = {r.exit_code for r in results}
+    return next((code for code in EXIT_ORDER if code in codes), ExitCode.OK)
+
 
 # ---------------------------------------------------------------- files and locks
 
 
-@contextlib.contextmanager
-def _flock(path: Path, blocking: bool = True) -> Iterator[bool]:
-    make_dirs(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)  # closing releases the lock
+def lock_path() -> Path:
+    """The outbox-wide lock (enqueue, purge; the desk's done markers take it too)."""
+    return outbox_dir() / ".lock"
 
 
 def _write_state(entry: Entry) -> None:
@@ -202,48 +225,127 @@ def enqueue(msg: EmailMessage, dedupe_key: str | None = None, again: bool = Fals
     )
     root = outbox_dir()
     make_dirs(root)
-    with _flock(root / ".lock"):
-        if dedupe_key is not None:
-            earlier = _earlier(dedupe_key)
-            if earlier is not None and not again:
-                raise DuplicateSubmission(
-                    _("this form was already submitted to that address: message {id} ({state}, {when})").format(
-                        id=earlier.id, state=state_label(earlier.state), when=earlier.created
-                    ),
-                    _("see `supportctl outbox show {id}`; add --again to send it once more").format(id=earlier.id),
-                )
+    with flock(lock_path()):
         entry_id = _new_id(now)
-        entry = Entry(
-            id=entry_id,
-            state="queued",
-            created=now.isoformat(),
-            updated=now.isoformat(),
-            message_id=str(msg.get("Message-ID", "")),
-            sender=sender,
-            recipients=recipients,
-            subject=str(msg.get("Subject", "")),
-            dedupe_key=dedupe_key,
-            history=({"at": now.isoformat(), "state": "queued"},),
-        )
-        tmp = root / f".tmp-{entry_id}"
-        tmp.mkdir(mode=0o700)
-        atomic_write(tmp / "message.eml", data, 0o600)
-        atomic_write(tmp / "state.json", json.dumps(entry.to_dict(), indent=1).encode("utf-8"), 0o600)
-        if dedupe_key is not None:
-            # The key first: a crash before the rename leaves a key to nothing (harmless), never a message
-            # without its key (which would let the same form be sent twice).
-            atomic_write(_key_file(dedupe_key), entry_id.encode("ascii"), 0o600)
-        os.rename(tmp, root / entry_id)
-        _fsync_dir(root)
+        with contextlib.ExitStack() as held:
+            if dedupe_key is not None:
+                earlier = _earlier(dedupe_key)
+                if earlier is not None:
+                    _check_duplicate(earlier, again)
+                    if again and earlier.state in PENDING:
+                        # The new copy replaces the pending one, so `outbox retry --all` cannot send both.
+                        held.enter_context(_supersede(earlier, entry_id, now))
+            entry = Entry(
+                id=entry_id,
+                state="queued",
+                created=now.isoformat(),
+                updated=now.isoformat(),
+                message_id=str(msg.get("Message-ID", "")),
+                sender=sender,
+                recipients=recipients,
+                subject=str(msg.get("Subject", "")),
+                dedupe_key=dedupe_key,
+                history=({"at": now.isoformat(), "state": "queued"},),
+            )
+            tmp = root / f".tmp-{entry_id}"
+            tmp.mkdir(mode=0o700)
+            atomic_write(tmp / "message.eml", data, 0o600)
+            atomic_write(tmp / "state.json", json.dumps(entry.to_dict(), indent=1).encode("utf-8"), 0o600)
+            if dedupe_key is not None:
+                # The key first: a crash before the rename leaves a key to nothing (harmless), never a message
+                # without its key (which would let the same form be sent twice).
+                atomic_write(_key_file(dedupe_key), entry_id.encode("ascii"), 0o600)
+            os.rename(tmp, root / entry_id)
+            fsync_dir(root)
+    failpoint("after-queue-write")
     return entry
+
+
+def _check_duplicate(earlier: Entry, again: bool) -> None:
+    """Refuse a second copy of a form: point to what to do with the first one."""
+    when = _short_time(earlier.created)
+    if earlier.state in PENDING:
+        if again:
+            return
+        raise DuplicateSubmission(
+            _("this form is already in the outbox, not sent yet: message {id} ({state}, queued {when})").format(
+                id=earlier.id, state=state_label(earlier.state), when=when
+            ),
+            _("`supportctl outbox retry {id}` sends it now; --again replaces it with a new copy of this form").format(
+                id=earlier.id
+            ),
+        )
+    if earlier.state == "uncertain" and not again:
+        raise DuplicateSubmission(
+            _("this form was handed to the server and may have arrived: message {id} ({state}, {when})").format(
+                id=earlier.id, state=state_label(earlier.state), when=when
+            ),
+            _(
+                "check the recipient's mailbox or the sent folder, then `supportctl outbox resolve {id} "
+                "--delivered` or `--resend`"
+            ).format(id=earlier.id),
+        )
+    if not again:
+        purged = not (outbox_dir() / earlier.id).is_dir()
+        hint = (
+            _("add --again to send it once more")
+            if purged
+            else _("see `supportctl outbox show {id}`; add --again to send it once more").format(id=earlier.id)
+        )
+        raise DuplicateSubmission(
+            _("this form was already submitted to that address: message {id} ({state}, {when})").format(
+                id=earlier.id, state=state_label(earlier.state), when=when
+            ),
+            hint,
+        )
+
+
+@contextlib.contextmanager
+def _supersede(earlier: Entry, by: str, now: datetime) -> Iterator[None]:
+    """Mark a pending message `superseded` and hold its lock until the replacement is stored."""
+    with flock(earlier.path / "lock", blocking=False) as got:
+        if not got:
+            raise SupportctlError(
+                _("message {id} (the same form) is being sent right now; try again in a moment").format(id=earlier.id)
+            )
+        fresh = _read_state(earlier.path) or earlier
+        if fresh.state in PENDING:
+            text = _("replaced by {id} (submit --again); never sent").format(id=by)
+            _write_state(_transition(fresh, "superseded", None, text, now, next_attempt=None))
+        yield
+
+
+def _short_time(iso: str) -> str:
+    """An outbox time for a message: to the minute, in UTC, as stored without the microseconds."""
+    try:
+        return datetime.fromisoformat(iso).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return iso
 
 
 def _earlier(key: str) -> Entry | None:
     try:
-        entry_id = _key_file(key).read_text("ascii").strip()
+        text = _key_file(key).read_text("utf-8").strip()
     except OSError:
         return None
-    return _read_state(outbox_dir() / entry_id)
+    if text.startswith("{"):
+        # A purged message's record: its files are gone, the duplicate protection stays.
+        try:
+            rec = json.loads(text)
+            return Entry(
+                id=str(rec["id"]),
+                state=str(rec["state"]),
+                created=str(rec["created"]),
+                updated=str(rec.get("updated", rec["created"])),
+                message_id="",
+                sender="",
+                recipients=(),
+                subject="",
+                dedupe_key=key,
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+    return _read_state(outbox_dir() / text)
 
 
 def entries() -> list[Entry]:
@@ -282,7 +384,7 @@ def get(entry_id: str) -> Entry:
 
 def _recover(e: Entry) -> Entry:
     """A "dot-sent" state whose lock is free: the sender died after the ".", so the message is uncertain."""
-    with _flock(e.path / "lock", blocking=False) as got:
+    with flock(e.path / "lock", blocking=False) as got:
         if not got:
             return e  # someone is sending it right now
         fresh = _read_state(e.path) or e
@@ -343,7 +445,7 @@ def send(
 
 def _send_one(entry_id: str, session: Any, mode: str, now: Callable[[], datetime]) -> SendResult:
     path = outbox_dir() / entry_id
-    with _flock(path / "lock", blocking=False) as got:
+    with flock(path / "lock", blocking=False) as got:
         e = _read_state(path)
         if e is None:
             return SendResult(entry_id, "missing", skipped="missing")
@@ -406,7 +508,7 @@ def _send_one(entry_id: str, session: Any, mode: str, now: Callable[[], datetime
 def resolve(entry_id: str, delivered: bool) -> Entry:
     """The user decides an `uncertain` (or failed/needs-credentials) message: it arrived, or send it again."""
     e = get(entry_id)
-    with _flock(e.path / "lock", blocking=False) as got:
+    with flock(e.path / "lock", blocking=False) as got:
         if not got:
             raise SupportctlError(_("message {id} is being sent right now; try again in a moment").format(id=e.id))
         e = _read_state(e.path) or e
@@ -417,6 +519,11 @@ def resolve(entry_id: str, delivered: bool) -> Entry:
                 )
             new = _transition(e, "sent", None, _("marked as delivered by the user"), now_utc(), next_attempt=None)
         else:
+            if e.state == "superseded":
+                raise UsageError(
+                    _("message {id} was replaced by a later copy; it is never sent").format(id=e.id),
+                    _("`supportctl outbox list` shows the later one"),
+                )
             if e.state == "sent":
                 raise UsageError(
                     _(
@@ -428,25 +535,30 @@ def resolve(entry_id: str, delivered: bool) -> Entry:
         return new
 
 
-def purge(states: tuple[str, ...] = ("sent",)) -> list[str]:
-    """Delete messages in the given final states; returns their ids. Their dedupe records go too."""
+def purge(states: tuple[str, ...] = ("sent", "superseded")) -> list[str]:
+    """Delete messages in the given final states; returns their ids.
+
+    Their duplicate records stay (as a small JSON record of id, state and time): the same form to the same
+    address is still refused without `--again` after its message file is gone.
+    """
     root = outbox_dir()
     removed: list[str] = []
     if not root.is_dir():
         return removed
-    with _flock(root / ".lock"):
+    with flock(lock_path()):
         for e in entries():
             if e.state not in states:
                 continue
-            with _flock(e.path / "lock", blocking=False) as got:
+            with flock(e.path / "lock", blocking=False) as got:
                 if not got:
                     continue
                 if e.dedupe_key is not None:
                     kf = _key_file(e.dedupe_key)
                     with contextlib.suppress(OSError):
-                        if kf.read_text("ascii").strip() == e.id:
-                            kf.unlink()
+                        if kf.read_text("utf-8").strip() == e.id:
+                            record = {"id": e.id, "state": e.state, "created": e.created, "updated": e.updated}
+                            atomic_write(kf, json.dumps(record).encode("utf-8"), 0o600)
                 shutil.rmtree(e.path)
                 removed.append(e.id)
-        _fsync_dir(root)
+        fsync_dir(root)
     return removed

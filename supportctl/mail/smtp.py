@@ -286,8 +286,23 @@ class Session:
             conn = self._ensure()
         except _Fail as f:
             return f.outcome
+        options: list[str] = []
+        if conn.has_extn("size"):
+            limit = conn.esmtp_features.get("size", "").strip()
+            if limit.isdigit() and 0 < int(limit) < len(data):
+                # Refused before a byte of it is uploaded: the server said how much it takes.
+                text = _("the message is {size} bytes; the server accepts at most {limit}").format(
+                    size=len(data), limit=int(limit)
+                )
+                return Outcome("failed", 552, text)
+            options.append(f"SIZE={len(data)}")
+        if not data.isascii():
+            if conn.has_extn("8bitmime"):
+                options.append("BODY=8BITMIME")
+            else:
+                data = seven_bit(data)  # the server takes 7-bit only: the same message, text parts re-encoded
         try:
-            code, resp = conn.mail(sender)
+            code, resp = conn.mail(sender, options)
             if code != 250:
                 return self._abort(conn, Outcome(_state_for(code), code, _text(resp)))
             refused: dict[str, tuple[int, str]] = {}
@@ -424,3 +439,24 @@ def check_login(settings: SmtpSettings, credentials: Credentials | None) -> Outc
     finally:
         session.close()
     return Outcome("sent", 235, _("login ok"))
+
+
+def seven_bit(data: bytes) -> bytes:
+    """The same message with every 8-bit text part re-encoded as quoted-printable (for servers without 8BITMIME)."""
+    from email import message_from_bytes, policy
+    from email.message import EmailMessage
+
+    msg = message_from_bytes(data, policy=policy.SMTP)
+    assert isinstance(msg, EmailMessage)
+    for part in msg.walk():
+        if part.is_multipart() or str(part.get("Content-Transfer-Encoding", "")).lower() != "8bit":
+            continue
+        part.set_content(
+            part.get_content(),
+            subtype=part.get_content_subtype(),
+            charset="utf-8",
+            cte="quoted-printable",
+            disposition=part.get_content_disposition(),
+            filename=part.get_filename(),
+        )
+    return msg.as_bytes(policy=policy.SMTP)

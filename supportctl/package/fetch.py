@@ -9,12 +9,15 @@ Downloads are streamed in chunks (memory stays flat) and hashed while they strea
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,10 +26,13 @@ from supportctl.errors import InvalidInputError, SupportctlError, TransferError,
 from supportctl.fsutil import atomic_write_text, check_name, inside, open_regular
 from supportctl.i18n import _
 from supportctl.package import manifest as pkgmod
+from supportctl.package import transfer, transfer_errors, urlauth
+from supportctl.package.urlauth import PasswordSource, redact
 
-CHUNK = 1 << 20
 MAX_REDIRECTS = 5
 MARKER = ".supportctl-package"
+SOURCE_RECORD = ".supportctl-source.json"  # where a downloaded package came from, and its validators
+KEEP_FOR_FALLBACK = 4 << 20  # bytes kept in memory while unpacking streams, so a fallback needs no 2nd GET
 DEFAULT_MAX_SIZE = 100 * 1000 * 1000
 
 Progress = Callable[[int, "int | None"], None]
@@ -43,6 +49,9 @@ class FetchOptions:
     timeout: float = 30.0
     deadline: float = 600.0  # the whole download, however slowly a server drips data or headers
     max_redirects: int = MAX_REDIRECTS
+    force_download: bool = False  # no conditional request: download even if the server says unchanged
+    username: str | None = None  # fetch.username: sent over https when the server asks (401)
+    password: PasswordSource | None = field(default=None, repr=False)  # (user, host) -> password
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,8 @@ class FetchResult:
     sha256: str | None  # of the downloaded or given zip
     documents: tuple[dict[str, str], ...] = field(default=())
     warnings: tuple[str, ...] = field(default=())
+    unchanged: bool = False  # the server answered 304: nothing downloaded, nothing rewritten
+    resumed: int = 0  # how often a broken-off download was resumed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +78,8 @@ class FetchResult:
             "sha256": self.sha256,
             "documents": list(self.documents),
             "warnings": list(self.warnings),
+            "unchanged": self.unchanged,
+            "resumed": self.resumed,
         }
 
 
@@ -87,17 +100,6 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * base)
 
 
-def _fallback_hint() -> str:
-    return _(
-        "check the address and your connection and try again, or ask the registration desk to e-mail the "
-        "package: supportctl fetch --request"
-    )
-
-
-def _transfer(message: str) -> TransferError:
-    return TransferError(message, _fallback_hint())
-
-
 # ---------------------------------------------------------------- the fetch
 
 
@@ -108,6 +110,10 @@ def fetch(
     if opts.sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", opts.sha256):
         raise UsageError(_("--sha256 must be 64 hexadecimal digits"))
     dest = Path(os.path.abspath(opts.dest.expanduser()))
+    src = source or package_url
+    login = None
+    if src is not None and re.match(r"^https?://", src, re.IGNORECASE):
+        login = urlauth.login_for(src, opts.username, opts.password)  # http with a password: exit 2
     _check_destination(dest, opts.force)
     work = _make_workdir(dest)
     warnings: list[str] = []
@@ -116,22 +122,35 @@ def fetch(
         unpacked.mkdir()
         digest: str | None = None
         known: dict[str, str] = {}
+        resumed = 0
         size = 0
-        src = source or package_url
+        record: dict[str, Any] | None = None
         if src is None:
             kind, shown = "bundled", str(pkgmod.bundled_root())
             _copy_package(pkgmod.bundled_root(), unpacked, opts.max_size)
             if opts.sha256:
                 warnings.append(_("--sha256 is ignored for the bundled package"))
         elif re.match(r"^https?://", src, re.IGNORECASE):
-            kind, shown = "url", src
+            kind, shown = "url", redact(src)
             if src.lower().startswith("http://"):
-                warnings.append(_("{url} is plain http: anyone on the way can read or alter it").format(url=src))
-            size, digest, known = _download_package(src, work, unpacked, opts, progress)
+                warnings.append(_("{url} is plain http: anyone on the way can read or alter it").format(url=shown))
+            previous = None if opts.force_download else _unchanged_candidate(dest, shown, opts.sha256)
+            got = _download_package(src, work, unpacked, opts, progress, login, previous)
+            if got is None:
+                assert previous is not None
+                return _unchanged(dest, shown, previous, warnings)
+            size, digest, known, validators, resumed = got
+            record = {
+                "url": shown,
+                "etag": validators.etag,
+                "last_modified": validators.last_modified,
+                "sha256": digest,
+                "bytes": size,
+            }
         elif "://" in src:
             raise UsageError(
                 _("cannot fetch {source}: only https://, http://, a directory or a .zip are supported").format(
-                    source=src
+                    source=redact(src)
                 )
             )
         else:
@@ -175,20 +194,78 @@ def fetch(
                 )
             )
         _write(root / MARKER, pkg.name + " " + pkg.version + "\n")
-        _swap_into_place(root, dest, work)
-        record = pkgmod.last_fetched_record()
-        try:
-            atomic_write_text(record, str(dest) + "\n")
-        except OSError as exc:
+        if record is not None:
+            _write(root / SOURCE_RECORD, json.dumps(record, indent=1) + "\n")
+        # Never delete what supportctl did not write: a replaced destination holding anything else is moved
+        # aside, beside it, instead of into the work directory that is removed below.
+        kept = _aside_path(dest) if _holds_foreign(dest) else None
+        _swap_into_place(root, dest, work, kept)
+        if kept is not None:
             warnings.append(
-                _("cannot record the last fetched package in {path}: {reason}").format(
-                    path=record, reason=exc.strerror or exc
+                _("the files that were in {dest} and not written by supportctl are now in {kept}").format(
+                    dest=dest, kept=kept
                 )
             )
+        _record_last(dest, warnings)
         docs = tuple({"id": d.id, "file": str(dest / d.file), "sha256": d.sha256} for d in pkg.documents)
-        return FetchResult(dest, shown, kind, pkg.name, pkg.version, size, digest, docs, tuple(warnings))
+        return FetchResult(
+            dest, shown, kind, pkg.name, pkg.version, size, digest, docs, tuple(warnings), resumed=resumed
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _record_last(dest: Path, warnings: list[str]) -> None:
+    record = pkgmod.last_fetched_record()
+    try:
+        if record.is_file() and record.read_text("utf-8").strip() == str(dest):
+            return  # nothing to rewrite
+        atomic_write_text(record, str(dest) + "\n")
+    except OSError as exc:
+        warnings.append(
+            _("cannot record the last fetched package in {path}: {reason}").format(
+                path=record, reason=exc.strerror or exc
+            )
+        )
+
+
+def _unchanged_candidate(dest: Path, shown: str, sha256: str | None) -> dict[str, Any] | None:
+    """The record of the package in `dest` if it came from the same address and is intact: then a
+    conditional request may leave it as it is."""
+    try:
+        record = json.loads((dest / SOURCE_RECORD).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("url") != shown or not (dest / MARKER).is_file():
+        return None
+    if not (record.get("etag") or record.get("last_modified")):
+        return None
+    if sha256 and str(record.get("sha256", "")).lower() != sha256.lower():
+        return None  # a different package is asked for: download it
+    try:
+        pkgmod.verify_documents(pkgmod.load(dest, cache=False))
+    except SupportctlError:
+        return None  # damaged or edited since: download it again
+    return record
+
+
+def _unchanged(dest: Path, shown: str, record: dict[str, Any], warnings: list[str]) -> FetchResult:
+    pkg = pkgmod.load(dest, cache=False)
+    _record_last(dest, warnings)
+    docs = tuple({"id": d.id, "file": str(dest / d.file), "sha256": d.sha256} for d in pkg.documents)
+    size = record.get("bytes")
+    return FetchResult(
+        dest,
+        shown,
+        "url",
+        pkg.name,
+        pkg.version,
+        size if isinstance(size, int) else 0,
+        str(record.get("sha256") or "") or None,
+        docs,
+        tuple(warnings),
+        unchanged=True,
+    )
 
 
 def _relabelled(step: Callable[[], _T], names: dict[str, str]) -> _T:
@@ -224,8 +301,40 @@ def _check_destination(dest: Path, force: bool) -> None:
     if not force:
         raise SupportctlError(
             _("{path} exists and is not a package written by supportctl fetch").format(path=dest),
-            _("use --force to replace it, or choose another place with --dest DIR"),
+            _("choose another place with --dest DIR, or use --force to move it aside (nothing is deleted)"),
         )
+
+
+def _written_by_fetch(old: Path) -> set[Path]:
+    """The files a previous fetch put into `old`: its marker, manifest and the documents that manifest lists."""
+    if not (old / MARKER).is_file():
+        return set()
+    mine = {old / MARKER, old / SOURCE_RECORD, old / pkgmod.MANIFEST}
+    try:
+        pkg = pkgmod.load(old, cache=False)
+    except SupportctlError:
+        return mine
+    return mine | {old / d.file for d in pkg.documents}
+
+
+def _holds_foreign(dest: Path) -> bool:
+    """Whether `dest` exists and holds anything a fetch did not write (or is not a directory at all)."""
+    if not dest.exists() and not dest.is_symlink():
+        return False
+    if dest.is_symlink() or not dest.is_dir():
+        return True
+    mine = _written_by_fetch(dest)
+    return any(not p.is_dir() and p not in mine for p in dest.rglob("*"))
+
+
+def _aside_path(dest: Path) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    aside = dest.with_name(f"{dest.name}.replaced-{stamp}")
+    n = 1
+    while aside.exists() or aside.is_symlink():
+        n += 1
+        aside = dest.with_name(f"{dest.name}.replaced-{stamp}-{n}")
+    return aside
 
 
 def _make_workdir(dest: Path) -> Path:
@@ -236,9 +345,10 @@ def _make_workdir(dest: Path) -> Path:
         raise _not_writable(dest, exc) from None
 
 
-def _swap_into_place(root: Path, dest: Path, work: Path) -> None:
-    """Replace `dest` by `root` with renames on one file system: old package out, new one in, old removed."""
-    old = work / "previous"
+def _swap_into_place(root: Path, dest: Path, work: Path, keep: Path | None = None) -> None:
+    """Replace `dest` by `root` with renames on one file system: old package out (to `keep`, else into `work`,
+    which is removed), new one in."""
+    old = keep or work / "previous"
     moved_old = False
     try:
         if dest.exists() or dest.is_symlink():
@@ -283,7 +393,7 @@ def _copy_package(src: Path, target: Path, limit: int) -> None:
         t.parent.mkdir(parents=True, exist_ok=True)
         try:
             with open_regular(s) as fh, open(t, "xb") as out:
-                while chunk := fh.read(CHUNK):
+                while chunk := fh.read(1 << 20):
                     copied += len(chunk)
                     if copied > limit:
                         raise _too_large(str(src), copied, limit)
@@ -312,342 +422,106 @@ def _check_digest(source: str, actual: str, expected: str | None) -> None:
 
 
 def _too_large(source: str, size: int, limit: int) -> TransferError:
-    return TransferError(
-        _("{source} is larger than the limit of {limit} bytes ({size} bytes or more)").format(
-            source=source, limit=limit, size=size
-        ),
-        _(
-            "raise the limit with --max-size if you trust the source, "
-            "or ask for the package: supportctl fetch --request"
-        ),
-    )
+    return transfer_errors.too_large(source, size, limit)
 
 
 # ---------------------------------------------------------------- download
 
 
-def _download_package(
-    url: str, work: Path, unpacked: Path, opts: FetchOptions, progress: Progress | None
-) -> tuple[int, str, dict[str, str]]:
-    """Download and unpack into `unpacked`; returns (bytes, sha256 of the zip, sha256 of each file).
+class _Spool:
+    """The sink of a download: unpacks while it streams, and keeps the first bytes in memory. When the
+    archive turns out not to be streamable within them, those bytes and the rest go to a file instead,
+    so the same response finishes the job (a body that is not a zip is never requested twice)."""
 
-    The zip is unpacked while it streams (written once). A zip that needs random access is downloaded
-    again into a file and unpacked from there.
+    def __init__(self, extractor: Any, path: Path) -> None:
+        self.extractor = extractor
+        self.path = path
+        self.kept: bytearray | None = bytearray()
+        self.file: Any = None
+        self.spooled = False
+
+    def __call__(self, chunk: bytes) -> None:
+        from supportctl.package.zipstream import NotStreamable
+
+        if self.file is not None:
+            self.file.write(chunk)
+            return
+        if self.kept is not None:
+            self.kept += chunk
+            if len(self.kept) > KEEP_FOR_FALLBACK:
+                self.kept = None
+        try:
+            self.extractor.feed(chunk)
+        except NotStreamable:
+            if self.kept is None:
+                raise  # too far in to have the start: download again into a file
+            self.file = open(self.path, "xb")  # closed in close()
+            self.file.write(self.kept)
+            self.kept = None
+            self.spooled = True
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+def _download_package(
+    url: str,
+    work: Path,
+    unpacked: Path,
+    opts: FetchOptions,
+    progress: Progress | None,
+    login: urlauth.Login | None,
+    previous: dict[str, Any] | None,
+) -> tuple[int, str, dict[str, str], transfer.Validators, int] | None:
+    """Download and unpack into `unpacked`; returns (bytes, sha256 of the zip, sha256 of each file,
+    the server's validators, resumptions), or None when the server says the package is unchanged.
+
+    The zip is unpacked while it streams (written once). A zip that needs random access is written to a
+    file and unpacked from there; only one that reveals this after the first few MB is downloaded again.
     """
     from supportctl.package import zipstream
 
-    extractor = zipstream.StreamExtractor(unpacked, url)
+    shown = redact(url)
+    conditional = None
+    if previous is not None:
+        conditional = transfer.Validators(previous.get("etag"), previous.get("last_modified"))
+    req = transfer.Request(
+        url,
+        timeout=opts.timeout,
+        deadline=opts.deadline,
+        max_size=opts.max_size,
+        max_redirects=opts.max_redirects,
+        ca_bundle=opts.ca_bundle,
+        login=login,
+        conditional=conditional,
+    )
+    extractor = zipstream.StreamExtractor(unpacked, shown)
+    archive = work / "download.zip"
+    spool = _Spool(extractor, archive)
     try:
-        size, digest = download(url, extractor.feed, unpacked, opts, progress)
-        _check_digest(url, digest, opts.sha256)
-        return size, digest, extractor.finish(work / "index.zip")
+        outcome = transfer.get(req, spool, unpacked, progress)
+        if outcome.unchanged:
+            return None
+        _check_digest(shown, outcome.sha256, opts.sha256)
+        if not spool.spooled:
+            known = extractor.finish(work / "index.zip")
+            return outcome.bytes, outcome.sha256, known, outcome.validators, outcome.resumed
     except zipstream.NotStreamable:
-        pass
+        outcome = None
     finally:
+        spool.close()
         extractor.close()
     shutil.rmtree(unpacked)
     unpacked.mkdir()
-    archive = work / "download.zip"
-    with open(archive, "xb") as fh:
-        size, digest = download(url, fh.write, archive.parent, opts, progress)
-    _check_digest(url, digest, opts.sha256)
-    known = _relabelled(lambda: _extract(archive, unpacked), {str(archive): url})
-    return size, digest, known
-
-
-def download(
-    url: str, sink: Callable[[bytes], object], where: Path, opts: FetchOptions, progress: Progress | None = None
-) -> tuple[int, str]:
-    """Stream `url` into `sink` chunk by chunk, hashing as it goes. Returns (bytes, sha256 hex).
-
-    `where` is the directory the sink writes to, named when writing fails.
-    """
-    import ssl
-    import urllib.error
-    import urllib.request
-
-    cafile = opts.ca_bundle or os.environ.get("SSL_CERT_FILE") or None
-    try:
-        context = ssl.create_default_context(cafile=cafile)
-    except (OSError, ssl.SSLError) as exc:
-        raise UsageError(
-            _("cannot read the CA bundle {path}: {reason}").format(
-                path=cafile, reason=getattr(exc, "strerror", None) or exc
-            )
-        ) from None
-
-    limit = opts.max_redirects
-
-    class Redirects(urllib.request.HTTPRedirectHandler):
-        max_redirections = limit
-        max_repeats = limit
-
-        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
-            if req.full_url.lower().startswith("https://") and not newurl.lower().startswith("https://"):
-                raise _transfer(
-                    _("{url} redirects from https to an insecure address {new}; refusing").format(url=url, new=newurl)
-                )
-            return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-    watchdog = _Watchdog(opts.deadline)
-    # build_opener keeps the ProxyHandler, which honours http_proxy/https_proxy/no_proxy.
-    opener = urllib.request.build_opener(watchdog.https_handler(context), watchdog.http_handler(), Redirects())
-    request = urllib.request.Request(url, headers={"User-Agent": "supportctl", "Accept-Encoding": "identity"})
-    from supportctl.package.zipstream import BackgroundHash
-
-    h = BackgroundHash()
-    watchdog.start()
-    try:
-        return _download(url, opener, request, sink, where, opts, progress, h, watchdog)
-    except TransferError:
-        if watchdog.expired:
-            raise watchdog.error(url) from None
-        raise
-    finally:
-        watchdog.cancel()
-        h.close()
-
-
-def _download(
-    url: str,
-    opener: Any,
-    request: Any,
-    sink: Callable[[bytes], object],
-    where: Path,
-    opts: FetchOptions,
-    progress: Progress | None,
-    h: Any,
-    watchdog: _Watchdog,
-) -> tuple[int, str]:
-    import http.client
-    import ssl
-    import urllib.error
-
-    limit = opts.max_redirects
-    done = 0
-    try:
-        with opener.open(request, timeout=opts.timeout) as resp:
-            length = resp.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            if total is not None and total > opts.max_size:
-                raise _too_large(url, total, opts.max_size)
-            while chunk := resp.read1(CHUNK):
-                done += len(chunk)
-                if done > opts.max_size:
-                    raise _too_large(url, done, opts.max_size)
-                h.update(chunk)
-                try:
-                    sink(chunk)
-                except OSError as exc:
-                    raise _not_writable(where, exc) from None
-                if progress:
-                    progress(done, total)
-            if total is not None and done < total:
-                raise http.client.IncompleteRead(b"", total - done)
-    except urllib.error.HTTPError as exc:
-        if 300 <= exc.code < 400:
-            raise _transfer(
-                _("download of {url} failed: more than {n} redirects (a redirect loop?)").format(url=url, n=limit)
-            ) from None
-        raise _transfer(
-            _("download of {url} failed: the server answered {code} {reason}").format(
-                url=url, code=exc.code, reason=exc.reason
-            )
-        ) from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, ssl.SSLCertVerificationError):
-            raise TransferError(
-                _("download of {url} failed: the server's certificate could not be verified ({reason})").format(
-                    url=url, reason=reason.verify_message or reason
-                ),
-                _(
-                    "if your network uses its own CA, pass it with --ca-bundle FILE or SSL_CERT_FILE; "
-                    "otherwise ask for the package: supportctl fetch --request"
-                ),
-            ) from None
-        if isinstance(reason, TimeoutError):
-            raise _transfer(
-                _("download of {url} failed: no answer within {seconds} s").format(url=url, seconds=f"{opts.timeout:g}")
-            ) from None
-        text = getattr(reason, "strerror", None) or str(reason)
-        raise _transfer(_("download of {url} failed: {reason}").format(url=url, reason=text)) from None
-    except http.client.IncompleteRead as exc:
-        expected = done + (exc.expected or 0)
-        raise _transfer(
-            _("download of {url} broke off: received {done} of {total} bytes").format(
-                url=url, done=done, total=expected
-            )
-        ) from None
-    except TimeoutError:
-        raise _transfer(
-            _("download of {url} stalled: no data for {seconds} s after {done} bytes").format(
-                url=url, seconds=f"{opts.timeout:g}", done=done
-            )
-        ) from None
-    except (ConnectionError, http.client.HTTPException, ssl.SSLError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise _transfer(
-            _("download of {url} broke off after {done} bytes: {reason}").format(url=url, done=done, reason=reason)
-        ) from None
-    except OSError as exc:
-        raise _transfer(_("download of {url} failed: {reason}").format(url=url, reason=exc.strerror or exc)) from None
-    if watchdog.expired:  # the watchdog closed the connection: an end of data that is not the end of the file
-        raise watchdog.error(url)
-    h.close()
-    return done, h.hexdigest()
-
-
-class _Watchdog:
-    """The total deadline of a download. `--timeout` bounds each connect and read, so a server sending one
-    byte every few seconds, in the headers or the body, would never trip it; at the deadline this shuts the
-    connection's socket down from a timer thread, which ends the blocked read at once.
-
-    (A TLS handshake in progress is bounded by `--timeout` per read only: its socket is not reachable then.)
-    """
-
-    def __init__(self, seconds: float) -> None:
-        import threading
-
-        self.seconds = seconds
-        self.expired = False
-        self._lock = threading.Lock()
-        self._conns: list[Any] = []
-        self._socks: list[Any] = []
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    def start(self) -> None:
-        self._timer.start()
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-    def _expire(self) -> None:
-        import socket
-
-        with self._lock:
-            self.expired = True
-            # A connection's socket while it connects and reads headers; the response's socket while the body
-            # streams (urllib drops `conn.sock` once it has the response, the response keeps the socket).
-            for sock in [c.sock for c in self._conns] + self._socks:
-                try:
-                    if sock is not None:
-                        sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def _watch(self, conn: Any = None, sock: Any = None) -> None:
-        with self._lock:
-            if conn is not None:
-                self._conns.append(conn)
-            if sock is not None:
-                self._socks.append(sock)
-        if self.expired:
-            self._expire()
-
-    def error(self, url: str) -> TransferError:
-        return TransferError(
-            _("download of {url} did not finish within {seconds} s").format(url=url, seconds=f"{self.seconds:g}"),
-            _(
-                "raise the limit with --deadline SECONDS (setting fetch.deadline) on a slow connection, or ask for "
-                "the package: supportctl fetch --request"
-            ),
-        )
-
-    def _connection_class(self, base: type) -> Any:
-        import http.client
-
-        dog = self
-
-        class Watched(http.client.HTTPConnection):
-            def connect(self) -> None:
-                dog._watch(conn=self)
-                super().connect()
-
-            def getresponse(self) -> Any:
-                # Taken before: getresponse() drops `self.sock` of a response that closes the connection.
-                dog._watch(sock=self.sock)  # TLS-wrapped by now
-                return super().getresponse()
-
-        if base is http.client.HTTPConnection:
-            return Watched
-        # HTTPSConnection first: its connect() calls super().connect(), which is Watched's, then wraps TLS.
-        return type("WatchedHTTPS", (base, Watched), {})
-
-    def http_handler(self) -> Any:
-        import urllib.request
-
-        dog = self
-
-        class Handler(urllib.request.HTTPHandler):
-            def do_open(self, http_class: Any, req: Any, **kw: Any) -> Any:
-                return super().do_open(dog._connection_class(http_class), req, **kw)
-
-        return Handler()
-
-    def https_handler(self, context: Any) -> Any:
-        import urllib.request
-
-        dog = self
-
-        class Handler(urllib.request.HTTPSHandler):
-            def do_open(self, http_class: Any, req: Any, **kw: Any) -> Any:
-                return super().do_open(dog._connection_class(http_class), req, **kw)
-
-        return Handler(context=context)
-
-
-# ---------------------------------------------------------------- the fallback: ask for the package by e-mail
-
-
-def compose_request(pkg: pkgmod.Package, sender: str | None, membership_id: str | None) -> EmailMessage:
-    """The request e-mail to the registration desk, in German and English. Ready for the outbox or a .eml."""
-    from email.utils import formatdate, make_msgid
-
-    msg = EmailMessage()
-    if sender:
-        if "@" not in sender or any(c in sender for c in "\r\n"):
-            raise UsageError(
-                _("{address!r} is not an e-mail address").format(address=sender), _("give it like name@example.com")
-            )
-        try:
-            msg["From"] = sender
-        except (ValueError, IndexError):
-            raise UsageError(
-                _("{address!r} is not an e-mail address").format(address=sender), _("give it like name@example.com")
-            ) from None
-    if membership_id and any(c in membership_id for c in "\r\n"):
-        membership_id = " ".join(membership_id.split())
-    msg["To"] = pkg.process.request_address
-    msg["Subject"] = "Bitte um die Registrierungsunterlagen / Request for the registration documents"
-    msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = make_msgid(domain="supportctl.invalid")
-    msg["X-Mailer"] = "supportctl"
-    ident_de = f"\nMeine Mitglieds- bzw. Abonnement-ID: {membership_id}\n" if membership_id else ""
-    ident_en = f"\nMy membership or subscription ID: {membership_id}\n" if membership_id else ""
-    body = (
-        "Sehr geehrte Damen und Herren,\n"
-        "\n"
-        "das Herunterladen des Dokumentenpakets für die Registrierung des Supportvertrags ist bei mir "
-        "fehlgeschlagen. Bitte senden Sie mir die Leistungsbeschreibung, die Vertragsbedingungen und das "
-        "Registrierungsformular per E-Mail an diese Adresse.\n"
-        f"{ident_de}"
-        "\n"
-        "Vielen Dank und freundliche Grüße\n"
-        "\n"
-        "-- English --\n"
-        "\n"
-        "Dear registration desk,\n"
-        "\n"
-        "I could not download the document package for registering my support contract. Please e-mail me "
-        "the service description, the terms and the registration form at this address.\n"
-        f"{ident_en}"
-        "\n"
-        "Thank you and kind regards\n"
-    )
-    msg.set_content(body, charset="utf-8")
-    return msg
+    if outcome is None:  # not streamable, found too late to have its start: once more, into a file
+        archive.unlink(missing_ok=True)
+        with open(archive, "xb") as fh:
+            outcome = transfer.get(dataclasses.replace(req, conditional=None), fh.write, work, progress)
+        _check_digest(shown, outcome.sha256, opts.sha256)
+    known = _relabelled(lambda: _extract(archive, unpacked), {str(archive): shown})
+    return outcome.bytes, outcome.sha256, known, outcome.validators, outcome.resumed
 
 
 def write_eml(msg: EmailMessage, path: Path) -> None:

@@ -1,0 +1,136 @@
+"""Mail as real mail programs build it, around real filled forms (`form.fill_pdf`).
+
+Each builder follows the structure, headers and encodings that program writes (seen in their sent mail):
+Thunderbird (multipart/mixed, format=flowed text, base64 PDF with `name` and `filename`), Outlook
+(multipart/alternative text + HTML, `application/octet-stream`, RFC 2231 `filename*=` names, "WG:" forwards),
+Apple Mail (inline disposition, `x-unix-mode`), forwarded `message/rfc822`, and uuencode in a text body as
+older clients and scripts still send it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from functools import lru_cache
+
+DESK = "RegForm@msdirectservices.com"
+RECEIVED = "Wed, 25 Nov 2026 10:00:00 +0100"
+
+
+@lru_cache(maxsize=8)
+def form(**changes: object) -> bytes:
+    from supportctl.form import pdfform
+    from tests.formkit import GOOD, pkg
+
+    return pdfform.fill_pdf(pkg(), {**GOOD, **changes})
+
+
+def service_description() -> bytes:
+    from tests.formkit import package_root
+
+    return (package_root() / "service-description.pdf").read_bytes()
+
+
+def _b64(data: bytes) -> str:
+    return "\r\n".join(base64.encodebytes(data).decode("ascii").splitlines())
+
+
+def _head(sender: str, subject: str, msgid: str, mailer: str, received: str | None = RECEIVED, to: str = DESK) -> str:
+    lines = []
+    if received:
+        lines.append(f"Received: from client.example.org by mx.msdirectservices.com with ESMTPS; {received}")
+    lines += [
+        f"From: {sender}",
+        f"To: {to}",
+        f"Subject: {subject}",
+        "Date: Wed, 25 Nov 2026 09:58:00 +0100",
+        f"Message-ID: {msgid}",
+        "MIME-Version: 1.0",
+        mailer,
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def thunderbird(
+    pdfs: list[tuple[str, bytes]], msgid: str = "<tb@example.org>", subject: str = "Registrierung"
+) -> bytes:
+    b = "------------tb0123456789ABCDEF"
+    body = _head("Łukasz Wiśniewski <lukasz@example.com>", subject, msgid, "User-Agent: Mozilla Thunderbird")
+    body += f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\nThis is a multi-part message in MIME format.\r\n'
+    body += (
+        f"--{b}\r\nContent-Type: text/plain; charset=UTF-8; format=flowed\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    )
+    body += "Guten Tag,\r\nanbei das Formular.\r\n\r\n"
+    for name, data in pdfs:
+        body += f'--{b}\r\nContent-Type: application/pdf; name="{name}"\r\n'
+        body += f'Content-Disposition: attachment; filename="{name}"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        body += _b64(data) + "\r\n\r\n"
+    return (body + f"--{b}--\r\n").encode("utf-8")
+
+
+def outlook(name: str, data: bytes, msgid: str = "<ol@example.org>", subject: str = "WG: Registrierung") -> bytes:
+    """Outlook: alternative text/HTML, the PDF as octet-stream, the name as RFC 2231 and RFC 2047."""
+    from urllib.parse import quote
+
+    mixed, alt = "_004_AM0PR01MB", "_000_AM0PR01MB"
+    encoded = "=?utf-8?B?" + base64.b64encode(name.encode("utf-8")).decode("ascii") + "?="
+    sender = "=?utf-8?Q?Dvo=C5=99=C3=A1k=2C_Anton=C3=ADn?= <antonin@example.com>"  # Outlook encodes names
+    body = _head(sender, subject, msgid, "X-Mailer: Microsoft Outlook 16.0")
+    body += f'Content-Type: multipart/mixed; boundary="{mixed}"\r\n\r\n--{mixed}\r\n'
+    body += f'Content-Type: multipart/alternative; boundary="{alt}"\r\n\r\n'
+    body += f"--{alt}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    body += _b64(b"Hallo,\r\nanbei.\r\n") + "\r\n"
+    body += f"--{alt}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    body += _b64(b"<html><body><p>Hallo,<br>anbei.</p></body></html>") + f"\r\n--{alt}--\r\n\r\n"
+    body += f'--{mixed}\r\nContent-Type: application/octet-stream; name="{encoded}"\r\n'
+    body += f"Content-Description: {encoded}\r\n"
+    body += f"Content-Disposition: attachment; filename*=utf-8''{quote(name)}; size={len(data)}\r\n"
+    body += "Content-Transfer-Encoding: base64\r\n\r\n" + _b64(data) + f"\r\n\r\n--{mixed}--\r\n"
+    return body.encode("ascii")
+
+
+def apple_mail(name: str, data: bytes, msgid: str = "<am@example.org>") -> bytes:
+    b = "Apple-Mail=_6C1F2B7E-1D2C-4E8A-9A7B-3C2D1E0F9A8B"
+    body = _head("Zoë Brontë <zoe@example.com>", "Registration", msgid, "X-Mailer: Apple Mail (2.3774.200.91.1.1)")
+    body += f'Content-Type: multipart/mixed;\r\n\tboundary="{b}"\r\n\r\n'
+    body += (
+        f"--{b}\r\nContent-Transfer-Encoding: 7bit\r\nContent-Type: text/plain;\r\n\tcharset=us-ascii\r\n\r\nHi\r\n\r\n"
+    )
+    body += f'--{b}\r\nContent-Disposition: inline;\r\n\tfilename="{name}"\r\n'
+    body += f'Content-Type: application/pdf;\r\n\tx-unix-mode=0644;\r\n\tname="{name}"\r\n'
+    body += "Content-Transfer-Encoding: base64\r\n\r\n" + _b64(data) + f"\r\n--{b}--\r\n"
+    return body.encode("utf-8")
+
+
+def forwarded(inner: bytes, msgid: str = "<fwd@example.org>") -> bytes:
+    b = "fwd-boundary"
+    body = _head("Desk Colleague <colleague@msdirectservices.com>", "Fwd: Registrierung", msgid, "User-Agent: Mutt")
+    body += (
+        f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\n--{b}\r\nContent-Type: text/plain\r\n\r\nsee below\r\n'
+    )
+    body += f"--{b}\r\nContent-Type: message/rfc822\r\nContent-Disposition: inline\r\n\r\n"
+    return body.encode() + inner + f"\r\n--{b}--\r\n".encode()
+
+
+def x_pdf_without_name(data: bytes, msgid: str = "<xpdf@example.org>") -> bytes:
+    b = "xb"
+    body = _head("script <ops@example.com>", "form", msgid, "X-Mailer: a shell script")
+    body += f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\n--{b}\r\nContent-Type: text/plain\r\n\r\nform\r\n'
+    body += f"--{b}\r\nContent-Type: application/x-pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    return (body + _b64(data) + f"\r\n--{b}--\r\n").encode()
+
+
+def uuencoded(name: str, data: bytes, msgid: str = "<uu@example.org>") -> bytes:
+    lines = [binascii.b2a_uu(data[i : i + 45]).decode("ascii").rstrip("\n") for i in range(0, len(data), 45)]
+    text = "Hello, the form:\r\n\r\nbegin 644 " + name + "\r\n" + "\r\n".join(lines) + "\r\n`\r\nend\r\n"
+    body = _head("old client <old@example.com>", "Registrierung", msgid, "X-Mailer: Pegasus Mail")
+    return (body + "Content-Type: text/plain; charset=us-ascii\r\n\r\n" + text).encode("ascii")
+
+
+def plain(
+    subject: str, msgid: str, *, to: str = DESK, date: str | None = None, received: str | None = RECEIVED
+) -> bytes:
+    body = _head("someone <someone@example.com>", subject, msgid, "X-Mailer: x", received=received, to=to)
+    if date is not None:
+        body = body.replace("Date: Wed, 25 Nov 2026 09:58:00 +0100", f"Date: {date}")
+    return (body + "Content-Type: text/plain\r\n\r\nno attachment\r\n").encode()

@@ -1,0 +1,169 @@
+"""`inbox` on mail as real mail programs build it, around real filled forms and the real validator.
+
+Every form in every mail is its own registration; other PDFs are listed, not judged; a mail to the desk
+without a form is invalid ("no registration form attached"); one unreadable message never stops the run.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from supportctl.errors import ExitCode
+from tests import realmail as rm
+
+NOW = "2026-11-25T10:30:00+01:00"
+
+
+def _maildir(root: Path, messages: dict[str, bytes]) -> dict[str, str]:
+    for sub in ("new", "cur", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    keys = {}
+    for i, (name, data) in enumerate(messages.items()):
+        fname = f"1764061200.M{i}P1.desk"
+        (root / "new" / fname).write_bytes(data)
+        keys[name] = f"new/{fname}"
+    return keys
+
+
+def _records(cli: Any, source: Path, *args: str) -> tuple[int, list[dict[str, Any]], str]:
+    r = cli("inbox", str(source), "--now", NOW, "--json", *args)
+    return r.exit_code, [json.loads(line) for line in r.stdout.splitlines()], r.stderr
+
+
+def _by_key(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        out.setdefault(rec["key"], []).append(rec)
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus() -> dict[str, bytes]:
+    good = rm.form()
+    standard = rm.form(support="standard", membership_id="STD-777-XYZ", first_name="Zoë")
+    rfc2047 = "=?UTF-8?B?" + base64.b64encode("Anmeldung Dvořák.pdf".encode()).decode() + "?="
+    return {
+        "thunderbird": rm.thunderbird([("registration-form-filled.pdf", good)], "<tb1@example.org>"),
+        "description-first": rm.thunderbird(
+            [("service-description.pdf", rm.service_description()), ("registration-form-filled.pdf", good)],
+            "<tb2@example.org>",
+        ),
+        "two-forms": rm.thunderbird([("a.pdf", good), ("b.pdf", standard)], "<tb3@example.org>"),
+        "outlook": rm.outlook("Registrierung Łukasz.pdf", good, "<ol1@example.org>"),
+        "apple": rm.apple_mail("Registration.pdf", good, "<am1@example.org>"),
+        "forwarded": rm.forwarded(rm.thunderbird([("form.pdf", good)], "<inner@example.org>"), "<fw1@example.org>"),
+        "x-pdf": rm.x_pdf_without_name(good, "<xp1@example.org>"),
+        "uuencode": rm.uuencoded("form.pdf", good, "<uu1@example.org>"),
+        "rfc2047": rm.thunderbird([(rfc2047, good)], "<enc@example.org>"),
+        "no-form": rm.plain("Registrierung", "<nf@example.org>"),
+        "only-description": rm.thunderbird([("sd.pdf", rm.service_description())], "<sd@example.org>"),
+        "elsewhere": rm.plain("Newsletter", "<nl@example.org>", to="team@example.com"),
+        "date-9999": rm.plain("hi", "<d9@example.org>", date="Fri, 31 Dec 9999 23:59:59 +0000", received=None),
+        "received-9999": rm.thunderbird([("f.pdf", good)], "<r9@example.org>").replace(
+            b"ESMTPS; " + rm.RECEIVED.encode(), b"ESMTPS; Fri, 31 Dec 9999 23:59:59 +0000"
+        ),
+    }
+
+
+def test_every_form_in_every_mail_as_real_programs_send_it(tmp_path: Path, cli: Any, corpus: dict[str, bytes]) -> None:
+    keys = _maildir(tmp_path / "M", corpus)
+    code, records, stderr = _records(cli, tmp_path / "M")
+    got = _by_key(records)
+    status = {name: [r["status"] for r in got[k]] for name, k in keys.items()}
+    # The same form arrives in many mails: the first (by received time, then key) is the registration.
+    for name in ("thunderbird", "outlook", "apple", "forwarded", "x-pdf", "uuencode", "rfc2047", "description-first"):
+        assert status[name][0] in ("due-soon", "duplicate"), (name, got[keys[name]])
+    assert sorted(status["two-forms"]) == ["duplicate", "open"]  # its first form is the same as the others'
+    assert status["no-form"] == ["invalid"] and status["only-description"] == ["invalid"]
+    assert got[keys["no-form"]][0]["reasons"] == ["no registration form attached"]
+    assert "another document: sd.pdf" in got[keys["only-description"]][0]["reasons"][0]
+    assert status["elsewhere"] == ["not-a-registration"]
+    # A Date: that cannot be true is not used: the file's arrival time dates the message instead.
+    assert status["date-9999"] == ["invalid"] and got[keys["date-9999"]][0]["received_from"] == "arrival"
+    # A Received: date that cannot be true falls back to the Date: header.
+    assert got[keys["received-9999"]][0]["received_from"] == "date"
+    # Names decoded (RFC 2231 from Outlook, RFC 2047), the service description listed but not judged.
+    assert got[keys["outlook"]][0]["attachment"] == "Registrierung Łukasz.pdf"
+    assert got[keys["rfc2047"]][0]["attachment"] == "Anmeldung Dvořák.pdf"
+    first = got[keys["description-first"]][0]
+    assert [(a["name"], a["role"]) for a in first["attachments"]] == [
+        ("service-description.pdf", "pdf"),
+        ("registration-form-filled.pdf", "this-form"),
+    ]
+    assert first["findings"] == []
+    assert got[keys["uuencode"]][0]["attachment"] == "form.pdf"
+    assert code == 0, stderr
+    # On stdin there is no arrival time: a message that cannot be dated is skipped with its reason, exit 11.
+    r = cli("inbox", "-", "--now", NOW, "--json", input=corpus["date-9999"].decode())
+    rec = json.loads(r.stdout)
+    assert r.exit_code == ExitCode.PARTIAL and rec["status"] == "skipped" and "not plausible" in rec["reasons"][0]
+
+
+def test_two_forms_are_two_registrations_with_their_own_ids(tmp_path: Path, cli: Any) -> None:
+    crit = rm.form(membership_id="CRIT-1-XYZ")
+    std = rm.form(support="standard", membership_id="STD-2-XYZ")
+    keys = _maildir(tmp_path / "M", {"two": rm.thunderbird([("a.pdf", crit), ("b.pdf", std)], "<two@example.org>")})
+    code, records, _ = _records(cli, tmp_path / "M")
+    assert code == 0 and all(r["key"] == keys["two"] for r in records)
+    by_index = {r["form_index"]: r for r in records}
+    base = by_index[1]["id"]
+    assert by_index[2]["id"] == f"{base}.2"
+    assert (by_index[1]["status"], by_index[1]["class"]) == ("due-soon", "critical")
+    assert (by_index[2]["status"], by_index[2]["class"]) == ("open", "standard")
+    # --fail-on overdue sees the second form too once it is late.
+    r = cli("inbox", str(tmp_path / "M"), "--now", "2026-11-26T10:30:00+01:00", "--fail-on", "overdue")
+    assert r.exit_code == ExitCode.OVERDUE and "2 registration(s) overdue" in r.stderr
+    # Ids a person can type: a unique prefix works, the shared prefix of both is ambiguous and lists them.
+    shown = cli("inbox", "show", f"{base}.2", "--now", NOW, "--json")
+    data = json.loads(shown.stdout)["data"]
+    assert shown.exit_code == 0 and (data["id"], data["class"], data["values"]["membership_id"]) == (
+        f"{base}.2",
+        "standard",
+        "STD-2-XYZ",
+    )
+    amb = cli("inbox", "show", base[:6])
+    assert amb.exit_code == ExitCode.USAGE and base in amb.stderr and f"{base}.2" in amb.stderr
+    exact = cli("inbox", "show", base, "--now", NOW)
+    assert exact.exit_code == 0 and "critical" in exact.stdout
+    short = cli("inbox", "show", base[:5])
+    assert short.exit_code == ExitCode.INVALID_INPUT
+
+
+def test_special_files_never_stop_the_run(tmp_path: Path, cli: Any) -> None:
+    keys = _maildir(tmp_path / "M", {"good": rm.thunderbird([("f.pdf", rm.form())], "<g@example.org>")})
+    os.mkfifo(tmp_path / "M" / "new" / "1764061299.fifo")  # a reader that opened it would wait for ever
+    (tmp_path / "M" / "new" / "1764061298.link").symlink_to("/etc/passwd")
+    code, records, stderr = _records(cli, tmp_path / "M")
+    got = {r["key"]: r for r in records}
+    assert got[keys["good"]]["status"] == "due-soon"
+    assert got["new/1764061299.fifo"]["status"] == "skipped"
+    assert "not a regular file" in got["new/1764061299.fifo"]["reasons"][0]
+    assert got["new/1764061298.link"]["status"] == "skipped"
+    assert code == ExitCode.PARTIAL and "skipped new/1764061299.fifo" in stderr
+
+
+def test_sources_say_what_they_expect(tmp_path: Path, cli: Any) -> None:
+    eml = tmp_path / "one.eml"
+    eml.write_bytes(rm.apple_mail("R.pdf", rm.form(), "<one@example.org>"))
+    code, records, _ = _records(cli, eml)
+    assert code == 0 and [r["status"] for r in records] == ["due-soon"]
+    pdf = tmp_path / "form.pdf"
+    pdf.write_bytes(rm.form())
+    r = cli("inbox", str(pdf))
+    assert r.exit_code == ExitCode.INVALID_INPUT and "is a PDF, not mail" in r.stderr and "validate" in r.stderr
+    (tmp_path / "empty").mkdir()
+    r = cli("inbox", str(tmp_path / "empty"))
+    assert r.exit_code == 0 and "no messages" in r.stderr and r.stdout == ""
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "notes.txt").write_text("x")
+    r = cli("inbox", str(tmp_path / "junk"), "--json")
+    err = json.loads(r.stdout)
+    assert r.exit_code == ExitCode.INVALID_INPUT and err["type"] == "error" and "without messages" in err["message"]
+    r = cli("inbox", "--help")
+    assert "[OPTIONS] SOURCE | COMMAND [ARGS]..." in r.stdout
