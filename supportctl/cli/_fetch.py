@@ -8,17 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from supportctl import output as out
+from supportctl.cli import common
 from supportctl.cli._base import app
-from supportctl.cli.common import (
-    JsonOpt,
-    PackageOpt,
-    begin,
-    hooks,
-    load_config,
-    load_package,
-    password_prompt,
-    report_sent,
-)
+from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
@@ -160,7 +152,7 @@ def fetch(
 
     credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
     fetch_settings = {k: r.value for k, r in cfg.values.items() if k.startswith("fetch.")}
-    prompt = password_prompt()
+    prompt = common.password_prompt()
 
     def password(user: str, host: str) -> str:
         return credentials.password_for(user, host, fetch_settings, credentials.FETCH_SECRETS, prompt=prompt).value
@@ -236,7 +228,7 @@ def _fetch_request(
         sender=sender,
         send=send,
         eml=Path(eml) if eml is not None else None,
-        hooks=hooks(queued),
+        hooks=common.hooks(queued),
     )
     msg = result.message
     if result.sent is not None:
@@ -245,7 +237,7 @@ def _fetch_request(
         data["message_id"] = result.entry.message_id
         data["sent"] = result.sent.state == "sent"
         failed = _("read the server's reason; correct the addresses and run `supportctl fetch --request --send` again")
-        report_sent("fetch", result.sent, data, json_output, failed)
+        common.report_sent("fetch", result.sent, data, json_output, failed)
     assert result.eml is not None
     if eml is None:
         out.say(

@@ -10,18 +10,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from supportctl import output as out
+from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app
-from supportctl.cli.common import (
-    JsonOpt,
-    PackageOpt,
-    begin,
-    hooks,
-    load_config,
-    load_package,
-    mail_config,
-    password_prompt,
-    report_sent,
-)
+from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package
 from supportctl.errors import ExitCode
 from supportctl.i18n import N_, _
 
@@ -92,7 +83,9 @@ def _inbox_limits(cfg: Config) -> Limits:
 def _imap_password(cfg: Config, user: str, host: str) -> str:
     from supportctl.mail import credentials
 
-    return credentials.imap_password(user, host, cfg.get("imap.password_command"), prompt=password_prompt()).value
+    return credentials.imap_password(
+        user, host, cfg.get("imap.password_command"), prompt=common.password_prompt()
+    ).value
 
 
 def _open_mail_source(spec: str, cfg: Config, limits: Limits) -> Source:
@@ -279,7 +272,7 @@ def inbox_reply(
 
     from supportctl.desk import reply as replies
 
-    cfg, smtp = mail_config({"smtp.ca_bundle": ca_bundle})
+    cfg, smtp = common.mail_config({"smtp.ca_bundle": ca_bundle})
     pkg = load_package(package, cfg)
     found = replies.find(message, pkg, _inbox_limits(cfg))
 
@@ -306,7 +299,7 @@ def inbox_reply(
         queue_only=queue_only,
         dry_run=dry_run,
         eml=Path(eml) if eml else None,
-        hooks=hooks(queued),
+        hooks=common.hooks(queued),
     )
     _render_reply(result, json_output)
 
@@ -345,7 +338,7 @@ def _render_reply(result: ReplyResult, json_output: bool) -> None:
             out.write_out(out.envelope("inbox reply", {**data, "sent": False}))
         return
     data["sent"] = result.sent.state == "sent"
-    report_sent("inbox reply", result.sent, data, json_output, _("correct it and reply again with --again"))
+    common.report_sent("inbox reply", result.sent, data, json_output, _("correct it and reply again with --again"))
 
 
 @inbox_app.command("show")

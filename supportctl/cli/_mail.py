@@ -8,20 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from supportctl import output as out
+from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app, config_app
-from supportctl.cli.common import (
-    JsonOpt,
-    PackageOpt,
-    begin,
-    hooks,
-    load_package,
-    mail_config,
-    password_prompt,
-    report_sent,
-    result_line,
-    state_label,
-    when,
-)
+from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_package
 from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
@@ -34,7 +23,7 @@ if TYPE_CHECKING:
 def _send(smtp: dict[str, Any], ids: list[str] | None, mode: str) -> list[SendResult]:
     from supportctl.mail import outbox, submit
 
-    session = submit.open_session(smtp, hooks())
+    session = submit.open_session(smtp, common.hooks())
     try:
         return outbox.send(ids, session, mode=mode)
     finally:
@@ -74,7 +63,7 @@ def submit(
     from supportctl.form.validation import finding_line
     from supportctl.mail import submit as workflow
 
-    _cfg, smtp = mail_config({"smtp.from": sender, "smtp.cc": cc, "smtp.ca_bundle": ca_bundle})
+    _cfg, smtp = common.mail_config({"smtp.from": sender, "smtp.cc": cc, "smtp.ca_bundle": ca_bundle})
     pkg = load_package(package, _cfg)
 
     def queued(entry: Entry, _reused: bool) -> None:
@@ -90,7 +79,7 @@ def submit(
             again=again,
             dry_run=dry_run,
             eml=Path(eml) if eml is not None else None,
-            hooks=hooks(queued),
+            hooks=common.hooks(queued),
         )
     except form_core.FormFindingsError as exc:
         if not json_output:  # with --json the envelope's error carries every finding
@@ -113,7 +102,7 @@ def _render_submit(result: SubmitResult, json_output: bool) -> None:
         _render_dry_run(composed, result.server, json_output)
         return
     assert result.entry is not None and result.sent is not None
-    report_sent("submit", result.sent, {"id": result.entry.id, "message": composed.to_dict()}, json_output)
+    common.report_sent("submit", result.sent, {"id": result.entry.id, "message": composed.to_dict()}, json_output)
 
 
 def _server_line(server: dict[str, Any]) -> str:
@@ -200,9 +189,9 @@ def _outbox_list(json_output: bool) -> None:
     rows = [
         [
             e.id,
-            state_label(e.state),
+            common.state_label(e.state),
             str(e.attempts),
-            when(e.next_attempt),
+            common.when(e.next_attempt),
             ", ".join(e.recipients),
             e.subject,
             f"{e.last_code or ''} {e.last_text or ''}".strip()[:80],
@@ -232,24 +221,24 @@ def outbox_show(
         return
     lines = [
         _("ID: {id}").format(id=e.id),
-        _("State: {state}").format(state=state_label(e.state)),
+        _("State: {state}").format(state=common.state_label(e.state)),
         f"Message-ID: {e.message_id}",
         f"From: {e.sender}",
         f"To: {', '.join(e.recipients)}",
         f"Subject: {e.subject}",
-        _("Queued: {when}").format(when=when(e.created)),
+        _("Queued: {when}").format(when=common.when(e.created)),
         _("Attempts: {n}").format(n=e.attempts),
     ]
     if e.queue_id:
         lines.append(_("Server queue id: {qid}").format(qid=e.queue_id))
     if e.next_attempt and e.state == "deferred":
-        lines.append(_("Next try: {when}").format(when=when(e.next_attempt)))
+        lines.append(_("Next try: {when}").format(when=common.when(e.next_attempt)))
     for addr, (rc, rt) in sorted(e.refused.items()):
         lines.append(_("Recipient {addr} refused: {code} {text}").format(addr=addr, code=rc, text=rt))
     lines.append(_("History:"))
     for h in e.history:
-        state = state_label(str(h.get("state")))
-        lines.append(f"  {when(h.get('at'))}  {state}  {h.get('code') or ''} {h.get('text') or ''}".rstrip())
+        state = common.state_label(str(h.get("state")))
+        lines.append(f"  {common.when(h.get('at'))}  {state}  {h.get('code') or ''} {h.get('text') or ''}".rstrip())
     lines.append(_("Message file: {path}").format(path=e.path / "message.eml"))
     out.write_out("\n".join(lines))
 
@@ -262,7 +251,7 @@ def _render_results(command: str, results: list[SendResult], json_output: bool) 
         out.write_out(out.envelope(command, {"results": [r.to_dict() for r in results]}, ok=code == ExitCode.OK))
     else:
         for r in results:
-            out.say(result_line(r))
+            out.say(common.result_line(r))
     raise typer.Exit(int(code))
 
 
@@ -281,7 +270,7 @@ def outbox_retry(
 
     if not ids and not all_:
         raise UsageError(_("name message ids or use --all"), _("`supportctl outbox list` shows them"))
-    _cfg, smtp = mail_config({})
+    _cfg, smtp = common.mail_config({})
     results = _send(smtp, None if all_ else list(ids or []), "retry")
     if all_:
         results = [r for r in results if r.skipped != "state"]
@@ -294,7 +283,7 @@ def outbox_flush(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     begin(ctx, "outbox flush", json_output)
     from supportctl.mail import outbox
 
-    _cfg, smtp = mail_config({})
+    _cfg, smtp = common.mail_config({})
     if not any(e.state in ("queued", "deferred") for e in outbox.entries()):
         _render_results("outbox flush", [], json_output)
     _render_results("outbox flush", [r for r in _send(smtp, None, "flush") if r.skipped != "state"], json_output)
@@ -383,7 +372,7 @@ def config_smtp(
     from supportctl.mail import compose as mail
     from supportctl.mail import credentials, smtp
 
-    cfg, current = mail_config({})
+    cfg, current = common.mail_config({})
     tty = sys.stdin.isatty() and not json_output
     given = {
         "host": host,
@@ -463,8 +452,8 @@ def config_smtp(
     if not json_output:
         out.say(_("Wrote the [smtp] settings to {path} (no password)").format(path=cfg.path))
     if test:
-        _fresh, values = mail_config({})
-        creds = credentials.obtain(values, prompt=password_prompt())
+        _fresh, values = common.mail_config({})
+        creds = credentials.obtain(values, prompt=common.password_prompt())
         outcome = smtp.check_login(smtp.SmtpSettings.from_settings(values), creds)
         result["test"] = {"ok": outcome.state == "sent", "code": outcome.code, "text": outcome.text}
         if outcome.state != "sent":
