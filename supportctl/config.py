@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from supportctl import paths
-from supportctl.errors import ConfigError
+from supportctl.errors import ConfigError, os_reason
 from supportctl.i18n import _
 
 
@@ -130,7 +130,13 @@ _INBOX: list[Setting] = [
     Setting("imap.ca_bundle", "str", None, "CA certificates to verify the IMAP server with (PEM file)"),
 ]
 
-for _s in (*_FETCH, *_FORM, *_MAIL, *_INBOX):
+# status (issue 14): the applicant's own mailbox, where the desk's reply arrives.
+_STATUS: list[Setting] = [
+    Setting("status.mailbox", "str", None, "Your mailbox for `status`: Maildir, mbox, .eml directory or imaps://"),
+    Setting("status.interval", "int", 60, "Seconds between two looks at a local mailbox in `status --watch`"),
+]
+
+for _s in (*_FETCH, *_FORM, *_MAIL, *_INBOX, *_STATUS):
     SETTINGS[_s.key] = _s
 
 SECRET_ENV = ("SUPPORTCTL_SMTP_PASSWORD", "SUPPORTCTL_IMAP_PASSWORD")
@@ -255,7 +261,7 @@ def read_file(path: Path) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise ConfigError(
-            _("cannot read config file {path}: {reason}").format(path=path, reason=exc.strerror or exc)
+            _("cannot read config file {path}: {reason}").format(path=path, reason=os_reason(exc))
         ) from None
     if sys.version_info >= (3, 11):
         import tomllib

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli._base import app
 from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package
-from supportctl.errors import ExitCode
+from supportctl.errors import ExitCode, InvalidInputError
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
@@ -37,11 +38,22 @@ class BatchFormat(str, Enum):
 @app.command(no_args_is_help=False)
 def eta(
     ctx: typer.Context,
+    submission: Annotated[
+        str | None,
+        typer.Argument(help=_("With --since-submit: the submission's outbox id (default: the newest)."), metavar="ID"),
+    ] = None,
     at: Annotated[
         str, typer.Option("--at", help=_("Start: ISO 8601, an e-mail Date: header, or now."), metavar="WHEN")
     ] = "now",
     activation_class: Annotated[
-        str, typer.Option("--class", "-c", help=_("Activation class: critical, standard or all."), metavar="CLASS")
+        str,
+        typer.Option(
+            "--class",
+            "-c",
+            help=_("Activation class: critical, standard or all."),
+            metavar="CLASS",
+            autocompletion=completion.activation_classes,
+        ),
     ] = "all",
     input_tz: Annotated[
         str | None, typer.Option("--input-tz", help=_("Zone of a --at without offset (default: local)."), metavar="TZ")
@@ -73,6 +85,12 @@ def eta(
         str | None,
         typer.Option("--half-days", help=_("Shortened days, e.g. 12-24=09:00-13:00,12-31=09:00-13:00, or none.")),
     ] = None,
+    since_submit: Annotated[
+        bool,
+        typer.Option(
+            "--since-submit", help=_("Start when the mail server accepted your submission (`supportctl submit`).")
+        ),
+    ] = False,
     package: PackageOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
@@ -99,14 +117,37 @@ def eta(
     pkg = load_package(package, cfg)
     engine = core.engine_for(pkg.process, cfg)
     schedule = engine.schedule
-    in_tz = resolve_zone(cfg.get("input_tz"))
+    # One setting for "my zone": a naive --at is read in input_tz if set, else in tz (display), else local.
+    in_tz = resolve_zone(cfg.get("input_tz") or cfg.get("tz"))
     user_tz = resolve_zone(cfg.get("tz"))
-    names = engine.class_names(activation_class)
+    try:
+        names = engine.class_names(activation_class)
+    except InvalidInputError as exc:  # --class is an option value: a wrong command line, exit 2
+        raise typer.BadParameter(f"{exc.message} ({exc.hint})", param_hint="'--class'") from None
     if batch:
+        if json_output and fmt is BatchFormat.csv:
+            raise typer.BadParameter(_("--json streams NDJSON; leave out --format csv"), param_hint="--json")
+        # --json with --batch is the NDJSON stream (one object per line), the machine-readable form of a stream.
         _eta_batch(engine, activation_class, in_tz, fmt)
         return
     now = datetime.now(timezone.utc)
-    start = parse_when(at, in_tz, now)
+    if submission is not None and not since_submit:
+        from supportctl.errors import UsageError
+
+        raise UsageError(
+            _("unexpected argument {arg!r}").format(arg=submission),
+            _("to count from a submission use --since-submit {arg}").format(arg=submission),
+        )
+    if since_submit:
+        if at != "now":
+            from supportctl.errors import UsageError
+
+            raise UsageError(_("use either --at or --since-submit"))
+        from supportctl.mail.status import submitted_at
+
+        start = submitted_at(submission)
+    else:
+        start = parse_when(at, in_tz, now)
     results = [engine.compute(start, name, explain) for name in names]
     if json_output:
         data = {
@@ -126,6 +167,8 @@ def _eta_batch(engine: Engine, default_class: str, in_tz: ZoneInfo, fmt: BatchFo
 
     failed = 0
     write = sys.stdout.write
+    if sys.stdin.isatty():
+        out.say(_("Reading start times from standard input, one per line; Ctrl-D ends."))
     if fmt is BatchFormat.csv:
         import csv
 
@@ -162,7 +205,7 @@ def _render_eta(results: list[EtaResult], now: datetime, user_tz: ZoneInfo, sche
 
     lang = current_language()
     color = out.use_color()
-    lines = [_("Start: {when}").format(when=out.format_datetime(results[0].start))]
+    lines = [_("Start: {when}").format(when=out.format_datetime(results[0].start.astimezone(user_tz)))]
     for r in results:
         label = r.label.get(lang) or r.label.get("en") or r.activation_class
         if color:

@@ -138,6 +138,9 @@ class Process(NamedTuple):
     schedule: cal.Schedule
     classes: dict[str, cal.ActivationClass]
     reply: ReplyTemplates = DEFAULT_REPLY
+    # A regular expression that finds the contract number in the desk's reply (`status`); None: derived
+    # from the reply templates. The number is the group named `contract`, else group 1, else the match.
+    contract_pattern: str | None = None
 
 
 class Package(NamedTuple):
@@ -453,6 +456,7 @@ def _process(r: _Reader, p: dict[str, Any], fields: tuple[FieldSpec, ...]) -> Pr
         schedule=schedule,
         classes=classes,
         reply=_reply(r, r.get(p, "reply", "process", dict, {})),
+        contract_pattern=_contract_pattern(r, p),
     )
 
 
@@ -500,6 +504,19 @@ def fill_template(text: str, values: dict[str, str], *, multiline: bool = False)
         if field is not None:
             out.append(strip_unsafe(values.get(field, ""), multiline=multiline))
     return "".join(out)
+
+
+def _contract_pattern(r: _Reader, p: dict[str, Any]) -> str | None:
+    pattern = r.text(p, "contract_pattern", "process", None)
+    if pattern is None:
+        return None
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise r.fail(
+            "process.contract_pattern", _("not a valid regular expression: {reason}").format(reason=exc)
+        ) from None
+    return pattern
 
 
 def _reply(r: _Reader, t: dict[str, Any]) -> ReplyTemplates:
