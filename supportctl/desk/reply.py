@@ -35,7 +35,7 @@ def _languages(form: inbox.CheckedForm | None) -> list[str]:
     return ["en", "de"] if preferred == "en" else ["de", "en"]
 
 
-def _fill(template: str, values: dict[str, str], multiline: bool) -> str:
+def _fill(template: str, values: dict[str, str], multiline: bool = True) -> str:
     # Checked when the package loaded (`manifest.check_template`); values lose control and bidi characters.
     return fill_template(template, values, multiline=multiline)
 
