@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from email.message import Message
 from pathlib import Path
@@ -204,10 +204,18 @@ def state_path(source_key: str) -> Path:
     return inbox_dir() / source_hash(source_key) / "state.json"
 
 
+_LOADED: dict[str, tuple[tuple[int, int], str]] = {}  # path -> (stat, text): the CLI and triage read it once
+
+
 def load_state(source_key: str) -> dict[str, Any]:
     p = state_path(source_key)
     try:
-        data = json.loads(p.read_text("utf-8"))
+        st = p.stat()
+        seen = _LOADED.get(str(p))
+        text = seen[1] if seen and seen[0] == (st.st_mtime_ns, st.st_size) else p.read_text("utf-8")
+        _LOADED.clear()
+        _LOADED[str(p)] = ((st.st_mtime_ns, st.st_size), text)
+        data = json.loads(text)
         if isinstance(data, dict) and data.get("version") == STATE_VERSION:
             return data
     except (OSError, ValueError):
@@ -217,6 +225,14 @@ def load_state(source_key: str) -> dict[str, Any]:
 
 def save_state(source_key: str, state: dict[str, Any]) -> None:
     atomic_write(state_path(source_key), json.dumps(state, ensure_ascii=False).encode("utf-8"), 0o600)
+    _LOADED.clear()
+
+
+def _facts_dict(f: Facts) -> dict[str, Any]:
+    """A Facts record as stored (a shallow copy: dataclasses.asdict deep-copies, ten times slower)."""
+    d = {name: getattr(f, name) for name in Facts.__dataclass_fields__}
+    d["parts"] = [dict(p) for p in f.parts]
+    return d
 
 
 def load_done() -> dict[str, Any]:
@@ -727,7 +743,9 @@ def triage(
                 continue
             facts[f.id] = f
     new_ids: set[str] = set()
+    examined: set[str] = set()  # read this run (the others come unchanged from the state)
     known = _unchanged_files(state, source, limits) if validate else {}
+    before_imap, before_limits = state.get("imap"), state.get("limits")
     state["limits"] = [limits.max_message_bytes, limits.max_parts, limits.max_depth]
     judge = _Judge(pkg, forms, validator, workers if workers is not None else (os.cpu_count() or 1))
     desk = pkg.process.registration_address
@@ -751,6 +769,7 @@ def triage(
         if fid != f.id:
             f = replace(f, id=fid)
         new_ids.add(fid)
+        examined.add(fid)
         facts[fid] = f
         for sha, pdf in pdfs:
             key = form_key(pkg, sha)
@@ -770,8 +789,13 @@ def triage(
         if wm is not None:
             state["imap"] = {"uidvalidity": wm.uidvalidity, "last_uid": wm.last_uid}
     state["source"] = source.key
-    state["messages"] = {k: asdict(v) for k, v in facts.items()}
-    if persist:
+    stored: dict[str, Any] = state.get("messages") or {}
+    kept = {k: stored[k] for k in facts if k in stored and k not in examined}
+    fresh = {k: _facts_dict(v) for k, v in facts.items() if k not in kept}
+    changed = bool(fresh) or len(kept) != len(stored) or judge.count > 0 or state.get("imap") != before_imap
+    state["messages"] = {**kept, **fresh}
+    if persist and (changed or state.get("limits") != before_limits or not state_path(source.key).exists()):
+        # A rerun that found nothing new writes nothing: the file is not rewritten for every look.
         save_state(source.key, state)
     regs = [r for f in facts.values() for r in registrations(f, pkg, forms)]
     done, claims = shared_state(source, regs)
