@@ -350,6 +350,13 @@ def _addresses(msg: Message, *headers: str) -> list[str]:
         return []
 
 
+def _names(msg: Message, address: str, headers: tuple[str, ...]) -> bool:
+    """Whether `address` is among the headers' addresses (a substring test on the raw values, then a parse)."""
+    wanted = address.lower()
+    raw = " ".join(str(v) for h in headers for v in (msg.get_all(h) or [])).lower()
+    return wanted in raw and wanted in _addresses(msg, *headers)
+
+
 def examine(
     env: Envelope, limits: Limits, want_body: bool = True, desk_address: str | None = None
 ) -> tuple[Facts, list[tuple[str, bytes]]]:
@@ -373,7 +380,7 @@ def examine(
         "received_from": received_from,
         "size": env.size,
         "mtime": env.arrival,
-        "to_desk": bool(desk_address) and str(desk_address).lower() in _addresses(msg, "To", "Cc", "Delivered-To"),
+        "to_desk": bool(desk_address) and _names(msg, str(desk_address), ("To", "Cc", "Delivered-To")),
     }
     if env.error:
         return Facts(**base, kind="skipped", reason=env.error), []
@@ -690,15 +697,20 @@ def judge_loaded(pkg: Package, data: bytes) -> dict[str, Any]:
     """`{"form": False}` for a PDF that is not the package's form, else the validation report plus `"form"`."""
     from supportctl.desk.recognise import is_form
 
-    verdict = is_form(pkg, data)
-    if verdict is False:
-        return {"form": False, "ok": False, "values": {}, "findings": [], "activation_class": None}
     try:
         checked = _check(_validate, pkg, data)
-        if checked.findings:
-            checked = replace(checked, localized=_localized(pkg, data))
     except Exception:  # the validator must never take the run down; the form is then unreadable
         checked = _unreadable(_("the PDF could not be read"))
+    if checked.ok:
+        return {**checked.to_dict(), "form": True}  # a valid form is the form: no second look needed
+    verdict = is_form(pkg, data)  # findings: the form with mistakes, or another document altogether?
+    if verdict is False:
+        return {"form": False, "ok": False, "values": {}, "findings": [], "activation_class": None}
+    if checked.findings and checked.findings[0].get("code") != "unreadable":
+        try:
+            checked = replace(checked, localized=_localized(pkg, data))
+        except Exception:
+            pass
     return {**checked.to_dict(), "form": verdict}
 
 
