@@ -829,8 +829,8 @@ def shared_state(source: Source, regs: list[Facts]) -> tuple[dict[str, Any], dic
     sent: dict[str, dict[str, Any]] | None = None
     for r in regs:
         flags = marks.get(r.key)
-        if not flags:
-            continue
+        if not flags or not any(f[:1] == "$" or f.lower() == "\\answered" for f in flags):
+            continue  # \Seen, \Recent, …: nothing the desk keeps
         claims[r.id] = Mark.from_flags(flags).claimed_by
         outcome = server_done(flags, r.index)
         if outcome is None or (r.id in done and done[r.id].get("contract")):
