@@ -18,13 +18,12 @@ automatically. A crash anywhere before the "." leaves `queued`/`deferred`: safe 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import secrets
 import shutil
-import signal
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -56,10 +55,20 @@ class UnknownMessage(SupportctlError):
     code = "unknown-message"
 
 
-def failpoint(name: str) -> None:
-    """Crash testing: `SUPPORTCTL_FAILPOINT=<name>` kills this process with SIGKILL at that step."""
-    if os.environ.get(FAILPOINT_ENV) == name:
+def failpoint(name: str, backend: str | None = None) -> None:
+    """Crash testing: `SUPPORTCTL_FAILPOINT=<name>` ends this process at that step, at once, like a power cut.
+
+    POSIX: SIGKILL. Windows has no SIGKILL: `os._exit` ends the process without running `finally` blocks,
+    atexit handlers or flushing Python's buffers, which is what the crash tests need.
+    """
+    if os.environ.get(FAILPOINT_ENV) != name:
+        return
+    chosen = backend or ("windows" if sys.platform == "win32" else "posix")
+    if chosen == "posix" and sys.platform != "win32":
+        import signal
+
         os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(137)  # the exit status a SIGKILLed process reports in a shell
 
 
 def now_utc() -> datetime:
@@ -145,19 +154,10 @@ class SendResult:
 # ---------------------------------------------------------------- files and locks
 
 
-@contextlib.contextmanager
-def _flock(path: Path, blocking: bool = True) -> Iterator[bool]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)  # closing releases the lock
+def _flock(path: Path, blocking: bool = True) -> contextlib.AbstractContextManager[bool]:
+    from supportctl.locks import file_lock
+
+    return file_lock(path, blocking)
 
 
 def _write_state(entry: Entry) -> None:
