@@ -1,19 +1,31 @@
-"""Atomic file writes: a temporary file in the same directory, fsync, then `os.replace`."""
+"""Atomic file writes: a temporary file in the same directory, fsync, then `os.replace`.
+
+Private files: on POSIX the mode (0600 for ours) is set on the open temporary file before any byte is
+written. Windows has no modes: a file created under the user's profile (%APPDATA%, %LOCALAPPDATA%) inherits
+the profile's ACL, which grants the user, SYSTEM and Administrators only; `os.chmod` there would only toggle
+the read-only flag, so nothing is changed. The back-end is a parameter so the tests run both.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+def default_backend() -> str:
+    return "windows" if sys.platform == "win32" else "posix"
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644, backend: str | None = None) -> None:
     """Write `data` to `path` so that readers see the old file or the new one, never a torn one."""
     import tempfile  # not at module level: it pulls in random and shutil on every start
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, mode)
+        if (backend or default_backend()) == "posix":
+            os.chmod(tmp, mode)  # mkstemp made it 0600; before the first byte, so never readable by others
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -33,6 +45,8 @@ def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:
 
 
 def _fsync_dir(directory: Path) -> None:
+    if sys.platform == "win32":  # a directory cannot be opened (or fsynced) on Windows; NTFS journals renames
+        return
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
