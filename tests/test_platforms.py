@@ -240,3 +240,84 @@ def test_failpoint_ends_the_process_at_once(backend: str, status: int, tmp_path:
     env = dict(os.environ, PYTHONPATH=str(ROOT), SUPPORTCTL_FAILPOINT="here")
     p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
     assert p.returncode == status and "cleanup ran" not in p.stdout
+
+
+# ---------------------------------------------------------------- print systems (CUPS itself: test_print.py)
+
+
+def test_print_system_per_platform(tmp_path: Path) -> None:
+    from supportctl.errors import SupportctlError
+    from supportctl.package import printing
+    from supportctl.package.winprint import WindowsShellSystem
+
+    tools = {"lp": "/usr/bin/lp", "lpstat": "/usr/bin/lpstat", "lpr": "/usr/bin/lpr"}
+    assert isinstance(printing.choose_system("win32", tools.get), WindowsShellSystem)
+    mac = printing.choose_system("darwin", tools.get)  # macOS ships CUPS: lp
+    assert isinstance(mac, printing.CupsSystem) and mac.lp == "/usr/bin/lp"
+    assert isinstance(printing.choose_system("linux", {"lpr": "/usr/bin/lpr"}.get), printing.LprSystem)
+    with pytest.raises(SupportctlError, match="no print system"):
+        printing.choose_system("linux", {}.get)
+
+
+class Shell:
+    """Records os.startfile calls; `Get-CimInstance Win32_Printer | ConvertTo-Json` output for the list."""
+
+    def __init__(self, printers: str) -> None:
+        self.calls: list[tuple[str, ...]] = []
+        self.printers = printers
+
+    def startfile(self, *args: str) -> None:
+        self.calls.append(args)
+
+    def run(self, script: str) -> str:
+        assert "Win32_Printer" in script
+        return self.printers
+
+
+PRINTERS_JSON = (
+    '[{"Name":"Microsoft Print to PDF","Default":true,"WorkOffline":false,"PrinterStatus":3},'
+    '{"Name":"Büro HP LaserJet","Default":false,"WorkOffline":true,"PrinterStatus":7}]'
+)
+
+
+def test_windows_prints_with_the_shell_verb(tmp_path: Path) -> None:
+    from supportctl.errors import NoSuchPrinterError
+    from supportctl.package import printing
+    from supportctl.package.winprint import WindowsShellSystem
+    from tests import pkgtools as pt
+
+    pkg_root = pt.make_package(tmp_path / "pkg")
+    from supportctl.package import manifest
+
+    pkg = manifest.load(pkg_root)
+    shell = Shell(PRINTERS_JSON)
+    system = WindowsShellSystem(shell.startfile, shell.run, spool=tmp_path / "spool")
+    result = printing.print_items(printing.select(pkg, ["service-description"]), None, "default", system=system)
+    assert shell.calls == [(str(pkg_root / "service-description.pdf"), "print")]
+    assert (result.system, result.printer, result.exit_code) == ("windows", None, 0)
+    assert result.jobs[0].state == "sent" and result.jobs[0].job is None
+    # A named printer: the "printto" verb; the terms page alone is cut into a copy first.
+    result = printing.print_items(printing.select(pkg, ["terms"]), "Büro HP LaserJet", "flag", system=system)
+    path, verb, arg = shell.calls[-1]
+    assert (verb, arg) == ("printto", '"Büro HP LaserJet"')
+    from pypdf import PdfReader
+
+    copy = PdfReader(path)
+    assert len(copy.pages) == 1 and pt.TERMS_MARKER in copy.pages[0].extract_text()
+    with pytest.raises(NoSuchPrinterError):
+        printing.print_items(printing.select(pkg, ["terms"]), "Nope", "flag", system=system)
+    # A retry sends nothing twice here either.
+    again = printing.print_items(printing.select(pkg, ["service-description"]), None, "default", system=system)
+    assert again.jobs[0].sent is False and len(shell.calls) == 2
+
+
+def test_windows_printer_list() -> None:
+    from supportctl.package.winprint import WindowsShellSystem, parse_printers
+
+    found = WindowsShellSystem(run=Shell(PRINTERS_JSON).run).printers()
+    assert [(p.name, p.state, p.default) for p in found] == [
+        ("Büro HP LaserJet", "stopped", False),
+        ("Microsoft Print to PDF", "idle", True),
+    ]
+    assert [p.name for p in parse_printers('{"Name":"Only","Default":true}')] == ["Only"]
+    assert parse_printers("") == []

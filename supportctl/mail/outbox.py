@@ -535,7 +535,9 @@ def purge(states: tuple[str, ...] = ("sent", "superseded")) -> list[str]:
                         if kf.read_text("utf-8").strip() == e.id:
                             record = {"id": e.id, "state": e.state, "created": e.created, "updated": e.updated}
                             atomic_write(kf, json.dumps(record).encode("utf-8"), 0o600)
-                shutil.rmtree(e.path)
-                removed.append(e.id)
+            # Deleted after its lock file is closed: Windows cannot delete an open file. The outbox lock is
+            # still held and a purged state is final, so nothing sends or changes the entry meanwhile.
+            shutil.rmtree(e.path)
+            removed.append(e.id)
         _fsync_dir(root)
     return removed
