@@ -321,3 +321,27 @@ def test_windows_printer_list() -> None:
     ]
     assert [p.name for p in parse_printers('{"Name":"Only","Default":true}')] == ["Only"]
     assert parse_printers("") == []
+
+
+# ---------------------------------------------------------------- start-up
+
+
+PORTABILITY = ["platformdirs", "ctypes", "supportctl.locks", "supportctl.timelimit", "supportctl.package.printing"]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["eta", "--at", "2026-11-30T10:00+01:00", "--json"], ["config", "path"]])
+def test_portability_layer_stays_off_the_start_up_path(args: list[str]) -> None:
+    code = (
+        "import sys, json\n"
+        f"sys.argv = ['supportctl', *{args!r}]\n"
+        "from supportctl.__main__ import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"loaded = [m for m in {PORTABILITY!r} if m in sys.modules]\n"
+        "sys.stderr.write('LOADED=' + json.dumps(loaded))\n"
+    )
+    import json
+
+    p = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env={"PATH": "/usr/bin:/bin"}
+    )
+    assert json.loads(p.stderr.rsplit("LOADED=", 1)[1]) == [], p.stderr
