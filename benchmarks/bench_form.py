@@ -5,7 +5,10 @@
 1. Fill one form in-process (target ≤ 30 ms), with its own self-check, against pypdf's generic
    `PdfWriter.update_page_form_field_values` on the same form and values (baseline in this run).
 2. `validate` throughput including the integrity check (target ≥ 100 forms/s on 2 cores, one process).
-3. `pdftk fill_form` (pdftk-java) on the same values from an XFDF file, when pdftk is installed, against
+3. Issue 11: `validate` throughput with the new checks against the code before them (commit BASELINE,
+   unpacked with `git archive` and measured in this run, alternating, each in its own process), and a form
+   re-saved by qpdf (object streams, new filter chains) against a supportctl-filled one (target >= 0.5x).
+4. `pdftk fill_form` (pdftk-java) on the same values from an XFDF file, when pdftk is installed, against
    `supportctl fill --no-input` as a process — both pay their start-up — and what pdftk's output looks like
    to `supportctl validate`.
 """
@@ -71,6 +74,76 @@ def pypdf_fill(template: bytes) -> bytes:
     return buf.getvalue()
 
 
+BASELINE = "062a62a"  # the last commit before issue 11's checks
+_LOOP = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from supportctl.form import pdfform as form
+from supportctl.package import manifest as package
+pkg = package.load(package.bundled_root())
+data = open(sys.argv[2], "rb").read()
+for _ in range(10):
+    form.validate_pdf(pkg, data)
+n = int(sys.argv[3])
+t = time.perf_counter()
+for _ in range(n):
+    ok = form.validate_pdf(pkg, data).ok
+print(n / (time.perf_counter() - t), ok)
+"""
+
+
+def _rate(tree: Path, pdf: Path, n: int) -> tuple[float, bool]:
+    out = subprocess.run(
+        [sys.executable, "-c", _LOOP, str(tree), str(pdf), str(n)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return float(out[0]), out[1] == "True"
+
+
+def against_baseline(filled: bytes, runs: int) -> None:
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        print("baseline: no git checkout here; the comparison with the old code path is skipped")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        old = d / "old"
+        old.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", BASELINE, "supportctl", "forms"], capture_output=True, check=False
+        )
+        if archive.returncode:
+            print(f"baseline: commit {BASELINE} is not in this clone; the comparison is skipped")
+            return
+        subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
+        pdf = d / "filled.pdf"
+        pdf.write_bytes(filled)
+        n = max(runs * 4, 200)
+        new_rates, old_rates = [], []
+        for _ in range(3):  # alternating, so load on the machine hits both alike
+            old_rates.append(_rate(old, pdf, n)[0])
+            new_rates.append(_rate(ROOT, pdf, n)[0])
+        new, base = statistics.median(new_rates), statistics.median(old_rates)
+        print(
+            f"validate with issue 11's checks: {new:.0f} forms/s; before them ({BASELINE}): {base:.0f} forms/s "
+            f"-> {new / base:.2f}x (target >= 0.8x)"
+        )
+        if shutil.which("qpdf") is None:
+            print("qpdf: not installed; the re-saved form's speed is not measured")
+            return
+        resaved = d / "resaved.pdf"
+        subprocess.run(["qpdf", "--object-streams=generate", str(pdf), str(resaved)], check=True)
+        ours_rate, again_rate = [], []
+        for _ in range(3):
+            ours_rate.append(_rate(ROOT, pdf, n)[0])
+            rate, ok = _rate(ROOT, resaved, n)
+            assert ok, "the re-saved form must stay valid"
+            again_rate.append(rate)
+        a, b = statistics.median(again_rate), statistics.median(ours_rate)
+        print(
+            f"validate a form re-saved by qpdf --object-streams=generate: {a:.0f} forms/s; supportctl-filled: "
+            f"{b:.0f} forms/s -> {a / b:.2f}x (target >= 0.5x)"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=50)
@@ -102,6 +175,7 @@ def main() -> None:
         f"validate (values + integrity): {n / elapsed:.0f} forms/s, {elapsed / n * 1000:.2f} ms each "
         f"(target >= 100 forms/s)"
     )
+    against_baseline(first, args.runs)
 
     pdftk = shutil.which("pdftk")
     if not pdftk:

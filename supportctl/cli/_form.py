@@ -310,14 +310,24 @@ def validate(
     check_deliverability: Annotated[
         bool, typer.Option("--check-deliverability", help=_("Also look up the e-mail domain in DNS."))
     ] = False,
+    canonical: Annotated[
+        str | None,
+        typer.Option(
+            "--canonical",
+            metavar="OUT.pdf",
+            help=_("For a valid form: write the package's form re-filled by supportctl with the validated values."),
+        ),
+    ] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Check filled forms: values, Latin script, and that the form itself is unchanged.
 
     Exit status: 0 all valid, 4 a form is invalid, 3 a file is not a readable PDF.
-    Example:  supportctl validate registration-form-filled.pdf
+    Example:  supportctl validate registration-form-filled.pdf --canonical clean.pdf
     """
     _begin(ctx, "validate", json_output)
+    if canonical is not None and len(forms) != 1:
+        raise typer.BadParameter(_("give exactly one form with --canonical"), param_hint="--canonical")
     from supportctl.errors import FormInvalidError, InvalidInputError
     from supportctl.form import pdfform as form
     from supportctl.form import pdfutil
@@ -339,7 +349,18 @@ def validate(
             worst = ExitCode.INVALID_INPUT
             out.say(out.error_line(err.message, err.hint))
             continue
-        results.append({"path": name, "error": None, **report.to_dict()})
+        result: dict[str, Any] = {"path": name, "error": None, **report.to_dict()}
+        if canonical is not None:
+            result["canonical"] = None
+            if report.ok:
+                from pathlib import Path
+
+                form.write_atomic(Path(canonical), form.canonical_pdf(pkg, report))
+                result["canonical"] = canonical
+                out.say(_("Canonical copy written to {path}").format(path=canonical))
+            else:
+                out.say(_("No canonical copy: {path} is not valid").format(path=name))
+        results.append(result)
         if not report.ok:
             if worst is ExitCode.OK:
                 worst = ExitCode.FORM_INVALID

@@ -81,7 +81,7 @@ def open_pdf(data: bytes, what: str) -> Any:
         )
     if b"%PDF-" not in data[:1024]:
         raise InvalidInputError(_("{what} is not a PDF file (no %PDF header)").format(what=what))
-    if b"%%EOF" not in data[-2048:]:
+    if b"%%EOF" not in data:
         raise InvalidInputError(_("{what} is truncated: the PDF has no end marker").format(what=what))
     reader = PdfReader(BytesIO(data), strict=False)
     if reader.is_encrypted:
@@ -93,6 +93,17 @@ def open_pdf(data: bytes, what: str) -> Any:
     if not isinstance(size, int) or size > MAX_OBJECTS:
         raise InvalidInputError(_("{what} has too many objects for a registration form").format(what=what))
     return reader
+
+
+def outside(data: bytes) -> tuple[int, int]:
+    """Bytes before `%PDF-` and after the last `%%EOF` (whitespace after it does not count).
+
+    A PDF that is also a zip or an HTML page (a polyglot) carries them; a PDF program never writes them.
+    """
+    start = data.find(b"%PDF-", 0, 1024)
+    end = data.rfind(b"%%EOF")
+    tail = data[end + 5 :] if end >= 0 else b""
+    return max(start, 0), len(tail.lstrip(b" \t\r\n\f\x00"))
 
 
 # ---------------------------------------------------------------- the field font
@@ -204,80 +215,6 @@ def text_appearance(text: str, font: FontMap, width: float, height: float, size:
     ).encode("ascii")
 
 
-_TEXT_OPS = re.compile(
-    rb"/([^\s/<>\[\]()]+)\s+[-\d.]+\s+Tf|<([0-9A-Fa-f\s]*)>\s*Tj|\((?:[^()\\]|\\.)*\)\s*Tj|\[([^\]]*)\]\s*TJ|(BT)",
-    re.S,
-)
-_LITERAL = re.compile(rb"\(((?:[^()\\]|\\.)*)\)", re.S)
-_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"(": b"(", b")": b")", b"\\": b"\\"}
-
-
-def _unescape(raw: bytes) -> bytes:
-    out = bytearray()
-    i = 0
-    while i < len(raw):
-        c = raw[i : i + 1]
-        if c == b"\\" and i + 1 < len(raw):
-            nxt = raw[i + 1 : i + 2]
-            octal = re.match(rb"[0-7]{1,3}", raw[i + 1 : i + 4])
-            if octal:
-                out.append(int(octal.group(0), 8) & 0xFF)
-                i += 1 + len(octal.group(0))
-                continue
-            out += _ESCAPES.get(nxt, nxt)
-            i += 2
-            continue
-        out += c
-        i += 1
-    return bytes(out)
-
-
-Decoder = Callable[[bytes], str]
-
-
-def _hex(raw: bytes) -> bytes:
-    digits = re.sub(rb"\s", b"", raw)
-    if len(digits) % 2:
-        digits += b"0"  # an odd last digit is followed by an implied 0 (PDF 32000 7.3.4.3)
-    return bytes.fromhex(digits.decode("ascii"))
-
-
-def shown_text(content: bytes, decoder_for: Callable[[str], Decoder]) -> str:
-    """The text an appearance stream shows (Tj/TJ strings decoded with the font set by Tf)."""
-    decode: Decoder = decoder_for("")
-    parts: list[str] = []
-    for m in _TEXT_OPS.finditer(content):
-        whole = m.group(0)
-        if m.group(1) is not None:
-            decode = decoder_for(m.group(1).decode("latin-1"))
-        elif m.group(2) is not None:
-            parts.append(decode(_hex(m.group(2))))
-        elif m.group(3) is not None:
-            for piece in re.finditer(rb"<([0-9A-Fa-f\s]*)>|\(((?:[^()\\]|\\.)*)\)", m.group(3), re.S):
-                if piece.group(1) is not None:
-                    parts.append(decode(_hex(piece.group(1))))
-                else:
-                    parts.append(decode(_unescape(piece.group(2))))
-        elif m.group(4) is None:
-            lit = _LITERAL.match(whole)
-            if lit:
-                parts.append(decode(_unescape(lit.group(1))))
-    return "".join(parts)
-
-
-def decoder(font: Any) -> Decoder:
-    """How to turn a string shown in `font` into text: 2-byte codes via ToUnicode for Type0 fonts."""
-    font = font.get_object() if font is not None else None
-    if font is None:
-        return lambda raw: raw.decode("latin-1")
-    table = parse_tounicode(font["/ToUnicode"].get_object().get_data()) if "/ToUnicode" in font else {}
-    if font.get("/Subtype") == "/Type0":
-        return lambda raw: "".join(
-            table.get(int.from_bytes(raw[i : i + 2], "big"), "\ufffd") for i in range(0, len(raw) - 1, 2)
-        )
-    return lambda raw: "".join(table.get(b, chr(b)) for b in raw)
-
-
 # ---------------------------------------------------------------- structure hashing and the forbidden-key walk
 
 
@@ -296,6 +233,10 @@ class Budget:
             check()
         if self.left < 0:
             raise InvalidInputError(_("{what}: the PDF has too many objects to check").format(what=self.what))
+
+
+# How a stream is encoded is not what it means: a re-save may write another filter chain or length.
+STREAM_ENCODING = frozenset({"/Filter", "/DecodeParms", "/Length", "/DL"})
 
 
 def digest(obj: Any, budget: Budget, skip: frozenset[str] = frozenset(), reach: set[int] | None = None) -> str:
@@ -325,8 +266,9 @@ def _feed(
         obj = obj.get_object()
     if isinstance(obj, DictionaryObject):
         h.update(b"<<")
+        is_stream = isinstance(obj, StreamObject)
         for k in sorted(obj.keys()):
-            if k in skip:
+            if k in skip or (is_stream and k in STREAM_ENCODING):
                 continue
             h.update(k.encode("latin-1", "replace"))
             _feed(obj.raw_get(k), h, budget, skip, seen, reach)
@@ -347,6 +289,12 @@ def _feed(
 
 FORBIDDEN_KEYS = {"/JS": "javascript", "/JavaScript": "javascript", "/AA": "actions", "/OpenAction": "actions"}
 FORBIDDEN_ACTIONS = {"/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/ResetForm", "/Rendition"}
+
+
+def _action(ref: Any) -> str:
+    action = ref.get_object() if hasattr(ref, "get_object") else ref
+    kind = action.get("/S") if hasattr(action, "get") else None
+    return str(kind) if isinstance(kind, str) else "/A"
 
 
 class _Same(int):
@@ -404,6 +352,11 @@ def forbidden(
                     found.add((FORBIDDEN_KEYS[k], k))
                 elif k == "/XFA":
                     found.add(("xfa", k))
+                elif k == "/EmbeddedFiles":
+                    found.add(("embedded-file", k))
+                elif k == "/A":
+                    action = _action(obj.raw_get(k))
+                    found.add(("javascript" if action == "/JavaScript" else "actions", action))
                 elif k == "/S" and obj.get("/S") in FORBIDDEN_ACTIONS:
                     found.add(("javascript" if obj.get("/S") == "/JavaScript" else "actions", str(obj.get("/S"))))
                 if k not in ("/Parent", "/P"):
