@@ -1,4 +1,4 @@
-"""Benchmarks for `supportctl eta` (issue 2). Prints figures and ratios measured in this run.
+"""Benchmarks for `supportctl eta`. Prints figures and ratios measured in this run.
 
     python benchmarks/bench_eta.py [--runs 15] [--items 100000]
 

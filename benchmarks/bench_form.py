@@ -1,4 +1,4 @@
-"""Benchmarks for `supportctl fill` and `validate` (issue 4). Prints figures and ratios measured in this run.
+"""Benchmarks for `supportctl fill` and `validate`. Prints figures and ratios measured in this run.
 
     python benchmarks/bench_form.py [--runs 50]
 

@@ -53,7 +53,7 @@ SETTINGS: dict[str, Setting] = {
 }
 
 # Settings of later commands, one block per area so that parallel work merges cleanly.
-# fetch (issue 3)
+# fetch
 _FETCH: list[Setting] = [
     Setting("fetch.dest", "str", "./registration-package", "Where `fetch` puts the package"),
     Setting("fetch.max_size", "str", "100MB", "Largest download `fetch` accepts, e.g. 100MB, 1.5GiB"),
@@ -71,7 +71,7 @@ _FETCH: list[Setting] = [
     Setting("print.printer", "str", None, "Printer for `print` and `fetch --print` (default: the system default)"),
 ]
 
-# fill / profile (issue 4): `[profile]` answers reused as defaults by `fill`.
+# fill / profile: `[profile]` answers reused as defaults by `fill`.
 _FORM: list[Setting] = [
     Setting(f"profile.{name}", "str", None, f"Your {what}: default for `fill`")
     for name, what in (
@@ -89,7 +89,7 @@ _FORM: list[Setting] = [
     )
 ]
 
-# submit / smtp / outbox (issue 5). No password setting on purpose: see supportctl/credentials.py.
+# submit / smtp / outbox. No password setting on purpose: see supportctl/credentials.py.
 _MAIL: list[Setting] = [
     Setting("smtp.host", "str", None, "SMTP server host name"),
     Setting("smtp.port", "int", None, "SMTP port (default: 587 starttls, 465 tls, 25 none)"),
@@ -117,7 +117,7 @@ _MAIL: list[Setting] = [
     ),
 ]
 
-# inbox / imap (issue 6)
+# inbox / imap
 _INBOX: list[Setting] = [
     Setting("inbox.max_message_bytes", "int", 25 << 20, "Skip messages larger than this (bytes)"),
     Setting("inbox.max_parts", "int", 100, "Skip messages with more MIME parts than this"),
@@ -166,7 +166,7 @@ class Config:
         return self.values[key]
 
 
-def _coerce(setting: Setting, raw: Any, where: str) -> Any:
+def coerce(setting: Setting, raw: Any, where: str) -> Any:
     if setting.kind == "bool":
         if isinstance(raw, bool):
             value: Any = raw
@@ -293,14 +293,14 @@ def load(
     flags = flags or {}
     for key, setting in SETTINGS.items():
         if flags.get(key) is not None:
-            values[key] = Resolved(key, _coerce(setting, flags[key], "--" + key), "flag", "")
+            values[key] = Resolved(key, coerce(setting, flags[key], "--" + key), "flag", "")
         elif env.get(env_name(key)):
             name = env_name(key)
-            values[key] = Resolved(key, _coerce(setting, env[name], name), "env", name)
+            values[key] = Resolved(key, coerce(setting, env[name], name), "env", name)
         elif key in file_values:
             line = _line_of(cfg_path, key)
             where = f"{cfg_path}:{line}" if line else str(cfg_path)
-            values[key] = Resolved(key, _coerce(setting, file_values[key], where), "file", str(cfg_path))
+            values[key] = Resolved(key, coerce(setting, file_values[key], where), "file", str(cfg_path))
         else:
             values[key] = Resolved(key, setting.default, "default", "")
     for key, raw in file_values.items():

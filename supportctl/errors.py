@@ -31,10 +31,21 @@ class ExitCode(IntEnum):
 
 
 class SupportctlError(Exception):
-    """Base class: something the user can act on. `message` and `hint` are already translated."""
+    """Base class: something the user can act on. `message` and `hint` are already translated.
+
+    A subclass names its exit code and its `--json` error code in its header:
+    `class ConfigError(SupportctlError, exit_code=ExitCode.CONFIG, code="config")`.
+    """
 
     exit_code: ExitCode = ExitCode.ERROR
     code: str = "error"
+
+    def __init_subclass__(cls, exit_code: ExitCode | None = None, code: str | None = None) -> None:
+        super().__init_subclass__()
+        if exit_code is not None:
+            cls.exit_code = exit_code
+        if code is not None:
+            cls.code = code
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -50,61 +61,49 @@ class SupportctlError(Exception):
         }
 
 
-class UsageError(SupportctlError):
-    exit_code = ExitCode.USAGE
-    code = "usage"
+class UsageError(SupportctlError, exit_code=ExitCode.USAGE, code="usage"):
+    """The command line asks for something impossible (exit 2)."""
 
 
-class InvalidInputError(SupportctlError):
-    exit_code = ExitCode.INVALID_INPUT
-    code = "invalid-input"
+class InvalidInputError(SupportctlError, exit_code=ExitCode.INVALID_INPUT, code="invalid-input"):
+    """A file or value given to supportctl cannot be used (exit 3)."""
 
 
-class FormInvalidError(SupportctlError):
-    exit_code = ExitCode.FORM_INVALID
-    code = "form-invalid"
+class FormInvalidError(SupportctlError, exit_code=ExitCode.FORM_INVALID, code="form-invalid"):
+    """The registration form has findings (exit 4)."""
 
 
-class TransferError(SupportctlError):
-    exit_code = ExitCode.TRANSFER
-    code = "transfer"
+class TransferError(SupportctlError, exit_code=ExitCode.TRANSFER, code="transfer"):
+    """A download or connection failed (exit 5)."""
 
 
-class MailRefusedError(SupportctlError):
-    exit_code = ExitCode.MAIL_REFUSED
-    code = "mail-refused"
+class MailRefusedError(SupportctlError, exit_code=ExitCode.MAIL_REFUSED, code="mail-refused"):
+    """The mail server refused the message for good (exit 6)."""
 
 
-class QueuedForRetry(SupportctlError):
-    exit_code = ExitCode.QUEUED
-    code = "queued"
+class QueuedForRetry(SupportctlError, exit_code=ExitCode.QUEUED, code="queued"):
+    """Not sent yet; the outbox retries (exit 7)."""
 
 
-class ConfigError(SupportctlError):
-    exit_code = ExitCode.CONFIG
-    code = "config"
+class ConfigError(SupportctlError, exit_code=ExitCode.CONFIG, code="config"):
+    """A setting, the login or a secret source is missing or wrong (exit 8)."""
 
 
-class DeliveryUncertainError(SupportctlError):
-    exit_code = ExitCode.UNCERTAIN
-    code = "uncertain"
+class DeliveryUncertainError(SupportctlError, exit_code=ExitCode.UNCERTAIN, code="uncertain"):
+    """It is unknown whether the server took the message (exit 9)."""
 
 
-class OverdueError(SupportctlError):
-    exit_code = ExitCode.OVERDUE
-    code = "overdue"
+class OverdueError(SupportctlError, exit_code=ExitCode.OVERDUE, code="overdue"):
+    """Something is overdue and the user asked to fail on it (exit 10)."""
 
 
-class PrintSystemDownError(SupportctlError):
-    exit_code = ExitCode.PRINT_SYSTEM_DOWN
-    code = "print-system-down"
+class PrintSystemDownError(SupportctlError, exit_code=ExitCode.PRINT_SYSTEM_DOWN, code="print-system-down"):
+    """The print system (CUPS) does not answer."""
 
 
-class NoSuchPrinterError(SupportctlError):
-    exit_code = ExitCode.NO_SUCH_PRINTER
-    code = "no-such-printer"
+class NoSuchPrinterError(SupportctlError, exit_code=ExitCode.NO_SUCH_PRINTER, code="no-such-printer"):
+    """The printer named does not exist."""
 
 
-class PrinterDisabledError(SupportctlError):
-    exit_code = ExitCode.PRINTER_DISABLED
-    code = "printer-disabled"
+class PrinterDisabledError(SupportctlError, exit_code=ExitCode.PRINTER_DISABLED, code="printer-disabled"):
+    """The printer is stopped or refuses jobs."""

@@ -1,13 +1,14 @@
-"""Atomic file writes: a temporary file in the same directory, fsync, then `os.replace`.
+"""Atomic file writes (a temporary file in the same directory, fsync, then `os.replace`) and file locks.
 
-Private files: on POSIX the mode (0600 for ours) is set on the open temporary file before any byte is
-written. Windows has no modes: a file created under the user's profile (%APPDATA%, %LOCALAPPDATA%) inherits
-the profile's ACL, which grants the user, SYSTEM and Administrators only; `os.chmod` there would only toggle
-the read-only flag, so nothing is changed. The back-end is a parameter so the tests run both.
+Private files: on POSIX the mode (0600 for ours) is set on the temporary file before any byte is written.
+Windows has no modes: a file created under the user's profile (%APPDATA%, %LOCALAPPDATA%) inherits the
+profile's ACL, which grants the user, SYSTEM and Administrators only; `os.chmod` there would only toggle the
+read-only flag, so nothing is changed. The back-end is a parameter so the tests run both.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -37,14 +38,14 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, backend: str | None
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:
     atomic_write(path, text.encode("utf-8"), mode)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     if sys.platform == "win32":  # a directory cannot be opened (or fsynced) on Windows; NTFS journals renames
         return
     try:
@@ -57,3 +58,13 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def flock(path: Path, blocking: bool = True) -> contextlib.AbstractContextManager[bool]:
+    """Hold an exclusive lock on `path` (created 0600); yields False when `blocking` is off and it is taken.
+
+    `supportctl.locks.file_lock`: flock on POSIX, msvcrt.locking on Windows.
+    """
+    from supportctl.locks import file_lock
+
+    return file_lock(path, blocking)

@@ -87,6 +87,15 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _translation.ngettext(singular, plural, n)
 
 
+def gettext_in(lang: str, message: str) -> str:
+    """Translate `message` into `lang`, whatever the interface language (for mail to a third party)."""
+    if lang not in SUPPORTED or lang == "en":
+        return message
+    import gettext
+
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang], fallback=True).gettext(message)
+
+
 def N_(message: str) -> str:
     """Mark `message` for the catalogue without translating it now (it is translated where it is shown)."""
     return message

@@ -121,6 +121,7 @@ def test_damaged_pdf_is_one_line(cli, pkg: Path, tmp_path: Path) -> None:
     assert r.stderr.count("error:") == 1 and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_show_goes_through_the_pager_on_a_terminal(pkg: Path, tmp_path: Path) -> None:
     pexpect = pytest.importorskip("pexpect")
     env = dict(os.environ)

@@ -1,4 +1,4 @@
-"""The whole process end to end, no mocks (issue 6): fill → submit → inbox → reply → the applicant's mailbox.
+"""The whole process end to end, no mocks: fill → submit → inbox → reply → the applicant's mailbox.
 
 One real aiosmtpd server on 127.0.0.1 (STARTTLS, AUTH, throw-away CA: tests/smtpserver.py) plays the mail
 system: every message it accepts is delivered into a Maildir per recipient, with a `Received:` header

@@ -109,7 +109,7 @@ def test_refetch_replaces_our_package_and_no_leftovers(cli, server: pt.Server, g
     r = cli("fetch", server.url("/pkg.zip"), "--dest", str(dest))
     assert r.exit_code == 0, r.stderr
     assert sorted(p.name for p in dest.parent.iterdir()) == ["registration-package"]
-    # A file the package never listed is not ours to delete: it is moved aside (issue 16).
+    # A file the package never listed is not ours to delete: it is moved aside.
     (dest / "stale.txt").write_text("not from any package")
     r = cli("fetch", server.url("/pkg.zip"), "--dest", str(dest))
     assert r.exit_code == 0, r.stderr
@@ -205,7 +205,7 @@ def test_destination_not_from_fetch_needs_force(cli, good_pkg: Path, tmp_path: P
     r = cli("fetch", str(good_pkg), "--dest", str(mine), "--force")
     assert r.exit_code == 0, r.stderr
     assert not (mine / "notes.txt").exists()
-    (aside,) = tmp_path.glob("mine.replaced-*")  # moved aside, never deleted (issue 16)
+    (aside,) = tmp_path.glob("mine.replaced-*")  # moved aside, never deleted
     assert (aside / "notes.txt").read_text() == "precious"
     assert str(aside) in r.stderr
 
@@ -563,6 +563,7 @@ def test_member_path_never_escapes(name: str) -> None:
         assert "\\" not in str(p) and "\x00" not in str(p)
 
 
+@pytest.mark.slow
 def test_fetch_on_a_terminal_with_the_progress_bar(server: pt.Server, good_zip: Path, tmp_path: Path) -> None:
     import sys
 

@@ -16,9 +16,12 @@ from tests import formkit
 from tests.conftest import ROOT
 
 pexpect = pytest.importorskip("pexpect")
-pytestmark = pytest.mark.skipif(
-    not (formkit.package_root() / "registration-form.pdf").exists(), reason="the default form PDF is not built"
-)
+pytestmark = [
+    pytest.mark.slow,  # a real terminal per test
+    pytest.mark.skipif(
+        not (formkit.package_root() / "registration-form.pdf").exists(), reason="the default form PDF is not built"
+    ),
+]
 
 # (prompt label, answer) in form order.
 ANSWERS = [

@@ -96,6 +96,7 @@ def build_module() -> ModuleType:
 # (a) reproducible ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_build_twice_gives_identical_bytes_equal_to_committed(build_module: ModuleType, tmp_path: Path) -> None:
     first = build_module.build(tmp_path / "one")
     second = build_module.build(tmp_path / "two")

@@ -8,9 +8,11 @@ the real validator: `test_real_forms_are_validated_by_the_cli` here and tests/te
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import mailbox
+import re
 from datetime import datetime
 from email import message_from_bytes
 from pathlib import Path
@@ -66,13 +68,16 @@ def test_maildir_statuses_at_a_fixed_time(tmp_path: Path, pkg: Any, engine: Any)
     order = [i.facts.key for i in result.items]
     assert order.index(keys["critical"]) < order.index(keys["standard"])
     # Reasons in plain words, and hostile header text made safe for a terminal.
-    assert any("U+0416" in r for r in items[keys["invalid"]].reasons)
-    assert "zip archive" in items[keys["zip"]].reasons[0]
-    assert "max_parts" in items[keys["many-parts"]].reasons[0]
-    assert "max_depth" in items[keys["deep"]].reasons[0] or "nested" in items[keys["deep"]].reasons[0]
-    assert "max_message_bytes" in items[keys["huge"]].reasons[0]
-    assert "\x1b" not in items[keys["bad-charset"]].facts.subject
-    assert items[keys["duplicate"]].reasons[0].endswith(crit.facts.id)
+    assert items[keys["invalid"]].reasons == (
+        "field last_name: contains U+0416 'Ж', which is not Latin script; suggestion: Zhukova",
+    )
+    assert items[keys["zip"]].reasons == ("attachment form.zip is a zip archive, not the PDF form",)
+    assert items[keys["many-parts"]].reasons == ("more than inbox.max_parts (100) MIME parts",)
+    assert items[keys["deep"]].reasons == ("MIME parts nested deeper than inbox.max_depth (10)",)
+    (huge,) = items[keys["huge"]].reasons
+    assert re.fullmatch(r"message is \d{6} bytes, more than inbox.max_message_bytes \(200000\)", huge), huge
+    assert items[keys["bad-charset"]].facts.subject == "=?utf-8?Q?=E2=82?= ?[31mred"  # ESC shown as ?
+    assert items[keys["duplicate"]].reasons == (f"the same form as message {crit.facts.id}",)
 
 
 def test_later_now_makes_overdue_and_cache_avoids_revalidation(tmp_path: Path, pkg: Any, engine: Any) -> None:
@@ -352,7 +357,17 @@ def test_package_reply_templates_are_optional_and_checked(tmp_path: Path) -> Non
 def test_arbitrary_bytes_never_crash(data: bytes) -> None:
     raw = b"From: a@b.c\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n" + data
     env = mailsource.Envelope("k", len(raw), mailsource.split_head(raw), None, lambda: raw)
-    facts, _pdf = inbox.examine(env, LIMITS)
+    facts, pdfs = inbox.examine(env, LIMITS)
     assert facts.kind in ("pdf", "no-pdf", "zip", "bad-attachment", "skipped")
+    assert facts.sender_address == "a@b.c"
+    # Every PDF comes with its own hash; a message with PDFs is a "pdf" one, named by its first.
+    assert all(sha == hashlib.sha256(body).hexdigest() for sha, body in pdfs)
+    assert bool(pdfs) == (facts.kind == "pdf")
+    assert facts.sha256 == (pdfs[0][0] if pdfs else None)
+    # Whatever is refused or skipped says why.
+    assert facts.kind not in ("zip", "bad-attachment", "skipped") or facts.reason
     env = mailsource.Envelope("k", len(data), mailsource.split_head(data), None, lambda: data)
-    inbox.examine(env, LIMITS)
+    facts, pdfs = inbox.examine(env, LIMITS)
+    assert facts.kind in ("pdf", "no-pdf", "zip", "bad-attachment", "skipped")
+    assert bool(pdfs) == (facts.kind == "pdf")
+    assert not any(c in text for text in (facts.sender, facts.subject) for c in "\r\n\x1b\u202e")

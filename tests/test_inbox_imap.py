@@ -24,6 +24,7 @@ from supportctl.schedule import eta
 from tests.inbox_corpus import EXPECTED, StandInValidator, corpus, message, write_maildir
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+pytestmark = pytest.mark.slow  # starts a real Dovecot
 NOW = "2026-11-25T10:30:00+01:00"
 LIMITS = inbox.Limits(max_message_bytes=200_000)
 

@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from supportctl.errors import ExitCode
 from supportctl.mail import outbox
 from tests.conftest import ROOT
@@ -107,6 +109,7 @@ def _spawn_purge(env: dict[str, str]):  # type: ignore[no-untyped-def]
     return pexpect.spawn(sys.executable, ["-m", "supportctl", "outbox", "purge"], env=env, encoding="utf-8", timeout=20)
 
 
+@pytest.mark.slow
 def test_purge_on_a_terminal_asks_and_no_keeps_everything(cli, server, tmp_path: Path) -> None:  # noqa: F811
     import pexpect
 

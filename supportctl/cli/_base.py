@@ -4,7 +4,7 @@ The `supportctl.cli` package is the only place that imports typer. Each command 
 module (`_eta`, `_fetch`, `_form`, `_mail`, `_inbox`), imported only when that command runs.
 
 Errors from the core (`SupportctlError`) become one stderr line and an exit code in one place:
-`_Group.invoke`. Heavy modules are imported inside the commands that need them.
+`Group.invoke`. Heavy modules are imported inside the commands that need them.
 """
 
 from __future__ import annotations
@@ -17,24 +17,12 @@ from typer.core import TyperCommand, TyperGroup
 
 from supportctl import __version__
 from supportctl import output as out
+from supportctl.cli.common import COMMAND_KEY, JSON_KEY, STREAM_KEY, JsonOpt, begin, load_config, os_reason
 from supportctl.errors import ExitCode, SupportctlError
 from supportctl.i18n import N_, _
 
-_JSON_KEY = "supportctl.json"
-_COMMAND_KEY = "supportctl.command"
-_STREAM_KEY = "supportctl.stream"
 
-
-def _password_prompt() -> Any:
-    """A hidden prompt, only when a person is at a terminal; the core never prompts by itself."""
-    if not sys.stdin.isatty():
-        return None
-    import getpass
-
-    return lambda text: getpass.getpass(text)
-
-
-class _Group(TyperGroup):
+class Group(TyperGroup):
     """Maps every `SupportctlError` (and Ctrl-C) to one stderr line, the --json envelope and an exit code.
 
     It also speaks the chosen language where Click would print English: help pages (`_help_page`),
@@ -53,7 +41,7 @@ class _Group(TyperGroup):
             _quiet_broken_pipe()
         except OSError as exc:
             # Anything the core did not anticipate is still one line, never a traceback.
-            _fail(ctx, SupportctlError(_("{reason}").format(reason=_os_reason(exc))))
+            _fail(ctx, SupportctlError(_("{reason}").format(reason=os_reason(exc))))
 
     def main(
         self,
@@ -116,7 +104,7 @@ class _Group(TyperGroup):
 
 
 class _Command(TyperCommand):
-    """A command whose help page and help option follow the chosen language (see `_Group`)."""
+    """A command whose help page and help option follow the chosen language (see `Group`)."""
 
     def get_help_option(self, ctx: Any) -> Any:
         return _help_option(super().get_help_option(ctx))
@@ -134,7 +122,7 @@ def _localized(cmd: Any) -> Any:
     if type(cmd) is TyperCommand:
         cmd.__class__ = _Command
     elif type(cmd) is TyperGroup:
-        cmd.__class__ = _Group
+        cmd.__class__ = Group
     return cmd
 
 
@@ -193,7 +181,7 @@ def _help_page(cmd: Any, ctx: Any, formatter: Any) -> None:
         if rows:
             with formatter.section(title):
                 formatter.write_dl(rows)
-    if isinstance(cmd, _Group):
+    if isinstance(cmd, Group):
         cmd.format_commands(ctx, formatter)
     cmd.format_epilog(ctx, formatter)
 
@@ -312,18 +300,12 @@ def _usage_failed(e: Any, argv: list[str]) -> NoReturn:
     sys.exit(ExitCode.USAGE)
 
 
-def _os_reason(exc: OSError) -> str:
-    if exc.filename:
-        return f"{exc.filename}: {exc.strerror or exc}"
-    return exc.strerror or str(exc)
-
-
 def _fail(ctx: Any, exc: SupportctlError) -> NoReturn:
     meta = ctx.meta
-    if meta.get(_JSON_KEY) and meta.get(_STREAM_KEY):
+    if meta.get(JSON_KEY) and meta.get(STREAM_KEY):
         out.write_out(out.ndjson({"type": "error", **exc.to_dict()}))  # a stream's errors are records of it
-    elif meta.get(_JSON_KEY):
-        out.write_out(out.envelope(meta.get(_COMMAND_KEY, "supportctl"), None, [exc.to_dict()], ok=False))
+    elif meta.get(JSON_KEY):
+        out.write_out(out.envelope(meta.get(COMMAND_KEY, "supportctl"), None, [exc.to_dict()], ok=False))
     out.say(out.error_line(exc.message, exc.hint))
     raise typer.Exit(int(exc.exit_code))
 
@@ -340,19 +322,13 @@ def _quiet_broken_pipe() -> NoReturn:
     raise typer.Exit(ExitCode.ERROR)
 
 
-def _begin(ctx: typer.Context, command: str, json_output: bool, stream: bool = False) -> None:
-    ctx.meta[_JSON_KEY] = json_output
-    ctx.meta[_COMMAND_KEY] = command
-    ctx.meta[_STREAM_KEY] = stream  # --json prints NDJSON records (inbox): errors become records too
-
-
 # Plain Click help, on a terminal too: Rich help panels cost ~45 ms (an import of rich) on every `--help`,
 # which would put `--help` at ~13x the start-up of `python -c pass` against a budget of 10x.
 HELP_MARKUP: Any = None
 
 app = typer.Typer(
     name="supportctl",
-    cls=_Group,
+    cls=Group,
     rich_markup_mode=HELP_MARKUP,
     help=_("Register and activate a support contract: fetch, fill, validate, submit, eta; inbox for staff."),
     no_args_is_help=True,
@@ -360,7 +336,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 config_app = typer.Typer(
-    cls=_Group,
+    cls=Group,
     rich_markup_mode=HELP_MARKUP,
     help=_("Show the effective settings and where they come from."),
     no_args_is_help=True,
@@ -393,41 +369,11 @@ def root(
         set_language(normalize(lang))
 
 
-JsonOpt = Annotated[bool, typer.Option("--json", help=_("Print one JSON document (see README) instead of text."))]
-PackageOpt = Annotated[
-    str | None, typer.Option("--package", "-p", help=_("Document package (directory or .zip)."), metavar="P")
-]
-
-
-def _load_config(flags: dict[str, Any] | None = None) -> Any:
-    from supportctl import config
-
-    cfg = config.load(flags)
-    for w in cfg.warnings:
-        out.say(_("warning: {message}").format(message=w))
-    return cfg
-
-
-def _load_package(flag: str | None, cfg: Any) -> Any:
-    from supportctl.package import manifest as package
-
-    root_dir, source = package.choose(flag, cfg.get("package"))
-    pkg = package.open_package(root_dir)
-    notes = {
-        "flag": _("Using package {name} {version} from {path} (--package)"),
-        "config": _("Using package {name} {version} from {path} (configured)"),
-        "last-fetched": _("Using package {name} {version} from {path} (last fetched)"),
-        "bundled": _("Using the bundled package {name} {version}"),
-    }
-    out.say(notes[source].format(name=pkg.name, version=pkg.version, path=root_dir))
-    return pkg
-
-
 @config_app.command("show")
 def config_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """Print every setting, its value and where it came from (flag, environment, file, default)."""
-    _begin(ctx, "config show", json_output)
-    cfg = _load_config()
+    begin(ctx, "config show", json_output)
+    cfg = load_config()
     settings = {
         key: {"value": r.value, "source": r.source, "origin": r.origin} for key, r in sorted(cfg.values.items())
     }
@@ -452,7 +398,7 @@ def config_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 @config_app.command("path")
 def config_path(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """Print the path of the config file (it need not exist); the state and cache directories on stderr."""
-    _begin(ctx, "config path", json_output)
+    begin(ctx, "config path", json_output)
     from supportctl import paths
 
     p = paths.config_file()

@@ -1,25 +1,25 @@
-"""`supportctl eta`: due times from the package's business-hours rules (issue 2)."""
+"""`supportctl eta`: due times from the package's business-hours rules."""
 
 from __future__ import annotations
 
 import sys
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from supportctl import output as out
-from supportctl.cli._base import (
-    JsonOpt,
-    PackageOpt,
-    _begin,
-    _load_config,
-    _load_package,
-    app,
-)
+from supportctl.cli._base import app
+from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package
 from supportctl.errors import ExitCode
 from supportctl.i18n import _
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from supportctl.schedule.calendar import Step
+    from supportctl.schedule.eta import Engine, EtaResult
 
 # ---------------------------------------------------------------- eta
 
@@ -80,11 +80,11 @@ def eta(
 
     Examples:  supportctl eta --at "2026-11-27 17:30"   ·   supportctl eta --class critical --explain
     """
-    _begin(ctx, "eta", json_output)
+    begin(ctx, "eta", json_output)
     from supportctl.schedule import eta as core
     from supportctl.schedule.timeparse import parse_when, resolve_zone
 
-    cfg = _load_config(
+    cfg = load_config(
         {
             "schedule.timezone": schedule_tz,
             "schedule.hours": hours,
@@ -96,7 +96,7 @@ def eta(
             "input_tz": input_tz,
         }
     )
-    pkg = _load_package(package, cfg)
+    pkg = load_package(package, cfg)
     engine = core.engine_for(pkg.process, cfg)
     schedule = engine.schedule
     in_tz = resolve_zone(cfg.get("input_tz"))
@@ -121,7 +121,7 @@ def eta(
     _render_eta(results, now, user_tz, schedule.timezone)
 
 
-def _eta_batch(engine: Any, default_class: str, in_tz: Any, fmt: BatchFormat) -> None:
+def _eta_batch(engine: Engine, default_class: str, in_tz: ZoneInfo, fmt: BatchFormat) -> None:
     from supportctl.schedule import eta as core
 
     failed = 0
@@ -157,7 +157,7 @@ def _eta_batch(engine: Any, default_class: str, in_tz: Any, fmt: BatchFormat) ->
         raise typer.Exit(ExitCode.INVALID_INPUT)
 
 
-def _render_eta(results: list[Any], now: datetime, user_tz: Any, schedule_tz: str) -> None:
+def _render_eta(results: list[EtaResult], now: datetime, user_tz: ZoneInfo, schedule_tz: str) -> None:
     from supportctl.i18n import current_language
 
     lang = current_language()
@@ -193,24 +193,25 @@ def _render_eta(results: list[Any], now: datetime, user_tz: Any, schedule_tz: st
     out.write_out("\n".join(lines))
 
 
-def _explain_line(s: Any) -> str:
+def _explain_line(s: Step) -> str:
     from supportctl.i18n import current_language
-    from supportctl.schedule.eta import _offset
+    from supportctl.schedule.eta import utc_offset
 
     day = out.format_date(s.day)
     if s.kind == "window":
         return _("{day} {start}-{end}: {used} of business time").format(
             day=day, start=f"{s.start:%H:%M}", end=f"{s.end:%H:%M}", used=out.format_duration(s.used_seconds)
         )
-    if s.kind == "skip" and s.reason == "holiday":
+    if s.kind == "skip" and s.reason == "holiday" and s.name is not None:
         name = s.name[0] if current_language() == "de" else s.name[1]
         return _("{day}: skipped, public holiday ({name})").format(day=day, name=name)
     if s.kind == "skip":
         return _("{day}: skipped, not a business day").format(day=day)
+    assert s.offset_before is not None and s.offset_after is not None  # the only other kind: "dst"
     return _("{day}: clocks change from UTC{before} to UTC{after}").format(
         day=day,
-        before=_offset(s.offset_before.total_seconds()),
-        after=_offset(s.offset_after.total_seconds()),
+        before=utc_offset(s.offset_before.total_seconds()),
+        after=utc_offset(s.offset_after.total_seconds()),
     )
 
 

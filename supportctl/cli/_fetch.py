@@ -1,29 +1,30 @@
-"""`supportctl fetch`, `show`, `print`: the document package (issue 3)."""
+"""`supportctl fetch`, `show`, `print`: the document package."""
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from supportctl import output as out
-from supportctl.cli._base import (
-    JsonOpt,
-    PackageOpt,
-    _begin,
-    _load_config,
-    _load_package,
-    _password_prompt,
-    app,
-)
-from supportctl.cli._mail import _open_session, _report_sent, outbox_send_now
+from supportctl.cli import common
+from supportctl.cli._base import app
+from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package
 from supportctl.i18n import _
 
-# ================================================================ fetch, show, print (issue 3)
-# The document package commands: `fetch`, `fetch --request`, `show`, `print`.
-# Core: supportctl/fetch.py, supportctl/documents.py, supportctl/printing.py.
-# (section start)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
+    from pathlib import Path
+
+    from rich.progress import TaskID
+
+    from supportctl.config import Config
+    from supportctl.form.validation import Finding
+    from supportctl.mail.outbox import Entry
+    from supportctl.package.manifest import Package
+    from supportctl.package.printing import Job, PrintItem, PrintResult
 
 
 @app.command(no_args_is_help=False)
@@ -115,12 +116,12 @@ def fetch(
     Examples:  supportctl fetch   ·   supportctl fetch https://example.com/pkg.zip --sha256 HEX
     ·   supportctl fetch --request --from you@example.com
     """
-    _begin(ctx, "fetch", json_output)
+    begin(ctx, "fetch", json_output)
     from pathlib import Path
 
     from supportctl.package import fetch as core
 
-    cfg = _load_config(
+    cfg = load_config(
         {
             "fetch.dest": dest,
             "fetch.max_size": max_size,
@@ -133,13 +134,15 @@ def fetch(
         _fetch_request(cfg, package, sender, eml, send, json_output)
         return
     if send or eml:
-        raise typer.BadParameter(_("--send and --eml go with --request"), param_hint="--send" if send else "--eml")
+        from supportctl.errors import UsageError
+
+        raise UsageError(_("--send and --eml go with --request"))
     from supportctl import config
     from supportctl.mail import credentials
 
     credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
     fetch_settings = {k: r.value for k, r in cfg.values.items() if k.startswith("fetch.")}
-    prompt = _password_prompt()
+    prompt = common.password_prompt()
 
     def password(user: str, host: str) -> str:
         return credentials.password_for(user, host, fetch_settings, credentials.FETCH_SECRETS, prompt=prompt).value
@@ -168,7 +171,7 @@ def fetch(
             )
     if result.resumed:
         out.say(_("The download broke off and was resumed ({n} times)").format(n=result.resumed))
-    jobs: list[Any] = []
+    jobs: list[Job] = []
     if print_after:
         from supportctl.package import manifest as pkgmod
         from supportctl.package import printing
@@ -194,85 +197,61 @@ def fetch(
 
 
 def _fetch_request(
-    cfg: Any, package: str | None, sender: str | None, eml: str | None, send: bool, json_output: bool
+    cfg: Config, package: str | None, sender: str | None, eml: str | None, send: bool, json_output: bool
 ) -> None:
     """The fallback: the request mail, sent through the outbox (SMTP configured or --send), else a .eml file."""
     from pathlib import Path
 
-    from supportctl.package import fetch as core
+    from supportctl.package.request import request_package
 
-    if send and eml:
-        raise typer.BadParameter(_("give either --send or --eml"), param_hint="--send")
-    pkg = _load_package(package, cfg)
-    profile_email = cfg.values.get("profile.email")
-    membership = cfg.values.get("profile.membership_id")
-    sender = sender or (profile_email.value if profile_email else None)
-    smtp_host = cfg.values.get("smtp.host")
-    if send or (eml is None and smtp_host is not None and smtp_host.value):
-        _send_request(cfg, pkg, sender, membership.value if membership else None, json_output)
-        return
-    msg = core.compose_request(pkg, sender, membership.value if membership else None)
-    path = Path(eml or "package-request.eml")
-    core.write_eml(msg, path)
+    pkg = load_package(package, cfg)
+
+    def queued(entry: Entry, _reused: bool) -> None:
+        out.say(
+            _("Queued the request to {address} as {id} in the outbox").format(address=entry.recipients[0], id=entry.id)
+        )
+
+    result = request_package(
+        pkg,
+        cfg,
+        sender=sender,
+        send=send,
+        eml=Path(eml) if eml is not None else None,
+        hooks=common.hooks(queued),
+    )
+    msg = result.message
+    if result.sent is not None:
+        assert result.entry is not None
+        data = {"outbox": result.entry.id, "to": msg["To"], "from": msg["From"], "subject": msg["Subject"]}
+        data["message_id"] = result.entry.message_id
+        data["sent"] = result.sent.state == "sent"
+        failed = _("read the server's reason; correct the addresses and run `supportctl fetch --request --send` again")
+        common.report_sent("fetch", result.sent, data, json_output, failed)
+    assert result.eml is not None
     if eml is None:
         out.say(
             _("SMTP is not configured, so the request was written to a file (`supportctl config smtp`, then --send)")
         )
     if json_output:
-        data = {"eml": str(path.absolute()), "to": msg["To"], "from": msg["From"], "subject": msg["Subject"]}
+        data = {"eml": str(result.eml.absolute()), "to": msg["To"], "from": msg["From"], "subject": msg["Subject"]}
         out.write_out(out.envelope("fetch", data))
         return
-    if not sender:
+    if not result.sender:
         out.say(_("note: no sender address given (--from); your mail program will fill it in"))
     out.say(
         _("Wrote the request to {path}; open it in your mail program and send it to {address}").format(
-            path=path, address=msg["To"]
+            path=result.eml, address=msg["To"]
         )
     )
-    out.write_out(str(path.absolute()))
+    out.write_out(str(result.eml.absolute()))
 
 
-def _send_request(cfg: Any, pkg: Any, sender: str | None, membership: str | None, json_output: bool) -> NoReturn:
-    from supportctl import config
-    from supportctl.errors import ConfigError
-    from supportctl.mail import compose as mail
-    from supportctl.mail import credentials, outbox
-    from supportctl.package import fetch as core
-
-    credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
-    sender = sender or cfg.get("smtp.from")
-    if not sender:
-        raise ConfigError(
-            _("no sender address for the request"), _("pass --from, or set smtp.from (`supportctl config smtp`)")
-        )
-    from email.utils import parseaddr
-
-    mail.check_address(parseaddr(sender)[1] or sender, "--from")  # the envelope sender: a plain ASCII address
-    msg = core.compose_request(pkg, sender, membership)
-    session = _open_session(cfg)  # no server: a configuration error (exit 8) before anything is queued
-    try:
-        entry = outbox.enqueue(msg)
-        out.say(_("Queued the request to {address} as {id} in the outbox").format(address=msg["To"], id=entry.id))
-        result = outbox_send_now(entry.id, session)
-    finally:
-        session.close()
-    data = {"outbox": entry.id, "to": msg["To"], "from": msg["From"], "subject": msg["Subject"]}
-    data["message_id"] = entry.message_id
-    _report_sent(
-        "fetch",
-        result,
-        data,
-        json_output,
-        _("read the server's reason; correct the addresses and run `supportctl fetch --request --send` again"),
-    )
-
-
-def _progress_bar() -> Any:
+def _progress_bar() -> AbstractContextManager[Callable[[int, int | None], None] | None]:
     """A context manager yielding a progress callback: a Rich bar on a terminal (stderr), else None."""
     import contextlib
 
     @contextlib.contextmanager
-    def bar() -> Any:
+    def bar() -> Iterator[Callable[[int, int | None], None] | None]:
         if not sys.stderr.isatty() or os_environ_get("TERM") == "dumb":
             yield None
             return
@@ -290,7 +269,7 @@ def _progress_bar() -> Any:
             console=Console(stderr=True, no_color=not out.use_color(sys.stderr), highlight=False),
             transient=True,
         )
-        task: list[Any] = []
+        task: list[TaskID] = []
 
         def update(done: int, total: int | None) -> None:
             if not task:
@@ -330,12 +309,12 @@ def show(
 
     Labels follow --lang. Examples:  supportctl show terms   ·   supportctl show fields --lang de --json
     """
-    _begin(ctx, "show", json_output)
+    begin(ctx, "show", json_output)
     from supportctl.i18n import current_language
     from supportctl.package import documents
 
-    cfg = _load_config()
-    pkg = _load_package(package, cfg)
+    cfg = load_config()
+    pkg = load_package(package, cfg)
     lang = current_language()
     if what == "fields":
         fields = documents.fields(pkg, lang)
@@ -421,7 +400,7 @@ def print_cmd(
     Examples:  supportctl print   ·   supportctl print terms --printer office
     ·   supportctl print registration-form-filled.pdf   ·   supportctl print --list-printers
     """
-    _begin(ctx, "print", json_output)
+    begin(ctx, "print", json_output)
     from pathlib import Path
 
     from supportctl.package import printing
@@ -429,10 +408,10 @@ def print_cmd(
     if list_printers:
         _list_printers(json_output)
         return
-    cfg = _load_config({"print.printer": printer})
-    pkg = _load_package(package, cfg)
+    cfg = load_config({"print.printer": printer})
+    pkg = load_package(package, cfg)
     wanted = list(docs or [])
-    items: list[Any] = []
+    items: list[PrintItem] = []
     ids = [w for w in wanted if not printing.is_file_argument(w)]
     if canonical and len(ids) == len(wanted):
         raise typer.BadParameter(_("--canonical goes with a filled form FILE.pdf"), param_hint="--canonical")
@@ -451,7 +430,7 @@ def print_cmd(
         raise typer.Exit(int(result.exit_code))
 
 
-def _filled_form(pkg: Any, path: Any, force: bool, canonical: bool) -> Any:
+def _filled_form(pkg: Package, path: Path, force: bool, canonical: bool) -> PrintItem:
     from supportctl.form.pdfform import FormFindingsError
     from supportctl.package import printing
 
@@ -470,16 +449,14 @@ def _filled_form(pkg: Any, path: Any, force: bool, canonical: bool) -> Any:
     return item
 
 
-def _finding_text(f: Any) -> str:
+def _finding_text(f: Finding) -> str:
+    from supportctl.form.validation import finding_line
     from supportctl.package.documents import sanitize
 
-    text = sanitize(f.message)
-    if f.suggestion:
-        text += _("; suggestion: {value}").format(value=sanitize(f.suggestion))
-    return text
+    return sanitize(finding_line(f, label=False))
 
 
-def _report_print(result: Any, json_output: bool, command: str) -> None:
+def _report_print(result: PrintResult, json_output: bool, command: str) -> None:
     from supportctl.package import printing
 
     if json_output:
@@ -547,6 +524,3 @@ def _list_printers(json_output: bool) -> None:
         [_("Printer"), _("State"), _("Accepting"), _("Description"), _("Message")],
         rows,
     )
-
-
-# (section end: fetch, show, print)

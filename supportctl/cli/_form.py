@@ -1,29 +1,29 @@
-"""`supportctl fill` and `validate`: the registration form (issue 4)."""
+"""`supportctl fill` and `validate`: the registration form."""
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from supportctl import output as out
-from supportctl.cli._base import (
-    JsonOpt,
-    PackageOpt,
-    _begin,
-    _load_config,
-    _load_package,
-    _os_reason,
-    app,
-)
+from supportctl.cli._base import app
+from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package, os_reason
 from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
-# ================================================================ fill, validate (issue 4)
-# The registration form: `fill` (interactive and non-interactive), `validate`.
-# Core: supportctl/form.py, supportctl/validation.py, supportctl/latin.py.
-# (section start)
+if TYPE_CHECKING:
+    from collections.abc import Container
+
+    from supportctl.form.validation import Finding, Value
+    from supportctl.package.manifest import FieldSpec, Package
+
+
+def finding_line(f: Finding) -> str:
+    from supportctl.form.validation import finding_line as line
+
+    return line(f, label=False)
 
 
 class _Abandon(Exception):
@@ -65,19 +65,11 @@ def _read_data(source: str) -> dict[str, Any]:
     return {str(k): v if isinstance(v, (str, bool)) else str(v) for k, v in data.items()}
 
 
-def _finding_line(f: Any) -> str:
-    if f.suggestion and f.code == "unknown-field":
-        return str(f.message)
-    if f.suggestion:
-        return _("{message}; suggestion: {suggestion}").format(message=f.message, suggestion=f.suggestion)
-    return str(f.message)
-
-
-def _label(spec: Any, lang: str) -> str:
+def _label(spec: FieldSpec, lang: str) -> str:
     return str(spec.label.get(lang) or spec.label.get("en") or spec.name)
 
 
-def _shown(spec: Any, value: Any, lang: str) -> str:
+def _shown(spec: FieldSpec, value: object, lang: str) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     for c in spec.choices:
@@ -86,7 +78,15 @@ def _shown(spec: Any, value: Any, lang: str) -> str:
     return "" if value is None else str(value)
 
 
-def _ask(spec: Any, number: int, total: int, default: Any, known: dict[str, Any], chars: Any, lang: str) -> Any:
+def _ask(
+    spec: FieldSpec,
+    number: int,
+    total: int,
+    default: object,
+    known: dict[str, Any],
+    chars: Container[str] | None,
+    lang: str,
+) -> Value | None:
     """Ask for one field until the answer passes the rules; returns the normalised value."""
     from supportctl.form.validation import check_field, parse_bool
 
@@ -117,7 +117,7 @@ def _ask(spec: Any, number: int, total: int, default: Any, known: dict[str, Any]
             answer = input(prompt).strip()
         except EOFError:
             raise _Abandon() from None
-        raw: Any = answer if answer else default
+        raw: object = answer if answer else default
         if spec.choices and answer.isdigit() and 1 <= int(answer) <= len(spec.choices):
             raw = spec.choices[int(answer) - 1].value
         if spec.type == "checkbox" and answer:
@@ -128,11 +128,11 @@ def _ask(spec: Any, number: int, total: int, default: Any, known: dict[str, Any]
         result = check_field(spec, raw, known, chars)
         if result.finding is None:
             return result.value
-        out.say("  " + _finding_line(result.finding))
+        out.say("  " + finding_line(result.finding))
 
 
 def _interactive(
-    pkg: Any, fixed: dict[str, Any], defaults: dict[str, Any], answers: dict[str, Any], chars: Any
+    pkg: Package, fixed: dict[str, Any], defaults: dict[str, Any], answers: dict[str, Any], chars: Container[str] | None
 ) -> None:
     """Ask for every field not in `answers`, then let the user review and change any field."""
     from supportctl.form import drafts
@@ -162,12 +162,12 @@ def _interactive(
                 answers[spec.name] = given.value
                 drafts.save(pkg.name, answers)
                 continue
-            out.say(_finding_line(given.finding))
+            out.say(finding_line(given.finding))
         ask(n)
     while True:
         _good, findings = validate_values(pkg, answers, chars)
         for f in findings:
-            out.say(_finding_line(f))
+            out.say(finding_line(f))
             if f.field in answers:
                 del answers[f.field]
         for n, spec in enumerate(fields):
@@ -220,7 +220,7 @@ def fill(
 
     Examples:  supportctl fill   ·   supportctl fill --data me.toml --set date=2026-11-25 --no-input
     """
-    _begin(ctx, "fill", json_output)
+    begin(ctx, "fill", json_output)
     from supportctl.errors import UsageError
     from supportctl.form import drafts
     from supportctl.form import pdfform as form
@@ -228,8 +228,8 @@ def fill(
 
     if resume and restart:
         raise UsageError(_("use either --resume or --restart, not both"))
-    cfg = _load_config()
-    pkg = _load_package(package, cfg)
+    cfg = load_config()
+    pkg = load_package(package, cfg)
     chars = form.template(pkg).font.chars
     given: dict[str, Any] = _read_data(data) if data else {}
     for item in assignments or []:
@@ -240,7 +240,7 @@ def fill(
     unknown = unknown_fields(pkg, given)
     if unknown:
         for f in unknown:
-            out.say(_finding_line(f))
+            out.say(finding_line(f))
         raise form.FormFindingsError(unknown)
     profile = {
         spec.name: cfg.get("profile." + spec.name)
@@ -284,7 +284,7 @@ def fill(
         _good, findings = validate_values(pkg, values, chars, check_deliverability=check_deliverability)
         if findings:
             for f in findings:
-                out.say(_finding_line(f))
+                out.say(finding_line(f))
             raise form.FormFindingsError(findings)
     pdf = form.fill_pdf(pkg, values, check_deliverability=check_deliverability)
     from pathlib import Path
@@ -325,15 +325,17 @@ def validate(
     Exit status: 0 all valid, 4 a form is invalid, 3 a file is not a readable PDF.
     Example:  supportctl validate registration-form-filled.pdf --canonical clean.pdf
     """
-    _begin(ctx, "validate", json_output)
+    begin(ctx, "validate", json_output)
     if canonical is not None and len(forms) != 1:
-        raise typer.BadParameter(_("give exactly one form with --canonical"), param_hint="--canonical")
+        from supportctl.errors import UsageError
+
+        raise UsageError(_("give exactly one form with --canonical"))
     from supportctl.errors import FormInvalidError, InvalidInputError
     from supportctl.form import pdfform as form
     from supportctl.form import pdfutil
 
-    cfg = _load_config()
-    pkg = _load_package(package, cfg)
+    cfg = load_config()
+    pkg = load_package(package, cfg)
     results: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     worst = ExitCode.OK
@@ -343,7 +345,7 @@ def validate(
                 data = fh.read(pdfutil.MAX_PDF_BYTES + 1)
             report = form.validate_pdf(pkg, data, name=name, check_deliverability=check_deliverability)
         except (OSError, InvalidInputError) as exc:
-            err = exc if isinstance(exc, InvalidInputError) else InvalidInputError(_os_reason(exc))
+            err = exc if isinstance(exc, InvalidInputError) else InvalidInputError(os_reason(exc))
             errors.append({**err.to_dict(), "path": name})
             results.append({"path": name, "ok": False, "error": err.to_dict()})
             worst = ExitCode.INVALID_INPUT
@@ -380,11 +382,8 @@ def validate(
             else:
                 out.write_out(_("{path}: INVALID").format(path=name))
                 for f in report.findings:
-                    out.write_out("  " + _finding_line(f))
+                    out.write_out("  " + finding_line(f))
     if json_output:
         out.write_out(out.envelope("validate", {"forms": results}, errors, ok=worst is ExitCode.OK))
     if worst is not ExitCode.OK:
         raise typer.Exit(int(worst))
-
-
-# (section end: fill, validate)

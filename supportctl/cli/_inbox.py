@@ -1,36 +1,32 @@
-"""`supportctl inbox` and `inbox reply`: staff triage (issue 6)."""
+"""`supportctl inbox` and `inbox reply`: staff triage."""
 
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from supportctl import output as out
-from supportctl.cli._base import (
-    HELP_MARKUP,
-    JsonOpt,
-    PackageOpt,
-    _begin,
-    _Group,
-    _load_config,
-    _load_package,
-    app,
-)
-from supportctl.cli._mail import _mail_config, _open_session, _report_sent, outbox_send_now
+from supportctl.cli import common
+from supportctl.cli._base import HELP_MARKUP, Group, app
+from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package
 from supportctl.errors import ExitCode
 from supportctl.i18n import N_, _
 
-# ================================================================ inbox (issue 6)
-# Staff: `inbox SOURCE`, `inbox reply`.
-# Core: supportctl/inbox.py, supportctl/mailsource.py.
-# (section start)
+if TYPE_CHECKING:
+    from supportctl.config import Config
+    from supportctl.desk.reply import ReplyResult
+    from supportctl.desk.sources import Source
+    from supportctl.desk.triage import Item, Limits
+    from supportctl.mail.outbox import Entry
+    from supportctl.package.manifest import Package
+    from supportctl.schedule.eta import Engine
 
 
-class _InboxGroup(_Group):
+class _InboxGroup(Group):
     """`inbox SOURCE [options]` and `inbox reply …`: a SOURCE that names a subcommand routes to it."""
 
     allow_interspersed_args = True
@@ -74,7 +70,7 @@ _STATUS_FILTER = {
 }
 
 
-def _inbox_limits(cfg: Any) -> Any:
+def _inbox_limits(cfg: Config) -> Limits:
     from supportctl.desk.triage import Limits
 
     return Limits(
@@ -84,30 +80,15 @@ def _inbox_limits(cfg: Any) -> Any:
     )
 
 
-def _imap_password(cfg: Any) -> str:
-    import os
+def _imap_password(cfg: Config, user: str, host: str) -> str:
+    from supportctl.mail import credentials
 
-    from supportctl.errors import ConfigError
-
-    secret = os.environ.get("SUPPORTCTL_IMAP_PASSWORD")
-    if secret:
-        return secret
-    command = cfg.get("imap.password_command")
-    if command:
-        from supportctl.desk.sources import password_from_command
-
-        return password_from_command(command)
-    if sys.stdin.isatty():
-        import getpass
-
-        return getpass.getpass(_("IMAP password: "))
-    raise ConfigError(
-        _("no IMAP password"),
-        _("set SUPPORTCTL_IMAP_PASSWORD or imap.password_command, or run on a terminal to be asked"),
-    )
+    return credentials.imap_password(
+        user, host, cfg.get("imap.password_command"), prompt=common.password_prompt()
+    ).value
 
 
-def _open_mail_source(spec: str, cfg: Any, limits: Any) -> Any:
+def _open_mail_source(spec: str, cfg: Config, limits: Limits) -> Source:
     from supportctl.desk import sources as mailsource
 
     if spec.startswith(("imap://", "imaps://")):
@@ -117,12 +98,16 @@ def _open_mail_source(spec: str, cfg: Any, limits: Any) -> Any:
         wm = load_state("imap:" + target.url).get("imap")
         watermark = mailsource.Watermark(int(wm["uidvalidity"]), int(wm["last_uid"])) if wm else None
         return mailsource.ImapSource(
-            target, _imap_password(cfg), limits.max_message_bytes, watermark, cfg.get("imap.ca_bundle")
+            target,
+            _imap_password(cfg, target.user, target.host),
+            limits.max_message_bytes,
+            watermark,
+            cfg.get("imap.ca_bundle"),
         )
     return mailsource.open_local(spec, limits.max_message_bytes, sys.stdin.buffer)
 
 
-def _inbox_engine(cfg: Any, pkg: Any) -> Any:
+def _inbox_engine(cfg: Config, pkg: Package) -> Engine:
     from supportctl.schedule import eta as core
 
     return core.engine_for(pkg.process, cfg)
@@ -159,14 +144,16 @@ def inbox(
     """
     if ctx.invoked_subcommand is not None:
         return
-    _begin(ctx, "inbox", json_output, stream=True)
+    begin(ctx, "inbox", json_output, stream=True)
     from supportctl.desk import triage as core
     from supportctl.schedule.timeparse import parse_when, resolve_zone
 
     if not source:
-        raise typer.BadParameter(_("give a SOURCE"), param_hint="SOURCE")
-    cfg = _load_config({"imap.ca_bundle": ca_bundle})
-    pkg = _load_package(package, cfg)
+        from supportctl.errors import UsageError
+
+        raise UsageError(_("give a SOURCE"), _("a Maildir, an mbox file, a directory of .eml files, - or imaps://…"))
+    cfg = load_config({"imap.ca_bundle": ca_bundle})
+    pkg = load_package(package, cfg)
     engine = _inbox_engine(cfg, pkg)
     real_now = datetime.now(timezone.utc)
     when = parse_when(now, resolve_zone(cfg.get("input_tz")), real_now)
@@ -208,24 +195,13 @@ def inbox(
         raise typer.Exit(ExitCode.PARTIAL)  # every other message is listed; these could not be read
 
 
-# Statuses as shown to people (i18n); --json and NDJSON keep the codes.
-_INBOX_STATUS = {
-    "overdue": N_("overdue"),
-    "due-soon": N_("due-soon"),
-    "open": N_("open"),
-    "invalid": N_("invalid"),
-    "duplicate": N_("duplicate"),
-    "skipped": N_("skipped"),
-    "not-a-registration": N_("not-a-registration"),
-    "done": N_("done"),
-}
-
-
 def _status_label(status: str) -> str:
-    return _(_INBOX_STATUS[status]) if status in _INBOX_STATUS else status
+    from supportctl.desk.triage import status_label
+
+    return status_label(status)
 
 
-def _render_inbox(items: list[Any], now: datetime, zone: Any) -> None:
+def _render_inbox(items: list[Item], now: datetime, zone: tzinfo | None) -> None:
     rows = []
     for i in items:
         f = i.facts
@@ -291,74 +267,78 @@ def inbox_reply(
 
     Examples:  supportctl inbox reply 3f2a9c01b7de --contract V-2026-0042   ·   supportctl inbox reply msg.eml --reject
     """
-    _begin(ctx, "inbox reply", json_output)
+    begin(ctx, "inbox reply", json_output)
     from pathlib import Path
 
     from supportctl.desk import reply as replies
-    from supportctl.desk import triage as core
-    from supportctl.fsutil import atomic_write
 
-    if eml and queue_only:
-        raise typer.BadParameter(_("--eml writes the reply to a file; it cannot also be queued"), param_hint="--eml")
-    cfg = _mail_config({"smtp.ca_bundle": ca_bundle})
-    pkg = _load_package(package, cfg)
+    cfg, smtp = common.mail_config({"smtp.ca_bundle": ca_bundle})
+    pkg = load_package(package, cfg)
     found = replies.find(message, pkg, _inbox_limits(cfg))
-    msg = replies.compose(pkg, found, contract=contract, reject=reject, note=note, sender=cfg.get("inbox.reply_from"))
-    action = "reject" if reject else "contract"
-    data: dict[str, Any] = {
-        "id": found.facts.id,
-        "action": action,
-        "to": str(msg["To"]),
-        "message_id": str(msg["Message-ID"]),
-    }
-    if dry_run:
-        if json_output:
-            out.write_out(out.envelope("inbox reply", {**data, "dry_run": True, "message": msg.as_string()}))
-        else:
-            out.write_out(msg.as_string())
-        return
-    replies.refuse_if_answered(found.facts, again)
-    if eml:
-        # The reply is handed to the desk's own mail program: from here on it is theirs to send.
-        atomic_write(Path(eml), bytes(msg), 0o600)
-        core.mark_done(found.facts.id, replies.done_record(action, contract, None, data["message_id"]))
-        out.say(_("reply to {to} written to {path}").format(to=msg["To"], path=eml))
-        out.say(_("message {id} marked done").format(id=found.facts.id))
-        if json_output:
-            out.write_out(out.envelope("inbox reply", {**data, "eml": eml, "sent": False}))
-        return
-    # Without a server this is a configuration error before anything is queued or marked (as for submit).
-    session = None if queue_only else _open_session(cfg)
-    try:
-        queued = replies.hand_to_outbox(msg, found.facts, action, again=again)
-        entry = queued.entry
-        data["outbox"] = entry.id
-        data["message_id"] = entry.message_id
-        if queued.reused:
+
+    def queued(entry: Entry, reused: bool) -> None:
+        if reused:
             out.say(
                 _("the reply to message {id} was queued before as {entry}; using that one").format(
                     id=found.facts.id, entry=entry.id
                 )
             )
         else:
-            out.say(_("reply to {to} queued in the outbox as {entry}").format(to=msg["To"], entry=entry.id))
-        # Done once the reply is safely in the outbox: sending it is the outbox's job from here on.
-        core.mark_done(found.facts.id, replies.done_record(action, contract, entry.id, entry.message_id))
+            out.say(_("reply to {to} queued in the outbox as {entry}").format(to=entry.recipients[0], entry=entry.id))
         out.say(_("message {id} marked done").format(id=found.facts.id))
-        if session is None:
-            out.say(
-                _("not sent yet: `supportctl outbox flush` or `supportctl outbox retry {entry}` sends it").format(
-                    entry=entry.id
-                )
+
+    result = replies.reply(
+        found,
+        pkg,
+        smtp,
+        contract=contract,
+        reject=reject,
+        note=note,
+        sender=cfg.get("inbox.reply_from"),
+        again=again,
+        queue_only=queue_only,
+        dry_run=dry_run,
+        eml=Path(eml) if eml else None,
+        hooks=common.hooks(queued),
+    )
+    _render_reply(result, json_output)
+
+
+def _render_reply(result: ReplyResult, json_output: bool) -> None:
+    msg, fid = result.message, result.found.facts.id
+    data: dict[str, Any] = {
+        "id": fid,
+        "action": result.action,
+        "to": str(msg["To"]),
+        "message_id": str(msg["Message-ID"]),
+    }
+    if result.dry_run:
+        if json_output:
+            out.write_out(out.envelope("inbox reply", {**data, "dry_run": True, "message": msg.as_string()}))
+        else:
+            out.write_out(msg.as_string())
+        return
+    if result.eml is not None:
+        out.say(_("reply to {to} written to {path}").format(to=msg["To"], path=result.eml))
+        out.say(_("message {id} marked done").format(id=fid))
+        if json_output:
+            out.write_out(out.envelope("inbox reply", {**data, "eml": str(result.eml), "sent": False}))
+        return
+    assert result.queued is not None
+    entry = result.queued.entry
+    data["outbox"] = entry.id
+    data["message_id"] = entry.message_id
+    if result.sent is None:
+        out.say(
+            _("not sent yet: `supportctl outbox flush` or `supportctl outbox retry {entry}` sends it").format(
+                entry=entry.id
             )
-            if json_output:
-                out.write_out(out.envelope("inbox reply", {**data, "sent": False}))
-            return
-        result = outbox_send_now(entry.id, session)
-    finally:
-        if session is not None:
-            session.close()
-    _report_sent("inbox reply", result, data, json_output, _("correct it and reply again with --again"))
+        )
+        if json_output:
+            out.write_out(out.envelope("inbox reply", {**data, "sent": False}))
+        return
+    data["sent"] = result.sent.state == "sent"
+    common.report_sent("inbox reply", result.sent, data, json_output, _("correct it and reply again with --again"))
 
 
 @inbox_app.command("show")
@@ -378,12 +358,12 @@ def inbox_show(
 
     Examples:  supportctl inbox show 3f2a9c   ·   supportctl inbox show 3f2a9c01b7de.2 --json
     """
-    _begin(ctx, "inbox show", json_output)
+    begin(ctx, "inbox show", json_output)
     from supportctl.desk import triage as core
     from supportctl.schedule.timeparse import parse_when, resolve_zone
 
-    cfg = _load_config({})
-    pkg = _load_package(package, cfg)
+    cfg = load_config({})
+    pkg = load_package(package, cfg)
     engine = _inbox_engine(cfg, pkg)
     when = parse_when(now, resolve_zone(cfg.get("input_tz")), datetime.now(timezone.utc))
     found = core.find(message, pkg, _inbox_limits(cfg))
@@ -433,5 +413,5 @@ _ROLE = {
 }
 
 
-def _when(iso: str | None, zone: Any) -> str:
+def _when(iso: str | None, zone: tzinfo | None) -> str:
     return out.format_datetime(datetime.fromisoformat(iso).astimezone(zone)) if iso else "-"

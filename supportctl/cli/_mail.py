@@ -1,147 +1,33 @@
-"""`supportctl submit`, `outbox …`, `config smtp`: sending through the durable outbox (issue 5)."""
+"""`supportctl submit`, `outbox …`, `config smtp`: sending through the durable outbox."""
 
 from __future__ import annotations
 
 import sys
-from datetime import datetime
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from supportctl import output as out
-from supportctl.cli._base import (
-    HELP_MARKUP,
-    JsonOpt,
-    PackageOpt,
-    _begin,
-    _Group,
-    _load_config,
-    _load_package,
-    _password_prompt,
-    app,
-    config_app,
-)
+from supportctl.cli import common
+from supportctl.cli._base import HELP_MARKUP, Group, app, config_app
+from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_package
 from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
-# ================================================================ submit, outbox (issue 5)
-# Sending: `submit`, `outbox …`, `config smtp`.
-# Core: supportctl/mail.py, supportctl/smtp.py, supportctl/outbox.py, supportctl/credentials.py.
-# (section start)
-_STATE_EXIT = {
-    "sent": ExitCode.OK,
-    "deferred": ExitCode.QUEUED,
-    "queued": ExitCode.QUEUED,
-    "failed": ExitCode.MAIL_REFUSED,
-    "needs-credentials": ExitCode.CONFIG,
-    "uncertain": ExitCode.UNCERTAIN,
-}
-# Worst first: the exit status of a run that sent several messages.
-_EXIT_ORDER = [ExitCode.UNCERTAIN, ExitCode.MAIL_REFUSED, ExitCode.CONFIG, ExitCode.TRANSFER, ExitCode.QUEUED]
+if TYPE_CHECKING:
+    from supportctl.mail.compose import Composed
+    from supportctl.mail.outbox import Entry, SendResult
+    from supportctl.mail.submit import SubmitResult
 
 
-def _result_exit(result: Any) -> ExitCode:
-    if result.skipped == "state":
-        # A message named on the command line that is not sendable: its state is the answer.
-        return _STATE_EXIT.get(result.state, ExitCode.OK) if result.state != "queued" else ExitCode.OK
-    if result.skipped == "expired":
-        return ExitCode.MAIL_REFUSED
-    if result.skipped:
-        return ExitCode.OK
-    code = _STATE_EXIT.get(result.state, ExitCode.ERROR)
-    if result.state == "deferred" and result.kind in ("network", "timeout", "tls", "starttls"):
-        return ExitCode.TRANSFER
-    return code
+def _send(smtp: dict[str, Any], ids: list[str] | None, mode: str) -> list[SendResult]:
+    from supportctl.mail import outbox, submit
 
-
-def _worst_exit(results: list[Any]) -> ExitCode:
-    codes = {_result_exit(r) for r in results}
-    for code in _EXIT_ORDER:
-        if code in codes:
-            return code
-    return ExitCode.OK
-
-
-def _smtp_values(cfg: Any) -> dict[str, Any]:
-    return {k: r.value for k, r in cfg.values.items() if k.startswith("smtp.")}
-
-
-def _mail_config(flags: dict[str, Any]) -> Any:
-    from supportctl import config
-    from supportctl.mail import credentials
-
-    cfg = _load_config(flags)
-    credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
-    return cfg
-
-
-def _open_session(cfg: Any) -> Any:
-    from supportctl.mail import compose as mail
-
-    return mail.open_session(_smtp_values(cfg), prompt=_password_prompt(), warn=out.say)
-
-
-def _send(cfg: Any, ids: list[str] | None, mode: str) -> list[Any]:
-    from supportctl.mail import outbox
-
-    session = _open_session(cfg)
+    session = submit.open_session(smtp, common.hooks())
     try:
         return outbox.send(ids, session, mode=mode)
     finally:
         session.close()
-
-
-def _state_label(state: str) -> str:
-    from supportctl.mail.outbox import state_label
-
-    return state_label(state)
-
-
-def _when(iso: Any) -> str:
-    """An ISO time from the outbox, in the chosen language's format; as stored if it is not one."""
-    if not iso:
-        return ""
-    try:
-        return out.format_datetime(datetime.fromisoformat(str(iso)))
-    except ValueError:
-        return str(iso)
-
-
-def _result_line(r: Any) -> str:
-    if r.skipped == "busy":
-        return _("{id}: skipped, another supportctl run is sending it").format(id=r.id)
-    if r.skipped == "expired":
-        return _("{id}: failed, given up after 5 days").format(id=r.id)
-    if r.skipped:
-        return _("{id}: not sent, it is {state} (see `supportctl outbox show {id}`)").format(
-            id=r.id, state=_state_label(r.state)
-        )
-    lines = {
-        "sent": _("{id}: sent ({text})"),
-        "deferred": _("{id}: not sent, will be retried: {text}"),
-        "failed": _("{id}: refused permanently: {text}"),
-        "needs-credentials": _("{id}: login failed or no credentials: {text}"),
-        "uncertain": _("{id}: UNCERTAIN whether it was delivered: {text}"),
-    }
-    code = f"{r.code} " if r.code else ""
-    line = lines.get(r.state, "{id}: {text}").format(id=r.id, text=(code + r.text).strip())
-    for addr, (rc, rt) in sorted(r.refused.items()):
-        line += "\n  " + _("recipient {addr} refused: {code} {text}").format(addr=addr, code=rc, text=rt)
-    return line
-
-
-def _hint_for(state: str, entry_id: str) -> str | None:
-    hints = {
-        "deferred": _("it stays in the outbox; `supportctl outbox flush` (cron) or `supportctl outbox retry {id}`"),
-        "needs-credentials": _("fix the login (`supportctl config smtp`), then `supportctl outbox retry {id}`"),
-        "uncertain": _(
-            "check the recipient's mailbox or the sent folder; then `supportctl outbox resolve {id} "
-            "--delivered` or `--resend`"
-        ),
-        "failed": _("read the server's reason; correct and `supportctl submit --again`"),
-    }
-    h = hints.get(state)
-    return h.format(id=entry_id) if h else None
 
 
 @app.command(no_args_is_help=True)
@@ -170,87 +56,53 @@ def submit(
 
     Examples:  supportctl submit form.pdf --dry-run   ·   supportctl submit form.pdf --cc me@example.com
     """
-    _begin(ctx, "submit", json_output)
+    begin(ctx, "submit", json_output)
     from pathlib import Path
 
-    from supportctl.errors import InvalidInputError
-    from supportctl.fsutil import atomic_write
-    from supportctl.mail import compose as mail
-    from supportctl.mail import outbox
+    from supportctl.form import pdfform as form_core
+    from supportctl.form.validation import finding_line
+    from supportctl.mail import submit as workflow
 
-    cfg = _mail_config({"smtp.from": sender, "smtp.cc": cc, "smtp.ca_bundle": ca_bundle})
-    pkg = _load_package(package, cfg)
-    path = Path(form)
-    try:
-        if path.stat().st_size > mail.MAX_FORM_BYTES:
-            raise InvalidInputError(_("{path} is too large for a registration form").format(path=path))
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInputError(
-            _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror or exc)
-        ) from None
-    report = mail.validate_form(pkg, data, path.name)
-    if not report.ok:
-        from supportctl.form import pdfform as form_core
+    _cfg, smtp = common.mail_config({"smtp.from": sender, "smtp.cc": cc, "smtp.ca_bundle": ca_bundle})
+    pkg = load_package(package, _cfg)
 
-        if not json_output:
-            for f in report.findings:
-                line = (f"{f.field}: " if f.field else "") + f.message
-                out.say("  " + (f"{line} ({f.suggestion})" if f.suggestion else line))
-        # Exit 4; with --json the envelope's error carries every finding.
-        raise form_core.FormFindingsError(list(report.findings))
-    composed = mail.compose(
-        pkg,
-        report.values,
-        data,
-        path.name,
-        cfg.get("smtp.from"),
-        to=mail.split_addresses(to, "--to"),
-        cc=mail.split_addresses(cfg.get("smtp.cc"), "--cc"),
-    )
-    if eml is not None:
-        from email import policy
-
-        atomic_write(Path(eml), composed.message.as_bytes(policy=policy.SMTP), 0o600)
-        if json_output:
-            out.write_out(out.envelope("submit", {"eml": eml, "message": composed.to_dict(), "sent": False}))
-        else:
-            out.say(_("Wrote the message to {path}; nothing was sent").format(path=eml))
-        return
-    if dry_run:
-        _render_dry_run(composed, cfg, json_output)
-        return
-    session = _open_session(cfg)  # a missing server is a config error before anything is queued
-    try:
-        entry = outbox.enqueue(
-            composed.message, outbox.make_dedupe_key(composed.pdf_sha256, composed.to[0]), again=again
-        )
-        outbox.failpoint("after-queue-write")
+    def queued(entry: Entry, _reused: bool) -> None:
         if not json_output:
             out.say(_("Queued as {id} in the outbox").format(id=entry.id))
-        result = outbox.send([entry.id], session, mode="submit")[0]
-    finally:
-        session.close()
-    code = _result_exit(result)
-    if json_output:
-        errors = []
-        if code != ExitCode.OK:
-            errors.append(
-                {
-                    "code": result.state,
-                    "exit_code": int(code),
-                    "message": result.text,
-                    "hint": _hint_for(result.state, entry.id),
-                }
-            )
-        data_out = {"id": entry.id, "message": composed.to_dict(), "result": result.to_dict()}
-        out.write_out(out.envelope("submit", data_out, errors, ok=code == ExitCode.OK))
-    else:
-        out.say(_result_line(result))
-        hint = _hint_for(result.state, entry.id)
-        if hint:
-            out.say("  " + hint)
-    raise typer.Exit(int(code))
+
+    try:
+        result = workflow.submit(
+            pkg,
+            Path(form),
+            smtp,
+            to=to,
+            again=again,
+            dry_run=dry_run,
+            eml=Path(eml) if eml is not None else None,
+            hooks=common.hooks(queued),
+        )
+    except form_core.FormFindingsError as exc:
+        if not json_output:  # with --json the envelope's error carries every finding
+            for f in exc.findings:
+                out.say("  " + finding_line(f))
+        raise
+    _render_submit(result, json_output)
+
+
+def _render_submit(result: SubmitResult, json_output: bool) -> None:
+    composed = result.composed
+    if result.eml is not None:
+        if json_output:
+            data = {"eml": str(result.eml), "message": composed.to_dict(), "sent": False}
+            out.write_out(out.envelope("submit", data))
+        else:
+            out.say(_("Wrote the message to {path}; nothing was sent").format(path=result.eml))
+        return
+    if result.server is not None:
+        _render_dry_run(composed, result.server, json_output)
+        return
+    assert result.entry is not None and result.sent is not None
+    common.report_sent("submit", result.sent, {"id": result.entry.id, "message": composed.to_dict()}, json_output)
 
 
 def _server_line(server: dict[str, Any]) -> str:
@@ -276,18 +128,7 @@ def _server_line(server: dict[str, Any]) -> str:
     )
 
 
-def _render_dry_run(composed: Any, cfg: Any, json_output: bool) -> None:
-    from supportctl.mail import credentials, smtp
-
-    values = _smtp_values(cfg)
-    server = {
-        "host": values.get("smtp.host"),
-        "port": values.get("smtp.port") or smtp.DEFAULT_PORTS.get(values.get("smtp.security") or "starttls"),
-        "security": values.get("smtp.security"),
-        "username": values.get("smtp.username"),
-        "auth": values.get("smtp.auth"),
-        "password_source": credentials.describe_source(values),
-    }
+def _render_dry_run(composed: Composed, server: dict[str, Any], json_output: bool) -> None:
     if json_output:
         out.write_out(out.envelope("submit", {"dry_run": True, "message": composed.to_dict(), "server": server}))
         return
@@ -312,7 +153,7 @@ def _render_dry_run(composed: Any, cfg: Any, json_output: bool) -> None:
 
 
 outbox_app = typer.Typer(
-    cls=_Group,
+    cls=Group,
     help=_("The durable outbox of messages to send: list, show, retry, flush, resolve, purge."),
     invoke_without_command=True,
     rich_markup_mode=HELP_MARKUP,
@@ -324,14 +165,14 @@ app.add_typer(outbox_app, name="outbox")
 def outbox_main(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """Without a subcommand: list the outbox."""
     if ctx.invoked_subcommand is None:
-        _begin(ctx, "outbox list", json_output)
+        begin(ctx, "outbox list", json_output)
         _outbox_list(json_output)
 
 
 @outbox_app.command("list")
 def outbox_list(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """List every message: state, attempts, next try, the server's last reply."""
-    _begin(ctx, "outbox list", json_output)
+    begin(ctx, "outbox list", json_output)
     _outbox_list(json_output)
 
 
@@ -348,9 +189,9 @@ def _outbox_list(json_output: bool) -> None:
     rows = [
         [
             e.id,
-            _state_label(e.state),
+            common.state_label(e.state),
             str(e.attempts),
-            _when(e.next_attempt),
+            common.when(e.next_attempt),
             ", ".join(e.recipients),
             e.subject,
             f"{e.last_code or ''} {e.last_text or ''}".strip()[:80],
@@ -371,7 +212,7 @@ def outbox_show(
     json_output: JsonOpt = False,
 ) -> None:
     """Show one message: its state, headers and every attempt."""
-    _begin(ctx, "outbox show", json_output)
+    begin(ctx, "outbox show", json_output)
     from supportctl.mail import outbox
 
     e = outbox.get(message_id)
@@ -380,35 +221,37 @@ def outbox_show(
         return
     lines = [
         _("ID: {id}").format(id=e.id),
-        _("State: {state}").format(state=_state_label(e.state)),
+        _("State: {state}").format(state=common.state_label(e.state)),
         f"Message-ID: {e.message_id}",
         f"From: {e.sender}",
         f"To: {', '.join(e.recipients)}",
         f"Subject: {e.subject}",
-        _("Queued: {when}").format(when=_when(e.created)),
+        _("Queued: {when}").format(when=common.when(e.created)),
         _("Attempts: {n}").format(n=e.attempts),
     ]
     if e.queue_id:
         lines.append(_("Server queue id: {qid}").format(qid=e.queue_id))
     if e.next_attempt and e.state == "deferred":
-        lines.append(_("Next try: {when}").format(when=_when(e.next_attempt)))
+        lines.append(_("Next try: {when}").format(when=common.when(e.next_attempt)))
     for addr, (rc, rt) in sorted(e.refused.items()):
         lines.append(_("Recipient {addr} refused: {code} {text}").format(addr=addr, code=rc, text=rt))
     lines.append(_("History:"))
     for h in e.history:
-        state = _state_label(str(h.get("state")))
-        lines.append(f"  {_when(h.get('at'))}  {state}  {h.get('code') or ''} {h.get('text') or ''}".rstrip())
+        state = common.state_label(str(h.get("state")))
+        lines.append(f"  {common.when(h.get('at'))}  {state}  {h.get('code') or ''} {h.get('text') or ''}".rstrip())
     lines.append(_("Message file: {path}").format(path=e.path / "message.eml"))
     out.write_out("\n".join(lines))
 
 
-def _render_results(command: str, results: list[Any], json_output: bool) -> None:
-    code = _worst_exit(results)
+def _render_results(command: str, results: list[SendResult], json_output: bool) -> NoReturn:
+    from supportctl.mail.outbox import worst_exit
+
+    code = worst_exit(results)
     if json_output:
         out.write_out(out.envelope(command, {"results": [r.to_dict() for r in results]}, ok=code == ExitCode.OK))
     else:
         for r in results:
-            out.say(_result_line(r))
+            out.say(common.result_line(r))
     raise typer.Exit(int(code))
 
 
@@ -422,13 +265,13 @@ def outbox_retry(
     json_output: JsonOpt = False,
 ) -> None:
     """Try these messages now, whatever their backoff, over one connection (never uncertain or failed ones)."""
-    _begin(ctx, "outbox retry", json_output)
+    begin(ctx, "outbox retry", json_output)
     from supportctl.errors import UsageError
 
     if not ids and not all_:
         raise UsageError(_("name message ids or use --all"), _("`supportctl outbox list` shows them"))
-    cfg = _mail_config({})
-    results = _send(cfg, None if all_ else list(ids or []), "retry")
+    _cfg, smtp = common.mail_config({})
+    results = _send(smtp, None if all_ else list(ids or []), "retry")
     if all_:
         results = [r for r in results if r.skipped != "state"]
     _render_results("outbox retry", results, json_output)
@@ -437,13 +280,13 @@ def outbox_retry(
 @outbox_app.command("flush")
 def outbox_flush(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """Send what is due (for cron or a timer), over one connection."""
-    _begin(ctx, "outbox flush", json_output)
+    begin(ctx, "outbox flush", json_output)
     from supportctl.mail import outbox
 
-    cfg = _mail_config({})
+    _cfg, smtp = common.mail_config({})
     if not any(e.state in ("queued", "deferred") for e in outbox.entries()):
         _render_results("outbox flush", [], json_output)
-    _render_results("outbox flush", [r for r in _send(cfg, None, "flush") if r.skipped != "state"], json_output)
+    _render_results("outbox flush", [r for r in _send(smtp, None, "flush") if r.skipped != "state"], json_output)
 
 
 @outbox_app.command("resolve", no_args_is_help=True)
@@ -455,7 +298,7 @@ def outbox_resolve(
     json_output: JsonOpt = False,
 ) -> None:
     """Decide an uncertain message: it was delivered, or send it again."""
-    _begin(ctx, "outbox resolve", json_output)
+    begin(ctx, "outbox resolve", json_output)
     from supportctl.errors import UsageError
     from supportctl.mail import outbox
 
@@ -478,7 +321,7 @@ def outbox_purge(
     json_output: JsonOpt = False,
 ) -> None:
     """Delete sent and superseded messages (and failed ones with --failed). Duplicate protection stays."""
-    _begin(ctx, "outbox purge", json_output)
+    begin(ctx, "outbox purge", json_output)
     from supportctl.errors import UsageError
     from supportctl.mail import outbox
 
@@ -524,13 +367,12 @@ def config_smtp(
     json_output: JsonOpt = False,
 ) -> None:
     """Set up sending: server, security, login and where the password comes from. Never stores a password."""
-    _begin(ctx, "config smtp", json_output)
-    from supportctl.config import SETTINGS, _coerce
+    begin(ctx, "config smtp", json_output)
+    from supportctl.config import SETTINGS, coerce
     from supportctl.mail import compose as mail
     from supportctl.mail import credentials, smtp
 
-    cfg = _mail_config({})
-    current = _smtp_values(cfg)
+    cfg, current = common.mail_config({})
     tty = sys.stdin.isatty() and not json_output
     given = {
         "host": host,
@@ -568,7 +410,7 @@ def config_smtp(
         elif value is None:
             value = current.get(f"smtp.{key}")
         if value is not None:
-            value = _coerce(SETTINGS[f"smtp.{key}"], value, f"smtp.{key}")
+            value = coerce(SETTINGS[f"smtp.{key}"], value, f"smtp.{key}")
         chosen[key] = value
 
     for key in ("host", "security", "port", "username", "from", "auth"):
@@ -604,9 +446,8 @@ def config_smtp(
     if not json_output:
         out.say(_("Wrote the [smtp] settings to {path} (no password)").format(path=cfg.path))
     if test:
-        fresh = _mail_config({})
-        values = _smtp_values(fresh)
-        creds = credentials.obtain(values, prompt=_password_prompt())
+        _fresh, values = common.mail_config({})
+        creds = credentials.obtain(values, prompt=common.password_prompt())
         outcome = smtp.check_login(smtp.SmtpSettings.from_settings(values), creds)
         result["test"] = {"ok": outcome.state == "sent", "code": outcome.code, "text": outcome.text}
         if outcome.state != "sent":
@@ -620,33 +461,3 @@ def config_smtp(
             out.say(_("Test login to {host}: ok").format(host=values["smtp.host"]))
     if json_output:
         out.write_out(out.envelope("config smtp", result))
-
-
-# (section end: submit, outbox)
-
-
-def outbox_send_now(entry_id: str, session: Any) -> Any:
-    """Send one message just queued (also for `fetch --request`): the result of `outbox.send`."""
-    from supportctl.mail import outbox
-
-    return outbox.send([entry_id], session, mode="submit")[0]
-
-
-def _report_sent(command: str, result: Any, data: dict[str, Any], json_output: bool, failed_hint: str) -> NoReturn:
-    """The outcome of sending one queued message, with the exit codes of `submit` (also for `fetch --request`)."""
-    code = _result_exit(result)
-    hint = failed_hint if result.state == "failed" else _hint_for(result.state, result.id)
-    if json_output:
-        errors = []
-        if code != ExitCode.OK:
-            errors.append({"code": result.state, "exit_code": int(code), "message": result.text, "hint": hint})
-        body = {**data, "sent": result.state == "sent", "result": result.to_dict()}
-        out.write_out(out.envelope(command, body, errors, ok=code == ExitCode.OK))
-    else:
-        if result.skipped == "state" and result.state == "sent":
-            out.say(_("{id}: sent before").format(id=result.id))
-        else:
-            out.say(_result_line(result))
-        if hint:
-            out.say("  " + hint)
-    raise typer.Exit(int(code))

@@ -6,12 +6,21 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from supportctl.desk import triage as inbox
-from supportctl.errors import InvalidInputError, UsageError
+from supportctl.errors import ExitCode, InvalidInputError, UsageError
+from supportctl.form.validation import finding_line
 from supportctl.i18n import _
+from supportctl.mail.compose import check_address
 from supportctl.package.manifest import Package
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from supportctl.mail.outbox import Entry, SendResult
+    from supportctl.mail.submit import Hooks
 
 Found = inbox.Found
 
@@ -59,11 +68,12 @@ def compose(
     to = to or f.reply_to or f.sender_address
     if not to or "@" not in to:
         raise InvalidInputError(_("message {id} has no address to reply to").format(id=f.id))
+    to = check_address(to, "To")
     t = pkg.process.reply
     langs = _languages(form)
     name = " ".join(str(values.get(k) or "") for k in ("first_name", "last_name")).strip() or f.sender or to
     if reject:
-        findings = [inbox.finding_line(x, None) for x in form.findings] if form else []
+        findings = [finding_line(x) for x in form.findings] if form else []
         if not findings:
             findings = [f.reason or _("no registration PDF attached")] if not form else []
         if not findings:
@@ -109,7 +119,7 @@ def compose(
 
 def _finding_lines(form: inbox.CheckedForm | None, reasons: list[str], lang: str) -> list[str]:
     if form and form.findings:
-        return [inbox.finding_line(x, lang) for x in form.findings]
+        return [finding_line(x, lang) for x in form.findings]
     return reasons
 
 
@@ -119,8 +129,8 @@ def already_answered(facts: inbox.Facts) -> dict[str, Any] | None:
     return mark if isinstance(mark, dict) else None
 
 
-class DuplicateReply(UsageError):
-    code = "duplicate"
+class DuplicateReply(UsageError, code="duplicate"):
+    """The message was answered before (`--again` answers once more)."""
 
 
 def refuse_if_answered(facts: inbox.Facts, again: bool) -> None:
@@ -136,7 +146,7 @@ def refuse_if_answered(facts: inbox.Facts, again: bool) -> None:
 
 @dataclass(frozen=True)
 class Queued:
-    entry: Any  # outbox.Entry
+    entry: Entry
     reused: bool  # an earlier run queued this very reply and stopped before marking the message done
 
 
@@ -172,3 +182,70 @@ def done_record(action: str, contract: str | None, entry_id: str | None, message
         "reply_message_id": message_id,
         "outbox": entry_id,
     }
+
+
+@dataclass(frozen=True)
+class ReplyResult:
+    """What `inbox reply` did: printed (dry run), wrote a .eml, queued, or queued and sent the reply."""
+
+    found: Found
+    action: str  # "contract" | "reject"
+    message: EmailMessage
+    queued: Queued | None = None
+    sent: SendResult | None = None
+    eml: Path | None = None
+    dry_run: bool = False
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.sent.exit_code if self.sent is not None else ExitCode.OK
+
+
+def reply(
+    found: Found,
+    pkg: Package,
+    smtp: Mapping[str, Any],
+    *,
+    contract: str | None = None,
+    reject: bool = False,
+    note: str | None = None,
+    sender: str | None = None,
+    again: bool = False,
+    queue_only: bool = False,
+    dry_run: bool = False,
+    eml: Path | None = None,
+    hooks: Hooks | None = None,
+) -> ReplyResult:
+    """Reply to the applicant of `found`: compose, refuse a second answer (unless `again`), then hand it on.
+
+    The message is marked done as soon as the reply is out of our hands: written to `eml` (the desk's
+    mail program sends it), or safely in the outbox (sending is the outbox's job from then on). Without
+    `queue_only` the SMTP session is opened first, so a missing server fails before anything is queued
+    or marked, and the reply is sent at once.
+    """
+    from supportctl.fsutil import atomic_write
+    from supportctl.mail import submit
+
+    if eml is not None and queue_only:
+        raise UsageError(_("--eml writes the reply to a file; it cannot also be queued"))
+    msg = compose(pkg, found, contract=contract, reject=reject, note=note, sender=sender)
+    action = "reject" if reject else "contract"
+    if dry_run:
+        return ReplyResult(found, action, msg, dry_run=True)
+    refuse_if_answered(found.facts, again)
+    if eml is not None:
+        atomic_write(eml, bytes(msg), 0o600)
+        inbox.mark_done(found.facts.id, done_record(action, contract, None, str(msg["Message-ID"])))
+        return ReplyResult(found, action, msg, eml=eml)
+    hooks = hooks or submit.NO_HOOKS
+    session = None if queue_only else submit.open_session(smtp, hooks)
+    try:
+        queued = hand_to_outbox(msg, found.facts, action, again=again)
+        inbox.mark_done(found.facts.id, done_record(action, contract, queued.entry.id, queued.entry.message_id))
+        hooks.on_queued(queued.entry, queued.reused)
+        if session is None:
+            return ReplyResult(found, action, msg, queued)
+        return ReplyResult(found, action, msg, queued, submit.send_now(session, queued.entry))
+    finally:
+        if session is not None:
+            session.close()

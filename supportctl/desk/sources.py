@@ -541,28 +541,3 @@ def open_local(spec: str, limit: int, stdin: IO[bytes] | None = None) -> Source:
             return MboxSource(path, limit)  # an empty mbox: nothing to list, and inbox says so
         raise InvalidInputError(_("{path} is neither a mailbox nor a mail message").format(path=spec), _(_EXPECTED))
     raise InvalidInputError(_("{path}: no such mailbox").format(path=spec), _(_EXPECTED))
-
-
-def password_from_command(command: str, timeout: float = 30.0) -> str:
-    """Run `imap.password_command` (no shell) and return its first output line."""
-    import shlex
-    import subprocess
-
-    try:
-        argv = shlex.split(command)
-    except ValueError as exc:
-        raise ConfigError(_("imap.password_command cannot be parsed: {reason}").format(reason=exc)) from None
-    if not argv:
-        raise ConfigError(_("imap.password_command is empty"))
-    try:
-        p = subprocess.run(argv, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ConfigError(
-            _("imap.password_command failed: {reason}").format(reason=getattr(exc, "strerror", None) or exc)
-        ) from None
-    if p.returncode != 0:
-        raise ConfigError(_("imap.password_command exited with status {code}").format(code=p.returncode))
-    lines = p.stdout.decode("utf-8", "replace").splitlines()
-    if not lines or not lines[0]:
-        raise ConfigError(_("imap.password_command printed no password"))
-    return lines[0]

@@ -24,12 +24,23 @@ from typing import Any
 from supportctl import paths
 from supportctl.desk.sources import Envelope, Source, TooLarge, source_hash
 from supportctl.errors import InvalidInputError, SupportctlError
-from supportctl.fsutil import atomic_write
-from supportctl.i18n import _
+from supportctl.form.validation import finding_line
+from supportctl.fsutil import atomic_write, flock
+from supportctl.i18n import N_, _
 from supportctl.package.manifest import Package
 
 STATE_VERSION = 2  # 2: one record per message with all its files; forms are expanded on read
-STATUSES = ("overdue", "due-soon", "open", "invalid", "duplicate", "skipped", "not-a-registration", "done")
+# The codes are stored and in NDJSON; shown to people they are translated (the English label is the code).
+STATUSES = (
+    N_("overdue"),
+    N_("due-soon"),
+    N_("open"),
+    N_("invalid"),
+    N_("duplicate"),
+    N_("skipped"),
+    N_("not-a-registration"),
+    N_("done"),
+)
 DUE_SOON_SECONDS = 3600.0
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -205,9 +216,22 @@ def load_done() -> dict[str, Any]:
 
 
 def mark_done(message_id: str, record: dict[str, Any]) -> None:
-    done = load_done()
-    done[message_id] = record
-    atomic_write(inbox_dir() / "done.json", json.dumps(done, ensure_ascii=False, indent=1).encode("utf-8"), 0o600)
+    """Record that message `message_id` was answered.
+
+    Read, change and write under the outbox's lock: two replies marked at once (or a reply queued while
+    another is marked) must not lose a record.
+    """
+    from supportctl.mail import outbox
+
+    with flock(outbox.lock_path()):
+        done = load_done()
+        done[message_id] = record
+        data = json.dumps(done, ensure_ascii=False, indent=1).encode("utf-8")
+        atomic_write(inbox_dir() / "done.json", data, 0o600)
+
+
+def status_label(status: str) -> str:
+    return _(status) if status in STATUSES else status
 
 
 # ---------------------------------------------------------------- reading one message
@@ -802,7 +826,7 @@ def _assess_one(
     if form is None:
         return Item(f, "unchecked", form=form)
     if not form.ok:
-        return Item(f, "invalid", tuple(finding_line(x, None) for x in form.findings), form=form)
+        return Item(f, "invalid", tuple(finding_line(x) for x in form.findings), form=form)
     cls = form.activation_class
     if cls not in engine.classes:
         return Item(f, "invalid", (_("the form names no known activation class"),), form=form)
@@ -820,27 +844,6 @@ def _assess_one(
     else:
         status = "open"
     return Item(f, status, (), cls, r.due, r.clock_starts, form)
-
-
-_FINDING = {
-    "de": ("Feld {field}: {message}", "Feld {field}: {message}; Vorschlag: {suggestion}"),
-    "en": ("field {field}: {message}", "field {field}: {message}; suggestion: {suggestion}"),
-}
-
-
-def finding_line(finding: dict[str, Any], lang: str | None) -> str:
-    """One finding in plain words: `field last_name: contains U+0416 …; suggestion: …`."""
-    if lang is None:
-        plain, with_hint = _("field {field}: {message}"), _("field {field}: {message}; suggestion: {suggestion}")
-    else:
-        plain, with_hint = _FINDING.get(lang, _FINDING["en"])
-    fld = finding.get("field") or "-"
-    message = str(finding.get("message") or finding.get("code") or "")
-    if finding.get("field") is None:
-        return message
-    if finding.get("suggestion"):
-        return with_hint.format(field=fld, message=message, suggestion=finding["suggestion"])
-    return plain.format(field=fld, message=message)
 
 
 # ---------------------------------------------------------------- finding one registration again

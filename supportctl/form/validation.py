@@ -12,10 +12,10 @@ import re
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from supportctl.form import latin
-from supportctl.i18n import _
+from supportctl.i18n import N_, _, gettext_in
 
 if TYPE_CHECKING:
     from supportctl.package.manifest import FieldSpec, Package
@@ -34,6 +34,33 @@ class Finding:
 
     def to_dict(self) -> dict[str, object]:
         return {"field": self.field, "code": self.code, "message": self.message, "suggestion": self.suggestion}
+
+
+def finding_line(finding: Finding | Mapping[str, Any], lang: str | None = None, *, label: bool = True) -> str:
+    """The one rendering of a finding: for the terminal, the inbox and the reject mail.
+
+    `field last_name: contains U+0416 …; suggestion: Zhukova`. Without `label` the field name is left to
+    the message (the terminal lists a form's findings under its name: `"email": not a valid … ; suggestion: …`).
+    A form-level finding (no field) is its message. In `lang` when given (mail to the applicant), else in
+    the interface language. An unknown field's message already names its suggestion.
+    """
+    d = finding.to_dict() if isinstance(finding, Finding) else finding
+    message = str(d.get("message") or d.get("code") or "")
+    field, suggestion = d.get("field"), d.get("suggestion")
+    if field is None:
+        return message
+    tr = _ if lang is None else (lambda text: gettext_in(lang, text))
+    hint = suggestion if suggestion and d.get("code") != "unknown-field" else None
+    if label:
+        template = _FIELD_HINT if hint else _FIELD
+    else:
+        template = _HINT if hint else "{message}"
+    return tr(template).format(field=field, message=message, suggestion=hint)
+
+
+_FIELD = N_("field {field}: {message}")
+_FIELD_HINT = N_("field {field}: {message}; suggestion: {suggestion}")
+_HINT = N_("{message}; suggestion: {suggestion}")
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,11 @@ from supportctl.i18n import _
 from supportctl.package.manifest import Package
 
 MAX_FORM_BYTES = 20 * 1024 * 1024
-_ADDR = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$|^[^@\s<>]+@localhost$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def validate_form(pkg: Package, data: bytes, name: str | None = None) -> Any:
-    """The form validation of `supportctl validate` (issue 4), imported only when needed (pypdf)."""
+    """The form validation of `supportctl validate`, imported only when needed (pypdf)."""
     from supportctl.form import pdfform as form
 
     return form.validate_pdf(pkg, data, name=name)
@@ -69,13 +68,23 @@ def clean(value: object, limit: int = 200) -> str:
 
 
 def check_address(addr: str, what: str) -> str:
+    """The one e-mail address check (email-validator, no DNS): returns the address, else a usage error.
+
+    ASCII only: SMTPUTF8 is rare at the servers this goes through, and smtplib cannot send it otherwise.
+    `user@localhost` is accepted for local delivery (cron mail on the same machine).
+    """
+    from email_validator import EmailNotValidError, validate_email
+
     addr = addr.strip()
-    # ASCII only: SMTPUTF8 is rare at the servers this goes through, and smtplib cannot send it otherwise.
-    if not addr.isascii() or not _ADDR.match(addr):
+    local, _at, domain = addr.rpartition("@")
+    probe = f"{local}@example.com" if domain == "localhost" else addr
+    try:
+        validate_email(probe, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError:
         raise UsageError(
             _("{what}: {addr!r} is not an e-mail address").format(what=what, addr=addr),
             _("give one address like name@example.com"),
-        )
+        ) from None
     return addr
 
 
@@ -253,3 +262,58 @@ def write_smtp_config(path: Any, values: Mapping[str, object]) -> None:
             _("fix or move the config file, then run `supportctl config smtp` again"),
         ) from None
     atomic_write_text(p, text, 0o600)
+
+
+def compose_request(pkg: Package, sender: str | None, membership_id: str | None) -> EmailMessage:
+    """The e-mail asking the registration desk for the document package, in German and English.
+
+    Ready for the outbox or a .eml file. `sender` may carry a display name (`Name <addr>`).
+    """
+    from email.utils import formatdate, make_msgid, parseaddr
+
+    msg = EmailMessage()
+    if sender:
+        if any(c in sender for c in "\r\n"):
+            raise UsageError(
+                _("{what}: {addr!r} is not an e-mail address").format(what="--from", addr=sender),
+                _("give one address like name@example.com"),
+            )
+        check_address(parseaddr(sender)[1] or sender, "--from")
+        try:
+            msg["From"] = sender
+        except (ValueError, IndexError):
+            raise UsageError(
+                _("{what}: {addr!r} is not an e-mail address").format(what="--from", addr=sender),
+                _("give one address like name@example.com"),
+            ) from None
+    if membership_id and any(c in membership_id for c in "\r\n"):
+        membership_id = " ".join(membership_id.split())
+    msg["To"] = pkg.process.request_address
+    msg["Subject"] = "Bitte um die Registrierungsunterlagen / Request for the registration documents"
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(domain="supportctl.invalid")
+    msg["X-Mailer"] = "supportctl"
+    ident_de = f"\nMeine Mitglieds- bzw. Abonnement-ID: {membership_id}\n" if membership_id else ""
+    ident_en = f"\nMy membership or subscription ID: {membership_id}\n" if membership_id else ""
+    body = (
+        "Sehr geehrte Damen und Herren,\n"
+        "\n"
+        "das Herunterladen des Dokumentenpakets für die Registrierung des Supportvertrags ist bei mir "
+        "fehlgeschlagen. Bitte senden Sie mir die Leistungsbeschreibung, die Vertragsbedingungen und das "
+        "Registrierungsformular per E-Mail an diese Adresse.\n"
+        f"{ident_de}"
+        "\n"
+        "Vielen Dank und freundliche Grüße\n"
+        "\n"
+        "-- English --\n"
+        "\n"
+        "Dear registration desk,\n"
+        "\n"
+        "I could not download the document package for registering my support contract. Please e-mail me "
+        "the service description, the terms and the registration form at this address.\n"
+        f"{ident_en}"
+        "\n"
+        "Thank you and kind regards\n"
+    )
+    msg.set_content(body, charset="utf-8")
+    return msg

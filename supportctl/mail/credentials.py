@@ -1,11 +1,13 @@
-"""Where a password (the SMTP server's, the package server's) or an OAuth2 token comes from, and the rules
-that keep it secret.
+"""Where a password (the SMTP server's, the package server's, the desk's IMAP server's) or an OAuth2 token
+comes from, and the rules that keep it secret.
 
 Sources, in order for `smtp.password_source = auto`: `SUPPORTCTL_SMTP_PASSWORD`, the system keyring
 (optional extra `keyring`), `smtp.password_command` (run without a shell), a hidden prompt on a terminal.
 With `smtp.auth = xoauth2` the access token comes from `smtp.token_command`. The package server's
 password (`fetch`) comes from the same kinds of source: `SUPPORTCTL_FETCH_PASSWORD`, the keyring
-(service `supportctl-fetch`), `fetch.password_command`, the prompt — see `SecretSources`.
+(service `supportctl-fetch`), `fetch.password_command`, the prompt — see `SecretSources`; the desk's IMAP
+password likewise (`SUPPORTCTL_IMAP_PASSWORD`, `supportctl-imap`, `imap.password_command`). Every secret
+command runs through `run_secret_command`: no shell, one timeout, one size cap, and its stderr is the user's.
 
 The secret never reaches argv, the config file, logs, output or any file supportctl writes: it lives in a
 `Secret` whose repr is masked, and is handed only to the SMTP AUTH exchange.
@@ -49,13 +51,14 @@ class SecretSources:
     """Where one kind of password is looked for: the settings prefix names the `*.password_source` and
     `*.password_command` settings, and the variable and keyring service belong to that kind."""
 
-    prefix: str  # "smtp" | "fetch"
+    prefix: str  # "smtp" | "fetch" | "imap"
     env_var: str
     keyring_service: str
 
 
 SMTP_SECRETS = SecretSources("smtp", ENV_PASSWORD, KEYRING_SERVICE)
 FETCH_SECRETS = SecretSources("fetch", "SUPPORTCTL_FETCH_PASSWORD", "supportctl-fetch")
+IMAP_SECRETS = SecretSources("imap", "SUPPORTCTL_IMAP_PASSWORD", "supportctl-imap")
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,8 @@ def refuse_secrets_in_file(file_values: Mapping[str, Any], path: Path) -> None:
             )
 
 
-def _run_command(command: str, setting: str) -> str:
-    """Run a password/token command WITHOUT a shell and return its first output line."""
+def run_secret_command(command: str, setting: str) -> str:
+    """Run a password/token command WITHOUT a shell and return its first output line (every kind of secret)."""
     try:
         argv = shlex.split(command)
     except ValueError as exc:
@@ -181,7 +184,9 @@ def obtain(
                 _("smtp.auth = xoauth2 needs smtp.token_command"),
                 _("set it to a command that prints an access token, e.g. oama access you@example.com"),
             )
-        return Credentials("xoauth2", username, Secret(_run_command(command, "smtp.token_command"), "token_command"))
+        return Credentials(
+            "xoauth2", username, Secret(run_secret_command(command, "smtp.token_command"), "token_command")
+        )
     if not username:
         return None
     return Credentials("password", username, password_for(username, host, settings, SMTP_SECRETS, env, prompt))
@@ -209,7 +214,7 @@ def password_for(
             if value:
                 return Secret(value, "keyring")
         if way == "command" and settings.get(command_key):
-            return Secret(_run_command(settings[command_key], command_key), "command")
+            return Secret(run_secret_command(settings[command_key], command_key), "command")
         if way == "prompt" and prompt is not None:
             value = prompt(_("Password for {user} at {host}: ").format(user=username, host=host))
             if value:
@@ -238,3 +243,14 @@ def describe_source(settings: Mapping[str, Any], environ: Mapping[str, str] | No
             return "command (or keyring)"
         return "keyring or prompt"
     return source
+
+
+def imap_password(
+    username: str,
+    host: str,
+    command: str | None,
+    environ: Mapping[str, str] | None = None,
+    prompt: Prompt | None = None,
+) -> Secret:
+    """The desk's IMAP password: `SUPPORTCTL_IMAP_PASSWORD`, the keyring, `imap.password_command`, a prompt."""
+    return password_for(username, host, {"imap.password_command": command}, IMAP_SECRETS, environ, prompt)

@@ -33,10 +33,19 @@ from typing import Any
 
 from supportctl import paths
 from supportctl.errors import ExitCode, SupportctlError, UsageError
-from supportctl.fsutil import _fsync_dir, atomic_write
+from supportctl.fsutil import atomic_write, flock, fsync_dir
 from supportctl.i18n import N_, _
 
-STATES = ("queued", "sent", "deferred", "failed", "needs-credentials", "uncertain", "superseded")
+# The codes are stored and in --json; shown to people they are translated (the English label is the code).
+STATES = (
+    N_("queued"),
+    N_("sent"),
+    N_("deferred"),
+    N_("failed"),
+    N_("needs-credentials"),
+    N_("uncertain"),
+    N_("superseded"),
+)
 # Not sent yet, and sendable by `outbox retry`/`flush`: a second copy of the same form must not join them.
 PENDING = ("queued", "deferred", "needs-credentials")
 GIVE_UP_AFTER = timedelta(days=5)
@@ -46,13 +55,12 @@ MAX_HISTORY = 50
 FAILPOINT_ENV = "SUPPORTCTL_FAILPOINT"
 
 
-class DuplicateSubmission(UsageError):
-    code = "duplicate"
+class DuplicateSubmission(UsageError, code="duplicate"):
+    """The same form to the same address was queued before."""
 
 
-class UnknownMessage(SupportctlError):
-    exit_code = ExitCode.USAGE
-    code = "unknown-message"
+class UnknownMessage(SupportctlError, exit_code=ExitCode.USAGE, code="unknown-message"):
+    """No outbox message has this id."""
 
 
 def failpoint(name: str, backend: str | None = None) -> None:
@@ -79,20 +87,23 @@ def outbox_dir() -> Path:
     return paths.state_dir() / "outbox"
 
 
-# States as shown to people (translated); files and --json keep the codes.
-STATE_LABELS = {
-    "queued": N_("queued"),
-    "sent": N_("sent"),
-    "deferred": N_("deferred"),
-    "failed": N_("failed"),
-    "needs-credentials": N_("needs-credentials"),
-    "uncertain": N_("uncertain"),
-    "superseded": N_("superseded"),
-}
-
-
 def state_label(state: str) -> str:
-    return _(STATE_LABELS[state]) if state in STATE_LABELS else state
+    return _(state) if state in STATES else state
+
+
+# The one table from a message's state to the exit status of the run that tried to send it.
+STATE_EXIT = {
+    "sent": ExitCode.OK,
+    "deferred": ExitCode.QUEUED,
+    "queued": ExitCode.QUEUED,
+    "failed": ExitCode.MAIL_REFUSED,
+    "needs-credentials": ExitCode.CONFIG,
+    "uncertain": ExitCode.UNCERTAIN,
+}
+# Worst first: the exit status of a run that sent several messages.
+EXIT_ORDER = (ExitCode.UNCERTAIN, ExitCode.MAIL_REFUSED, ExitCode.CONFIG, ExitCode.TRANSFER, ExitCode.QUEUED)
+# A deferral for one of these reasons is a transfer problem (exit 5), not the server's "try later" (exit 7).
+_TRANSFER_KINDS = ("network", "timeout", "tls", "starttls")
 
 
 @dataclass(frozen=True)
@@ -150,14 +161,33 @@ class SendResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def exit_code(self) -> ExitCode:
+        """The exit status this outcome gives the command that sent (or named) the message."""
+        if self.skipped == "state":
+            # A message named on the command line that is not sendable: its state is the answer.
+            return STATE_EXIT.get(self.state, ExitCode.OK) if self.state != "queued" else ExitCode.OK
+        if self.skipped == "expired":
+            return ExitCode.MAIL_REFUSED
+        if self.skipped:
+            return ExitCode.OK
+        if self.state == "deferred" and self.kind in _TRANSFER_KINDS:
+            return ExitCode.TRANSFER
+        return STATE_EXIT.get(self.state, ExitCode.ERROR)
+
+
+def worst_exit(results: list[SendResult]) -> ExitCode:
+    """The exit status of a run that tried several messages: the worst of theirs."""
+    codes = {r.exit_code for r in results}
+    return next((code for code in EXIT_ORDER if code in codes), ExitCode.OK)
+
 
 # ---------------------------------------------------------------- files and locks
 
 
-def _flock(path: Path, blocking: bool = True) -> contextlib.AbstractContextManager[bool]:
-    from supportctl.locks import file_lock
-
-    return file_lock(path, blocking)
+def lock_path() -> Path:
+    """The outbox-wide lock (enqueue, purge; the desk's done markers take it too)."""
+    return outbox_dir() / ".lock"
 
 
 def _write_state(entry: Entry) -> None:
@@ -203,7 +233,7 @@ def enqueue(msg: EmailMessage, dedupe_key: str | None = None, again: bool = Fals
     )
     root = outbox_dir()
     root.mkdir(parents=True, exist_ok=True)
-    with _flock(root / ".lock"):
+    with flock(lock_path()):
         entry_id = _new_id(now)
         with contextlib.ExitStack() as held:
             if dedupe_key is not None:
@@ -234,7 +264,8 @@ def enqueue(msg: EmailMessage, dedupe_key: str | None = None, again: bool = Fals
                 # without its key (which would let the same form be sent twice).
                 atomic_write(_key_file(dedupe_key), entry_id.encode("ascii"), 0o600)
             os.rename(tmp, root / entry_id)
-            _fsync_dir(root)
+            fsync_dir(root)
+    failpoint("after-queue-write")
     return entry
 
 
@@ -280,7 +311,7 @@ def _check_duplicate(earlier: Entry, again: bool) -> None:
 @contextlib.contextmanager
 def _supersede(earlier: Entry, by: str, now: datetime) -> Iterator[None]:
     """Mark a pending message `superseded` and hold its lock until the replacement is stored."""
-    with _flock(earlier.path / "lock", blocking=False) as got:
+    with flock(earlier.path / "lock", blocking=False) as got:
         if not got:
             raise SupportctlError(
                 _("message {id} (the same form) is being sent right now; try again in a moment").format(id=earlier.id)
@@ -361,7 +392,7 @@ def get(entry_id: str) -> Entry:
 
 def _recover(e: Entry) -> Entry:
     """A "dot-sent" state whose lock is free: the sender died after the ".", so the message is uncertain."""
-    with _flock(e.path / "lock", blocking=False) as got:
+    with flock(e.path / "lock", blocking=False) as got:
         if not got:
             return e  # someone is sending it right now
         fresh = _read_state(e.path) or e
@@ -422,7 +453,7 @@ def send(
 
 def _send_one(entry_id: str, session: Any, mode: str, now: Callable[[], datetime]) -> SendResult:
     path = outbox_dir() / entry_id
-    with _flock(path / "lock", blocking=False) as got:
+    with flock(path / "lock", blocking=False) as got:
         e = _read_state(path)
         if e is None:
             return SendResult(entry_id, "missing", skipped="missing")
@@ -485,7 +516,7 @@ def _send_one(entry_id: str, session: Any, mode: str, now: Callable[[], datetime
 def resolve(entry_id: str, delivered: bool) -> Entry:
     """The user decides an `uncertain` (or failed/needs-credentials) message: it arrived, or send it again."""
     e = get(entry_id)
-    with _flock(e.path / "lock", blocking=False) as got:
+    with flock(e.path / "lock", blocking=False) as got:
         if not got:
             raise SupportctlError(_("message {id} is being sent right now; try again in a moment").format(id=e.id))
         e = _read_state(e.path) or e
@@ -522,11 +553,11 @@ def purge(states: tuple[str, ...] = ("sent", "superseded")) -> list[str]:
     removed: list[str] = []
     if not root.is_dir():
         return removed
-    with _flock(root / ".lock"):
+    with flock(lock_path()):
         for e in entries():
             if e.state not in states:
                 continue
-            with _flock(e.path / "lock", blocking=False) as got:
+            with flock(e.path / "lock", blocking=False) as got:
                 if not got:
                     continue
                 if e.dedupe_key is not None:
@@ -539,5 +570,5 @@ def purge(states: tuple[str, ...] = ("sent", "superseded")) -> list[str]:
             # still held and a purged state is final, so nothing sends or changes the entry meanwhile.
             shutil.rmtree(e.path)
             removed.append(e.id)
-        _fsync_dir(root)
+        fsync_dir(root)
     return removed

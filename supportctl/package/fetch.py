@@ -482,58 +482,6 @@ def _download_package(
     return outcome.bytes, outcome.sha256, known, outcome.validators, outcome.resumed
 
 
-# ---------------------------------------------------------------- the fallback: ask for the package by e-mail
-
-
-def compose_request(pkg: pkgmod.Package, sender: str | None, membership_id: str | None) -> EmailMessage:
-    """The request e-mail to the registration desk, in German and English. Ready for the outbox or a .eml."""
-    from email.utils import formatdate, make_msgid
-
-    msg = EmailMessage()
-    if sender:
-        if "@" not in sender or any(c in sender for c in "\r\n"):
-            raise UsageError(
-                _("{address!r} is not an e-mail address").format(address=sender), _("give it like name@example.com")
-            )
-        try:
-            msg["From"] = sender
-        except (ValueError, IndexError):
-            raise UsageError(
-                _("{address!r} is not an e-mail address").format(address=sender), _("give it like name@example.com")
-            ) from None
-    if membership_id and any(c in membership_id for c in "\r\n"):
-        membership_id = " ".join(membership_id.split())
-    msg["To"] = pkg.process.request_address
-    msg["Subject"] = "Bitte um die Registrierungsunterlagen / Request for the registration documents"
-    msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = make_msgid(domain="supportctl.invalid")
-    msg["X-Mailer"] = "supportctl"
-    ident_de = f"\nMeine Mitglieds- bzw. Abonnement-ID: {membership_id}\n" if membership_id else ""
-    ident_en = f"\nMy membership or subscription ID: {membership_id}\n" if membership_id else ""
-    body = (
-        "Sehr geehrte Damen und Herren,\n"
-        "\n"
-        "das Herunterladen des Dokumentenpakets für die Registrierung des Supportvertrags ist bei mir "
-        "fehlgeschlagen. Bitte senden Sie mir die Leistungsbeschreibung, die Vertragsbedingungen und das "
-        "Registrierungsformular per E-Mail an diese Adresse.\n"
-        f"{ident_de}"
-        "\n"
-        "Vielen Dank und freundliche Grüße\n"
-        "\n"
-        "-- English --\n"
-        "\n"
-        "Dear registration desk,\n"
-        "\n"
-        "I could not download the document package for registering my support contract. Please e-mail me "
-        "the service description, the terms and the registration form at this address.\n"
-        f"{ident_en}"
-        "\n"
-        "Thank you and kind regards\n"
-    )
-    msg.set_content(body, charset="utf-8")
-    return msg
-
-
 def write_eml(msg: EmailMessage, path: Path) -> None:
     from supportctl.fsutil import atomic_write
 

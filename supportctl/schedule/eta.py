@@ -83,12 +83,14 @@ def step_to_dict(s: cal.Step) -> dict[str, Any]:
     else:
         assert s.offset_before is not None and s.offset_after is not None
         d.update(
-            offset_before=_offset(s.offset_before.total_seconds()), offset_after=_offset(s.offset_after.total_seconds())
+            offset_before=utc_offset(s.offset_before.total_seconds()),
+            offset_after=utc_offset(s.offset_after.total_seconds()),
         )
     return d
 
 
-def _offset(seconds: float) -> str:
+def utc_offset(seconds: float) -> str:
+    """`+01:00` for 3600 seconds: the offset as ISO 8601 writes it."""
     sign = "+" if seconds >= 0 else "-"
     m = int(abs(seconds)) // 60
     return f"{sign}{m // 60:02d}:{m % 60:02d}"

@@ -1,0 +1,176 @@
+"""What the command modules share: common options, loading config and package, and rendering send results.
+
+The one public helper module of the CLI: command modules import from here, never each other's privates.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from supportctl import output as out
+from supportctl.errors import ExitCode
+from supportctl.i18n import _
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from supportctl.config import Config
+    from supportctl.mail.credentials import Prompt
+    from supportctl.mail.outbox import Entry, SendResult
+    from supportctl.mail.submit import Hooks
+    from supportctl.package.manifest import Package
+
+# Where `begin` leaves the command's name and --json for the error mapping (`_base._Group.invoke`).
+JSON_KEY = "supportctl.json"
+COMMAND_KEY = "supportctl.command"
+STREAM_KEY = "supportctl.stream"
+
+JsonOpt = Annotated[bool, typer.Option("--json", help=_("Print one JSON document (see README) instead of text."))]
+PackageOpt = Annotated[
+    str | None, typer.Option("--package", "-p", help=_("Document package (directory or .zip)."), metavar="P")
+]
+
+
+def begin(ctx: typer.Context, command: str, json_output: bool, stream: bool = False) -> None:
+    """Every command starts here: an error from now on is reported as `command`, in JSON with --json."""
+    ctx.meta[JSON_KEY] = json_output
+    ctx.meta[COMMAND_KEY] = command
+    ctx.meta[STREAM_KEY] = stream  # --json prints NDJSON records (inbox): errors become records too
+
+
+def load_config(flags: dict[str, Any] | None = None) -> Config:
+    from supportctl import config
+
+    cfg = config.load(flags)
+    for w in cfg.warnings:
+        out.say(_("warning: {message}").format(message=w))
+    return cfg
+
+
+def load_package(flag: str | None, cfg: Config) -> Package:
+    from supportctl.package import manifest as package
+
+    root_dir, source = package.choose(flag, cfg.get("package"))
+    pkg = package.open_package(root_dir)
+    notes = {
+        "flag": _("Using package {name} {version} from {path} (--package)"),
+        "config": _("Using package {name} {version} from {path} (configured)"),
+        "last-fetched": _("Using package {name} {version} from {path} (last fetched)"),
+        "bundled": _("Using the bundled package {name} {version}"),
+    }
+    out.say(notes[source].format(name=pkg.name, version=pkg.version, path=root_dir))
+    return pkg
+
+
+def os_reason(exc: OSError) -> str:
+    """An unexpected OS error in one line: the file and the system's reason."""
+    if exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return exc.strerror or str(exc)
+
+
+# ---------------------------------------------------------------- sending (submit, outbox, inbox reply, fetch)
+
+
+def mail_config(flags: dict[str, Any]) -> tuple[Config, dict[str, Any]]:
+    """The config (with `flags`) and its resolved `smtp.*` settings; a password in the file is refused."""
+    from supportctl.mail import submit
+
+    cfg = load_config(flags)
+    return cfg, submit.smtp_settings(cfg)
+
+
+def password_prompt() -> Prompt | None:
+    """A hidden prompt, only when a person is at a terminal; the core never prompts by itself."""
+    if not sys.stdin.isatty():
+        return None
+    import getpass
+
+    return lambda text: getpass.getpass(text)
+
+
+def hooks(queued: Callable[[Entry, bool], None] | None = None) -> Hooks:
+    """What a sending workflow may ask of the terminal: the password prompt, warnings on stderr, `queued`."""
+    from supportctl.mail.submit import Hooks
+
+    return Hooks(password_prompt(), out.say, queued)
+
+
+def state_label(state: str) -> str:
+    from supportctl.mail.outbox import state_label
+
+    return state_label(state)
+
+
+def when(iso: object) -> str:
+    """An ISO time from the outbox, in the chosen language's format; as stored if it is not one."""
+    if not iso:
+        return ""
+    try:
+        return out.format_datetime(datetime.fromisoformat(str(iso)))
+    except ValueError:
+        return str(iso)
+
+
+def result_line(r: SendResult) -> str:
+    """One send outcome in words: `<id>: sent (250 ok)`, `<id>: refused permanently: …`."""
+    if r.skipped == "busy":
+        return _("{id}: skipped, another supportctl run is sending it").format(id=r.id)
+    if r.skipped == "expired":
+        return _("{id}: failed, given up after 5 days").format(id=r.id)
+    if r.skipped:
+        return _("{id}: not sent, it is {state} (see `supportctl outbox show {id}`)").format(
+            id=r.id, state=state_label(r.state)
+        )
+    lines = {
+        "sent": _("{id}: sent ({text})"),
+        "deferred": _("{id}: not sent, will be retried: {text}"),
+        "failed": _("{id}: refused permanently: {text}"),
+        "needs-credentials": _("{id}: login failed or no credentials: {text}"),
+        "uncertain": _("{id}: UNCERTAIN whether it was delivered: {text}"),
+    }
+    code = f"{r.code} " if r.code else ""
+    line = lines.get(r.state, "{id}: {text}").format(id=r.id, text=(code + r.text).strip())
+    for addr, (rc, rt) in sorted(r.refused.items()):
+        line += "\n  " + _("recipient {addr} refused: {code} {text}").format(addr=addr, code=rc, text=rt)
+    return line
+
+
+def hint_for(state: str, entry_id: str) -> str | None:
+    """What to do about a message in `state`."""
+    hints = {
+        "deferred": _("it stays in the outbox; `supportctl outbox flush` (cron) or `supportctl outbox retry {id}`"),
+        "needs-credentials": _("fix the login (`supportctl config smtp`), then `supportctl outbox retry {id}`"),
+        "uncertain": _(
+            "check the recipient's mailbox or the sent folder; then `supportctl outbox resolve {id} "
+            "--delivered` or `--resend`"
+        ),
+        "failed": _("read the server's reason; correct and `supportctl submit --again`"),
+    }
+    h = hints.get(state)
+    return h.format(id=entry_id) if h else None
+
+
+def report_sent(
+    command: str, result: SendResult, data: dict[str, Any], json_output: bool, failed_hint: str | None = None
+) -> NoReturn:
+    """The outcome of sending one queued message, and the exit status it gives (`SendResult.exit_code`)."""
+    code = result.exit_code
+    hint = failed_hint if failed_hint and result.state == "failed" else hint_for(result.state, result.id)
+    if json_output:
+        errors = []
+        if code != ExitCode.OK:
+            errors.append({"code": result.state, "exit_code": int(code), "message": result.text, "hint": hint})
+        out.write_out(out.envelope(command, {**data, "result": result.to_dict()}, errors, ok=code == ExitCode.OK))
+    else:
+        if result.skipped == "state" and result.state == "sent":
+            out.say(_("{id}: sent before").format(id=result.id))
+        else:
+            out.say(result_line(result))
+        if hint:
+            out.say("  " + hint)
+    raise typer.Exit(int(code))

@@ -1,0 +1,181 @@
+"""The sending workflows: `submit` (the registration form) and one message sent at once through the outbox.
+
+A workflow takes plain values and returns a result record carrying its exit code; it never prints,
+prompts or exits. What it needs from the person running it (a password prompt) and what they should see
+while it runs (a warning; the message is queued, before the network is touched) goes through `Hooks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from supportctl.errors import ExitCode, InvalidInputError
+from supportctl.i18n import _
+from supportctl.mail import compose as mail
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+    from supportctl.config import Config
+    from supportctl.mail.credentials import Prompt
+    from supportctl.mail.outbox import Entry, SendResult
+    from supportctl.mail.smtp import Session
+    from supportctl.package.manifest import Package
+
+Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """How a workflow reaches the person running it; the CLI fills these in, the core never talks itself.
+
+    `prompt`: a hidden password prompt (given only at a terminal). `warn`: one line of talk.
+    `queued(entry, reused)`: the message is safely in the outbox (`reused`: an earlier run had queued it).
+    """
+
+    prompt: Prompt | None = None
+    warn: Warn | None = None
+    queued: Callable[[Entry, bool], None] | None = None
+
+    def on_queued(self, entry: Entry, reused: bool = False) -> None:
+        if self.queued is not None:
+            self.queued(entry, reused)
+
+
+NO_HOOKS = Hooks()
+
+
+def smtp_settings(cfg: Config) -> dict[str, Any]:
+    """The resolved `smtp.*` settings, after refusing a config file that holds a password."""
+    from supportctl import config
+    from supportctl.mail import credentials
+
+    credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
+    return {k: r.value for k, r in cfg.values.items() if k.startswith("smtp.")}
+
+
+def open_session(smtp: Mapping[str, Any], hooks: Hooks = NO_HOOKS) -> Session:
+    """An SMTP session; a missing server is a configuration error here, before anything is queued."""
+    session: Session = mail.open_session(smtp, prompt=hooks.prompt, warn=hooks.warn)
+    return session
+
+
+def send_now(session: Session, entry: Entry) -> SendResult:
+    """Send one message just queued, over `session`."""
+    from supportctl.mail import outbox
+
+    return outbox.send([entry.id], session, mode="submit")[0]
+
+
+def server_summary(smtp: Mapping[str, Any]) -> dict[str, Any]:
+    """Where `submit` would send (for --dry-run): the password's source, never the password."""
+    from supportctl.mail import credentials
+    from supportctl.mail import smtp as smtp_mod
+
+    return {
+        "host": smtp.get("smtp.host"),
+        "port": smtp.get("smtp.port") or smtp_mod.DEFAULT_PORTS.get(smtp.get("smtp.security") or "starttls"),
+        "security": smtp.get("smtp.security"),
+        "username": smtp.get("smtp.username"),
+        "auth": smtp.get("smtp.auth"),
+        "password_source": credentials.describe_source(smtp),
+    }
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """What `submit` did: wrote a .eml, showed a dry run, or queued (and tried to send) the message."""
+
+    composed: mail.Composed
+    entry: Entry | None = None
+    sent: SendResult | None = None
+    eml: Path | None = None
+    server: dict[str, Any] | None = None  # --dry-run
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.sent.exit_code if self.sent is not None else ExitCode.OK
+
+
+def read_form(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > mail.MAX_FORM_BYTES:
+            raise InvalidInputError(_("{path} is too large for a registration form").format(path=path))
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(
+            _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror or exc)
+        ) from None
+
+
+def submit(
+    pkg: Package,
+    form: Path,
+    smtp: Mapping[str, Any],
+    *,
+    to: str | None = None,
+    again: bool = False,
+    dry_run: bool = False,
+    eml: Path | None = None,
+    hooks: Hooks = NO_HOOKS,
+) -> SubmitResult:
+    """Validate the filled form, compose the mail, queue it durably and send it at once.
+
+    `smtp` holds the resolved `smtp.*` settings (`smtp.from` and `smtp.cc` included, flags applied).
+    An invalid form raises `FormFindingsError` (exit 4) with every finding. With `eml` the message is
+    written there and nothing is queued; with `dry_run` nothing is written at all. The same form to the
+    same address is refused (`DuplicateSubmission`) unless `again`.
+    """
+    from supportctl.form import pdfform as form_core
+    from supportctl.fsutil import atomic_write
+    from supportctl.mail import outbox
+
+    data = read_form(form)
+    report = mail.validate_form(pkg, data, form.name)
+    if not report.ok:
+        raise form_core.FormFindingsError(list(report.findings))
+    composed = mail.compose(
+        pkg,
+        report.values,
+        data,
+        form.name,
+        smtp.get("smtp.from"),
+        to=mail.split_addresses(to, "--to"),
+        cc=mail.split_addresses(smtp.get("smtp.cc"), "--cc"),
+    )
+    if eml is not None:
+        from email import policy
+
+        atomic_write(eml, composed.message.as_bytes(policy=policy.SMTP), 0o600)
+        return SubmitResult(composed, eml=eml)
+    if dry_run:
+        return SubmitResult(composed, server=server_summary(smtp))
+    session = open_session(smtp, hooks)
+    try:
+        key = outbox.make_dedupe_key(composed.pdf_sha256, composed.to[0])
+        entry = outbox.enqueue(composed.message, key, again=again)
+        hooks.on_queued(entry)
+        return SubmitResult(composed, entry, send_now(session, entry))
+    finally:
+        session.close()
+
+
+def queue_and_send(
+    msg: EmailMessage,
+    smtp: Mapping[str, Any],
+    *,
+    hooks: Hooks = NO_HOOKS,
+) -> tuple[Entry, SendResult]:
+    """Queue `msg` in the outbox and send it at once (no dedupe): the entry and the outcome."""
+    from supportctl.mail import outbox
+
+    session = open_session(smtp, hooks)
+    try:
+        entry = outbox.enqueue(msg)
+        hooks.on_queued(entry)
+        return entry, send_now(session, entry)
+    finally:
+        session.close()

@@ -1,0 +1,77 @@
+"""`fetch --request`, the fallback when the download fails: ask the registration desk for the package by e-mail.
+
+The mail is composed by `mail.compose.compose_request`; this workflow decides where it goes: through the
+outbox at once (SMTP configured, or `send`), else into a .eml file for the user's own mail program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from supportctl.errors import ConfigError, ExitCode, UsageError
+from supportctl.i18n import _
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+    from supportctl.config import Config
+    from supportctl.mail.outbox import Entry, SendResult
+    from supportctl.mail.submit import Hooks
+    from supportctl.package.manifest import Package
+
+DEFAULT_EML = Path("package-request.eml")
+
+
+@dataclass(frozen=True)
+class RequestResult:
+    message: EmailMessage
+    sender: str | None
+    eml: Path | None = None  # written here (not sent)
+    entry: Entry | None = None  # queued in the outbox
+    sent: SendResult | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.sent.exit_code if self.sent is not None else ExitCode.OK
+
+
+def request_package(
+    pkg: Package,
+    cfg: Config,
+    *,
+    sender: str | None = None,
+    send: bool = False,
+    eml: Path | None = None,
+    hooks: Hooks | None = None,
+) -> RequestResult:
+    """Compose the request and send it through the outbox (`send`, or SMTP configured and no `eml`),
+    else write it to `eml` (default `package-request.eml`).
+
+    The sender is `sender`, else `profile.email`; sending needs one (else `smtp.from`).
+    """
+    from supportctl.mail import compose as mail
+
+    if send and eml is not None:
+        raise UsageError(_("give either --send or --eml"))
+    sender = sender or cfg.get("profile.email")
+    membership = cfg.get("profile.membership_id")
+    if send or (eml is None and cfg.get("smtp.host")):
+        from supportctl.mail import submit
+
+        smtp = submit.smtp_settings(cfg)
+        sender = sender or smtp.get("smtp.from")
+        if not sender:
+            raise ConfigError(
+                _("no sender address for the request"), _("pass --from, or set smtp.from (`supportctl config smtp`)")
+            )
+        msg = mail.compose_request(pkg, sender, membership)
+        entry, result = submit.queue_and_send(msg, smtp, hooks=hooks or submit.NO_HOOKS)
+        return RequestResult(msg, sender, entry=entry, sent=result)
+    from supportctl.package.fetch import write_eml
+
+    msg = mail.compose_request(pkg, sender, membership)
+    path = eml or DEFAULT_EML
+    write_eml(msg, path)
+    return RequestResult(msg, sender, eml=path)
