@@ -29,10 +29,10 @@ from zoneinfo import ZoneInfo
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def empty_python() -> str:
-    path = Path(tempfile.gettempdir()) / "supportctl-bench-empty-venv"
-    if not (path / "bin" / "python").exists():
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+def empty_python(directory: str) -> str:
+    """A venv without site-packages in `directory` (removed by the caller): the baseline interpreter."""
+    path = Path(directory) / "empty-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
     return str(path / "bin" / "python")
 
 
@@ -77,7 +77,13 @@ def paired(a: Callable[[], float], b: Callable[[], float], runs: int) -> tuple[f
 
 
 def bench_startup(runs: int) -> None:
-    base = [empty_python(), "-c", "pass"]
+    # Nothing left behind in /tmp: the baseline venv lives as long as the measurement.
+    with tempfile.TemporaryDirectory(prefix="supportctl-bench-") as tmp:
+        _bench_startup(runs, empty_python(tmp))
+
+
+def _bench_startup(runs: int, python: str) -> None:
+    base = [python, "-c", "pass"]
     sc = supportctl_cmd()
     print(f"start-up ({' '.join(sc)}; baseline {' '.join(base)}; {runs} paired runs, medians)")
     cases = [
@@ -128,17 +134,19 @@ def bench_batch(items: int) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
         fh.writelines(lines)
         path = fh.name
-    t = time.perf_counter()
-    with open(path) as stdin:
-        subprocess.run(
-            [*supportctl_cmd(), "eta", "--batch", "-c", "critical"],
-            stdin=stdin,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=True,
-        )
-    t_cli = time.perf_counter() - t
-    os.unlink(path)
+    try:
+        t = time.perf_counter()
+        with open(path) as stdin:
+            subprocess.run(
+                [*supportctl_cmd(), "eta", "--batch", "-c", "critical"],
+                stdin=stdin,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=True,
+            )
+        t_cli = time.perf_counter() - t
+    finally:
+        os.unlink(path)
     print(f"  supportctl eta --batch (process):   {t_cli:6.3f} s  ({items / t_cli:9.0f} items/s)")
 
     try:

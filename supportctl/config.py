@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from supportctl import paths
-from supportctl.errors import ConfigError
+from supportctl.errors import ConfigError, os_reason
 from supportctl.i18n import _
 
 
@@ -230,7 +230,7 @@ def read_file(path: Path) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise ConfigError(
-            _("cannot read config file {path}: {reason}").format(path=path, reason=exc.strerror or exc)
+            _("cannot read config file {path}: {reason}").format(path=path, reason=os_reason(exc))
         ) from None
     if sys.version_info >= (3, 11):
         import tomllib

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from supportctl.i18n import N_
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -107,3 +109,53 @@ class NoSuchPrinterError(SupportctlError, exit_code=ExitCode.NO_SUCH_PRINTER, co
 
 class PrinterDisabledError(SupportctlError, exit_code=ExitCode.PRINTER_DISABLED, code="printer-disabled"):
     """The printer is stopped or refuses jobs."""
+
+
+# ---------------------------------------------------------------- OS and network errors in words
+
+# Common errno values, as the user reads them (translated; Python's strerror is always English).
+_ERRNO_TEXT = {
+    "ENOENT": N_("no such file or directory"),
+    "EACCES": N_("permission denied"),
+    "EPERM": N_("permission denied"),
+    "EISDIR": N_("it is a directory; give a file name"),
+    "ENOTDIR": N_("a part of the path is not a directory"),
+    "ENOSPC": N_("no space left on the device"),
+    "EROFS": N_("the file system is read-only"),
+    "EEXIST": N_("it exists already"),
+    "ECONNREFUSED": N_("connection refused (is the server running, and is it the right port?)"),
+    "ECONNRESET": N_("the connection was reset by the other side"),
+    "ECONNABORTED": N_("the connection was aborted"),
+    "ETIMEDOUT": N_("timed out"),
+    "EHOSTUNREACH": N_("the host cannot be reached"),
+    "ENETUNREACH": N_("the network cannot be reached"),
+}
+# OpenSSL's reasons when the other side answers a TLS handshake with something that is not TLS.
+_NOT_TLS = (
+    "WRONG_VERSION_NUMBER",
+    "RECORD_LAYER_FAILURE",
+    "PACKET_LENGTH_TOO_LONG",
+    "HTTP_REQUEST",
+    "UNKNOWN_PROTOCOL",
+)
+
+
+def os_reason(exc: BaseException) -> str:
+    """An OS, socket or TLS error in plain words, in the user's language, without the file name
+    (the caller's sentence names the path, once)."""
+    import errno
+
+    from supportctl.i18n import _
+
+    name = type(exc).__name__
+    if name == "gaierror":
+        return _("the host name cannot be resolved")
+    if "SSL" in name and getattr(exc, "reason", None) in _NOT_TLS:
+        return _("the server does not speak TLS on that port (check the port and the security setting)")
+    code = getattr(exc, "errno", None)
+    key = errno.errorcode.get(code) if isinstance(code, int) else None
+    if key in _ERRNO_TEXT:
+        return _(_ERRNO_TEXT[key])
+    if isinstance(exc, TimeoutError):
+        return _("timed out")
+    return str(getattr(exc, "strerror", None) or exc or name)

@@ -9,6 +9,7 @@ read-only flag, so nothing is changed. The back-end is a parameter so the tests 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 from pathlib import Path
@@ -22,8 +23,14 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, backend: str | None
     """Write `data` to `path` so that readers see the old file or the new one, never a torn one."""
     import tempfile  # not at module level: it pulls in random and shutil on every start
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        # os.replace would fail naming our temporary file; the user gave `path`.
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     try:
         if (backend or default_backend()) == "posix":
             os.chmod(tmp, mode)  # mkstemp made it 0600; before the first byte, so never readable by others
@@ -32,11 +39,13 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, backend: str | None
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and exc.filename == tmp:
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
         raise
     fsync_dir(path.parent)
 

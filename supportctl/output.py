@@ -139,6 +139,12 @@ def relative(seconds_until: float) -> str:
     return _("due now")
 
 
+def token(code: str, label: str) -> str:
+    """A state or status in a table: the translated word on a terminal, the stable code (as in `--json`) in a
+    pipe, so scripts that cut columns work in every language."""
+    return label if stdout_is_tty() else code
+
+
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str]], whole: Sequence[int] = ()) -> None:
     """A Rich table on a terminal; tab-separated lines otherwise.
 
@@ -157,7 +163,9 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str
                 t.add_column(c)
         for row in rows:
             t.add_row(*[_escape(cell) for cell in row])
-        Console(no_color=not use_color(), highlight=False).print(t)
+        # Without colour, no styling at all: Rich's `no_color` keeps bold and italic escapes (NO_COLOR means none).
+        color = use_color()
+        Console(no_color=not color, color_system="auto" if color else None, highlight=False).print(t)
     else:
         for row in rows:
             write_out("\t".join(row))

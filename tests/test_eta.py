@@ -140,7 +140,7 @@ def test_all_classes_by_default(cli) -> None:
     ("args", "code", "fragment"),
     [
         (["--at", "yesterday-ish nonsense"], 3, "cannot read the time"),
-        (["--class", "gold"], 3, "unknown activation class 'gold'"),
+        (["--class", "gold"], 2, "unknown activation class 'gold'"),
         (["--tz", "Mars/Olympus"], 3, "unknown time zone"),
         (["--hours", "18:00-09:00"], 3, "invalid business hours"),
         (["--days", "funday"], 3, "invalid business days"),
@@ -212,3 +212,49 @@ def test_batch_all_classes_and_csv(cli) -> None:
 def test_batch_naive_times_use_input_tz(cli) -> None:
     r = cli("eta", "--batch", "-c", "critical", "--input-tz", "Europe/Berlin", input="2026-11-30 17:00\n")
     assert json.loads(r.stdout)["due"] == "2026-11-30T18:00:00+01:00"
+
+
+# ---------------------------------------------------------------- issue 16, item 12
+
+
+def test_batch_names_a_misspelt_class_not_an_unreadable_time(cli) -> None:
+    r = cli("eta", "--batch", input="2026-11-30T10:00+01:00,critcal\n2026-11-30T10:00+01:00,critical\n")
+    assert r.exit_code == 3
+    bad, good = (json.loads(line) for line in r.stdout.splitlines())
+    assert bad["line"] == 1 and bad["error"]["message"] == "unknown activation class 'critcal'"
+    assert bad["error"]["hint"] == "use one of: critical, standard, all"
+    assert good["class"] == "critical" and good["due"] == "2026-11-30T11:00:00+01:00"
+    # An e-mail date with commas is still a time.
+    r = cli("eta", "--batch", "-c", "critical", input="Mon, 30 Nov 2026 10:00:00 +0100\n")
+    assert r.exit_code == 0 and json.loads(r.stdout)["due"] == "2026-11-30T11:00:00+01:00"
+
+
+def test_config_tz_also_reads_a_naive_at(cli, isolated) -> None:
+    cfg = isolated / ".config" / "supportctl" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text('tz = "America/New_York"\n')
+    r = cli("eta", "--at", "2026-11-30 04:00", "-c", "critical", "--json")  # 04:00 New York = 10:00 Berlin
+    assert r.json()["data"]["results"][0]["start"] == "2026-11-30T04:00:00-05:00"
+    assert r.json()["data"]["results"][0]["due"] == "2026-11-30T11:00:00+01:00"
+    r = cli("eta", "--at", "2026-11-30 10:00", "-c", "critical", "--input-tz", "Europe/Berlin", "--json")
+    assert r.json()["data"]["results"][0]["due"] == "2026-11-30T11:00:00+01:00"  # input_tz still wins
+
+
+def test_batch_on_a_terminal_says_it_reads_stdin() -> None:
+    import os
+    import sys
+
+    import pexpect
+
+    from tests.conftest import ROOT
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    child = pexpect.spawn(sys.executable, ["-m", "supportctl", "eta", "--batch", "-c", "critical"], env=env,
+                          encoding="utf-8", timeout=20)  # fmt: skip
+    child.expect_exact("Reading start times from standard input, one per line; Ctrl-D ends.")
+    child.sendline("2026-11-30T10:00:00+01:00")
+    child.expect_exact('"due": "2026-11-30T11:00:00+01:00"')
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

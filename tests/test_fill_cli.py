@@ -153,3 +153,25 @@ def test_validate_unreadable_wins_exit_3(cli: Any, good_pdf: Path, tmp_path: Pat
     assert r.exit_code == 3
     assert r.stdout.splitlines() == [f"{good_pdf}: valid (activation class critical)"]
     assert sum(ln.startswith("error:") for ln in r.stderr.splitlines()) == 2
+
+
+def test_no_input_defaults_the_date_to_today_as_the_terminal_does(cli: Any, tmp_path: Path) -> None:
+    """Issue 16, item 13: `--no-input` without a date no longer fails; it uses today, as `fill` on a terminal."""
+    from datetime import date
+
+    r = cli("fill", "--data", str(data_file(tmp_path, date=None)), "--no-input")
+    assert r.exit_code == 0, r.stderr
+    today = date.today().isoformat()
+    assert f'"date" not given: today, {today}' in r.stderr
+    assert form.validate_pdf(formkit.pkg(), Path("registration-form-filled.pdf").read_bytes()).values["date"] == today
+
+
+def test_fill_names_the_next_steps(cli: Any, tmp_path: Path) -> None:
+    r = cli("fill", "--data", str(data_file(tmp_path)), "--no-input", "--out", "mine.pdf")
+    assert r.exit_code == 0, r.stderr
+    assert (
+        "Next: `supportctl validate mine.pdf` checks it, `supportctl submit mine.pdf` sends it.\n"
+        "Sent now, Business-critical phone support would be active by "
+    ) in r.stderr
+    assert "(`supportctl eta --class critical`)." in r.stderr
+    assert r.stdout == "mine.pdf\n"

@@ -23,7 +23,7 @@ pytestmark = [
     ),
 ]
 
-# (prompt label, answer) in form order.
+# (prompt label, answer) in the order fill asks: the country before the phone (its region hint).
 ANSWERS = [
     ("Program", "2"),
     ("Membership or subscription ID", "ABC-123"),
@@ -31,11 +31,11 @@ ANSWERS = [
     ("First name", "Łukasz"),
     ("Last name", "Yılmaz-Ștefănescu"),
     ("E-mail address", "lukasz@example.com"),
+    ("Country (ISO code)", "de"),
     ("Phone", "+49 30 1234567"),
     ("Street and number", "Hauptstraße 5"),
     ("Postal code", "10115"),
     ("City", "Berlin"),
-    ("Country (ISO code)", "de"),
     ("Requested support", "1"),
     ("Preferred language", "en"),
     ("Date", "25.11.2026"),
@@ -89,7 +89,7 @@ def test_complete_interactive_fill(isolated: Path) -> None:
     assert finish(child) == 0
     values = read_back(Path("registration-form-filled.pdf"))
     assert values["program"] == "MSDN" and values["last_name"] == "Yılmaz-Ștefănescu"
-    assert values["phone"] == "+49301234567" and values["date"] == "2026-11-25" and values["terms_accepted"] is True
+    assert values["phone"] == "+49 30 1234567" and values["date"] == "2026-11-25" and values["terms_accepted"] is True
     assert values["support"] == "critical"
     # The draft is gone once the form is written.
     assert not list((isolated / ".local" / "state" / "supportctl" / "drafts").glob("*.json"))
@@ -100,9 +100,9 @@ def test_wrong_email_is_asked_again_with_the_reason(isolated: Path) -> None:
     for label, text in ANSWERS[:5]:
         answer(child, label, text)
     answer(child, "E-mail address", "lukasz@@example")
-    child.expect_exact('"email": not a valid e-mail address')
+    child.expect_exact('"E-mail address": not a valid e-mail address')  # the label, not the field's name
     answer(child, "E-mail address", "Дмитрий@example.com")
-    child.expect_exact('U+0414 CYRILLIC CAPITAL LETTER DE in "email"')
+    child.expect_exact('U+0414 CYRILLIC CAPITAL LETTER DE in "E-mail address"')
     child.expect_exact("suggestion: Dmitriy@example.com")
     answer(child, "E-mail address", "lukasz@example.com")
     for label, text in ANSWERS[6:]:
@@ -142,9 +142,9 @@ def test_review_and_change_a_field(isolated: Path) -> None:
     for label, text in ANSWERS:
         answer(child, label, text)
     child.expect_exact("Enter to write the form: ")
-    child.sendline("10")
+    child.sendline("11")
     answer(child, "City", "München")
-    child.expect_exact("10. City: München")
+    child.expect_exact("11. City: München")
     assert finish(child) == 0
     assert read_back(Path("registration-form-filled.pdf"))["city"] == "München"
 
@@ -185,3 +185,65 @@ def test_a_closed_terminal_loses_no_answer(isolated: Path) -> None:
     r.expect(pexpect.EOF)
     r.close()
     assert not draft.exists()
+
+
+# ---------------------------------------------------------------- issue 16: papercuts of the first fill
+
+
+def test_country_is_asked_before_the_phone_so_a_national_number_works(isolated: Path) -> None:
+    child = spawn(home=isolated)
+    for label, text in ANSWERS[:6]:
+        answer(child, label, text)
+    child.expect_exact("[7/15] Country (ISO code)")
+    answer(child, "Country (ISO code)", "DE")
+    child.expect_exact("[8/15] Phone")
+    answer(child, "Phone", "030 1234567")  # no +49: the country answered above is the region hint
+    for label, text in ANSWERS[8:]:
+        answer(child, label, text)
+    assert finish(child) == 0
+    assert read_back(Path("registration-form-filled.pdf"))["phone"] == "+49 30 1234567"
+
+
+def test_a_choice_number_out_of_range_says_which_numbers(isolated: Path) -> None:
+    child = spawn(home=isolated)
+    child.expect_exact("6) WebsiteSpark")
+    answer(child, "Program", "7")
+    child.expect_exact("  enter a number from 1 to 6")
+    answer(child, "Program", "2")
+    child.expect_exact("[2/15] Membership or subscription ID")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+
+
+def test_one_key_accepts_the_suggested_transliteration(isolated: Path) -> None:
+    child = spawn(home=isolated)
+    for label, text in ANSWERS[:3]:
+        answer(child, label, text)
+    answer(child, "First name", "Дмитрий")
+    child.expect_exact("suggestion: Dmitriy")
+    child.expect_exact("press Enter to use 'Dmitriy', or type another answer")
+    child.expect_exact("First name [Dmitriy]: ")
+    child.sendline("")  # Enter takes it
+    for label, text in ANSWERS[4:]:
+        answer(child, label, text)
+    assert finish(child) == 0
+    assert read_back(Path("registration-form-filled.pdf"))["first_name"] == "Dmitriy"
+
+
+def test_fill_names_the_next_steps_and_the_activation_time(isolated: Path) -> None:
+    child = spawn(home=isolated)
+    for label, text in ANSWERS:
+        answer(child, label, text)
+    child.expect_exact("Enter to write the form: ")
+    child.sendline("")
+    child.expect_exact("Filled form written to registration-form-filled.pdf")
+    child.expect_exact(
+        "Next: `supportctl validate registration-form-filled.pdf` checks it, "
+        "`supportctl submit registration-form-filled.pdf` sends it."
+    )
+    child.expect(r"Sent now, Business-critical phone support would be active by \w{3} \d{4}-\d\d-\d\d \d\d:\d\d ")
+    child.expect_exact("(`supportctl eta --class critical`).")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

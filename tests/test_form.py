@@ -31,7 +31,7 @@ EXPECTED = {
     "first_name": "Łukasz",
     "last_name": "Yılmaz-Ștefănescu",
     "email": "lukasz@example.com",
-    "phone": "+49301234567",
+    "phone": "+49 30 1234567",
     "street": "Jürgen-Groß-Straße 1",
     "postal_code": "10115",
     "city": "Berlin",
@@ -85,6 +85,40 @@ def test_pdftotext_shows_every_value(filled: bytes, tmp_path: Path) -> None:
         if isinstance(value, str) and name not in ("support", "language"):
             assert value in text, name
     assert "Yılmaz-Ștefănescu" in text
+
+
+@needs_poppler
+def test_values_keep_clear_of_the_field_border(filled: bytes, tmp_path: Path) -> None:
+    """Issue 16: poppler places each value at least 3 pt inside its box (the border is 1 pt wide)."""
+    import re
+    import subprocess
+
+    from pypdf import PdfReader
+
+    p = tmp_path / "filled.pdf"
+    p.write_bytes(filled)
+    html = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(p), "-"], capture_output=True, text=True)
+    words = [
+        (float(m[1]), float(m[2]), m[3])
+        for m in re.finditer(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="[\d.]+">([^<]*)</word>', html.stdout
+        )
+    ]
+    page = PdfReader(BytesIO(filled)).pages[0]
+    height = float(page.mediabox.height)
+    checked = 0
+    for annot in page.get("/Annots", []):
+        w = annot.get_object()
+        name = w.get("/T") or w.get("/Parent", {}).get("/T")
+        if name not in ("city", "postal_code", "company", "phone") or w.get("/FT", "/Tx") != "/Tx":
+            continue
+        x0, y0, x1, y1 = (float(v) for v in w["/Rect"])
+        first_word = str(EXPECTED[str(name)]).split()[0].replace("&", "&amp;")
+        inside = [x for x, y, t in words if t == first_word and x0 - 1 <= x <= x1 and height - y1 <= y <= height - y0]
+        assert inside, (name, first_word)
+        assert min(inside) - x0 >= 3.0, (name, min(inside) - x0)
+        checked += 1
+    assert checked == 4
 
 
 @needs_qpdf

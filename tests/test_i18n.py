@@ -180,7 +180,7 @@ def test_completion_options_are_translated_and_still_work(proc, isolated: Path) 
             ExitCode.INVALID_INPUT,
             "die Zeitangabe 'gestern irgendwann' ist nicht lesbar",
         ),
-        (["eta", "--class", "gold"], ExitCode.INVALID_INPUT, "unbekannte Aktivierungsklasse 'gold' (verwenden Sie"),
+        (["eta", "--class", "gold"], ExitCode.USAGE, "unbekannte Aktivierungsklasse 'gold' (verwenden Sie"),
         (["eta", "--tz", "Mars/Olympus"], ExitCode.INVALID_INPUT, "unbekannte Zeitzone 'Mars/Olympus'"),
         (["eta", "--hours", "18:00-09:00"], ExitCode.INVALID_INPUT, "ungültige Geschäftszeiten '18:00-09:00'"),
         (["eta", "--format", "xml"], ExitCode.USAGE, "Ungültiger Wert für '--format': 'xml' ist keiner der Werte"),
@@ -301,11 +301,11 @@ GERMAN_ANSWERS = [
     ("Vorname", "Łukasz"),
     ("Nachname", "Müller"),
     ("E-Mail-Adresse", "lukasz@example.com"),
-    ("Telefon", "+49 30 1234567"),
+    ("Land (ISO-Code)", "de"),  # before the phone: its region hint (issue 16)
+    ("Telefon", "030 1234567"),
     ("Straße und Hausnummer", "Hauptstraße 5"),
     ("Postleitzahl", "10115"),
     ("Ort", "Berlin"),
-    ("Land (ISO-Code)", "de"),
     ("Gewünschter Support", "1"),
     ("Bevorzugte Sprache", "de"),
     ("Datum", "25.11.2026"),
@@ -341,7 +341,7 @@ def test_interactive_fill_in_german(isolated: Path) -> None:
     for label, text in GERMAN_ANSWERS[:2]:
         answer(label, text)
     answer("Firma", "")
-    child.expect_exact("„company“ ist ein Pflichtfeld")
+    child.expect_exact("„Firma“ ist ein Pflichtfeld")  # the label, not the field's name (issue 16)
     for label, text in GERMAN_ANSWERS[2:]:
         answer(label, text)
     child.expect_exact("supportctl show terms")
@@ -358,6 +358,7 @@ def test_interactive_fill_in_german(isolated: Path) -> None:
     assert child.exitstatus == 0, "".join(transcript)
     screen = "".join(transcript)
     assert "Ausgefülltes Formular in registration-form-filled.pdf geschrieben" in screen
+    assert "Als Nächstes: `supportctl validate registration-form-filled.pdf` prüft es" in screen
     assert "Geschäftskritischer Telefonsupport" in screen
     assert not ENGLISH_ON_SCREEN.search(screen), screen
     assert Path("registration-form-filled.pdf").exists()

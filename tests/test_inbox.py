@@ -234,7 +234,7 @@ def test_reply_contract_reject_and_done(tmp_path: Path, pkg: Any, engine: Any, c
     r = cli("inbox", "reply", str(tmp_path / "zip.eml"), "--reject", "--dry-run")
     assert r.exit_code == 0 and "zip archive" in r.stdout
     r = cli("inbox", "reply", "0123456789ab", "--reject", "--dry-run")
-    assert r.exit_code == ExitCode.INVALID_INPUT
+    assert r.exit_code == ExitCode.USAGE  # an unknown id: exit 2, as for `outbox show` (issue 16)
 
 
 def _triaged_ids(tmp_path: Path, pkg: Any, engine: Any) -> dict[str, str]:

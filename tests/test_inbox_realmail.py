@@ -132,7 +132,7 @@ def test_two_forms_are_two_registrations_with_their_own_ids(tmp_path: Path, cli:
     exact = cli("inbox", "show", base, "--now", NOW)
     assert exact.exit_code == 0 and "critical" in exact.stdout
     short = cli("inbox", "show", base[:5])
-    assert short.exit_code == ExitCode.INVALID_INPUT
+    assert short.exit_code == ExitCode.USAGE  # too short to be an id: an unknown id, exit 2
 
 
 def test_special_files_never_stop_the_run(tmp_path: Path, cli: Any) -> None:

@@ -130,9 +130,11 @@ def test_email_syntax_without_dns() -> None:
     assert field_check("email", "no at sign")[1] == "email"
 
 
-def test_phone_is_e164_with_the_country_as_region_hint() -> None:
-    assert field_check("phone", "030 1234567", country="DE") == ("+49301234567", None)
-    assert field_check("phone", "+43 1 5134567") == ("+4315134567", None)
+def test_phone_is_international_format_with_the_country_as_region_hint() -> None:
+    # As people write it and as the desk reads it on the form: phonenumbers' INTERNATIONAL format (issue 16).
+    assert field_check("phone", "030 1234567", country="DE") == ("+49 30 1234567", None)
+    assert field_check("phone", "+49301234567") == ("+49 30 1234567", None)
+    assert field_check("phone", "+43 1 5134567") == ("+43 1 5134567", None)
     assert field_check("phone", "030 1234567")[1] == "phone"  # no country known and no +
     assert field_check("phone", "+49 12", country="DE")[1] == "phone"
 
@@ -170,7 +172,7 @@ def test_validate_values_reports_every_field_once() -> None:
     del values["city"]
     good, findings = validate_values(formkit.pkg(), values)
     assert sorted(f.field or "" for f in findings) == ["city", "date", "email", "first_name", "terms_accepted"]
-    assert good["phone"] == "+49301234567" and good["country"] == "DE"
+    assert good["phone"] == "+49 30 1234567" and good["country"] == "DE"
 
 
 def test_unknown_field_did_you_mean() -> None:

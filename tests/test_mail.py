@@ -641,7 +641,10 @@ def test_config_smtp_without_a_terminal_takes_flags(cli, isolated: Path) -> None
     settings = r.json()["data"]["settings"]
     assert settings["smtp.host"]["value"] == "smtp.office365.com" and settings["smtp.host"]["source"] == "file"
     r = cli("config", "smtp", "--security", "bogus", "--no-test")
-    assert r.exit_code == ExitCode.CONFIG
+    assert r.exit_code == ExitCode.USAGE  # a bad option value is exit 2 everywhere (issue 16)
+    assert r.stderr.strip().splitlines()[-2] == (
+        "error: Invalid value for '--security': smtp.security must be one of starttls, tls, none, not 'bogus'"
+    )
 
 
 def test_no_server_configured_is_exit_8_before_anything_is_queued(cli, tmp_path: Path, monkeypatch) -> None:

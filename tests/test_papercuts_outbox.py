@@ -5,17 +5,28 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from supportctl.errors import ExitCode
 from supportctl.mail import outbox
+from tests import smtpserver
 from tests.conftest import ROOT
-from tests.test_mail import make_pdf, only_entry, server, state_of  # noqa: F401  (server is a fixture)
+from tests.test_mail import make_pdf, only_entry, state_of
 
 
-def test_submit_of_a_deferred_form_points_to_retry_not_again(cli, server, tmp_path: Path) -> None:  # noqa: F811
+@pytest.fixture
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[smtpserver.Server]:
+    srv = smtpserver.start(tmp_path)
+    for k, v in srv.env().items():
+        monkeypatch.setenv(k, v)
+    yield srv
+    srv.stop()
+
+
+def test_submit_of_a_deferred_form_points_to_retry_not_again(cli, server, tmp_path: Path) -> None:
     pdf = make_pdf(tmp_path)
     server.mode = "rcpt451"
     assert cli("submit", str(pdf)).exit_code == ExitCode.QUEUED
@@ -33,7 +44,7 @@ def test_submit_of_a_deferred_form_points_to_retry_not_again(cli, server, tmp_pa
     assert server.count() == 0
 
 
-def test_again_supersedes_the_pending_copy_so_retry_all_sends_once(cli, server, tmp_path: Path) -> None:  # noqa: F811
+def test_again_supersedes_the_pending_copy_so_retry_all_sends_once(cli, server, tmp_path: Path) -> None:
     pdf = make_pdf(tmp_path)
     server.mode = "rcpt451"
     assert cli("submit", str(pdf)).exit_code == ExitCode.QUEUED
@@ -53,7 +64,7 @@ def test_again_supersedes_the_pending_copy_so_retry_all_sends_once(cli, server, 
     assert server.count() == 1
 
 
-def test_again_after_sent_sends_a_second_copy_and_keeps_the_first(cli, server, tmp_path: Path) -> None:  # noqa: F811
+def test_again_after_sent_sends_a_second_copy_and_keeps_the_first(cli, server, tmp_path: Path) -> None:
     pdf = make_pdf(tmp_path)
     assert cli("submit", str(pdf)).exit_code == 0
     first = only_entry()
@@ -61,7 +72,7 @@ def test_again_after_sent_sends_a_second_copy_and_keeps_the_first(cli, server, t
     assert state_of(first.id) == "sent" and server.count() == 2
 
 
-def test_uncertain_points_to_resolve(cli, server, tmp_path: Path) -> None:  # noqa: F811
+def test_uncertain_points_to_resolve(cli, server, tmp_path: Path) -> None:
     pdf = make_pdf(tmp_path)
     server.mode = "drop-after-dot"
     assert cli("submit", str(pdf)).exit_code == ExitCode.UNCERTAIN
@@ -71,7 +82,7 @@ def test_uncertain_points_to_resolve(cli, server, tmp_path: Path) -> None:  # no
     assert "may have arrived" in r.stderr and f"outbox resolve {first.id}" in r.stderr
 
 
-def test_purge_keeps_the_duplicate_protection(cli, server, tmp_path: Path) -> None:  # noqa: F811
+def test_purge_keeps_the_duplicate_protection(cli, server, tmp_path: Path) -> None:
     pdf = make_pdf(tmp_path)
     assert cli("submit", str(pdf)).exit_code == 0
     first = only_entry()
@@ -88,7 +99,7 @@ def test_purge_keeps_the_duplicate_protection(cli, server, tmp_path: Path) -> No
     assert cli("submit", str(pdf), "--again").exit_code == 0 and server.count() == 2
 
 
-def test_purge_without_a_terminal_needs_yes(cli, server, tmp_path: Path) -> None:  # noqa: F811
+def test_purge_without_a_terminal_needs_yes(cli, server, tmp_path: Path) -> None:
     assert cli("submit", str(make_pdf(tmp_path))).exit_code == 0
     r = cli("outbox", "purge")
     assert r.exit_code == ExitCode.USAGE
@@ -110,7 +121,7 @@ def _spawn_purge(env: dict[str, str]):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-def test_purge_on_a_terminal_asks_and_no_keeps_everything(cli, server, tmp_path: Path) -> None:  # noqa: F811
+def test_purge_on_a_terminal_asks_and_no_keeps_everything(cli, server, tmp_path: Path) -> None:
     import pexpect
 
     assert cli("submit", str(make_pdf(tmp_path))).exit_code == 0
@@ -129,3 +140,98 @@ def test_purge_on_a_terminal_asks_and_no_keeps_everything(cli, server, tmp_path:
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0 and outbox.entries() == []
+
+
+# ---------------------------------------------------------------- item 5: one sender check
+
+
+def test_name_and_address_sender_is_accepted_everywhere(
+    cli, server, tmp_path: Path, isolated: Path, monkeypatch
+) -> None:
+    import email
+    from email import policy
+
+    monkeypatch.delenv("SUPPORTCTL_SMTP_FROM")
+    r = cli("config", "smtp", "--host", "127.0.0.1", "--from", f"Łukasz Dvořák <{smtpserver.USER}>", "--no-test")
+    assert r.exit_code == 0, r.stderr
+    r = cli("submit", str(make_pdf(tmp_path)))
+    assert r.exit_code == 0, r.stderr
+    msg = email.message_from_bytes(server.handler.messages[0]["data"], policy=policy.default)
+    assert msg["From"].addresses[0].display_name == "Łukasz Dvořák"
+    assert msg["From"].addresses[0].addr_spec == smtpserver.USER
+    assert msg["Message-ID"].endswith("@" + smtpserver.USER.rsplit("@", 1)[1] + ">")
+    assert server.handler.messages[0]["from"] == smtpserver.USER  # the envelope: the bare address
+
+
+def test_bad_sender_in_the_flag_is_usage_in_the_file_is_config(
+    cli, server, tmp_path: Path, isolated: Path, monkeypatch
+) -> None:
+    monkeypatch.delenv("SUPPORTCTL_SMTP_FROM")
+    r = cli("config", "smtp", "--host", "127.0.0.1", "--from", "not an address", "--no-test")
+    assert r.exit_code == ExitCode.USAGE
+    assert r.stderr.strip().splitlines()[-1] == (
+        "error: --from: 'not an address' is not an e-mail address "
+        "(give one address like name@example.com or Name <name@example.com>)"
+    )
+    cfg = isolated / ".config" / "supportctl" / "config.toml"
+    assert not cfg.exists()  # nothing written
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text('[smtp]\nfrom = "not an address"\n')
+    r = cli("submit", str(make_pdf(tmp_path)))
+    assert r.exit_code == ExitCode.CONFIG
+    assert (
+        r.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error: smtp.from in {cfg}: 'not an address' is not an e-mail address")
+    )
+    assert outbox.entries() == [] and server.count() == 0
+    r = cli("submit", str(make_pdf(tmp_path)), "--from", "me@example.org")  # the flag wins over the file
+    assert r.exit_code == 0, r.stderr
+
+
+def test_request_eml_falls_back_to_smtp_from(cli, isolated: Path, tmp_path: Path) -> None:
+    cfg = isolated / ".config" / "supportctl" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text('[smtp]\nfrom = "Zoë Brontë <zoe@example.org>"\n')
+    r = cli("fetch", "--request", "--eml", "req.eml", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert "zoe@example.org" in r.json()["data"]["from"]
+
+
+# ---------------------------------------------------------------- item 6: keyring without the extra
+
+
+def test_keyring_source_without_the_extra_says_how_to_install_it(cli, isolated: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("keyring") is not None:
+        pytest.skip("the keyring extra is installed here")
+    r = cli(
+        "config", "smtp", "--host", "127.0.0.1", "--username", "me@example.org", "--from", "me@example.org",
+        "--password-source", "keyring", "--no-test",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert "warning: the password source keyring needs the keyring module: pip install 'supportctl[keyring]'" in (
+        r.stderr
+    )
+    from supportctl.errors import ConfigError
+    from supportctl.mail import credentials
+
+    with pytest.raises(ConfigError) as caught:
+        credentials.obtain({"smtp.username": "me@example.org", "smtp.host": "h", "smtp.password_source": "keyring"})
+    assert "the password source keyring needs the keyring module" in caught.value.message
+    assert (caught.value.hint or "").startswith("pip install 'supportctl[keyring]'")
+
+
+def test_submit_names_the_next_step(cli, server, tmp_path: Path) -> None:
+    """Issue 16, item 16: after a sent submission, `status` (or, without it, `eta`) is named."""
+    from supportctl.cli._base import VERB_MODULES
+
+    r = cli("submit", str(make_pdf(tmp_path)))
+    assert r.exit_code == 0, r.stderr
+    expected = (
+        "Next: `supportctl status` shows whether the desk answered and when support will be active."
+        if "status" in VERB_MODULES
+        else "Next: `supportctl eta` shows when support will be active; the desk replies with the contract number."
+    )
+    assert r.stderr.strip().splitlines()[-1] == expected

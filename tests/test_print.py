@@ -357,6 +357,27 @@ def test_no_print_system_names_the_files(cli: Any, pkg: Path, tmp_path: Path, mo
     assert str(pkg / "service-description.pdf") in line and str(pkg / "registration-form.pdf") in line
 
 
+def test_fetch_print_without_a_print_system_reports_both_outcomes(
+    cli: Any, pkg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16, item 15: the fetch worked; only the printing did not, and both are said."""
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    dest = tmp_path / "registration-package"
+    r = cli("fetch", str(pkg), "--print")
+    assert r.exit_code == ExitCode.ERROR
+    assert f"Fetched package supportctl-default 2026.11 into {dest}" in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("error: no print system found")
+    assert (dest / "registration-form.pdf").is_file()
+    r = cli("fetch", str(pkg), "--print", "--json")
+    body = r.json()
+    assert r.exit_code == ExitCode.ERROR and body["ok"] is False
+    assert body["data"]["dest"] == str(dest) and body["data"]["printed"] == []
+    assert body["errors"][0]["message"] == "no print system found (neither lp nor lpr is installed)"
+    assert body["data"]["bytes"] == sum(f.stat().st_size for f in dest.iterdir() if not f.name.startswith("."))
+
+
 def test_fetch_print(cli: Any, cups: CupsServer, pkg: Path, tmp_path: Path) -> None:
     r = cli("fetch", str(pkg), "--print", "--json")
     assert r.exit_code == 0, r.stderr

@@ -389,7 +389,10 @@ def config_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     sources = {"env": _("environment"), "file": _("config file"), "default": _("default"), "flag": _("flag")}
     rows = []
     for key, s in settings.items():
-        value = "" if s["value"] is None else str(s["value"])
+        # As written in the config file (TOML): true/false, not Python's True/False.
+        value = (
+            "" if s["value"] is None else str(s["value"]).lower() if isinstance(s["value"], bool) else str(s["value"])
+        )
         where = sources[s["source"]] + (f" ({s['origin']})" if s["source"] == "env" else "")
         rows.append([key, value, where])
     out.table(_("Settings ({path})").format(path=cfg.path), [_("Setting"), _("Value"), _("Source")], rows)
@@ -494,7 +497,10 @@ def command_name(info: Any) -> str:
 
 
 def hoist_lang(args: list[str]) -> list[str]:
-    """Accept `--lang X` anywhere (`supportctl fill --lang de`): move it before the subcommand."""
+    """Accept `--lang X` anywhere (`supportctl fill --lang de`): move it before the subcommand.
+
+    And `--json` before the subcommand (`supportctl --json eta`), which goes to the end, where the command
+    takes it, as `--lang` works anywhere."""
     rest: list[str] = []
     lang: list[str] = []
     i = 0
@@ -513,4 +519,15 @@ def hoist_lang(args: list[str]) -> list[str]:
             continue
         rest.append(a)
         i += 1
-    return lang + rest
+    return lang + _json_to_the_end(rest)
+
+
+def _json_to_the_end(args: list[str]) -> list[str]:
+    first_word = next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))
+    if "--json" not in args[:first_word] or first_word == len(args):
+        return args
+    rest = [a for i, a in enumerate(args) if not (a == "--json" and i < first_word)]
+    if "--" in rest:
+        at = rest.index("--")
+        return [*rest[:at], "--json", *rest[at:]]
+    return [*rest, "--json"]

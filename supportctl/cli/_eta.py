@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli._base import app
 from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package
-from supportctl.errors import ExitCode
+from supportctl.errors import ExitCode, InvalidInputError
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
@@ -41,7 +42,14 @@ def eta(
         str, typer.Option("--at", help=_("Start: ISO 8601, an e-mail Date: header, or now."), metavar="WHEN")
     ] = "now",
     activation_class: Annotated[
-        str, typer.Option("--class", "-c", help=_("Activation class: critical, standard or all."), metavar="CLASS")
+        str,
+        typer.Option(
+            "--class",
+            "-c",
+            help=_("Activation class: critical, standard or all."),
+            metavar="CLASS",
+            autocompletion=completion.activation_classes,
+        ),
     ] = "all",
     input_tz: Annotated[
         str | None, typer.Option("--input-tz", help=_("Zone of a --at without offset (default: local)."), metavar="TZ")
@@ -99,10 +107,17 @@ def eta(
     pkg = load_package(package, cfg)
     engine = core.engine_for(pkg.process, cfg)
     schedule = engine.schedule
-    in_tz = resolve_zone(cfg.get("input_tz"))
+    # One setting for "my zone": a naive --at is read in input_tz if set, else in tz (display), else local.
+    in_tz = resolve_zone(cfg.get("input_tz") or cfg.get("tz"))
     user_tz = resolve_zone(cfg.get("tz"))
-    names = engine.class_names(activation_class)
+    try:
+        names = engine.class_names(activation_class)
+    except InvalidInputError as exc:  # --class is an option value: a wrong command line, exit 2
+        raise typer.BadParameter(f"{exc.message} ({exc.hint})", param_hint="'--class'") from None
     if batch:
+        if json_output and fmt is BatchFormat.csv:
+            raise typer.BadParameter(_("--json streams NDJSON; leave out --format csv"), param_hint="--json")
+        # --json with --batch is the NDJSON stream (one object per line), the machine-readable form of a stream.
         _eta_batch(engine, activation_class, in_tz, fmt)
         return
     now = datetime.now(timezone.utc)
@@ -126,6 +141,8 @@ def _eta_batch(engine: Engine, default_class: str, in_tz: ZoneInfo, fmt: BatchFo
 
     failed = 0
     write = sys.stdout.write
+    if sys.stdin.isatty():
+        out.say(_("Reading start times from standard input, one per line; Ctrl-D ends."))
     if fmt is BatchFormat.csv:
         import csv
 

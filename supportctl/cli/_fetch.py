@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
 from supportctl.cli._base import app
 from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package
+from supportctl.errors import SupportctlError
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
@@ -172,18 +174,26 @@ def fetch(
     if result.resumed:
         out.say(_("The download broke off and was resumed ({n} times)").format(n=result.resumed))
     jobs: list[Job] = []
+    print_error: SupportctlError | None = None
     if print_after:
         from supportctl.package import manifest as pkgmod
         from supportctl.package import printing
 
         pkg = pkgmod.load(result.dest)
         setting = cfg.source("print.printer")
-        printed = printing.print_items(printing.select(pkg, []), setting.value, setting.source, wait=0)
-        jobs = printed.jobs
+        try:
+            printed = printing.print_items(printing.select(pkg, []), setting.value, setting.source, wait=0)
+            jobs = printed.jobs
+        except SupportctlError as exc:
+            print_error = exc  # the fetch itself worked: say so first, then what went wrong with printing
     if json_output:
         data = result.to_dict()
         data["printed"] = [j.to_dict() for j in jobs]
-        out.write_out(out.envelope("fetch", data))
+        errors = [print_error.to_dict()] if print_error else []
+        out.write_out(out.envelope("fetch", data, errors, ok=print_error is None))
+        if print_error:
+            out.say(out.error_line(print_error.message, print_error.hint))
+            raise typer.Exit(int(print_error.exit_code))
         return
     if not result.unchanged:
         out.say(
@@ -194,6 +204,10 @@ def fetch(
     out.table(None, [_("Document"), _("File")], [[d["id"], d["file"]] for d in result.documents])
     for j in jobs:
         out.say(_("Sent {file} to the printer ({job})").format(file=j.item.file, job=j.job or j.state))
+    if print_error:
+        out.say(out.error_line(print_error.message, print_error.hint))
+        raise typer.Exit(int(print_error.exit_code))
+    out.say(_("Next: read `supportctl show service-description` and `supportctl show terms`, then `supportctl fill`."))
 
 
 def _fetch_request(
@@ -266,7 +280,12 @@ def _progress_bar() -> AbstractContextManager[Callable[[int, int | None], None] 
             DownloadColumn(),
             TransferSpeedColumn(),
             TimeRemainingColumn(),
-            console=Console(stderr=True, no_color=not out.use_color(sys.stderr), highlight=False),
+            console=Console(
+                stderr=True,
+                no_color=not out.use_color(sys.stderr),
+                color_system="auto" if out.use_color(sys.stderr) else None,
+                highlight=False,
+            ),
             transient=True,
         )
         task: list[TaskID] = []
@@ -300,6 +319,7 @@ def show(
         typer.Argument(
             help=_("service-description, terms, fields, or another document id of the package."),
             metavar="service-description|terms|fields|DOC",
+            autocompletion=completion.show_targets,
         ),
     ],
     package: PackageOpt = None,
@@ -359,6 +379,7 @@ def print_cmd(
             help=_("Document ids, terms, or a filled form FILE.pdf (default: every printable document)."),
             metavar="[DOC|FILE.pdf]...",
             show_default=False,
+            autocompletion=completion.print_targets,
         ),
     ] = None,
     printer: Annotated[

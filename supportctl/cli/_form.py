@@ -34,7 +34,7 @@ def _read_data(source: str) -> dict[str, Any]:
     """`--data FILE|-`: a JSON or TOML object of field values."""
     import json
 
-    from supportctl.errors import InvalidInputError
+    from supportctl.errors import InvalidInputError, os_reason
 
     if source == "-":
         text = sys.stdin.read(1 << 20)
@@ -43,8 +43,15 @@ def _read_data(source: str) -> dict[str, Any]:
         try:
             with open(source, encoding="utf-8") as fh:
                 text = fh.read(1 << 20)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInputError(_("cannot read {path}: {reason}").format(path=source, reason=exc)) from None
+        except OSError as exc:
+            raise InvalidInputError(
+                _("cannot read {path}: {reason}").format(path=source, reason=os_reason(exc))
+            ) from None
+        except UnicodeDecodeError:
+            raise InvalidInputError(
+                _("cannot read {path}: it is not UTF-8 text").format(path=source),
+                _("save it as UTF-8 (JSON or TOML)"),
+            ) from None
         where = source
     try:
         data = json.loads(text)
@@ -58,11 +65,27 @@ def _read_data(source: str) -> dict[str, Any]:
         except tomllib.TOMLDecodeError as exc:
             raise InvalidInputError(
                 _("{where} is neither a JSON nor a TOML object: {reason}").format(where=where, reason=exc),
-                _('e.g. {{"first_name": "Łukasz", "terms_accepted": true}}'),
+                _('e.g. {"first_name": "Łukasz", "terms_accepted": true}'),
             ) from None
     if not isinstance(data, dict):
         raise InvalidInputError(_("{where} must hold one object with field names as keys").format(where=where))
     return {str(k): v if isinstance(v, (str, bool)) else str(v) for k, v in data.items()}
+
+
+def _draft_time(iso: str) -> str:
+    """When a draft was saved, to the minute in the local zone (it is stored as UTC ISO 8601)."""
+    from datetime import datetime
+
+    try:
+        return out.format_datetime(datetime.fromisoformat(iso).astimezone())
+    except ValueError:
+        return iso
+
+
+def _today() -> str:
+    from datetime import date
+
+    return date.today().isoformat()
 
 
 def _label(spec: FieldSpec, lang: str) -> str:
@@ -118,7 +141,10 @@ def _ask(
         except EOFError:
             raise _Abandon() from None
         raw: object = answer if answer else default
-        if spec.choices and answer.isdigit() and 1 <= int(answer) <= len(spec.choices):
+        if spec.choices and answer.isdigit() and answer not in spec.choice_values():
+            if not 1 <= int(answer) <= len(spec.choices):
+                out.say("  " + _("enter a number from 1 to {n}").format(n=len(spec.choices)))
+                continue
             raw = spec.choices[int(answer) - 1].value
         if spec.type == "checkbox" and answer:
             raw = parse_bool(answer)
@@ -128,7 +154,26 @@ def _ask(
         result = check_field(spec, raw, known, chars)
         if result.finding is None:
             return result.value
-        out.say("  " + finding_line(result.finding))
+        # On the terminal the person sees the label, not the field's internal name.
+        line = finding_line(result.finding)
+        out.say("  " + line.replace(f'"{spec.name}"', f'"{label}"').replace(f"„{spec.name}“", f"„{label}“"))
+        suggestion = result.finding.suggestion
+        if suggestion and check_field(spec, suggestion, known, chars).finding is None:
+            # One key takes it: the suggestion becomes what Enter answers (it is shown in the prompt).
+            out.say("  " + _("press Enter to use {suggestion!r}, or type another answer").format(suggestion=suggestion))
+            default = suggestion
+
+
+def asking_order(fields: list[Any]) -> list[Any]:
+    """The form's fields in the order they are asked: the country before the phone number (its region hint),
+    so a national number such as 030 1234567 is understood, as it is from --data."""
+    countries = [f for f in fields if f.type == "country"]
+    first_phone = next((i for i, f in enumerate(fields) if f.type == "phone"), None)
+    if not countries or first_phone is None or fields.index(countries[0]) < first_phone:
+        return list(fields)
+    rest = [f for f in fields if f.type != "country"]
+    at = rest.index(fields[first_phone])
+    return rest[:at] + countries + rest[at:]
 
 
 def _interactive(
@@ -140,16 +185,14 @@ def _interactive(
     from supportctl.i18n import current_language
 
     lang = current_language()
-    fields = list(pkg.fields)
+    fields = asking_order(list(pkg.fields))
     total = len(fields)
 
     def ask(n: int) -> None:
         spec = fields[n]
         default = answers.get(spec.name, defaults.get(spec.name))
         if default is None and spec.type == "date":
-            from datetime import date
-
-            default = date.today().isoformat()
+            default = _today()
         answers[spec.name] = _ask(spec, n + 1, total, default, answers, chars, lang)
         drafts.save(pkg.name, answers)
 
@@ -259,7 +302,7 @@ def fill(
             try:
                 reply = input(
                     _("A draft from {when} with {n} answers exists. Resume it? [Y/n] ").format(
-                        when=draft.updated, n=len(draft.values)
+                        when=_draft_time(draft.updated), n=len(draft.values)
                     )
                 )
             except EOFError:
@@ -281,6 +324,11 @@ def fill(
         values: dict[str, Any] = dict(answers)
     else:
         values = {**profile, **answers, **given}
+        for spec in pkg.fields:
+            # The same default as on a terminal: a date nobody gave is today's.
+            if spec.type == "date" and values.get(spec.name) in (None, ""):
+                values[spec.name] = _today()
+                out.say(_('"{field}" not given: today, {date}').format(field=spec.name, date=values[spec.name]))
         _good, findings = validate_values(pkg, values, chars, check_deliverability=check_deliverability)
         if findings:
             for f in findings:
@@ -298,8 +346,35 @@ def fill(
     if json_output:
         out.write_out(out.envelope("fill", {"path": str(target), **report.to_dict()}))
         return
-    out.say(_("Filled form written to {path}; send it with `supportctl submit {path}`").format(path=target))
+    out.say(_("Filled form written to {path}").format(path=target))
+    for line in _next_steps(pkg, cfg, str(target), report.activation_class):
+        out.say(line)
     out.write_out(str(target))
+
+
+def _next_steps(pkg: Any, cfg: Any, path: str, activation_class: str | None) -> list[str]:
+    """What to do after `fill`: check, send, and when support would be active if it were sent now."""
+    from datetime import datetime, timezone
+
+    from supportctl.i18n import current_language
+
+    lines = [_("Next: `supportctl validate {path}` checks it, `supportctl submit {path}` sends it.").format(path=path)]
+    if activation_class is not None:
+        from supportctl.errors import SupportctlError
+        from supportctl.schedule import eta
+
+        try:
+            result = eta.engine_for(pkg.process, cfg).compute(datetime.now(timezone.utc), activation_class)
+        except SupportctlError:  # a schedule problem must not spoil a written form; `eta` reports it
+            return lines
+        lang = current_language()
+        label = result.label.get(lang) or result.label.get("en") or activation_class
+        lines.append(
+            _("Sent now, {label} would be active by {due} (`supportctl eta --class {cls}`).").format(
+                label=label, due=out.format_datetime(result.due, long=True), cls=activation_class
+            )
+        )
+    return lines
 
 
 @app.command(no_args_is_help=True)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app
@@ -219,7 +220,17 @@ def _render_inbox(items: list[Item], now: datetime, zone: tzinfo | None) -> None
                 out.format_datetime(datetime.fromisoformat(f.received).astimezone(zone)) + f" [{f.received_from}]"
             )
         what = "; ".join(i.reasons) if i.reasons else f.subject
-        rows.append([f.id, _status_label(i.status), due, i.activation_class or "", received, f.sender, what])
+        rows.append(
+            [
+                f.id,
+                out.token(i.status, _status_label(i.status)),
+                due,
+                i.activation_class or "",
+                received,
+                f.sender,
+                what,
+            ]
+        )
     out.table(
         _("Registrations"),
         [_("Id"), _("Status"), _("Due"), _("Class"), _("Received"), _("From"), _("Subject or reasons")],
@@ -231,7 +242,14 @@ def _render_inbox(items: list[Item], now: datetime, zone: tzinfo | None) -> None
 @inbox_app.command("reply")
 def inbox_reply(
     ctx: typer.Context,
-    message: Annotated[str, typer.Argument(help=_("A message file, or an id shown by `inbox`."), metavar="MESSAGE")],
+    message: Annotated[
+        str,
+        typer.Argument(
+            help=_("A message file, or an id shown by `inbox`."),
+            metavar="MESSAGE",
+            autocompletion=completion.inbox_ids,
+        ),
+    ],
     contract: Annotated[
         str | None, typer.Option("--contract", help=_("Send the contract details with this number."), metavar="NUMBER")
     ] = None,
@@ -346,7 +364,11 @@ def inbox_show(
     ctx: typer.Context,
     message: Annotated[
         str,
-        typer.Argument(help=_("A message file, or an id (or its first 6+ characters) shown by `inbox`."), metavar="ID"),
+        typer.Argument(
+            help=_("A message file, or an id (or its first 6+ characters) shown by `inbox`."),
+            metavar="ID",
+            autocompletion=completion.inbox_ids,
+        ),
     ],
     now: Annotated[
         str, typer.Option("--now", help=_("Assess the due time as of WHEN (default: now)."), metavar="WHEN")

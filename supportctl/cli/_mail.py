@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app, config_app
@@ -64,6 +65,11 @@ def submit(
     from supportctl.mail import submit as workflow
 
     _cfg, smtp = common.mail_config({"smtp.from": sender, "smtp.cc": cc, "smtp.ca_bundle": ca_bundle})
+    from_setting = _cfg.source("smtp.from")
+    if from_setting.value:  # a bad --from is exit 2, a bad smtp.from in the file exit 8, naming the file
+        from supportctl.mail import compose as mail
+
+        mail.check_sender(str(from_setting.value), "smtp.from", from_setting.source, from_setting.origin)
     pkg = load_package(package, _cfg)
 
     def queued(entry: Entry, _reused: bool) -> None:
@@ -102,7 +108,17 @@ def _render_submit(result: SubmitResult, json_output: bool) -> None:
         _render_dry_run(composed, result.server, json_output)
         return
     assert result.entry is not None and result.sent is not None
-    common.report_sent("submit", result.sent, {"id": result.entry.id, "message": composed.to_dict()}, json_output)
+    data = {"id": result.entry.id, "message": composed.to_dict()}
+    common.report_sent("submit", result.sent, data, json_output, next_step=_next_after_submit())
+
+
+def _next_after_submit() -> str:
+    """The next step once the form is with the desk: `status` (where it is installed), else `eta`."""
+    from supportctl.cli._base import VERB_MODULES
+
+    if "status" in VERB_MODULES:
+        return _("Next: `supportctl status` shows whether the desk answered and when support will be active.")
+    return _("Next: `supportctl eta` shows when support will be active; the desk replies with the contract number.")
 
 
 def _server_line(server: dict[str, Any]) -> str:
@@ -189,7 +205,7 @@ def _outbox_list(json_output: bool) -> None:
     rows = [
         [
             e.id,
-            common.state_label(e.state),
+            out.token(e.state, common.state_label(e.state)),
             str(e.attempts),
             common.when(e.next_attempt),
             ", ".join(e.recipients),
@@ -208,7 +224,12 @@ def _outbox_list(json_output: bool) -> None:
 @outbox_app.command("show", no_args_is_help=True)
 def outbox_show(
     ctx: typer.Context,
-    message_id: Annotated[str, typer.Argument(help=_("Message id (a unique prefix is enough)."), metavar="ID")],
+    message_id: Annotated[
+        str,
+        typer.Argument(
+            help=_("Message id (a unique prefix is enough)."), metavar="ID", autocompletion=completion.outbox_ids
+        ),
+    ],
     json_output: JsonOpt = False,
 ) -> None:
     """Show one message: its state, headers and every attempt."""
@@ -258,7 +279,10 @@ def _render_results(command: str, results: list[SendResult], json_output: bool) 
 @outbox_app.command("retry")
 def outbox_retry(
     ctx: typer.Context,
-    ids: Annotated[list[str] | None, typer.Argument(help=_("Message ids."), metavar="ID…")] = None,
+    ids: Annotated[
+        list[str] | None,
+        typer.Argument(help=_("Message ids."), metavar="ID…", autocompletion=completion.outbox_ids),
+    ] = None,
     all_: Annotated[
         bool, typer.Option("--all", help=_("Every queued, deferred or needs-credentials message."))
     ] = False,
@@ -292,7 +316,9 @@ def outbox_flush(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 @outbox_app.command("resolve", no_args_is_help=True)
 def outbox_resolve(
     ctx: typer.Context,
-    message_id: Annotated[str, typer.Argument(help=_("Message id."), metavar="ID")],
+    message_id: Annotated[
+        str, typer.Argument(help=_("Message id."), metavar="ID", autocompletion=completion.outbox_ids)
+    ],
     delivered: Annotated[bool, typer.Option("--delivered", help=_("It arrived: mark it sent."))] = False,
     resend: Annotated[bool, typer.Option("--resend", help=_("It did not arrive: queue it again."))] = False,
     json_output: JsonOpt = False,
@@ -369,6 +395,7 @@ def config_smtp(
     """Set up sending: server, security, login and where the password comes from. Never stores a password."""
     begin(ctx, "config smtp", json_output)
     from supportctl.config import SETTINGS, coerce
+    from supportctl.errors import ConfigError, UsageError
     from supportctl.mail import compose as mail
     from supportctl.mail import credentials, smtp
 
@@ -405,12 +432,34 @@ def config_smtp(
             default = current.get(f"smtp.{key}")
             if key == "port" and default is None:
                 default = smtp.DEFAULT_PORTS.get(chosen.get("security") or "starttls")
-            answer = typer.prompt(questions[key], default="" if default is None else str(default), show_default=True)
-            value = answer.strip() or None
+            while True:
+                answer = typer.prompt(
+                    questions[key], default="" if default is None else str(default), show_default=True
+                )
+                value = answer.strip() or None
+                if key != "from" or value is None:
+                    break
+                try:  # the same address check as `submit`, asked again on the spot
+                    mail.check_sender(value)
+                    break
+                except UsageError as exc:
+                    out.say("  " + out.error_line(exc.message, exc.hint))
         elif value is None:
             value = current.get(f"smtp.{key}")
+            if key == "from" and value:
+                src = cfg.source("smtp.from")
+                mail.check_sender(str(value), "smtp.from", src.source, src.origin)
+        elif key == "from":
+            mail.check_sender(str(value))  # --from: exit 2
         if value is not None:
-            value = coerce(SETTINGS[f"smtp.{key}"], value, f"smtp.{key}")
+            flag = "--" + key.replace("_", "-")
+            try:
+                value = coerce(SETTINGS[f"smtp.{key}"], value, flag if given.get(key) is not None else str(cfg.path))
+            except ConfigError as exc:
+                if given.get(key) is None:
+                    raise
+                # A bad option value: a usage error (exit 2, with the usage hint), as for every option.
+                raise typer.BadParameter(exc.message.removeprefix(flag + ": "), param_hint=f"'{flag}'") from None
         chosen[key] = value
 
     for key in ("host", "security", "port", "username", "from", "auth"):
@@ -427,8 +476,6 @@ def config_smtp(
     if current.get("smtp.timeout") and cfg.source("smtp.timeout").source == "file":
         chosen["timeout"] = current["smtp.timeout"]
     if not chosen.get("host"):
-        from supportctl.errors import UsageError
-
         raise UsageError(_("no SMTP server given"), _("pass --host or run on a terminal"))
     if (
         tty
@@ -441,6 +488,12 @@ def config_smtp(
         pw = getpass.getpass(_("Password to store in the system keyring: "))
         if pw:
             credentials.store_in_keyring(chosen["username"], chosen["host"], pw)
+    if chosen.get("password_source") == "keyring" and not credentials.keyring_available():
+        out.say(
+            _("warning: {message}").format(
+                message=_("the password source keyring needs the keyring module: pip install 'supportctl[keyring]'")
+            )
+        )
     mail.write_smtp_config(cfg.path, chosen)
     result: dict[str, Any] = {"path": str(cfg.path), "settings": {f"smtp.{k}": v for k, v in chosen.items()}}
     if not json_output:

@@ -67,10 +67,12 @@ def load_package(flag: str | None, cfg: Config) -> Package:
 
 
 def os_reason(exc: OSError) -> str:
-    """An unexpected OS error in one line: the file and the system's reason."""
+    """An unexpected OS error in one line: the file, once, and the reason in words (`errors.os_reason`)."""
+    from supportctl.errors import os_reason as in_words
+
     if exc.filename:
-        return f"{exc.filename}: {exc.strerror or exc}"
-    return exc.strerror or str(exc)
+        return f"{exc.filename}: {in_words(exc)}"
+    return in_words(exc)
 
 
 # ---------------------------------------------------------------- sending (submit, outbox, inbox reply, fetch)
@@ -156,9 +158,16 @@ def hint_for(state: str, entry_id: str) -> str | None:
 
 
 def report_sent(
-    command: str, result: SendResult, data: dict[str, Any], json_output: bool, failed_hint: str | None = None
+    command: str,
+    result: SendResult,
+    data: dict[str, Any],
+    json_output: bool,
+    failed_hint: str | None = None,
+    next_step: str | None = None,
 ) -> NoReturn:
-    """The outcome of sending one queued message, and the exit status it gives (`SendResult.exit_code`)."""
+    """The outcome of sending one queued message, and the exit status it gives (`SendResult.exit_code`).
+
+    `next_step` is said (on stderr) once the message was sent now."""
     code = result.exit_code
     hint = failed_hint if failed_hint and result.state == "failed" else hint_for(result.state, result.id)
     if json_output:
@@ -173,4 +182,6 @@ def report_sent(
             out.say(result_line(result))
         if hint:
             out.say("  " + hint)
+        if next_step and result.state == "sent" and not result.skipped:
+            out.say(next_step)
     raise typer.Exit(int(code))

@@ -907,7 +907,8 @@ def find(ref: str, pkg: Package, limits: Limits, validator: Validator | None = N
             reg, forms = next(iter(matches.values()))
             cached = forms.get(form_key(pkg, reg.sha256)) if reg.sha256 else None
             return Found(reg, CheckedForm.from_report(cached) if cached else None)
-    raise InvalidInputError(
+    # An unknown id is a wrong command line (exit 2), as for `outbox show ID`.
+    raise UsageError(
         _("no message {ref}: not a file, and no triaged message has this id").format(ref=ref),
         _(
             "run `supportctl inbox SOURCE` first and use an id from its output (at least {n} characters), "

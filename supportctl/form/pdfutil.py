@@ -195,7 +195,7 @@ def font_map(font: Any) -> FontMap:
 
 DA_SIZE = re.compile(rb"/(\S+)\s+([\d.]+)\s+Tf")
 MIN_FONT_SIZE = 4.0
-PADDING = 2.0
+PADDING = 4.0  # from the box edge to the text: clear of the 1 pt border, never touching it
 
 
 def text_appearance(text: str, font: FontMap, width: float, height: float, size: float, name: str = "DV") -> bytes:

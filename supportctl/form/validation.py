@@ -1,7 +1,7 @@
 """The one set of value rules for the registration form, used by fill, validate, submit and inbox.
 
 `validate_values` checks every field of the package's schema at once and returns the normalised values
-(E.164 phone, ISO date, upper-case country, NFC text, checkboxes as bool) with one finding per bad field.
+(international phone format, ISO date, upper-case country, NFC text, checkboxes as bool) with one finding per bad field.
 `check_field` checks one answer (interactive `fill` validates on the spot). Nothing here prints or prompts.
 """
 
@@ -242,7 +242,8 @@ def _phone(name: str, text: str, country: object) -> Checked:
                 ),
             ),
         )
-    return Checked(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    # As people write it (+49 30 1234567), not E.164: it is printed on the form the desk reads.
+    return Checked(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
 
 
 def _country(name: str, text: str) -> Checked:

@@ -88,6 +88,49 @@ def check_address(addr: str, what: str) -> str:
     return addr
 
 
+def check_sender(
+    text: str, key: str = "smtp.from", source: str = "flag", origin: str = "", flag: str = "--from"
+) -> str:
+    """The one check of a sender address, wherever it comes from: `name@example.com` or `Name <name@…>`.
+
+    Returns the value as given (stripped). A bad value names its origin: the flag (`UsageError`, exit 2), or
+    the setting in its file or environment variable (`ConfigError`, exit 8) — `source`/`origin` as in
+    `config.Resolved`.
+    """
+    from email.utils import getaddresses
+
+    value = text.strip()
+    parsed = getaddresses([value]) if not _CONTROL.search(value) else []
+    addr = parsed[0][1] if len(parsed) == 1 else ""
+    if addr and (value == addr or value.endswith(">")):
+        try:
+            check_address(addr, flag)  # the address itself: the one address check
+            return value
+        except UsageError:
+            pass
+    if source == "file":
+        raise ConfigError(
+            _("{key} in {path}: {addr!r} is not an e-mail address").format(key=key, path=origin, addr=value),
+            _("write it like name@example.com or Name <name@example.com> (`supportctl config smtp`)"),
+        )
+    if source == "env":
+        raise ConfigError(
+            _("{var}: {addr!r} is not an e-mail address").format(var=origin, addr=value),
+            _("write it like name@example.com or Name <name@example.com>"),
+        )
+    raise UsageError(
+        _("{what}: {addr!r} is not an e-mail address").format(what=flag, addr=value),
+        _("give one address like name@example.com or Name <name@example.com>"),
+    )
+
+
+def address_of(sender: str) -> str:
+    """The bare address of `addr` or `Name <addr>` (for the envelope and the Message-ID's domain)."""
+    from email.utils import parseaddr
+
+    return parseaddr(sender)[1] or sender
+
+
 def split_addresses(text: str | None, what: str) -> tuple[str, ...]:
     if not text:
         return ()
@@ -121,7 +164,7 @@ def compose(
 
     if not sender:
         raise ConfigError(_("no sender address"), _("set smtp.from (`supportctl config smtp`) or pass --from"))
-    sender = check_address(sender, "--from")
+    sender = check_sender(sender)
     recipients = to or (check_address(pkg.process.registration_address, "process.registration_address"),)
     when = now or datetime.now(timezone.utc)
     fmt_values: dict[str, str] = {}
@@ -140,7 +183,7 @@ def compose(
         de = f"{spec.label.get('de') or spec.label['en']}: {_display(pkg, spec.name, value, 'de')}"
         en = f"{spec.label['en']}: {_display(pkg, spec.name, value, 'en')}"
         summary.append((spec.name, de, en))
-    domain = sender.rsplit("@", 1)[1]
+    domain = address_of(sender).rsplit("@", 1)[1]
     message_id = make_msgid(idstring="supportctl", domain=domain)
     safe_name = clean(filename, 120).replace("/", "_").replace("\\", "_") or "registration.pdf"
     body = "\n".join(

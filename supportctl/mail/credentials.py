@@ -205,6 +205,15 @@ def password_for(
     env = os.environ if environ is None else environ
     source = settings.get(f"{kind.prefix}.password_source") or "auto"
     command_key = f"{kind.prefix}.password_command"
+    if source == "keyring" and not keyring_available():
+        raise ConfigError(
+            _("no password for {user} at {host}: the password source keyring needs the keyring module").format(
+                user=username, host=host
+            ),
+            _("pip install 'supportctl[keyring]', or choose another {setting}").format(
+                setting=f"{kind.prefix}.password_source"
+            ),
+        )
     order = ["env", "keyring", "command", "prompt"] if source == "auto" else [source]
     for way in order:
         if way == "env" and env.get(kind.env_var):

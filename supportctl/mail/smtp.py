@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from supportctl.errors import ConfigError
+from supportctl.errors import ConfigError, os_reason
 from supportctl.i18n import _
 from supportctl.mail.credentials import Credentials
 
@@ -82,6 +82,8 @@ def _reason(exc: BaseException) -> str:
 
     if isinstance(exc, socket.timeout | TimeoutError):
         return _("timed out")
+    if isinstance(exc, OSError):  # errno texts in the user's language; "not TLS" in words
+        return os_reason(exc)
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return str(text)
 

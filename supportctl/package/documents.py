@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from supportctl.errors import InvalidInputError, UsageError
+from supportctl.errors import InvalidInputError, UsageError, os_reason
 from supportctl.i18n import _
 from supportctl.package.manifest import Package
 
@@ -53,6 +53,18 @@ def document_ids(pkg: Package) -> list[str]:
     return ["terms", "fields", *(d.id for d in pkg.documents)]
 
 
+def unknown_document(name: str, choices: list[str]) -> UsageError:
+    """`the package has no document 'servce-description'`, with "did you mean" for a typo."""
+    import difflib
+
+    near = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    if near:
+        hint = _("did you mean {id!r}? choose one of: {ids}").format(id=near[0], ids=", ".join(choices))
+    else:
+        hint = _("choose one of: {ids}").format(ids=", ".join(choices))
+    return UsageError(_("the package has no document {id!r}").format(id=name), hint)
+
+
 def text_of(pkg: Package, what: str, lang: str) -> DocumentText:
     """The text of document `what` (an id from the manifest), or of the terms pages for `terms`."""
     if what == "terms":
@@ -62,10 +74,7 @@ def text_of(pkg: Package, what: str, lang: str) -> DocumentText:
     try:
         doc = pkg.document(doc_id)
     except KeyError:
-        raise UsageError(
-            _("the package has no document {id!r}").format(id=what),
-            _("choose one of: {ids}").format(ids=", ".join(document_ids(pkg))),
-        ) from None
+        raise unknown_document(what, document_ids(pkg)) from None
     path = pkg.root / doc.file
     title = doc.title.get(lang) or doc.title.get("en") or doc.id
     if what == "terms":
@@ -81,7 +90,7 @@ def extract_text(path: Any, pages: tuple[int, ...] = ()) -> str:
     try:
         size = p.stat().st_size
     except OSError as exc:
-        raise InvalidInputError(_("cannot read {path}: {reason}").format(path=p, reason=exc.strerror or exc)) from None
+        raise InvalidInputError(_("cannot read {path}: {reason}").format(path=p, reason=os_reason(exc))) from None
     if size > MAX_PDF_BYTES:
         raise InvalidInputError(
             _("{path} is larger than {limit} bytes; refusing to read it").format(path=p, limit=MAX_PDF_BYTES)

@@ -22,7 +22,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
 
-from supportctl.errors import InvalidInputError, SupportctlError, TransferError, UsageError
+from supportctl.errors import InvalidInputError, SupportctlError, TransferError, UsageError, os_reason
 from supportctl.fsutil import atomic_write_text
 from supportctl.i18n import _
 from supportctl.package import manifest as pkgmod
@@ -172,6 +172,8 @@ def fetch(
                     _("{source} does not exist").format(source=src),
                     _("give a URL, a package directory or a .zip"),
                 )
+        if kind in ("bundled", "directory"):
+            size = sum(f.stat().st_size for f in unpacked.rglob("*") if f.is_file())  # what was copied
         root = pkgmod.package_root(unpacked)
         # No manifest cache entry for a temporary directory: it would outlive the directory.
         pkg = _relabelled(lambda: pkgmod.load(root, cache=False), {str(root): shown})
@@ -489,6 +491,6 @@ def write_eml(msg: EmailMessage, path: Path) -> None:
         atomic_write(path, bytes(msg))
     except OSError as exc:
         raise SupportctlError(
-            _("cannot write {path}: {reason}").format(path=path, reason=exc.strerror or exc),
+            _("cannot write {path}: {reason}").format(path=path, reason=os_reason(exc)),
             _("choose another file with --eml FILE"),
         ) from None

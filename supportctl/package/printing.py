@@ -33,7 +33,6 @@ from supportctl.errors import (
     PrinterDisabledError,
     PrintSystemDownError,
     SupportctlError,
-    UsageError,
 )
 from supportctl.fsutil import atomic_write_text
 from supportctl.i18n import _
@@ -137,10 +136,9 @@ def select(pkg: Package, wanted: list[str]) -> list[PrintItem]:
         elif w in ids:
             items.append(PrintItem(w, pkg.root / pkg.document(w).file, ()))
         else:
-            raise UsageError(
-                _("the package has no document {id!r}").format(id=w),
-                _("choose one of: {ids}").format(ids=", ".join(["terms", *ids])),
-            )
+            from supportctl.package.documents import unknown_document
+
+            raise unknown_document(w, ["terms", *ids])
     return items
 
 

@@ -49,13 +49,14 @@ def request_package(
     """Compose the request and send it through the outbox (`send`, or SMTP configured and no `eml`),
     else write it to `eml` (default `package-request.eml`).
 
-    The sender is `sender`, else `profile.email`; sending needs one (else `smtp.from`).
+    The sender is `sender`, else `profile.email`, else `smtp.from` (for the .eml too, as the README says);
+    sending needs one.
     """
     from supportctl.mail import compose as mail
 
     if send and eml is not None:
         raise UsageError(_("give either --send or --eml"))
-    sender = sender or cfg.get("profile.email")
+    sender = sender or cfg.get("profile.email") or cfg.get("smtp.from")
     membership = cfg.get("profile.membership_id")
     if send or (eml is None and cfg.get("smtp.host")):
         from supportctl.mail import submit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -185,11 +186,14 @@ def parse_batch_line(line_no: int, raw: str, class_names: Iterable[str]) -> Batc
         if cls is not None and not isinstance(cls, str):
             raise InvalidInputError(_('"class" must be a string'))
         return BatchItem(line_no, obj["at"], cls)
+    if line_no == 1 and text.replace(" ", "").lower() in ("at,class", "timestamp,class", "start,class"):
+        return None
     head, sep, tail = text.rpartition(",")
     if sep and (tail.strip() in class_names or tail.strip() == "all"):
         return BatchItem(line_no, head.strip().strip('"'), tail.strip())
-    if line_no == 1 and text.replace(" ", "").lower() in ("at,class", "timestamp,class", "start,class"):
-        return None
+    if sep and head.strip() and re.fullmatch(r"[A-Za-z][A-Za-z_-]*", tail.strip()):
+        # `time,word`: a class name, misspelt (no time ends in a bare word after a comma); `run_batch` names it.
+        return BatchItem(line_no, head.strip().strip('"'), tail.strip())
     return BatchItem(line_no, text, None)
 
 
@@ -247,9 +251,9 @@ def run_batch(
                 item = parse_batch_line(n, raw, names)
                 if item is None:
                     continue
-                start = _fast_when(item.at, input_tz)
                 if item.activation_class:
                     which = engine.class_names(item.activation_class)
+                start = _fast_when(item.at, input_tz)
             # "YYYY-MM-DDTHH:MM:SS+HH:MM" is already what isoformat() would print.
             canonical = len(text) == 25 and text[10] == "T" and text[19] in "+-"
             start_iso = text if canonical else start.isoformat()

@@ -1,0 +1,88 @@
+"""Shell completion of values (`supportctl --install-completion`): document ids, activation classes, outbox
+and inbox message ids.
+
+Each function takes what the user has typed so far and returns the matching values. Completion runs on every
+Tab, so they read only small local files (the package manifest, the outbox's and inbox's state) and never
+fail: anything unreadable completes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+_ALWAYS_FOR_SHOW = ("terms", "fields")
+
+
+def _matching(values: Iterable[str], incomplete: str) -> list[str]:
+    seen: list[str] = []
+    for v in values:
+        if v.startswith(incomplete) and v not in seen:
+            seen.append(v)
+    return seen
+
+
+def _package() -> object | None:
+    try:
+        from supportctl import config
+        from supportctl.package import manifest
+
+        cfg = config.load()
+        root, _source = manifest.choose(None, cfg.get("package"))
+        return manifest.open_package(root)
+    except Exception:
+        return None
+
+
+def _document_ids() -> list[str]:
+    pkg = _package()
+    return [str(d.id) for d in getattr(pkg, "documents", ())]
+
+
+def show_targets(incomplete: str) -> list[str]:
+    """`show DOC`: terms, fields and the package's document ids."""
+    return _matching([*_ALWAYS_FOR_SHOW, *_document_ids()], incomplete)
+
+
+def print_targets(incomplete: str) -> list[str]:
+    """`print DOC…`: terms and the package's document ids."""
+    return _matching(["terms", *_document_ids()], incomplete)
+
+
+def activation_classes(incomplete: str) -> list[str]:
+    """`eta --class`: the package's activation classes and `all`."""
+    pkg = _package()
+    classes = list(getattr(getattr(pkg, "process", None), "classes", None) or ("critical", "standard"))
+    return _matching([*classes, "all"], incomplete)
+
+
+def outbox_ids(incomplete: str) -> list[str]:
+    """`outbox show|retry|resolve ID`: the ids of the messages in the outbox, newest first."""
+    try:
+        from supportctl.mail import outbox
+
+        root = outbox.outbox_dir()
+        names = sorted((d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")), reverse=True)
+    except OSError:
+        return []
+    return _matching(names, incomplete)
+
+
+def inbox_ids(incomplete: str) -> list[str]:
+    """`inbox reply|… ID`: the ids of the messages the last `inbox` runs saw (from their state files)."""
+    from supportctl import paths
+
+    ids: list[str] = []
+    try:
+        states = sorted((paths.state_dir() / "inbox").glob("*/state.json"))
+    except OSError:
+        return []
+    for state in states:
+        try:
+            data = json.loads(state.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        messages = data.get("messages") if isinstance(data, dict) else None
+        if isinstance(messages, dict):
+            ids += [str(m["id"]) for m in messages.values() if isinstance(m, dict) and m.get("id")]
+    return _matching(ids, incomplete)

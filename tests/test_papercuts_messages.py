@@ -1,0 +1,203 @@
+"""Issue 16, items 9 and 10: messages name the user's path once, in words, never Python's raw texts."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from supportctl.errors import ExitCode
+from tests import formkit
+from tests.test_fill_cli import data_file
+from tests.test_mail import make_pdf
+
+needs_form = pytest.mark.skipif(
+    not (formkit.package_root() / "registration-form.pdf").exists(), reason="the default form PDF is not built"
+)
+RAW = re.compile(r"\[Errno|\.tmp\b|\[SSL|Traceback|\{\{")
+
+
+def last_line(stderr: str) -> str:
+    assert not RAW.search(stderr), stderr
+    return stderr.strip().splitlines()[-1]
+
+
+@needs_form
+def test_fill_out_to_a_directory_names_it_and_asks_for_a_file_name(cli, tmp_path: Path) -> None:
+    (tmp_path / "adir").mkdir()
+    r = cli("fill", "--data", str(data_file(tmp_path)), "--no-input", "--out", "adir")
+    assert r.exit_code == ExitCode.ERROR
+    assert last_line(r.stderr) == "error: adir: it is a directory; give a file name"
+    assert list((tmp_path / "adir").iterdir()) == []
+
+
+def test_submit_eml_to_a_directory(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPPORTCTL_SMTP_FROM", "me@example.org")
+    (tmp_path / "adir").mkdir()
+    r = cli("submit", str(make_pdf(tmp_path)), "--eml", str(tmp_path / "adir"))
+    assert r.exit_code == ExitCode.ERROR
+    assert last_line(r.stderr) == f"error: {tmp_path / 'adir'}: it is a directory; give a file name"
+
+
+def test_request_eml_to_a_directory(cli, tmp_path: Path) -> None:
+    (tmp_path / "adir").mkdir()
+    r = cli("fetch", "--request", "--eml", "adir")
+    assert r.exit_code == ExitCode.ERROR
+    assert last_line(r.stderr) == (
+        "error: cannot write adir: it is a directory; give a file name (choose another file with --eml FILE)"
+    )
+
+
+def test_missing_data_file_names_the_path_once(cli) -> None:
+    r = cli("fill", "--data", "nope.json", "--no-input")
+    assert r.exit_code == ExitCode.INVALID_INPUT
+    assert last_line(r.stderr) == "error: cannot read nope.json: no such file or directory"
+
+
+def test_bad_data_hint_has_single_braces(cli, tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text("first_name: Łukasz\n")
+    r = cli("fill", "--data", "bad.json", "--no-input")
+    assert r.exit_code == ExitCode.INVALID_INPUT
+    assert last_line(r.stderr).endswith('(e.g. {"first_name": "Łukasz", "terms_accepted": true})')
+
+
+def test_config_show_prints_booleans_as_in_the_file(cli, isolated: Path) -> None:
+    r = cli("config", "show")
+    rows = dict(line.split("\t")[:2] for line in r.stdout.splitlines())
+    assert rows["smtp.allow_plaintext_auth"] == "false"
+    assert "False" not in r.stdout and "True" not in r.stdout
+
+
+def test_tls_to_a_plain_port_says_so_in_words(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests import smtpserver
+
+    srv = smtpserver.start(tmp_path)  # speaks plain SMTP (then STARTTLS) on its port
+    try:
+        for k, v in srv.env(SUPPORTCTL_SMTP_SECURITY="tls").items():
+            monkeypatch.setenv(k, v)
+        r = cli("submit", str(make_pdf(tmp_path)))
+        assert r.exit_code == ExitCode.TRANSFER
+        assert "the server does not speak TLS on that port (check the port and the security setting)" in r.stderr
+        assert not RAW.search(r.stderr), r.stderr
+    finally:
+        srv.stop()
+
+
+def test_outbox_times_have_no_microseconds(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests import smtpserver
+
+    srv = smtpserver.start(tmp_path)
+    try:
+        for k, v in srv.env().items():
+            monkeypatch.setenv(k, v)
+        pdf = make_pdf(tmp_path)
+        assert cli("submit", str(pdf)).exit_code == 0
+        r = cli("submit", str(pdf))
+        assert not re.search(r"\d\d:\d\d:\d\d\.\d+", r.stderr), r.stderr
+    finally:
+        srv.stop()
+
+
+# ---------------------------------------------------------------- item 11: --json, the same everywhere
+
+
+def test_json_before_the_command_works_like_lang(proc) -> None:
+    r = proc("--json", "eta", "--at", "2026-11-30T10:00:00+01:00", "-c", "critical")
+    assert r.exit_code == 0, r.stderr
+    body = json.loads(r.stdout)
+    assert body["command"] == "eta" and body["data"]["results"][0]["due"] == "2026-11-30T11:00:00+01:00"
+    r = proc("--lang", "de", "--json", "outbox", "list")
+    assert r.exit_code == 0 and json.loads(r.stdout)["data"] == {"messages": []}
+
+
+def test_eta_batch_json_is_the_ndjson_stream_and_refuses_csv(cli) -> None:
+    r = cli("eta", "--batch", "--json", "-c", "critical", input="2026-11-30T10:00:00+01:00\n")
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["due"] == "2026-11-30T11:00:00+01:00"
+    r = cli("eta", "--batch", "--json", "--format", "csv", input="2026-11-30T10:00:00+01:00\n")
+    assert r.exit_code == ExitCode.USAGE and r.stdout.startswith('{"version": 1')
+    assert "--json streams NDJSON; leave out --format csv" in r.stderr
+
+
+@needs_form
+def test_validate_json_failure_keeps_every_forms_result(cli, tmp_path: Path) -> None:
+    """README: `data` is null on failure, except where the command did part of its work (validate, fetch --print)."""
+    (tmp_path / "junk.pdf").write_bytes(b"not a pdf")
+    r = cli("validate", "junk.pdf", "--json")
+    body = r.json()
+    assert r.exit_code == ExitCode.INVALID_INPUT and body["ok"] is False
+    assert body["data"]["forms"][0]["path"] == "junk.pdf" and body["errors"][0]["path"] == "junk.pdf"
+
+
+def test_os_errors_in_german(cli, tmp_path: Path) -> None:
+    """Issue 16, item 18: errno texts follow the language (Python's strerror is English only)."""
+    r = cli("--lang", "de", "fill", "--data", "nope.json", "--no-input")
+    assert last_line(r.stderr) == "Fehler: nope.json kann nicht gelesen werden: Datei oder Verzeichnis nicht gefunden"
+    (tmp_path / "adir").mkdir()
+    r = cli("--lang", "de", "fetch", "--request", "--eml", "adir")
+    assert "das ist ein Verzeichnis; geben Sie einen Dateinamen an" in last_line(r.stderr)
+
+
+def test_connection_refused_in_words(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on: bound, never listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        for k, v in {
+            "SUPPORTCTL_SMTP_HOST": "127.0.0.1",
+            "SUPPORTCTL_SMTP_PORT": str(port),
+            "SUPPORTCTL_SMTP_FROM": "me@example.org",
+            "SUPPORTCTL_SMTP_AUTH": "none",
+        }.items():
+            monkeypatch.setenv(k, v)
+        r = cli("--lang", "de", "submit", str(make_pdf(tmp_path)))
+    assert r.exit_code == ExitCode.TRANSFER
+    assert "Verbindung abgelehnt (läuft der Server, und ist es der richtige Port?)" in r.stderr
+    assert not RAW.search(r.stderr)
+
+
+def test_a_typo_in_a_document_name_gets_did_you_mean(cli) -> None:
+    """Issue 16, item 8 (second half)."""
+    r = cli("show", "servce-description")
+    assert r.exit_code == ExitCode.USAGE
+    assert last_line(r.stderr) == (
+        "error: the package has no document 'servce-description' (did you mean 'service-description'? "
+        "choose one of: terms, fields, service-description, registration-form)"
+    )
+    r = cli("show", "xyz")
+    assert last_line(r.stderr).endswith("(choose one of: terms, fields, service-description, registration-form)")
+    r = cli("print", "term")
+    assert r.exit_code == ExitCode.USAGE and "did you mean 'terms'?" in last_line(r.stderr)
+
+
+# ---------------------------------------------------------------- item 7: one exit code per kind of mistake
+
+ONE_RULE = [
+    # a bad option value: 2
+    (["eta", "--class", "foo"], ExitCode.USAGE),
+    (["eta", "--standard-mode", "foo"], ExitCode.USAGE),
+    (["config", "smtp", "--security", "bogus", "--no-test", "--host", "h"], ExitCode.USAGE),
+    (["config", "smtp", "--port", "abc"], ExitCode.USAGE),
+    # an unknown id or name: 2
+    (["outbox", "show", "nope"], ExitCode.USAGE),
+    (["inbox", "reply", "0123456789ab", "--contract", "1", "--dry-run"], ExitCode.USAGE),
+    (["show", "nope"], ExitCode.USAGE),
+    # a file you name that cannot be read: 3
+    (["validate", "nope.pdf"], ExitCode.INVALID_INPUT),
+    (["submit", "nope.pdf"], ExitCode.INVALID_INPUT),
+    (["fetch", "nope.zip"], ExitCode.INVALID_INPUT),
+    (["inbox", "nope.mbox"], ExitCode.INVALID_INPUT),
+    (["fill", "--data", "nope.json", "--no-input"], ExitCode.INVALID_INPUT),
+]
+
+
+@pytest.mark.parametrize(("args", "code"), ONE_RULE, ids=[" ".join(a[:3]) for a, _c in ONE_RULE])
+def test_one_exit_code_per_kind_of_mistake(cli, args: list[str], code: int) -> None:
+    r = cli(*args)
+    assert r.exit_code == code, r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and "smtp.security: smtp.security" not in errors[0], r.stderr
+    assert not RAW.search(r.stderr)

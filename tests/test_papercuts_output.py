@@ -1,0 +1,79 @@
+"""Issue 16, item 19: NO_COLOR means no escape sequences at all in tables on a terminal (not even bold)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pexpect
+
+from tests.conftest import ROOT
+
+
+def _table_on_a_terminal(**env_changes: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    env.update(PYTHONPATH=str(ROOT), **env_changes)
+    child = pexpect.spawn(
+        sys.executable, ["-m", "supportctl", "config", "show"], env=env, encoding="utf-8", timeout=20,
+        dimensions=(40, 200),
+    )  # fmt: skip
+    text = child.read()
+    child.close()
+    assert child.exitstatus == 0, text
+    assert "smtp.host" in text  # it is the table
+    return str(text)
+
+
+def test_no_color_table_has_no_escapes() -> None:
+    assert "\x1b[" not in _table_on_a_terminal(NO_COLOR="1", TERM="xterm-256color")
+
+
+def test_dumb_terminal_table_has_no_escapes() -> None:
+    assert "\x1b[" not in _table_on_a_terminal(TERM="dumb")
+
+
+def test_a_colour_terminal_still_gets_styles() -> None:
+    assert "\x1b[1m" in _table_on_a_terminal(TERM="xterm-256color")  # the bold header: the test can fail
+
+
+def test_bench_eta_leaves_nothing_in_tmp(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 16, item 21: the benchmark's baseline venv and batch file are removed after the run."""
+    import subprocess
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = dict(os.environ, TMPDIR=str(scratch), PYTHONPATH=str(ROOT))
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_eta.py"), "--runs", "1", "--items", "200"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert "start-up" in p.stdout and "supportctl eta --batch (process)" in p.stdout
+    assert list(scratch.iterdir()) == []
+
+
+def test_state_codes_in_a_pipe_words_on_a_terminal_in_german() -> None:
+    """Issue 16, item 18: scripts cutting columns see the codes of --json in every language."""
+    import subprocess
+    from email.message import EmailMessage
+
+    from supportctl.mail import outbox
+
+    msg = EmailMessage()
+    msg["From"] = "me@example.org"
+    msg["To"] = "desk@example.org"
+    msg["Subject"] = "s"
+    msg.set_content("x")
+    e = outbox.enqueue(msg)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LANG="de_DE.UTF-8")
+    piped = subprocess.run(
+        [sys.executable, "-m", "supportctl", "outbox", "list"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert piped.stdout.split("\t")[:2] == [e.id, "queued"]
+    child = pexpect.spawn(
+        sys.executable, ["-m", "supportctl", "outbox", "list"], env=dict(env, NO_COLOR="1"), encoding="utf-8",
+        timeout=20, dimensions=(40, 200),
+    )  # fmt: skip
+    text = child.read()
+    child.close()
+    assert "eingereiht" in text and "queued" not in text
