@@ -127,7 +127,13 @@ _INBOX: list[Setting] = [
     Setting("imap.ca_bundle", "str", None, "CA certificates to verify the IMAP server with (PEM file)"),
 ]
 
-for _s in (*_FETCH, *_FORM, *_MAIL, *_INBOX):
+# status (issue 14): the applicant's own mailbox, where the desk's reply arrives.
+_STATUS: list[Setting] = [
+    Setting("status.mailbox", "str", None, "Your mailbox for `status`: Maildir, mbox, .eml directory or imaps://"),
+    Setting("status.interval", "int", 60, "Seconds between two looks at a local mailbox in `status --watch`"),
+]
+
+for _s in (*_FETCH, *_FORM, *_MAIL, *_INBOX, *_STATUS):
     SETTINGS[_s.key] = _s
 
 SECRET_ENV = ("SUPPORTCTL_SMTP_PASSWORD", "SUPPORTCTL_IMAP_PASSWORD")

@@ -436,8 +436,9 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
     "submit": ("_mail",),
     "outbox": ("_mail",),
     "inbox": ("_inbox",),
+    "status": ("_status",),
 }
-ALL_MODULES = ("_eta", "_fetch", "_form", "_mail", "_inbox")  # the order of `--help`'s command list
+ALL_MODULES = ("_eta", "_fetch", "_form", "_mail", "_status", "_inbox")  # the order of `--help`'s command list
 
 
 def load(*modules: str) -> None:

@@ -38,6 +38,10 @@ class BatchFormat(str, Enum):
 @app.command(no_args_is_help=False)
 def eta(
     ctx: typer.Context,
+    submission: Annotated[
+        str | None,
+        typer.Argument(help=_("With --since-submit: the submission's outbox id (default: the newest)."), metavar="ID"),
+    ] = None,
     at: Annotated[
         str, typer.Option("--at", help=_("Start: ISO 8601, an e-mail Date: header, or now."), metavar="WHEN")
     ] = "now",
@@ -81,6 +85,12 @@ def eta(
         str | None,
         typer.Option("--half-days", help=_("Shortened days, e.g. 12-24=09:00-13:00,12-31=09:00-13:00, or none.")),
     ] = None,
+    since_submit: Annotated[
+        bool,
+        typer.Option(
+            "--since-submit", help=_("Start when the mail server accepted your submission (`supportctl submit`).")
+        ),
+    ] = False,
     package: PackageOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
@@ -121,7 +131,23 @@ def eta(
         _eta_batch(engine, activation_class, in_tz, fmt)
         return
     now = datetime.now(timezone.utc)
-    start = parse_when(at, in_tz, now)
+    if submission is not None and not since_submit:
+        from supportctl.errors import UsageError
+
+        raise UsageError(
+            _("unexpected argument {arg!r}").format(arg=submission),
+            _("to count from a submission use --since-submit {arg}").format(arg=submission),
+        )
+    if since_submit:
+        if at != "now":
+            from supportctl.errors import UsageError
+
+            raise UsageError(_("use either --at or --since-submit"))
+        from supportctl.mail.status import submitted_at
+
+        start = submitted_at(submission)
+    else:
+        start = parse_when(at, in_tz, now)
     results = [engine.compute(start, name, explain) for name in names]
     if json_output:
         data = {
@@ -179,7 +205,7 @@ def _render_eta(results: list[EtaResult], now: datetime, user_tz: ZoneInfo, sche
 
     lang = current_language()
     color = out.use_color()
-    lines = [_("Start: {when}").format(when=out.format_datetime(results[0].start))]
+    lines = [_("Start: {when}").format(when=out.format_datetime(results[0].start.astimezone(user_tz)))]
     for r in results:
         label = r.label.get(lang) or r.label.get("en") or r.activation_class
         if color:

@@ -346,6 +346,7 @@ class ImapSource(Source):
         self.reset = False
         self.fetched_bodies = 0
         self.fetched_headers = 0
+        self._idles = 0
         self._conn = self._connect(password, ca_bundle, timeout)
 
     def _connect(self, password: str, ca_bundle: str | None, timeout: float) -> Any:
@@ -467,6 +468,48 @@ class ImapSource(Source):
             self._conn.logout()
         except Exception:
             pass
+
+    def wait(self, timeout: float) -> bool:
+        """Block until the folder may have changed or `timeout` seconds passed (True: a change was announced).
+
+        IMAP IDLE (RFC 2177) when the server offers it, else a NOOP after the wait. Read-only like the rest.
+        """
+        import imaplib
+        import select
+        import time
+
+        conn = self._conn
+        try:
+            if "IDLE" not in conn.capabilities:
+                time.sleep(max(0.0, timeout))
+                _typ, data = conn.noop()
+                return any(b"EXISTS" in (x or b"") for x in data if isinstance(x, bytes))
+            self._idles += 1
+            tag = f"SCIDLE{self._idles}".encode("ascii")
+            conn.send(tag + b" IDLE\r\n")
+            if not conn.readline().startswith(b"+"):
+                raise TransferError(_("the IMAP server refused IDLE"))
+            changed = False
+            deadline = time.monotonic() + max(0.0, timeout)
+            while not changed and (left := deadline - time.monotonic()) > 0:
+                if not conn.sock.pending():
+                    ready, _w, _x = select.select([conn.sock], [], [], left)
+                    if not ready:
+                        break
+                line = conn.readline()
+                if not line:
+                    raise TransferError(_("the IMAP server {host} closed the connection").format(host=self.target.host))
+                changed = line.startswith(b"*") and (b"EXISTS" in line or b"RECENT" in line)
+            conn.send(b"DONE\r\n")
+            while not (line := conn.readline()).startswith(tag):
+                if not line:
+                    raise TransferError(_("the IMAP server {host} closed the connection").format(host=self.target.host))
+                changed = changed or b"EXISTS" in line
+            return changed
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise TransferError(
+                _("the IMAP server {host} failed: {reason}").format(host=self.target.host, reason=exc)
+            ) from None
 
 
 def _quote(folder: str) -> str:

@@ -124,6 +124,8 @@ class Entry:
     queue_id: str | None = None
     refused: dict[str, list[Any]] = field(default_factory=dict)
     phase: str | None = None  # "dot-sent" while the final "." may be on the wire
+    # When the server answered 250 to the final "." (what `status` counts activation from); None before that.
+    accepted_at: str | None = None
     history: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -503,7 +505,14 @@ def _send_one(entry_id: str, session: Any, mode: str, now: Callable[[], datetime
                 )
         elif outcome.state == "sent":
             final = _transition(
-                base, "sent", outcome.code, outcome.text, t, queue_id=outcome.queue_id, next_attempt=None
+                base,
+                "sent",
+                outcome.code,
+                outcome.text,
+                t,
+                queue_id=outcome.queue_id,
+                next_attempt=None,
+                accepted_at=t.isoformat(),
             )
         else:
             final = _transition(base, outcome.state, outcome.code, outcome.text, t, next_attempt=None)

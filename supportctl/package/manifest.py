@@ -137,6 +137,9 @@ class Process(NamedTuple):
     schedule: cal.Schedule
     classes: dict[str, cal.ActivationClass]
     reply: ReplyTemplates = DEFAULT_REPLY
+    # A regular expression that finds the contract number in the desk's reply (`status`); None: derived
+    # from the reply templates. The number is the group named `contract`, else group 1, else the match.
+    contract_pattern: str | None = None
 
 
 class Package(NamedTuple):
@@ -438,7 +441,21 @@ def _process(r: _Reader, p: dict[str, Any], fields: tuple[FieldSpec, ...]) -> Pr
         schedule=schedule,
         classes=classes,
         reply=_reply(r, r.get(p, "reply", "process", dict, {})),
+        contract_pattern=_contract_pattern(r, p),
     )
+
+
+def _contract_pattern(r: _Reader, p: dict[str, Any]) -> str | None:
+    pattern = r.text(p, "contract_pattern", "process", None)
+    if pattern is None:
+        return None
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise r.fail(
+            "process.contract_pattern", _("not a valid regular expression: {reason}").format(reason=exc)
+        ) from None
+    return pattern
 
 
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")

@@ -1,0 +1,249 @@
+"""Find the registration desk's reply to a submission in the applicant's mailbox (for `status`).
+
+A reply belongs to a submission when its `In-Reply-To` or `References` names the submission's `Message-ID`;
+failing that, when it comes from one of the package's addresses and its subject names the membership ID
+(a desk answering by hand from another mail program). The contract number is found with the package's
+`process.contract_pattern`, else with a pattern derived from the desk's own reply templates (German and
+English); a reply whose subject is the desk's reject subject is a rejection, its reasons the listed findings.
+
+Mail is only read: the sources of `inbox` (supportctl/desk/sources.py) never write to a mailbox.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.message import Message
+from typing import Any
+
+from supportctl.desk.sources import Envelope, Source, TooLarge
+from supportctl.desk.triage import clean
+from supportctl.package.manifest import Process
+
+# The desk's own check on contract numbers (`inbox reply --contract`): what a number can look like.
+NUMBER = r"[A-Za-z0-9][A-Za-z0-9./_-]{0,63}"
+# Labels of the built-in reply template, in case a package's templates put the number somewhere odd.
+_DEFAULT_LABELS = (r"Vertragsnummer", r"Contract\s+number", r"Contract\s+no\.?")
+_MSGID_RE = re.compile(r"<[^<>\s]+>")
+MAX_BODY_CHARS = 200_000
+MAX_REASONS = 50
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A submission a reply may answer."""
+
+    id: str
+    message_id: str
+    membership_id: str | None
+    submitted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the desk's reply says about one submission."""
+
+    submission: str  # the outbox id
+    kind: str  # "contract" | "rejected"
+    contract: str | None
+    reasons: tuple[str, ...]
+    received_at: str  # ISO 8601 with offset
+    reply_message_id: str
+    subject: str
+
+
+def _template_regex(template: str, placeholder: str, capture: str) -> str | None:
+    """A regex for the line of `template` holding `{placeholder}`: the text before it, then `capture`."""
+    for line in template.splitlines():
+        if "{" + placeholder + "}" not in line:
+            continue
+        before = line.split("{" + placeholder + "}", 1)[0]
+        before = re.sub(r"\{[a-z_]+\}", "\0", before).strip()
+        if not before.replace("\0", "").strip():
+            return None
+        parts = [r"\s+".join(re.escape(w) for w in chunk.split()) for chunk in before.split("\0")]
+        return ".*?".join(parts) + r"\s*" + capture
+    return None
+
+
+def _alternatives(patterns: list[str | None]) -> re.Pattern[str] | None:
+    unique = list(dict.fromkeys(p for p in patterns if p))
+    if not unique:
+        return None
+    # A group name may appear once per pattern: number the alternatives' groups apart.
+    numbered = [p.replace("(?P<contract>", f"(?P<c{i}>") for i, p in enumerate(unique)]
+    return re.compile("|".join(numbered), re.IGNORECASE)
+
+
+class Matcher:
+    """The package's rules for recognising the desk's replies."""
+
+    def __init__(self, process: Process) -> None:
+        self.addresses = {process.registration_address.lower(), process.request_address.lower()}
+        self.body: re.Pattern[str] | None = None
+        self.subject: re.Pattern[str] | None = None
+        if process.contract_pattern:
+            self.custom: re.Pattern[str] | None = re.compile(process.contract_pattern)
+        else:
+            self.custom = None
+            t = process.reply
+            body = [_template_regex(text, "contract", f"(?P<contract>{NUMBER})") for text in t.contract_body.values()]
+            body += [rf"(?:{label})\s*:?\s*(?P<contract>{NUMBER})" for label in _DEFAULT_LABELS]
+            subject = [_template_regex(x, "contract", f"(?P<contract>{NUMBER})") for x in t.contract_subject.values()]
+            self.body = _alternatives(body)
+            self.subject = _alternatives(subject)
+        reject = []
+        for text in process.reply.reject_subject.values():
+            pieces = [re.escape(p.strip()) for p in re.split(r"\{[a-z_]+\}", text) if p.strip()]
+            if pieces:
+                reject.append(".*?".join(r"\s+".join(p.split("\\ ")) for p in pieces))
+        self.reject = re.compile("|".join(reject), re.IGNORECASE) if reject else None
+
+    def contract_in(self, body: str, subject: str) -> str | None:
+        """The contract number in a reply: the package's pattern in body or subject, else the templates'."""
+        tries = (
+            [(self.custom, body), (self.custom, subject)]
+            if self.custom
+            else [(self.body, body), (self.subject, subject)]
+        )
+        for pattern, text in tries:
+            m = pattern.search(text) if pattern is not None else None
+            if m is None:
+                continue
+            groups = {k: v for k, v in m.groupdict().items() if v}
+            if "contract" in groups:
+                value = groups["contract"]
+            elif groups:
+                value = next(iter(groups.values()))
+            elif m.groups():
+                value = next((g for g in m.groups() if g), m.group(0))
+            else:
+                value = m.group(0)
+            value = clean(value).rstrip(".,;:")
+            if value:
+                return value[:64]
+        return None
+
+    def is_reject(self, subject: str) -> bool:
+        return bool(self.reject and self.reject.search(subject))
+
+
+def reasons_in(body: str) -> tuple[str, ...]:
+    """The findings a reject mail lists (`  - …` lines), from its first language section."""
+    first = re.split(r"(?m)^-{10,}\s*$", body, maxsplit=1)[0]
+    found = [clean(m.group(1)) for m in re.finditer(r"(?m)^\s+[-*•]\s+(.+)$", first)]
+    return tuple(dict.fromkeys(f for f in found if f))[:MAX_REASONS]
+
+
+def _header(msg: Message, name: str) -> str:
+    value = msg.get(name)
+    if value is None:
+        return ""
+    try:
+        from email.header import decode_header, make_header
+
+        return clean(str(make_header(decode_header(str(value)))))
+    except Exception:
+        return clean(str(value))
+
+
+def received_time(msg: Message, arrival: float | None) -> datetime:
+    """When the reply arrived: the newest `Received:` stamp, else `Date:`, else the file's or IMAP's time."""
+    from email.utils import parsedate_to_datetime
+
+    candidates = [str(r).rsplit(";", 1)[1] for r in (msg.get_all("Received") or []) if ";" in str(r)][:1]
+    candidates.append(str(msg.get("Date") or ""))
+    for text in candidates:
+        try:
+            dt = parsedate_to_datetime(text.strip())
+        except (TypeError, ValueError, IndexError):
+            continue
+        return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    if arrival is not None:
+        return datetime.fromtimestamp(arrival, timezone.utc)
+    return datetime.now(timezone.utc)
+
+
+def _body_text(data: bytes) -> str:
+    from email import message_from_bytes, policy
+
+    msg: Any = message_from_bytes(data, policy=policy.default)
+    texts = []
+    for part in msg.walk():
+        if part.get_content_type() == "text/plain" and not part.is_attachment():
+            try:
+                texts.append(str(part.get_content()))
+            except (LookupError, ValueError, AssertionError):
+                continue
+    return "\n".join(texts)[:MAX_BODY_CHARS]
+
+
+def _which(msg: Message, wanted: list[Wanted], matcher: Matcher, received: datetime) -> Wanted | None:
+    named = set(_MSGID_RE.findall(" ".join(str(msg.get(h) or "") for h in ("In-Reply-To", "References"))))
+    for w in wanted:
+        if w.message_id and w.message_id in named:
+            return w
+    from email.utils import getaddresses
+
+    try:
+        sender = getaddresses([str(msg.get("From") or "")])[0][1].lower()
+    except Exception:
+        return None
+    if sender not in matcher.addresses:
+        return None
+    subject = _header(msg, "Subject")
+    fits = [
+        w
+        for w in wanted
+        if w.membership_id
+        and w.membership_id in subject
+        and (w.submitted_at is None or w.submitted_at.timestamp() <= received.timestamp())
+    ]
+    # Several submissions of one membership: the newest one sent before the reply is the one answered.
+    return max(fits, key=lambda w: w.submitted_at.timestamp() if w.submitted_at else 0.0, default=None)
+
+
+def scan(source: Source, wanted: Iterable[Wanted], matcher: Matcher) -> list[Outcome]:
+    """The desk's replies to `wanted` in `source`: at most one outcome per submission (the latest reply)."""
+    from email.parser import BytesHeaderParser
+
+    pending = list(wanted)
+    found: dict[str, Outcome] = {}
+    if not pending:
+        return []
+    parser = BytesHeaderParser()
+    for env in source.messages():
+        msg = parser.parsebytes(env.head)
+        received = received_time(msg, env.arrival)
+        w = _which(msg, pending, matcher, received)
+        if w is None:
+            continue
+        outcome = _outcome(env, msg, w, matcher, received)
+        if outcome is None:
+            continue
+        earlier = found.get(w.id)
+        if earlier is None or earlier.received_at <= outcome.received_at:
+            found[w.id] = outcome
+    return list(found.values())
+
+
+def _outcome(env: Envelope, msg: Message, w: Wanted, matcher: Matcher, received: datetime) -> Outcome | None:
+    try:
+        body = _body_text(env.read())
+    except TooLarge:
+        return None
+    subject = _header(msg, "Subject")
+    common = {
+        "submission": w.id,
+        "received_at": received.isoformat(),
+        "reply_message_id": clean(str(msg.get("Message-ID") or "")),
+        "subject": subject,
+    }
+    if matcher.is_reject(subject):
+        return Outcome(kind="rejected", contract=None, reasons=reasons_in(body), **common)
+    number = matcher.contract_in(body, subject)
+    if number is None:
+        return None  # a reply without a number (a question, an out-of-office): not an outcome
+    return Outcome(kind="contract", contract=number, reasons=(), **common)

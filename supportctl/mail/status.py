@@ -1,0 +1,470 @@
+"""`status`: where each submitted registration stands, and when its activation is due.
+
+A registration is a form submission in the outbox (the messages `submit` queued: those with a form's
+dedupe key). Its clock starts when the server accepted it (the 250 after DATA, `Entry.accepted_at`); its
+activation class is read once from the submitted form; its due time comes from the package's rules (the
+eta engine). The desk's reply, once found in the applicant's mailbox (supportctl/mail/replies.py), gives
+the contract number or the rejection.
+
+What was learned is remembered in `$XDG_STATE_HOME/supportctl/status.json` (atomic, 0600): the form's
+class, each outcome, and a copy of each submission's facts, so later runs need neither the mailbox nor
+the outbox entry (`outbox purge` deletes sent messages). Core only: nothing here prints or exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from supportctl import paths
+from supportctl.desk.triage import clean
+from supportctl.errors import ExitCode, UsageError
+from supportctl.fsutil import atomic_write
+from supportctl.i18n import _
+from supportctl.mail import outbox
+from supportctl.mail.replies import Matcher, Outcome, Wanted, scan
+from supportctl.package.manifest import Package
+
+STATE_VERSION = 1
+IDLE_MAX = 25 * 60.0  # RFC 2177: renew IDLE before the server's 30-minute inactivity timeout
+_FORM_KEY = re.compile(r"^[0-9a-f]{64}:")  # outbox.make_dedupe_key(pdf sha256, address): a form submission
+
+
+def state_path() -> Path:
+    return paths.state_dir() / "status.json"
+
+
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    path = paths.state_dir() / ".status.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def load_state() -> dict[str, Any]:
+    try:
+        data = json.loads(state_path().read_text("utf-8"))
+    except (OSError, ValueError):
+        return {"version": STATE_VERSION, "registrations": {}}
+    if not isinstance(data, dict) or not isinstance(data.get("registrations"), dict):
+        return {"version": STATE_VERSION, "registrations": {}}
+    return data
+
+
+def _update_state(change: Callable[[dict[str, dict[str, Any]]], None]) -> dict[str, Any]:
+    """Read, change and write the state under a lock, so a `--watch` and a second run never lose an update."""
+    with _locked():
+        state = load_state()
+        before = json.dumps(state, sort_keys=True)
+        change(state["registrations"])
+        if json.dumps(state, sort_keys=True) != before:
+            data = json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+            atomic_write(state_path(), data, 0o600)
+        return state
+
+
+# ---------------------------------------------------------------- what the outbox knows
+
+
+def is_submission(entry: outbox.Entry) -> bool:
+    return bool(entry.dedupe_key and _FORM_KEY.match(entry.dedupe_key))
+
+
+def accepted_time(entry: outbox.Entry) -> datetime | None:
+    """When the server accepted the message (250 after DATA); None while it has not (or not knowably)."""
+    if entry.state != "sent":
+        return None
+    if entry.accepted_at:
+        return datetime.fromisoformat(entry.accepted_at)
+    # Entries written before `accepted_at` existed: the history's 250; a message the user marked delivered
+    # after an uncertain attempt counts from that attempt, when the server may have taken it.
+    for h in reversed(entry.history):
+        if (h.get("state") == "sent" and h.get("code") == 250) or h.get("state") == "uncertain":
+            return datetime.fromisoformat(str(h["at"]))
+    return None
+
+
+def read_form(pkg: Package, message: bytes) -> dict[str, Any]:
+    """The activation class, membership ID and language of the form attached to a submitted message."""
+    from email import message_from_bytes, policy
+
+    msg: Any = message_from_bytes(message, policy=policy.default)
+    for part in msg.iter_attachments():
+        if part.get_content_type() != "application/pdf":
+            continue
+        from supportctl.errors import SupportctlError
+        from supportctl.form import pdfform
+
+        try:
+            report = pdfform.validate_pdf(pkg, part.get_content())
+        except SupportctlError:
+            return {"class": None}
+        values = report.values
+        return {
+            "class": report.activation_class,
+            "membership_id": str(values.get("membership_id") or "") or None,
+            "language": str(values.get("language") or "") or None,
+        }
+    return {"class": None}
+
+
+def _remember_submissions(pkg: Package) -> dict[str, Any]:
+    """Copy new submissions' facts (and their form's class) from the outbox into the state."""
+    entries = [e for e in outbox.entries() if is_submission(e)]
+
+    def change(regs: dict[str, dict[str, Any]]) -> None:
+        for e in entries:
+            rec = regs.setdefault(e.id, {})
+            accepted = accepted_time(e)
+            rec.update(
+                id=e.id,
+                state=e.state,
+                to=list(e.recipients),
+                subject=e.subject,
+                message_id=e.message_id,
+                created=e.created,
+                submitted_at=accepted.isoformat() if accepted else None,
+                # The server's last words, for "what to do next"; untrusted, so made safe for a terminal.
+                last_text=clean(f"{e.last_code or ''} {e.last_text or ''}".strip())[:300] or None,
+                in_outbox=True,
+            )
+            if "class" not in rec:
+                try:
+                    rec.update(read_form(pkg, e.message_bytes()))
+                except OSError:
+                    rec["class"] = None
+        present = {e.id for e in entries}
+        for key, rec in regs.items():
+            if key not in present:
+                rec["in_outbox"] = False
+
+    return _update_state(change)
+
+
+def _remember_outcomes(outcomes: list[Outcome]) -> dict[str, Any]:
+    def change(regs: dict[str, dict[str, Any]]) -> None:
+        for o in outcomes:
+            rec = regs.get(o.submission)
+            if rec is None:
+                continue
+            old = rec.get("outcome")
+            if old and old.get("received_at", "") > o.received_at:
+                continue
+            rec["outcome"] = {
+                "kind": o.kind,
+                "contract": o.contract,
+                "reasons": list(o.reasons),
+                "received_at": o.received_at,
+                "reply_message_id": o.reply_message_id,
+                "subject": o.subject,
+            }
+
+    return _update_state(change)
+
+
+def watermark(source_key: str) -> Any:
+    """Where the last look into an IMAP folder ended (UIDVALIDITY, last UID): the next one reads only newer mail."""
+    from supportctl.desk.sources import Watermark
+
+    wm = load_state().get("mailboxes", {}).get(source_key)
+    try:
+        return Watermark(int(wm["uidvalidity"]), int(wm["last_uid"])) if wm else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _remember_watermark(source_key: str, wm: Any) -> None:
+    with _locked():
+        state = load_state()
+        state.setdefault("mailboxes", {})[source_key] = {"uidvalidity": wm.uidvalidity, "last_uid": wm.last_uid}
+        data = json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+        atomic_write(state_path(), data, 0o600)
+
+
+# ---------------------------------------------------------------- registrations
+
+
+@dataclass(frozen=True)
+class Registration:
+    id: str
+    state: str
+    to: tuple[str, ...]
+    subject: str
+    submitted_at: datetime | None
+    activation_class: str | None
+    due: datetime | None
+    contract: str | None
+    contract_received_at: datetime | None
+    rejected: tuple[str, ...] | None
+    rejected_at: datetime | None
+    membership_id: str | None
+    last_text: str | None
+    superseded_by: str | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.contract is not None or self.rejected is not None
+
+    def seconds_until_due(self, now: datetime) -> float | None:
+        return None if self.due is None else round(self.due.timestamp() - now.timestamp(), 3)
+
+    def overdue(self, now: datetime) -> bool:
+        """Past its due time without a contract number (or a rejection)."""
+        return self.due is not None and not self.settled and self.due.timestamp() <= now.timestamp()
+
+    def to_dict(self, now: datetime) -> dict[str, Any]:
+        def iso(dt: datetime | None) -> str | None:
+            return dt.isoformat() if dt else None
+
+        return {
+            "id": self.id,
+            "state": self.state,
+            "to": list(self.to),
+            "submitted_at": iso(self.submitted_at),
+            "class": self.activation_class,
+            "due": iso(self.due),
+            "overdue": self.overdue(now),
+            "seconds_until_due": self.seconds_until_due(now),
+            "contract": self.contract,
+            "contract_received_at": iso(self.contract_received_at),
+            "rejected": list(self.rejected) if self.rejected is not None else None,
+        }
+
+
+def _registration(rec: dict[str, Any], engine: Any) -> Registration:
+    def when(value: Any) -> datetime | None:
+        try:
+            return datetime.fromisoformat(str(value)) if value else None
+        except ValueError:
+            return None
+
+    submitted = when(rec.get("submitted_at"))
+    cls = rec.get("class")
+    due = None
+    if submitted is not None and cls in engine.classes:
+        due = engine.compute(submitted, cls).due
+    o = rec.get("outcome") or {}
+    contract = o.get("contract") if o.get("kind") == "contract" else None
+    rejected = tuple(o.get("reasons") or ()) if o.get("kind") == "rejected" else None
+    return Registration(
+        id=str(rec["id"]),
+        state=str(rec.get("state") or "sent"),
+        to=tuple(rec.get("to") or ()),
+        subject=str(rec.get("subject") or ""),
+        submitted_at=submitted,
+        activation_class=cls if isinstance(cls, str) else None,
+        due=due,
+        contract=contract,
+        contract_received_at=when(o.get("received_at")) if contract else None,
+        rejected=rejected,
+        rejected_at=when(o.get("received_at")) if rejected is not None else None,
+        membership_id=rec.get("membership_id"),
+        last_text=rec.get("last_text"),
+    )
+
+
+def _supersede(regs: list[Registration]) -> list[Registration]:
+    """A rejected or failed registration followed by a newer one of the same membership is superseded
+    (the oldest newer one replaced it), as is one the outbox marked superseded."""
+    from dataclasses import replace
+
+    result = []
+    for r in regs:  # newest first
+        newer = None
+        if r.rejected is not None or r.state in ("failed", "superseded"):
+            key = r.membership_id or ",".join(r.to)
+            later = [n.id for n in regs if n.id > r.id]
+            same = [n.id for n in regs if n.id > r.id and (n.membership_id or ",".join(n.to)) == key]
+            # The outbox marks a pending copy `superseded` when `submit --again` replaces it.
+            candidates = same or (later if r.state == "superseded" else [])
+            newer = candidates[-1] if candidates else None
+        result.append(replace(r, superseded_by=newer) if newer else r)
+    return result
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    registrations: tuple[Registration, ...]
+    checked_mailbox: bool
+    new_outcomes: tuple[Outcome, ...] = ()
+
+
+def refresh(pkg: Package, engine: Any, source: Any = None, only: str | None = None) -> Snapshot:
+    """The registrations (newest first; `only`: the one with that id or id prefix), after reading the outbox
+    and, with a mail `source`, the desk's replies to those still waiting for one."""
+    state = _remember_submissions(pkg)
+    regs_state: dict[str, dict[str, Any]] = state["registrations"]
+    outcomes: list[Outcome] = []
+    if source is not None:
+        wanted = [
+            Wanted(
+                id=rec["id"],
+                message_id=str(rec.get("message_id") or ""),
+                membership_id=rec.get("membership_id"),
+                submitted_at=datetime.fromisoformat(rec["submitted_at"]) if rec.get("submitted_at") else None,
+            )
+            for rec in regs_state.values()
+            if not rec.get("outcome") and rec.get("state") in ("sent", "uncertain")
+        ]
+        outcomes = scan(source, wanted, Matcher(pkg.process))
+        if outcomes:
+            regs_state = _remember_outcomes(outcomes)["registrations"]
+        if getattr(source, "incremental", False) and source.watermark is not None:
+            _remember_watermark(source.key, source.watermark)
+    regs = sorted((_registration(rec, engine) for rec in regs_state.values()), key=lambda r: r.id, reverse=True)
+    regs = _supersede(regs)
+    if only is not None:
+        regs = _select(regs, only)
+    return Snapshot(tuple(regs), source is not None, tuple(outcomes))
+
+
+def _select(regs: list[Registration], ref: str) -> list[Registration]:
+    exact = [r for r in regs if r.id == ref]
+    found = (exact or [r for r in regs if r.id.startswith(ref)]) if ref else []
+    if len(found) != 1:
+        raise UsageError(
+            _("no submitted registration {id}").format(id=ref)
+            if not found
+            else _("{id} names more than one registration").format(id=ref),
+            _("`supportctl status` lists them"),
+        )
+    return found
+
+
+# ---------------------------------------------------------------- --watch
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How `status --watch` ends, or None in `exit_code` while it should keep waiting."""
+
+    exit_code: ExitCode | None
+    reason: str  # "contract" | "rejected" | "overdue" | "failed" | "needs-credentials" | "uncertain" | "waiting"
+    registration: str | None = None
+
+
+_STATE_VERDICT = {
+    "failed": ExitCode.MAIL_REFUSED,
+    "needs-credentials": ExitCode.CONFIG,
+    "uncertain": ExitCode.UNCERTAIN,
+}
+
+
+def verdict(regs: tuple[Registration, ...], now: datetime) -> Verdict:
+    """Exit 0 when every registration has its contract number; 6 when the desk rejects one; 10 as soon as
+    one is past its due time without one; a submission that cannot arrive by itself ends the wait with its
+    outbox state's code (6 failed, 8 needs credentials, 9 uncertain). Superseded registrations do not count."""
+    live = [r for r in regs if r.superseded_by is None]
+    for r in live:
+        if r.rejected is not None:
+            return Verdict(ExitCode.MAIL_REFUSED, "rejected", r.id)
+    for r in live:
+        if not r.settled and r.state in _STATE_VERDICT:
+            return Verdict(_STATE_VERDICT[r.state], r.state, r.id)
+    for r in live:
+        if r.overdue(now):
+            return Verdict(ExitCode.OVERDUE, "overdue", r.id)
+    if all(r.contract is not None for r in live):
+        return Verdict(ExitCode.OK, "contract")
+    return Verdict(None, "waiting")
+
+
+def next_wake(regs: tuple[Registration, ...], now: datetime, interval: float) -> float:
+    """Seconds to wait before looking again: the interval, or less when a due time comes sooner."""
+    soonest = [
+        r.due.timestamp() - now.timestamp()
+        for r in regs
+        if r.superseded_by is None and not r.settled and r.due is not None
+    ]
+    wait = min([interval, *[s + 0.05 for s in soonest]])
+    return max(0.05, wait)
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def watch(
+    pkg: Package,
+    engine: Any,
+    source: Any,
+    interval: float,
+    only: str | None = None,
+    on_update: Callable[[Snapshot], None] = lambda _s: None,
+    clock: Callable[[], datetime] = now_utc,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[Snapshot, Verdict]:
+    """Look again and again until `verdict()` decides. An IMAP source waits with IDLE (`source.wait`),
+    a local one is read again every `interval` seconds; both wake up for the next due time.
+
+    Everything found is saved before `on_update` sees it, so an interrupt (Ctrl-C) loses nothing.
+    """
+    snap = refresh(pkg, engine, source, only)
+    if not snap.registrations:
+        raise UsageError(
+            _("there is no submitted registration to watch"), _("submit the form first: supportctl submit")
+        )
+    on_update(snap)
+    while True:
+        now = clock()
+        v = verdict(snap.registrations, now)
+        if v.exit_code is not None:
+            return snap, v
+        wait = next_wake(snap.registrations, now, interval)
+        if source is not None and callable(getattr(source, "wait", None)):
+            source.wait(min(wait, IDLE_MAX))
+        else:
+            sleep(wait)
+        snap = refresh(pkg, engine, source, only)
+        on_update(snap)
+
+
+def submitted_at(ref: str | None = None) -> datetime:
+    """When the server accepted submission `ref` (an outbox id or prefix; None: the newest accepted one),
+    from the outbox or, for one purged since, from what `status` remembered. For `eta --since-submit`."""
+    from supportctl.errors import SupportctlError
+
+    known: dict[str, tuple[str, datetime | None]] = {}
+    for rec in load_state()["registrations"].values():
+        try:
+            at = datetime.fromisoformat(rec["submitted_at"]) if rec.get("submitted_at") else None
+            known[str(rec["id"])] = (str(rec.get("state") or "sent"), at)
+        except (KeyError, ValueError, TypeError):
+            continue
+    for e in outbox.entries():
+        if is_submission(e):
+            known[e.id] = (e.state, accepted_time(e))
+    if ref is None:
+        accepted = sorted((i for i, (_s, at) in known.items() if at is not None), reverse=True)
+        if not accepted:
+            raise SupportctlError(
+                _("no submission has been accepted by a mail server yet"),
+                _("submit the form first (supportctl submit); `supportctl outbox` shows what is waiting"),
+            )
+        ref = accepted[0]
+    matches = [i for i in known if i == ref] or [i for i in known if ref and i.startswith(ref)]
+    if len(matches) != 1:
+        raise UsageError(_("no submitted registration {id}").format(id=ref), _("`supportctl status` lists them"))
+    state, at = known[matches[0]]
+    if at is None:
+        raise SupportctlError(
+            _(
+                "submission {id} has not been accepted by the mail server yet ({state}): the clock has not started"
+            ).format(id=matches[0], state=outbox.state_label(state)),
+            _("`supportctl status {id}` says what to do next").format(id=matches[0]),
+        )
+    return at

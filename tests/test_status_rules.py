@@ -1,0 +1,127 @@
+"""status without servers: the reply rules (contract pattern, fallback matching), remembered state, eta's changes."""
+
+from __future__ import annotations
+
+import json
+import mailbox
+import shutil
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from supportctl.desk import sources
+from supportctl.errors import ExitCode
+from supportctl.mail import outbox, replies
+from supportctl.mail import status as core
+from supportctl.package import manifest as package
+
+PKG = package.load(package.bundled_root())
+
+
+def _fill(template: str, **values: str) -> str:
+    from supportctl.desk.reply import _fill as fill
+
+    return fill(template, values)
+
+
+@settings(max_examples=200, deadline=None)
+@given(number=st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9/_-]{0,30}[A-Za-z0-9]?\Z"), lang=st.sampled_from(["de", "en"]))
+def test_the_number_the_desk_writes_with_its_templates_is_the_number_found(number: str, lang: str) -> None:
+    t = PKG.process.reply
+    body = _fill(t.contract_body[lang], name="Ada", contract=number, support="x", requests_url="https://x.example")
+    subject = _fill(t.contract_subject[lang], contract=number)
+    m = replies.Matcher(PKG.process)
+    assert m.contract_in(body, "Re: something") == number
+    assert m.contract_in("no number here", subject) == number
+    assert m.contract_in("Thank you for your registration, we are on it.", "Re: registration") is None
+
+
+def test_a_package_pattern_replaces_the_templates_and_a_bad_one_is_refused(tmp_path: Path, cli: Any) -> None:
+    root = tmp_path / "pkg"
+    shutil.copytree(package.bundled_root(), root)
+    manifest = root / "package.toml"
+    text = manifest.read_text("utf-8")
+    manifest.write_text(
+        text.replace(
+            'class_field = "support"', 'class_field = "support"\ncontract_pattern = "Ref\\\\. (?P<contract>SC-\\\\d+)"'
+        )
+    )
+    pkg = package.load(root, cache=False)
+    m = replies.Matcher(pkg.process)
+    assert m.contract_in("Your contract: Ref. SC-4711 is active", "") == "SC-4711"
+    assert m.contract_in("Contract number: 12345", "") is None
+    manifest.write_text(
+        text.replace('class_field = "support"', 'class_field = "support"\ncontract_pattern = "(unclosed"')
+    )
+    r = cli("status", "--package", str(root))
+    assert r.exit_code == ExitCode.INVALID_INPUT
+    assert "process.contract_pattern: not a valid regular expression" in r.stderr
+
+
+def test_a_reply_written_by_hand_is_matched_by_address_and_membership_id(tmp_path: Path) -> None:
+    accepted = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+    wanted = [
+        replies.Wanted("20261125-090000-aaaa", "<a@example.org>", "ABC-123-XYZ", accepted),
+        replies.Wanted("20261124-090000-bbbb", "<b@example.org>", "OTHER-1", accepted),
+    ]
+    box = mailbox.mbox(tmp_path / "mbox")
+    for sender, subject in (
+        ("someone@example.net", "Re: ABC-123-XYZ"),  # not the desk: ignored
+        ("RegForm@msdirectservices.com", "Registration ABC-123-XYZ done"),
+    ):
+        msg = EmailMessage()
+        msg["From"] = f"Registration desk <{sender}>"
+        msg["To"] = "alice@example.org"
+        msg["Subject"] = subject
+        msg["Date"] = "Wed, 25 Nov 2026 11:00:00 +0100"
+        msg.set_content("Hello,\n\nVertragsnummer: 4711-0815\n")
+        box.add(msg)
+    box.close()
+    src = sources.open_local(str(tmp_path / "mbox"), 1 << 20)
+    (found,) = replies.scan(src, wanted, replies.Matcher(PKG.process))
+    assert found.submission == "20261125-090000-aaaa" and found.contract == "4711-0815"
+    assert found.received_at == "2026-11-25T11:00:00+01:00"
+
+
+def test_an_outbox_entry_from_before_accepted_at_counts_from_its_250() -> None:
+    e = outbox.Entry(
+        id="x",
+        state="sent",
+        created="2026-11-25T09:00:00+00:00",
+        updated="2026-11-26T09:00:00+00:00",
+        message_id="<m@x>",
+        sender="a@example.org",
+        recipients=("d@example.org",),
+        subject="s",
+        history=(
+            {"at": "2026-11-25T09:00:00+00:00", "state": "queued"},
+            {"at": "2026-11-25T09:00:05+00:00", "state": "sent", "code": 250, "text": "ok"},
+        ),
+    )
+    assert core.accepted_time(e) == datetime(2026, 11, 25, 9, 0, 5, tzinfo=timezone.utc)
+    assert core.accepted_time(outbox.Entry.from_dict({**e.to_dict(), "state": "queued"})) is None
+    with_field = outbox.Entry.from_dict({**e.to_dict(), "accepted_at": "2026-11-25T09:00:04+00:00"})
+    assert core.accepted_time(with_field) == datetime(2026, 11, 25, 9, 0, 4, tzinfo=timezone.utc)
+
+
+def test_eta_start_line_follows_tz_and_since_submit_needs_a_submission(cli: Any) -> None:
+    r = cli("eta", "--at", "2026-11-27T16:30:00+00:00", "--tz", "Europe/Berlin")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "Start: Fri 2026-11-27 17:30 CET"
+    r = cli("eta", "--at", "2026-11-27T16:30:00+00:00", "--tz", "America/New_York")
+    assert r.stdout.splitlines()[0] == "Start: Fri 2026-11-27 11:30 EST"
+    r = cli("eta", "20261125")
+    assert r.exit_code == ExitCode.USAGE and "--since-submit 20261125" in r.stderr
+    r = cli("eta", "--since-submit", "--at", "2026-11-27T16:30:00+00:00")
+    assert r.exit_code == ExitCode.USAGE
+    r = cli("eta", "--since-submit", "--json")
+    assert r.exit_code == ExitCode.ERROR
+    assert r.json()["errors"][0]["message"] == "no submission has been accepted by a mail server yet"
+    r = cli("status", "nope", "--json")
+    assert r.exit_code == ExitCode.USAGE and json.loads(r.stdout)["ok"] is False
+    r = cli("status", "--watch")
+    assert r.exit_code == ExitCode.USAGE and "no submitted registration to watch" in r.stderr
