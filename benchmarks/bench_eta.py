@@ -3,8 +3,10 @@
     python benchmarks/bench_eta.py [--runs 15] [--items 100000]
 
 1. Start-up: cold `supportctl eta --at … --json` and `supportctl --help` against `python -c pass` of an empty
-   venv (targets: ≤ 8× and ≤ 10×). Use a NON-editable install (`pip install .`): editable installs add .pth
-   work to every start. `--help` is measured in a pipe (plain help) and on a pseudo-terminal (Rich help).
+   venv (targets: ≤ 7× and ≤ 9×), paired runs, medians of wall time and of CPU time (user + system, which a
+   busy machine disturbs less). By default on a NON-editable install made for the run in a temporary venv
+   (editable installs add .pth work to every start); `--supportctl PATH` measures an installed one instead.
+   `--instructions` adds instruction counts under valgrind (exact on a busy machine, and slow).
 2. `eta --batch` throughput against pandas `CustomBusinessHour` on the same timestamps and holidays
    (target ≥ 10×), and the cost per item for an SLA of 1 business hour vs 30 business days.
 """
@@ -12,16 +14,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import pty
 import random
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,73 +33,87 @@ from zoneinfo import ZoneInfo
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def empty_python(directory: str) -> str:
-    """A venv without site-packages in `directory` (removed by the caller): the baseline interpreter."""
-    path = Path(directory) / "empty-venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    return str(path / "bin" / "python")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def venvs(supportctl: str | None) -> Iterator[tuple[str, list[str]]]:
+    """(the empty venv's python, the supportctl command); the temporary venvs are removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="supportctl-bench-") as tmp:
+        empty = Path(tmp) / "empty"
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(empty)], check=True)
+        if supportctl is None:
+            venv = Path(tmp) / "venv"
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            print(f"installing {ROOT} (not editable) into a temporary venv …", file=sys.stderr)
+            subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(ROOT)], check=True)
+            supportctl = str(venv / "bin" / "supportctl")
+        yield str(empty / "bin" / "python"), [supportctl]
+
+
+def run(cmd: list[str], on_pty: bool = False) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child) for one run; stdout on a pseudo-terminal if `on_pty`."""
+    t = time.perf_counter()
+    if on_pty:
+        pid, fd = pty.fork()
+        if pid == 0:  # child
+            os.execvp(cmd[0], cmd)
+        with contextlib.suppress(OSError):
+            while os.read(fd, 65536):
+                pass
+        os.close(fd)
+    else:
+        pid = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid
+    _pid, _status, usage = os.wait4(pid, 0)
+    return time.perf_counter() - t, usage.ru_utime + usage.ru_stime
+
+
+def paired(a: Callable[[], tuple[float, float]], b: Callable[[], tuple[float, float]], runs: int) -> list[float]:
+    """Medians of A's and B's wall and CPU time and of the pairwise ratios (pairs resist the machine's drift)."""
+    a(), b()  # warm the page cache
+    rows = [(*x, *y) for x, y in ((a(), b()) for _ in range(runs))]
+    wa, ca, wb, cb = (statistics.median(col) for col in zip(*rows, strict=True))
+    return [wa, wb, statistics.median(r[0] / r[2] for r in rows), ca, cb, statistics.median(r[1] / r[3] for r in rows)]
+
+
+def instructions(cmd: list[str]) -> int | None:
+    if not shutil.which("valgrind"):
+        return None
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    p = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    m = re.search(r"Collected : (\d+)", p.stderr)
+    return int(m.group(1)) if m else None
+
+
+def bench_startup(runs: int, supportctl: str | None, count_instructions: bool) -> None:
+    with venvs(supportctl) as (empty, sc):
+        base = [empty, "-c", "pass"]
+        print(f"start-up ({' '.join(sc)}; baseline: an empty venv's python -c pass; {runs} paired runs, medians)")
+        cases = [
+            ("eta --at … --json", [*sc, "eta", "--at", "2026-11-27T17:30+01:00", "--json"], False, 7.0),
+            ("--help (pipe)", [*sc, "--help"], False, 9.0),
+            ("--help (terminal)", [*sc, "--help"], True, 9.0),
+        ]
+        base_ir = instructions(base) if count_instructions else None
+        for label, cmd, on_pty, target in cases:
+            wa, wb, wr, ca, cb, cr = paired(lambda c=cmd, t=on_pty: run(c, t), lambda: run(base), runs)
+            verdict = "ok" if wr <= target else "OVER"
+            print(
+                f"  {label:18s} wall {wa * 1000:6.1f} vs {wb * 1000:5.1f} ms ratio {wr:5.2f}x (target ≤ {target:g}x)"
+                f" {verdict:4s} | cpu {ca * 1000:6.1f} vs {cb * 1000:5.1f} ms ratio {cr:5.2f}x"
+            )
+            if base_ir and not on_pty and (ir := instructions(cmd)):
+                print(f"  {'':18s} instructions {ir / 1e6:6.0f} M vs {base_ir / 1e6:4.0f} M ratio {ir / base_ir:5.2f}x")
 
 
 def supportctl_cmd() -> list[str]:
     exe = shutil.which("supportctl")
     return [exe] if exe else [sys.executable, "-m", "supportctl"]
-
-
-def wall(cmd: list[str]) -> float:
-    t = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - t
-
-
-def wall_pty(cmd: list[str]) -> float:
-    """One run with stdout on a pseudo-terminal (what a person at a terminal gets)."""
-    t = time.perf_counter()
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        os.execvp(cmd[0], cmd)
-    while True:
-        try:
-            if not os.read(fd, 65536):
-                break
-        except OSError:
-            break
-    os.waitpid(pid, 0)
-    os.close(fd)
-    return time.perf_counter() - t
-
-
-def paired(a: Callable[[], float], b: Callable[[], float], runs: int) -> tuple[float, float, float]:
-    """Median of A, of B, and of the pairwise ratio A/B (pairs resist drift of the machine's speed)."""
-    a(), b()  # warm the page cache
-    ta, tb, ratios = [], [], []
-    for _ in range(runs):
-        x, y = a(), b()
-        ta.append(x)
-        tb.append(y)
-        ratios.append(x / y)
-    return statistics.median(ta), statistics.median(tb), statistics.median(ratios)
-
-
-def bench_startup(runs: int) -> None:
-    # Nothing left behind in /tmp: the baseline venv lives as long as the measurement.
-    with tempfile.TemporaryDirectory(prefix="supportctl-bench-") as tmp:
-        _bench_startup(runs, empty_python(tmp))
-
-
-def _bench_startup(runs: int, python: str) -> None:
-    base = [python, "-c", "pass"]
-    sc = supportctl_cmd()
-    print(f"start-up ({' '.join(sc)}; baseline {' '.join(base)}; {runs} paired runs, medians)")
-    cases = [
-        ("eta --at … --json", [*sc, "eta", "--at", "2026-11-27T17:30+01:00", "--json"], wall, 8.0),
-        ("--help (pipe)", [*sc, "--help"], wall, 10.0),
-        ("--help (terminal)", [*sc, "--help"], wall_pty, 10.0),
-    ]
-    for label, cmd, runner, target in cases:
-        ta, tb, ratio = paired(lambda c=cmd, r=runner: r(c), lambda: wall(base), runs)
-        verdict = "ok" if ratio <= target else "OVER"
-        figures = f"{ta * 1000:7.1f} ms vs {tb * 1000:5.1f} ms  ratio {ratio:5.2f}x"
-        print(f"  {label:22s} {figures} (target ≤ {target:g}x) {verdict}")
 
 
 def sample_starts(n: int) -> list[datetime]:
@@ -190,10 +208,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--items", type=int, default=100_000)
     ap.add_argument("--skip-startup", action="store_true")
+    ap.add_argument("--supportctl", metavar="PATH", help="an installed supportctl to measure (default: install one)")
+    ap.add_argument("--instructions", action="store_true", help="also count instructions (valgrind)")
     args = ap.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(ROOT))
     if not args.skip_startup:
-        bench_startup(args.runs)
+        bench_startup(args.runs, args.supportctl, args.instructions)
     bench_batch(args.items)
 
 

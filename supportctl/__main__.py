@@ -10,16 +10,12 @@ import sys
 
 
 def _language(args: list[str]) -> str | None:
-    from supportctl.i18n import language_from_env, normalize
+    from supportctl.i18n import lang_flag, language_from_env, normalize
 
-    for i, a in enumerate(args):
-        if a == "--":
-            break
-        # An unsupported --lang falls through to the environment: its error message is then in that language.
-        if a == "--lang" and i + 1 < len(args) and normalize(args[i + 1]):
-            return normalize(args[i + 1])
-        if a.startswith("--lang=") and normalize(a.split("=", 1)[1]):
-            return normalize(a.split("=", 1)[1])
+    # An unsupported --lang falls through to the environment: its error message is then in that language.
+    for flag in lang_flag(args)[0]:
+        if normalize(flag):
+            return normalize(flag)
     import os
 
     if os.environ.get("SUPPORTCTL_LANG"):

@@ -46,6 +46,32 @@ def language_from_env(environ: dict[str, str] | None = None) -> str | None:
     return None
 
 
+def lang_flag(args: list[str]) -> tuple[list[str], list[str]]:
+    """The values of every `--lang X` / `--lang=X` before `--`, and the other arguments.
+
+    The one place `--lang` is parsed: the entry point picks the language with it before the CLI is imported,
+    and the CLI moves it before the subcommand, where Click reads (and validates) it as the root option.
+    """
+    langs: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            rest.extend(args[i:])
+            break
+        if a == "--lang" and i + 1 < len(args):
+            langs.append(args[i + 1])
+            i += 2
+            continue
+        if a.startswith("--lang="):
+            langs.append(a.partition("=")[2])
+        else:
+            rest.append(a)
+        i += 1
+    return langs, rest
+
+
 def normalize(value: str) -> str | None:
     """`de_DE.UTF-8` -> `de`; unsupported or `C`/`POSIX` -> None."""
     lang = value.split(":")[0].split(".")[0].split("@")[0].split("_")[0].split("-")[0].lower()

@@ -63,38 +63,56 @@ def test_catalogue_is_complete_fresh_and_compiled() -> None:
 def test_catalogue_roundtrip_compiles_what_gettext_reads(tmp_path: Path) -> None:
     import gettext
 
-    header, entries = i18n_catalog.read_po(i18n_catalog.po_path("de"))
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with open(i18n_catalog.po_path("de"), "rb") as fh:
+        catalog = read_po(fh)
     mo = tmp_path / "de" / "LC_MESSAGES" / "supportctl.mo"
     mo.parent.mkdir(parents=True)
-    mo.write_bytes(i18n_catalog.compile_mo(header, list(entries.values())))
+    with open(mo, "wb") as fh:
+        write_mo(fh, catalog)
     t = gettext.translation("supportctl", tmp_path, languages=["de"])
     assert t.gettext("due now") == "jetzt fällig"
-    assert t.gettext("Usage: ") == "Aufruf: "
+    assert t.gettext("Usage:") == "Aufruf:"  # Click's own msgid
 
 
-def test_check_reports_untranslated_and_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    header, entries = i18n_catalog.read_po(i18n_catalog.po_path("de"))
-    entries[("due now", None)].msgstr = [""]
-    entries[("a string nobody uses any more", None)] = i18n_catalog.Entry("a string nobody uses any more", None, ["x"])
-    po = tmp_path / "de" / "LC_MESSAGES" / "supportctl.po"
-    i18n_catalog.write_po(po, header, list(entries.values()))
-    monkeypatch.setattr(i18n_catalog, "LOCALE", tmp_path)
-    found = "\n".join(i18n_catalog.problems())
-    assert "untranslated: 'due now'" in found
-    assert "stale (no longer in the code): 'a string nobody uses any more'" in found
-    assert "run compile" in found
+def test_check_reports_untranslated_fuzzy_missing_and_stale(tmp_path: Path) -> None:
+    from babel.messages.pofile import read_po, write_po
+
+    with open(i18n_catalog.po_path("de"), "rb") as fh:
+        catalog = read_po(fh)
+    catalog["due now"].string = ""
+    catalog["Usage:"].flags.add("fuzzy")
+    catalog.delete("Missing command.")
+    catalog.add("a string nobody uses any more", "x")
+    po = i18n_catalog.po_path("de", tmp_path)
+    po.parent.mkdir(parents=True)
+    with open(po, "wb") as fh:
+        write_po(fh, catalog)
+    found = i18n_catalog.problems(tmp_path)
+    assert found == [
+        "de: missing (run update): 'Missing command.'",
+        "de: stale (no longer in the code): 'a string nobody uses any more'",
+        "de: fuzzy: 'Usage:'",
+        "de: untranslated: 'due now'",
+        "de: supportctl.mo is not the compiled supportctl.po (run compile)",
+    ]
 
 
 def test_extraction_finds_command_docstrings_and_literal_option_help(tmp_path: Path) -> None:
+    from babel.messages.extract import extract_from_file
+
     src = tmp_path / "mod.py"
     src.write_text(
         "@app.command()\n"
-        "def show(x: Annotated[str, typer.Option(help='Literal help.', metavar='WHAT')]) -> None:\n"
+        "def show(x: Annotated[str, typer.Option(help='Literal help.', metavar='WHAT')],\n"
+        "         doc: Annotated[str, typer.Argument()]) -> None:\n"
         '    """Show a document."""\n'
         "N_('Marked only.')\n"
     )
-    found = {k[0] for k in i18n_catalog.extract([src])}
-    assert found == {"Show a document.", "Literal help.", "WHAT", "Marked only."}
+    found = {message for _line, message, _comments, _context in extract_from_file(i18n_catalog.extract_cli, src)}
+    assert found == {"Show a document.", "Literal help.", "WHAT", "DOC", "Marked only."}
 
 
 # ---------------------------------------------------------------- language choice

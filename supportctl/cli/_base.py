@@ -5,28 +5,33 @@ module (`_eta`, `_fetch`, `_form`, `_mail`, `_inbox`), imported only when that c
 
 Errors from the core (`SupportctlError`) become one stderr line and an exit code in one place:
 `Group.invoke`. Heavy modules are imported inside the commands that need them.
+
+No `from __future__ import annotations` here and in `_eta` (the modules of `eta`'s start-up): Typer reads the
+annotations of every command it builds on each start, and string annotations it must eval twice each.
 """
 
-from __future__ import annotations
-
+import re
 import sys
+from difflib import get_close_matches
 from typing import Annotated, Any, NoReturn
 
+import click
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperGroup
 
 from supportctl import __version__
 from supportctl import output as out
 from supportctl.cli.common import COMMAND_KEY, JSON_KEY, STREAM_KEY, JsonOpt, begin, load_config, os_reason
 from supportctl.errors import ExitCode, SupportctlError
-from supportctl.i18n import N_, _
+from supportctl.i18n import N_, _, lang_flag, ngettext
 
 
 class Group(TyperGroup):
     """Maps every `SupportctlError` (and Ctrl-C) to one stderr line, the --json envelope and an exit code.
 
-    It also speaks the chosen language where Click would print English: help pages (`_help_page`),
-    usage errors (`main`), and it hands the same to every subcommand it resolves (`get_command`).
+    Click and Typer look their own words up with gettext (routed to our catalogue below); what they
+    print whole in English is done here: usage errors (`main`), "did you mean" (`resolve_command`) and
+    `--install-completion`'s report (`get_params`).
     """
 
     def invoke(self, ctx: Any) -> Any:
@@ -43,38 +48,39 @@ class Group(TyperGroup):
             # Anything the core did not anticipate is still one line, never a traceback.
             _fail(ctx, SupportctlError(_("{reason}").format(reason=os_reason(exc))))
 
-    def main(
-        self,
-        args: Any = None,
-        prog_name: Any = None,
-        complete_var: Any = None,
-        standalone_mode: bool = True,
-        windows_expand_args: bool = True,
-        **kwargs: Any,
-    ) -> Any:
-        run = {"args": args, "prog_name": prog_name, "complete_var": complete_var, **kwargs}
-        run["windows_expand_args"] = windows_expand_args
-        if not standalone_mode:
-            return super().main(standalone_mode=False, **run)
-        # Click's own error printing is English-only: run non-standalone and print usage errors ourselves.
-        exc = _click_exceptions()
+    def main(self, *args: Any, **extra: Any) -> Any:
+        _localize(self)
+        standalone, extra["standalone_mode"] = extra.get("standalone_mode", True), False
+        if not standalone:
+            return super().main(*args, **extra)
+        # Click prints its errors as "Usage: …\nError: …": ours are one line, with the --json envelope.
         try:
-            rv = super().main(standalone_mode=False, **run)
-        except getattr(exc, "NoArgsIsHelpError", ()) as e:
+            rv = super().main(*args, **extra)
+        except click.exceptions.NoArgsIsHelpError as e:
             out.say(e.format_message())
             sys.exit(ExitCode.USAGE)
-        except exc.UsageError as e:
-            _usage_failed(e, sys.argv[1:] if args is None else list(args))
-        except exc.ClickException as e:
+        except click.UsageError as e:
+            _usage_failed(e, list(extra.get("args") or sys.argv[1:]))
+        except click.ClickException as e:
             out.say(out.error_line(e.format_message(), None))
             sys.exit(e.exit_code)
-        except typer.Abort:
+        except click.Abort:
             out.say(_("aborted"))
             sys.exit(ExitCode.ERROR)
         sys.exit(rv if isinstance(rv, int) else 0)
 
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        return _localized(super().get_command(ctx, cmd_name))
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:  # Click's lookup, without Typer's suggestion, which is English only
+            return click.Group.resolve_command(self, ctx, args)
+        except click.UsageError as e:
+            matches = get_close_matches(args[0], list(self.commands)) if args else []
+            if matches:
+                names = ", ".join(repr(m) for m in matches)
+                hint = ngettext("Did you mean {possibility}?", "(Did you mean one of: {possibilities}?)", len(matches))
+                raise click.UsageError(
+                    f"{e.message} {hint.format(possibility=names, possibilities=names)}", ctx
+                ) from None
+            raise
 
     def get_params(self, ctx: Any) -> Any:
         params = super().get_params(ctx)
@@ -83,63 +89,38 @@ class Group(TyperGroup):
                 param.callback = _install_completion
         return params
 
-    def get_help_option(self, ctx: Any) -> Any:
-        return _help_option(super().get_help_option(ctx))
 
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        _help_page(self, ctx, formatter)
-
-    def get_short_help_str(self, limit: int = 45) -> str:
-        return _short_help(self, limit, super().get_short_help_str)
-
-    def format_commands(self, ctx: Any, formatter: Any) -> None:
-        rows = []
-        names = [n for n in self.list_commands(ctx) if (c := self.get_command(ctx, n)) is not None and not c.hidden]
-        limit = formatter.width - 6 - max((len(n) for n in names), default=0)
-        for name in names:
-            rows.append((name, self.get_command(ctx, name).get_short_help_str(limit)))
-        if rows:
-            with formatter.section(_("Commands")):
-                formatter.write_dl(rows)
+# Click and Typer look their own words up with gettext: route those lookups to our catalogue, which holds their
+# msgids too (tools/catalog.py extracts them from the pinned versions).
+for _module in (click.core, click.decorators, click.exceptions, click.formatting, click.parser, click.types):
+    _module._ = _  # type: ignore[attr-defined]
+    _module.ngettext = ngettext  # type: ignore[attr-defined]
+typer.core._ = _  # type: ignore[attr-defined]
 
 
-class _Command(TyperCommand):
-    """A command whose help page and help option follow the chosen language (see `Group`)."""
-
-    def get_help_option(self, ctx: Any) -> Any:
-        return _help_option(super().get_help_option(ctx))
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        _help_page(self, ctx, formatter)
-
-    def get_short_help_str(self, limit: int = 45) -> str:
-        return _short_help(self, limit, super().get_short_help_str)
-
-
-def _localized(cmd: Any) -> Any:
-    # Commands and sub-apps declared with Typer's default classes get ours, so every help page and usage
-    # error speaks the chosen language whoever added the command and however.
-    if type(cmd) is TyperCommand:
-        cmd.__class__ = _Command
-    elif type(cmd) is TyperGroup:
-        cmd.__class__ = Group
-    return cmd
+def _localize(cmd: Any) -> None:
+    """Our texts Click shows as given: help (docstrings too), usage pieces and metavar words, translated."""
+    cmd.help = _(cmd.help) if cmd.help else cmd.help
+    cmd.options_metavar = _(N_("[OPTIONS]"))
+    if isinstance(cmd, click.Group):
+        cmd.subcommand_metavar = _(N_("COMMAND [ARGS]..."))
+    for param in cmd.params:
+        if getattr(param, "help", None):
+            param.help = _(param.help)
+        if param.metavar or isinstance(param, click.Argument):
+            param.metavar = METAVAR_WORD.sub(lambda m: _(m.group(0)), param.metavar or param.name.upper())
+    for sub in getattr(cmd, "commands", {}).values():
+        _localize(sub)
 
 
-# Typer's own options, whose help Typer writes in English.
-_FRAMEWORK_HELP = {
-    "install_completion": N_("Install completion for the current shell."),
-    "show_completion": N_("Show completion for the current shell, to copy it or customize the installation."),
-}
-_METAVARS = {"<str>": N_("<text>"), "<int>": N_("<integer>"), "<float>": N_("<number>"), "<path>": N_("<path>")}
-_USAGE_PIECES = {"[OPTIONS]": N_("[OPTIONS]"), "COMMAND [ARGS]...": N_("COMMAND [ARGS]...")}
+METAVAR_WORD = re.compile(r"\b[A-Z][A-Z_]+\b")  # the words of a metavar (WHEN, [DOC]...): tools/ extracts them
 
 
 def _install_completion(ctx: Any, param: Any, value: Any) -> Any:
     """Typer's `--install-completion`, reporting in the chosen language."""
     if not value or ctx.resilient_parsing:
         return value
-    from typer._completion_shared import install
+    from typer.completion import install  # type: ignore[attr-defined]  # (from typer._completion_shared)
 
     shell, path = install(shell=value) if isinstance(value, str) else install()
     out.write_out(_("{shell} completion installed in {path}").format(shell=shell, path=path))
@@ -147,156 +128,17 @@ def _install_completion(ctx: Any, param: Any, value: Any) -> Any:
     sys.exit(0)
 
 
-def _help_option(opt: Any) -> Any:
-    if opt is not None:
-        opt.help = _("Show this message and exit.")
-    return opt
-
-
-def _short_help(cmd: Any, limit: int, base: Any) -> str:
-    saved = cmd.help
-    cmd.help = _(saved) if saved else saved
-    try:
-        return str(base(limit))
-    finally:
-        cmd.help = saved
-
-
-def _help_page(cmd: Any, ctx: Any, formatter: Any) -> None:
-    """Click's help page (usage, text, options, commands, epilog) with every framework word translated."""
-    pieces = [_(_USAGE_PIECES[p]) if p in _USAGE_PIECES else _metavars(p) for p in cmd.collect_usage_pieces(ctx)]
-    formatter.write_usage(_metavars(ctx.command_path), " ".join(pieces), prefix=_("Usage: "))
-    text = _(cmd.help).partition("\f")[0] if cmd.help else ""
-    if text:
-        formatter.write_paragraph()
-        with formatter.indentation():
-            formatter.write_text(text)
-    args: list[tuple[str, str]] = []
-    opts: list[tuple[str, str]] = []
-    for param in cmd.get_params(ctx):
-        record = param.get_help_record(ctx)
-        if record is not None:
-            (args if param.param_type_name == "argument" else opts).append(_help_record(param, *record))
-    for title, rows in ((_("Arguments"), args), (_("Options"), opts)):
-        if rows:
-            with formatter.section(title):
-                formatter.write_dl(rows)
-    if isinstance(cmd, Group):
-        cmd.format_commands(ctx, formatter)
-    cmd.format_epilog(ctx, formatter)
-
-
-def _help_record(param: Any, name: str, text: str) -> tuple[str, str]:
-    import re
-
-    if param.name in _FRAMEWORK_HELP and param.help:
-        text = text.replace(param.help, _(_FRAMEWORK_HELP[param.name]))
-    elif param.help:  # a literal help="…" (i18n_catalog extracts those too); translated ones pass unchanged
-        text = text.replace(param.help, _(param.help))
-    name = _metavars(name)
-    m = re.search(r"\[((?:default: |required|env var: )[^\]]*)\]$", text)
-    if m:
-        parts = []
-        for part in m.group(1).split("; "):
-            if part.startswith("default: "):
-                part = _("default: {default}").format(default=part[len("default: ") :])
-            elif part == "required":
-                part = _("required")
-            elif part.startswith("env var: "):
-                part = _("env var: {var}").format(var=part[len("env var: ") :])
-            parts.append(part)
-        text = text[: m.start(1)] + "; ".join(parts) + text[m.end(1) :]
-    for english, marked in _METAVARS.items():
-        name = name.replace(english, _(marked))
-    return name, text
-
-
-def _metavars(text: str) -> str:
-    """Word metavars (`SOURCE`, `WHEN`; i18n_catalog extracts them) in the chosen language."""
-    import re
-
-    return re.sub(r"\b[A-Z][A-Z_]+\b", lambda m: _(m.group(0)), text)
-
-
-def _click_exceptions() -> Any:
-    """Click's exception module: vendored inside Typer since 0.20-something, the `click` package before."""
-    import importlib
-
-    try:
-        return importlib.import_module("typer._click.exceptions")
-    except ImportError:  # pragma: no cover - older Typer
-        return importlib.import_module("click.exceptions")
-
-
-# Click's English usage-error texts, as patterns, and their catalogue entries.
-_CLICK_MESSAGES = (
-    (
-        r"No such command '(?P<name>[^']*)'\. Did you mean (?P<suggestions>.+)\?",
-        N_("No such command '{name}'. Did you mean {suggestions}?"),
-    ),
-    (r"No such command '(?P<name>[^']*)'\.", N_("No such command '{name}'.")),
-    (r"Missing command\.", N_("Missing command.")),
-    (r"Option '(?P<option>[^']+)' requires an argument\.", N_("Option '{option}' requires a value.")),
-    (r"Option '(?P<option>[^']+)' requires (?P<n>\d+) arguments\.", N_("Option '{option}' requires {n} values.")),
-    (r"Option '(?P<option>[^']+)' does not take a value\.", N_("Option '{option}' does not take a value.")),
-    (r"Got unexpected extra arguments? ?(?:\(s\))? \((?P<args>.*)\)", N_("Unexpected extra arguments ({args}).")),
-    (r"(?P<value>.+) is not one of (?P<choices>.+)\.", N_("{value} is not one of {choices}.")),
-    (r"(?P<value>.+) is not a valid integer\.", N_("{value} is not a whole number.")),
-    (r"(?P<value>.+) is not a valid float\.", N_("{value} is not a number.")),
-    (r"(?P<value>.+) is not a valid boolean\..*", N_("{value} is not a yes/no value.")),
-)
-
-
-def _click_message(e: Any) -> str:
-    """A usage error's text in the chosen language (Click builds it in English)."""
-    exc = _click_exceptions()
-    if isinstance(e, exc.NoSuchOption):
-        text = _("No such option: {option}").format(option=e.option_name)
-        if e.possibilities:
-            text = _("{message} (possible options: {options})").format(
-                message=text, options=", ".join(sorted(e.possibilities))
-            )
-        return text
-    if isinstance(e, exc.BadParameter):
-        hint = e.param_hint
-        if hint is None and e.param is not None:
-            hint = e.param.get_error_hint(e.ctx)
-        if hint is not None and not isinstance(hint, str):
-            hint = " / ".join(repr(h) for h in hint)
-        hint = _metavars(hint) if hint else hint
-        if isinstance(e, exc.MissingParameter):
-            kind = e.param_type or (e.param.param_type_name if e.param is not None else "")
-            if kind == "argument":
-                return _("Missing argument {name}.").format(name=hint or "")
-            return _("Missing option {name}.").format(name=hint or "")
-        reason = _click_detail(e.message)
-        if hint:
-            return _("Invalid value for {name}: {reason}").format(name=hint, reason=reason)
-        return _("Invalid value: {reason}").format(reason=reason)
-    return _click_detail(e.message)
-
-
-def _click_detail(message: str) -> str:
-    import re
-
-    for pattern, msgid in _CLICK_MESSAGES:
-        m = re.fullmatch(pattern, message, re.DOTALL)
-        if m:
-            return _(msgid).format(**m.groupdict())
-    return message
-
-
-def _usage_failed(e: Any, argv: list[str]) -> NoReturn:
+def _usage_failed(e: click.UsageError, argv: list[str]) -> NoReturn:
     from supportctl.errors import UsageError
 
-    message = _click_message(e)
+    message = e.format_message()
     ctx = e.ctx
     if "--json" in argv:
         command = ctx.command_path.partition(" ")[2] if ctx is not None else ""
         out.write_out(out.envelope(command or "supportctl", None, [UsageError(message).to_dict()], ok=False))
     out.say(out.error_line(message, None))
     if ctx is not None and ctx.command.get_help_option(ctx) is not None:
-        out.say(_("Try '{command} --help' for help.").format(command=_metavars(ctx.command_path)))
+        out.say(_("Try '{command} {option}' for help.").format(command=ctx.command_path, option="--help"))
     sys.exit(ExitCode.USAGE)
 
 
@@ -421,6 +263,14 @@ def main(argv: list[str] | None = None) -> None:
     only_for(args)(args=args, prog_name="supportctl")
 
 
+def hoist_lang(args: list[str]) -> list[str]:
+    """`--lang X` is accepted anywhere (`supportctl fill --lang de`): Click reads it before the subcommand.
+
+    And `--json` before the subcommand (`supportctl --json eta`) goes to the end, where the command takes it."""
+    langs, rest = lang_flag(args)
+    return [*(arg for lang in langs for arg in ("--lang", lang)), *_json_to_the_end(rest)]
+
+
 _GLOBAL_FLAGS = ("-h", "--help", "--version", "--install-completion", "--show-completion")
 
 
@@ -472,8 +322,8 @@ def only_for(args: list[str]) -> typer.Typer:
     while i < len(args):
         a = args[i]
         if a in _GLOBAL_FLAGS:
-            return load_all()
-        if a == "--lang":
+            return _listing()
+        if a == "--lang":  # hoisted to the front by `main`
             i += 2
             continue
         if not a.startswith("-"):
@@ -481,7 +331,7 @@ def only_for(args: list[str]) -> typer.Typer:
             break
         i += 1
     if name is None or name not in VERB_MODULES:
-        return load_all()
+        return _listing()
     load(*VERB_MODULES[name])
     commands = [c for c in app.registered_commands if command_name(c) == name]
     groups = [g for g in app.registered_groups if g.name == name]
@@ -491,36 +341,34 @@ def only_for(args: list[str]) -> typer.Typer:
     return slim
 
 
+def _listing() -> typer.Typer:
+    """The app for `--help`, `--version` and unknown names: every command's name and help, no parameters.
+
+    Typer builds each command's parameters before Click lists the names: a sixth of `supportctl --help`.
+    """
+    import copy
+    import inspect
+
+    listing = copy.copy(load_all())
+    listing.registered_commands = [copy.copy(c) for c in app.registered_commands]
+    for c in listing.registered_commands:
+        c.name, c.help, c.callback = command_name(c), c.help or inspect.getdoc(c.callback), _nothing
+    listing.registered_groups = [copy.copy(g) for g in app.registered_groups]
+    for g in listing.registered_groups:
+        assert g.typer_instance is not None
+        g.typer_instance = sub = copy.copy(g.typer_instance)
+        sub.registered_commands, sub.registered_groups, sub.registered_callback = [], [], None
+    return listing
+
+
+def _nothing() -> None:
+    """Stands in for a command's function where only its name and help are shown."""
+
+
 def command_name(info: Any) -> str:
     if info.name:
         return str(info.name)
     return str(info.callback.__name__).lower().replace("_", "-")
-
-
-def hoist_lang(args: list[str]) -> list[str]:
-    """Accept `--lang X` anywhere (`supportctl fill --lang de`): move it before the subcommand.
-
-    And `--json` before the subcommand (`supportctl --json eta`), which goes to the end, where the command
-    takes it, as `--lang` works anywhere."""
-    rest: list[str] = []
-    lang: list[str] = []
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a == "--":
-            rest.extend(args[i:])
-            break
-        if a == "--lang" and i + 1 < len(args):
-            lang = ["--lang", args[i + 1]]
-            i += 2
-            continue
-        if a.startswith("--lang="):
-            lang = [a]
-            i += 1
-            continue
-        rest.append(a)
-        i += 1
-    return lang + _json_to_the_end(rest)
 
 
 def _json_to_the_end(args: list[str]) -> list[str]:

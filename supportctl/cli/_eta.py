@@ -1,6 +1,7 @@
-"""`supportctl eta`: due times from the package's business-hours rules."""
+"""`supportctl eta`: due times from the package's business-hours rules.
 
-from __future__ import annotations
+No `from __future__ import annotations` (see cli/_base.py): names imported only for type checking are quoted.
+"""
 
 import sys
 from datetime import datetime, timezone
@@ -162,7 +163,7 @@ def eta(
     _render_eta(results, now, user_tz, schedule.timezone)
 
 
-def _eta_batch(engine: Engine, default_class: str, in_tz: ZoneInfo, fmt: BatchFormat) -> None:
+def _eta_batch(engine: "Engine", default_class: str, in_tz: "ZoneInfo", fmt: BatchFormat) -> None:
     from supportctl.schedule import eta as core
 
     failed = 0
@@ -200,7 +201,7 @@ def _eta_batch(engine: Engine, default_class: str, in_tz: ZoneInfo, fmt: BatchFo
         raise typer.Exit(ExitCode.INVALID_INPUT)
 
 
-def _render_eta(results: list[EtaResult], now: datetime, user_tz: ZoneInfo, schedule_tz: str) -> None:
+def _render_eta(results: "list[EtaResult]", now: datetime, user_tz: "ZoneInfo", schedule_tz: str) -> None:
     from supportctl.i18n import current_language
 
     lang = current_language()
@@ -236,7 +237,7 @@ def _render_eta(results: list[EtaResult], now: datetime, user_tz: ZoneInfo, sche
     out.write_out("\n".join(lines))
 
 
-def _explain_line(s: Step) -> str:
+def _explain_line(s: "Step") -> str:
     from supportctl.i18n import current_language
     from supportctl.schedule.eta import utc_offset
 

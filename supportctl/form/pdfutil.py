@@ -244,47 +244,61 @@ def digest(obj: Any, budget: Budget, skip: frozenset[str] = frozenset(), reach: 
 
     `reach` collects the numbers of the indirect objects the hash covers (the template's fast path).
     """
+    from pypdf.generic import (
+        ArrayObject,
+        DictionaryObject,
+        FloatObject,
+        IndirectObject,
+        NameObject,
+        NumberObject,
+        StreamObject,
+    )
+
+    plain = (NumberObject, NameObject)  # exact types; repr() is what the generic branch hashes too
     h = hashlib.sha256()
-    _feed(obj, h, budget, skip, set(), reach)
+    update = h.update
+
+    # Recursive, with pypdf's classes bound once (importing them on every call was a tenth of a re-saved
+    # form's validation).
+    def feed(obj: Any, seen: set[tuple[int, int]]) -> None:
+        budget.spend()
+        if isinstance(obj, IndirectObject):
+            key = (obj.idnum, obj.generation)
+            if key in seen:
+                update(b"<loop>")
+                return
+            if reach is not None:
+                reach.add(obj.idnum)
+            seen = seen | {key}
+            obj = obj.get_object()
+        if isinstance(obj, DictionaryObject):
+            update(b"<<")
+            is_stream = isinstance(obj, StreamObject)
+            for k in sorted(obj.keys()):
+                if k in skip or (is_stream and k in STREAM_ENCODING):
+                    continue
+                update(k.encode("latin-1", "replace"))
+                feed(obj.raw_get(k), seen)
+            if is_stream:
+                update(b"stream")
+                update(hashlib.sha256(obj.get_data()).digest())  # type: ignore[attr-defined]
+            update(b">>")
+        elif isinstance(obj, ArrayObject):
+            update(b"[")
+            for item in obj:
+                if type(item) in plain:  # a number or a name, hashed here: /W arrays have hundreds
+                    budget.spend()
+                    update(repr(item).encode("utf-8", "replace"))
+                else:
+                    feed(item, seen)
+            update(b"]")
+        elif isinstance(obj, (float, FloatObject)):
+            update(f"{float(obj):.3f}".encode())
+        else:
+            update(repr(obj).encode("utf-8", "replace"))
+
+    feed(obj, set())
     return h.hexdigest()
-
-
-def _feed(
-    obj: Any, h: Any, budget: Budget, skip: frozenset[str], seen: set[tuple[int, int]], reach: set[int] | None
-) -> None:
-    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
-
-    budget.spend()
-    if isinstance(obj, IndirectObject):
-        key = (obj.idnum, obj.generation)
-        if key in seen:
-            h.update(b"<loop>")
-            return
-        if reach is not None:
-            reach.add(obj.idnum)
-        seen = seen | {key}
-        obj = obj.get_object()
-    if isinstance(obj, DictionaryObject):
-        h.update(b"<<")
-        is_stream = isinstance(obj, StreamObject)
-        for k in sorted(obj.keys()):
-            if k in skip or (is_stream and k in STREAM_ENCODING):
-                continue
-            h.update(k.encode("latin-1", "replace"))
-            _feed(obj.raw_get(k), h, budget, skip, seen, reach)
-        if isinstance(obj, StreamObject):
-            h.update(b"stream")
-            h.update(hashlib.sha256(obj.get_data()).digest())
-        h.update(b">>")
-    elif isinstance(obj, ArrayObject):
-        h.update(b"[")
-        for item in obj:
-            _feed(item, h, budget, skip, seen, reach)
-        h.update(b"]")
-    elif isinstance(obj, float) or type(obj).__name__ == "FloatObject":
-        h.update(f"{float(obj):.3f}".encode())
-    else:
-        h.update(repr(obj).encode("utf-8", "replace"))
 
 
 FORBIDDEN_KEYS = {"/JS": "javascript", "/JavaScript": "javascript", "/AA": "actions", "/OpenAction": "actions"}
@@ -315,6 +329,7 @@ def forbidden(
     """
     from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
+    containers = (DictionaryObject, ArrayObject, IndirectObject, _Same)
     found: set[tuple[str, str]] = set()
     seen: set[int] = set()
     reader = root.pdf if isinstance(root, IndirectObject) else None
@@ -360,7 +375,11 @@ def forbidden(
                 elif k == "/S" and obj.get("/S") in FORBIDDEN_ACTIONS:
                     found.add(("javascript" if obj.get("/S") == "/JavaScript" else "actions", str(obj.get("/S"))))
                 if k not in ("/Parent", "/P"):
-                    stack.append((owner, obj.raw_get(k)))
+                    value = obj.raw_get(k)
+                    if isinstance(value, containers):
+                        stack.append((owner, value))
         elif isinstance(obj, ArrayObject):
-            stack.extend((owner, item) for item in obj)
+            # Numbers, names and strings hold nothing forbidden: only containers and references are followed
+            # (a font's /W or /Widths array has hundreds of numbers).
+            stack.extend((owner, item) for item in obj if isinstance(item, containers))
     return found
