@@ -123,6 +123,9 @@ _INBOX: list[Setting] = [
     Setting("inbox.max_parts", "int", 100, "Skip messages with more MIME parts than this"),
     Setting("inbox.max_depth", "int", 10, "Skip messages with MIME parts nested deeper than this"),
     Setting("inbox.reply_from", "str", None, "From: of `inbox reply` (default: the package's registration address)"),
+    Setting("inbox.mailbox", "str", None, "The desk's mailbox, when `inbox` or `inbox report` is given no SOURCE"),
+    Setting("inbox.sent_folder", "str", None, "IMAP folder for reply copies (default: the server's \\Sent folder)"),
+    Setting("inbox.member", "str", None, "Your name on the shared mailbox's claims (default: your login name)"),
     Setting("imap.password_command", "str", None, "Command (no shell) that prints the IMAP password"),
     Setting("imap.ca_bundle", "str", None, "CA certificates to verify the IMAP server with (PEM file)"),
 ]

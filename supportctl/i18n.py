@@ -113,6 +113,21 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _translation.ngettext(singular, plural, n)
 
 
+class speaking:
+    """`with speaking("de"): …` runs code in another language (texts for a third party), then switches back."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.before: str | None = None
+
+    def __enter__(self) -> None:
+        self.before = current_language()
+        set_language(self.lang)
+
+    def __exit__(self, *exc: object) -> None:
+        set_language(self.before)
+
+
 def gettext_in(lang: str, message: str) -> str:
     """Translate `message` into `lang`, whatever the interface language (for mail to a third party)."""
     if lang not in SUPPORTED or lang == "en":

@@ -55,7 +55,8 @@ def thunderbird(
     pdfs: list[tuple[str, bytes]], msgid: str = "<tb@example.org>", subject: str = "Registrierung"
 ) -> bytes:
     b = "------------tb0123456789ABCDEF"
-    body = _head("Łukasz Wiśniewski <lukasz@example.com>", subject, msgid, "User-Agent: Mozilla Thunderbird")
+    sender = "=?UTF-8?Q?=C5=81ukasz_Wi=C5=9Bniewski?= <lukasz@example.com>"  # as Thunderbird encodes it
+    body = _head(sender, subject, msgid, "User-Agent: Mozilla Thunderbird")
     body += f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\nThis is a multi-part message in MIME format.\r\n'
     body += (
         f"--{b}\r\nContent-Type: text/plain; charset=UTF-8; format=flowed\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
@@ -91,7 +92,8 @@ def outlook(name: str, data: bytes, msgid: str = "<ol@example.org>", subject: st
 
 def apple_mail(name: str, data: bytes, msgid: str = "<am@example.org>") -> bytes:
     b = "Apple-Mail=_6C1F2B7E-1D2C-4E8A-9A7B-3C2D1E0F9A8B"
-    body = _head("Zoë Brontë <zoe@example.com>", "Registration", msgid, "X-Mailer: Apple Mail (2.3774.200.91.1.1)")
+    sender = "=?utf-8?Q?Zo=C3=AB_Bront=C3=AB?= <zoe@example.com>"
+    body = _head(sender, "Registration", msgid, "X-Mailer: Apple Mail (2.3774.200.91.1.1)")
     body += f'Content-Type: multipart/mixed;\r\n\tboundary="{b}"\r\n\r\n'
     body += (
         f"--{b}\r\nContent-Transfer-Encoding: 7bit\r\nContent-Type: text/plain;\r\n\tcharset=us-ascii\r\n\r\nHi\r\n\r\n"
@@ -134,3 +136,31 @@ def plain(
     if date is not None:
         body = body.replace("Date: Wed, 25 Nov 2026 09:58:00 +0100", f"Date: {date}")
     return (body + "Content-Type: text/plain\r\n\r\nno attachment\r\n").encode()
+
+
+def corpus() -> dict[str, bytes]:
+    """Mail as the programs build it, around real forms; the expected records are in the tests."""
+    good = form()
+    standard = form(support="standard", membership_id="STD-777-XYZ", first_name="Zoë")
+    rfc2047 = "=?UTF-8?B?" + base64.b64encode("Anmeldung Dvořák.pdf".encode()).decode() + "?="
+    return {
+        "thunderbird": thunderbird([("registration-form-filled.pdf", good)], "<tb1@example.org>"),
+        "description-first": thunderbird(
+            [("service-description.pdf", service_description()), ("registration-form-filled.pdf", good)],
+            "<tb2@example.org>",
+        ),
+        "two-forms": thunderbird([("a.pdf", good), ("b.pdf", standard)], "<tb3@example.org>"),
+        "outlook": outlook("Registrierung Łukasz.pdf", good, "<ol1@example.org>"),
+        "apple": apple_mail("Registration.pdf", good, "<am1@example.org>"),
+        "forwarded": forwarded(thunderbird([("form.pdf", good)], "<inner@example.org>"), "<fw1@example.org>"),
+        "x-pdf": x_pdf_without_name(good, "<xp1@example.org>"),
+        "uuencode": uuencoded("form.pdf", good, "<uu1@example.org>"),
+        "rfc2047": thunderbird([(rfc2047, good)], "<enc@example.org>"),
+        "no-form": plain("Registrierung", "<nf@example.org>"),
+        "only-description": thunderbird([("sd.pdf", service_description())], "<sd@example.org>"),
+        "elsewhere": plain("Newsletter", "<nl@example.org>", to="team@example.com"),
+        "date-9999": plain("hi", "<d9@example.org>", date="Fri, 31 Dec 9999 23:59:59 +0000", received=None),
+        "received-9999": thunderbird([("f.pdf", good)], "<r9@example.org>").replace(
+            b"ESMTPS; " + RECEIVED.encode(), b"ESMTPS; Fri, 31 Dec 9999 23:59:59 +0000"
+        ),
+    }

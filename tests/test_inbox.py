@@ -225,10 +225,13 @@ def test_reply_contract_reject_and_done(tmp_path: Path, pkg: Any, engine: Any, c
     r = cli("inbox", "reply", bad, "--reject", "--eml", str(out_file))
     assert r.exit_code == 0, r.stderr
     body = message_from_bytes(out_file.read_bytes()).get_payload(decode=True).decode()
-    assert "field last_name: contains U+0416" in body and "suggestion: Zhukova" in body
-    assert "Feld last_name" in body
+    # Each language part names the field by its label in that language, never the internal name.
+    assert "field Last name: contains U+0416" in body and "suggestion: Zhukova" in body
+    assert "Feld Nachname:" in body and "last_name" not in body
     again = run(mailsource.MaildirSource(tmp_path / "M", LIMITS.max_message_bytes), pkg, engine)
-    assert {i.facts.key: i.status for i in again.items}[keys["invalid"]] == "done"
+    # Done by its id; the shared Maildir's file now carries the replied flag (R) in cur/.
+    assert {i.facts.id: i.status for i in again.items}[bad] == "done"
+    assert [p.name for p in (tmp_path / "M" / "cur").iterdir() if ":2,R" in p.name] != []
     # A message file works as MESSAGE too (here: one without a form, rejected for the missing PDF).
     (tmp_path / "zip.eml").write_bytes(msgs["zip"])
     r = cli("inbox", "reply", str(tmp_path / "zip.eml"), "--reject", "--dry-run")
@@ -309,6 +312,9 @@ def test_reply_sent_at_once_deferred_is_exit_7_then_retry_delivers_once(
         done = inbox.load_done()
         del done[ids["standard"]]
         (inbox.inbox_dir() / "done.json").write_text(json.dumps(done))
+        # ... and before the replied flag reached the shared Maildir (the file back without R).
+        (flagged,) = [p for p in (tmp_path / "M" / "cur").iterdir() if b"<standard@example.org>" in p.read_bytes()]
+        flagged.rename(tmp_path / "M" / "new" / flagged.name.split(":2,")[0])
         r = cli("inbox", "reply", ids["standard"], "--contract", "V-8", "--json")
         assert r.exit_code == 0, r.stderr
         assert "queued before" in r.stderr and r.json()["data"]["sent"] is True

@@ -6,7 +6,6 @@ without a form is invalid ("no registration form attached"); one unreadable mess
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from pathlib import Path
@@ -45,30 +44,7 @@ def _by_key(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def corpus() -> dict[str, bytes]:
-    good = rm.form()
-    standard = rm.form(support="standard", membership_id="STD-777-XYZ", first_name="Zoë")
-    rfc2047 = "=?UTF-8?B?" + base64.b64encode("Anmeldung Dvořák.pdf".encode()).decode() + "?="
-    return {
-        "thunderbird": rm.thunderbird([("registration-form-filled.pdf", good)], "<tb1@example.org>"),
-        "description-first": rm.thunderbird(
-            [("service-description.pdf", rm.service_description()), ("registration-form-filled.pdf", good)],
-            "<tb2@example.org>",
-        ),
-        "two-forms": rm.thunderbird([("a.pdf", good), ("b.pdf", standard)], "<tb3@example.org>"),
-        "outlook": rm.outlook("Registrierung Łukasz.pdf", good, "<ol1@example.org>"),
-        "apple": rm.apple_mail("Registration.pdf", good, "<am1@example.org>"),
-        "forwarded": rm.forwarded(rm.thunderbird([("form.pdf", good)], "<inner@example.org>"), "<fw1@example.org>"),
-        "x-pdf": rm.x_pdf_without_name(good, "<xp1@example.org>"),
-        "uuencode": rm.uuencoded("form.pdf", good, "<uu1@example.org>"),
-        "rfc2047": rm.thunderbird([(rfc2047, good)], "<enc@example.org>"),
-        "no-form": rm.plain("Registrierung", "<nf@example.org>"),
-        "only-description": rm.thunderbird([("sd.pdf", rm.service_description())], "<sd@example.org>"),
-        "elsewhere": rm.plain("Newsletter", "<nl@example.org>", to="team@example.com"),
-        "date-9999": rm.plain("hi", "<d9@example.org>", date="Fri, 31 Dec 9999 23:59:59 +0000", received=None),
-        "received-9999": rm.thunderbird([("f.pdf", good)], "<r9@example.org>").replace(
-            b"ESMTPS; " + rm.RECEIVED.encode(), b"ESMTPS; Fri, 31 Dec 9999 23:59:59 +0000"
-        ),
-    }
+    return rm.corpus()
 
 
 def test_every_form_in_every_mail_as_real_programs_send_it(tmp_path: Path, cli: Any, corpus: dict[str, bytes]) -> None:

@@ -64,3 +64,23 @@ def test_a_message_over_the_servers_size_is_refused_before_upload(
     r = cli("submit", str(make_pdf(tmp_path)))
     assert r.exit_code == ExitCode.MAIL_REFUSED and "accepts at most 20000" in r.stderr
     assert srv.count() == 0 and only_entry().state == "failed"
+
+
+def test_flush_and_retry_all_exit_9_naming_an_uncertain_message(
+    cli: Any, tmp_path: Path, monkeypatch: Any, stop: Any
+) -> None:
+    srv = _serve(tmp_path, monkeypatch)
+    stop.append(srv)
+    srv.mode = "drop-after-dot"
+    assert cli("submit", str(make_pdf(tmp_path))).exit_code == ExitCode.UNCERTAIN
+    entry = only_entry()
+    srv.mode = "ok"
+    for argv in (("outbox", "flush"), ("outbox", "retry", "--all")):
+        r = cli(*argv)
+        assert r.exit_code == ExitCode.UNCERTAIN, (argv, r.stderr)
+        assert f"message {entry.id} is uncertain" in r.stderr and f"outbox resolve {entry.id}" in r.stderr
+    r = cli("outbox", "flush", "--json")
+    assert r.json()["data"]["uncertain"] == [entry.id] and r.json()["ok"] is False
+    assert srv.count() == 1  # nothing was sent again
+    assert cli("outbox", "resolve", entry.id, "--delivered").exit_code == 0
+    assert cli("outbox", "flush").exit_code == 0

@@ -215,10 +215,14 @@ def test_a_rejected_registration_is_shown_rejected_with_its_reasons(
 
     box = str(mail.maildir(APPLICANT))
     _r, (reg,) = _status(cli, "--mailbox", box)
-    assert reg["rejected"] == ["field membership_id: no such membership"] and reg["contract"] is None
+    # The reject mail names the field by its label in each language, not by its internal name.
+    assert reg["rejected"] == ["field Membership or subscription ID: no such membership"] and reg["contract"] is None
     assert reg["overdue"] is False
     r = cli("status")
-    assert "REJECTED by the registration desk" in r.stdout and "- field membership_id: no such membership" in r.stdout
+    assert (
+        "REJECTED by the registration desk" in r.stdout
+        and "- field Membership or subscription ID: no such membership" in r.stdout
+    )
     assert "supportctl submit --again" in r.stdout
     r = cli("status", "--watch")
     assert r.exit_code == ExitCode.MAIL_REFUSED

@@ -138,6 +138,21 @@ def inbox(
         str | None, typer.Option("--ca-bundle", help=_("CA certificates (PEM) for the IMAP server."), metavar="FILE")
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help=_("Print one JSON object per message (NDJSON)."))] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help=_("Stay connected and print new registrations and status changes as they happen.")
+        ),
+    ] = False,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval",
+            help=_("With --watch: look at least every SECONDS (IMAP also wakes on new mail)."),
+            metavar="SECONDS",
+            min=0.1,
+        ),
+    ] = 60.0,
 ) -> None:
     """Triage registrations: status and due time of every message, most urgent first.
 
@@ -149,16 +164,16 @@ def inbox(
     from supportctl.desk import triage as core
     from supportctl.schedule.timeparse import parse_when, resolve_zone
 
-    if not source:
-        from supportctl.errors import UsageError
-
-        raise UsageError(_("give a SOURCE"), _("a Maildir, an mbox file, a directory of .eml files, - or imaps://…"))
     cfg = load_config({"imap.ca_bundle": ca_bundle})
+    source = _source(source, cfg)
     pkg = load_package(package, cfg)
     engine = _inbox_engine(cfg, pkg)
+    limits = _inbox_limits(cfg)
+    if watch:
+        _watch(source, cfg, pkg, engine, limits, interval, fail_on is FailOn.overdue, json_output)
+        return
     real_now = datetime.now(timezone.utc)
     when = parse_when(now, resolve_zone(cfg.get("input_tz")), real_now)
-    limits = _inbox_limits(cfg)
     src = _open_mail_source(source, cfg, limits)
     try:
         result = core.triage(src, pkg, engine, when, limits=limits)
@@ -196,6 +211,51 @@ def inbox(
         raise typer.Exit(ExitCode.PARTIAL)  # every other message is listed; these could not be read
 
 
+def _source(source: str, cfg: Config) -> str:
+    """SOURCE as given, else the configured `inbox.mailbox`."""
+    from supportctl.errors import UsageError
+
+    chosen = source or cfg.get("inbox.mailbox")
+    if not chosen:
+        raise UsageError(
+            _("give a SOURCE"),
+            _("a Maildir, an mbox file, a directory of .eml files, - or imaps://… (or set inbox.mailbox)"),
+        )
+    return str(chosen)
+
+
+def _watch(
+    source: str, cfg: Config, pkg: Package, engine: Engine, limits: Limits, interval: float, fail: bool, as_json: bool
+) -> None:
+    """`inbox --watch`: one line (or NDJSON record) per new registration or status change, until Ctrl-C."""
+    from supportctl.desk import triage as core
+    from supportctl.desk.watch import watch
+    from supportctl.errors import UsageError
+
+    if source == "-":
+        raise UsageError(_("--watch needs a mailbox to look at again, not standard input"))
+    src = _open_mail_source(source, cfg, limits)
+    out.say(_("watching {source} (Ctrl-C to stop)").format(source=source))
+    try:
+        events = watch(src, lambda s, when: core.triage(s, pkg, engine, when, limits=limits), interval)
+        for result, changes in events:
+            for change in changes:
+                item, now = change.item, datetime.now(timezone.utc)
+                if as_json:
+                    record = {"type": "change", "before": change.before, **item.to_dict(now)}
+                    sys.stdout.write(out.ndjson(record) + "\n")
+                else:
+                    was = _status_label(change.before) if change.before else _("new")
+                    out.write_out(f"{item.facts.id}\t{was} -> {_status_label(item.status)}\t{item.facts.subject}")
+            sys.stdout.flush()
+            overdue = [i for i in result.items if i.status == "overdue"]
+            if fail and overdue:
+                out.say(_("{n} registration(s) overdue").format(n=len(overdue)))
+                raise typer.Exit(ExitCode.OVERDUE)
+    finally:
+        src.close()
+
+
 def _status_label(status: str) -> str:
     from supportctl.desk.triage import status_label
 
@@ -220,17 +280,13 @@ def _render_inbox(items: list[Item], now: datetime, zone: tzinfo | None) -> None
                 out.format_datetime(datetime.fromisoformat(f.received).astimezone(zone)) + f" [{f.received_from}]"
             )
         what = "; ".join(i.reasons) if i.reasons else f.subject
-        rows.append(
-            [
-                f.id,
-                out.token(i.status, _status_label(i.status)),
-                due,
-                i.activation_class or "",
-                received,
-                f.sender,
-                what,
-            ]
-        )
+        status = out.token(i.status, _status_label(i.status))
+        if out.stdout_is_tty():  # in a pipe the column stays the bare status token
+            if i.done and i.done.get("contract"):
+                status += f" {i.done['contract']}"
+            if i.claimed_by:
+                status += " [" + ", ".join(i.claimed_by) + "]"  # who took it (inbox claim)
+        rows.append([f.id, status, due, i.activation_class or "", received, f.sender, what])
     out.table(
         _("Registrations"),
         [_("Id"), _("Status"), _("Due"), _("Class"), _("Received"), _("From"), _("Subject or reasons")],
@@ -305,20 +361,26 @@ def inbox_reply(
             out.say(_("reply to {to} queued in the outbox as {entry}").format(to=entry.recipients[0], entry=entry.id))
         out.say(_("message {id} marked done").format(id=found.facts.id))
 
-    result = replies.reply(
-        found,
-        pkg,
-        smtp,
-        contract=contract,
-        reject=reject,
-        note=note,
-        sender=cfg.get("inbox.reply_from"),
-        again=again,
-        queue_only=queue_only,
-        dry_run=dry_run,
-        eml=Path(eml) if eml else None,
-        hooks=common.hooks(queued),
-    )
+    desk = None if dry_run else _desk_state(found, cfg)
+    try:
+        result = replies.reply(
+            found,
+            pkg,
+            smtp,
+            contract=contract,
+            reject=reject,
+            note=note,
+            sender=cfg.get("inbox.reply_from"),
+            again=again,
+            queue_only=queue_only,
+            dry_run=dry_run,
+            eml=Path(eml) if eml else None,
+            hooks=common.hooks(queued),
+            desk=desk,
+        )
+    finally:
+        if desk is not None:
+            desk.close()
     _render_reply(result, json_output)
 
 
@@ -332,9 +394,9 @@ def _render_reply(result: ReplyResult, json_output: bool) -> None:
     }
     if result.dry_run:
         if json_output:
-            out.write_out(out.envelope("inbox reply", {**data, "dry_run": True, "message": msg.as_string()}))
+            out.write_out(out.envelope("inbox reply", {**data, "dry_run": True, "message": _readable(msg)}))
         else:
-            out.write_out(msg.as_string())
+            out.write_out(_readable(msg))
         return
     if result.eml is not None:
         out.say(_("reply to {to} written to {path}").format(to=msg["To"], path=result.eml))
@@ -357,6 +419,40 @@ def _render_reply(result: ReplyResult, json_output: bool) -> None:
         return
     data["sent"] = result.sent.state == "sent"
     common.report_sent("inbox reply", result.sent, data, json_output, _("correct it and reply again with --again"))
+
+
+def _readable(msg: Any) -> str:
+    """The reply as a person reads it: headers decoded, the text as text (not quoted-printable)."""
+    from email import message_from_bytes, policy
+
+    parsed = message_from_bytes(bytes(msg), policy=policy.default)
+    head = "\n".join(f"{k}: {v}" for k, v in parsed.items())
+    body = parsed.get_body(("plain",))
+    return head + "\n\n" + (body.get_content() if body is not None else "")
+
+
+def _desk_state(found: Any, cfg: Config) -> Any:
+    """Where the registration's mailbox keeps the shared state: IMAP flags, a Maildir's flags, or nowhere."""
+    from pathlib import Path
+
+    from supportctl.desk import shared
+    from supportctl.desk import sources as mailsource
+
+    source = found.source or ""
+    if source.startswith("imap:"):
+        target = mailsource.parse_imap_url(source[len("imap:") :])
+        conn = mailsource.imap_login(target, _imap_password(cfg, target.user, target.host), cfg.get("imap.ca_bundle"))
+        desk = shared.ImapDesk(conn, target.folder, cfg.get("inbox.sent_folder"))
+        return shared.ImapDeskState(desk, shared.member_name(cfg.get("inbox.member")))
+    if source.startswith("maildir:"):
+        return shared.MaildirDeskState(Path(source[len("maildir:") :]))
+    if source:
+        out.say(
+            _("{source} is read-only: the reply is recorded for you only, not for other desk members").format(
+                source=source.split(":", 1)[-1]
+            )
+        )
+    return shared.DeskState()
 
 
 @inbox_app.command("show")
@@ -437,3 +533,178 @@ _ROLE = {
 
 def _when(iso: str | None, zone: tzinfo | None) -> str:
     return out.format_datetime(datetime.fromisoformat(iso).astimezone(zone)) if iso else "-"
+
+
+def _found_on_shared_mailbox(message: str, cfg: Config, pkg: Package) -> tuple[Any, Any]:
+    from supportctl.desk import shared
+    from supportctl.desk import triage as core
+    from supportctl.errors import UsageError
+
+    found = core.find(message, pkg, _inbox_limits(cfg))
+    state = _desk_state(found, cfg)
+    if not isinstance(state, shared.ImapDeskState | shared.MaildirDeskState) or not found.facts.message_id:
+        raise UsageError(
+            _("claims live on a shared mailbox (IMAP or Maildir); {id} was read from elsewhere").format(
+                id=found.facts.id
+            )
+        )
+    return found, state
+
+
+@inbox_app.command("claim")
+def inbox_claim(
+    ctx: typer.Context,
+    message: Annotated[
+        str, typer.Argument(help=_("An id (or its first 6+ characters) shown by `inbox`."), metavar="ID")
+    ],
+    json_output: JsonOpt = False,
+) -> None:
+    """Take a registration before working on it: every desk member's `inbox` shows it as yours.
+
+    Examples:  supportctl inbox claim 3f2a9c
+    """
+    _claim_or_release(ctx, message, json_output, claim=True)
+
+
+@inbox_app.command("release")
+def inbox_release(
+    ctx: typer.Context,
+    message: Annotated[
+        str, typer.Argument(help=_("An id (or its first 6+ characters) shown by `inbox`."), metavar="ID")
+    ],
+    json_output: JsonOpt = False,
+) -> None:
+    """Give back a registration you claimed.
+
+    Examples:  supportctl inbox release 3f2a9c
+    """
+    _claim_or_release(ctx, message, json_output, claim=False)
+
+
+def _claim_or_release(ctx: typer.Context, message: str, json_output: bool, claim: bool) -> None:
+    from supportctl.desk import shared
+
+    begin(ctx, "inbox claim" if claim else "inbox release", json_output)
+    cfg = load_config({})
+    pkg = load_package(None, cfg)
+    found, state = _found_on_shared_mailbox(message, cfg, pkg)
+    member = shared.member_name(cfg.get("inbox.member"))
+    try:
+        if isinstance(state, shared.ImapDeskState):
+            mid = found.facts.message_id
+            if claim:
+                mark = state.desk.claim(mid, member)
+            else:
+                state.desk.release(mid, member)
+                mark = shared.Mark.from_flags(state.desk.flags(state.desk.uid_of(mid))[0])
+        else:
+            mark = shared.maildir_claim(state.root, found.facts.key, member, claim)
+    finally:
+        state.close()
+    others = [m for m in mark.claimed_by if m != member]
+    if claim:
+        out.say(_("{id} is claimed by {member}").format(id=found.facts.id, member=member))
+        if others:
+            out.say(_("note: also claimed by {others}").format(others=", ".join(others)))
+    else:
+        out.say(_("{id} released").format(id=found.facts.id))
+    if json_output:
+        out.write_out(
+            out.envelope(
+                ctx.meta.get("supportctl.command", "inbox"), {"id": found.facts.id, "claimed_by": list(mark.claimed_by)}
+            )
+        )
+
+
+@inbox_app.command("report")
+def inbox_report(
+    ctx: typer.Context,
+    source: Annotated[
+        str,
+        typer.Argument(help=_("The mailbox, as for `inbox` (default: inbox.mailbox)."), metavar="SOURCE"),
+    ] = "",
+    since: Annotated[
+        str | None, typer.Option("--since", help=_("Registrations received from DATE on."), metavar="DATE")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help=_("Registrations received before DATE."), metavar="DATE")
+    ] = None,
+    package: PackageOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """How the desk meets its SLA, per activation class, computed from the mailbox itself.
+
+    Received, answered within the SLA, answered late, still open, overdue now, and the median and 90th
+    percentile business time to the reply.
+
+    Examples:  supportctl inbox report imaps://desk@mail.example.com/INBOX --since 2026-11-01 --until 2026-12-01
+    """
+    begin(ctx, "inbox report", json_output)
+    from supportctl.desk import triage as core
+    from supportctl.desk.report import report
+    from supportctl.schedule.timeparse import parse_when, resolve_zone
+
+    cfg = load_config({})
+    source = _source(source, cfg)
+    pkg = load_package(package, cfg)
+    engine = _inbox_engine(cfg, pkg)
+    limits = _inbox_limits(cfg)
+    now = datetime.now(timezone.utc)
+    zone = resolve_zone(cfg.get("input_tz"))
+    start = parse_when(since, zone, now) if since else None
+    end = parse_when(until, zone, now) if until else None
+    src = _open_mail_source(source, cfg, limits)
+    try:
+        result = core.triage(src, pkg, engine, now, limits=limits)
+    finally:
+        src.close()
+    figures = report(list(result.items), engine, now, start, end)
+    data = {
+        "source": source,
+        "since": start.isoformat() if start else None,
+        "until": end.isoformat() if end else None,
+        "classes": {cls: fig.to_dict() for cls, fig in sorted(figures.items())},
+    }
+    if json_output:
+        out.write_out(out.envelope("inbox report", data))
+        return
+    rows = []
+    for cls, fig in sorted(figures.items()):
+        d = fig.to_dict()
+        rows.append(
+            [
+                cls,
+                str(d["received"]),
+                str(d["answered_in_time"]),
+                str(d["answered_late"]),
+                str(d["rejected"]),
+                str(d["open"]),
+                str(d["overdue_now"]),
+                _duration(d["median_business_seconds_to_reply"]),
+                _duration(d["p90_business_seconds_to_reply"]),
+            ]
+        )
+    out.table(
+        _("SLA report"),
+        [
+            _("Class"),
+            _("Received"),
+            _("In time"),
+            _("Late"),
+            _("Rejected"),
+            _("Open"),
+            _("Overdue now"),
+            _("Median"),
+            _("90th pct."),
+        ],
+        rows,
+    )
+    if not rows:
+        out.say(_("no registrations received in this period"))
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"

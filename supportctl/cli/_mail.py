@@ -264,15 +264,28 @@ def outbox_show(
     out.write_out("\n".join(lines))
 
 
-def _render_results(command: str, results: list[SendResult], json_output: bool) -> NoReturn:
-    from supportctl.mail.outbox import worst_exit
+def _render_results(command: str, results: list[SendResult], json_output: bool, waiting: bool = False) -> NoReturn:
+    """One line per message, then the exit code of the worst. With `waiting` (flush, retry --all), messages
+    left `uncertain` from earlier runs are named too and make it exit 9: cron must notice them."""
+    from supportctl.mail.outbox import entries, worst_exit
 
     code = worst_exit(results)
+    uncertain = [e.id for e in entries() if e.state == "uncertain"] if waiting else []
+    if uncertain and code == ExitCode.OK:
+        code = ExitCode.UNCERTAIN
     if json_output:
-        out.write_out(out.envelope(command, {"results": [r.to_dict() for r in results]}, ok=code == ExitCode.OK))
+        data = {"results": [r.to_dict() for r in results], "uncertain": uncertain}
+        out.write_out(out.envelope(command, data, ok=code == ExitCode.OK))
     else:
         for r in results:
             out.say(common.result_line(r))
+    for entry_id in uncertain:
+        out.say(
+            _(
+                "message {id} is uncertain (it may have been delivered): decide with "
+                "`supportctl outbox resolve {id} --delivered` or `--resend`"
+            ).format(id=entry_id)
+        )
     raise typer.Exit(int(code))
 
 
@@ -298,7 +311,7 @@ def outbox_retry(
     results = _send(smtp, None if all_ else list(ids or []), "retry")
     if all_:
         results = [r for r in results if r.skipped != "state"]
-    _render_results("outbox retry", results, json_output)
+    _render_results("outbox retry", results, json_output, waiting=all_)
 
 
 @outbox_app.command("flush")
@@ -309,8 +322,9 @@ def outbox_flush(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 
     _cfg, smtp = common.mail_config({})
     if not any(e.state in ("queued", "deferred") for e in outbox.entries()):
-        _render_results("outbox flush", [], json_output)
-    _render_results("outbox flush", [r for r in _send(smtp, None, "flush") if r.skipped != "state"], json_output)
+        _render_results("outbox flush", [], json_output, waiting=True)
+    sent = [r for r in _send(smtp, None, "flush") if r.skipped != "state"]
+    _render_results("outbox flush", sent, json_output, waiting=True)
 
 
 @outbox_app.command("resolve", no_args_is_help=True)

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from supportctl.desk import triage as inbox
+from supportctl.desk.shared import HEADER_CONTRACT, HEADER_OUTCOME, HEADER_REGISTRATION, DeskState
 from supportctl.errors import ExitCode, InvalidInputError, UsageError
 from supportctl.form.validation import finding_line
-from supportctl.i18n import _
+from supportctl.i18n import _, gettext_in
 from supportctl.mail.compose import check_address
 from supportctl.package.manifest import Package
 
@@ -36,7 +37,8 @@ def _languages(form: inbox.CheckedForm | None) -> list[str]:
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
-    return re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m.group(1), ""), template)
+    text = re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m.group(1), ""), template)
+    return re.sub(r"[ \t]+,", ",", text)  # "Dear ," when there is no name to greet
 
 
 def compose(
@@ -71,7 +73,8 @@ def compose(
     to = check_address(to, "To")
     t = pkg.process.reply
     langs = _languages(form)
-    name = " ".join(str(values.get(k) or "") for k in ("first_name", "last_name")).strip() or f.sender or to
+    # Greet by the name in the form; without a form, by the sender's display name (never the address line).
+    name = " ".join(str(values.get(k) or "") for k in ("first_name", "last_name")).strip() or _display_name(f.sender)
     if reject:
         findings = [finding_line(x) for x in form.findings] if form else []
         if not findings:
@@ -97,7 +100,9 @@ def compose(
             "requests_url": t.requests_url,
             "note": (note.strip() + "\n") if note else "",
             "subject": f.subject,
-            "findings": "\n".join("  - " + line for line in _finding_lines(form, findings if reject else [], lang)),
+            "findings": "\n".join(
+                "  - " + line for line in _finding_lines(pkg, f, form, findings if reject else [], lang)
+            ),
         }
         which = ("reject_subject", "reject_body") if reject else ("contract_subject", "contract_body")
         subj_t, body_t = getattr(t, which[0]), getattr(t, which[1])
@@ -113,13 +118,40 @@ def compose(
     if f.message_id:
         msg["In-Reply-To"] = f.message_id
         msg["References"] = " ".join(x for x in (f.references, f.message_id) if x)
+    # For every desk member's supportctl: what this reply was, read back from its copy in the Sent folder.
+    msg[HEADER_OUTCOME] = "reject" if reject else "contract"
+    if contract:
+        msg[HEADER_CONTRACT] = contract
+    msg[HEADER_REGISTRATION] = f.id
     msg.set_content(("\n" + "-" * 60 + "\n\n").join(bodies))
     return msg
 
 
-def _finding_lines(form: inbox.CheckedForm | None, reasons: list[str], lang: str) -> list[str]:
+def _display_name(sender: str) -> str:
+    from email.utils import parseaddr
+
+    name, _addr = parseaddr(sender)
+    return name.strip().strip('"')
+
+
+def _finding_lines(
+    pkg: Package, facts: inbox.Facts, form: inbox.CheckedForm | None, reasons: list[str], lang: str
+) -> list[str]:
+    """The findings in `lang` only: messages from the validation in that language, fields by their labels."""
     if form and form.findings:
-        return [finding_line(x, lang) for x in form.findings]
+        labels = {f.name: f.label.get(lang) or f.label.get("en") or f.name for f in pkg.fields}
+        lines = []
+        for x in form.findings_in(lang):
+            name = str(x.get("field"))
+            label = labels.get(name, name)
+            # Some messages quote the field ("last_name", „last_name“): the label there too.
+            message = re.sub(
+                rf"([\"„“'])\b{re.escape(name)}\b([\"“”'])", rf"\g<1>{label}\g<2>", str(x.get("message") or "")
+            )
+            lines.append(finding_line({**x, "field": label, "message": message}, lang))
+        return lines
+    if facts.kind in ("no-pdf", "no-form") and reasons:
+        return [gettext_in(lang, "no registration form attached")]
     return reasons
 
 
@@ -215,6 +247,7 @@ def reply(
     dry_run: bool = False,
     eml: Path | None = None,
     hooks: Hooks | None = None,
+    desk: DeskState | None = None,
 ) -> ReplyResult:
     """Reply to the applicant of `found`: compose, refuse a second answer (unless `again`), then hand it on.
 
@@ -233,15 +266,29 @@ def reply(
     if dry_run:
         return ReplyResult(found, action, msg, dry_run=True)
     refuse_if_answered(found.facts, again)
+    desk = desk or DeskState()
     if eml is not None:
-        atomic_write(eml, bytes(msg), 0o600)
+        token = desk.claim(found.facts, action, again)
+        try:
+            atomic_write(eml, bytes(msg), 0o600)
+        except BaseException:
+            desk.release(token)
+            raise
         inbox.mark_done(found.facts.id, done_record(action, contract, None, str(msg["Message-ID"])))
+        desk.replied(token, action, bytes(msg), found.facts)
         return ReplyResult(found, action, msg, eml=eml)
     hooks = hooks or submit.NO_HOOKS
     session = None if queue_only else submit.open_session(smtp, hooks)
     try:
-        queued = hand_to_outbox(msg, found.facts, action, again=again)
+        # Claimed on the shared mailbox first: of two desk members replying at once, one gets here.
+        token = desk.claim(found.facts, action, again)
+        try:
+            queued = hand_to_outbox(msg, found.facts, action, again=again)
+        except BaseException:
+            desk.release(token)
+            raise
         inbox.mark_done(found.facts.id, done_record(action, contract, queued.entry.id, queued.entry.message_id))
+        desk.replied(token, action, bytes(msg), found.facts)
         hooks.on_queued(queued.entry, queued.reused)
         if session is None:
             return ReplyResult(found, action, msg, queued)

@@ -38,6 +38,8 @@ class Envelope:
     arrival: float | None  # file mtime or IMAP INTERNALDATE, epoch seconds
     read: Callable[[], bytes] = field(repr=False, compare=False)
     error: str | None = None  # why it cannot be read at all (a special file, no permission): listed as skipped
+    # IMAP: the decoded parts that can hold a form (name, type, bytes), fetched without the rest of the message
+    files: Callable[[], list[tuple[str | None, str, bytes]]] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,14 @@ class Source(ABC):
     def close(self) -> None:  # an optional hook: only sources holding a connection close one
         return None
 
+    def marks(self) -> dict[str, frozenset[str]]:
+        """The flags and keywords the mailbox keeps per message key (shared desk state); none by default."""
+        return {}
+
+    def sent(self) -> dict[str, dict[str, Any]]:
+        """supportctl's replies in the mailbox's Sent folder, by the Message-ID they answer; none by default."""
+        return {}
+
 
 class MaildirSource(Source):
     kind = "maildir"
@@ -191,6 +201,22 @@ class MaildirSource(Source):
                 env = _file_envelope(d / name, f"{sub}/{name}", self.limit)
                 if env is not None:
                     yield env
+
+    def marks(self) -> dict[str, frozenset[str]]:
+        from supportctl.desk.shared import keywords_of, maildir_flags
+
+        out: dict[str, frozenset[str]] = {}
+        try:
+            names = [e.name for e in os.scandir(self.root / "cur")]
+        except FileNotFoundError:
+            return out
+        for name in names:
+            letters = maildir_flags(name)
+            if not letters:
+                continue
+            flags = {"\\Answered"} if "R" in letters else set()
+            out[f"cur/{name}"] = frozenset(flags | keywords_of(self.root, name))
+        return out
 
 
 class EmlDirSource(Source):
@@ -308,6 +334,61 @@ class StdinSource(Source):
 
 
 _FETCH_RE = re.compile(rb"UID (\d+)")
+_SECTION_RE = re.compile(rb"BODY\[([0-9.]+|TEXT)\](?:<\d+>)? \{\d+\}$")
+
+
+def _joined(resp: list[Any]) -> list[bytes]:
+    """imaplib's FETCH response as one line per message, literals put back in place as IMAP literals."""
+    lines: list[bytes] = []
+    current = b""
+    for item in resp:
+        if isinstance(item, tuple):
+            current += item[0] + item[1]
+        elif isinstance(item, bytes):
+            current += item
+            if current.rstrip().endswith(b")"):
+                lines.append(current)
+                current = b""
+    if current:
+        lines.append(current)
+    return lines
+
+
+def _sections(resp: list[Any]) -> dict[int, dict[str, bytes]]:
+    """uid -> {section: bytes} from a FETCH of BODY.PEEK[section] items."""
+    out: dict[int, dict[str, bytes]] = {}
+    uid: int | None = None
+    for item in resp:
+        if not isinstance(item, tuple):
+            continue
+        meta, data = item
+        m = _FETCH_RE.search(meta)
+        if m:
+            uid = int(m.group(1))
+        s = _SECTION_RE.search(meta)
+        if uid is not None and s:
+            out.setdefault(uid, {})[s.group(1).decode()] = bytes(data)
+    return out
+
+
+def _decoded(parts: list[tuple[Any, bytes]]) -> Callable[[], list[tuple[str | None, str, bytes]]]:
+    def files() -> list[tuple[str | None, str, bytes]]:
+        from supportctl.desk import imapparts
+
+        return [(p.filename(), p.type, imapparts.decode(p, data)) for p, data in parts]
+
+    return files
+
+
+def _ready(data: bytes, size: int, limit: int) -> Callable[[], bytes]:
+    def read() -> bytes:
+        if size > limit:
+            raise TooLarge
+        return data
+
+    return read
+
+
 _SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
 _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
 
@@ -316,6 +397,45 @@ _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
 class Watermark:
     uidvalidity: int
     last_uid: int
+
+
+def imap_login(t: ImapTarget, password: str, ca_bundle: str | None, timeout: float = 30.0) -> Any:
+    """A logged-in IMAPS connection (certificate verified), with the capabilities the server has after login."""
+    import imaplib
+    import ssl
+
+    try:
+        ctx = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(_("cannot read the CA bundle {path}: {reason}").format(path=ca_bundle, reason=exc)) from None
+    try:
+        conn = imaplib.IMAP4_SSL(t.host, t.port, ssl_context=ctx, timeout=timeout)
+    except ssl.SSLCertVerificationError as exc:
+        raise TransferError(
+            _("the certificate of {host} could not be verified: {reason}").format(
+                host=t.host, reason=exc.verify_message or exc
+            ),
+            _("pass the server's CA with --ca-bundle FILE"),
+        ) from None
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise TransferError(
+            _("cannot connect to {host}:{port}: {reason}").format(host=t.host, port=t.port, reason=exc)
+        ) from None
+    try:
+        conn.login(t.user, password)
+    except imaplib.IMAP4.error:
+        conn.shutdown()
+        raise ConfigError(
+            _("the IMAP server refused the login for {user}").format(user=t.user),
+            _("check SUPPORTCTL_IMAP_PASSWORD or imap.password_command"),
+        ) from None
+    try:  # the capabilities after login (CONDSTORE, IDLE, …) are not those of the greeting
+        typ, data = conn.capability()
+        if typ == "OK" and data and isinstance(data[-1], bytes):
+            conn.capabilities = tuple(data[-1].decode("ascii", "replace").upper().split())
+    except (OSError, imaplib.IMAP4.error):
+        pass
+    return conn
 
 
 class ImapSource(Source):
@@ -337,8 +457,12 @@ class ImapSource(Source):
         watermark: Watermark | None,
         ca_bundle: str | None = None,
         timeout: float = 30.0,
+        sent_folder: str | None = None,
+        max_parts: int = 100,
     ) -> None:
         self.target = target
+        self.sent_folder = sent_folder
+        self.max_parts = max_parts
         self.key = "imap:" + target.url
         self.limit = limit
         self.watermark = watermark
@@ -350,37 +474,10 @@ class ImapSource(Source):
         self._conn = self._connect(password, ca_bundle, timeout)
 
     def _connect(self, password: str, ca_bundle: str | None, timeout: float) -> Any:
-        import imaplib
-        import ssl
-
         t = self.target
-        try:
-            ctx = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                _("cannot read the CA bundle {path}: {reason}").format(path=ca_bundle, reason=exc)
-            ) from None
-        try:
-            conn = imaplib.IMAP4_SSL(t.host, t.port, ssl_context=ctx, timeout=timeout)
-        except ssl.SSLCertVerificationError as exc:
-            raise TransferError(
-                _("the certificate of {host} could not be verified: {reason}").format(
-                    host=t.host, reason=exc.verify_message or exc
-                ),
-                _("pass the server's CA with --ca-bundle FILE"),
-            ) from None
-        except (OSError, imaplib.IMAP4.error) as exc:
-            raise TransferError(
-                _("cannot connect to {host}:{port}: {reason}").format(host=t.host, port=t.port, reason=exc)
-            ) from None
-        try:
-            conn.login(t.user, password)
-        except imaplib.IMAP4.error:
-            conn.shutdown()
-            raise ConfigError(
-                _("the IMAP server refused the login for {user}").format(user=t.user),
-                _("check SUPPORTCTL_IMAP_PASSWORD or imap.password_command"),
-            ) from None
+        conn = imap_login(t, password, ca_bundle, timeout)
+        import imaplib
+
         try:
             typ, _data = conn.select(_quote(t.folder), readonly=True)  # readonly=True sends EXAMINE
         except (OSError, imaplib.IMAP4.error) as exc:
@@ -391,11 +488,13 @@ class ImapSource(Source):
         return conn
 
     def _uidvalidity(self) -> int:
+        """The folder's UIDVALIDITY: from the EXAMINE answer, kept (imaplib hands it out only once)."""
         _typ, data = self._conn.response("UIDVALIDITY")
         try:
-            return int(data[0])
+            self._validity = int(data[0])
         except (TypeError, ValueError, IndexError):
-            return 0
+            pass  # not announced again since the last look: unchanged
+        return getattr(self, "_validity", 0)
 
     def messages(self) -> Iterator[Envelope]:
         import imaplib
@@ -421,9 +520,11 @@ class ImapSource(Source):
         new = sorted(u for u in self.present if u > wm.last_uid)
         for i in range(0, len(new), IMAP_BATCH):
             batch = new[i : i + IMAP_BATCH]
-            typ, resp = conn.uid("FETCH", ",".join(map(str, batch)), "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER])")
+            uids = ",".join(map(str, batch))
+            typ, resp = conn.uid("FETCH", uids, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER])")
             if typ != "OK":
                 raise TransferError(_("the IMAP server refused to send message headers"))
+            heads: list[tuple[int, int, bytes, float | None]] = []
             for item in resp:
                 if not isinstance(item, tuple):
                     continue
@@ -431,15 +532,107 @@ class ImapSource(Source):
                 m = _FETCH_RE.search(meta)
                 if not m:
                     continue
-                uid = int(m.group(1))
                 s = _SIZE_RE.search(meta)
-                size = int(s.group(1)) if s else len(head)
                 d = _DATE_RE.search(meta)
-                arrival = _internaldate(d.group(1)) if d else None
+                heads.append(
+                    (
+                        int(m.group(1)),
+                        int(s.group(1)) if s else len(head),
+                        head,
+                        _internaldate(d.group(1)) if d else None,
+                    )
+                )
+            parts = self._candidate_parts(uids, [(u, size, head) for u, size, head, _a in heads])
+            for uid, size, head, arrival in heads:
                 self.fetched_headers += 1
-                yield Envelope(f"uid:{uid}", size, head, arrival, self._reader(uid, size))
+                if uid in parts:
+                    yield Envelope(
+                        f"uid:{uid}",
+                        size,
+                        head,
+                        arrival,
+                        _ready(head, size, self.limit),
+                        files=_decoded(parts.pop(uid)),
+                    )
+                else:
+                    yield Envelope(f"uid:{uid}", size, head, arrival, self._reader(uid, size))
                 wm = Watermark(validity, max(wm.last_uid, uid))
         self.watermark = wm
+
+    def _candidate_parts(self, uids: str, heads: list[tuple[int, int, bytes]]) -> dict[int, list[tuple[Any, bytes]]]:
+        """For a batch: per message, the parts that can hold a form with their (still encoded) bytes.
+
+        A part typed as PDF is fetched whole; any other candidate first by its first 2 KiB, and whole only
+        when that shows `%PDF-` (a zip or an office file then costs 2 KiB, not its size). Messages whose
+        structure cannot be parsed, or that break the part limit, are left out: their reader fetches them
+        whole (and triage lists them as skipped where the limits say so).
+        """
+        from supportctl.desk import imapparts
+
+        conn = self._conn
+        typ, resp = conn.uid("FETCH", uids, "(UID BODYSTRUCTURE)")
+        if typ != "OK":
+            return {}
+        structures: dict[int, list[Any]] = {}
+        for raw in _joined(resp):
+            m = _FETCH_RE.search(raw)
+            at = raw.find(b"BODYSTRUCTURE ")
+            if not m or at < 0:
+                continue
+            try:
+                parsed = imapparts.parse_sexp(raw[at + len(b"BODYSTRUCTURE ") :].rstrip().removesuffix(b")"))
+                structures[int(m.group(1))] = parsed[0] if parsed and isinstance(parsed[0], list) else []
+            except imapparts.Unparsable:
+                continue
+        typ, data = conn.uid("SEARCH", None, "UID", uids, "BODY", '"begin "')
+        uu = {int(x) for x in (data[0] or b"").split()} if typ == "OK" and data else set()
+        out: dict[int, list[tuple[Any, bytes]]] = {}
+        whole: dict[int, list[Any]] = {}
+        probe: dict[int, list[Any]] = {}
+        for uid, size, _head in heads:
+            body = structures.get(uid)
+            if not body or size > self.limit:
+                continue
+            try:
+                leaves = imapparts.leaves(body)
+            except imapparts.Unparsable:
+                continue
+            if len(leaves) > self.max_parts:
+                continue
+            out[uid] = []
+            for part in leaves:
+                if not imapparts.may_hold_form(part, uid in uu):
+                    continue
+                is_pdf = part.type in ("application/pdf", "application/x-pdf") or part.type.startswith("text/")
+                (whole if is_pdf else probe).setdefault(uid, []).append(part)
+        # Probe the others: 2 KiB of base64 decode to 1.5 KiB, enough to see %PDF- in the first KiB.
+        for uid, part, data in self._fetch_sections(probe, "<0.2048>"):
+            decoded = imapparts.decode(part, data)
+            if b"%PDF-" in decoded[:1024]:
+                whole.setdefault(uid, []).append(part)
+            else:
+                out[uid].append((part, data))  # its start tells triage what it is (a zip, a docx)
+        for uid, part, data in self._fetch_sections(whole, ""):
+            out[uid].append((part, data))
+            self.fetched_bodies += 1
+        return out
+
+    def _fetch_sections(self, wanted: dict[int, list[Any]], span: str) -> Iterator[tuple[int, Any, bytes]]:
+        """BODY.PEEK[section]<span> for each (uid, part): one command per set of messages wanting the same sections."""
+        plan: dict[tuple[str, ...], list[int]] = {}
+        for uid, parts in wanted.items():
+            plan.setdefault(tuple(p.section for p in parts), []).append(uid)
+        for sections, members in plan.items():
+            for j in range(0, len(members), IMAP_BATCH):
+                chunk = members[j : j + IMAP_BATCH]
+                items = " ".join(f"BODY.PEEK[{s}]{span}" for s in sections)
+                typ, resp = self._conn.uid("FETCH", ",".join(map(str, chunk)), f"(UID {items})")
+                if typ != "OK":
+                    continue
+                got = _sections(resp)
+                for uid in chunk:
+                    for part in wanted[uid]:
+                        yield uid, part, got.get(uid, {}).get(part.section, b"")
 
     def _reader(self, uid: int, size: int) -> Callable[[], bytes]:
         def read() -> bytes:
@@ -462,6 +655,37 @@ class ImapSource(Source):
             return b""
 
         return read
+
+    def marks(self) -> dict[str, frozenset[str]]:
+        """Flags of every message in the folder, in one command (read-only: FETCH FLAGS changes nothing)."""
+        import imaplib
+
+        from supportctl.desk.shared import _FLAGS_RE
+
+        if not self.present:
+            return {}
+        out: dict[str, frozenset[str]] = {}
+        try:
+            typ, resp = self._conn.uid("FETCH", "1:*", "(UID FLAGS)")
+        except (OSError, imaplib.IMAP4.error):
+            return out
+        for item in resp if typ == "OK" else []:
+            raw = item[0] if isinstance(item, tuple) else item
+            if not isinstance(raw, bytes):
+                continue
+            u, f = _FETCH_RE.search(raw), _FLAGS_RE.search(raw)
+            if u and f:
+                out[f"uid:{int(u.group(1))}"] = frozenset(x.decode("utf-8", "replace") for x in f.group(1).split())
+        return out
+
+    def sent(self) -> dict[str, dict[str, Any]]:
+        from supportctl.desk.shared import ImapDesk, read_sent
+
+        try:
+            folder = self.sent_folder or ImapDesk.sent_folder_of(self._conn)
+            return read_sent(self._conn, folder, reselect=None).by_reply_to
+        except Exception:  # the Sent folder is extra information: triage goes on without it
+            return {}
 
     def close(self) -> None:
         try:
@@ -487,9 +711,11 @@ class ImapSource(Source):
             self._idles += 1
             tag = f"SCIDLE{self._idles}".encode("ascii")
             conn.send(tag + b" IDLE\r\n")
-            if not conn.readline().startswith(b"+"):
-                raise TransferError(_("the IMAP server refused IDLE"))
             changed = False
+            while not (line := conn.readline()).startswith(b"+"):  # news since the last command may come first
+                if not line or line.startswith(tag):
+                    raise TransferError(_("the IMAP server refused IDLE"))
+                changed = changed or b"EXISTS" in line or b"RECENT" in line
             deadline = time.monotonic() + max(0.0, timeout)
             while not changed and (left := deadline - time.monotonic()) > 0:
                 if not conn.sock.pending():

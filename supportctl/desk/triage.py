@@ -60,6 +60,11 @@ class CheckedForm:
     values: dict[str, Any]
     findings: tuple[dict[str, Any], ...]
     activation_class: str | None
+    # The same findings in every language of the interface (for the reply's language parts), when known.
+    localized: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
+
+    def findings_in(self, lang: str) -> tuple[dict[str, Any], ...]:
+        return self.localized.get(lang) or self.findings
 
     @staticmethod
     def from_report(report: Any) -> CheckedForm:
@@ -69,15 +74,19 @@ class CheckedForm:
             values=dict(d.get("values") or {}),
             findings=tuple(dict(f) for f in d.get("findings") or ()),
             activation_class=d.get("activation_class"),
+            localized={k: tuple(dict(f) for f in v) for k, v in (d.get("localized") or {}).items()},
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "ok": self.ok,
             "values": self.values,
             "findings": list(self.findings),
             "activation_class": self.activation_class,
         }
+        if self.localized:
+            d["localized"] = {k: list(v) for k, v in self.localized.items()}
+        return d
 
 
 # A validator takes the package and the PDF's bytes and returns a FormReport (or anything with to_dict()).
@@ -146,6 +155,7 @@ class Item:
     clock_starts: datetime | None = None
     form: CheckedForm | None = None
     done: dict[str, Any] | None = None
+    claimed_by: tuple[str, ...] = ()
 
     def to_dict(self, now: datetime) -> dict[str, Any]:
         f = self.facts
@@ -169,6 +179,8 @@ class Item:
             "findings": list(self.form.findings) if self.form else [],
             "company": (self.form.values.get("company") if self.form else None),
         }
+        d["contract"] = self.done.get("contract") if self.done else None
+        d["claimed_by"] = list(self.claimed_by)
         if self.done:
             d["done"] = self.done
         return d
@@ -240,6 +252,11 @@ def status_label(status: str) -> str:
 def clean(text: str) -> str:
     """Header text safe for a terminal: no control characters, no bidi overrides, one line."""
     return _CONTROL_RE.sub("?", text.replace("\r", " ").replace("\n", " ").replace("\t", " ")).strip()
+
+
+def decoded_header(value: Any) -> str:
+    """A header value (or RFC 2047 encoded word) decoded and made safe to show."""
+    return _header_text(value)
 
 
 def _header_text(value: Any) -> str:
@@ -361,9 +378,12 @@ def examine(
         return Facts(**base, kind="skipped", reason=too_big), []
     except OSError as exc:
         return Facts(**base, kind="skipped", reason=_os_reason(exc)), []
-    if single_text and b"begin " not in data:
+    if env.files is not None:  # IMAP: only the parts that can hold a form, already decoded
+        scan = classify(env.files())
+    elif single_text and b"begin " not in data:
         return Facts(**base, kind="no-pdf"), []  # one text part and no uuencoded file: nothing to parse
-    scan = scan_message(data, limits)
+    else:
+        scan = scan_message(data, limits)
     pdfs = [(hashlib.sha256(body).hexdigest(), body) for _name, _type, body in scan.files if body is not None]
     parts = []
     for name, ctype, body in scan.files:
@@ -456,9 +476,7 @@ def scan_message(data: bytes, limits: Limits) -> Scan:
         return Scan("skipped", _("malformed MIME: the message structure cannot be read"), ())
     parts = 0
     stack: list[tuple[Message, int]] = [(msg, 0)]
-    files: list[tuple[str | None, str, bytes | None]] = []
-    bad: str | None = None
-    bad_kind = "bad-attachment"
+    leaves: list[tuple[str | None, str, bytes]] = []
     while stack:
         part, depth = stack.pop()
         parts += 1
@@ -476,14 +494,24 @@ def scan_message(data: bytes, limits: Limits) -> Scan:
         if isinstance(payload, list):
             stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
             continue
-        name = _part_name(part)
-        ctype = part.get_content_type()
         try:
             body = part.get_payload(decode=True)
         except Exception:
             body = None
-        if not isinstance(body, bytes):
-            continue
+        if isinstance(body, bytes):
+            leaves.append((_part_name(part), part.get_content_type(), body))
+    return classify(leaves)
+
+
+def classify(leaves: Iterable[tuple[str | None, str, bytes]]) -> Scan:
+    """The intake rules over a message's decoded leaves (name, type, bytes), in order.
+
+    Shared by the MIME walk above and by IMAP, which hands over only the parts that can hold a form.
+    """
+    files: list[tuple[str | None, str, bytes | None]] = []
+    bad: str | None = None
+    bad_kind = "bad-attachment"
+    for name, ctype, body in leaves:
         if ctype.startswith("text/") and name is None:
             for uu_name, uu_body in _uudecoded(body) if b"begin " in body else ():
                 files.append((uu_name, "application/octet-stream", uu_body if b"%PDF-" in uu_body[:1024] else None))
@@ -651,9 +679,22 @@ def judge_loaded(pkg: Package, data: bytes) -> dict[str, Any]:
         return {"form": False, "ok": False, "values": {}, "findings": [], "activation_class": None}
     try:
         checked = _check(_validate, pkg, data)
+        if checked.findings:
+            checked = replace(checked, localized=_localized(pkg, data))
     except Exception:  # the validator must never take the run down; the form is then unreadable
         checked = _unreadable(_("the PDF could not be read"))
     return {**checked.to_dict(), "form": verdict}
+
+
+def _localized(pkg: Package, data: bytes) -> dict[str, tuple[dict[str, Any], ...]]:
+    """An invalid form's findings in each interface language, so a reject mail speaks one language per part."""
+    from supportctl.i18n import SUPPORTED, speaking
+
+    out = {}
+    for lang in SUPPORTED:
+        with speaking(lang):
+            out[lang] = _check(_validate, pkg, data).findings
+    return out
 
 
 def triage(
@@ -728,13 +769,44 @@ def triage(
         wm = getattr(source, "watermark", None)
         if wm is not None:
             state["imap"] = {"uidvalidity": wm.uidvalidity, "last_uid": wm.last_uid}
+    state["source"] = source.key
     state["messages"] = {k: asdict(v) for k, v in facts.items()}
     if persist:
         save_state(source.key, state)
-    done = load_done()
     regs = [r for f in facts.values() for r in registrations(f, pkg, forms)]
-    items = assess(regs, pkg, engine, now, forms, done)
+    done, claims = shared_state(source, regs)
+    items = assess(regs, pkg, engine, now, forms, done, claims)
     return Triage(source.key, tuple(items), stats)
+
+
+def shared_state(source: Source, regs: list[Facts]) -> tuple[dict[str, Any], dict[str, tuple[str, ...]]]:
+    """Done records (local, then what the mailbox says) and claims by registration id.
+
+    A registration answered by any desk member is done with its contract number (from the reply's copy in
+    the Sent folder), whoever replied.
+    """
+    from supportctl.desk.shared import Mark, server_done
+
+    done = load_done()
+    marks = source.marks()
+    claims: dict[str, tuple[str, ...]] = {}
+    sent: dict[str, dict[str, Any]] | None = None
+    for r in regs:
+        flags = marks.get(r.key)
+        if not flags:
+            continue
+        claims[r.id] = Mark.from_flags(flags).claimed_by
+        outcome = server_done(flags, r.index)
+        if outcome is None or (r.id in done and done[r.id].get("contract")):
+            continue
+        if sent is None:
+            sent = source.sent()
+        copy = sent.get("registration:" + r.id) or (sent.get(r.message_id or "") if (r.index or 1) == 1 else None)
+        record: dict[str, Any] = {"action": outcome, "by": "mailbox"}
+        if copy:
+            record.update({"contract": copy.get("contract"), "at": copy.get("at")})
+        done[r.id] = {**record, **done.get(r.id, {})} if r.id in done else record
+    return done, claims
 
 
 def _all_judged(f: Facts, pkg: Package, forms: dict[str, Any]) -> bool:
@@ -780,14 +852,23 @@ def _check(check: Validator, pkg: Package, pdf: bytes) -> CheckedForm:
 
 
 def assess(
-    facts: Iterable[Facts], pkg: Package, engine: Any, now: datetime, forms: dict[str, Any], done: dict[str, Any]
+    facts: Iterable[Facts],
+    pkg: Package,
+    engine: Any,
+    now: datetime,
+    forms: dict[str, Any],
+    done: dict[str, Any],
+    claims: dict[str, tuple[str, ...]] | None = None,
 ) -> list[Item]:
     """Statuses at `now`, sorted by due time (undated last)."""
     ordered = sorted(facts, key=lambda f: (f.received or "9999", f.key))
     first: dict[str, str] = {}
     items = []
     for f in ordered:
-        items.append(_assess_one(f, pkg, engine, now, forms, done, first))
+        item = _assess_one(f, pkg, engine, now, forms, done, first)
+        if claims and claims.get(f.id):
+            item = replace(item, claimed_by=claims[f.id])
+        items.append(item)
     big = datetime.max.replace(tzinfo=timezone.utc)
     rank = {s: i for i, s in enumerate(STATUSES)}
     items.sort(key=lambda i: (i.due or big, rank.get(i.status, 99), i.facts.received or "", i.facts.key))
@@ -855,6 +936,7 @@ MIN_PREFIX = 6
 class Found:
     facts: Facts
     form: CheckedForm | None
+    source: str | None = None  # the mailbox it was triaged from (`imap:…`, `maildir:…`), for the shared state
 
 
 def find(ref: str, pkg: Package, limits: Limits, validator: Validator | None = None) -> Found:
@@ -879,7 +961,7 @@ def find(ref: str, pkg: Package, limits: Limits, validator: Validator | None = N
         cached = forms.get(form_key(pkg, first.sha256)) if first.sha256 else None
         return Found(first, CheckedForm.from_report(cached) if cached else None)
     if len(ref) >= MIN_PREFIX and re.fullmatch(r"[0-9a-f]+(-\d+)?(\.\d+)?", ref):
-        matches: dict[str, tuple[Facts, dict[str, Any]]] = {}
+        matches: dict[str, tuple[Facts, dict[str, Any], str | None]] = {}
         for state_file in sorted(inbox_dir().glob("*/state.json")):
             try:
                 state = json.loads(state_file.read_text("utf-8"))
@@ -895,7 +977,7 @@ def find(ref: str, pkg: Package, limits: Limits, validator: Validator | None = N
                     continue
                 for reg in registrations(msg_facts, pkg, forms):
                     if reg.id == ref or reg.id.startswith(ref):
-                        matches.setdefault(reg.id, (reg, forms))
+                        matches.setdefault(reg.id, (reg, forms, state.get("source")))
         if ref in matches:
             matches = {ref: matches[ref]}
         if len(matches) > 1:
@@ -904,9 +986,9 @@ def find(ref: str, pkg: Package, limits: Limits, validator: Validator | None = N
                 _("give more characters of the id"),
             )
         if matches:
-            reg, forms = next(iter(matches.values()))
+            reg, forms, source = next(iter(matches.values()))
             cached = forms.get(form_key(pkg, reg.sha256)) if reg.sha256 else None
-            return Found(reg, CheckedForm.from_report(cached) if cached else None)
+            return Found(reg, CheckedForm.from_report(cached) if cached else None, source)
     # An unknown id is a wrong command line (exit 2), as for `outbox show ID`.
     raise UsageError(
         _("no message {ref}: not a file, and no triaged message has this id").format(ref=ref),

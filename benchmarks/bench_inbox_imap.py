@@ -1,0 +1,153 @@
+"""`inbox imaps://…` against a real Dovecot on 127.0.0.1, side by side with a bare imaplib client.
+
+    python benchmarks/bench_inbox_imap.py [N ...]      (default: 1000 5000)
+
+The mailbox: 20 % registrations (a filled form, 25 distinct forms cycled, so validation is a small, fixed
+part), the rest plain text and mails with png/zip/docx attachments. The bare client does the minimum:
+EXAMINE, UID SEARCH, header + BODYSTRUCTURE fetches in batches, then the PDF parts of messages that have
+one. Printed per N: cold `inbox` vs the bare client (ratio; target <= 2x at 5,000), a rerun with nothing
+new (target <= 0.2 s + 10 us x N), a rerun with 10 new messages, and the peak RSS of warm runs (target:
+independent of N within 20 %). Every `inbox` run is a separate process, as a desk's cron job would be.
+"""
+
+from __future__ import annotations
+
+import base64
+import imaplib
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import dovecotserver as ds  # noqa: E402
+from tests import realmail as rm  # noqa: E402
+
+
+def _attachment(name: str, ctype: str, data: bytes, msgid: str) -> bytes:
+    b = "b0undary"
+    head = rm._head("someone <someone@example.com>", f"files {msgid}", msgid, "X-Mailer: bench")
+    body = f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\n--{b}\r\nContent-Type: text/plain\r\n\r\nsee\r\n'
+    body += f'--{b}\r\nContent-Type: {ctype}; name="{name}"\r\nContent-Disposition: attachment; filename="{name}"\r\n'
+    body += "Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(data).decode() + f"\r\n--{b}--\r\n"
+    return (head + body).encode()
+
+
+def mailbox(n: int, forms: list[bytes]) -> list[bytes]:
+    png = b"\x89PNG\r\n\x1a\n" + os.urandom(20_000)
+    zipf = b"PK\x03\x04" + os.urandom(30_000)
+    msgs = []
+    for i in range(n):
+        msgid = f"<bench-{i}@example.org>"
+        kind = i % 10
+        if kind in (0, 5):
+            msgs.append(rm.thunderbird([("registration-form-filled.pdf", forms[i % len(forms)])], msgid))
+        elif kind == 1:
+            msgs.append(_attachment("photo.png", "image/png", png, msgid))
+        elif kind == 2:
+            msgs.append(_attachment("files.zip", "application/zip", zipf, msgid))
+        elif kind == 3:
+            docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            msgs.append(_attachment("letter.docx", docx, zipf, msgid))
+        else:
+            msgs.append(rm.plain(f"question {i}", msgid, to="team@example.com"))
+    return msgs
+
+
+def bare_client(port: int, ca: str) -> float:
+    """The minimum an IMAP client must do to find every PDF part of a folder."""
+    t = time.perf_counter()
+    ctx = ssl.create_default_context(cafile=ca)
+    conn = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
+    conn.login(ds.USER, ds.PASSWORD)
+    conn.select("INBOX", readonly=True)
+    _typ, data = conn.uid("SEARCH", None, "ALL")
+    uids = data[0].split()
+    pdf_uids: dict[str, list[bytes]] = {}
+    for i in range(0, len(uids), 250):
+        batch = b",".join(uids[i : i + 250]).decode()
+        _typ, resp = conn.uid("FETCH", batch, "(UID BODYSTRUCTURE BODY.PEEK[HEADER])")
+        for item in resp:
+            meta = item[0] if isinstance(item, tuple) else item
+            if isinstance(meta, bytes) and b'"PDF"' in meta.upper():
+                m = re.search(rb"UID (\d+)", meta)
+                if m:
+                    pdf_uids.setdefault("2", []).append(m.group(1))
+    for section, members in pdf_uids.items():
+        for i in range(0, len(members), 250):
+            conn.uid("FETCH", b",".join(members[i : i + 250]).decode(), f"(BODY.PEEK[{section}])")
+    conn.logout()
+    return time.perf_counter() - t
+
+
+def run_inbox(url: str, env: dict[str, str]) -> tuple[float, int]:
+    """Wall time and peak RSS (KiB) of one `supportctl inbox` process."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supportctl", "inbox", url, "--json", "--now", "2026-11-25T10:30+01:00"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    dt = time.perf_counter() - t
+    if os.waitstatus_to_exitcode(status) not in (0, 11):
+        raise SystemExit(f"inbox failed: {proc.stderr.read().decode()[-500:] if proc.stderr else ''}")
+    return dt, usage.ru_maxrss
+
+
+def main() -> None:
+    sizes = [int(a) for a in sys.argv[1:]] or [1000, 5000]
+    forms = [rm.form(membership_id=f"B-{i}-XYZ", support=("critical", "standard")[i % 2]) for i in range(25)]
+    rows = []
+    for n in sizes:
+        try:
+            srv = ds.start()
+        except ds.Unavailable as exc:
+            raise SystemExit(f"cannot benchmark: {exc}") from None
+        state = Path(tempfile.mkdtemp(prefix="bench-imap-state-"))
+        try:
+            for i, data in enumerate(mailbox(n, forms)):
+                (srv.maildir / "cur" / f"17640{i:06d}.M{i}P1.bench:2,").write_bytes(data)
+            srv.own()
+            env = dict(os.environ, SUPPORTCTL_IMAP_PASSWORD=ds.PASSWORD, XDG_STATE_HOME=str(state))
+            env.update(SUPPORTCTL_IMAP_CA_BUNDLE=srv.ca, PYTHONPATH=str(ROOT))
+            bare_client(srv.port, srv.ca)  # warms Dovecot's index and cache, as a desk's server would be
+            bare = min(bare_client(srv.port, srv.ca) for _ in range(2))
+            cold, cold_rss = run_inbox(srv.url, env)
+            warm = [run_inbox(srv.url, env) for _ in range(3)]
+            rerun = min(dt for dt, _r in warm)
+            for j in range(10):
+                srv.deliver(f"1799{j:06d}.M{j}P9.new", rm.plain(f"new {j}", f"<new-{j}@example.org>"))
+            ten_new, _r = run_inbox(srv.url, env)
+            warm_rss = max(r for _dt, r in warm)
+            rows.append((n, cold, bare, rerun, ten_new, cold_rss, warm_rss))
+        finally:
+            srv.stop()
+            shutil.rmtree(state, ignore_errors=True)
+    print(
+        "| N | inbox cold | bare imaplib | ratio (target <= 2x at 5,000) | rerun, nothing new | target"
+        " | rerun, 10 new | peak RSS cold | peak RSS warm |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n, cold, bare, rerun, ten_new, cold_rss, warm_rss in rows:
+        target = 0.2 + 10e-6 * n
+        print(
+            f"| {n:,} | {cold:.2f} s | {bare:.2f} s | {cold / bare:.1f}x | {rerun:.2f} s | {target:.2f} s"
+            f" {'met' if rerun <= target else 'MISSED'} | {ten_new:.2f} s | {cold_rss / 1024:.0f} MB"
+            f" | {warm_rss / 1024:.0f} MB |"
+        )
+    if len(rows) > 1:
+        lo, hi = min(r[6] for r in rows), max(r[6] for r in rows)
+        print(f"warm peak RSS varies by {100 * (hi - lo) / lo:.0f} % across N (target <= 20 %)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Fetch only the parts of IMAP messages that can hold a form, many messages per command.
+
+The decision comes from BODYSTRUCTURE (RFC 3501 7.4.2): a part can hold a form when it is `application/*`
+(the PDF by any type or name) or a named non-text file; a text part only when the server's own search
+found a uuencoded `begin ` line in that message. The fetched parts are put back together as a small MIME
+message (the original header, then each part with its own headers), so triage reads IMAP mail with the same
+code as a Maildir. Nothing is fetched for text-only mail, pictures or office files without an application
+type: they cannot carry a form.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+MAX_NODES = 2000  # a BODYSTRUCTURE larger than this is not worth parsing: the whole message is fetched instead
+
+
+@dataclass(frozen=True)
+class Part:
+    section: str  # "1", "2.1", "TEXT" for a single-part message
+    type: str  # "application/pdf"
+    params: tuple[tuple[str, str], ...]
+    encoding: str
+    disposition: str | None
+    disposition_params: tuple[tuple[str, str], ...]
+    size: int
+
+    def filename(self) -> str | None:
+        """The file name as a mail program shows it: RFC 2231 (`filename*`) first, then RFC 2047 names."""
+        from email.utils import decode_rfc2231
+        from urllib.parse import unquote
+
+        from supportctl.desk.triage import clean, decoded_header
+
+        params = dict(self.disposition_params)
+        params.update({k: v for k, v in self.params if k not in params})
+        for key in ("filename*", "name*"):
+            if key in params:
+                charset, _lang, text = decode_rfc2231(params[key])
+                try:
+                    return clean(unquote(text, encoding=charset or "utf-8", errors="replace")) or None
+                except LookupError:  # an unknown charset
+                    return clean(unquote(text, encoding="utf-8", errors="replace")) or None
+        for key in ("filename", "name"):
+            if params.get(key):
+                return decoded_header(params[key]) or None
+        return None
+
+
+class Unparsable(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- s-expressions
+
+_TOKEN = re.compile(rb'\s*(?:(\()|(\))|"((?:[^"\\]|\\.)*)"|\{(\d+)\}\r?\n|([^\s()"]+))', re.S)
+
+
+def parse_sexp(data: bytes) -> list[Any]:
+    """An IMAP parenthesised list into nested Python lists of bytes/None (NIL)."""
+    stack: list[list[Any]] = [[]]
+    pos, nodes = 0, 0
+    while pos < len(data):
+        m = _TOKEN.match(data, pos)
+        if not m:
+            if data[pos:].strip() == b"":
+                break
+            raise Unparsable(data[pos : pos + 40])
+        pos = m.end()
+        nodes += 1
+        if nodes > MAX_NODES or len(stack) > 64:
+            raise Unparsable("too large")
+        if m.group(1):
+            stack.append([])
+        elif m.group(2):
+            if len(stack) < 2:
+                raise Unparsable("unbalanced")
+            done = stack.pop()
+            stack[-1].append(done)
+        elif m.group(3) is not None:
+            stack[-1].append(re.sub(rb"\\(.)", rb"\1", m.group(3)))
+        elif m.group(4) is not None:
+            n = int(m.group(4))
+            stack[-1].append(data[pos : pos + n])
+            pos += n
+        else:
+            atom = m.group(5)
+            stack[-1].append(None if atom.upper() == b"NIL" else atom)
+    if len(stack) != 1:
+        raise Unparsable("unbalanced")
+    return stack[0]
+
+
+def _s(x: Any) -> str:
+    return x.decode("utf-8", "replace") if isinstance(x, bytes) else ""
+
+
+def _pairs(x: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(x, list):
+        return ()
+    return tuple((_s(x[i]).lower(), _s(x[i + 1])) for i in range(0, len(x) - 1, 2))
+
+
+def leaves(body: list[Any], section: str = "", depth: int = 0) -> list[Part]:
+    """The leaf parts of a BODYSTRUCTURE with their section numbers (message/rfc822 bodies are descended).
+
+    Sections as RFC 3501 numbers them: a single-part message's body is 1; a multipart's children 1, 2, …;
+    inside a message/rfc822 part 2, a multipart's children are 2.1, 2.2 and a single part is 2.1.
+    """
+    if depth > 20:
+        raise Unparsable("nested too deeply")
+    if body and isinstance(body[0], list):  # multipart: (child)(child)… "subtype" (params) …
+        out: list[Part] = []
+        for n, child in enumerate(body, 1):
+            if not isinstance(child, list):
+                break  # the subtype: extension data follows, no more children
+            out += leaves(child, f"{section}.{n}" if section else str(n), depth + 1)
+        return out
+    if len(body) < 7:
+        raise Unparsable("short body")
+    main, sub = _s(body[0]).lower(), _s(body[1]).lower()
+    sec = section or "1"
+    if main == "message" and sub == "rfc822" and len(body) > 8 and isinstance(body[8], list):
+        inner = body[8]
+        return leaves(inner, sec if inner and isinstance(inner[0], list) else f"{sec}.1", depth + 1)
+    size = int(body[6]) if isinstance(body[6], bytes) and body[6].isdigit() else 0
+    ext_at = 8 if main == "text" else 7
+    disposition = None
+    dparams: tuple[tuple[str, str], ...] = ()
+    # single-part extension data: md5, disposition, language, location
+    if len(body) > ext_at + 1 and isinstance(body[ext_at + 1], list) and body[ext_at + 1]:
+        d = body[ext_at + 1]
+        disposition = _s(d[0]).lower() or None
+        dparams = _pairs(d[1]) if len(d) > 1 else ()
+    return [Part(sec, f"{main}/{sub}", _pairs(body[2]), _s(body[5]), disposition, dparams, size)]
+
+
+def may_hold_form(part: Part, uuencode: bool) -> bool:
+    """Whether triage must see this part (the intake rules of `scan_message`)."""
+    main = part.type.split("/", 1)[0]
+    named = any(k in ("name", "filename", "filename*") for k, _v in part.params + part.disposition_params)
+    if main == "application":
+        return True
+    if main == "text":
+        return uuencode
+    return named and main not in ("image", "audio", "video")
+
+
+def decode(part: Part, data: bytes) -> bytes:
+    """A part's bytes after its transfer encoding (a partial base64 prefix is cut to whole quanta)."""
+    import binascii
+
+    enc = part.encoding.lower()
+    try:
+        if enc == "base64":
+            compact = data.replace(b"\r", b"").replace(b"\n", b"").replace(b" ", b"")
+            return binascii.a2b_base64(compact[: len(compact) // 4 * 4])  # a prefix: whole quanta only
+        if enc == "quoted-printable":
+            return binascii.a2b_qp(data)
+    except (binascii.Error, ValueError):
+        return b""
+    return data

@@ -1,0 +1,97 @@
+"""`inbox report`: how the desk meets its SLA, computed on read from the mailbox (nothing is counted or stored).
+
+Per activation class: registrations received in the period, answered within the SLA, answered late, still
+open, overdue now, and the median and 90th percentile of business time to the reply. The received time is
+the registration's (as in triage); the reply time is the one recorded with the reply (its copy in the Sent
+folder, or this desk member's own record).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from supportctl.desk.triage import Item
+
+
+@dataclass
+class ClassFigures:
+    received: int = 0
+    answered_in_time: int = 0
+    answered_late: int = 0
+    answered_unknown_time: int = 0
+    open: int = 0
+    overdue_now: int = 0
+    rejected: int = 0
+    reply_seconds: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "answered_in_time": self.answered_in_time,
+            "answered_late": self.answered_late,
+            "answered_unknown_time": self.answered_unknown_time,
+            "rejected": self.rejected,
+            "open": self.open,
+            "overdue_now": self.overdue_now,
+            "median_business_seconds_to_reply": percentile(self.reply_seconds, 50),
+            "p90_business_seconds_to_reply": percentile(self.reply_seconds, 90),
+        }
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """The p-th percentile by linear interpolation between closest ranks (as numpy's default)."""
+    if not values:
+        return None
+    v = sorted(values)
+    k = (len(v) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(v) - 1)
+    return round(v[lo] + (v[hi] - v[lo]) * (k - lo), 3)
+
+
+def report(
+    items: list[Item], engine: Any, now: datetime, since: datetime | None = None, until: datetime | None = None
+) -> dict[str, ClassFigures]:
+    """SLA figures per activation class for registrations received in [since, until)."""
+    figures: dict[str, ClassFigures] = {}
+    for item in items:
+        f = item.facts
+        if item.status in ("skipped", "not-a-registration", "duplicate") or f.received is None:
+            continue
+        received = datetime.fromisoformat(f.received)
+        if (since and received < since) or (until and received >= until):
+            continue
+        cls = item.activation_class or _class_of(item)
+        if cls is None:
+            continue
+        fig = figures.setdefault(cls, ClassFigures())
+        fig.received += 1
+        if item.status == "done" and item.done is not None:
+            if item.done.get("action") == "reject":
+                fig.rejected += 1
+                continue
+            at = item.done.get("at")
+            if not at or cls not in engine.classes:
+                fig.answered_unknown_time += 1
+                continue
+            answered = datetime.fromisoformat(str(at))
+            due = engine.compute(received, cls)
+            fig.reply_seconds.append(
+                engine.calendar.business_seconds_between(due.clock_starts.timestamp(), answered.timestamp())
+            )
+            if answered <= due.due:
+                fig.answered_in_time += 1
+            else:
+                fig.answered_late += 1
+        elif item.status == "overdue":
+            fig.overdue_now += 1
+        elif item.status in ("open", "due-soon"):
+            fig.open += 1
+    return figures
+
+
+def _class_of(item: Item) -> str | None:
+    """A done item's class: the form's, as validated when it was triaged."""
+    return item.form.activation_class if item.form is not None else None

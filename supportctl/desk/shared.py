@@ -1,0 +1,496 @@
+"""The desk's shared state, kept where every desk member (and every mail program) already looks: the mailbox.
+
+Over IMAP a registration that was answered carries `\\Answered` and a keyword naming the outcome
+(`$SupportctlContract` or `$SupportctlRejected`), and a copy of the reply lies in the Sent folder (the
+server's `\\Sent` special-use mailbox, or `inbox.sent_folder`) with the contract number in its
+`X-Supportctl-Contract` header. A desk member takes a registration with a claim keyword
+(`$SupportctlClaim_<member>`). Before a reply is queued the message is claimed atomically: with CONDSTORE
+(RFC 7162) by `STORE … (UNCHANGEDSINCE modseq)`, otherwise by a documented best effort (flags checked right
+before and after setting the claim; of two claims set at once the one that sorts first wins).
+
+A shared Maildir gets the standard `R` (replied) info flag by an atomic rename, so the rename race decides
+the winner, and the same keywords through Dovecot's `dovecot-keywords` file where it exists.
+
+Triage never writes: only `reply`, `claim` and `release` do, and only flags, keywords and the Sent copy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from supportctl.errors import InvalidInputError, TransferError, UsageError
+from supportctl.i18n import _
+
+KW_CONTRACT = "$SupportctlContract"
+KW_REJECTED = "$SupportctlRejected"
+KW_REPLYING = "$SupportctlReplying"
+KW_CLAIM = "$SupportctlClaim_"
+HEADER_CONTRACT = "X-Supportctl-Contract"
+HEADER_OUTCOME = "X-Supportctl-Outcome"
+HEADER_REGISTRATION = "X-Supportctl-Registration"
+OUTCOME_KEYWORD = {"contract": KW_CONTRACT, "reject": KW_REJECTED}
+
+
+def outcome_keyword(outcome: str, index: int | None) -> str:
+    """The keyword of a reply to form `index` of a message: the first form's plain, the others' with `_N`."""
+    base = OUTCOME_KEYWORD[outcome]
+    return base if not index or index == 1 else f"{base}_{index}"
+
+
+def server_done(flags: frozenset[str], index: int | None) -> str | None:
+    """The outcome the mailbox records for form `index` ("contract", "reject", "answered") or None."""
+    lower = {f.lower() for f in flags}
+    for outcome in ("contract", "reject"):
+        if outcome_keyword(outcome, index).lower() in lower:
+            return outcome
+    ours = [f for f in lower if f.startswith(("$supportctlcontract", "$supportctlrejected"))]
+    if "\\answered" in lower and (index or 1) == 1 and not ours:
+        return "answered"  # answered from a mail program: the message as a whole
+    return None
+
+
+def member_name(configured: str | None = None) -> str:
+    """Who this desk member is, as an IMAP atom: `inbox.member`, else the login name."""
+    import getpass
+
+    raw = configured or os.environ.get("SUPPORTCTL_INBOX_MEMBER") or getpass.getuser() or "desk"
+    return re.sub(r"[^A-Za-z0-9._-]", "-", raw)[:40] or "desk"
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What the mailbox says about one message."""
+
+    answered: bool = False
+    outcome: str | None = None  # "contract" | "reject" | None
+    claimed_by: tuple[str, ...] = ()
+    replying: bool = False
+
+    @staticmethod
+    def from_flags(flags: frozenset[str] | set[str] | tuple[str, ...]) -> Mark:
+        lower = {f.lower() for f in flags}
+        outcome = "contract" if KW_CONTRACT.lower() in lower else "reject" if KW_REJECTED.lower() in lower else None
+        claims = tuple(sorted(f[len(KW_CLAIM) :] for f in flags if f.lower().startswith(KW_CLAIM.lower())))
+        return Mark("\\answered" in lower, outcome, claims, KW_REPLYING.lower() in lower)
+
+
+class AlreadyAnswered(UsageError):
+    """Another desk member answered (or is answering) this registration: exit 2, `--again` overrides."""
+
+    code = "duplicate"
+
+
+@dataclass
+class Sent:
+    """Replies found in the Sent folder, by the Message-ID they answer."""
+
+    by_reply_to: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- IMAP
+
+
+_FLAGS_RE = re.compile(rb"FLAGS \(([^)]*)\)")
+_MODSEQ_RE = re.compile(rb"MODSEQ \((\d+)\)")
+_UID_RE = re.compile(rb"UID (\d+)")
+_LIST_RE = re.compile(rb'\(([^)]*)\) (?:"[^"]*"|NIL) (.+)$')
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class ImapDesk:
+    """A read-write session on the desk's folder, for `reply`, `claim` and `release` (never for triage)."""
+
+    def __init__(self, conn: Any, folder: str, sent_folder: str | None = None) -> None:
+        self.conn = conn
+        self.folder = folder
+        self._sent_folder = sent_folder
+        caps = {c.upper() for c in getattr(conn, "capabilities", ())}
+        self.condstore = "CONDSTORE" in caps
+        if self.condstore and conn.state == "AUTH":
+            try:  # before SELECT, so that the folder is opened with MODSEQs (RFC 7162 3.1)
+                conn.enable("CONDSTORE")
+            except Exception:
+                self.condstore = False
+        self._check(conn.select(_q(folder)), _("cannot open the IMAP folder {folder}").format(folder=folder))
+
+    @staticmethod
+    def _check(result: tuple[str, Any], what: str) -> Any:
+        typ, data = result
+        if typ != "OK":
+            raise TransferError(f"{what}: {data!r}"[:300])
+        return data
+
+    # ------------------------------------------------------------ reading
+
+    def uid_of(self, message_id: str) -> int:
+        data = self._check(
+            self.conn.uid("SEARCH", None, "HEADER", "Message-ID", _q(message_id)), _("the IMAP search failed")
+        )
+        uids = [int(x) for x in (data[0] or b"").split()]
+        if not uids:
+            raise InvalidInputError(
+                _("the message {id} is not in the IMAP folder {folder} any more").format(
+                    id=message_id, folder=self.folder
+                )
+            )
+        return uids[0]
+
+    def flags(self, uid: int) -> tuple[frozenset[str], int | None]:
+        items = "(FLAGS MODSEQ)" if self.condstore else "(FLAGS)"
+        data = self._check(self.conn.uid("FETCH", str(uid), items), _("the IMAP server refused to send flags"))
+        for item in data:
+            raw = item[0] if isinstance(item, tuple) else item
+            if not isinstance(raw, bytes):
+                continue
+            m = _FLAGS_RE.search(raw)
+            if m:
+                flags = frozenset(x.decode("utf-8", "replace") for x in m.group(1).split())
+                mod = _MODSEQ_RE.search(raw)
+                return flags, int(mod.group(1)) if mod else None
+        return frozenset(), None
+
+    # ------------------------------------------------------------ writing
+
+    def _store(self, uid: int, op: str, flags: list[str], unchanged_since: int | None = None) -> bool:
+        """STORE; False when UNCHANGEDSINCE failed (somebody changed the message first)."""
+        cmd = f"({' '.join(flags)})"
+        if unchanged_since is not None:
+            typ, data = self.conn.uid("STORE", str(uid), f"(UNCHANGEDSINCE {unchanged_since}) {op}.SILENT", cmd)
+        else:
+            typ, data = self.conn.uid("STORE", str(uid), f"{op}.SILENT", cmd)
+        if typ != "OK":
+            raise TransferError(_("the IMAP server refused to store flags: {reason}").format(reason=data))
+        # A failed conditional store answers OK [MODIFIED uid-set]: the message changed since `modseq`.
+        text = b" ".join(x if isinstance(x, bytes) else b"" for x in (self.conn.untagged_responses.get("OK") or []))
+        modified = self.conn.untagged_responses.pop("MODIFIED", None)
+        return not (modified or b"MODIFIED" in text)
+
+    def claim_for_reply(self, message_id: str, member: str, again: bool) -> int:
+        """Take the message for a reply, atomically where the server allows it. Returns its UID.
+
+        Raises `AlreadyAnswered` (exit 2) when it was answered, or another member is replying to it.
+        """
+        uid = self.uid_of(message_id)
+        for _attempt in range(3):
+            flags, modseq = self.flags(uid)
+            mark = Mark.from_flags(flags)
+            if not again and (mark.answered or mark.outcome or mark.replying):
+                raise self.refusal(message_id, mark)
+            mine = f"{KW_CLAIM}{member}"
+            if self.condstore and modseq is not None:
+                if self._store(uid, "+FLAGS", [KW_REPLYING, mine], unchanged_since=modseq):
+                    return uid
+                continue  # somebody changed it between our FETCH and STORE: look again
+            # Best effort without CONDSTORE: set our claim, then look whether someone else's came too.
+            self._store(uid, "+FLAGS", [KW_REPLYING, mine])
+            after, _m = self.flags(uid)
+            others = [c for c in Mark.from_flags(after).claimed_by if c != member]
+            if not again and others and min([*others, member]) != member:
+                self._store(uid, "-FLAGS", [mine])
+                raise self.refusal(message_id, Mark.from_flags(after))
+            return uid
+        raise self.refusal(message_id, Mark.from_flags(self.flags(uid)[0]))
+
+    def refusal(self, message_id: str, mark: Mark) -> AlreadyAnswered:
+        sent = self.sent_replies().by_reply_to.get(message_id)
+        if sent and sent.get("contract"):
+            what = _("contract {contract} was sent at {at}").format(contract=sent["contract"], at=sent.get("at"))
+        elif sent and sent.get("outcome") == "reject":
+            what = _("a rejection was sent at {at}").format(at=sent.get("at"))
+        elif mark.answered or mark.outcome:
+            what = _("it is marked answered on the server")
+        else:
+            who = ", ".join(mark.claimed_by) or _("another desk member")
+            what = _("{who} is replying to it right now").format(who=who)
+        return AlreadyAnswered(
+            _("message {id} was answered already: {what}").format(id=message_id, what=what),
+            _("add --again to reply to it once more"),
+        )
+
+    def mark_replied(self, uid: int, member: str, outcome: str, reply: bytes, index: int | None = None) -> None:
+        """After the reply is safely in the outbox: \\Answered + outcome keyword, claim cleared, copy in Sent."""
+        self._store(uid, "+FLAGS", ["\\Answered", outcome_keyword(outcome, index)])
+        self._store(uid, "-FLAGS", [KW_REPLYING])
+        self.append_sent(reply)
+
+    def release(self, message_id: str, member: str) -> bool:
+        uid = self.uid_of(message_id)
+        flags, _m = self.flags(uid)
+        mine = f"{KW_CLAIM}{member}"
+        had = mine.lower() in {f.lower() for f in flags}
+        self._store(uid, "-FLAGS", [mine, KW_REPLYING])
+        return had
+
+    def claim(self, message_id: str, member: str) -> Mark:
+        uid = self.uid_of(message_id)
+        self._store(uid, "+FLAGS", [f"{KW_CLAIM}{member}"])
+        return Mark.from_flags(self.flags(uid)[0])
+
+    # ------------------------------------------------------------ the Sent folder
+
+    def sent_folder(self) -> str:
+        return self._sent_folder or self.sent_folder_of(self.conn)
+
+    @staticmethod
+    def sent_folder_of(conn: Any) -> str:
+        """The server's `\\Sent` special-use mailbox (RFC 6154), else "Sent"."""
+        typ, data = conn.list()
+        if typ == "OK":
+            for line in data or []:
+                if not isinstance(line, bytes):
+                    continue
+                m = _LIST_RE.search(line)
+                if m and b"\\sent" in m.group(1).lower():
+                    name = m.group(2).strip()
+                    return name[1:-1].decode() if name.startswith(b'"') else name.decode()
+        return "Sent"
+
+    def append_sent(self, reply: bytes) -> None:
+        import imaplib
+        import time
+
+        folder = self.sent_folder()
+        typ, _data = self.conn.append(_q(folder), "(\\Seen)", imaplib.Time2Internaldate(time.time()), reply)
+        if typ != "OK":
+            self.conn.create(_q(folder))
+            self._check(
+                self.conn.append(_q(folder), "(\\Seen)", imaplib.Time2Internaldate(time.time()), reply),
+                _("the copy of the reply could not be saved in {folder}").format(folder=folder),
+            )
+
+    def sent_replies(self) -> Sent:
+        return read_sent(self.conn, self.sent_folder(), reselect=self.folder)
+
+
+def read_sent(conn: Any, folder: str, reselect: str | None = None) -> Sent:
+    """Every supportctl reply in the Sent folder: in-reply-to -> {contract, outcome, at} (read-only)."""
+    from email.parser import BytesHeaderParser
+    from email.utils import parsedate_to_datetime
+
+    sent = Sent()
+    typ, _d = conn.select(_q(folder), readonly=True)
+    try:
+        if typ != "OK":
+            return sent
+        typ, data = conn.uid("SEARCH", None, "HEADER", HEADER_OUTCOME, '""')
+        uids = (data[0] or b"").split() if typ == "OK" and data else []
+        for i in range(0, len(uids), 250):
+            batch = b",".join(uids[i : i + 250]).decode()
+            fields = (
+                f"BODY.PEEK[HEADER.FIELDS (In-Reply-To Date {HEADER_CONTRACT} {HEADER_OUTCOME} {HEADER_REGISTRATION})]"
+            )
+            typ, resp = conn.uid("FETCH", batch, f"({fields})")
+            for item in resp if typ == "OK" else []:
+                if not isinstance(item, tuple):
+                    continue
+                h = BytesHeaderParser().parsebytes(item[1])
+                irt = str(h.get("In-Reply-To") or "").strip()
+                if not irt:
+                    continue
+                try:
+                    at = parsedate_to_datetime(str(h.get("Date"))).isoformat()
+                except (TypeError, ValueError):
+                    at = None
+                record = {
+                    "contract": str(h.get(HEADER_CONTRACT) or "").strip() or None,
+                    "outcome": str(h.get(HEADER_OUTCOME) or "").strip() or None,
+                    "at": at,
+                }
+                sent.by_reply_to.setdefault(irt, record)
+                reg = str(h.get(HEADER_REGISTRATION) or "").strip()
+                if reg:
+                    sent.by_reply_to["registration:" + reg] = record
+    finally:
+        if reselect:
+            conn.select(_q(reselect))
+    return sent
+
+
+# ---------------------------------------------------------------- Maildir
+
+
+def maildir_flags(name: str) -> str:
+    """The info flags of a Maildir file name (`…:2,RS` -> "RS")."""
+    return name.split(":2,", 1)[1] if ":2," in name else ""
+
+
+def keywords_of(root: Path, name: str) -> frozenset[str]:
+    """Dovecot's keywords of a Maildir file: its lowercase info letters mapped through `dovecot-keywords`."""
+    table = _keyword_table(root)
+    return frozenset(table[c] for c in maildir_flags(name) if c in table)
+
+
+def _keyword_table(root: Path) -> dict[str, str]:
+    try:
+        lines = (root / "dovecot-keywords").read_text("utf-8").splitlines()
+    except OSError:
+        return {}
+    table = {}
+    for line in lines:
+        num, _sp, kw = line.partition(" ")
+        if num.isdigit() and kw and int(num) < 26:
+            table[chr(ord("a") + int(num))] = kw
+    return table
+
+
+def _letter_for(root: Path, keyword: str) -> str | None:
+    """The info letter of `keyword`, added to `dovecot-keywords` when the file exists and has room."""
+    path = root / "dovecot-keywords"
+    if not path.exists():
+        return None
+    table = _keyword_table(root)
+    for letter, kw in table.items():
+        if kw == keyword:
+            return letter
+    free = next((n for n in range(26) if chr(ord("a") + n) not in table), None)
+    if free is None:
+        return None
+    from supportctl.fsutil import atomic_write_text
+
+    text = path.read_text("utf-8")
+    atomic_write_text(path, text + ("" if text.endswith("\n") or not text else "\n") + f"{free} {keyword}\n")
+    return chr(ord("a") + free)
+
+
+def _current_name(root: Path, key: str) -> str | None:
+    """Where a Maildir message is now: the key as triaged, or the same base name in cur/ with other flags."""
+    sub, _s, name = key.partition("/")
+    if (root / sub / name).exists():
+        return key
+    base = name.partition(":2,")[0]
+    try:
+        for entry in os.scandir(root / "cur"):
+            if entry.name == base or entry.name.startswith(base + ":2,"):
+                return f"cur/{entry.name}"
+    except FileNotFoundError:
+        pass
+    return None
+
+
+def maildir_mark_replied(root: Path, key: str, outcome: str, again: bool) -> str:
+    """Set `R` (and the outcome keyword) on a Maildir message by one rename; the first rename wins.
+
+    `key` is `new/NAME` or `cur/NAME` as triaged (a mail program may have moved it to cur/ since). Returns
+    the new key. Raises `AlreadyAnswered` when it carries `R` already (unless `again`), or when another
+    process renamed it first.
+    """
+    current = _current_name(root, key)
+    if current is None:
+        raise InvalidInputError(
+            _("message {key} is not in the mailbox any more").format(key=key),
+            _("run `supportctl inbox` again to see its state"),
+        )
+    sub, _s, name = current.partition("/")
+    base, _sep, _info = name.partition(":2,")
+    flags = set(maildir_flags(name))
+    if "R" in flags and not again:
+        raise AlreadyAnswered(
+            _("message {key} was answered already (it carries the replied flag)").format(key=key),
+            _("add --again to reply to it once more"),
+        )
+    flags.add("R")
+    letter = _letter_for(root, OUTCOME_KEYWORD[outcome])
+    if letter:
+        flags.add(letter)
+    new_name = f"{base}:2,{''.join(sorted(flags, key=lambda c: (c.islower(), c)))}"
+    try:
+        os.rename(root / sub / name, root / "cur" / new_name)
+    except FileNotFoundError:
+        raise AlreadyAnswered(
+            _("message {key} was just taken by another desk member").format(key=key),
+            _("run `supportctl inbox` again to see its state"),
+        ) from None
+    return f"cur/{new_name}"
+
+
+def maildir_claim(root: Path, key: str, member: str, claim: bool) -> Mark:
+    """Add (or remove) this member's claim keyword on a Maildir message (needs Dovecot's `dovecot-keywords`)."""
+    current = _current_name(root, key)
+    if current is None:
+        raise InvalidInputError(_("message {key} is not in the mailbox any more").format(key=key))
+    letter = _letter_for(root, f"{KW_CLAIM}{member}")
+    if letter is None:
+        raise UsageError(
+            _("this Maildir keeps no keywords (no dovecot-keywords file, or all 26 in use): claims need IMAP")
+        )
+    sub, _s, name = current.partition("/")
+    base = name.partition(":2,")[0]
+    flags = set(maildir_flags(name))
+    flags = flags | {letter} if claim else flags - {letter}
+    new_name = f"{base}:2,{''.join(sorted(flags, key=lambda c: (c.islower(), c)))}"
+    os.rename(root / sub / name, root / "cur" / new_name)
+    found = keywords_of(root, new_name) | ({"\\Answered"} if "R" in flags else set())
+    return Mark.from_flags(frozenset(found))
+
+
+# ---------------------------------------------------------------- the reply's view of the shared state
+
+
+class DeskState:
+    """What `inbox reply` does on the shared mailbox: claim before queueing, record after, give back on failure.
+
+    The base class is the read-only case (mbox, .eml files, stdin): nothing on the mailbox to change.
+    """
+
+    def claim(self, facts: Any, outcome: str, again: bool) -> Any:
+        return None
+
+    def replied(self, token: Any, outcome: str, reply: bytes, facts: Any) -> None:
+        return None
+
+    def release(self, token: Any) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class ImapDeskState(DeskState):
+    def __init__(self, desk: ImapDesk, member: str) -> None:
+        self.desk, self.member = desk, member
+
+    def claim(self, facts: Any, outcome: str, again: bool) -> Any:
+        if not facts.message_id:
+            return None  # without a Message-ID the server cannot find it: the local record is all we have
+        return self.desk.claim_for_reply(facts.message_id, self.member, again)
+
+    def replied(self, token: Any, outcome: str, reply: bytes, facts: Any) -> None:
+        if token is not None:
+            self.desk.mark_replied(token, self.member, outcome, reply, facts.index)
+
+    def release(self, token: Any) -> None:
+        if token is not None:
+            self.desk._store(token, "-FLAGS", [KW_REPLYING, f"{KW_CLAIM}{self.member}"])
+
+    def close(self) -> None:
+        try:
+            self.desk.conn.logout()
+        except Exception:
+            pass
+
+
+class MaildirDeskState(DeskState):
+    """A shared Maildir: the `R` flag is set by renaming the file, before the reply is queued."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def claim(self, facts: Any, outcome: str, again: bool) -> Any:
+        new_key = maildir_mark_replied(self.root, facts.key, outcome, again)
+        return (facts.key, new_key)
+
+    def release(self, token: Any) -> None:
+        if token is not None:
+            old, new = token
+            sub, _s, name = old.partition("/")
+            try:
+                os.rename(self.root / new, self.root / sub / name)
+            except OSError:
+                pass

@@ -1,0 +1,66 @@
+"""`inbox --watch`: triage again whenever the mailbox or the clock can have changed something, and say what did.
+
+Over IMAP the connection stays open and waits with IDLE (RFC 2177) for new mail; local sources are polled.
+Between runs the wait never outlasts the next due time shown, so a registration turning overdue is seen
+the moment it does. Core only: the CLI prints the events and decides the exit code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from supportctl.desk.sources import Source
+from supportctl.desk.triage import Item, Triage
+
+
+@dataclass(frozen=True)
+class Change:
+    item: Item
+    before: str | None  # the status at the last look, None for a registration seen for the first time
+
+
+def changes(previous: dict[str, str], result: Triage) -> list[Change]:
+    """Registrations that are new or whose status moved since `previous` (id -> status)."""
+    out = []
+    for item in result.items:
+        before = previous.get(item.facts.id)
+        if before != item.status:
+            out.append(Change(item, before))
+    return out
+
+
+def next_wake(result: Triage, now: datetime, interval: float) -> float:
+    """Seconds to wait: the interval, or less when a registration becomes due (or due-soon) sooner."""
+    soonest = interval
+    for item in result.items:
+        if item.due is not None and item.status in ("open", "due-soon"):
+            left = item.due.timestamp() - now.timestamp()
+            if 0 < left < soonest:
+                soonest = left + 0.05  # just past the due time, so it is overdue when we look
+    return max(0.05, soonest)
+
+
+def watch(
+    source: Source,
+    run: Callable[[Source, datetime], Triage],
+    interval: float,
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> Iterator[tuple[Triage, list[Change]]]:
+    """Triage, report the changes, wait for mail or time; for ever (the caller stops it)."""
+    seen: dict[str, str] = {}
+    while True:
+        now = clock()
+        result = run(source, now)
+        found = changes(seen, result)
+        seen = {i.facts.id: i.status for i in result.items}
+        yield result, found
+        wait = next_wake(result, clock(), interval)
+        waiter: Any = getattr(source, "wait", None)  # IMAP: IDLE on the open connection
+        if waiter is not None:
+            waiter(wait)
+        else:
+            time.sleep(wait)
