@@ -25,6 +25,8 @@ class Setting(NamedTuple):
     default: Any
     help: str
     choices: tuple[str, ...] = ()
+    low: int | None = None  # inclusive range of an "int" setting
+    high: int | None = None
 
 
 # Every setting supportctl knows. Later commands register theirs here, so `config show` lists all.
@@ -57,7 +59,8 @@ SETTINGS: dict[str, Setting] = {
 _FETCH: list[Setting] = [
     Setting("fetch.dest", "str", "./registration-package", "Where `fetch` puts the package"),
     Setting("fetch.max_size", "str", "100MB", "Largest download `fetch` accepts, e.g. 100MB, 1.5GiB"),
-    Setting("fetch.timeout", "int", 30, "Seconds `fetch` waits for a connection or for data"),
+    Setting("fetch.timeout", "int", 30, "Seconds `fetch` waits for a connection or for data", (), 1, 86400),
+    Setting("fetch.deadline", "int", 600, "Seconds a whole download may take, however slow", (), 1, 7 * 86400),
     Setting("fetch.ca_bundle", "str", None, "CA certificates for https downloads (default: system, SSL_CERT_FILE)"),
     Setting("fetch.username", "str", None, "User name for a package server that asks for a login (https only)"),
     Setting(
@@ -92,7 +95,7 @@ _FORM: list[Setting] = [
 # submit / smtp / outbox. No password setting on purpose: see supportctl/credentials.py.
 _MAIL: list[Setting] = [
     Setting("smtp.host", "str", None, "SMTP server host name"),
-    Setting("smtp.port", "int", None, "SMTP port (default: 587 starttls, 465 tls, 25 none)"),
+    Setting("smtp.port", "int", None, "SMTP port (default: 587 starttls, 465 tls, 25 none)", (), 1, 65535),
     Setting("smtp.security", "str", "starttls", "Transport security", ("starttls", "tls", "none")),
     Setting("smtp.username", "str", None, "SMTP login name (none: no AUTH)"),
     Setting("smtp.from", "str", None, "Sender address (From:)"),
@@ -108,7 +111,7 @@ _MAIL: list[Setting] = [
     Setting("smtp.password_command", "str", None, "Command printing the password (run without a shell)"),
     Setting("smtp.token_command", "str", None, "Command printing an OAuth2 access token (auth = xoauth2)"),
     Setting("smtp.ca_bundle", "str", None, "CA certificates file (default: the system store)"),
-    Setting("smtp.timeout", "int", 30, "Network timeout in seconds"),
+    Setting("smtp.timeout", "int", 30, "Network timeout in seconds", (), 1, 86400),
     Setting(
         "smtp.allow_plaintext_auth",
         "bool",
@@ -119,9 +122,9 @@ _MAIL: list[Setting] = [
 
 # inbox / imap
 _INBOX: list[Setting] = [
-    Setting("inbox.max_message_bytes", "int", 25 << 20, "Skip messages larger than this (bytes)"),
-    Setting("inbox.max_parts", "int", 100, "Skip messages with more MIME parts than this"),
-    Setting("inbox.max_depth", "int", 10, "Skip messages with MIME parts nested deeper than this"),
+    Setting("inbox.max_message_bytes", "int", 25 << 20, "Skip messages larger than this (bytes)", (), 1, 1 << 40),
+    Setting("inbox.max_parts", "int", 100, "Skip messages with more MIME parts than this", (), 1, 1_000_000),
+    Setting("inbox.max_depth", "int", 10, "Skip messages with MIME parts nested deeper than this", (), 1, 1000),
     Setting("inbox.reply_from", "str", None, "From: of `inbox reply` (default: the package's registration address)"),
     Setting("inbox.mailbox", "str", None, "The desk's mailbox, when `inbox` or `inbox report` is given no SOURCE"),
     Setting("inbox.sent_folder", "str", None, "IMAP folder for reply copies (default: the server's \\Sent folder)"),
@@ -188,14 +191,19 @@ def coerce(setting: Setting, raw: Any, where: str) -> Any:
                 _("{where}: {key} must be true or false, not {value!r}").format(where=where, key=setting.key, value=raw)
             )
     elif setting.kind == "int":
-        try:
-            value = int(raw)
-        except (TypeError, ValueError):
+        value = _whole(raw)
+        if value is None:
             raise ConfigError(
                 _("{where}: {key} must be a whole number, not {value!r}").format(
                     where=where, key=setting.key, value=raw
                 )
-            ) from None
+            )
+        if (setting.low is not None and value < setting.low) or (setting.high is not None and value > setting.high):
+            raise ConfigError(
+                _("{where}: {key} must be between {low} and {high}, not {value}").format(
+                    where=where, key=setting.key, low=setting.low, high=setting.high, value=value
+                )
+            )
     else:
         if isinstance(raw, dict) and setting.key == "schedule.half_days":
             raw = ",".join(f"{k}={v}" for k, v in raw.items())
@@ -215,6 +223,19 @@ def coerce(setting: Setting, raw: Any, where: str) -> Any:
     return value
 
 
+def _whole(raw: Any) -> int | None:
+    """An int from TOML or text; None for anything else (1e400, nan, 2.5, true, "ten")."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float):
+        return int(raw) if raw.is_integer() else None  # is_integer() is False for inf and nan
+    if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?\d{1,18}\s*", raw):
+        return int(raw)
+    return None
+
+
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in table.items():
@@ -229,12 +250,16 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 _LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
+MAX_CONFIG_BYTES = 1 << 20
 
 
 def read_file(path: Path) -> dict[str, Any]:
     """Parse the config file; a malformed one is one error naming file and line."""
+    from supportctl.fsutil import read_regular
+
     try:
-        data = path.read_bytes()
+        # A FIFO or /dev/zero as the config file is refused, not waited on or read forever.
+        data = read_regular(path, MAX_CONFIG_BYTES, follow_symlinks=True, error=ConfigError)
     except FileNotFoundError:
         return {}
     except OSError as exc:
@@ -264,12 +289,15 @@ def read_file(path: Path) -> dict[str, Any]:
 
 def _line_of(path: Path, key: str) -> int | None:
     leaf = key.rsplit(".", 1)[-1]
+    from supportctl.fsutil import read_regular
+
     try:
-        for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
-            if re.match(rf"\s*{re.escape(leaf)}\s*=", line):
-                return n
-    except OSError:
+        text = read_regular(path, MAX_CONFIG_BYTES, follow_symlinks=True, error=ConfigError).decode("utf-8", "replace")
+    except (OSError, ConfigError):
         return None
+    for n, line in enumerate(text.splitlines(), 1):
+        if re.match(rf"\s*{re.escape(leaf)}\s*=", line):
+            return n
     return None
 
 

@@ -30,6 +30,7 @@ class ExitCode(IntEnum):
     PRINTER_DISABLED = 14
     PRINT_QUEUED = 15
     INTERRUPTED = 130
+    TERMINATED = 143  # 128 + SIGTERM
 
 
 class SupportctlError(Exception):
@@ -159,3 +160,7 @@ def os_reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return _("timed out")
     return str(getattr(exc, "strerror", None) or exc or name)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every `finally` runs: no `.partial` directory or temp file is left."""

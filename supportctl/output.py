@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -16,6 +17,43 @@ from typing import IO, Any
 from supportctl.i18n import _, current_language
 
 ENVELOPE_VERSION = 1
+
+# ---------------------------------------------------------------- the one sanitiser for untrusted text
+#
+# Manifest fields, HTTP reason phrases, mail headers, form values and file names come from outside. Before any
+# of them reaches a terminal, control characters (C0, DEL, C1: ESC sequences retitle windows and clear
+# screens), bidi overrides and isolates (they reorder what the reader sees) and line/paragraph separators are
+# shown escaped as `\uXXXX`, which is also a valid JSON escape, so the same function is safe on JSON text.
+
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029" + BIDI_CONTROLS
+_UNSAFE_LINE = re.compile(f"[\t\n{_UNSAFE}]")
+_UNSAFE_TEXT = re.compile(f"[{_UNSAFE}]")
+
+
+def _escaped(m: re.Match[str]) -> str:
+    return f"\\u{ord(m.group(0)):04x}"
+
+
+def sanitize(text: object, *, multiline: bool = False) -> str:
+    """`text` safe for a terminal: control and bidi characters shown escaped (`\\u001b`, `\\u202e`).
+
+    One line by default (newlines and tabs escaped too); `multiline` keeps newlines and tabs, for our own
+    multi-line output that embeds untrusted values.
+    """
+    s = str(text)
+    return (_UNSAFE_TEXT if multiline else _UNSAFE_LINE).sub(_escaped, s)
+
+
+def strip_unsafe(text: object, *, multiline: bool = False) -> str:
+    """`text` with control and bidi characters removed (for values put into mail headers and templates)."""
+    s = str(text)
+    return (_UNSAFE_TEXT if multiline else _UNSAFE_LINE).sub("", s)
+
+
+def has_unsafe(text: str) -> bool:
+    """True if `text` holds a control character (newline and tab included) or a bidi control."""
+    return _UNSAFE_LINE.search(text) is not None
 
 
 def stdout_is_tty() -> bool:
@@ -32,11 +70,12 @@ def use_color(stream: IO[str] | None = None) -> bool:
 
 def envelope(command: str, data: Any, errors: Sequence[dict[str, Any]] = (), ok: bool = True) -> str:
     body = {"version": ENVELOPE_VERSION, "command": command, "ok": ok, "data": data, "errors": list(errors)}
-    return json.dumps(body, ensure_ascii=False, default=_json_default)
+    # json escapes C0 controls but leaves DEL, C1 and bidi controls raw: escaped here, still valid JSON.
+    return sanitize(json.dumps(body, ensure_ascii=False, default=_json_default))
 
 
 def ndjson(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, default=_json_default)
+    return sanitize(json.dumps(record, ensure_ascii=False, default=_json_default))
 
 
 def _json_default(value: Any) -> Any:
@@ -48,17 +87,20 @@ def _json_default(value: Any) -> Any:
 
 
 def write_out(text: str) -> None:
+    text = sanitize(text, multiline=True)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def say(text: str) -> None:
-    """A message for the person (stderr), never data."""
-    sys.stderr.write(text + "\n")
+    """A message for the person (stderr), never data. Untrusted parts are shown escaped."""
+    sys.stderr.write(sanitize(text, multiline=True) + "\n")
 
 
 def error_line(message: str, hint: str | None) -> str:
+    """One line, whatever the message quotes: a newline in a manifest value cannot forge a second line."""
+    message = sanitize(message)
     if hint:
-        return _("error: {message} ({hint})").format(message=message, hint=hint)
+        return _("error: {message} ({hint})").format(message=message, hint=sanitize(hint))
     return _("error: {message}").format(message=message)
 
 
@@ -162,13 +204,13 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str
             else:
                 t.add_column(c)
         for row in rows:
-            t.add_row(*[_escape(cell) for cell in row])
+            t.add_row(*[_escape(sanitize(cell)) for cell in row])
         # Without colour, no styling at all: Rich's `no_color` keeps bold and italic escapes (NO_COLOR means none).
         color = use_color()
         Console(no_color=not color, color_system="auto" if color else None, highlight=False).print(t)
     else:
         for row in rows:
-            write_out("\t".join(row))
+            write_out("\t".join(sanitize(cell) for cell in row))
 
 
 def _escape(text: str) -> str:

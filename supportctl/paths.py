@@ -57,11 +57,26 @@ def config_file(platform: str | None = None) -> Path:
     explicit = os.environ.get("SUPPORTCTL_CONFIG")
     if explicit:
         return Path(explicit)
-    return base_dir("config", platform) / "config.toml"
+    return config_dir(platform) / "config.toml"
+
+
+def config_dir(platform: str | None = None) -> Path:
+    """The default config directory (`config_file()` may be elsewhere with SUPPORTCTL_CONFIG)."""
+    return base_dir("config", platform)
 
 
 def state_dir(platform: str | None = None) -> Path:
     return base_dir("state", platform)
+
+
+def state_subdir(name: str) -> Path:
+    """`state_dir() / name`, both checked: not a symbolic link, ours, 0700 (see `fsutil.private_dir`).
+
+    Nothing is created here; writers create what is missing (0700) through `fsutil`.
+    """
+    from supportctl.fsutil import private_dir
+
+    return private_dir(private_dir(state_dir(), create=False) / name, create=False)
 
 
 def cache_dir(platform: str | None = None) -> Path:

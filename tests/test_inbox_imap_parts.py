@@ -67,3 +67,10 @@ def test_imap_and_maildir_give_the_same_records_fetching_only_candidate_parts(
         )
 
     assert essence(remote.stdout) == essence(local.stdout)
+    # A rerun with nothing new answers the same from the state and does not rewrite it.
+    from supportctl.desk import sources, triage
+
+    state = triage.state_path("imap:" + sources.parse_imap_url(dovecot.url).url)
+    before = state.stat().st_mtime_ns
+    again = cli("inbox", dovecot.url, "--ca-bundle", dovecot.ca, "--now", NOW, "--json")
+    assert essence(again.stdout) == essence(remote.stdout) and state.stat().st_mtime_ns == before

@@ -143,3 +143,30 @@ def test_sources_say_what_they_expect(tmp_path: Path, cli: Any) -> None:
     assert r.exit_code == ExitCode.INVALID_INPUT and err["type"] == "error" and "without messages" in err["message"]
     r = cli("inbox", "--help")
     assert "[OPTIONS] SOURCE | COMMAND [ARGS]..." in r.stdout
+
+
+def test_inbox_show_writes_the_canonical_copy_of_a_valid_registration(tmp_path: Path, cli: Any) -> None:
+    """The desk's record is the values it activated, drawn by supportctl, whatever program filled the form."""
+    from supportctl.form import pdfform
+    from tests import formkit
+
+    keys = _maildir(tmp_path / "M", {"one": rm.thunderbird([("f.pdf", rm.form())], "<canon@example.org>")})
+    code, records, _ = _records(cli, tmp_path / "M")
+    (rec,) = records
+    assert code == 0 and rec["key"] == keys["one"]
+    out_pdf = tmp_path / "canonical.pdf"
+    r = cli("inbox", "show", rec["id"], "--pdf", str(out_pdf), "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["data"]["pdf"] == str(out_pdf)
+    report = pdfform.validate_pdf(formkit.pkg(), out_pdf.read_bytes())
+    assert report.ok and report.values["membership_id"] == rec_values(rec, cli)["membership_id"]
+    # An invalid registration has no canonical copy: exit 4, nothing written.
+    keys = _maildir(tmp_path / "N", {"bad": rm.plain("Registrierung", "<nf2@example.org>")})
+    _c, (bad,), _e = _records(cli, tmp_path / "N")
+    r = cli("inbox", "show", bad["id"], "--pdf", str(tmp_path / "none.pdf"))
+    assert r.exit_code == ExitCode.FORM_INVALID and not (tmp_path / "none.pdf").exists()
+
+
+def rec_values(rec: dict[str, Any], cli: Any) -> dict[str, Any]:
+    shown = cli("inbox", "show", rec["id"], "--json")
+    return dict(json.loads(shown.stdout)["data"]["values"])

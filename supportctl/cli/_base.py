@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 from supportctl import __version__
 from supportctl import output as out
 from supportctl.cli.common import COMMAND_KEY, JSON_KEY, STREAM_KEY, JsonOpt, begin, load_config, os_reason
-from supportctl.errors import ExitCode, SupportctlError
+from supportctl.errors import ExitCode, SupportctlError, Terminated
 from supportctl.i18n import N_, _, lang_flag, ngettext
 
 
@@ -39,6 +39,9 @@ class Group(TyperGroup):
             return super().invoke(ctx)
         except SupportctlError as exc:
             _fail(ctx, exc)
+        except Terminated:
+            out.say(_("terminated"))
+            raise typer.Exit(ExitCode.TERMINATED) from None
         except KeyboardInterrupt:
             out.say(_("interrupted"))
             raise typer.Exit(ExitCode.INTERRUPTED) from None
@@ -260,6 +263,7 @@ def config_path(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (see `supportctl.__main__`, which picks the language first)."""
     args = hoist_lang(list(sys.argv[1:] if argv is None else argv))
+    _terminate_like_interrupt()
     only_for(args)(args=args, prog_name="supportctl")
 
 
@@ -269,6 +273,18 @@ def hoist_lang(args: list[str]) -> list[str]:
     And `--json` before the subcommand (`supportctl --json eta`) goes to the end, where the command takes it."""
     langs, rest = lang_flag(args)
     return [*(arg for lang in langs for arg in ("--lang", lang)), *_json_to_the_end(rest)]
+
+
+def _terminate_like_interrupt() -> None:
+    """SIGTERM (kill, systemd, a CI timeout) cleans up as Ctrl-C does, instead of dying mid-write."""
+    import signal
+    import threading
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
 
 
 _GLOBAL_FLAGS = ("-h", "--help", "--version", "--install-completion", "--show-completion")

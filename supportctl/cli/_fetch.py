@@ -67,6 +67,15 @@ def fetch(
             "--timeout", help=_("Seconds to wait for a connection or for data (default 30)."), metavar="SECONDS", min=1
         ),
     ] = None,
+    deadline: Annotated[
+        int | None,
+        typer.Option(
+            "--deadline",
+            help=_("Seconds the whole download may take, however slowly data arrives (default 600)."),
+            metavar="SECONDS",
+            min=1,
+        ),
+    ] = None,
     force: Annotated[
         bool,
         typer.Option(
@@ -128,6 +137,7 @@ def fetch(
             "fetch.dest": dest,
             "fetch.max_size": max_size,
             "fetch.timeout": timeout,
+            "fetch.deadline": deadline,
             "fetch.ca_bundle": ca_bundle,
             "print.printer": printer,
         }
@@ -156,6 +166,7 @@ def fetch(
         force=force,
         ca_bundle=cfg.get("fetch.ca_bundle"),
         timeout=float(cfg.get("fetch.timeout")),
+        deadline=float(cfg.get("fetch.deadline")),
         force_download=force_download,
         username=cfg.get("fetch.username"),
         password=password,

@@ -11,6 +11,7 @@ from supportctl import output as out
 from supportctl.cli._base import app
 from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package, os_reason
 from supportctl.errors import ExitCode
+from supportctl.fsutil import open_regular
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
@@ -41,8 +42,8 @@ def _read_data(source: str) -> dict[str, Any]:
         where = _("standard input")
     else:
         try:
-            with open(source, encoding="utf-8") as fh:
-                text = fh.read(1 << 20)
+            with open_regular(source, follow_symlinks=True) as fh:  # a FIFO or device is refused, not read
+                text = fh.read(1 << 20).decode("utf-8")
         except OSError as exc:
             raise InvalidInputError(
                 _("cannot read {path}: {reason}").format(path=source, reason=os_reason(exc))
@@ -416,7 +417,7 @@ def validate(
     worst = ExitCode.OK
     for name in forms:
         try:
-            with open(name, "rb") as fh:
+            with open_regular(name, follow_symlinks=True) as fh:  # a FIFO or device is refused, not read
                 data = fh.read(pdfutil.MAX_PDF_BYTES + 1)
             report = form.validate_pdf(pkg, data, name=name, check_deliverability=check_deliverability)
         except (OSError, InvalidInputError) as exc:

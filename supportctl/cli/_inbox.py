@@ -469,6 +469,16 @@ def inbox_show(
     now: Annotated[
         str, typer.Option("--now", help=_("Assess the due time as of WHEN (default: now)."), metavar="WHEN")
     ] = "now",
+    pdf: Annotated[
+        str | None,
+        typer.Option(
+            "--pdf",
+            help=_(
+                "Write the canonical copy of a valid form to FILE: the package's form with the values it activated."
+            ),
+            metavar="FILE",
+        ),
+    ] = None,
     package: PackageOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
@@ -490,6 +500,9 @@ def inbox_show(
     data = item.to_dict(when)
     data["message_id"] = found.facts.message_id
     data["values"] = found.form.values if found.form else {}
+    if pdf is not None:
+        data["pdf"] = _write_canonical(pkg, found, pdf)
+        out.say(_("canonical copy of {id} written to {path}").format(id=found.facts.id, path=pdf))
     if json_output:
         out.write_out(out.envelope("inbox show", data))
         return
@@ -529,6 +542,28 @@ _ROLE = {
     "pdf": N_("another PDF, not a form"),
     "other": N_("not a form"),
 }
+
+
+def _write_canonical(pkg: Package, found: Any, path: str) -> str:
+    """The desk's record of what it activated: the pristine form re-filled with the validated values.
+
+    Made on demand from the values kept with the triage (the same bytes every time), whatever program the
+    applicant filled the form with.
+    """
+    from pathlib import Path
+
+    from supportctl.errors import FormInvalidError
+    from supportctl.form import pdfform
+
+    form = found.form
+    if form is None or not form.ok:
+        raise FormInvalidError(
+            _("{id} has no valid form: there is no canonical copy").format(id=found.facts.id),
+            _("`supportctl inbox show {id}` lists its findings").format(id=found.facts.id),
+        )
+    report = pdfform.FormReport(True, dict(form.values), (), form.activation_class)
+    pdfform.write_atomic(Path(path), pdfform.canonical_pdf(pkg, report))
+    return path
 
 
 def _when(iso: str | None, zone: tzinfo | None) -> str:

@@ -487,8 +487,14 @@ def config_smtp(
         ):
             ask("password_command")
     chosen["ca_bundle"] = given["ca_bundle"] if given["ca_bundle"] is not None else current.get("smtp.ca_bundle")
-    if current.get("smtp.timeout") and cfg.source("smtp.timeout").source == "file":
-        chosen["timeout"] = current["smtp.timeout"]
+    # Every [smtp] key of the file that was not asked about stays as it is (password_command,
+    # allow_plaintext_auth, timeout, cc, ...): the block is rewritten whole.
+    from supportctl.config import read_file
+
+    for key, value in read_file(cfg.path).items():
+        short = key[len("smtp.") :] if key.startswith("smtp.") else None
+        if short and short not in chosen:
+            chosen[short] = value
     if not chosen.get("host"):
         raise UsageError(_("no SMTP server given"), _("pass --host or run on a terminal"))
     if (

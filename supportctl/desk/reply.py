@@ -15,7 +15,7 @@ from supportctl.errors import ExitCode, InvalidInputError, UsageError
 from supportctl.form.validation import finding_line
 from supportctl.i18n import _, gettext_in
 from supportctl.mail.compose import check_address
-from supportctl.package.manifest import Package
+from supportctl.package.manifest import Package, fill_template
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -36,8 +36,9 @@ def _languages(form: inbox.CheckedForm | None) -> list[str]:
     return ["en", "de"] if preferred == "en" else ["de", "en"]
 
 
-def _fill(template: str, values: dict[str, str]) -> str:
-    text = re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m.group(1), ""), template)
+def _fill(template: str, values: dict[str, str], multiline: bool = True) -> str:
+    # Checked when the package loaded (`manifest.check_template`); values lose control and bidi characters.
+    text = fill_template(template, values, multiline=multiline)
     return re.sub(r"[ \t]+,", ",", text)  # "Dear ," when there is no name to greet
 
 
@@ -106,8 +107,8 @@ def compose(
         }
         which = ("reject_subject", "reject_body") if reject else ("contract_subject", "contract_body")
         subj_t, body_t = getattr(t, which[0]), getattr(t, which[1])
-        subjects.append(_fill(subj_t.get(lang) or subj_t["en"], fill))
-        bodies.append(_fill(body_t.get(lang) or body_t["en"], fill))
+        subjects.append(" ".join(_fill(subj_t.get(lang) or subj_t["en"], fill, False).split()))
+        bodies.append(_fill(body_t.get(lang) or body_t["en"], fill, True))
     msg = EmailMessage()
     from_addr = sender or pkg.process.registration_address
     msg["From"] = from_addr

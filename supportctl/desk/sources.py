@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from supportctl.errors import ConfigError, InvalidInputError, TransferError
+from supportctl.fsutil import open_regular
 from supportctl.i18n import N_, _
 
 HEAD_CHUNK = 16384
@@ -98,22 +99,14 @@ def _read_limited(path: Path, limit: int) -> bytes:
 
 
 def _open_regular(path: Path) -> IO[bytes]:
-    """Open a regular file for reading; a FIFO, device or symlink is never opened (it could block or leak)."""
-    import stat
+    """A mail file, opened only if it is a regular file (never a FIFO, device or symlink): `fsutil`'s rule."""
+    from supportctl.fsutil import open_regular
 
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise _NotRegular
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+    return open_regular(path, follow_symlinks=False, error=_NotRegular)
 
 
-class _NotRegular(OSError):
-    pass
+class _NotRegular(InvalidInputError):
+    """A mail file that is not a regular file: listed as skipped, never opened."""
 
 
 def _unreadable(key: str, reason: str) -> Envelope:
@@ -133,10 +126,10 @@ def _file_envelope(path: Path, key: str, limit: int) -> Envelope | None:
     except (FileNotFoundError, IsADirectoryError):
         return None  # moved away by a mail client while we read: not ours to report
     except _NotRegular:
+        if path.is_symlink():
+            return _unreadable(key, _("a symbolic link; not followed"))
         return _unreadable(key, _("not a regular file (a pipe, device or socket); not read"))
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return _unreadable(key, _("a symbolic link; not followed"))
         if exc.errno in (errno.EACCES, errno.EPERM):
             return _unreadable(key, _("the file cannot be read: permission denied"))
         return _unreadable(key, _("the file cannot be read: {reason}").format(reason=exc.strerror or exc))
@@ -267,7 +260,7 @@ class MboxSource(Source):
 
     def messages(self) -> Iterator[Envelope]:
         mtime = self.path.stat().st_mtime
-        with open(self.path, "rb") as fh:
+        with open_regular(self.path, follow_symlinks=True) as fh:
             buf: list[bytes] = []
             size = 0
             start = 0
@@ -790,8 +783,10 @@ def open_local(spec: str, limit: int, stdin: IO[bytes] | None = None) -> Source:
     if path.exists() and not path.is_file():
         raise InvalidInputError(_("{path} is not a regular file").format(path=spec), _(_EXPECTED))
     if path.is_file():
-        try:
-            with _open_regular(path) as fh:
+        from supportctl.fsutil import open_regular
+
+        try:  # a file you name yourself may be a link to a mailbox: followed, but it must be a regular file
+            with open_regular(path, follow_symlinks=True) as fh:
                 start = fh.read(1024)
         except OSError as exc:
             raise InvalidInputError(

@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from email.message import Message
 from pathlib import Path
@@ -197,17 +197,25 @@ class Triage:
 
 
 def inbox_dir() -> Path:
-    return paths.state_dir() / "inbox"
+    return paths.state_subdir("inbox")
 
 
 def state_path(source_key: str) -> Path:
     return inbox_dir() / source_hash(source_key) / "state.json"
 
 
+_LOADED: dict[str, tuple[tuple[int, int], str]] = {}  # path -> (stat, text): the CLI and triage read it once
+
+
 def load_state(source_key: str) -> dict[str, Any]:
     p = state_path(source_key)
     try:
-        data = json.loads(p.read_text("utf-8"))
+        st = p.stat()
+        seen = _LOADED.get(str(p))
+        text = seen[1] if seen and seen[0] == (st.st_mtime_ns, st.st_size) else p.read_text("utf-8")
+        _LOADED.clear()
+        _LOADED[str(p)] = ((st.st_mtime_ns, st.st_size), text)
+        data = json.loads(text)
         if isinstance(data, dict) and data.get("version") == STATE_VERSION:
             return data
     except (OSError, ValueError):
@@ -217,6 +225,14 @@ def load_state(source_key: str) -> dict[str, Any]:
 
 def save_state(source_key: str, state: dict[str, Any]) -> None:
     atomic_write(state_path(source_key), json.dumps(state, ensure_ascii=False).encode("utf-8"), 0o600)
+    _LOADED.clear()
+
+
+def _facts_dict(f: Facts) -> dict[str, Any]:
+    """A Facts record as stored (a shallow copy: dataclasses.asdict deep-copies, ten times slower)."""
+    d = {name: getattr(f, name) for name in Facts.__dataclass_fields__}
+    d["parts"] = [dict(p) for p in f.parts]
+    return d
 
 
 def load_done() -> dict[str, Any]:
@@ -334,6 +350,13 @@ def _addresses(msg: Message, *headers: str) -> list[str]:
         return []
 
 
+def _names(msg: Message, address: str, headers: tuple[str, ...]) -> bool:
+    """Whether `address` is among the headers' addresses (a substring test on the raw values, then a parse)."""
+    wanted = address.lower()
+    raw = " ".join(str(v) for h in headers for v in (msg.get_all(h) or [])).lower()
+    return wanted in raw and wanted in _addresses(msg, *headers)
+
+
 def examine(
     env: Envelope, limits: Limits, want_body: bool = True, desk_address: str | None = None
 ) -> tuple[Facts, list[tuple[str, bytes]]]:
@@ -357,7 +380,7 @@ def examine(
         "received_from": received_from,
         "size": env.size,
         "mtime": env.arrival,
-        "to_desk": bool(desk_address) and str(desk_address).lower() in _addresses(msg, "To", "Cc", "Delivered-To"),
+        "to_desk": bool(desk_address) and _names(msg, str(desk_address), ("To", "Cc", "Delivered-To")),
     }
     if env.error:
         return Facts(**base, kind="skipped", reason=env.error), []
@@ -674,15 +697,20 @@ def judge_loaded(pkg: Package, data: bytes) -> dict[str, Any]:
     """`{"form": False}` for a PDF that is not the package's form, else the validation report plus `"form"`."""
     from supportctl.desk.recognise import is_form
 
-    verdict = is_form(pkg, data)
-    if verdict is False:
-        return {"form": False, "ok": False, "values": {}, "findings": [], "activation_class": None}
     try:
         checked = _check(_validate, pkg, data)
-        if checked.findings:
-            checked = replace(checked, localized=_localized(pkg, data))
     except Exception:  # the validator must never take the run down; the form is then unreadable
         checked = _unreadable(_("the PDF could not be read"))
+    if checked.ok:
+        return {**checked.to_dict(), "form": True}  # a valid form is the form: no second look needed
+    verdict = is_form(pkg, data)  # findings: the form with mistakes, or another document altogether?
+    if verdict is False:
+        return {"form": False, "ok": False, "values": {}, "findings": [], "activation_class": None}
+    if checked.findings and checked.findings[0].get("code") != "unreadable":
+        try:
+            checked = replace(checked, localized=_localized(pkg, data))
+        except Exception:
+            pass
     return {**checked.to_dict(), "form": verdict}
 
 
@@ -727,7 +755,9 @@ def triage(
                 continue
             facts[f.id] = f
     new_ids: set[str] = set()
+    examined: set[str] = set()  # read this run (the others come unchanged from the state)
     known = _unchanged_files(state, source, limits) if validate else {}
+    before_imap, before_limits = state.get("imap"), state.get("limits")
     state["limits"] = [limits.max_message_bytes, limits.max_parts, limits.max_depth]
     judge = _Judge(pkg, forms, validator, workers if workers is not None else (os.cpu_count() or 1))
     desk = pkg.process.registration_address
@@ -751,6 +781,7 @@ def triage(
         if fid != f.id:
             f = replace(f, id=fid)
         new_ids.add(fid)
+        examined.add(fid)
         facts[fid] = f
         for sha, pdf in pdfs:
             key = form_key(pkg, sha)
@@ -770,8 +801,13 @@ def triage(
         if wm is not None:
             state["imap"] = {"uidvalidity": wm.uidvalidity, "last_uid": wm.last_uid}
     state["source"] = source.key
-    state["messages"] = {k: asdict(v) for k, v in facts.items()}
-    if persist:
+    stored: dict[str, Any] = state.get("messages") or {}
+    kept = {k: stored[k] for k in facts if k in stored and k not in examined}
+    fresh = {k: _facts_dict(v) for k, v in facts.items() if k not in kept}
+    changed = bool(fresh) or len(kept) != len(stored) or judge.count > 0 or state.get("imap") != before_imap
+    state["messages"] = {**kept, **fresh}
+    if persist and (changed or state.get("limits") != before_limits or not state_path(source.key).exists()):
+        # A rerun that found nothing new writes nothing: the file is not rewritten for every look.
         save_state(source.key, state)
     regs = [r for f in facts.values() for r in registrations(f, pkg, forms)]
     done, claims = shared_state(source, regs)
@@ -793,8 +829,8 @@ def shared_state(source: Source, regs: list[Facts]) -> tuple[dict[str, Any], dic
     sent: dict[str, dict[str, Any]] | None = None
     for r in regs:
         flags = marks.get(r.key)
-        if not flags:
-            continue
+        if not flags or not any(f[:1] == "$" or f.lower() == "\\answered" for f in flags):
+            continue  # \Seen, \Recent, …: nothing the desk keeps
         claims[r.id] = Mark.from_flags(flags).claimed_by
         outcome = server_done(flags, r.index)
         if outcome is None or (r.id in done and done[r.id].get("contract")):

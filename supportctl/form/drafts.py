@@ -25,7 +25,7 @@ class Draft:
 
 def path_for(package_name: str) -> Path:
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", package_name) or "package"
-    return paths.state_dir() / "drafts" / f"{safe}.json"
+    return paths.state_subdir("drafts") / f"{safe}.json"
 
 
 def load(package_name: str) -> Draft | None:

@@ -90,8 +90,15 @@ def template(pkg: Package) -> Template:
 
 @lru_cache(maxsize=4)
 def _template(path: str, mtime_ns: int, size: int) -> Template:
-    data = Path(path).read_bytes()
+    from supportctl.fsutil import read_regular
+
     what = _("the package's form {path}").format(path=path)
+    try:
+        data = read_regular(path, pdfutil.MAX_PDF_BYTES)
+    except OSError as exc:
+        raise InvalidInputError(
+            _("the package's form {path} cannot be read: {reason}").format(path=path, reason=exc.strerror)
+        ) from None
     with pdfutil.guarded(what):
         reader = pdfutil.open_pdf(data, what)
         snap = read(reader, pdfutil.Budget(what))

@@ -17,10 +17,11 @@ from typing import Any
 from supportctl import __version__
 from supportctl.errors import ConfigError, UsageError
 from supportctl.i18n import _
-from supportctl.package.manifest import Package
+from supportctl.package.manifest import Package, fill_template
 
 MAX_FORM_BYTES = 20 * 1024 * 1024
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# C0, DEL, C1, line/paragraph separators and bidi controls: none belongs in a header or a one-line value.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 
 
 def validate_form(pkg: Package, data: bytes, name: str | None = None) -> Any:
@@ -171,10 +172,8 @@ def compose(
     for spec in pkg.fields:
         raw = values.get(spec.name, "")
         fmt_values[spec.name] = clean(raw, 80) if not isinstance(raw, bool) else ("yes" if raw else "no")
-    try:
-        subject = clean(pkg.process.subject.format_map(_Blank(fmt_values)), 250)
-    except (ValueError, IndexError):
-        raise ConfigError(_("the package's process.subject template is malformed")) from None
+    # Checked when the package loaded (`manifest.check_template`): only `{field}` placeholders.
+    subject = clean(fill_template(pkg.process.subject, fmt_values), 250)
     summary = []
     for spec in pkg.fields:
         if spec.name not in values or values[spec.name] in ("", None):
@@ -230,13 +229,6 @@ def compose(
     )
 
 
-class _Blank(dict[str, str]):
-    """format_map that renders unknown placeholders as empty instead of failing."""
-
-    def __missing__(self, key: str) -> str:
-        return ""
-
-
 def open_session(settings: Mapping[str, Any], prompt: Any = None, warn: Any = None) -> Any:
     """An `smtp.Session` for the resolved settings; credentials are fetched on first connect."""
     from supportctl.mail import credentials, smtp
@@ -268,8 +260,13 @@ def write_smtp_config(path: Any, values: Mapping[str, object]) -> None:
 
     p = Path(path)
     assert not any(f"smtp.{k}" in FORBIDDEN_KEYS for k in values)
+    from supportctl import paths
+    from supportctl.fsutil import private_dir, read_regular
+
+    if p.parent == paths.config_dir():
+        private_dir(p.parent)  # ours: 0700, never a link, never someone else's
     try:
-        old = p.read_text("utf-8")
+        old = read_regular(p, 1 << 20, follow_symlinks=True, error=ConfigError).decode("utf-8")
     except FileNotFoundError:
         old = ""
     kept: list[str] = []

@@ -33,7 +33,7 @@ from typing import Any
 
 from supportctl import paths
 from supportctl.errors import ExitCode, SupportctlError, UsageError
-from supportctl.fsutil import atomic_write, flock, fsync_dir
+from supportctl.fsutil import atomic_write, flock, fsync_dir, make_dirs
 from supportctl.i18n import N_, _
 
 # The codes are stored and in --json; shown to people they are translated (the English label is the code).
@@ -84,7 +84,7 @@ def now_utc() -> datetime:
 
 
 def outbox_dir() -> Path:
-    return paths.state_dir() / "outbox"
+    return paths.state_subdir("outbox")
 
 
 def state_label(state: str) -> str:
@@ -209,7 +209,9 @@ def _new_id(now: datetime) -> str:
 
 
 def _key_file(dedupe_key: str) -> Path:
-    return outbox_dir() / ".keys" / hashlib.sha256(dedupe_key.encode("utf-8")).hexdigest()
+    from supportctl.fsutil import private_dir
+
+    return private_dir(outbox_dir() / ".keys", create=False) / hashlib.sha256(dedupe_key.encode("utf-8")).hexdigest()
 
 
 def make_dedupe_key(pdf_sha256: str, address: str) -> str:
@@ -234,7 +236,7 @@ def enqueue(msg: EmailMessage, dedupe_key: str | None = None, again: bool = Fals
         addr for _n, addr in getaddresses([str(v) for k in ("To", "Cc") for v in msg.get_all(k, [])]) if addr
     )
     root = outbox_dir()
-    root.mkdir(parents=True, exist_ok=True)
+    make_dirs(root)
     with flock(lock_path()):
         entry_id = _new_id(now)
         with contextlib.ExitStack() as held:

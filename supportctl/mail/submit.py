@@ -101,10 +101,13 @@ class SubmitResult:
 
 
 def read_form(path: Path) -> bytes:
+    from supportctl.fsutil import read_regular
+
     try:
         if path.stat().st_size > mail.MAX_FORM_BYTES:
             raise InvalidInputError(_("{path} is too large for a registration form").format(path=path))
-        return path.read_bytes()
+        # A FIFO or device is refused, not read until it ends.
+        return read_regular(path, mail.MAX_FORM_BYTES, follow_symlinks=True)
     except OSError as exc:
         raise InvalidInputError(
             _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror or exc)

@@ -75,7 +75,9 @@ def text_of(pkg: Package, what: str, lang: str) -> DocumentText:
         doc = pkg.document(doc_id)
     except KeyError:
         raise unknown_document(what, document_ids(pkg)) from None
-    path = pkg.root / doc.file
+    from supportctl.fsutil import inside
+
+    path = inside(pkg.root, doc.file)
     title = doc.title.get(lang) or doc.title.get("en") or doc.id
     if what == "terms":
         title = _("Terms ({title})").format(title=title)
@@ -84,17 +86,17 @@ def text_of(pkg: Package, what: str, lang: str) -> DocumentText:
 
 def extract_text(path: Any, pages: tuple[int, ...] = ()) -> str:
     """pypdf's text of the PDF at `path` (all pages, or the 1-based `pages`), sanitized."""
+    import io
     from pathlib import Path
+
+    from supportctl.fsutil import read_regular
 
     p = Path(path)
     try:
-        size = p.stat().st_size
+        # A package's document: a regular file, not a link out of the package, a FIFO or /dev/zero.
+        data = read_regular(p, MAX_PDF_BYTES)
     except OSError as exc:
         raise InvalidInputError(_("cannot read {path}: {reason}").format(path=p, reason=os_reason(exc))) from None
-    if size > MAX_PDF_BYTES:
-        raise InvalidInputError(
-            _("{path} is larger than {limit} bytes; refusing to read it").format(path=p, limit=MAX_PDF_BYTES)
-        )
     import logging
 
     from pypdf import PdfReader
@@ -102,7 +104,7 @@ def extract_text(path: Any, pages: tuple[int, ...] = ()) -> str:
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
-        reader = PdfReader(p, strict=False)
+        reader = PdfReader(io.BytesIO(data), strict=False)
         count = len(reader.pages)
         if count > MAX_PAGES:
             raise InvalidInputError(

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from supportctl.errors import InvalidInputError, SupportctlError, TransferError, UsageError, os_reason
-from supportctl.fsutil import atomic_write_text
+from supportctl.fsutil import atomic_write_text, check_name, inside, open_regular
 from supportctl.i18n import _
 from supportctl.package import manifest as pkgmod
 from supportctl.package import transfer, transfer_errors, urlauth
@@ -47,6 +47,7 @@ class FetchOptions:
     force: bool = False
     ca_bundle: str | None = None
     timeout: float = 30.0
+    deadline: float = 600.0  # the whole download, however slowly a server drips data or headers
     max_redirects: int = MAX_REDIRECTS
     force_download: bool = False  # no conditional request: download even if the server says unchanged
     username: str | None = None  # fetch.username: sent over https when the server asks (401)
@@ -126,7 +127,7 @@ def fetch(
         record: dict[str, Any] | None = None
         if src is None:
             kind, shown = "bundled", str(pkgmod.bundled_root())
-            _copy_package(pkgmod.bundled_root(), unpacked)
+            _copy_package(pkgmod.bundled_root(), unpacked, opts.max_size)
             if opts.sha256:
                 warnings.append(_("--sha256 is ignored for the bundled package"))
         elif re.match(r"^https?://", src, re.IGNORECASE):
@@ -154,9 +155,10 @@ def fetch(
             )
         else:
             local = Path(src).expanduser()
+            check_name(local, UsageError)
             if local.is_dir():
                 kind, shown = "directory", str(local)
-                _copy_package(local, unpacked)
+                _copy_package(local, unpacked, opts.max_size)
                 if opts.sha256:
                     warnings.append(_("--sha256 is ignored for a directory"))
             elif local.is_file():
@@ -167,6 +169,11 @@ def fetch(
                 digest = pkgmod.file_sha256(local)
                 _check_digest(str(local), digest, opts.sha256)
                 known = _extract(local, unpacked)
+            elif local.exists():
+                raise InvalidInputError(
+                    _("{source} is not a regular file (a FIFO or device); refusing to read it").format(source=src),
+                    _("give a URL, a package directory or a .zip"),
+                )
             else:
                 raise InvalidInputError(
                     _("{source} does not exist").format(source=src),
@@ -179,6 +186,15 @@ def fetch(
         pkg = _relabelled(lambda: pkgmod.load(root, cache=False), {str(root): shown})
         prefix = root.relative_to(unpacked).as_posix()
         _relabelled(lambda: pkgmod.verify_documents(pkg, pkgmod.under(known, prefix)), {str(root): shown})
+        root, ignored = _only_listed(root, pkg, work / "listed")
+        if ignored:
+            more = len(ignored) - 5
+            warnings.append(
+                _("ignored {n} file(s) the manifest does not list (not copied): {names}").format(
+                    n=len(ignored),
+                    names=", ".join(ignored[:5]) + (_(" and {more} more").format(more=more) if more > 0 else ""),
+                )
+            )
         _write(root / MARKER, pkg.name + " " + pkg.version + "\n")
         if record is not None:
             _write(root / SOURCE_RECORD, json.dumps(record, indent=1) + "\n")
@@ -350,15 +366,40 @@ def _swap_into_place(root: Path, dest: Path, work: Path, keep: Path | None = Non
         raise _not_writable(dest, exc) from None
 
 
-def _copy_package(src: Path, target: Path) -> None:
-    """Copy a package directory: the manifest and the documents it lists, nothing else."""
-    pkg = pkgmod.load(src)
+def _only_listed(root: Path, pkg: pkgmod.Package, clean: Path) -> tuple[Path, list[str]]:
+    """Move the manifest and its documents from `root` into the new directory `clean`.
+
+    Returns `clean` and the files left behind (members of the zip the manifest does not list, such as a
+    `.bashrc` or a `run.sh`): they are never copied into the destination.
+    """
+    clean.mkdir()
     for rel in [pkgmod.MANIFEST, *(d.file for d in pkg.documents)]:
-        s = src / rel
+        target = clean / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(root / rel, target)
+    left = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if not p.is_dir() or p.is_symlink())
+    return clean, left
+
+
+def _copy_package(src: Path, target: Path, limit: int) -> None:
+    """Copy a package directory: the manifest and the documents it lists, nothing else.
+
+    Each must be a regular file inside the package (no link out of it, no FIFO or device), and together at
+    most `limit` bytes.
+    """
+    pkg = pkgmod.load(src)
+    copied = 0
+    for rel in [pkgmod.MANIFEST, *(d.file for d in pkg.documents)]:
+        s = inside(src, rel)
         t = target / rel
         t.parent.mkdir(parents=True, exist_ok=True)
         try:
-            shutil.copyfile(s, t, follow_symlinks=True)
+            with open_regular(s) as fh, open(t, "xb") as out:
+                while chunk := fh.read(1 << 20):
+                    copied += len(chunk)
+                    if copied > limit:
+                        raise _too_large(str(src), copied, limit)
+                    out.write(chunk)
         except FileNotFoundError:
             raise InvalidInputError(
                 _("document {file} is missing from the package {path}").format(file=rel, path=src),
@@ -451,6 +492,7 @@ def _download_package(
     req = transfer.Request(
         url,
         timeout=opts.timeout,
+        deadline=opts.deadline,
         max_size=opts.max_size,
         max_redirects=opts.max_redirects,
         ca_bundle=opts.ca_bundle,

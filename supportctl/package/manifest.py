@@ -16,6 +16,7 @@ from supportctl import paths
 from supportctl.errors import InvalidInputError
 from supportctl.fsutil import atomic_write
 from supportctl.i18n import _
+from supportctl.output import has_unsafe, strip_unsafe
 from supportctl.schedule import calendar as cal
 
 MANIFEST = "package.toml"
@@ -220,15 +221,23 @@ def load(root: Path, *, cache: bool = True) -> Package:
     `cache=False` for a directory that is about to go away (fetch's temporary copy): no cache entry is
     read or written for it.
     """
+    import os
+
+    from supportctl.fsutil import open_regular
+
     manifest = root / MANIFEST
     try:
-        st = manifest.stat()
-        if st.st_size > MAX_MANIFEST_BYTES:
-            raise InvalidInputError(_("package manifest {path} is too large").format(path=manifest))
-        if cache:
-            data = _cached_manifest(manifest, st) or _cache_manifest(manifest, st, manifest.read_bytes())
-        else:
-            data = _parse_manifest(manifest.read_bytes())
+        # A regular file, not a link out of the package, a FIFO or /dev/zero; read at most the limit.
+        with open_regular(manifest) as fh:
+            st = os.fstat(fh.fileno())
+            if st.st_size > MAX_MANIFEST_BYTES:
+                raise InvalidInputError(_("package manifest {path} is too large").format(path=manifest))
+            data = _cached_manifest(manifest, st) if cache else None
+            if data is None:
+                raw = fh.read(MAX_MANIFEST_BYTES + 1)
+                if len(raw) > MAX_MANIFEST_BYTES:
+                    raise InvalidInputError(_("package manifest {path} is too large").format(path=manifest))
+                data = _cache_manifest(manifest, st, raw) if cache else _parse_manifest(raw)
     except FileNotFoundError:
         raise InvalidInputError(
             _("{path} is not a document package: {manifest} is missing").format(path=root, manifest=MANIFEST),
@@ -316,6 +325,8 @@ def parse(data: dict[str, Any], root: Path, source: Path) -> Package:
         file_path = Path(doc.file)
         if file_path.is_absolute() or ".." in file_path.parts or doc.file.startswith(("/", "\\")):
             raise r.fail(where + ".file", _("must be a relative path inside the package"))
+        if has_unsafe(doc.file) or not file_path.parts:
+            raise r.fail(where + ".file", _("must be a file name without control characters"))
         seen.add(doc.id)
         documents.append(doc)
     terms = r.get(data, "terms", "", dict)
@@ -433,16 +444,66 @@ def _process(r: _Reader, p: dict[str, Any], fields: tuple[FieldSpec, ...]) -> Pr
                     "process.class_field",
                     _("choice {value!r} names unknown class {cls!r}").format(value=ch.value, cls=ch.activation_class),
                 )
+    subject = r.text(p, "subject", "process")
+    problem = check_template(subject, [f.name for f in fields])
+    if problem:
+        raise r.fail("process.subject", problem)
     return Process(
         registration_address=r.text(p, "registration_address", "process"),
         request_address=r.text(p, "request_address", "process"),
-        subject=r.text(p, "subject", "process"),
+        subject=subject,
         class_field=class_field,
         schedule=schedule,
         classes=classes,
         reply=_reply(r, r.get(p, "reply", "process", dict, {})),
         contract_pattern=_contract_pattern(r, p),
     )
+
+
+# ---------------------------------------------------------------- templates
+#
+# The subject and reply templates come from the package, so they are untrusted: `str.format` would let
+# `{program.__class__.__mro__}` read interpreter internals and `{program:>1500000000}` allocate gigabytes.
+# A template may only insert named plain values: `{name}` with a known name, `{{` and `}}` for braces;
+# attribute access, indexing, conversions (`!r`) and format specs are refused when the package loads.
+
+
+def check_template(text: str, names: list[str] | tuple[str, ...]) -> str | None:
+    """What is wrong with the template `text` (translated), or None when it only uses `{name}` from `names`."""
+    import string
+
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError:
+        return _("unbalanced braces; write {{ and }} for a literal brace")
+    for _literal, field, spec, conversion in parts:
+        if field is None:
+            continue
+        if spec or conversion:
+            shown = field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            return _(
+                "{{{field}}}: only plain {{name}} placeholders are allowed, no format specs or conversions"
+            ).format(field=shown)
+        if field not in names:
+            return _("unknown placeholder {{{name}}}; use {choices}").format(
+                name=field, choices=", ".join("{" + n + "}" for n in names)
+            )
+    return None
+
+
+def fill_template(text: str, values: dict[str, str], *, multiline: bool = False) -> str:
+    """`text` with each `{name}` replaced by its value, stripped of control and bidi characters.
+
+    `text` must have passed `check_template`; an unknown name becomes empty text.
+    """
+    import string
+
+    out: list[str] = []
+    for literal, field, _spec, _conversion in string.Formatter().parse(text):
+        out.append(literal)
+        if field is not None:
+            out.append(strip_unsafe(values.get(field, ""), multiline=multiline))
+    return "".join(out)
 
 
 def _contract_pattern(r: _Reader, p: dict[str, Any]) -> str | None:
@@ -458,9 +519,6 @@ def _contract_pattern(r: _Reader, p: dict[str, Any]) -> str | None:
     return pattern
 
 
-_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
-
-
 def _reply(r: _Reader, t: dict[str, Any]) -> ReplyTemplates:
     """`[process.reply]`: optional; every key missing falls back to the built-in text."""
     d = DEFAULT_REPLY
@@ -469,14 +527,9 @@ def _reply(r: _Reader, t: dict[str, Any]) -> ReplyTemplates:
     for key in ("contract_subject", "contract_body", "reject_subject", "reject_body"):
         texts = {**getattr(d, key), **r.lang(t, key, where, required=False)}
         for lang, text in texts.items():
-            for name in _PLACEHOLDER_RE.findall(text):
-                if name not in REPLY_PLACEHOLDERS:
-                    raise r.fail(
-                        f"{where}.{key}.{lang}",
-                        _("unknown placeholder {{{name}}}; use {choices}").format(
-                            name=name, choices=", ".join("{" + p + "}" for p in REPLY_PLACEHOLDERS)
-                        ),
-                    )
+            problem = check_template(text, REPLY_PLACEHOLDERS)
+            if problem:
+                raise r.fail(f"{where}.{key}.{lang}", problem)
         parts[key] = texts
     return ReplyTemplates(**parts, requests_url=r.text(t, "requests_url", where, d.requests_url))
 
@@ -493,7 +546,9 @@ def bundled_root() -> Path:
 
 
 def last_fetched_record() -> Path:
-    return paths.state_dir() / "last-package"
+    from supportctl.fsutil import private_dir
+
+    return private_dir(paths.state_dir(), create=False) / "last-package"
 
 
 def choose(flag: str | None, configured: str | None) -> tuple[Path, str]:
@@ -514,11 +569,14 @@ def choose(flag: str | None, configured: str | None) -> tuple[Path, str]:
 # ---------------------------------------------------------------- documents on disk, packages as zips
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path, follow_symlinks: bool = True) -> str:
+    """sha256 of a regular file (a FIFO or device is refused); `follow_symlinks=False` inside packages."""
     import hashlib
 
+    from supportctl.fsutil import open_regular
+
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path, follow_symlinks=follow_symlinks) as fh:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
@@ -529,12 +587,15 @@ def verify_documents(pkg: Package, known: dict[str, str] | None = None) -> None:
 
     `known` maps paths relative to the package root to sha256 values already computed (while extracting).
     """
+    from supportctl.fsutil import inside
+
     known = known or {}
     for doc in pkg.documents:
-        path = pkg.root / doc.file
+        path = inside(pkg.root, doc.file)
         try:
             rel = path.relative_to(pkg.root).as_posix()
-            actual = known[rel] if rel in known and path.is_file() else file_sha256(path)
+            regular = path.is_file() and not path.is_symlink()
+            actual = known[rel] if rel in known and regular else file_sha256(path, follow_symlinks=False)
         except FileNotFoundError:
             raise InvalidInputError(
                 _("document {id} ({file}) is missing from the package").format(id=doc.id, file=doc.file),
@@ -579,9 +640,11 @@ def open_package(path: Path) -> Package:
         raise InvalidInputError(
             _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror or exc)
         ) from None
+    from supportctl.fsutil import private_dir
+
     cached = paths.cache_dir() / "packages" / digest
     if not (cached / ".complete").exists():
-        cached.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(cached.parent)
         work = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}.", suffix=".partial", dir=cached.parent))
         try:
             digests = safezip.extract(path, work)

@@ -1,16 +1,21 @@
 """Extract an untrusted zip archive safely, or refuse with one line saying why.
 
 Refused: absolute paths, `..`, symlinks, device files and other non-regular members, encrypted members,
-duplicate names, more than `max_files` members, more than `max_total` bytes uncompressed, and a
-compression ratio above `max_ratio` (zip bombs). Every member is checked from the central directory
-before a single byte is written, and the bytes actually written are counted again while extracting.
-Memory stays flat: members are copied in chunks.
+names with NUL or other control characters, names that collide after Unicode NFC normalisation and case
+folding (or a file and a directory of one name), members whose data overlap (the overlap zip bomb: many
+entries pointing into the same bytes), more than `max_files` members, more than `max_total` bytes
+uncompressed, and a compression ratio above `max_ratio` (zip bombs), also measured against the archive's
+real size. Every member is checked from the central directory before a single byte is written, and the
+bytes actually written are counted again while extracting. Memory stays flat: members are copied in chunks.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import stat
+import struct
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -19,8 +24,10 @@ from pathlib import Path, PurePosixPath
 
 from supportctl.errors import InvalidInputError
 from supportctl.i18n import _
+from supportctl.output import has_unsafe
 
 CHUNK = 1 << 20
+_LOCAL = struct.Struct("<4sHHHHHIIIHH")
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,66 @@ def member_path(name: str) -> PurePosixPath | None:
     return PurePosixPath(*parts)
 
 
+class Names:
+    """Member names seen so far; refuses control characters, NFC/case-fold collisions, file-vs-directory."""
+
+    def __init__(self, archive: Path) -> None:
+        self.archive = archive
+        self.files: dict[str, str] = {}
+        self.dirs: dict[str, str] = {}
+        self.explicit: set[str] = set()
+
+    @staticmethod
+    def key(path: PurePosixPath) -> str:
+        # NFC and NFD spellings of one name are one file on macOS, and case differs only on some systems.
+        return unicodedata.normalize("NFC", str(path)).casefold()
+
+    def add(self, raw: str, path: PurePosixPath, is_dir: bool) -> None:
+        if has_unsafe(raw):
+            raise _refuse(self.archive, _("member {name!r} has a control character in its name").format(name=raw))
+        key = self.key(path)
+        if key in self.files or key in self.explicit:
+            raise _refuse(self.archive, _("member {name!r} appears twice").format(name=raw))
+        for parent in (self.key(p) for p in path.parents if str(p) != "."):
+            if parent in self.files:
+                raise _refuse(
+                    self.archive, _("member {name!r} is both a file and a directory").format(name=self.files[parent])
+                )
+            self.dirs.setdefault(parent, raw)
+        if is_dir:
+            self.explicit.add(key)
+            self.dirs.setdefault(key, raw)
+        elif key in self.dirs:
+            raise _refuse(self.archive, _("member {name!r} is both a file and a directory").format(name=raw))
+        else:
+            self.files[key] = raw
+
+
+def check_overlaps(archive: Path, zf: zipfile.ZipFile) -> None:
+    """Refuse members whose local header and data overlap another's (read from the local headers)."""
+    fp = zf.fp
+    assert fp is not None
+    spans = []
+    for info in zf.infolist():
+        fp.seek(info.header_offset)
+        head = fp.read(_LOCAL.size)
+        if len(head) < _LOCAL.size or head[:4] != b"PK\x03\x04":
+            raise _refuse(archive, _("member {name!r} has no valid local header").format(name=info.filename))
+        fields = _LOCAL.unpack(head)
+        end = info.header_offset + _LOCAL.size + fields[9] + fields[10] + info.compress_size
+        spans.append((info.header_offset, end, info.filename))
+    spans.sort()
+    for (_s1, end1, name1), (start2, _e2, name2) in itertools.pairwise(spans):
+        if start2 < end1:
+            raise _refuse(
+                archive,
+                _("members {first!r} and {second!r} overlap (a zip bomb?)").format(first=name1, second=name2),
+            )
+    start_dir = getattr(zf, "start_dir", None)
+    if spans and isinstance(start_dir, int) and spans[-1][1] > start_dir:
+        raise _refuse(archive, _("member {name!r} overlaps the table of contents").format(name=spans[-1][2]))
+
+
 def check(archive: Path, zf: zipfile.ZipFile, limits: Limits) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
     """Validate every member from the central directory; return the members to extract."""
     infos = zf.infolist()
@@ -61,10 +128,15 @@ def check(archive: Path, zf: zipfile.ZipFile, limits: Limits) -> list[tuple[zipf
             _("it has {n} members, more than the limit of {limit}").format(n=len(infos), limit=limits.max_files),
         )
     plan: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
-    seen: set[str] = set()
+    names = Names(archive)
     total = 0
     compressed = 0
     for info in infos:
+        # zipfile cuts a name at its first NUL ("evil\0.txt" becomes "evil"); the original is checked.
+        if has_unsafe(info.orig_filename):
+            raise _refuse(
+                archive, _("member {name!r} has a control character in its name").format(name=info.orig_filename)
+            )
         path = member_path(info.filename)
         if path is None:
             if info.filename.replace("\\", "/").startswith("/") or (len(info.filename) > 1 and info.filename[1] == ":"):
@@ -78,11 +150,9 @@ def check(archive: Path, zf: zipfile.ZipFile, limits: Limits) -> list[tuple[zipf
             raise _refuse(archive, _("member {name!r} is a device or special file").format(name=info.filename))
         if info.flag_bits & 0x1:
             raise _refuse(archive, _("member {name!r} is encrypted").format(name=info.filename))
-        key = str(path).lower()
-        if key in seen:
-            raise _refuse(archive, _("member {name!r} appears twice").format(name=info.filename))
-        seen.add(key)
-        if info.is_dir() or kind == stat.S_IFDIR:
+        is_dir = info.is_dir() or kind == stat.S_IFDIR
+        names.add(info.filename, path, is_dir)
+        if is_dir:
             continue
         total += info.file_size
         compressed += info.compress_size
@@ -125,6 +195,8 @@ def extract(
         ) from None
     with zf:
         plan = check(archive, zf, limits)
+        check_overlaps(archive, zf)
+        archive_size = archive.stat().st_size
         grand_total = sum(i.file_size for i, _p in plan)
         written_total = 0
         digests: dict[str, str] = {}
@@ -142,6 +214,12 @@ def extract(
                         if written > info.file_size or written_total > limits.max_total:
                             raise _refuse(
                                 archive, _("member {name!r} is larger than declared").format(name=info.filename)
+                            )
+                        # What was really written against what the archive really is, not what it declares.
+                        if written_total > limits.ratio_floor and written_total > limits.max_ratio * archive_size:
+                            raise _refuse(
+                                archive,
+                                _("it is compressed more than {ratio}:1 (a zip bomb?)").format(ratio=limits.max_ratio),
                             )
                         h.update(chunk)
                         fh.write(chunk)

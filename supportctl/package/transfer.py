@@ -9,6 +9,9 @@ What this adds over a bare `urlopen`:
   a connection that breaks off is resumed with `Range`/`If-Range` when the server allows it.
 - **Checks before the body**: a web page (`text/html`, or a body starting with `<`) or an unexpected
   `Content-Encoding` is refused before any of it is unpacked.
+- **A total deadline** (`Request.deadline`, `--deadline`): `timeout` bounds each connect and read only, so
+  a server dripping a byte every few seconds would never trip it; `_Watchdog` shuts the socket down at the
+  deadline.
 - **Messages** that name the real cause: the proxy and the variable it came from, the TLS problem
   (protocol too old, wrong host name, expired, untrusted CA), `Retry-After` (see `transfer_errors`).
 
@@ -72,6 +75,7 @@ class Outcome:
 class Request:
     url: str  # may carry userinfo: never shown, see redact
     timeout: float = 30.0
+    deadline: float = 600.0  # the whole GET, all hops and resumptions
     max_size: int = 100 * 1000 * 1000
     max_redirects: int = 5
     ca_bundle: str | None = None
@@ -110,88 +114,105 @@ def get(
     from supportctl.package.zipstream import BackgroundHash
 
     shown = redact(req.url)
+    h = BackgroundHash()
+    watchdog = _Watchdog(req.deadline)
+    watchdog.start()
+    try:
+        return _get(req, sink, where, progress, watchdog, h)
+    except SupportctlError:
+        if watchdog.expired:  # whatever the shut-down socket looked like to the reader
+            raise watchdog.error(shown) from None
+        raise
+    finally:
+        watchdog.cancel()
+        h.close()
+
+
+def _get(
+    req: Request, sink: Callable[[bytes], object], where: Path, progress: Progress | None, watchdog: _Watchdog, h: Any
+) -> Outcome:
+    shown = redact(req.url)
     current, _user, _pw = split_userinfo(req.url)
     first_origin = origin(current)
     tls = Tls(req.ca_bundle)
     seen = [current]
     asked = False  # a 401 answered: send the (lazy) login from now on
-    h = BackgroundHash()
     done = 0
     total: int | None = None
     validators = Validators()
     resumable = strong = False
     resumes = 0
-    try:
-        while True:
-            headers = {"User-Agent": "supportctl", "Accept-Encoding": "identity"}
-            if req.conditional and done == 0:
-                if req.conditional.etag:
-                    headers["If-None-Match"] = req.conditional.etag
-                if req.conditional.last_modified:
-                    headers["If-Modified-Since"] = req.conditional.last_modified
+    while True:
+        headers = {"User-Agent": "supportctl", "Accept-Encoding": "identity"}
+        if req.conditional and done == 0:
+            if req.conditional.etag:
+                headers["If-None-Match"] = req.conditional.etag
+            if req.conditional.last_modified:
+                headers["If-Modified-Since"] = req.conditional.last_modified
+        if done:
+            headers["Range"] = f"bytes={done}-"
+            # If-Range needs a strong validator: a weak ETag could match different bytes.
+            headers["If-Range"] = (validators.etag if strong else validators.last_modified) or ""
+        login = req.login
+        use_login = (
+            login is not None
+            and origin(current) == first_origin
+            and first_origin[0] == "https"
+            and (login.eager or asked)
+        )
+        if use_login:
+            assert login is not None
+            headers["Authorization"] = login.header()
+        sent_login = use_login
+        resp = _open(current, headers, req, tls, shown, watchdog)
+        try:
+            code = resp.status
+            if code in (301, 302, 303, 307, 308):
+                current = _next_hop(resp, current, shown, req, seen)
+                continue
+            if code == 304 and req.conditional and done == 0:
+                return Outcome(True, 0, "", req.conditional, 0)
+            if code == 401:
+                if login is not None and not sent_login and not asked and origin(current) == first_origin:
+                    asked = True
+                    continue
+                raise unauthorized(shown, current, login if sent_login else None)
+            if code >= 300 or code < 200:
+                raise status_error(resp, shown, current)
             if done:
-                headers["Range"] = f"bytes={done}-"
-                # If-Range needs a strong validator: a weak ETag could match different bytes.
-                headers["If-Range"] = (validators.etag if strong else validators.last_modified) or ""
-            login = req.login
-            use_login = (
-                login is not None
-                and origin(current) == first_origin
-                and first_origin[0] == "https"
-                and (login.eager or asked)
-            )
-            if use_login:
-                assert login is not None
-                headers["Authorization"] = login.header()
-            sent_login = use_login
-            resp = _open(current, headers, req, tls, shown)
+                _check_resumed(resp, done, total, shown)
+            else:
+                total = _content_length(resp)
+                validators = Validators(resp.headers.get("ETag"), resp.headers.get("Last-Modified"))
+                strong = bool(validators.etag) and not (validators.etag or "").startswith("W/")
+                resumable = resp.headers.get("Accept-Ranges", "").lower() == "bytes" and (
+                    strong or bool(validators.last_modified)
+                )
+                _check_before_body(resp, shown)
+                if total is not None and total > req.max_size:
+                    raise too_large(shown, total, req.max_size)
             try:
-                code = resp.status
-                if code in (301, 302, 303, 307, 308):
-                    current = _next_hop(resp, current, shown, req, seen)
-                    continue
-                if code == 304 and req.conditional and done == 0:
-                    return Outcome(True, 0, "", req.conditional, 0)
-                if code == 401:
-                    if login is not None and not sent_login and not asked and origin(current) == first_origin:
-                        asked = True
-                        continue
-                    raise unauthorized(shown, current, login if sent_login else None)
-                if code >= 300 or code < 200:
-                    raise status_error(resp, shown, current)
-                if done:
-                    _check_resumed(resp, done, total, shown)
-                else:
-                    total = _content_length(resp)
-                    validators = Validators(resp.headers.get("ETag"), resp.headers.get("Last-Modified"))
-                    strong = bool(validators.etag) and not (validators.etag or "").startswith("W/")
-                    resumable = resp.headers.get("Accept-Ranges", "").lower() == "bytes" and (
-                        strong or bool(validators.last_modified)
-                    )
-                    _check_before_body(resp, shown)
-                    if total is not None and total > req.max_size:
-                        raise too_large(shown, total, req.max_size)
-                try:
-                    done = _stream(resp, sink, where, h, done, total, req, shown, progress)
-                except _Broke as broke:
-                    if not resumable or resumes >= MAX_RESUMES:
-                        raise broke.error from None
-                    done = broke.done
-                    resumes += 1
-                    continue
-                return Outcome(False, done, h.hexdigest(), validators, resumes)
-            finally:
-                resp.close()
-    finally:
-        h.close()
+                done = _stream(resp, sink, where, h, done, total, req, shown, progress)
+            except _Broke as broke:
+                if watchdog.expired or not resumable or resumes >= MAX_RESUMES:
+                    raise broke.error from None
+                done = broke.done
+                resumes += 1
+                continue
+            if watchdog.expired:  # the watchdog ended the body: not the end of the file
+                raise watchdog.error(shown)
+            return Outcome(False, done, h.hexdigest(), validators, resumes)
+        finally:
+            resp.close()
 
 
-def _open(url: str, headers: dict[str, str], req: Request, tls: Tls, shown: str) -> Any:
+def _open(url: str, headers: dict[str, str], req: Request, tls: Tls, shown: str, watchdog: _Watchdog) -> Any:
     scheme, host, _port = origin(url)
     proxy = proxy_for(url)
     handlers: list[Any] = [urllib.request.ProxyHandler({scheme: proxy[0]} if proxy else {}), _Passthrough()]
+    handlers.append(watchdog.http_handler())
     if scheme == "https":
-        handlers.append(urllib.request.HTTPSHandler(context=tls.context()))
+        handlers.append(watchdog.https_handler(tls.context()))
     opener = urllib.request.build_opener(*handlers)
     request = urllib.request.Request(url, headers=headers)
     try:
@@ -370,3 +391,96 @@ def _stream(
             done,
         ) from None
     return done
+
+
+class _Watchdog:
+    """The total deadline of a download. At the deadline a timer thread shuts the connection's socket down,
+    which ends a blocked read at once; the reader then reports the deadline, not what the socket looked like.
+
+    (A TLS handshake in progress is bounded by `timeout` per read only: its socket is not reachable then.)
+    """
+
+    def __init__(self, seconds: float) -> None:
+        import threading
+
+        self.seconds = seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._conns: list[Any] = []
+        self._socks: list[Any] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        import socket
+
+        with self._lock:
+            self.expired = True
+            # A connection's socket while it connects and reads headers; the response's socket while the body
+            # streams (http.client drops `conn.sock` once it has the response, the response keeps the socket).
+            for sock in [c.sock for c in self._conns] + self._socks:
+                try:
+                    if sock is not None:
+                        sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def _watch(self, conn: Any = None, sock: Any = None) -> None:
+        with self._lock:
+            if conn is not None:
+                self._conns.append(conn)
+            if sock is not None:
+                self._socks.append(sock)
+        if self.expired:
+            self._expire()
+
+    def error(self, shown: str) -> TransferError:
+        return TransferError(
+            _("download of {url} did not finish within {seconds} s").format(url=shown, seconds=f"{self.seconds:g}"),
+            _(
+                "raise the limit with --deadline SECONDS (setting fetch.deadline) on a slow connection, or ask for "
+                "the package: supportctl fetch --request"
+            ),
+        )
+
+    def _connection_class(self, base: type) -> Any:
+        dog = self
+
+        class Watched(http.client.HTTPConnection):
+            def connect(self) -> None:
+                dog._watch(conn=self)
+                super().connect()
+
+            def getresponse(self) -> Any:
+                # Taken before: getresponse() drops `self.sock` of a response that closes the connection.
+                dog._watch(sock=self.sock)  # TLS-wrapped by now
+                return super().getresponse()
+
+        if base is http.client.HTTPConnection:
+            return Watched
+        # HTTPSConnection first: its connect() calls super().connect(), which is Watched's, then wraps TLS.
+        return type("WatchedHTTPS", (base, Watched), {})
+
+    def http_handler(self) -> Any:
+        dog = self
+
+        class Handler(urllib.request.HTTPHandler):
+            def do_open(self, http_class: Any, req: Any, **kw: Any) -> Any:
+                return super().do_open(dog._connection_class(http_class), req, **kw)
+
+        return Handler()
+
+    def https_handler(self, context: Any) -> Any:
+        dog = self
+
+        class Handler(urllib.request.HTTPSHandler):
+            def do_open(self, http_class: Any, req: Any, **kw: Any) -> Any:
+                return super().do_open(dog._connection_class(http_class), req, **kw)
+
+        return Handler(context=context)

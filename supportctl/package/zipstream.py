@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from supportctl.errors import InvalidInputError
 from supportctl.i18n import _
+from supportctl.output import has_unsafe
 from supportctl.package import safezip
 
 LOCAL_SIG = b"PK\x03\x04"
@@ -92,7 +93,7 @@ class StreamExtractor:
         self.tail: bytearray | None = None
         self.tail_offset = 0
         self.members: list[_Member] = []
-        self.seen: set[str] = set()
+        self.names = safezip.Names(Path(label))
         self.total = 0
         self.digests: dict[str, str] = {}
         # the member being written
@@ -180,15 +181,14 @@ class StreamExtractor:
                     n=len(self.members), limit=limits.max_files
                 )
             )
+        if has_unsafe(m.name):
+            raise self._refuse(_("member {name!r} has a control character in its name").format(name=m.name))
         path = safezip.member_path(m.name)
         if path is None:
             if m.name.replace("\\", "/").startswith("/") or (len(m.name) > 1 and m.name[1] == ":"):
                 raise self._refuse(_("member {name!r} has an absolute path").format(name=m.name))
             raise self._refuse(_("member {name!r} points outside the package").format(name=m.name))
-        key = str(path).lower()
-        if key in self.seen:
-            raise self._refuse(_("member {name!r} appears twice").format(name=m.name))
-        self.seen.add(key)
+        self.names.add(m.name, path, m.name.endswith("/"))
         self.total += m.usize
         if self.total > limits.max_total:
             raise self._refuse(_("it unpacks to more than {limit} bytes").format(limit=limits.max_total))
