@@ -586,12 +586,13 @@ def _found_on_shared_mailbox(message: str, cfg: Config, pkg: Package) -> tuple[A
     return found, state
 
 
+IdArg = Annotated[str, typer.Argument(help=_("An id (or its first 6+ characters) shown by `inbox`."), metavar="ID")]
+
+
 @inbox_app.command("claim")
 def inbox_claim(
     ctx: typer.Context,
-    message: Annotated[
-        str, typer.Argument(help=_("An id (or its first 6+ characters) shown by `inbox`."), metavar="ID")
-    ],
+    message: IdArg,
     json_output: JsonOpt = False,
 ) -> None:
     """Take a registration before working on it: every desk member's `inbox` shows it as yours.
@@ -604,9 +605,7 @@ def inbox_claim(
 @inbox_app.command("release")
 def inbox_release(
     ctx: typer.Context,
-    message: Annotated[
-        str, typer.Argument(help=_("An id (or its first 6+ characters) shown by `inbox`."), metavar="ID")
-    ],
+    message: IdArg,
     json_output: JsonOpt = False,
 ) -> None:
     """Give back a registration you claimed.

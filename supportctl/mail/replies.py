@@ -138,15 +138,9 @@ def reasons_in(body: str) -> tuple[str, ...]:
 
 
 def _header(msg: Message, name: str) -> str:
-    value = msg.get(name)
-    if value is None:
-        return ""
-    try:
-        from email.header import decode_header, make_header
+    from supportctl.desk.triage import decoded_header  # the desk's one header decoder (RFC 2047, made safe)
 
-        return clean(str(make_header(decode_header(str(value)))))
-    except Exception:
-        return clean(str(value))
+    return decoded_header(msg.get(name))
 
 
 def received_time(msg: Message, arrival: float | None) -> datetime:
