@@ -15,7 +15,7 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Iterator
+import sys
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,7 +25,12 @@ from supportctl.i18n import _
 PRIVATE_DIR = 0o700
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+def default_backend() -> str:
+    """How files are made private: `posix` (modes) or `windows` (the user profile's ACL; see `atomic_write`)."""
+    return "windows" if sys.platform == "win32" else "posix"
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644, backend: str | None = None) -> None:
     """Write `data` to `path` so that readers see the old file or the new one, never a torn one."""
     import tempfile  # not at module level: it pulls in random and shutil on every start
 
@@ -38,7 +43,11 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     except OSError as exc:
         raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     try:
-        os.fchmod(fd, mode)
+        # POSIX: the mode on the temporary file (mkstemp made it 0600) before any byte is written. Windows has
+        # no modes (os.fchmod does not exist there, os.chmod only toggles read-only): a file created under the
+        # user's profile inherits its ACL (the user, SYSTEM, Administrators), so nothing is changed.
+        if (backend or default_backend()) == "posix":
+            os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -60,6 +69,8 @@ def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:
 
 
 def fsync_dir(directory: Path) -> None:
+    if sys.platform == "win32":  # a directory cannot be opened (or fsynced) on Windows; NTFS journals renames
+        return
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -72,22 +83,15 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-@contextlib.contextmanager
-def flock(path: Path, blocking: bool = True) -> Iterator[bool]:
-    """Hold an exclusive `flock` on `path` (created 0600); yields False when `blocking` is off and it is taken."""
-    import fcntl
+def flock(path: Path, blocking: bool = True) -> contextlib.AbstractContextManager[bool]:
+    """Hold an exclusive lock on `path` (created 0600); yields False when `blocking` is off and it is taken.
+
+    `supportctl.locks.file_lock`: flock on POSIX, msvcrt.locking on Windows.
+    """
+    from supportctl.locks import file_lock
 
     make_dirs(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)  # closing releases the lock
+    return file_lock(path, blocking)
 
 
 # ---------------------------------------------------------------- directories
@@ -134,7 +138,8 @@ def private_dir(path: Path, create: bool = True) -> Path:
         raise ConfigError(
             _("{path} is not a directory").format(path=path), _("move it away; supportctl creates the directory")
         )
-    if st.st_uid != os.geteuid():
+    # Windows has no uids (st_uid is 0): the profile's ACL keeps other users out of it there.
+    if sys.platform != "win32" and st.st_uid != os.geteuid():
         raise ConfigError(
             _("{path} belongs to another user (uid {uid})").format(path=path, uid=st.st_uid),
             _("remove it or point XDG_STATE_HOME/XDG_CONFIG_HOME to a directory of your own"),
@@ -168,9 +173,16 @@ def open_regular(
     a check and the open). OSErrors other than those (missing file, permissions) pass to the caller.
     """
     check_name(path, error)
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    if not follow_symlinks:
-        flags |= os.O_NOFOLLOW
+    # O_BINARY: Windows would otherwise translate line ends; O_NONBLOCK/O_NOFOLLOW exist only on POSIX.
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    if sys.platform != "win32":
+        flags |= os.O_NONBLOCK
+        if not follow_symlinks:
+            flags |= os.O_NOFOLLOW
+    elif not follow_symlinks and os.path.islink(path):  # Windows: checked before the open instead
+        raise _refused(
+            error, _("{path} is a symbolic link; refusing to follow it out of the package").format(path=path)
+        )
     try:
         fd = os.open(path, flags)
     except OSError as exc:
@@ -184,7 +196,8 @@ def open_regular(
         if not stat.S_ISREG(st.st_mode):
             problem = _("{path} is not a regular file (a directory, FIFO or device); refusing to read it")
             raise _refused(error, problem.format(path=path))
-        os.set_blocking(fd, True)
+        if sys.platform != "win32":
+            os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
         raise

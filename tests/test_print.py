@@ -276,6 +276,26 @@ def test_an_invalid_form_is_refused_with_its_findings(cli: Any, cups: CupsServer
     assert forced.exit_code == 0, forced.stderr
     assert "printing it anyway (--force)" in forced.stderr
     assert forced.json()["data"]["jobs"][0]["state"] == "completed"
+    no_copy = cli("print", str(bad), "--canonical", "--force", "--package", str(formkit.package_root()))
+    assert no_copy.exit_code == ExitCode.FORM_INVALID and "no canonical copy" in no_copy.stderr
+
+
+def test_print_the_canonical_copy(cli: Any, cups: CupsServer, tmp_path: Path, isolated: Path) -> None:
+    from supportctl.form import pdfform
+
+    # The applicant's form as another program saved it (pypdf rewrites the whole file).
+    filled = tmp_path / "resaved.pdf"
+    filled.write_bytes(formkit.rewrite(pdfform.fill_pdf(formkit.pkg(), formkit.GOOD), lambda w: None))
+    r = cli("print", "--canonical", str(filled), "--package", str(formkit.package_root()), "--json")
+    assert r.exit_code == 0, r.stderr
+    (job,) = r.json()["data"]["jobs"]
+    copy = Path(job["file"])
+    assert copy == isolated / ".cache" / "supportctl" / "print" / "resaved-canonical.pdf"
+    report = pdfform.validate_pdf(formkit.pkg(), filled.read_bytes())
+    assert copy.read_bytes() == pdfform.canonical_pdf(formkit.pkg(), report) != filled.read_bytes()
+    assert job["state"] == "completed" and pages(cups.output(job["job"])) == 2
+    bad = cli("print", "--canonical", "terms", "--package", str(formkit.package_root()))
+    assert bad.exit_code == ExitCode.USAGE and "--canonical goes with a filled form" in bad.stderr
 
 
 def test_a_file_that_is_not_a_pdf(cli: Any, cups: CupsServer, tmp_path: Path) -> None:

@@ -248,15 +248,19 @@ def config_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 
 @config_app.command("path")
 def config_path(ctx: typer.Context, json_output: JsonOpt = False) -> None:
-    """Print the path of the config file (it need not exist)."""
+    """Print the path of the config file (it need not exist); the state and cache directories on stderr."""
     begin(ctx, "config path", json_output)
     from supportctl import paths
 
     p = paths.config_file()
+    state, cache = paths.state_dir(), paths.cache_dir()
     if json_output:
-        out.write_out(out.envelope("config path", {"path": str(p), "exists": p.exists()}))
-    else:
-        out.write_out(str(p))
+        data = {"path": str(p), "exists": p.exists(), "state": str(state), "cache": str(cache)}
+        out.write_out(out.envelope("config path", data))
+        return
+    out.write_out(str(p))  # stdout stays the config file alone: scripts use $(supportctl config path)
+    out.say(_("state: {path}").format(path=state))
+    out.say(_("cache: {path}").format(path=cache))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -411,6 +411,13 @@ def print_cmd(
         ),
     ] = 30.0,
     force: Annotated[bool, typer.Option("--force", help=_("Print a filled form even if it is invalid."))] = False,
+    canonical: Annotated[
+        bool,
+        typer.Option(
+            "--canonical",
+            help=_("Print a valid filled form's canonical copy: the package's form re-filled with the checked values."),
+        ),
+    ] = False,
     again: Annotated[
         bool, typer.Option("--again", help=_("Print documents that were printed or queued before once more."))
     ] = False,
@@ -438,6 +445,8 @@ def print_cmd(
     wanted = list(docs or [])
     items: list[PrintItem] = []
     ids = [w for w in wanted if not printing.is_file_argument(w)]
+    if canonical and len(ids) == len(wanted):
+        raise typer.BadParameter(_("--canonical goes with a filled form FILE.pdf"), param_hint="--canonical")
     by_id = iter(printing.select(pkg, ids)) if ids or not wanted else iter(())
     if not wanted:
         items = list(by_id)
@@ -445,7 +454,7 @@ def print_cmd(
         if not printing.is_file_argument(w):
             items.append(next(by_id))
             continue
-        items.append(_filled_form(pkg, Path(w), force))
+        items.append(_filled_form(pkg, Path(w), force, canonical))
     setting = cfg.source("print.printer")
     result = printing.print_items(items, setting.value, setting.source, wait=wait, again=again)
     _report_print(result, json_output, "print")
@@ -453,12 +462,12 @@ def print_cmd(
         raise typer.Exit(int(result.exit_code))
 
 
-def _filled_form(pkg: Package, path: Path, force: bool) -> PrintItem:
+def _filled_form(pkg: Package, path: Path, force: bool, canonical: bool) -> PrintItem:
     from supportctl.form.pdfform import FormFindingsError
     from supportctl.package import printing
 
     try:
-        item, report = printing.filled_form(pkg, path, force)
+        item, report = printing.filled_form(pkg, path, force, canonical)
     except FormFindingsError as exc:
         for f in exc.findings:
             out.say("  " + _finding_text(f))

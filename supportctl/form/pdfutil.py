@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import signal
-import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,22 +25,16 @@ MAX_WALK_NODES = 200_000
 TIME_LIMIT_S = 5.0
 
 
-class _Timeout(Exception):
-    pass
-
-
 @contextmanager
 def guarded(what: str) -> Iterator[None]:
-    """Run PDF parsing with a time limit and turn every parser failure into one `InvalidInputError`."""
-    use_alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
-    previous: Any = None
+    """Run PDF parsing with a time limit and turn every parser failure into one `InvalidInputError`.
 
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise _Timeout()
+    The limit (`supportctl.timelimit`) needs no signal, so it holds on Windows and off the main thread.
+    """
+    from supportctl import timelimit
 
-    if use_alarm:
-        previous = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT_S)
+    limit = timelimit.time_limit(TIME_LIMIT_S)
+    limit.__enter__()
     logger = logging.getLogger("pypdf")
     level = logger.level
     logger.setLevel(logging.CRITICAL)
@@ -52,7 +44,7 @@ def guarded(what: str) -> Iterator[None]:
             yield
     except InvalidInputError:
         raise
-    except _Timeout:
+    except timelimit.TimeLimitExceeded:
         raise InvalidInputError(
             _("{what}: reading it took longer than {s:g} s; it is not a usable PDF form").format(
                 what=what, s=TIME_LIMIT_S
@@ -71,9 +63,7 @@ def guarded(what: str) -> Iterator[None]:
             _("use the form from the document package, filled with `supportctl fill`"),
         ) from None
     finally:
-        if use_alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+        limit.__exit__(None, None, None)
         logger.setLevel(level)
 
 
@@ -237,6 +227,10 @@ class Budget:
 
     def spend(self) -> None:
         self.left -= 1
+        if not self.left & 0xFF:  # the time limit's deadline, where no watchdog can interrupt (timelimit.py)
+            from supportctl.timelimit import check
+
+            check()
         if self.left < 0:
             raise InvalidInputError(_("{what}: the PDF has too many objects to check").format(what=self.what))
 

@@ -23,7 +23,7 @@ import json
 import os
 import secrets
 import shutil
-import signal
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -63,10 +63,20 @@ class UnknownMessage(SupportctlError, exit_code=ExitCode.USAGE, code="unknown-me
     """No outbox message has this id."""
 
 
-def failpoint(name: str) -> None:
-    """Crash testing: `SUPPORTCTL_FAILPOINT=<name>` kills this process with SIGKILL at that step."""
-    if os.environ.get(FAILPOINT_ENV) == name:
+def failpoint(name: str, backend: str | None = None) -> None:
+    """Crash testing: `SUPPORTCTL_FAILPOINT=<name>` ends this process at that step, at once, like a power cut.
+
+    POSIX: SIGKILL. Windows has no SIGKILL: `os._exit` ends the process without running `finally` blocks,
+    atexit handlers or flushing Python's buffers, which is what the crash tests need.
+    """
+    if os.environ.get(FAILPOINT_ENV) != name:
+        return
+    chosen = backend or ("windows" if sys.platform == "win32" else "posix")
+    if chosen == "posix" and sys.platform != "win32":
+        import signal
+
         os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(137)  # the exit status a SIGKILLed process reports in a shell
 
 
 def now_utc() -> datetime:
@@ -567,7 +577,9 @@ def purge(states: tuple[str, ...] = ("sent", "superseded")) -> list[str]:
                         if kf.read_text("utf-8").strip() == e.id:
                             record = {"id": e.id, "state": e.state, "created": e.created, "updated": e.updated}
                             atomic_write(kf, json.dumps(record).encode("utf-8"), 0o600)
-                shutil.rmtree(e.path)
-                removed.append(e.id)
+            # Deleted after its lock file is closed: Windows cannot delete an open file. The outbox lock is
+            # still held and a purged state is final, so nothing sends or changes the entry meanwhile.
+            shutil.rmtree(e.path)
+            removed.append(e.id)
         fsync_dir(root)
     return removed

@@ -14,9 +14,7 @@ the outbox entry (`outbox purge` deletes sent messages). Core only: nothing here
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +26,7 @@ from typing import Any
 from supportctl import paths
 from supportctl.desk.triage import clean
 from supportctl.errors import ExitCode, UsageError
-from supportctl.fsutil import atomic_write
+from supportctl.fsutil import atomic_write, flock
 from supportctl.i18n import _
 from supportctl.mail import outbox
 from supportctl.mail.replies import Matcher, Outcome, Wanted, scan
@@ -45,14 +43,9 @@ def state_path() -> Path:
 
 @contextlib.contextmanager
 def _locked() -> Iterator[None]:
-    path = paths.state_dir() / ".status.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    # fsutil.flock: flock on POSIX, msvcrt.locking on Windows (fcntl alone would not import there)
+    with flock(paths.state_dir() / ".status.lock"):
         yield
-    finally:
-        os.close(fd)
 
 
 def load_state() -> dict[str, Any]:

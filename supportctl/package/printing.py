@@ -147,9 +147,11 @@ def is_file_argument(arg: str) -> bool:
     return arg.lower().endswith(".pdf") or "/" in arg or os.sep in arg
 
 
-def filled_form(pkg: Package, path: Path, force: bool) -> tuple[PrintItem, Any]:
+def filled_form(pkg: Package, path: Path, force: bool, canonical: bool = False) -> tuple[PrintItem, Any]:
     """A filled form to print, validated first: an invalid one raises `FormFindingsError` unless `force`.
 
+    With `canonical` the item is the form's canonical copy (`pdfform.canonical_pdf`: the package's template
+    re-filled with the validated values), written to the cache; an invalid form has none, even with `force`.
     Returns the item and the validation report (the CLI warns about findings printed with --force).
     """
     from supportctl.errors import InvalidInputError
@@ -164,10 +166,18 @@ def filled_form(pkg: Package, path: Path, force: bool) -> tuple[PrintItem, Any]:
             _("check the file name"),
         ) from None
     report = pdfform.validate_pdf(pkg, data, name=str(path))
-    if not report.ok and not force:
+    if not report.ok and (canonical or not force):
         err = pdfform.FormFindingsError(list(report.findings))
-        err.hint = _("correct the form (supportctl fill) and print it then, or print it as it is with --force")
+        err.hint = (
+            _("an invalid form has no canonical copy; correct it (supportctl fill) and print it then")
+            if canonical
+            else _("correct the form (supportctl fill) and print it then, or print it as it is with --force")
+        )
         raise err
+    if canonical:
+        copy = paths.cache_dir() / "print" / f"{path.stem}-canonical.pdf"
+        pdfform.write_atomic(copy, pdfform.canonical_pdf(pkg, report))
+        return PrintItem(path.name, copy, ()), report
     return PrintItem(path.name, path, ()), report
 
 
