@@ -69,7 +69,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(*, condstore: bool = True) -> Dovecot:
+def start(*, condstore: bool = True, user: str = USER) -> Dovecot:
     if not os.path.exists(DOVECOT):
         raise Unavailable("dovecot is not installed")
     try:
@@ -86,7 +86,7 @@ def start(*, condstore: bool = True) -> Dovecot:
     ca = trustme.CA()
     ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(d / "server.pem"))
     ca.cert_pem.write_to_path(str(d / "ca.pem"))
-    (d / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
+    (d / "passwd").write_text(f"{user}:{{PLAIN}}{PASSWORD}::::::\n")
     maildir = d / "Maildir"
     for sub in ("new", "cur", "tmp"):
         (maildir / sub).mkdir(parents=True)

@@ -7,11 +7,7 @@ import os
 import pwd
 import shutil
 import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,80 +33,17 @@ def _free_port() -> int:
 
 @pytest.fixture
 def dovecot() -> Iterator[dict[str, Any]]:
-    if not os.path.exists(DOVECOT):
-        pytest.skip("dovecot is not installed")
-    trustme = pytest.importorskip("trustme")
+    """A real Dovecot (tests/dovecotserver.py) with the account `desk`, as a dict for these tests."""
+    from tests import dovecotserver
+
     try:
-        mail_user = pwd.getpwnam("dovecot")
-    except KeyError:
-        pytest.skip("no dovecot system user")
-    # Dovecot refuses mail access as uid 0, and pytest's tmp dirs are private to root: a readable dir in /tmp.
-    d = Path(tempfile.mkdtemp(prefix="supportctl-dovecot-"))
-    d.chmod(0o755)
-    ca = trustme.CA()
-    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(d / "server.pem"))
-    ca.cert_pem.write_to_path(str(d / "ca.pem"))
-    (d / "passwd").write_text("desk:{PLAIN}s3cret-pw::::::\n")
-    maildir = d / "Maildir"
-    port = _free_port()
-    (d / "dovecot.conf").write_text(
-        f"""base_dir = {d}/run
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = required
-ssl_cert = <{d}/server.pem
-ssl_key = <{d}/server.pem
-first_valid_uid = 1
-mail_location = maildir:{maildir}:LAYOUT=fs
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%n {d}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={mail_user.pw_uid} gid={mail_user.pw_gid} home={d}/home
-}}
-service imap-login {{
-  inet_listener imap {{
-    port = 0
-  }}
-  inet_listener imaps {{
-    port = {port}
-    ssl = yes
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-service stats {{
-  chroot =
-}}
-"""
-    )
-    info: dict[str, Any] = {"dir": d, "maildir": maildir, "port": port, "ca": str(d / "ca.pem"), "uid": mail_user}
-    proc = subprocess.Popen(
-        [DOVECOT, "-F", "-c", str(d / "dovecot.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+        srv = dovecotserver.start(user="desk")
+    except dovecotserver.Unavailable as exc:
+        pytest.skip(str(exc))
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.skip("dovecot did not start: " + proc.stderr.read().decode()[-300:] if proc.stderr else "")
-                time.sleep(0.05)
-        yield info
+        yield {"dir": srv.dir, "maildir": srv.maildir, "port": srv.port, "ca": srv.ca, "uid": pwd.getpwnam("dovecot")}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(d, ignore_errors=True)
+        srv.stop()
 
 
 def _own(info: dict[str, Any]) -> None:

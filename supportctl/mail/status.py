@@ -318,7 +318,9 @@ def refresh(pkg: Package, engine: Any, source: Any = None, only: str | None = No
             regs_state = _remember_outcomes(outcomes)["registrations"]
         if getattr(source, "incremental", False) and source.watermark is not None:
             _remember_watermark(source.key, source.watermark)
-    regs = sorted((_registration(rec, engine) for rec in regs_state.values()), key=lambda r: r.id, reverse=True)
+    # Newest first by when it was queued (ids share a second-resolution prefix: two in one second tied).
+    ordered = sorted(regs_state.values(), key=lambda rec: (str(rec.get("created") or ""), rec["id"]), reverse=True)
+    regs = [_registration(rec, engine) for rec in ordered]
     regs = _supersede(regs)
     if only is not None:
         regs = _select(regs, only)

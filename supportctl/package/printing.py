@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -184,8 +185,8 @@ def filled_form(pkg: Package, path: Path, force: bool, canonical: bool = False) 
 # ---------------------------------------------------------------- print systems
 
 
-class PrintSystem:
-    """What `print` needs from a print system. The base class knows nothing: submit only, no questions."""
+class PrintSystem(ABC):
+    """What `print` needs from a print system. The base knows nothing: a system must submit; questions are optional."""
 
     name = "none"
 
@@ -195,11 +196,12 @@ class PrintSystem:
     def printers(self) -> list[PrinterInfo]:
         return []
 
-    def check(self, printer: str | None) -> None:
+    def check(self, printer: str | None) -> None:  # noqa: B027 - optional: a system that cannot tell accepts
         """Raise the matching error when `printer` cannot take a job now (before anything is sent)."""
 
+    @abstractmethod
     def submit(self, item: PrintItem, printer: str | None) -> Job:
-        raise NotImplementedError
+        """Hand `item` to the print system; the job as far as it is known."""
 
     def status(self, job: Job) -> Job:
         """The job with its current state; a system that cannot tell returns it unchanged."""
