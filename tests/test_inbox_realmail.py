@@ -15,19 +15,9 @@ import pytest
 
 from supportctl.errors import ExitCode
 from tests import realmail as rm
+from tests.inbox_corpus import write_maildir
 
 NOW = "2026-11-25T10:30:00+01:00"
-
-
-def _maildir(root: Path, messages: dict[str, bytes]) -> dict[str, str]:
-    for sub in ("new", "cur", "tmp"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    keys = {}
-    for i, (name, data) in enumerate(messages.items()):
-        fname = f"1764061200.M{i}P1.desk"
-        (root / "new" / fname).write_bytes(data)
-        keys[name] = f"new/{fname}"
-    return keys
 
 
 def _records(cli: Any, source: Path, *args: str) -> tuple[int, list[dict[str, Any]], str]:
@@ -48,7 +38,7 @@ def corpus() -> dict[str, bytes]:
 
 
 def test_every_form_in_every_mail_as_real_programs_send_it(tmp_path: Path, cli: Any, corpus: dict[str, bytes]) -> None:
-    keys = _maildir(tmp_path / "M", corpus)
+    keys = write_maildir(tmp_path / "M", corpus)
     code, records, stderr = _records(cli, tmp_path / "M")
     got = _by_key(records)
     status = {name: [r["status"] for r in got[k]] for name, k in keys.items()}
@@ -84,7 +74,9 @@ def test_every_form_in_every_mail_as_real_programs_send_it(tmp_path: Path, cli: 
 def test_two_forms_are_two_registrations_with_their_own_ids(tmp_path: Path, cli: Any) -> None:
     crit = rm.form(membership_id="CRIT-1-XYZ")
     std = rm.form(support="standard", membership_id="STD-2-XYZ")
-    keys = _maildir(tmp_path / "M", {"two": rm.thunderbird([("a.pdf", crit), ("b.pdf", std)], "<two@example.org>")})
+    keys = write_maildir(
+        tmp_path / "M", {"two": rm.thunderbird([("a.pdf", crit), ("b.pdf", std)], "<two@example.org>")}
+    )
     code, records, _ = _records(cli, tmp_path / "M")
     assert code == 0 and all(r["key"] == keys["two"] for r in records)
     by_index = {r["form_index"]: r for r in records}
@@ -112,7 +104,7 @@ def test_two_forms_are_two_registrations_with_their_own_ids(tmp_path: Path, cli:
 
 
 def test_special_files_never_stop_the_run(tmp_path: Path, cli: Any) -> None:
-    keys = _maildir(tmp_path / "M", {"good": rm.thunderbird([("f.pdf", rm.form())], "<g@example.org>")})
+    keys = write_maildir(tmp_path / "M", {"good": rm.thunderbird([("f.pdf", rm.form())], "<g@example.org>")})
     os.mkfifo(tmp_path / "M" / "new" / "1764061299.fifo")  # a reader that opened it would wait for ever
     (tmp_path / "M" / "new" / "1764061298.link").symlink_to("/etc/passwd")
     code, records, stderr = _records(cli, tmp_path / "M")
@@ -150,7 +142,7 @@ def test_inbox_show_writes_the_canonical_copy_of_a_valid_registration(tmp_path: 
     from supportctl.form import pdfform
     from tests import formkit
 
-    keys = _maildir(tmp_path / "M", {"one": rm.thunderbird([("f.pdf", rm.form())], "<canon@example.org>")})
+    keys = write_maildir(tmp_path / "M", {"one": rm.thunderbird([("f.pdf", rm.form())], "<canon@example.org>")})
     code, records, _ = _records(cli, tmp_path / "M")
     (rec,) = records
     assert code == 0 and rec["key"] == keys["one"]
@@ -161,7 +153,7 @@ def test_inbox_show_writes_the_canonical_copy_of_a_valid_registration(tmp_path: 
     report = pdfform.validate_pdf(formkit.pkg(), out_pdf.read_bytes())
     assert report.ok and report.values["membership_id"] == rec_values(rec, cli)["membership_id"]
     # An invalid registration has no canonical copy: exit 4, nothing written.
-    keys = _maildir(tmp_path / "N", {"bad": rm.plain("Registrierung", "<nf2@example.org>")})
+    keys = write_maildir(tmp_path / "N", {"bad": rm.plain("Registrierung", "<nf2@example.org>")})
     _c, (bad,), _e = _records(cli, tmp_path / "N")
     r = cli("inbox", "show", bad["id"], "--pdf", str(tmp_path / "none.pdf"))
     assert r.exit_code == ExitCode.FORM_INVALID and not (tmp_path / "none.pdf").exists()
