@@ -384,6 +384,7 @@ def _ready(data: bytes, size: int, limit: int) -> Callable[[], bytes]:
 
 _SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
 _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
+_MODSEQ_RE = re.compile(rb"MODSEQ \((\d+)\)")
 
 
 @dataclass
@@ -471,6 +472,11 @@ class ImapSource(Source):
         conn = imap_login(t, password, ca_bundle, timeout)
         import imaplib
 
+        if "CONDSTORE" in conn.capabilities and "ENABLE" in conn.capabilities:
+            try:  # EXAMINE then announces HIGHESTMODSEQ: a rerun sees at once whether any flag moved
+                conn.enable("CONDSTORE")
+            except (OSError, imaplib.IMAP4.error):
+                pass
         try:
             typ, _data = conn.select(_quote(t.folder), readonly=True)  # readonly=True sends EXAMINE
         except (OSError, imaplib.IMAP4.error) as exc:
@@ -651,25 +657,56 @@ class ImapSource(Source):
 
     def marks(self) -> dict[str, frozenset[str]]:
         """Flags of every message in the folder, in one command (read-only: FETCH FLAGS changes nothing)."""
+        return self.mark_changes(None)[0]
+
+    def mark_changes(self, since: int | None) -> tuple[dict[str, frozenset[str]], int | None, bool]:
+        """(flags by key, HIGHESTMODSEQ, complete): with CONDSTORE and a known `since`, only what changed.
+
+        The folder's HIGHESTMODSEQ (from EXAMINE) equal to `since` means no flag moved: no command at all.
+        Otherwise `UID FETCH 1:* (FLAGS) (CHANGEDSINCE since)`; without CONDSTORE every message's flags.
+        """
         import imaplib
 
         from supportctl.desk.shared import _FLAGS_RE
 
+        condstore = "CONDSTORE" in getattr(self._conn, "capabilities", ())
+        announced = self._announced_modseq() if condstore else None
         if not self.present:
-            return {}
+            return {}, announced, True
+        partial = condstore and since is not None
+        if partial and announced == since:
+            return {}, since, False
         out: dict[str, frozenset[str]] = {}
+        what = "(UID FLAGS MODSEQ)" if condstore else "(UID FLAGS)"
         try:
-            typ, resp = self._conn.uid("FETCH", "1:*", "(UID FLAGS)")
+            if partial:
+                typ, resp = self._conn.uid("FETCH", "1:*", f"{what} (CHANGEDSINCE {since})")
+            else:
+                typ, resp = self._conn.uid("FETCH", "1:*", what)
         except (OSError, imaplib.IMAP4.error):
-            return out
-        for item in resp if typ == "OK" else []:
+            return out, since, False  # unknown: keep what is stored, look again next time
+        if typ != "OK":
+            return out, since, False
+        top = max(since or 0, announced or 0)
+        for item in resp:
             raw = item[0] if isinstance(item, tuple) else item
             if not isinstance(raw, bytes):
                 continue
             u, f = _FETCH_RE.search(raw), _FLAGS_RE.search(raw)
             if u and f:
                 out[f"uid:{int(u.group(1))}"] = frozenset(x.decode("utf-8", "replace") for x in f.group(1).split())
-        return out
+            m = _MODSEQ_RE.search(raw)
+            if m:
+                top = max(top, int(m.group(1)))
+        return out, (top or None) if condstore else None, not partial
+
+    def _announced_modseq(self) -> int | None:
+        """HIGHESTMODSEQ as EXAMINE announced it: once per connection (later looks ask the server)."""
+        _typ, data = self._conn.response("HIGHESTMODSEQ")
+        try:
+            return int(data[0])
+        except (TypeError, ValueError, IndexError):
+            return None
 
     def sent(self) -> dict[str, dict[str, Any]]:
         from supportctl.desk.shared import ImapDesk, read_sent
