@@ -123,3 +123,29 @@ def test_a_rerun_streams_the_stored_list_until_a_desk_flag_moves(condstore: bool
         assert {i: r for i, r in now.items() if i != uid} == {i: r for i, r in first.items() if i != uid}
     finally:
         srv.stop()
+
+
+def test_read_ahead_keeps_order_raises_in_order_and_stops_with_its_caller() -> None:
+    import threading
+
+    from supportctl.desk.sources import _ahead
+
+    done: list[int] = []
+
+    def work(job: list[int]) -> Any:
+        assert threading.current_thread() is not threading.main_thread()  # the server works while we examine
+        if job == [3]:
+            raise OSError("connection reset")
+        done.append(job[0])
+        return [job[0] * 10]
+
+    got = []
+    with pytest.raises(OSError, match="connection reset"):
+        for r in _ahead(work, [[1], [2], [3], [4]]):
+            got.append(r)
+    assert got == [[10], [20]] and 4 not in done
+    done.clear()
+    gen = _ahead(work, [[5], [6], [7], [8], [9]])
+    assert next(gen) == [50]
+    gen.close()  # the caller stops: the thread ends after at most the job in hand and the one queued
+    assert not any(t.name == "imap-read-ahead" for t in threading.enumerate()) and len(done) <= 3

@@ -3,8 +3,8 @@
 Per message: sender, received time (newest `Received:`, else `Date:`, else arrival), the registration PDF,
 the form validated with the rules of `validate`, the activation class, the due time from the eta engine
 and a status. Hostile mail never crashes it: limits on size, parts and nesting turn a bad message into a
-`skipped` line with its reason. State (UID watermark, validation cache, facts for `reply`) lives in
-`$XDG_STATE_HOME/supportctl/inbox/<hash of the source>/state.json`; done markers in `inbox/done.json`,
+`skipped` line with its reason. State (UID watermark, validation cache, facts for `reply`, the work list)
+lives in `$XDG_STATE_HOME/supportctl/inbox/inbox.sqlite` (`store.py`); done markers in `inbox/done.json`,
 keyed by the message's id (derived from its Message-ID, so the same for Maildir and IMAP). Mail files
 are never written.
 """
