@@ -567,6 +567,8 @@ class ImapSource(Source):
             self.reset = wm is not None
             wm = Watermark(validity, 0)
         new = sorted(u for u in self.present if u > wm.last_uid)
+        self._flags: dict[str, frozenset[str]] = {}
+        self._all_read = len(new) == len(self.present)  # a first look: the flags come with the headers
         batches = [new[i : i + IMAP_BATCH] for i in range(0, len(new), IMAP_BATCH)]
         for envelopes in _ahead(self._batch, batches):
             for env in envelopes:
@@ -579,7 +581,9 @@ class ImapSource(Source):
         """One batch of messages, ready to examine without the connection: headers, the parts that can hold a
         form, and the whole message where its structure could not be used (unless it is over the limit)."""
         uids = ",".join(map(str, batch))
-        typ, resp = self._conn.uid("FETCH", uids, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER])")
+        from supportctl.desk.shared import _FLAGS_RE
+
+        typ, resp = self._conn.uid("FETCH", uids, "(UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[HEADER])")
         if typ != "OK":
             raise TransferError(_("the IMAP server refused to send message headers"))
         heads: list[tuple[int, int, bytes, float | None]] = []
@@ -590,6 +594,10 @@ class ImapSource(Source):
             m = _FETCH_RE.search(meta)
             if not m:
                 continue
+            f = _FLAGS_RE.search(meta)
+            if f and f.group(1):
+                flags = frozenset(x.decode("utf-8", "replace") for x in f.group(1).split())
+                self._flags[f"uid:{int(m.group(1))}"] = flags
             s = _SIZE_RE.search(meta)
             d = _DATE_RE.search(meta)
             heads.append(
@@ -742,6 +750,9 @@ class ImapSource(Source):
         partial = condstore and since is not None
         if partial and announced == since:
             return {}, since, False
+        if getattr(self, "_all_read", False) and since is None:
+            self._all_read = False  # once: a later look (--watch) asks the server
+            return dict(self._flags), announced, True
         out: dict[str, frozenset[str]] = {}
         what = "(UID FLAGS MODSEQ)" if condstore else "(UID FLAGS)"
         try:

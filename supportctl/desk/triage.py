@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 from supportctl import paths
 from supportctl.desk.sources import Envelope, Source, TooLarge
 from supportctl.errors import InvalidInputError, SupportctlError
-from supportctl.form.validation import finding_line
 from supportctl.fsutil import atomic_write, flock
 from supportctl.i18n import N_, _
 from supportctl.package.manifest import Package
@@ -1143,6 +1142,8 @@ def _assess_one(
     if form is None:
         return Item(f, "unchecked", form=form)
     if not form.ok:
+        from supportctl.form.validation import finding_line  # only when a list is computed, never on a plain look
+
         return Item(f, "invalid", tuple(finding_line(x) for x in form.findings), form=form)
     cls = form.activation_class
     if cls not in engine.classes:
