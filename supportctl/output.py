@@ -11,7 +11,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import IO, Any
 
 from supportctl.i18n import _, current_language
@@ -148,6 +148,21 @@ def format_datetime(dt: datetime, with_zone: bool = True, long: bool = False) ->
     else:
         text = f"{weekday_abbr(dt.weekday())} {dt:%Y-%m-%d %H:%M}"
     return f"{text} {zone}".rstrip()
+
+
+_AS_STORED: Any = object()
+
+
+def format_iso(iso: object, zone: tzinfo | None = _AS_STORED, missing: str = "") -> str:
+    """A stored ISO 8601 time in the chosen language's format, in `zone` (None: the local zone; by default as
+    stored); `missing` if there is none, the text as stored if it is not a time."""
+    if not iso:
+        return missing
+    try:
+        dt = datetime.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    return format_datetime(dt if zone is _AS_STORED else dt.astimezone(zone))
 
 
 def format_number(value: float, decimals: int = 0) -> str:

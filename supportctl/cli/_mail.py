@@ -205,9 +205,9 @@ def _outbox_list(json_output: bool) -> None:
     rows = [
         [
             e.id,
-            out.token(e.state, common.state_label(e.state)),
+            out.token(e.state, state_label(e.state)),
             str(e.attempts),
-            common.when(e.next_attempt),
+            out.format_iso(e.next_attempt),
             ", ".join(e.recipients),
             e.subject,
             f"{e.last_code or ''} {e.last_text or ''}".strip()[:80],
@@ -242,24 +242,24 @@ def outbox_show(
         return
     lines = [
         _("ID: {id}").format(id=e.id),
-        _("State: {state}").format(state=common.state_label(e.state)),
+        _("State: {state}").format(state=state_label(e.state)),
         f"Message-ID: {e.message_id}",
         f"From: {e.sender}",
         f"To: {', '.join(e.recipients)}",
         f"Subject: {e.subject}",
-        _("Queued: {when}").format(when=common.when(e.created)),
+        _("Queued: {when}").format(when=out.format_iso(e.created)),
         _("Attempts: {n}").format(n=e.attempts),
     ]
     if e.queue_id:
         lines.append(_("Server queue id: {qid}").format(qid=e.queue_id))
     if e.next_attempt and e.state == "deferred":
-        lines.append(_("Next try: {when}").format(when=common.when(e.next_attempt)))
+        lines.append(_("Next try: {when}").format(when=out.format_iso(e.next_attempt)))
     for addr, (rc, rt) in sorted(e.refused.items()):
         lines.append(_("Recipient {addr} refused: {code} {text}").format(addr=addr, code=rc, text=rt))
     lines.append(_("History:"))
     for h in e.history:
-        state = common.state_label(str(h.get("state")))
-        lines.append(f"  {common.when(h.get('at'))}  {state}  {h.get('code') or ''} {h.get('text') or ''}".rstrip())
+        state = state_label(str(h.get("state")))
+        lines.append(f"  {out.format_iso(h.get('at'))}  {state}  {h.get('code') or ''} {h.get('text') or ''}".rstrip())
     lines.append(_("Message file: {path}").format(path=e.path / "message.eml"))
     out.write_out("\n".join(lines))
 
@@ -278,7 +278,7 @@ def _render_results(command: str, results: list[SendResult], json_output: bool, 
         out.write_out(out.envelope(command, data, ok=code == ExitCode.OK))
     else:
         for r in results:
-            out.say(common.result_line(r))
+            out.say(outcome_line(r))
     for entry_id in uncertain:
         out.say(
             _(

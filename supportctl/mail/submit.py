@@ -182,3 +182,44 @@ def queue_and_send(
         return entry, send_now(session, entry)
     finally:
         session.close()
+
+
+def outcome_line(r: SendResult) -> str:
+    """One send outcome in words: `<id>: sent (250 ok)`, `<id>: refused permanently: …`."""
+    from supportctl.mail.outbox import state_label
+
+    if r.skipped == "busy":
+        return _("{id}: skipped, another supportctl run is sending it").format(id=r.id)
+    if r.skipped == "expired":
+        return _("{id}: failed, given up after 5 days").format(id=r.id)
+    if r.skipped:
+        return _("{id}: not sent, it is {state} (see `supportctl outbox show {id}`)").format(
+            id=r.id, state=state_label(r.state)
+        )
+    lines = {
+        "sent": _("{id}: sent ({text})"),
+        "deferred": _("{id}: not sent, will be retried: {text}"),
+        "failed": _("{id}: refused permanently: {text}"),
+        "needs-credentials": _("{id}: login failed or no credentials: {text}"),
+        "uncertain": _("{id}: UNCERTAIN whether it was delivered: {text}"),
+    }
+    code = f"{r.code} " if r.code else ""
+    line = lines.get(r.state, "{id}: {text}").format(id=r.id, text=(code + r.text).strip())
+    for addr, (rc, rt) in sorted(r.refused.items()):
+        line += "\n  " + _("recipient {addr} refused: {code} {text}").format(addr=addr, code=rc, text=rt)
+    return line
+
+
+def outcome_hint(state: str, entry_id: str) -> str | None:
+    """What to do about a message left in `state` (None: nothing to do)."""
+    hints = {
+        "deferred": _("it stays in the outbox; `supportctl outbox flush` (cron) or `supportctl outbox retry {id}`"),
+        "needs-credentials": _("fix the login (`supportctl config smtp`), then `supportctl outbox retry {id}`"),
+        "uncertain": _(
+            "check the recipient's mailbox or the sent folder; then `supportctl outbox resolve {id} "
+            "--delivered` or `--resend`"
+        ),
+        "failed": _("read the server's reason; correct and `supportctl submit --again`"),
+    }
+    h = hints.get(state)
+    return h.format(id=entry_id) if h else None
