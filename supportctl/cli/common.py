@@ -75,12 +75,10 @@ def load_package(flag: str | None, cfg: Config) -> Package:
 
 
 def os_reason(exc: OSError) -> str:
-    """An unexpected OS error in one line: the file, once, and the reason in words (`errors.os_reason`)."""
-    from supportctl.errors import os_reason as in_words
+    """An unexpected OS error in one line (`errors.os_message`)."""
+    from supportctl.errors import os_message
 
-    if exc.filename:
-        return f"{exc.filename}: {in_words(exc)}"
-    return in_words(exc)
+    return os_message(exc)
 
 
 # ---------------------------------------------------------------- sending (submit, outbox, inbox reply, fetch)

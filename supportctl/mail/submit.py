@@ -70,6 +70,33 @@ def send_now(session: Session, entry: Entry) -> SendResult:
     return outbox.send([entry.id], session, mode="submit")[0]
 
 
+def send_queued(smtp: Mapping[str, Any], ids: list[str] | None, mode: str, hooks: Hooks = NO_HOOKS) -> list[SendResult]:
+    """Send messages of the outbox (`ids`, or every one `mode` makes eligible) over one connection."""
+    from supportctl.mail import outbox
+
+    session = open_session(smtp, hooks)
+    try:
+        return outbox.send(ids, session, mode=mode)
+    finally:
+        session.close()
+
+
+def retry(smtp: Mapping[str, Any], ids: list[str] | None, hooks: Hooks = NO_HOOKS) -> list[SendResult]:
+    """`outbox retry`: these messages now, whatever their backoff; `ids` None: every pending one (a message
+    that is not pending is then left out, not reported)."""
+    results = send_queued(smtp, ids, "retry", hooks)
+    return results if ids is not None else [r for r in results if r.skipped != "state"]
+
+
+def flush(smtp: Mapping[str, Any], hooks: Hooks = NO_HOOKS) -> list[SendResult]:
+    """`outbox flush`: what is due, over one connection; no connection at all when nothing waits."""
+    from supportctl.mail import outbox
+
+    if not any(e.state in ("queued", "deferred") for e in outbox.entries()):
+        return []
+    return [r for r in send_queued(smtp, None, "flush", hooks) if r.skipped != "state"]
+
+
 def server_summary(smtp: Mapping[str, Any]) -> dict[str, Any]:
     """Where `submit` would send (for --dry-run): the password's source, never the password."""
     from supportctl.mail import credentials
