@@ -94,16 +94,8 @@ def _render_submit(result: SubmitResult, json_output: bool) -> None:
         return
     assert result.entry is not None and result.sent is not None
     data = {"id": result.entry.id, "message": composed.to_dict()}
-    common.report_sent("submit", result.sent, data, json_output, next_step=_next_after_submit())
-
-
-def _next_after_submit() -> str:
-    """The next step once the form is with the desk: `status` (where it is installed), else `eta`."""
-    from supportctl.cli._base import VERB_MODULES
-
-    if "status" in VERB_MODULES:
-        return _("Next: `supportctl status` shows whether the desk answered and when support will be active.")
-    return _("Next: `supportctl eta` shows when support will be active; the desk replies with the contract number.")
+    next_step = _("Next: `supportctl status` shows whether the desk answered and when support will be active.")
+    common.report_sent("submit", result.sent, data, json_output, next_step=next_step)
 
 
 def _server_line(server: dict[str, Any]) -> str:
