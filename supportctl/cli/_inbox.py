@@ -13,7 +13,7 @@ import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app
-from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package
+from supportctl.cli.common import JsonOpt, PackageOpt, ServerCaOpt, begin, load_config, load_package
 from supportctl.errors import ExitCode
 from supportctl.i18n import N_, _
 
@@ -319,9 +319,7 @@ def inbox_reply(
     eml: Annotated[
         str | None, typer.Option("--eml", help=_("Write the reply to FILE instead of sending it."), metavar="FILE")
     ] = None,
-    ca_bundle: Annotated[
-        str | None, typer.Option("--ca-bundle", help=_("CA certificates to verify the server with."), metavar="FILE")
-    ] = None,
+    ca_bundle: ServerCaOpt = None,
     package: PackageOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
