@@ -10,9 +10,11 @@ Downloads are streamed in chunks (memory stays flat) and hashed while they strea
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import os
 import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -143,9 +145,12 @@ def fetch(
     if src is not None and re.match(r"^https?://", src, re.IGNORECASE):
         login = urlauth.login_for(src, opts.username, opts.password)  # http with a password: exit 2
     _check_destination(dest, opts.force)
-    work = _make_workdir(dest)
+    # The work directory's name is chosen first and removed by name: a signal that arrives while it is being
+    # created (before `work` is assigned) must not leave it behind.
+    prefix = f".{dest.name}.{secrets.token_hex(4)}."
     warnings: list[str] = []
     try:
+        work = _make_workdir(dest, prefix)
         unpacked = work / "package"
         unpacked.mkdir()
         digest: str | None = None
@@ -242,7 +247,8 @@ def fetch(
             dest, shown, kind, pkg.name, pkg.version, size, digest, docs, tuple(warnings), resumed=resumed
         )
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        for left in dest.parent.glob(glob.escape(prefix) + "*.partial"):
+            shutil.rmtree(left, ignore_errors=True)
 
 
 def _record_last(dest: Path, warnings: list[str]) -> None:
@@ -367,10 +373,10 @@ def _aside_path(dest: Path) -> Path:
     return aside
 
 
-def _make_workdir(dest: Path) -> Path:
+def _make_workdir(dest: Path, prefix: str) -> Path:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
+        return Path(tempfile.mkdtemp(prefix=prefix, suffix=".partial", dir=dest.parent))
     except OSError as exc:
         raise _not_writable(dest, exc) from None
 
