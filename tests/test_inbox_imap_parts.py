@@ -50,10 +50,26 @@ def test_bodystructure_sections_follow_rfc3501() -> None:
         imapparts.parse_sexp(b"(" * 100)
 
 
+def _office_and_zip() -> list[bytes]:
+    """A zip and a Word file to the desk: over IMAP only their first 2 KiB are fetched, and must say what they are."""
+    import base64
+    import os
+
+    out = []
+    for name, ctype in (("form.zip", "application/zip"), ("letter.docx", "application/octet-stream")):
+        b = "b0und"
+        data = b"PK\x03\x04" + os.urandom(40_000)
+        head = rm._head("Anna <anna@example.org>", f"files {name}", f"<{name}@example.org>", "X-Mailer: t")
+        body = f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\n--{b}\r\nContent-Type: text/plain\r\n\r\nsee\r\n'
+        body += f'--{b}\r\nContent-Type: {ctype}; name="{name}"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        out.append((head + body + base64.encodebytes(data).decode() + f"\r\n--{b}--\r\n").encode())
+    return out
+
+
 def test_imap_and_maildir_give_the_same_records_fetching_only_candidate_parts(
     dovecot: ds.Dovecot, cli: Any, monkeypatch: Any, tmp_path: Any
 ) -> None:
-    for n, data in enumerate(rm.corpus().values()):
+    for n, data in enumerate([*rm.corpus().values(), *_office_and_zip()]):
         dovecot.deliver(f"1764061200.M{n}P1.desk", data)
     monkeypatch.setenv("SUPPORTCTL_IMAP_PASSWORD", ds.PASSWORD)
     local = cli("inbox", str(dovecot.maildir), "--now", NOW, "--json")

@@ -148,13 +148,16 @@ def may_hold_form(part: Part, uuencode: bool) -> bool:
     return named and main not in ("image", "audio", "video")
 
 
-def decode(part: Part, data: bytes) -> bytes:
-    """A part's bytes after its transfer encoding (a partial base64 prefix is cut to whole quanta)."""
+def decode(part: Part, data: bytes, whole: bool = True) -> bytes:
+    """A part's bytes after its transfer encoding (a partial base64 prefix, `whole=False`, is cut to whole
+    quanta)."""
     import binascii
 
     enc = part.encoding.lower()
     try:
         if enc == "base64":
+            if whole:  # a2b_base64 skips the line breaks itself
+                return binascii.a2b_base64(data)
             compact = data.replace(b"\r", b"").replace(b"\n", b"").replace(b" ", b"")
             return binascii.a2b_base64(compact[: len(compact) // 4 * 4])  # a prefix: whole quanta only
         if enc == "quoted-printable":

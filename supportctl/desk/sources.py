@@ -364,11 +364,11 @@ def _sections(resp: list[Any]) -> dict[int, dict[str, bytes]]:
     return out
 
 
-def _decoded(parts: list[tuple[Any, bytes]]) -> Callable[[], list[tuple[str | None, str, bytes]]]:
+def _decoded(parts: list[tuple[Any, bytes, bool]]) -> Callable[[], list[tuple[str | None, str, bytes]]]:
     def files() -> list[tuple[str | None, str, bytes]]:
         from supportctl.desk import imapparts
 
-        return [(p.filename(), p.type, imapparts.decode(p, data)) for p, data in parts]
+        return [(p.filename(), p.type, imapparts.decode(p, data, whole)) for p, data, whole in parts]
 
     return files
 
@@ -632,7 +632,9 @@ class ImapSource(Source):
                     self.fetched_bodies += 1
         return out
 
-    def _candidate_parts(self, uids: str, heads: list[tuple[int, int, bytes]]) -> dict[int, list[tuple[Any, bytes]]]:
+    def _candidate_parts(
+        self, uids: str, heads: list[tuple[int, int, bytes]]
+    ) -> dict[int, list[tuple[Any, bytes, bool]]]:
         """For a batch: per message, the parts that can hold a form with their (still encoded) bytes.
 
         A part typed as PDF is fetched whole; any other candidate first by its first 2 KiB, and whole only
@@ -659,7 +661,7 @@ class ImapSource(Source):
                 continue
         typ, data = conn.uid("SEARCH", None, "UID", uids, "BODY", '"begin "')
         uu = {int(x) for x in (data[0] or b"").split()} if typ == "OK" and data else set()
-        out: dict[int, list[tuple[Any, bytes]]] = {}
+        out: dict[int, list[tuple[Any, bytes, bool]]] = {}  # (part, its bytes, whole or only its start)
         whole: dict[int, list[Any]] = {}
         probe: dict[int, list[Any]] = {}
         for uid, size, _head in heads:
@@ -680,13 +682,13 @@ class ImapSource(Source):
                 (whole if is_pdf else probe).setdefault(uid, []).append(part)
         # Probe the others: 2 KiB of base64 decode to 1.5 KiB, enough to see %PDF- in the first KiB.
         for uid, part, data in self._fetch_sections(probe, "<0.2048>"):
-            decoded = imapparts.decode(part, data)
+            decoded = imapparts.decode(part, data, whole=False)
             if b"%PDF-" in decoded[:1024]:
                 whole.setdefault(uid, []).append(part)
             else:
-                out[uid].append((part, data))  # its start tells triage what it is (a zip, a docx)
+                out[uid].append((part, data, False))  # its start tells triage what it is (a zip, a docx)
         for uid, part, data in self._fetch_sections(whole, ""):
-            out[uid].append((part, data))
+            out[uid].append((part, data, True))
             self.fetched_bodies += 1
         return out
 

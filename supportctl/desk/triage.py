@@ -496,12 +496,13 @@ def examine(
         return Facts(**base, kind="no-pdf"), []  # one text part and no uuencoded file: nothing to parse
     else:
         scan = scan_message(data, limits)
-    pdfs = [(hashlib.sha256(body).hexdigest(), body) for _name, _type, body in scan.files if body is not None]
+    pdfs = []
     parts = []
     for name, ctype, body in scan.files:
         part: dict[str, Any] = {"name": name, "type": ctype}
         if body is not None:
             part["sha256"] = hashlib.sha256(body).hexdigest()
+            pdfs.append((part["sha256"], body))
         parts.append(part)
     first = next((p for p in parts if p.get("sha256")), None)
     return (
