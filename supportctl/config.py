@@ -5,8 +5,6 @@ Dotted keys map to tables (`smtp.host` is `[smtp] host = ...`) and to environmen
 (`SUPPORTCTL_SMTP_HOST`). Secrets are never read from the config file or shown.
 """
 
-from __future__ import annotations
-
 import os
 import re
 import sys

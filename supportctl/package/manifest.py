@@ -5,8 +5,6 @@ registration address, the business schedule and the activation classes. It is va
 a bad manifest is one error naming the key.
 """
 
-from __future__ import annotations
-
 import re
 import sys
 from pathlib import Path
