@@ -18,9 +18,10 @@ from typing import Any
 
 # Imported by Click or Typer at module level, used only inside functions that `eta` and `--help` never call:
 # subprocess (Typer's `launch` and completion install; with it locale, selectors), bz2 and lzma (shutil's
-# archive formats), linecache, tokenize and token (tracebacks, inspect.getsource), ipaddress (urllib.parse).
-# Each loads, whole and as usual, the first time one of its names is used.
-DEFERRED = frozenset({"subprocess", "bz2", "lzma", "linecache", "tokenize", "token", "ipaddress"})
+# archive formats), linecache, tokenize and token (tracebacks, inspect.getsource), ipaddress (urllib.parse),
+# fnmatch and ntpath (pathlib's glob matching and Windows paths). Each loads, whole and as usual, the first time
+# one of its names is used. Pure-Python modules only: an extension module is created by its loader.
+DEFERRED = frozenset({"subprocess", "bz2", "lzma", "linecache", "tokenize", "token", "ipaddress", "fnmatch", "ntpath"})
 
 
 class _Deferred(ModuleType):
@@ -66,10 +67,10 @@ class _DeferringFinder:
     def find_spec(name: str, path: Any = None, target: Any = None) -> Any:
         if name not in DEFERRED:
             return None
-        from importlib.machinery import PathFinder
+        from importlib.machinery import PathFinder, SourceFileLoader
 
         spec = PathFinder.find_spec(name, path)
-        if spec is not None and spec.loader is not None:
+        if spec is not None and isinstance(spec.loader, SourceFileLoader):
             spec.loader = _PENDING[name] = _DeferredLoader(spec.loader)  # type: ignore[assignment]
         return spec
 

@@ -31,7 +31,7 @@ before = state()
 results, barrier = [], threading.Barrier(4)
 def use():
     barrier.wait()
-    import bz2, ipaddress, linecache, lzma, subprocess, token, tokenize
+    import bz2, fnmatch, ipaddress, linecache, lzma, ntpath, subprocess, token, tokenize
     from subprocess import PIPE
     out = subprocess.run([sys.executable, "-c", "print(6 * 7)"], stdout=PIPE, check=True).stdout
     results.append([
@@ -42,6 +42,8 @@ def use():
         linecache.getline(threading.__file__, 1) != "",
         token.tok_name[token.NAME],
         tokenize.TokenInfo.__name__,
+        fnmatch.fnmatch("form.pdf", "*.pdf"),
+        ntpath.join("C:\\\\", "x"),
     ])
 threads = [threading.Thread(target=use) for _ in range(4)]
 for t in threads:
@@ -71,12 +73,12 @@ def probe(args: list[str]) -> dict[str, object]:
 @pytest.mark.parametrize("args", [["--help"], ["eta", "--at", "2026-11-30T10:00+01:00", "--json"]])
 def test_deferred_modules_load_on_first_use_and_work(args: list[str]) -> None:
     report = probe(args)
-    names = ["bz2", "ipaddress", "linecache", "lzma", "subprocess", "token", "tokenize"]
+    names = ["bz2", "fnmatch", "ipaddress", "linecache", "lzma", "ntpath", "subprocess", "token", "tokenize"]
     # Imported (by Click, Typer, shutil, pathlib, inspect) but not run: the start-up did not pay for them.
     assert report["before"] == dict.fromkeys(names, "_Deferred")
     # Used from four threads at once: each loaded once, whole, and behaving as usual.
     assert report["after"] == dict.fromkeys(names, "module")
-    assert report["results"] == [["42", True, True, "::1", True, "NAME", "TokenInfo"]] * 4
+    assert report["results"] == [["42", True, True, "::1", True, "NAME", "TokenInfo", True, "C:\\x"]] * 4
     assert report["source_in_traceback"] is True
     # The collector runs again once the start-up is over (long runs such as `inbox --watch` need it).
     assert report["gc"] is True
