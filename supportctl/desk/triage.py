@@ -22,6 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from supportctl import paths
+from supportctl.desk.headers import addresses as _addresses
+from supportctl.desk.headers import clean as clean  # re-exported: replies.py and status.py use it
+from supportctl.desk.headers import decoded_header as decoded_header  # re-exported: replies.py uses it
+from supportctl.desk.headers import header_text as _header_text
+from supportctl.desk.headers import message_key as message_key
+from supportctl.desk.headers import names as _names
+from supportctl.desk.headers import parse_head as _parse_head
+from supportctl.desk.headers import received_time as _received_time
 from supportctl.desk.sources import Envelope, Source, TooLarge, source_hash
 from supportctl.errors import InvalidInputError, SupportctlError
 from supportctl.form.validation import finding_line
@@ -42,7 +50,6 @@ STATUSES = (
     N_("done"),
 )
 DUE_SOON_SECONDS = 3600.0
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -263,98 +270,6 @@ def status_label(status: str) -> str:
 
 
 # ---------------------------------------------------------------- reading one message
-
-
-def clean(text: str) -> str:
-    """Header text safe for a terminal: no control characters, no bidi overrides, one line."""
-    return _CONTROL_RE.sub("?", text.replace("\r", " ").replace("\n", " ").replace("\t", " ")).strip()
-
-
-def decoded_header(value: Any) -> str:
-    """A header value (or RFC 2047 encoded word) decoded and made safe to show."""
-    return _header_text(value)
-
-
-def _header_text(value: Any) -> str:
-    if value is None:
-        return ""
-    try:
-        from email.header import decode_header, make_header
-
-        return clean(str(make_header(decode_header(str(value)))))
-    except Exception:
-        return clean(str(value))
-
-
-_EARLIEST_YEAR = 1971  # the eta engine's range; a date outside it cannot start a clock
-
-
-def _plausible(dt: datetime) -> bool:
-    return _EARLIEST_YEAR <= dt.year <= datetime.now(timezone.utc).year + 1
-
-
-def _received_time(msg: Message, arrival: float | None) -> tuple[datetime | None, str, str | None]:
-    """(time, where it came from, why a header's date was not used): the newest plausible date wins."""
-    from email.utils import parsedate_to_datetime
-
-    absurd: str | None = None
-    candidates: list[tuple[str, str]] = []
-    for raw in msg.get_all("Received") or []:
-        text = str(raw)
-        if ";" in text:
-            candidates.append(("received", text.rsplit(";", 1)[1].strip()))
-            break  # the newest Received: is the desk's own server; older ones are the sender's word
-    if msg.get("Date"):
-        candidates.append(("date", str(msg.get("Date"))))
-    for origin, value in candidates:
-        try:
-            dt = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            continue
-        dt = dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-        if not _plausible(dt):
-            absurd = absurd or _("its {header}: date {value} is not plausible").format(
-                header="Received" if origin == "received" else "Date", value=clean(value)[:60]
-            )
-            continue
-        return dt, origin, None
-    if arrival is not None:
-        try:
-            when = datetime.fromtimestamp(arrival, timezone.utc)
-            if _plausible(when):
-                return when, "arrival", None
-        except (OverflowError, OSError, ValueError):
-            pass
-    return None, "unknown", absurd
-
-
-def message_key(msg: Message, head: bytes) -> str:
-    mid = str(msg.get("Message-ID") or "").strip()
-    basis = mid.encode("utf-8", "replace") if mid else head
-    return hashlib.sha256(basis).hexdigest()[:12]
-
-
-def _parse_head(head: bytes) -> Message:
-    from email.parser import BytesHeaderParser
-
-    return BytesHeaderParser().parsebytes(head)
-
-
-def _addresses(msg: Message, *headers: str) -> list[str]:
-    from email.utils import getaddresses
-
-    values = [str(v) for h in headers for v in (msg.get_all(h) or [])]
-    try:
-        return [clean(a).lower() for _n, a in getaddresses(values) if a]
-    except Exception:
-        return []
-
-
-def _names(msg: Message, address: str, headers: tuple[str, ...]) -> bool:
-    """Whether `address` is among the headers' addresses (a substring test on the raw values, then a parse)."""
-    wanted = address.lower()
-    raw = " ".join(str(v) for h in headers for v in (msg.get_all(h) or [])).lower()
-    return wanted in raw and wanted in _addresses(msg, *headers)
 
 
 def examine(
