@@ -289,8 +289,33 @@ def test_addresses_are_those_getaddresses_finds(values: list[str], desk_in_raw: 
     assert headers.names(new, desk, ("To", "Cc")) == ref._names(old, desk, ("To", "Cc"))
 
 
+@st.composite
+def encoded_text(draw: Any) -> str:
+    """Encoded words among plain words, as subjects and display names carry them, folded or not."""
+    pieces = draw(
+        st.lists(
+            encoded_word() | WORD | BROKEN_WORD | st.sampled_from(["Re:", "(", ")", "\\", "<a@b>", "="]),
+            min_size=1,
+            max_size=5,
+        )
+    )
+    seps = draw(
+        st.lists(
+            st.sampled_from([" ", "", "  ", "\t", "\r\n ", "\n\t", "\x0b", " \n"]),
+            min_size=len(pieces),
+            max_size=len(pieces),
+        )
+    )
+    return "".join(sep + piece for sep, piece in zip(seps, pieces, strict=True))
+
+
 @MANY
-@given(st.one_of(PHRASE, st.lists(encoded_word() | WORD | BROKEN_WORD, min_size=1, max_size=4).map(" ".join), ANY_TEXT))
+@given(st.one_of(PHRASE, encoded_text(), ANY_TEXT))
+@example("a=?\r\n b")
+@example("=?utf-8?q?a\x0bb?=")
+@example("=?utf-8?q??= x")
+@example("Re:=?utf-8?q?caf=C3=A9?=(x)")
+@example("=?us-ascii?q?a?= b")
 @example("=?utf-8?q?a?= =?utf-8?q?b?=")
 @example("=?utf-8?q?a?=\r\n =?iso-8859-1?q?=E9?= c")
 @example("x\u202eevil\u2028line\x85")
@@ -465,3 +490,33 @@ def test_parse_sexp_keeps_its_size_limit(count: int) -> None:
     assert isinstance(_parsed(imapparts.parse_sexp, data), list) == (count <= imapparts.MAX_NODES - 2)
     big = b"(" + b" ".join([b'"%s"' % (b"x" * 40)] * count) + b")"  # over findall's size: token by token
     assert _parsed(imapparts.parse_sexp, big) == _parsed(ref.parse_sexp, big)
+
+
+@MANY
+@given(encoded_text())
+def test_fast_rfc2047_decoding_is_email_headers(text: str) -> None:
+    from email.header import decode_header, make_header
+
+    fast = headers._fast_words(text)
+    try:
+        slow: str | None = str(make_header(decode_header(text)))
+    except Exception:
+        slow = None
+    assert fast is None or fast == slow
+    if text.isascii() and slow is not None and "=?" in text and "x-unknown" not in text and "=??" not in text:
+        assert fast == slow  # the shapes mail programs write take the fast path
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("=?utf-8?q?Anna_Dvo=C5=99=C3=A1k?= <anna@example.org>", "Anna Dvořák <anna@example.org>"),
+        ("=?UTF-8?B?0JTQvNC40YLRgNC40Lk=?=\r\n =?UTF-8?B?IA==?= 3", "Дмитрий  3"),
+        ("Re: =?iso-8859-1?q?M=FCller?= GmbH", "Re: Müller GmbH"),
+        ("Re:=?iso-8859-1?q?M=FCller?=(GmbH)", "Re: Müller(GmbH)"),
+        ("=?utf-8?b?!!!?=", ""),  # not base64: nothing decodes
+        ("=?utf-8?q?caf=E9?=", "=?utf-8?q?caf=E9?="),
+    ],
+)
+def test_encoded_words_as_mail_programs_write_them(text: str, shown: str) -> None:
+    assert headers.header_text(text) == ref._header_text(text) == shown

@@ -12,9 +12,11 @@ measures the difference.
 
 from __future__ import annotations
 
+import email.header
 import hashlib
 import re
 from datetime import datetime, timedelta, timezone
+from email import base64mime, quoprimime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Union
 
@@ -56,6 +58,9 @@ Headers = Union[Head, "Message"]
 
 # A header line: a field name (printable ASCII but the colon, possibly empty) and a colon (feedparser's headerRE).
 _NAME_RE = re.compile(r"[\041-\071\073-\176]*:")
+# One field at a line start: its name, and its value from after the blanks that follow the colon through its
+# continuation lines (the last line's CR is stripped afterwards, as compat32 does).
+_FIELD_RE = re.compile(r"^([\041-\071\073-\176]+):[ \t]*(.*(?:\n[ \t].*)*)", re.M)
 
 
 def parse_head(head: bytes) -> Headers:
@@ -66,6 +71,22 @@ def parse_head(head: bytes) -> Headers:
     # Header whose str() shows each such byte as U+FFFD: decoding with "replace" gives the same text.
     text = head.decode("ascii") if head.isascii() else head.decode("ascii", "replace")
     fields: dict[str, list[str]] = {}
+    # The usual block: every line up to the empty one is a field or a continuation. Then one findall reads
+    # it, if it finds a field at every line that does not start with a blank (else the loop below decides).
+    ends = [i for i in (text.find("\n\n"), text.find("\n\r\n")) if i >= 0]
+    if ends or text.endswith("\n"):
+        section = text[: min(ends) + 1] if ends else text
+        if section[0] not in " \t\r\n":
+            found = _FIELD_RE.findall(section)
+            starts = section.count("\n") - section.count("\n ") - section.count("\n\t")
+            if len(found) == starts:
+                for field_name, field_value in found:
+                    key = field_name.lower()
+                    if key in fields:
+                        fields[key].append(field_value.rstrip("\r\n"))
+                    else:
+                        fields[key] = [field_value.rstrip("\r\n")]
+                return Head(fields)
     name: str | None = None  # the field being read
     value: list[str] = []
     lines = text.split("\n")
@@ -128,12 +149,91 @@ def header_text(value: Any) -> str:
 
 @lru_cache(maxsize=4096)  # a desk hears from the same senders again and again
 def _decoded_words(text: str) -> str:
+    fast = _fast_words(text)
+    if fast is not None:
+        return clean(fast)
     try:
         from email.header import decode_header, make_header
 
         return clean(str(make_header(decode_header(text))))
     except Exception:
         return clean(text)
+
+
+_ECRE: re.Pattern[str] = email.header.ecre  # type: ignore[attr-defined]  # its own regex, not a copy
+_CODECS = {"utf-8": "utf-8", "iso-8859-1": "latin-1"}  # what mail programs use; other charsets: email.header
+
+
+def _fast_words(text: str) -> str | None:
+    """`str(make_header(decode_header(text)))` for ASCII text whose encoded words are UTF-8 or ISO-8859-1.
+
+    The same steps as email.header (its regex and decoders), without building Header and Charset objects:
+    split each line at encoded words, drop the space between two of them, join neighbours of one charset,
+    decode, and put a space where Header.__str__ puts one. None: not such a text, or a step failed (then
+    email.header decides, and says the same).
+    """
+    if not text.isascii():
+        return None  # non-ASCII next to encoded words takes email.header's odd paths (raw-unicode-escape)
+    ecre = _ECRE
+    if not ecre.search(text):
+        return text  # "=?" but no encoded word: email.header leaves the text as it is
+    words: list[tuple[str, str | None, str | None]] = []  # (text, encoding, charset)
+    for line in text.splitlines():
+        parts = ecre.split(line)
+        first = True
+        while parts:
+            unencoded = parts.pop(0)
+            if first:
+                unencoded = unencoded.lstrip()
+                first = False
+            if unencoded:
+                words.append((unencoded, None, None))
+            if parts:
+                charset = parts.pop(0).lower()
+                encoding = parts.pop(0).lower()
+                words.append((parts.pop(0), encoding, charset))
+    droplist = [n - 1 for n, w in enumerate(words) if n > 1 and w[1] and words[n - 2][1] and words[n - 1][0].isspace()]
+    for d in reversed(droplist):
+        del words[d]
+    if not words:
+        return None
+    chunks: list[tuple[bytes, str | None]] = []  # decoded bytes, joined while the charset stays the same
+    try:
+        for word, encoding, charset in words:
+            if charset is not None and charset not in _CODECS:
+                return None
+            if encoding is None:
+                data = word.encode("ascii")
+            elif encoding == "q":
+                data = quoprimime.header_decode(word).encode("raw-unicode-escape")
+            else:
+                pad = len(word) % 4
+                data = base64mime.decode(word + "==="[: 4 - pad] if pad else word)
+            if chunks and chunks[-1][1] == charset:
+                sep = b" " if charset is None else b""
+                chunks[-1] = (chunks[-1][0] + sep + data, charset)
+            else:
+                chunks.append((data, charset))
+        decoded = [(data.decode(_CODECS[cs]) if cs else data.decode("ascii"), cs) for data, cs in chunks]
+    except (ValueError, UnicodeError):  # binascii.Error is a ValueError
+        return None
+    out: list[str] = []
+    last_encoded, last_space = False, False
+    for string, cs in decoded:  # Header.__str__: a space between encoded and plain text unless one is there
+        if out:
+            if last_encoded:
+                if cs is None and not (string and _nonctext(string[0])):
+                    out.append(" ")
+            elif cs is not None and not last_space:
+                out.append(" ")
+        last_space = bool(string) and _nonctext(string[-1])
+        last_encoded = cs is not None
+        out.append(string)
+    return "".join(out)
+
+
+def _nonctext(c: str) -> bool:
+    return c.isspace() or c in ("(", ")", "\\")
 
 
 decoded_header = header_text
