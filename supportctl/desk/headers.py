@@ -12,12 +12,11 @@ measures the difference.
 
 from __future__ import annotations
 
-import email.header
 import hashlib
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from email import base64mime, quoprimime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, Union
 
 from supportctl.i18n import _
@@ -160,7 +159,6 @@ def _decoded_words(text: str) -> str:
         return clean(text)
 
 
-_ECRE: re.Pattern[str] = email.header.ecre  # type: ignore[attr-defined]  # its own regex, not a copy
 _CODECS = {"utf-8": "utf-8", "iso-8859-1": "latin-1"}  # what mail programs use; other charsets: email.header
 
 
@@ -174,7 +172,7 @@ def _fast_words(text: str) -> str | None:
     """
     if not text.isascii():
         return None  # non-ASCII next to encoded words takes email.header's odd paths (raw-unicode-escape)
-    ecre = _ECRE
+    ecre, header_decode, b64decode = _email_header()
     if not ecre.search(text):
         return text  # "=?" but no encoded word: email.header leaves the text as it is
     words: list[tuple[str, str | None, str | None]] = []  # (text, encoding, charset)
@@ -205,10 +203,10 @@ def _fast_words(text: str) -> str | None:
             if encoding is None:
                 data = word.encode("ascii")
             elif encoding == "q":
-                data = quoprimime.header_decode(word).encode("raw-unicode-escape")
+                data = header_decode(word).encode("raw-unicode-escape")
             else:
                 pad = len(word) % 4
-                data = base64mime.decode(word + "==="[: 4 - pad] if pad else word)
+                data = b64decode(word + "==="[: 4 - pad] if pad else word)
             if chunks and chunks[-1][1] == charset:
                 sep = b" " if charset is None else b""
                 chunks[-1] = (chunks[-1][0] + sep + data, charset)
@@ -230,6 +228,15 @@ def _fast_words(text: str) -> str | None:
         last_encoded = cs is not None
         out.append(string)
     return "".join(out)
+
+
+@cache
+def _email_header() -> tuple[re.Pattern[str], Callable[[str], str], Callable[[str], bytes]]:
+    """email.header's own regex and decoders, imported on the first encoded word (not when no mail is read)."""
+    import email.header
+    from email import base64mime, quoprimime
+
+    return email.header.ecre, quoprimime.header_decode, base64mime.decode  # type: ignore[attr-defined]
 
 
 def _nonctext(c: str) -> bool:
