@@ -491,8 +491,11 @@ def scan_message(data: bytes, limits: Limits) -> Scan:
     """
     from email.parser import BytesParser
 
+    from supportctl.desk import skeleton
+
     try:
-        msg = BytesParser().parsebytes(data)
+        elided, runs = skeleton.elide(data)  # the same parse, without walking each line of base64 attachments
+        msg = BytesParser().parsebytes(elided)
     except (RecursionError, MemoryError):
         return Scan("skipped", _("malformed MIME: nested too deeply to read"), ())
     except Exception:
@@ -517,6 +520,8 @@ def scan_message(data: bytes, limits: Limits) -> Scan:
         if isinstance(payload, list):
             stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
             continue
+        if runs and isinstance(payload, str) and skeleton.marked(payload):
+            part.set_payload(skeleton.restore(payload, runs))
         try:
             body = part.get_payload(decode=True)
         except Exception:
