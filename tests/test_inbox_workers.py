@@ -64,7 +64,11 @@ def _triage(root: Path, state: Path, monkeypatch: pytest.MonkeyPatch, workers_: 
     return [i.to_dict(NOW) for i in result.items], result.stats, stored
 
 
-def test_the_pool_gives_the_records_of_the_in_process_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("method", ["fork", "spawn"])  # spawn: macOS and Windows (the worker starts afresh)
+def test_the_pool_gives_the_records_of_the_in_process_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    monkeypatch.setattr(workers.Judge, "START_METHOD", method)
     keys = _mailbox(tmp_path / "M")
     alone = _triage(tmp_path / "M", tmp_path / "one", monkeypatch, 1)
     sent: list[int] = []

@@ -51,6 +51,8 @@ class Judge:
     CHUNK = 4  # raw messages per task: fewer round trips, and the last tasks still spread over the workers
     CHUNK_BYTES = 1 << 20
     TASKS_PER_WORKER = 4  # raw tasks out at once, per worker
+    # fork shares the loaded package and template; elsewhere fork is unsafe (macOS) or missing (Windows).
+    START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 
     def __init__(
         self,
@@ -125,13 +127,12 @@ class Judge:
 
         from supportctl.i18n import current_language
 
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
         pending, self.pending = self.pending, []
         # Workers skip the forms judged before and those already on their way to a worker.
         skip = self.known | {k for k, _d in pending}
         self.pool = ProcessPoolExecutor(
             self.workers,
-            mp_context=multiprocessing.get_context(method),
+            mp_context=multiprocessing.get_context(self.START_METHOD),
             initializer=init_worker,
             initargs=(str(self.pkg.root), self.limits, skip, current_language()),
         )
