@@ -162,5 +162,10 @@ def os_reason(exc: BaseException) -> str:
     return str(getattr(exc, "strerror", None) or exc or name)
 
 
+def os_message(exc: OSError) -> str:
+    """An unexpected OS error in one line: the file, once, and the reason in words."""
+    return f"{exc.filename}: {os_reason(exc)}" if exc.filename else os_reason(exc)
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that every `finally` runs: no `.partial` directory or temp file is left."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import gettext
+    from collections.abc import Mapping
 
 DOMAIN = "supportctl"
 LOCALE_DIR = os.path.join(os.path.dirname(__file__), "locale")
@@ -140,3 +141,8 @@ def gettext_in(lang: str, message: str) -> str:
 def N_(message: str) -> str:
     """Mark `message` for the catalogue without translating it now (it is translated where it is shown)."""
     return message
+
+
+def localized(labels: Mapping[str, str], fallback: str, lang: str | None = None) -> str:
+    """A manifest text (`{"de": …, "en": …}`) in `lang` (default: the interface language), else English."""
+    return str(labels.get(lang or current_language()) or labels.get("en") or fallback)

@@ -6,12 +6,13 @@ Besides the `supportctl.cli` package this is the only module that imports rich, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import sys
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime, tzinfo
 from typing import IO, Any
 
 from supportctl.i18n import _, current_language
@@ -150,6 +151,21 @@ def format_datetime(dt: datetime, with_zone: bool = True, long: bool = False) ->
     return f"{text} {zone}".rstrip()
 
 
+_AS_STORED: Any = object()
+
+
+def format_iso(iso: object, zone: tzinfo | None = _AS_STORED, missing: str = "") -> str:
+    """A stored ISO 8601 time in the chosen language's format, in `zone` (None: the local zone; by default as
+    stored); `missing` if there is none, the text as stored if it is not a time."""
+    if not iso:
+        return missing
+    try:
+        dt = datetime.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    return format_datetime(dt if zone is _AS_STORED else dt.astimezone(zone))
+
+
 def format_number(value: float, decimals: int = 0) -> str:
     """`1,234.5` in English, `1.234,5` in German."""
     text = f"{value:,.{decimals}f}"
@@ -217,3 +233,39 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+@contextlib.contextmanager
+def download_progress(description: str) -> Iterator[Callable[[int, int | None], None] | None]:
+    """A progress callback `(done, total)`: a Rich bar on stderr when it is a terminal, else None."""
+    if not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    # Started at the first data, not before: a password prompt (a server that asks for a login) comes
+    # before the body and must not be drawn over.
+    color = use_color(sys.stderr)
+    progress = Progress(
+        "{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True, no_color=not color, color_system="auto" if color else None, highlight=False),
+        transient=True,
+    )
+    task: list[Any] = []
+
+    def update(done: int, total: int | None) -> None:
+        if not task:
+            progress.start()
+            task.append(progress.add_task(description, total=None))
+        progress.update(task[0], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if task:
+            progress.stop()

@@ -13,17 +13,14 @@ import typer
 import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli._base import app
-from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package
+from supportctl.cli.common import JsonOpt, PackageOpt, TzOpt, begin, load_config, load_package
 from supportctl.errors import ExitCode, InvalidInputError
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from supportctl.schedule.calendar import Step
     from supportctl.schedule.eta import Engine, EtaResult
-
-# ---------------------------------------------------------------- eta
 
 
 class Mode(str, Enum):
@@ -59,9 +56,7 @@ def eta(
     input_tz: Annotated[
         str | None, typer.Option("--input-tz", help=_("Zone of a --at without offset (default: local)."), metavar="TZ")
     ] = None,
-    tz: Annotated[
-        str | None, typer.Option("--tz", help=_("Your time zone for display (default: local)."), metavar="TZ")
-    ] = None,
+    tz: TzOpt = None,
     standard_mode: Annotated[
         Mode | None, typer.Option("--standard-mode", help=_("standard: +9 business hours, or end of that day."))
     ] = None,
@@ -164,37 +159,11 @@ def eta(
 
 
 def _eta_batch(engine: "Engine", default_class: str, in_tz: "ZoneInfo", fmt: BatchFormat) -> None:
-    from supportctl.schedule import eta as core
+    from supportctl.schedule.eta import write_batch
 
-    failed = 0
-    write = sys.stdout.write
     if sys.stdin.isatty():
         out.say(_("Reading start times from standard input, one per line; Ctrl-D ends."))
-    if fmt is BatchFormat.csv:
-        import csv
-
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(["line", "class", "start", "clock_starts", "due", "error"])
-        for rec in core.run_batch(engine, sys.stdin, default_class, in_tz):
-            if isinstance(rec, core.BatchError):
-                failed += 1
-                w.writerow([rec.line, "", "", "", "", rec.error.message])
-            else:
-                w.writerow([*rec, ""])
-    else:
-        import json
-
-        # NDJSON by hand: the values are ISO strings and class names, quoted once per class.
-        quoted = {name: json.dumps(name) for name in engine.classes}
-        for rec in core.run_batch(engine, sys.stdin, default_class, in_tz):
-            if isinstance(rec, core.BatchError):
-                failed += 1
-                write(out.ndjson(rec.to_dict()) + "\n")
-            else:
-                write(
-                    f'{{"line": {rec.line}, "class": {quoted[rec.activation_class]}, "start": "{rec.start}", '
-                    f'"clock_starts": "{rec.clock_starts}", "due": "{rec.due}"}}\n'
-                )
+    failed = write_batch(engine, sys.stdin, default_class, in_tz, sys.stdout, fmt.value)
     sys.stdout.flush()
     if failed:
         out.say(_("{n} input line(s) could not be read; see the error records").format(n=failed))
@@ -202,61 +171,27 @@ def _eta_batch(engine: "Engine", default_class: str, in_tz: "ZoneInfo", fmt: Bat
 
 
 def _render_eta(results: "list[EtaResult]", now: datetime, user_tz: "ZoneInfo", schedule_tz: str) -> None:
-    from supportctl.i18n import current_language
+    from supportctl.i18n import localized
+    from supportctl.schedule.eta import step_text
 
-    lang = current_language()
     color = out.use_color()
     lines = [_("Start: {when}").format(when=out.format_datetime(results[0].start.astimezone(user_tz)))]
     for r in results:
-        label = r.label.get(lang) or r.label.get("en") or r.activation_class
-        if color:
-            label = f"\x1b[1m{label}\x1b[0m"
-        remaining = r.due.timestamp() - now.timestamp()
+        label = localized(r.label, r.activation_class)
         lines.append(
             _("{label}: active by {due} ({zone}), {relative}").format(
-                label=label,
+                label=f"\x1b[1m{label}\x1b[0m" if color else label,
                 due=out.format_datetime(r.due, long=True),
                 zone=schedule_tz,
-                relative=out.relative(remaining),
+                relative=out.relative(r.due.timestamp() - now.timestamp()),
             )
         )
         if r.clock_starts.timestamp() != r.start.timestamp():
-            lines.append(
-                "  "
-                + _("outside business hours: the clock starts {when}").format(when=out.format_datetime(r.clock_starts))
-            )
+            when = out.format_datetime(r.clock_starts)
+            lines.append("  " + _("outside business hours: the clock starts {when}").format(when=when))
         if user_tz.key != schedule_tz:
-            lines.append(
-                "  "
-                + _("in your time zone ({zone}): {due}").format(
-                    zone=user_tz.key, due=out.format_datetime(r.due.astimezone(user_tz))
-                )
-            )
+            due = out.format_datetime(r.due.astimezone(user_tz))
+            lines.append("  " + _("in your time zone ({zone}): {due}").format(zone=user_tz.key, due=due))
         if r.steps is not None:
-            lines.extend("    " + _explain_line(s) for s in r.steps)
+            lines.extend("    " + step_text(s) for s in r.steps)
     out.write_out("\n".join(lines))
-
-
-def _explain_line(s: "Step") -> str:
-    from supportctl.i18n import current_language
-    from supportctl.schedule.eta import utc_offset
-
-    day = out.format_date(s.day)
-    if s.kind == "window":
-        return _("{day} {start}-{end}: {used} of business time").format(
-            day=day, start=f"{s.start:%H:%M}", end=f"{s.end:%H:%M}", used=out.format_duration(s.used_seconds)
-        )
-    if s.kind == "skip" and s.reason == "holiday" and s.name is not None:
-        name = s.name[0] if current_language() == "de" else s.name[1]
-        return _("{day}: skipped, public holiday ({name})").format(day=day, name=name)
-    if s.kind == "skip":
-        return _("{day}: skipped, not a business day").format(day=day)
-    assert s.offset_before is not None and s.offset_after is not None  # the only other kind: "dst"
-    return _("{day}: clocks change from UTC{before} to UTC{after}").format(
-        day=day,
-        before=utc_offset(s.offset_before.total_seconds()),
-        after=utc_offset(s.offset_after.total_seconds()),
-    )
-
-
-# ---------------------------------------------------------------- config

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -16,11 +15,7 @@ from supportctl.errors import SupportctlError
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-    from contextlib import AbstractContextManager
     from pathlib import Path
-
-    from rich.progress import TaskID
 
     from supportctl.config import Config
     from supportctl.form.validation import Finding
@@ -128,8 +123,6 @@ def fetch(
     ·   supportctl fetch --request --from you@example.com
     """
     begin(ctx, "fetch", json_output)
-    from pathlib import Path
-
     from supportctl.package import fetch as core
 
     cfg = load_config(
@@ -149,39 +142,19 @@ def fetch(
         from supportctl.errors import UsageError
 
         raise UsageError(_("--send and --eml go with --request"))
-    from supportctl import config
-    from supportctl.mail import credentials
-
-    credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
-    fetch_settings = {k: r.value for k, r in cfg.values.items() if k.startswith("fetch.")}
-    prompt = common.password_prompt()
-
-    def password(user: str, host: str) -> str:
-        return credentials.password_for(user, host, fetch_settings, credentials.FETCH_SECRETS, prompt=prompt).value
-
-    opts = core.FetchOptions(
-        dest=Path(cfg.get("fetch.dest")),
-        sha256=sha256,
-        max_size=core.parse_size(cfg.get("fetch.max_size")),
-        force=force,
-        ca_bundle=cfg.get("fetch.ca_bundle"),
-        timeout=float(cfg.get("fetch.timeout")),
-        deadline=float(cfg.get("fetch.deadline")),
-        force_download=force_download,
-        username=cfg.get("fetch.username"),
-        password=password,
+    opts = core.options_from(
+        cfg, sha256=sha256, force=force, force_download=force_download, prompt=common.password_prompt()
     )
-    with _progress_bar() as progress:
+    with out.download_progress(_("Downloading")) as progress:
         result = core.fetch(source, opts, cfg.get("package_url"), progress)
     for w in result.warnings:
         out.say(_("warning: {message}").format(message=w))
-    if result.unchanged:
-        if not json_output:
-            out.say(
-                _("Package {name} {version} in {dest} is unchanged on the server; nothing was downloaded").format(
-                    name=result.name, version=result.version, dest=result.dest
-                )
+    if result.unchanged and not json_output:
+        out.say(
+            _("Package {name} {version} in {dest} is unchanged on the server; nothing was downloaded").format(
+                name=result.name, version=result.version, dest=result.dest
             )
+        )
     if result.resumed:
         out.say(_("The download broke off and was resumed ({n} times)").format(n=result.resumed))
     jobs: list[Job] = []
@@ -198,27 +171,26 @@ def fetch(
         except SupportctlError as exc:
             print_error = exc  # the fetch itself worked: say so first, then what went wrong with printing
     if json_output:
-        data = result.to_dict()
-        data["printed"] = [j.to_dict() for j in jobs]
+        data = {**result.to_dict(), "printed": [j.to_dict() for j in jobs]}
         errors = [print_error.to_dict()] if print_error else []
         out.write_out(out.envelope("fetch", data, errors, ok=print_error is None))
-        if print_error:
-            out.say(out.error_line(print_error.message, print_error.hint))
-            raise typer.Exit(int(print_error.exit_code))
-        return
-    if not result.unchanged:
-        out.say(
-            _("Fetched package {name} {version} into {dest}").format(
-                name=result.name, version=result.version, dest=result.dest
+    else:
+        if not result.unchanged:
+            out.say(
+                _("Fetched package {name} {version} into {dest}").format(
+                    name=result.name, version=result.version, dest=result.dest
+                )
             )
-        )
-    out.table(None, [_("Document"), _("File")], [[d["id"], d["file"]] for d in result.documents])
-    for j in jobs:
-        out.say(_("Sent {file} to the printer ({job})").format(file=j.item.file, job=j.job or j.state))
+        out.table(None, [_("Document"), _("File")], [[d["id"], d["file"]] for d in result.documents])
+        for j in jobs:
+            out.say(_("Sent {file} to the printer ({job})").format(file=j.item.file, job=j.job or j.state))
     if print_error:
         out.say(out.error_line(print_error.message, print_error.hint))
         raise typer.Exit(int(print_error.exit_code))
-    out.say(_("Next: read `supportctl show service-description` and `supportctl show terms`, then `supportctl fill`."))
+    if not json_output:
+        out.say(
+            _("Next: read `supportctl show service-description` and `supportctl show terms`, then `supportctl fill`.")
+        )
 
 
 def _fetch_request(
@@ -244,82 +216,25 @@ def _fetch_request(
         eml=Path(eml) if eml is not None else None,
         hooks=common.hooks(queued),
     )
-    msg = result.message
     if result.sent is not None:
-        assert result.entry is not None
-        data = {"outbox": result.entry.id, "to": msg["To"], "from": msg["From"], "subject": msg["Subject"]}
-        data["message_id"] = result.entry.message_id
-        data["sent"] = result.sent.state == "sent"
         failed = _("read the server's reason; correct the addresses and run `supportctl fetch --request --send` again")
-        common.report_sent("fetch", result.sent, data, json_output, failed)
+        common.report_sent("fetch", result.sent, result.to_dict(), json_output, failed)
     assert result.eml is not None
     if eml is None:
         out.say(
             _("SMTP is not configured, so the request was written to a file (`supportctl config smtp`, then --send)")
         )
     if json_output:
-        data = {"eml": str(result.eml.absolute()), "to": msg["To"], "from": msg["From"], "subject": msg["Subject"]}
-        out.write_out(out.envelope("fetch", data))
+        out.write_out(out.envelope("fetch", result.to_dict()))
         return
     if not result.sender:
         out.say(_("note: no sender address given (--from); your mail program will fill it in"))
     out.say(
         _("Wrote the request to {path}; open it in your mail program and send it to {address}").format(
-            path=result.eml, address=msg["To"]
+            path=result.eml, address=result.message["To"]
         )
     )
     out.write_out(str(result.eml.absolute()))
-
-
-def _progress_bar() -> AbstractContextManager[Callable[[int, int | None], None] | None]:
-    """A context manager yielding a progress callback: a Rich bar on a terminal (stderr), else None."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def bar() -> Iterator[Callable[[int, int | None], None] | None]:
-        if not sys.stderr.isatty() or os_environ_get("TERM") == "dumb":
-            yield None
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
-
-        # Started at the first data, not before: a password prompt (a server that asks for a login) comes
-        # before the body and must not be drawn over.
-        progress = Progress(
-            "{task.description}",
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=Console(
-                stderr=True,
-                no_color=not out.use_color(sys.stderr),
-                color_system="auto" if out.use_color(sys.stderr) else None,
-                highlight=False,
-            ),
-            transient=True,
-        )
-        task: list[TaskID] = []
-
-        def update(done: int, total: int | None) -> None:
-            if not task:
-                progress.start()
-                task.append(progress.add_task(_("Downloading"), total=None))
-            progress.update(task[0], completed=done, total=total)
-
-        try:
-            yield update
-        finally:
-            if task:
-                progress.stop()
-
-    return bar()
-
-
-def os_environ_get(name: str) -> str | None:
-    import os
-
-    return os.environ.get(name)
 
 
 @app.command()
@@ -433,8 +348,6 @@ def print_cmd(
     ·   supportctl print registration-form-filled.pdf   ·   supportctl print --list-printers
     """
     begin(ctx, "print", json_output)
-    from pathlib import Path
-
     from supportctl.package import printing
 
     if list_printers:
@@ -443,18 +356,9 @@ def print_cmd(
     cfg = load_config({"print.printer": printer})
     pkg = load_package(package, cfg)
     wanted = list(docs or [])
-    items: list[PrintItem] = []
-    ids = [w for w in wanted if not printing.is_file_argument(w)]
-    if canonical and len(ids) == len(wanted):
+    if canonical and not any(printing.is_file_argument(w) for w in wanted):
         raise typer.BadParameter(_("--canonical goes with a filled form FILE.pdf"), param_hint="--canonical")
-    by_id = iter(printing.select(pkg, ids)) if ids or not wanted else iter(())
-    if not wanted:
-        items = list(by_id)
-    for w in wanted:
-        if not printing.is_file_argument(w):
-            items.append(next(by_id))
-            continue
-        items.append(_filled_form(pkg, Path(w), force, canonical))
+    items = printing.items_for(pkg, wanted, lambda path: _filled_form(pkg, path, force, canonical))
     setting = cfg.source("print.printer")
     result = printing.print_items(items, setting.value, setting.source, wait=wait, again=again)
     _report_print(result, json_output, "print")
@@ -493,18 +397,10 @@ def _report_print(result: PrintResult, json_output: bool, command: str) -> None:
 
     if json_output:
         out.write_out(out.envelope(command, result.to_dict(), ok=not result.exit_code))
-    where = {
-        "flag": "--printer",
-        "env": "SUPPORTCTL_PRINT_PRINTER",
-        "file": _("print.printer in the config"),
-        "PRINTER": "PRINTER",
-        "LPDEST": "LPDEST",
-        "default": _("the system default"),
-    }.get(result.printer_source, result.printer_source)
     if result.printer:
         out.say(
             _("Printing on {printer} ({source}) with {system}").format(
-                printer=result.printer, source=where, system=result.system
+                printer=result.printer, source=printing.source_words(result.printer_source), system=result.system
             )
         )
     else:

@@ -268,17 +268,8 @@ def _render_inbox(items: list[Item], now: datetime, zone: tzinfo | None) -> None
         f = i.facts
         due = ""
         if i.due is not None:
-            due = (
-                out.format_datetime(i.due.astimezone(zone))
-                + " ("
-                + out.relative(i.due.timestamp() - now.timestamp())
-                + ")"
-            )
-        received = ""
-        if f.received:
-            received = (
-                out.format_datetime(datetime.fromisoformat(f.received).astimezone(zone)) + f" [{f.received_from}]"
-            )
+            due = f"{out.format_datetime(i.due.astimezone(zone))} ({out.relative(i.due.timestamp() - now.timestamp())})"
+        received = out.format_iso(f.received, zone) + f" [{f.received_from}]" if f.received else ""
         what = "; ".join(i.reasons) if i.reasons else f.subject
         status = out.token(i.status, _status_label(i.status))
         if out.stdout_is_tty():  # in a pipe the column stays the bare status token
@@ -385,74 +376,34 @@ def inbox_reply(
 
 
 def _render_reply(result: ReplyResult, json_output: bool) -> None:
-    msg, fid = result.message, result.found.facts.id
-    data: dict[str, Any] = {
-        "id": fid,
-        "action": result.action,
-        "to": str(msg["To"]),
-        "message_id": str(msg["Message-ID"]),
-    }
+    data, fid = result.to_dict(), result.found.facts.id
     if result.dry_run:
-        if json_output:
-            out.write_out(out.envelope("inbox reply", {**data, "dry_run": True, "message": _readable(msg)}))
-        else:
-            out.write_out(_readable(msg))
+        out.write_out(out.envelope("inbox reply", data) if json_output else data["message"])
         return
     if result.eml is not None:
-        out.say(_("reply to {to} written to {path}").format(to=msg["To"], path=result.eml))
+        out.say(_("reply to {to} written to {path}").format(to=data["to"], path=result.eml))
         out.say(_("message {id} marked done").format(id=fid))
-        if json_output:
-            out.write_out(out.envelope("inbox reply", {**data, "eml": str(result.eml), "sent": False}))
-        return
-    assert result.queued is not None
-    entry = result.queued.entry
-    data["outbox"] = entry.id
-    data["message_id"] = entry.message_id
-    if result.sent is None:
-        out.say(
-            _("not sent yet: `supportctl outbox flush` or `supportctl outbox retry {entry}` sends it").format(
-                entry=entry.id
-            )
-        )
-        if json_output:
-            out.write_out(out.envelope("inbox reply", {**data, "sent": False}))
-        return
-    data["sent"] = result.sent.state == "sent"
-    common.report_sent("inbox reply", result.sent, data, json_output, _("correct it and reply again with --again"))
-
-
-def _readable(msg: Any) -> str:
-    """The reply as a person reads it: headers decoded, the text as text (not quoted-printable)."""
-    from email import message_from_bytes, policy
-
-    parsed = message_from_bytes(bytes(msg), policy=policy.default)
-    head = "\n".join(f"{k}: {v}" for k, v in parsed.items())
-    body = parsed.get_body(("plain",))
-    return head + "\n\n" + (body.get_content() if body is not None else "")
+    elif result.sent is None:
+        retry = _("not sent yet: `supportctl outbox flush` or `supportctl outbox retry {entry}` sends it")
+        out.say(retry.format(entry=data["outbox"]))
+    else:
+        common.report_sent("inbox reply", result.sent, data, json_output, _("correct it and reply again with --again"))
+    if json_output:
+        out.write_out(out.envelope("inbox reply", data))
 
 
 def _desk_state(found: Any, cfg: Config) -> Any:
     """Where the registration's mailbox keeps the shared state: IMAP flags, a Maildir's flags, or nowhere."""
-    from pathlib import Path
-
     from supportctl.desk import shared
-    from supportctl.desk import sources as mailsource
 
-    source = found.source or ""
-    if source.startswith("imap:"):
-        target = mailsource.parse_imap_url(source[len("imap:") :])
-        conn = mailsource.imap_login(target, _imap_password(cfg, target.user, target.host), cfg.get("imap.ca_bundle"))
-        desk = shared.ImapDesk(conn, target.folder, cfg.get("inbox.sent_folder"))
-        return shared.ImapDeskState(desk, shared.member_name(cfg.get("inbox.member")))
-    if source.startswith("maildir:"):
-        return shared.MaildirDeskState(Path(source[len("maildir:") :]))
-    if source:
+    state = shared.state_for(found.source or "", cfg, common.password_prompt())
+    if found.source and not state.shared:
         out.say(
             _("{source} is read-only: the reply is recorded for you only, not for other desk members").format(
-                source=source.split(":", 1)[-1]
+                source=found.source.split(":", 1)[-1]
             )
         )
-    return shared.DeskState()
+    return state
 
 
 @inbox_app.command("show")
@@ -501,7 +452,12 @@ def inbox_show(
     data["message_id"] = found.facts.message_id
     data["values"] = found.form.values if found.form else {}
     if pdf is not None:
-        data["pdf"] = _write_canonical(pkg, found, pdf)
+        from pathlib import Path
+
+        from supportctl.desk.reply import write_canonical
+
+        write_canonical(pkg, found, Path(pdf))
+        data["pdf"] = pdf
         out.say(_("canonical copy of {id} written to {path}").format(id=found.facts.id, path=pdf))
     if json_output:
         out.write_out(out.envelope("inbox show", data))
@@ -514,9 +470,9 @@ def inbox_show(
         (_("From"), f.sender),
         (_("Subject"), f.subject),
         (_("Message-ID"), f.message_id or "-"),
-        (_("Received"), _when(f.received, zone) + (f" [{f.received_from}]" if f.received else "")),
+        (_("Received"), out.format_iso(f.received, zone, "-") + (f" [{f.received_from}]" if f.received else "")),
         (_("Class"), item.activation_class or "-"),
-        (_("Due"), _when(data["due"], zone)),
+        (_("Due"), out.format_iso(data["due"], zone, "-")),
     ]
     for a in f.attachments:
         role = _(_ROLE[a["role"]]) if a["role"] in _ROLE else a["role"]
@@ -542,48 +498,6 @@ _ROLE = {
     "pdf": N_("another PDF, not a form"),
     "other": N_("not a form"),
 }
-
-
-def _write_canonical(pkg: Package, found: Any, path: str) -> str:
-    """The desk's record of what it activated: the pristine form re-filled with the validated values.
-
-    Made on demand from the values kept with the triage (the same bytes every time), whatever program the
-    applicant filled the form with.
-    """
-    from pathlib import Path
-
-    from supportctl.errors import FormInvalidError
-    from supportctl.form import pdfform
-
-    form = found.form
-    if form is None or not form.ok:
-        raise FormInvalidError(
-            _("{id} has no valid form: there is no canonical copy").format(id=found.facts.id),
-            _("`supportctl inbox show {id}` lists its findings").format(id=found.facts.id),
-        )
-    report = pdfform.FormReport(True, dict(form.values), (), form.activation_class)
-    pdfform.write_atomic(Path(path), pdfform.canonical_pdf(pkg, report))
-    return path
-
-
-def _when(iso: str | None, zone: tzinfo | None) -> str:
-    return out.format_datetime(datetime.fromisoformat(iso).astimezone(zone)) if iso else "-"
-
-
-def _found_on_shared_mailbox(message: str, cfg: Config, pkg: Package) -> tuple[Any, Any]:
-    from supportctl.desk import shared
-    from supportctl.desk import triage as core
-    from supportctl.errors import UsageError
-
-    found = core.find(message, pkg, _inbox_limits(cfg))
-    state = _desk_state(found, cfg)
-    if not isinstance(state, shared.ImapDeskState | shared.MaildirDeskState) or not found.facts.message_id:
-        raise UsageError(
-            _("claims live on a shared mailbox (IMAP or Maildir); {id} was read from elsewhere").format(
-                id=found.facts.id
-            )
-        )
-    return found, state
 
 
 IdArg = Annotated[str, typer.Argument(help=_("An id (or its first 6+ characters) shown by `inbox`."), metavar="ID")]
@@ -617,22 +531,16 @@ def inbox_release(
 
 def _claim_or_release(ctx: typer.Context, message: str, json_output: bool, claim: bool) -> None:
     from supportctl.desk import shared
+    from supportctl.desk import triage as core
 
     begin(ctx, "inbox claim" if claim else "inbox release", json_output)
     cfg = load_config({})
     pkg = load_package(None, cfg)
-    found, state = _found_on_shared_mailbox(message, cfg, pkg)
+    found = core.find(message, pkg, _inbox_limits(cfg))
+    state = _desk_state(found, cfg)
     member = shared.member_name(cfg.get("inbox.member"))
     try:
-        if isinstance(state, shared.ImapDeskState):
-            mid = found.facts.message_id
-            if claim:
-                mark = state.desk.claim(mid, member)
-            else:
-                state.desk.release(mid, member)
-                mark = shared.Mark.from_flags(state.desk.flags(state.desk.uid_of(mid))[0])
-        else:
-            mark = shared.maildir_claim(state.root, found.facts.key, member, claim)
+        mark = state.take(found.facts, member, claim)
     finally:
         state.close()
     others = [m for m in mark.claimed_by if m != member]
@@ -643,11 +551,8 @@ def _claim_or_release(ctx: typer.Context, message: str, json_output: bool, claim
     else:
         out.say(_("{id} released").format(id=found.facts.id))
     if json_output:
-        out.write_out(
-            out.envelope(
-                ctx.meta.get("supportctl.command", "inbox"), {"id": found.facts.id, "claimed_by": list(mark.claimed_by)}
-            )
-        )
+        data = {"id": found.facts.id, "claimed_by": list(mark.claimed_by)}
+        out.write_out(out.envelope("inbox claim" if claim else "inbox release", data))
 
 
 @inbox_app.command("report")
@@ -702,37 +607,14 @@ def inbox_report(
     if json_output:
         out.write_out(out.envelope("inbox report", data))
         return
-    rows = []
-    for cls, fig in sorted(figures.items()):
-        d = fig.to_dict()
-        rows.append(
-            [
-                cls,
-                str(d["received"]),
-                str(d["answered_in_time"]),
-                str(d["answered_late"]),
-                str(d["rejected"]),
-                str(d["open"]),
-                str(d["overdue_now"]),
-                _duration(d["median_business_seconds_to_reply"]),
-                _duration(d["p90_business_seconds_to_reply"]),
-            ]
-        )
-    out.table(
-        _("SLA report"),
-        [
-            _("Class"),
-            _("Received"),
-            _("In time"),
-            _("Late"),
-            _("Rejected"),
-            _("Open"),
-            _("Overdue now"),
-            _("Median"),
-            _("90th pct."),
-        ],
-        rows,
-    )
+    counts = ("received", "answered_in_time", "answered_late", "rejected", "open", "overdue_now")
+    times = ("median_business_seconds_to_reply", "p90_business_seconds_to_reply")
+    rows = [
+        [cls, *(str(d[k]) for k in counts), *(_duration(d[k]) for k in times)]
+        for cls, d in sorted((cls, fig.to_dict()) for cls, fig in figures.items())
+    ]
+    columns = (N_("Class"), N_("Received"), N_("In time"), N_("Late"), N_("Rejected"), N_("Open"), N_("Overdue now"))
+    out.table(_("SLA report"), [_(c) for c in (*columns, N_("Median"), N_("90th pct."))], rows)
     if not rows:
         out.say(_("no registrations received in this period"))
 

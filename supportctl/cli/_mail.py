@@ -11,24 +11,14 @@ import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app, config_app
-from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_package
-from supportctl.errors import ExitCode
+from supportctl.cli.common import JsonOpt, PackageOpt, ServerCaOpt, begin, load_package
+from supportctl.errors import ExitCode, SupportctlError
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
     from supportctl.mail.compose import Composed
     from supportctl.mail.outbox import Entry, SendResult
     from supportctl.mail.submit import SubmitResult
-
-
-def _send(smtp: dict[str, Any], ids: list[str] | None, mode: str) -> list[SendResult]:
-    from supportctl.mail import outbox, submit
-
-    session = submit.open_session(smtp, common.hooks())
-    try:
-        return outbox.send(ids, session, mode=mode)
-    finally:
-        session.close()
 
 
 @app.command()
@@ -48,9 +38,7 @@ def submit(
     eml: Annotated[
         str | None, typer.Option("--eml", help=_("Write the message to FILE instead of sending it."), metavar="FILE")
     ] = None,
-    ca_bundle: Annotated[
-        str | None, typer.Option("--ca-bundle", help=_("CA certificates to verify the server with."), metavar="FILE")
-    ] = None,
+    ca_bundle: ServerCaOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """E-mail the filled form to the registration desk, through the durable outbox.
@@ -63,14 +51,11 @@ def submit(
     from supportctl.form import pdfform as form_core
     from supportctl.form.validation import finding_line
     from supportctl.mail import submit as workflow
+    from supportctl.mail.setup import check_configured_sender
 
-    _cfg, smtp = common.mail_config({"smtp.from": sender, "smtp.cc": cc, "smtp.ca_bundle": ca_bundle})
-    from_setting = _cfg.source("smtp.from")
-    if from_setting.value:  # a bad --from is exit 2, a bad smtp.from in the file exit 8, naming the file
-        from supportctl.mail import compose as mail
-
-        mail.check_sender(str(from_setting.value), "smtp.from", from_setting.source, from_setting.origin)
-    pkg = load_package(package, _cfg)
+    cfg, smtp = common.mail_config({"smtp.from": sender, "smtp.cc": cc, "smtp.ca_bundle": ca_bundle})
+    check_configured_sender(cfg)
+    pkg = load_package(package, cfg)
 
     def queued(entry: Entry, _reused: bool) -> None:
         if not json_output:
@@ -109,38 +94,26 @@ def _render_submit(result: SubmitResult, json_output: bool) -> None:
         return
     assert result.entry is not None and result.sent is not None
     data = {"id": result.entry.id, "message": composed.to_dict()}
-    common.report_sent("submit", result.sent, data, json_output, next_step=_next_after_submit())
-
-
-def _next_after_submit() -> str:
-    """The next step once the form is with the desk: `status` (where it is installed), else `eta`."""
-    from supportctl.cli._base import VERB_MODULES
-
-    if "status" in VERB_MODULES:
-        return _("Next: `supportctl status` shows whether the desk answered and when support will be active.")
-    return _("Next: `supportctl eta` shows when support will be active; the desk replies with the contract number.")
+    next_step = _("Next: `supportctl status` shows whether the desk answered and when support will be active.")
+    common.report_sent("submit", result.sent, data, json_output, next_step=next_step)
 
 
 def _server_line(server: dict[str, Any]) -> str:
     """The server part of `submit --dry-run`: the password's source in words, never the password."""
+    from supportctl.mail.credentials import source_label
+
     host = server["host"] or _("(not configured)")
     port = server["port"] or "-"
     if server["password_source"] == "none":
         return _("Server: {host}:{port} ({security}), no login").format(
             host=host, port=port, security=server["security"]
         )
-    sources = {
-        "env": _("the SUPPORTCTL_SMTP_PASSWORD variable"),
-        "token_command": _("the token command (XOAUTH2)"),
-        "command": _("the password command"),
-        "command (or keyring)": _("the password command or the keyring"),
-        "keyring": _("the system keyring"),
-        "keyring or prompt": _("the system keyring, else a prompt"),
-        "prompt": _("a prompt"),
-    }
-    source = sources.get(server["password_source"], server["password_source"])
     return _("Server: {host}:{port} ({security}), login {user}, password from {source}").format(
-        host=host, port=port, security=server["security"], user=server["username"] or "-", source=source
+        host=host,
+        port=port,
+        security=server["security"],
+        user=server["username"] or "-",
+        source=source_label(server["password_source"]),
     )
 
 
@@ -193,9 +166,9 @@ def outbox_list(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 
 
 def _outbox_list(json_output: bool) -> None:
-    from supportctl.mail import outbox
+    from supportctl.mail.outbox import entries, state_label
 
-    items = outbox.entries()
+    items = entries()
     if json_output:
         out.write_out(out.envelope("outbox list", {"messages": [e.to_dict() for e in items]}))
         return
@@ -205,9 +178,9 @@ def _outbox_list(json_output: bool) -> None:
     rows = [
         [
             e.id,
-            out.token(e.state, common.state_label(e.state)),
+            out.token(e.state, state_label(e.state)),
             str(e.attempts),
-            common.when(e.next_attempt),
+            out.format_iso(e.next_attempt),
             ", ".join(e.recipients),
             e.subject,
             f"{e.last_code or ''} {e.last_text or ''}".strip()[:80],
@@ -234,32 +207,32 @@ def outbox_show(
 ) -> None:
     """Show one message: its state, headers and every attempt."""
     begin(ctx, "outbox show", json_output)
-    from supportctl.mail import outbox
+    from supportctl.mail.outbox import get, state_label
 
-    e = outbox.get(message_id)
+    e = get(message_id)
     if json_output:
         out.write_out(out.envelope("outbox show", e.to_dict()))
         return
     lines = [
         _("ID: {id}").format(id=e.id),
-        _("State: {state}").format(state=common.state_label(e.state)),
+        _("State: {state}").format(state=state_label(e.state)),
         f"Message-ID: {e.message_id}",
         f"From: {e.sender}",
         f"To: {', '.join(e.recipients)}",
         f"Subject: {e.subject}",
-        _("Queued: {when}").format(when=common.when(e.created)),
+        _("Queued: {when}").format(when=out.format_iso(e.created)),
         _("Attempts: {n}").format(n=e.attempts),
     ]
     if e.queue_id:
         lines.append(_("Server queue id: {qid}").format(qid=e.queue_id))
     if e.next_attempt and e.state == "deferred":
-        lines.append(_("Next try: {when}").format(when=common.when(e.next_attempt)))
+        lines.append(_("Next try: {when}").format(when=out.format_iso(e.next_attempt)))
     for addr, (rc, rt) in sorted(e.refused.items()):
         lines.append(_("Recipient {addr} refused: {code} {text}").format(addr=addr, code=rc, text=rt))
     lines.append(_("History:"))
     for h in e.history:
-        state = common.state_label(str(h.get("state")))
-        lines.append(f"  {common.when(h.get('at'))}  {state}  {h.get('code') or ''} {h.get('text') or ''}".rstrip())
+        state = state_label(str(h.get("state")))
+        lines.append(f"  {out.format_iso(h.get('at'))}  {state}  {h.get('code') or ''} {h.get('text') or ''}".rstrip())
     lines.append(_("Message file: {path}").format(path=e.path / "message.eml"))
     out.write_out("\n".join(lines))
 
@@ -268,6 +241,7 @@ def _render_results(command: str, results: list[SendResult], json_output: bool, 
     """One line per message, then the exit code of the worst. With `waiting` (flush, retry --all), messages
     left `uncertain` from earlier runs are named too and make it exit 9: cron must notice them."""
     from supportctl.mail.outbox import entries, worst_exit
+    from supportctl.mail.submit import outcome_line
 
     code = worst_exit(results)
     uncertain = [e.id for e in entries() if e.state == "uncertain"] if waiting else []
@@ -278,7 +252,7 @@ def _render_results(command: str, results: list[SendResult], json_output: bool, 
         out.write_out(out.envelope(command, data, ok=code == ExitCode.OK))
     else:
         for r in results:
-            out.say(common.result_line(r))
+            out.say(outcome_line(r))
     for entry_id in uncertain:
         out.say(
             _(
@@ -307,10 +281,10 @@ def outbox_retry(
 
     if not ids and not all_:
         raise UsageError(_("name message ids or use --all"), _("`supportctl outbox list` shows them"))
+    from supportctl.mail import submit
+
     _cfg, smtp = common.mail_config({})
-    results = _send(smtp, None if all_ else list(ids or []), "retry")
-    if all_:
-        results = [r for r in results if r.skipped != "state"]
+    results = submit.retry(smtp, None if all_ else list(ids or []), common.hooks())
     _render_results("outbox retry", results, json_output, waiting=all_)
 
 
@@ -318,13 +292,10 @@ def outbox_retry(
 def outbox_flush(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """Send what is due (for cron or a timer), over one connection."""
     begin(ctx, "outbox flush", json_output)
-    from supportctl.mail import outbox
+    from supportctl.mail import submit
 
     _cfg, smtp = common.mail_config({})
-    if not any(e.state in ("queued", "deferred") for e in outbox.entries()):
-        _render_results("outbox flush", [], json_output, waiting=True)
-    sent = [r for r in _send(smtp, None, "flush") if r.skipped != "state"]
-    _render_results("outbox flush", sent, json_output, waiting=True)
+    _render_results("outbox flush", submit.flush(smtp, common.hooks()), json_output, waiting=True)
 
 
 @outbox_app.command("resolve")
@@ -408,10 +379,7 @@ def config_smtp(
 ) -> None:
     """Set up sending: server, security, login and where the password comes from. Never stores a password."""
     begin(ctx, "config smtp", json_output)
-    from supportctl.config import SETTINGS, coerce
-    from supportctl.errors import ConfigError, UsageError
-    from supportctl.mail import compose as mail
-    from supportctl.mail import credentials, smtp
+    from supportctl.mail import credentials, setup
 
     cfg, current = common.mail_config({})
     tty = sys.stdin.isatty() and not json_output
@@ -427,109 +395,37 @@ def config_smtp(
         "token_command": token_command,
         "ca_bundle": ca_bundle,
     }
-    questions = {
-        "host": _("SMTP server"),
-        "security": _("Security (starttls, tls, none)"),
-        "port": _("Port"),
-        "username": _("Login name (empty: no login)"),
-        "from": _("Sender address"),
-        "auth": _("Login method (password, xoauth2, none)"),
-        "password_source": _("Password from (auto, env, keyring, command, prompt)"),
-        "password_command": _("Command that prints the password"),
-        "token_command": _("Command that prints the access token"),
-    }
-    chosen: dict[str, Any] = {}
 
-    def ask(key: str) -> None:
-        value = given.get(key)
-        if value is None and tty:
-            default = current.get(f"smtp.{key}")
-            if key == "port" and default is None:
-                default = smtp.DEFAULT_PORTS.get(chosen.get("security") or "starttls")
-            while True:
-                answer = typer.prompt(
-                    questions[key], default="" if default is None else str(default), show_default=True
-                )
-                value = answer.strip() or None
-                if key != "from" or value is None:
-                    break
-                try:  # the same address check as `submit`, asked again on the spot
-                    mail.check_sender(value)
-                    break
-                except UsageError as exc:
-                    out.say("  " + out.error_line(exc.message, exc.hint))
-        elif value is None:
-            value = current.get(f"smtp.{key}")
-            if key == "from" and value:
-                src = cfg.source("smtp.from")
-                mail.check_sender(str(value), "smtp.from", src.source, src.origin)
-        elif key == "from":
-            mail.check_sender(str(value))  # --from: exit 2
-        if value is not None:
-            flag = "--" + key.replace("_", "-")
-            try:
-                value = coerce(SETTINGS[f"smtp.{key}"], value, flag if given.get(key) is not None else str(cfg.path))
-            except ConfigError as exc:
-                if given.get(key) is None:
-                    raise
-                # A bad option value: a usage error (exit 2, with the usage hint), as for every option.
-                raise typer.BadParameter(exc.message.removeprefix(flag + ": "), param_hint=f"'{flag}'") from None
-        chosen[key] = value
+    def ask(question: str, default: str) -> str:
+        return str(typer.prompt(question, default=default, show_default=True))
 
-    for key in ("host", "security", "port", "username", "from", "auth"):
-        ask(key)
-    if chosen.get("auth") == "xoauth2":
-        ask("token_command")
-    elif chosen.get("username") and chosen.get("auth") != "none":
-        ask("password_source")
-        if chosen.get("password_source") in ("command", "auto") and (
-            password_command is not None or chosen.get("password_source") == "command"
-        ):
-            ask("password_command")
-    chosen["ca_bundle"] = given["ca_bundle"] if given["ca_bundle"] is not None else current.get("smtp.ca_bundle")
-    # Every [smtp] key of the file that was not asked about stays as it is (password_command,
-    # allow_plaintext_auth, timeout, cc, ...): the block is rewritten whole.
-    from supportctl.config import read_file
+    def bad_answer(exc: SupportctlError) -> None:
+        out.say("  " + out.error_line(exc.message, exc.hint))
 
-    for key, value in read_file(cfg.path).items():
-        short = key[len("smtp.") :] if key.startswith("smtp.") else None
-        if short and short not in chosen:
-            chosen[short] = value
-    if not chosen.get("host"):
-        raise UsageError(_("no SMTP server given"), _("pass --host or run on a terminal"))
-    if (
-        tty
-        and chosen.get("password_source") == "keyring"
-        and chosen.get("username")
-        and credentials.keyring_available()
-    ):
+    try:
+        chosen = setup.choose(cfg, current, given, ask if tty else None, bad_answer)
+    except setup.BadOptionValue as exc:  # a usage error (exit 2, with the usage hint), as for every option
+        raise typer.BadParameter(exc.message, param_hint=f"'{exc.flag}'") from None
+    keyring = chosen.get("password_source") == "keyring"
+    if tty and keyring and chosen.get("username") and credentials.keyring_available():
         import getpass
 
         pw = getpass.getpass(_("Password to store in the system keyring: "))
         if pw:
             credentials.store_in_keyring(chosen["username"], chosen["host"], pw)
-    if chosen.get("password_source") == "keyring" and not credentials.keyring_available():
+    if keyring and not credentials.keyring_available():
         out.say(
             _("warning: {message}").format(
                 message=_("the password source keyring needs the keyring module: pip install 'supportctl[keyring]'")
             )
         )
-    mail.write_smtp_config(cfg.path, chosen)
+    setup.write_smtp_config(cfg.path, chosen)
     result: dict[str, Any] = {"path": str(cfg.path), "settings": {f"smtp.{k}": v for k, v in chosen.items()}}
     if not json_output:
         out.say(_("Wrote the [smtp] settings to {path} (no password)").format(path=cfg.path))
     if test:
         _fresh, values = common.mail_config({})
-        creds = credentials.obtain(values, prompt=common.password_prompt())
-        outcome = smtp.check_login(smtp.SmtpSettings.from_settings(values), creds)
-        result["test"] = {"ok": outcome.state == "sent", "code": outcome.code, "text": outcome.text}
-        if outcome.state != "sent":
-            from supportctl.errors import ConfigError
-
-            raise ConfigError(
-                _("the test login to {host} failed: {text}").format(host=values["smtp.host"], text=outcome.text),
-                _("the settings are saved; correct them with `supportctl config smtp`"),
-            )
+        result["test"] = setup.test_login(values, common.password_prompt())
         if not json_output:
             out.say(_("Test login to {host}: ok").format(host=values["smtp.host"]))
     if json_output:

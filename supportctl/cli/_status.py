@@ -13,7 +13,7 @@ import typer
 
 from supportctl import output as out
 from supportctl.cli._base import app
-from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package, password_prompt
+from supportctl.cli.common import JsonOpt, PackageOpt, TzOpt, begin, load_config, load_package, password_prompt
 from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
@@ -44,9 +44,7 @@ def status(
             "--interval", help=_("With --watch: seconds between looks at a local mailbox (default 60)."), min=1
         ),
     ] = None,
-    tz: Annotated[
-        str | None, typer.Option("--tz", help=_("Your time zone for display (default: local)."), metavar="TZ")
-    ] = None,
+    tz: TzOpt = None,
     ca_bundle: Annotated[
         str | None,
         typer.Option("--ca-bundle", help=_("CA certificates to verify the IMAP server with."), metavar="FILE"),
@@ -101,32 +99,17 @@ def _data(snap: Any, now: datetime, spec: str | None) -> dict[str, Any]:
     }
 
 
-def _imap_password(cfg: Any, user: str, host: str) -> str:
-    """The same sources as `inbox`: SUPPORTCTL_IMAP_PASSWORD, the keyring, imap.password_command, a prompt."""
-    from supportctl.mail import credentials
-
-    return credentials.imap_password(user, host, cfg.get("imap.password_command"), prompt=password_prompt()).value
-
-
 def _open_mailbox(spec: str, cfg: Any) -> Any:
-    from supportctl.desk import sources
+    from supportctl.desk.sources import open_source
+    from supportctl.mail.status import watermark
 
-    limit = cfg.get("inbox.max_message_bytes")
-    if spec.startswith(("imap://", "imaps://")):
-        from supportctl.mail import status as core
-
-        target = sources.parse_imap_url(spec)
-        wm = core.watermark("imap:" + target.url)
-        return sources.ImapSource(
-            target, _imap_password(cfg, target.user, target.host), limit, wm, cfg.get("imap.ca_bundle")
-        )
     if spec == "-":
         from supportctl.errors import UsageError
 
         raise UsageError(
             _("status reads a mailbox, not standard input"), _("give a Maildir, mbox, directory or imaps://")
         )
-    return sources.open_local(spec, limit)
+    return open_source(spec, cfg, watermark, password_prompt())
 
 
 # ---------------------------------------------------------------- --watch
@@ -168,7 +151,7 @@ def _watch(
         if source is not None:
             source.close()
     code = verdict.exit_code
-    message = _verdict_line(verdict)
+    message = verdict.message
     if json_output:
         errors = []
         if code != ExitCode.OK:
@@ -180,64 +163,18 @@ def _watch(
     raise typer.Exit(int(code))
 
 
-def _verdict_line(v: Any) -> str:
-    lines = {
-        "contract": _("Every registration has its contract number."),
-        "rejected": _("{id}: the registration desk rejected the form."),
-        "overdue": _("{id}: OVERDUE, the due time passed without a contract number."),
-        "failed": _("{id}: the mail server refused the submission; it will not arrive."),
-        "needs-credentials": _("{id}: not sent, the login failed; fix it and `supportctl outbox retry {id}`."),
-        "uncertain": _("{id}: it is uncertain whether the submission arrived; resolve it first."),
-    }
-    return str(lines.get(v.reason, v.reason)).format(id=v.registration or "")
-
-
-# ---------------------------------------------------------------- the screen
-
-
 def _class_label(pkg: Any, name: str | None) -> str:
-    from supportctl.i18n import current_language
+    from supportctl.i18n import localized
 
     if not name:
         return _("unknown (the submitted form could not be read with this package)")
     c = pkg.process.classes.get(name)
-    if c is None:
-        return name
-    return str(c.label.get(current_language()) or c.label.get("en") or name)
-
-
-def _next_step(r: Any, now: datetime, pkg: Any) -> str | None:
-    if r.superseded_by:
-        return _("superseded by {id}").format(id=r.superseded_by)
-    if r.rejected is not None:
-        return _("correct the form (`supportctl fill`), then `supportctl submit --again FORM.pdf`")
-    if r.contract is not None:
-        return None
-    steps = {
-        "queued": _("not sent yet: `supportctl outbox retry {id}` sends it now"),
-        "deferred": _(
-            "the server asked to try later: `supportctl outbox flush` (cron) or `supportctl outbox retry {id}`"
-        ),
-        "failed": _("the server refused it ({text}): correct it and `supportctl submit --again FORM.pdf`"),
-        "needs-credentials": _(
-            "the login failed: fix it (`supportctl config smtp`), then `supportctl outbox retry {id}`"
-        ),
-        "uncertain": _(
-            "the connection broke after the form was handed over: check your sent mail or ask the desk, then "
-            "`supportctl outbox resolve {id} --delivered` or `--resend`"
-        ),
-    }
-    if r.state in steps:
-        return steps[r.state].format(id=r.id, text=r.last_text or "")
-    if r.overdue(now):
-        return _("the due time has passed: ask the registration desk ({address}), quoting “{subject}”").format(
-            address=pkg.process.request_address, subject=r.subject
-        )
-    return None
+    return name if c is None else localized(c.label, name)
 
 
 def _screen(regs: Any, now: datetime, user_tz: Any, pkg: Any) -> str:
     from supportctl.mail.outbox import state_label
+    from supportctl.mail.status import next_step
 
     def when(dt: datetime) -> str:
         return out.format_datetime(dt.astimezone(user_tz))
@@ -268,7 +205,7 @@ def _screen(regs: Any, now: datetime, user_tz: Any, pkg: Any) -> str:
             lines.extend("    - " + reason for reason in r.rejected or [_("(no reasons given)")])
         elif r.submitted_at is not None:
             lines.append("  " + _("Contract number: not arrived yet"))
-        step = _next_step(r, now, pkg)
+        step = next_step(r, now, pkg.process.request_address)
         if step:
             lines.append("  " + _("Next: {step}").format(step=step))
         blocks.append("\n".join(lines))

@@ -6,7 +6,6 @@ The one public helper module of the CLI: command modules import from here, never
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -32,6 +31,15 @@ STREAM_KEY = "supportctl.stream"
 JsonOpt = Annotated[bool, typer.Option("--json", help=_("Print one JSON document (see README) instead of text."))]
 PackageOpt = Annotated[
     str | None, typer.Option("--package", "-p", help=_("Document package (directory or .zip)."), metavar="P")
+]
+TzOpt = Annotated[
+    str | None, typer.Option("--tz", help=_("Your time zone for display (default: local)."), metavar="TZ")
+]
+ServerCaOpt = Annotated[
+    str | None, typer.Option("--ca-bundle", help=_("CA certificates to verify the server with."), metavar="FILE")
+]
+DeliverabilityOpt = Annotated[
+    bool, typer.Option("--check-deliverability", help=_("Also look up the e-mail domain in DNS."))
 ]
 
 
@@ -67,12 +75,10 @@ def load_package(flag: str | None, cfg: Config) -> Package:
 
 
 def os_reason(exc: OSError) -> str:
-    """An unexpected OS error in one line: the file, once, and the reason in words (`errors.os_reason`)."""
-    from supportctl.errors import os_reason as in_words
+    """An unexpected OS error in one line (`errors.os_message`)."""
+    from supportctl.errors import os_message
 
-    if exc.filename:
-        return f"{exc.filename}: {in_words(exc)}"
-    return in_words(exc)
+    return os_message(exc)
 
 
 # ---------------------------------------------------------------- sending (submit, outbox, inbox reply, fetch)
@@ -102,61 +108,6 @@ def hooks(queued: Callable[[Entry, bool], None] | None = None) -> Hooks:
     return Hooks(password_prompt(), out.say, queued)
 
 
-def state_label(state: str) -> str:
-    from supportctl.mail.outbox import state_label
-
-    return state_label(state)
-
-
-def when(iso: object) -> str:
-    """An ISO time from the outbox, in the chosen language's format; as stored if it is not one."""
-    if not iso:
-        return ""
-    try:
-        return out.format_datetime(datetime.fromisoformat(str(iso)))
-    except ValueError:
-        return str(iso)
-
-
-def result_line(r: SendResult) -> str:
-    """One send outcome in words: `<id>: sent (250 ok)`, `<id>: refused permanently: …`."""
-    if r.skipped == "busy":
-        return _("{id}: skipped, another supportctl run is sending it").format(id=r.id)
-    if r.skipped == "expired":
-        return _("{id}: failed, given up after 5 days").format(id=r.id)
-    if r.skipped:
-        return _("{id}: not sent, it is {state} (see `supportctl outbox show {id}`)").format(
-            id=r.id, state=state_label(r.state)
-        )
-    lines = {
-        "sent": _("{id}: sent ({text})"),
-        "deferred": _("{id}: not sent, will be retried: {text}"),
-        "failed": _("{id}: refused permanently: {text}"),
-        "needs-credentials": _("{id}: login failed or no credentials: {text}"),
-        "uncertain": _("{id}: UNCERTAIN whether it was delivered: {text}"),
-    }
-    code = f"{r.code} " if r.code else ""
-    line = lines.get(r.state, "{id}: {text}").format(id=r.id, text=(code + r.text).strip())
-    for addr, (rc, rt) in sorted(r.refused.items()):
-        line += "\n  " + _("recipient {addr} refused: {code} {text}").format(addr=addr, code=rc, text=rt)
-    return line
-
-
-def hint_for(state: str, entry_id: str) -> str | None:
-    """What to do about a message in `state`."""
-    hints = {
-        "deferred": _("it stays in the outbox; `supportctl outbox flush` (cron) or `supportctl outbox retry {id}`"),
-        "needs-credentials": _("fix the login (`supportctl config smtp`), then `supportctl outbox retry {id}`"),
-        "uncertain": _(
-            "check the recipient's mailbox or the sent folder; then `supportctl outbox resolve {id} "
-            "--delivered` or `--resend`"
-        ),
-        "failed": _("read the server's reason; correct and `supportctl submit --again`"),
-    }
-    h = hints.get(state)
-    return h.format(id=entry_id) if h else None
-
-
 def report_sent(
     command: str,
     result: SendResult,
@@ -168,8 +119,10 @@ def report_sent(
     """The outcome of sending one queued message, and the exit status it gives (`SendResult.exit_code`).
 
     `next_step` is said (on stderr) once the message was sent now."""
+    from supportctl.mail.submit import outcome_hint, outcome_line
+
     code = result.exit_code
-    hint = failed_hint if failed_hint and result.state == "failed" else hint_for(result.state, result.id)
+    hint = failed_hint if failed_hint and result.state == "failed" else outcome_hint(result.state, result.id)
     if json_output:
         errors = []
         if code != ExitCode.OK:
@@ -179,7 +132,7 @@ def report_sent(
         if result.skipped == "state" and result.state == "sent":
             out.say(_("{id}: sent before").format(id=result.id))
         else:
-            out.say(result_line(result))
+            out.say(outcome_line(result))
         if hint:
             out.say("  " + hint)
         if next_step and result.state == "sent" and not result.skipped:

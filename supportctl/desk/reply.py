@@ -31,6 +31,25 @@ def find(ref: str, pkg: Package, limits: inbox.Limits, validator: inbox.Validato
     return inbox.find(ref, pkg, limits, validator)
 
 
+def write_canonical(pkg: Package, found: Found, path: Path) -> None:
+    """The desk's record of what it activated: the pristine form re-filled with the validated values.
+
+    Made on demand from the values kept with the triage (the same bytes every time), whatever program the
+    applicant filled the form with.
+    """
+    from supportctl.errors import FormInvalidError
+    from supportctl.form import pdfform
+
+    form = found.form
+    if form is None or not form.ok:
+        raise FormInvalidError(
+            _("{id} has no valid form: there is no canonical copy").format(id=found.facts.id),
+            _("`supportctl inbox show {id}` lists its findings").format(id=found.facts.id),
+        )
+    report = pdfform.FormReport(True, dict(form.values), (), form.activation_class)
+    pdfform.write_atomic(path, pdfform.canonical_pdf(pkg, report))
+
+
 def _languages(form: inbox.CheckedForm | None) -> list[str]:
     preferred = str(form.values.get("language", "")) if form else ""
     return ["en", "de"] if preferred == "en" else ["de", "en"]
@@ -232,6 +251,34 @@ class ReplyResult:
     @property
     def exit_code(self) -> ExitCode:
         return self.sent.exit_code if self.sent is not None else ExitCode.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        """The --json record: the reply to whom, and where it went (printed, a .eml file, the outbox)."""
+        msg = self.message
+        d: dict[str, Any] = {
+            "id": self.found.facts.id,
+            "action": self.action,
+            "to": str(msg["To"]),
+            "message_id": str(msg["Message-ID"]),
+        }
+        if self.dry_run:
+            return {**d, "dry_run": True, "message": readable(msg)}
+        if self.eml is not None:
+            return {**d, "eml": str(self.eml), "sent": False}
+        assert self.queued is not None
+        d.update(outbox=self.queued.entry.id, message_id=self.queued.entry.message_id)
+        d["sent"] = self.sent is not None and self.sent.state == "sent"
+        return d
+
+
+def readable(msg: EmailMessage) -> str:
+    """The reply as a person reads it: headers decoded, the text as text (not quoted-printable)."""
+    from email import message_from_bytes, policy
+
+    parsed = message_from_bytes(bytes(msg), policy=policy.default)
+    head = "\n".join(f"{k}: {v}" for k, v in parsed.items())
+    body = parsed.get_body(("plain",))
+    return head + "\n\n" + (body.get_content() if body is not None else "")
 
 
 def reply(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -439,8 +440,16 @@ class DeskState:
     The base class is the read-only case (mbox, .eml files, stdin): nothing on the mailbox to change.
     """
 
+    shared = False
+
     def claim(self, facts: Any, outcome: str, again: bool) -> Any:
         return None
+
+    def take(self, facts: Any, member: str, claim: bool) -> Mark:
+        """`inbox claim` (`claim`) or `inbox release`: the registration's marks afterwards."""
+        raise UsageError(
+            _("claims live on a shared mailbox (IMAP or Maildir); {id} was read from elsewhere").format(id=facts.id)
+        )
 
     def replied(self, token: Any, outcome: str, reply: bytes, facts: Any) -> None:
         return None
@@ -453,8 +462,18 @@ class DeskState:
 
 
 class ImapDeskState(DeskState):
+    shared = True
+
     def __init__(self, desk: ImapDesk, member: str) -> None:
         self.desk, self.member = desk, member
+
+    def take(self, facts: Any, member: str, claim: bool) -> Mark:
+        if not facts.message_id:
+            return super().take(facts, member, claim)
+        if claim:
+            return self.desk.claim(facts.message_id, member)
+        self.desk.release(facts.message_id, member)
+        return Mark.from_flags(self.desk.flags(self.desk.uid_of(facts.message_id))[0])
 
     def claim(self, facts: Any, outcome: str, again: bool) -> Any:
         if not facts.message_id:
@@ -479,8 +498,15 @@ class ImapDeskState(DeskState):
 class MaildirDeskState(DeskState):
     """A shared Maildir: the `R` flag is set by renaming the file, before the reply is queued."""
 
+    shared = True
+
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def take(self, facts: Any, member: str, claim: bool) -> Mark:
+        if not facts.message_id:
+            return super().take(facts, member, claim)
+        return maildir_claim(self.root, facts.key, member, claim)
 
     def claim(self, facts: Any, outcome: str, again: bool) -> Any:
         new_key = maildir_mark_replied(self.root, facts.key, outcome, again)
@@ -494,3 +520,21 @@ class MaildirDeskState(DeskState):
                 os.rename(self.root / new, self.root / sub / name)
             except OSError:
                 pass
+
+
+def state_for(source: str, cfg: Any, prompt: Callable[[str], str] | None = None) -> DeskState:
+    """Where a registration read from `source` keeps the shared state: IMAP flags, a Maildir's flags, or
+    nowhere (the base `DeskState`: a read-only source, recorded for this desk member only)."""
+    if source.startswith("imap:"):
+        from supportctl.desk import sources
+        from supportctl.mail import credentials
+
+        target = sources.parse_imap_url(source[len("imap:") :])
+        command = cfg.get("imap.password_command")
+        password = credentials.imap_password(target.user, target.host, command, prompt=prompt).value
+        conn = sources.imap_login(target, password, cfg.get("imap.ca_bundle"))
+        desk = ImapDesk(conn, target.folder, cfg.get("inbox.sent_folder"))
+        return ImapDeskState(desk, member_name(cfg.get("inbox.member")))
+    if source.startswith("maildir:"):
+        return MaildirDeskState(Path(source[len("maildir:") :]))
+    return DeskState()

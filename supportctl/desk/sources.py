@@ -805,3 +805,23 @@ def open_local(spec: str, limit: int, stdin: IO[bytes] | None = None) -> Source:
             return MboxSource(path, limit)  # an empty mbox: nothing to list, and inbox says so
         raise InvalidInputError(_("{path} is neither a mailbox nor a mail message").format(path=spec), _(_EXPECTED))
     raise InvalidInputError(_("{path}: no such mailbox").format(path=spec), _(_EXPECTED))
+
+
+def open_source(
+    spec: str,
+    cfg: Any,
+    watermark: Callable[[str], Watermark | None],
+    prompt: Callable[[str], str] | None = None,
+    stdin: IO[bytes] | None = None,
+) -> Source:
+    """The mailbox `spec` names, as `inbox` and `status` read it: imap[s]:// (from `watermark("imap:" + url)` on,
+    logged in with SUPPORTCTL_IMAP_PASSWORD, the keyring, imap.password_command or `prompt`), else a local one."""
+    limit = cfg.get("inbox.max_message_bytes")
+    if not spec.startswith(("imap://", "imaps://")):
+        return open_local(spec, limit, stdin)
+    from supportctl.mail import credentials
+
+    target = parse_imap_url(spec)
+    wm = watermark("imap:" + target.url)
+    secret = credentials.imap_password(target.user, target.host, cfg.get("imap.password_command"), prompt=prompt)
+    return ImapSource(target, secret.value, limit, wm, cfg.get("imap.ca_bundle"))

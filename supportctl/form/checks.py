@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from supportctl.form.snapshot import Snapshot
 from supportctl.form.validation import Finding
-from supportctl.i18n import _
+from supportctl.i18n import N_, _
 from supportctl.package.manifest import Package
 
 
@@ -37,26 +37,12 @@ def _forbidden_message(code: str, key: str) -> str:
 
 def outside(before: int, after: int) -> list[Finding]:
     """Findings for bytes before `%PDF-` or after the last `%%EOF` (a file that is also a zip, HTML…)."""
-    found = []
-    if before:
-        found.append(
-            Finding(
-                None,
-                "data-outside-pdf",
-                _("the file has {n} bytes of other data before the PDF starts").format(n=before),
-                _("send the PDF file itself, as the PDF program saved it"),
-            )
-        )
-    if after:
-        found.append(
-            Finding(
-                None,
-                "data-outside-pdf",
-                _("the file has {n} bytes of other data after the PDF ends").format(n=after),
-                _("send the PDF file itself, as the PDF program saved it"),
-            )
-        )
-    return found
+    where = (
+        (before, N_("the file has {n} bytes of other data before the PDF starts")),
+        (after, N_("the file has {n} bytes of other data after the PDF ends")),
+    )
+    hint = N_("send the PDF file itself, as the PDF program saved it")
+    return [Finding(None, "data-outside-pdf", _(text).format(n=n), _(hint)) for n, text in where if n]
 
 
 def integrity(tpl: Snapshot, got: Snapshot) -> list[Finding]:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from supportctl.errors import FormInvalidError, InvalidInputError, SupportctlError
+from supportctl.errors import ExitCode, FormInvalidError, InvalidInputError, SupportctlError
 from supportctl.form import checks, fonts, pdfutil
 from supportctl.form.snapshot import Snapshot, read, text
 from supportctl.form.validation import Finding, activation_class, validate_values
@@ -159,6 +159,65 @@ def validate_pdf(
     bad_fields = {f.field for f in findings}
     findings += [f for f in checks.appearances(pkg, tpl.snapshot, snap) if f.field not in bad_fields]
     return FormReport(not findings, values, tuple(findings), activation_class(pkg, values))
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """One file of `validate`: its report, or why it is not a readable PDF; where its canonical copy went."""
+
+    path: str
+    report: FormReport | None = None
+    error: InvalidInputError | None = None
+    canonical: str | None = None
+    wants_canonical: bool = False
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.report is None:
+            return ExitCode.INVALID_INPUT
+        return ExitCode.OK if self.report.ok else ExitCode.FORM_INVALID
+
+    def to_dict(self) -> dict[str, object]:
+        if self.report is None:
+            assert self.error is not None
+            return {"path": self.path, "ok": False, "error": self.error.to_dict()}
+        d: dict[str, object] = {"path": self.path, "error": None, **self.report.to_dict()}
+        if self.wants_canonical:
+            d["canonical"] = self.canonical
+        return d
+
+    def error_dict(self) -> dict[str, object] | None:
+        """The --json error of this file, with its path; None for a valid form."""
+        if self.error is not None:
+            return {**self.error.to_dict(), "path": self.path}
+        if self.report is None or self.report.ok:
+            return None
+        problems = _("{path}: {n} problem(s)").format(path=self.path, n=len(self.report.findings))
+        return {**FormInvalidError(problems).to_dict(), "path": self.path}
+
+
+def check_files(
+    pkg: Package, paths: Iterable[str], *, check_deliverability: bool = False, canonical: str | None = None
+) -> Iterator[FileCheck]:
+    """`validate`: each file checked in turn; a valid one's canonical copy written to `canonical`."""
+    from supportctl.errors import os_message
+    from supportctl.fsutil import open_regular
+
+    for name in paths:
+        try:
+            with open_regular(name, follow_symlinks=True) as fh:  # a FIFO or device is refused, not read
+                data = fh.read(pdfutil.MAX_PDF_BYTES + 1)
+            report = validate_pdf(pkg, data, name=name, check_deliverability=check_deliverability)
+        except (OSError, InvalidInputError) as exc:
+            yield FileCheck(
+                name, error=exc if isinstance(exc, InvalidInputError) else InvalidInputError(os_message(exc))
+            )
+            continue
+        written = None
+        if canonical is not None and report.ok:
+            write_atomic(Path(canonical), canonical_pdf(pkg, report))
+            written = canonical
+        yield FileCheck(name, report, canonical=written, wants_canonical=canonical is not None)
 
 
 # ---------------------------------------------------------------- fill

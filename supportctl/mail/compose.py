@@ -241,69 +241,6 @@ def open_session(settings: Mapping[str, Any], prompt: Any = None, warn: Any = No
     )
 
 
-def write_smtp_config(path: Any, values: Mapping[str, object]) -> None:
-    """Replace the `[smtp]` table of the config file (comments elsewhere are kept), atomically.
-
-    Never writes a password: `values` with a password-like key is a programming error.
-    """
-    import sys
-    from pathlib import Path
-
-    from supportctl.fsutil import atomic_write_text
-    from supportctl.mail.credentials import FORBIDDEN_KEYS
-
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    import json
-
-    p = Path(path)
-    assert not any(f"smtp.{k}" in FORBIDDEN_KEYS for k in values)
-    from supportctl import paths
-    from supportctl.fsutil import private_dir, read_regular
-
-    if p.parent == paths.config_dir():
-        private_dir(p.parent)  # ours: 0700, never a link, never someone else's
-    try:
-        old = read_regular(p, 1 << 20, follow_symlinks=True, error=ConfigError).decode("utf-8")
-    except FileNotFoundError:
-        old = ""
-    kept: list[str] = []
-    skipping = False
-    for line in old.splitlines():
-        stripped = line.strip()
-        if re.match(r"^\[\s*smtp\s*\]\s*(#.*)?$", stripped):
-            skipping = True
-            continue
-        if skipping and stripped.startswith("["):
-            skipping = False
-        if not skipping:
-            kept.append(line)
-    while kept and not kept[-1].strip():
-        kept.pop()
-    block = ["[smtp]"]
-    for key, value in values.items():
-        if value is None or value == "":
-            continue
-        if isinstance(value, bool):
-            rendered = "true" if value else "false"
-        elif isinstance(value, int):
-            rendered = str(value)
-        else:
-            rendered = json.dumps(str(value), ensure_ascii=False)
-        block.append(f"{key} = {rendered}")
-    text = "\n".join([*kept, "", *block]).lstrip("\n") + "\n"
-    try:
-        tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            _("cannot update {path}: {reason}").format(path=p, reason=exc),
-            _("fix or move the config file, then run `supportctl config smtp` again"),
-        ) from None
-    atomic_write_text(p, text, 0o600)
-
-
 def compose_request(pkg: Package, sender: str | None, membership_id: str | None) -> EmailMessage:
     """The e-mail asking the registration desk for the document package, in German and English.
 

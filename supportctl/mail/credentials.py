@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from supportctl.errors import ConfigError
-from supportctl.i18n import _
+from supportctl.i18n import N_, _
 
 ENV_PASSWORD = "SUPPORTCTL_SMTP_PASSWORD"
 KEYRING_SERVICE = "supportctl-smtp"
@@ -252,6 +252,22 @@ def describe_source(settings: Mapping[str, Any], environ: Mapping[str, str] | No
             return "command (or keyring)"
         return "keyring or prompt"
     return source
+
+
+# `describe_source`'s codes in words (for `submit --dry-run`).
+_SOURCE_WORDS = {
+    "env": N_("the SUPPORTCTL_SMTP_PASSWORD variable"),
+    "token_command": N_("the token command (XOAUTH2)"),
+    "command": N_("the password command"),
+    "command (or keyring)": N_("the password command or the keyring"),
+    "keyring": N_("the system keyring"),
+    "keyring or prompt": N_("the system keyring, else a prompt"),
+    "prompt": N_("a prompt"),
+}
+
+
+def source_label(code: str) -> str:
+    return _(_SOURCE_WORDS[code]) if code in _SOURCE_WORDS else code
 
 
 def imap_password(

@@ -238,6 +238,37 @@ class Registration:
         }
 
 
+def next_step(r: Registration, now: datetime, request_address: str) -> str | None:
+    """What the applicant should do about `r` now, if anything."""
+    if r.superseded_by:
+        return _("superseded by {id}").format(id=r.superseded_by)
+    if r.rejected is not None:
+        return _("correct the form (`supportctl fill`), then `supportctl submit --again FORM.pdf`")
+    if r.contract is not None:
+        return None
+    steps = {
+        "queued": _("not sent yet: `supportctl outbox retry {id}` sends it now"),
+        "deferred": _(
+            "the server asked to try later: `supportctl outbox flush` (cron) or `supportctl outbox retry {id}`"
+        ),
+        "failed": _("the server refused it ({text}): correct it and `supportctl submit --again FORM.pdf`"),
+        "needs-credentials": _(
+            "the login failed: fix it (`supportctl config smtp`), then `supportctl outbox retry {id}`"
+        ),
+        "uncertain": _(
+            "the connection broke after the form was handed over: check your sent mail or ask the desk, then "
+            "`supportctl outbox resolve {id} --delivered` or `--resend`"
+        ),
+    }
+    if r.state in steps:
+        return steps[r.state].format(id=r.id, text=r.last_text or "")
+    if r.overdue(now):
+        return _("the due time has passed: ask the registration desk ({address}), quoting “{subject}”").format(
+            address=request_address, subject=r.subject
+        )
+    return None
+
+
 def _registration(rec: dict[str, Any], engine: Any) -> Registration:
     def when(value: Any) -> datetime | None:
         try:
@@ -350,6 +381,18 @@ class Verdict:
     exit_code: ExitCode | None
     reason: str  # "contract" | "rejected" | "overdue" | "failed" | "needs-credentials" | "uncertain" | "waiting"
     registration: str | None = None
+
+    @property
+    def message(self) -> str:
+        lines = {
+            "contract": _("Every registration has its contract number."),
+            "rejected": _("{id}: the registration desk rejected the form."),
+            "overdue": _("{id}: OVERDUE, the due time passed without a contract number."),
+            "failed": _("{id}: the mail server refused the submission; it will not arrive."),
+            "needs-credentials": _("{id}: not sent, the login failed; fix it and `supportctl outbox retry {id}`."),
+            "uncertain": _("{id}: it is uncertain whether the submission arrived; resolve it first."),
+        }
+        return lines.get(self.reason, self.reason).format(id=self.registration or "")
 
 
 _STATE_VERDICT = {

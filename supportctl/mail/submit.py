@@ -70,6 +70,33 @@ def send_now(session: Session, entry: Entry) -> SendResult:
     return outbox.send([entry.id], session, mode="submit")[0]
 
 
+def send_queued(smtp: Mapping[str, Any], ids: list[str] | None, mode: str, hooks: Hooks = NO_HOOKS) -> list[SendResult]:
+    """Send messages of the outbox (`ids`, or every one `mode` makes eligible) over one connection."""
+    from supportctl.mail import outbox
+
+    session = open_session(smtp, hooks)
+    try:
+        return outbox.send(ids, session, mode=mode)
+    finally:
+        session.close()
+
+
+def retry(smtp: Mapping[str, Any], ids: list[str] | None, hooks: Hooks = NO_HOOKS) -> list[SendResult]:
+    """`outbox retry`: these messages now, whatever their backoff; `ids` None: every pending one (a message
+    that is not pending is then left out, not reported)."""
+    results = send_queued(smtp, ids, "retry", hooks)
+    return results if ids is not None else [r for r in results if r.skipped != "state"]
+
+
+def flush(smtp: Mapping[str, Any], hooks: Hooks = NO_HOOKS) -> list[SendResult]:
+    """`outbox flush`: what is due, over one connection; no connection at all when nothing waits."""
+    from supportctl.mail import outbox
+
+    if not any(e.state in ("queued", "deferred") for e in outbox.entries()):
+        return []
+    return [r for r in send_queued(smtp, None, "flush", hooks) if r.skipped != "state"]
+
+
 def server_summary(smtp: Mapping[str, Any]) -> dict[str, Any]:
     """Where `submit` would send (for --dry-run): the password's source, never the password."""
     from supportctl.mail import credentials
@@ -182,3 +209,44 @@ def queue_and_send(
         return entry, send_now(session, entry)
     finally:
         session.close()
+
+
+def outcome_line(r: SendResult) -> str:
+    """One send outcome in words: `<id>: sent (250 ok)`, `<id>: refused permanently: …`."""
+    from supportctl.mail.outbox import state_label
+
+    if r.skipped == "busy":
+        return _("{id}: skipped, another supportctl run is sending it").format(id=r.id)
+    if r.skipped == "expired":
+        return _("{id}: failed, given up after 5 days").format(id=r.id)
+    if r.skipped:
+        return _("{id}: not sent, it is {state} (see `supportctl outbox show {id}`)").format(
+            id=r.id, state=state_label(r.state)
+        )
+    lines = {
+        "sent": _("{id}: sent ({text})"),
+        "deferred": _("{id}: not sent, will be retried: {text}"),
+        "failed": _("{id}: refused permanently: {text}"),
+        "needs-credentials": _("{id}: login failed or no credentials: {text}"),
+        "uncertain": _("{id}: UNCERTAIN whether it was delivered: {text}"),
+    }
+    code = f"{r.code} " if r.code else ""
+    line = lines.get(r.state, "{id}: {text}").format(id=r.id, text=(code + r.text).strip())
+    for addr, (rc, rt) in sorted(r.refused.items()):
+        line += "\n  " + _("recipient {addr} refused: {code} {text}").format(addr=addr, code=rc, text=rt)
+    return line
+
+
+def outcome_hint(state: str, entry_id: str) -> str | None:
+    """What to do about a message left in `state` (None: nothing to do)."""
+    hints = {
+        "deferred": _("it stays in the outbox; `supportctl outbox flush` (cron) or `supportctl outbox retry {id}`"),
+        "needs-credentials": _("fix the login (`supportctl config smtp`), then `supportctl outbox retry {id}`"),
+        "uncertain": _(
+            "check the recipient's mailbox or the sent folder; then `supportctl outbox resolve {id} "
+            "--delivered` or `--resend`"
+        ),
+        "failed": _("read the server's reason; correct and `supportctl submit --again`"),
+    }
+    h = hints.get(state)
+    return h.format(id=entry_id) if h else None

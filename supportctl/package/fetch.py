@@ -87,6 +87,34 @@ _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE
 _UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 
 
+def options_from(
+    cfg: Any, *, sha256: str | None, force: bool, force_download: bool, prompt: Any = None
+) -> FetchOptions:
+    """The download's options from the resolved `fetch.*` settings. A password for the server is looked for
+    only when it asks (401): `fetch.password_command`, the keyring, then `prompt` (a file holding one is refused)."""
+    from supportctl import config
+    from supportctl.mail import credentials
+
+    credentials.refuse_secrets_in_file(config.read_file(cfg.path), cfg.path)
+    settings = {k: r.value for k, r in cfg.values.items() if k.startswith("fetch.")}
+
+    def password(user: str, host: str) -> str:
+        return credentials.password_for(user, host, settings, credentials.FETCH_SECRETS, prompt=prompt).value
+
+    return FetchOptions(
+        dest=Path(cfg.get("fetch.dest")),
+        sha256=sha256,
+        max_size=parse_size(cfg.get("fetch.max_size")),
+        force=force,
+        ca_bundle=cfg.get("fetch.ca_bundle"),
+        timeout=float(cfg.get("fetch.timeout")),
+        deadline=float(cfg.get("fetch.deadline")),
+        force_download=force_download,
+        username=cfg.get("fetch.username"),
+        password=password,
+    )
+
+
 def parse_size(text: str) -> int:
     """`100MB` -> 100_000_000, `1.5GiB` -> 1_610_612_736, `4096` -> 4096."""
     m = _SIZE_RE.match(text)

@@ -143,6 +143,16 @@ def select(pkg: Package, wanted: list[str]) -> list[PrintItem]:
     return items
 
 
+def items_for(pkg: Package, wanted: list[str], filled: Callable[[Path], PrintItem]) -> list[PrintItem]:
+    """What `print` prints for its arguments, in their order: document ids (through `select`) and filled forms
+    (`filled(path)`); no argument: every printable document."""
+    if not wanted:
+        return select(pkg, [])
+    ids = [w for w in wanted if not is_file_argument(w)]
+    by_id = iter(select(pkg, ids) if ids else ())
+    return [filled(Path(w)) if is_file_argument(w) else next(by_id) for w in wanted]
+
+
 def is_file_argument(arg: str) -> bool:
     """`print FILE.pdf` names a file; document ids never end in .pdf nor hold a path separator."""
     return arg.lower().endswith(".pdf") or "/" in arg or os.sep in arg
@@ -543,6 +553,17 @@ def _state_word(state: str) -> str:
         "sent": _("sent"),
     }
     return words.get(state, state)
+
+
+def source_words(source: str) -> str:
+    """Where the printer was chosen (`PrintResult.printer_source`), as the person would set it."""
+    where = {
+        "flag": "--printer",
+        "env": "SUPPORTCTL_PRINT_PRINTER",
+        "file": _("print.printer in the config"),
+        "default": _("the system default"),
+    }
+    return where.get(source, source)  # PRINTER, LPDEST: the variable's name
 
 
 def state_word(state: str) -> str:

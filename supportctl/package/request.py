@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from supportctl.errors import ConfigError, ExitCode, UsageError
 from supportctl.i18n import _
@@ -35,6 +35,15 @@ class RequestResult:
     @property
     def exit_code(self) -> ExitCode:
         return self.sent.exit_code if self.sent is not None else ExitCode.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        msg = self.message
+        head = {"to": msg["To"], "from": msg["From"], "subject": msg["Subject"]}
+        if self.entry is None:
+            assert self.eml is not None
+            return {"eml": str(self.eml.absolute()), **head}
+        sent = self.sent is not None and self.sent.state == "sent"
+        return {"outbox": self.entry.id, **head, "message_id": self.entry.message_id, "sent": sent}
 
 
 def request_package(

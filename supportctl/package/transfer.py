@@ -218,32 +218,27 @@ def _open(url: str, headers: dict[str, str], req: Request, tls: Tls, shown: str,
     try:
         return opener.open(request, timeout=req.timeout)
     except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, ssl.SSLError):
-            raise tls_error(reason, shown, host, tls) from None
-        if proxy is not None:
-            raise proxy_error(proxy, reason, shown) from None
-        if isinstance(reason, TimeoutError):
-            raise transfer_error(
-                _("download of {url} failed: no answer within {seconds} s").format(
-                    url=shown, seconds=f"{req.timeout:g}"
-                )
-            ) from None
-        text = getattr(reason, "strerror", None) or str(reason)
-        raise transfer_error(_("download of {url} failed: {reason}").format(url=shown, reason=text)) from None
+        raise _open_failed(exc.reason, shown, host, tls, proxy, req.timeout) from None
     except ssl.SSLError as exc:
         raise tls_error(exc, shown, host, tls) from None
     except (TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
-        if proxy is not None:
-            raise proxy_error(proxy, exc, shown) from None
-        if isinstance(exc, TimeoutError):
-            raise transfer_error(
-                _("download of {url} failed: no answer within {seconds} s").format(
-                    url=shown, seconds=f"{req.timeout:g}"
-                )
-            ) from None
-        text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise transfer_error(_("download of {url} failed: {reason}").format(url=shown, reason=text)) from None
+        raise _open_failed(exc, shown, host, tls, proxy, req.timeout) from None
+
+
+def _open_failed(
+    reason: object, shown: str, host: str, tls: Tls, proxy: tuple[str, str] | None, timeout: float
+) -> TransferError:
+    """Why the connection or the request failed, in one sentence: TLS, the proxy, no answer, the OS's reason."""
+    if isinstance(reason, ssl.SSLError):
+        return tls_error(reason, shown, host, tls)
+    if proxy is not None:
+        return proxy_error(proxy, reason, shown)
+    if isinstance(reason, TimeoutError):
+        return transfer_error(
+            _("download of {url} failed: no answer within {seconds} s").format(url=shown, seconds=f"{timeout:g}")
+        )
+    text = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
+    return transfer_error(_("download of {url} failed: {reason}").format(url=shown, reason=text))
 
 
 def _next_hop(resp: Any, current: str, shown: str, req: Request, seen: list[str]) -> str:
@@ -365,15 +360,6 @@ def _stream(
                 progress(done, total)
         if total is not None and done < total:
             raise http.client.IncompleteRead(b"", total - done)
-    except http.client.IncompleteRead:
-        raise _Broke(
-            transfer_error(
-                _("download of {url} broke off: received {done} of {total} bytes").format(
-                    url=shown, done=done, total=total
-                )
-            ),
-            done,
-        ) from None
     except TimeoutError:
         raise transfer_error(
             _("download of {url} stalled: no data for {seconds} s after {done} bytes").format(
@@ -381,15 +367,16 @@ def _stream(
             )
         ) from None
     except (ConnectionError, http.client.HTTPException, ssl.SSLError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise _Broke(
-            transfer_error(
-                _("download of {url} broke off after {done} bytes: {reason}").format(
-                    url=shown, done=done, reason=reason
-                )
-            ),
-            done,
-        ) from None
+        if isinstance(exc, http.client.IncompleteRead):  # the server closed before Content-Length was reached
+            message = _("download of {url} broke off: received {done} of {total} bytes").format(
+                url=shown, done=done, total=total
+            )
+        else:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            message = _("download of {url} broke off after {done} bytes: {reason}").format(
+                url=shown, done=done, reason=reason
+            )
+        raise _Broke(transfer_error(message), done) from None
     return done
 
 

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from supportctl.errors import InvalidInputError, SupportctlError
@@ -88,6 +88,29 @@ def step_to_dict(s: cal.Step) -> dict[str, Any]:
             offset_after=utc_offset(s.offset_after.total_seconds()),
         )
     return d
+
+
+def step_text(s: cal.Step) -> str:
+    """One line of `eta --explain`: a business-time window, a skipped day or a clock change, in words."""
+    from supportctl.i18n import current_language
+    from supportctl.output import format_date, format_duration
+
+    day = format_date(s.day)
+    if s.kind == "window":
+        return _("{day} {start}-{end}: {used} of business time").format(
+            day=day, start=f"{s.start:%H:%M}", end=f"{s.end:%H:%M}", used=format_duration(s.used_seconds)
+        )
+    if s.kind == "skip" and s.reason == "holiday" and s.name is not None:
+        name = s.name[0] if current_language() == "de" else s.name[1]
+        return _("{day}: skipped, public holiday ({name})").format(day=day, name=name)
+    if s.kind == "skip":
+        return _("{day}: skipped, not a business day").format(day=day)
+    assert s.offset_before is not None and s.offset_after is not None  # the only other kind: "dst"
+    return _("{day}: clocks change from UTC{before} to UTC{after}").format(
+        day=day,
+        before=utc_offset(s.offset_before.total_seconds()),
+        after=utc_offset(s.offset_after.total_seconds()),
+    )
 
 
 def utc_offset(seconds: float) -> str:
@@ -268,6 +291,42 @@ def run_batch(
                 yield new(BatchResult, (n, name, start_iso, cal_.iso_at(clock, i), due_iso))
         except SupportctlError as exc:
             yield BatchError(n, exc, raw.rstrip("\r\n"))
+
+
+def write_batch(
+    engine: Engine, lines: Iterable[str], default_class: str, input_tz: ZoneInfo, stream: IO[str], fmt: str
+) -> int:
+    """`--batch` as a stream: one NDJSON object (`fmt` "ndjson") or CSV row per result and per unreadable line,
+    written as they come, so a large batch is never held in memory. Returns the number of unreadable lines."""
+    failed = 0
+    records = run_batch(engine, lines, default_class, input_tz)
+    if fmt == "csv":
+        import csv
+
+        w = csv.writer(stream, lineterminator="\n")
+        w.writerow(["line", "class", "start", "clock_starts", "due", "error"])
+        for rec in records:
+            if isinstance(rec, BatchError):
+                failed += 1
+                w.writerow([rec.line, "", "", "", "", rec.error.message])
+            else:
+                w.writerow([*rec, ""])
+        return failed
+    from supportctl.output import ndjson
+
+    write = stream.write
+    # NDJSON by hand: the values are ISO strings and class names, quoted once per class.
+    quoted = {name: json.dumps(name) for name in engine.classes}
+    for rec in records:
+        if isinstance(rec, BatchError):
+            failed += 1
+            write(ndjson(rec.to_dict()) + "\n")
+        else:
+            write(
+                f'{{"line": {rec.line}, "class": {quoted[rec.activation_class]}, "start": "{rec.start}", '
+                f'"clock_starts": "{rec.clock_starts}", "due": "{rec.due}"}}\n'
+            )
+    return failed
 
 
 def _fast_when(text: str, input_tz: ZoneInfo) -> datetime:

@@ -1,0 +1,252 @@
+"""`fill`'s values: from --data and --set, the profile and the draft, and the interview that asks for the rest.
+
+The interview's rules live here (the asking order, numbers for choices, a suggestion one key takes, the
+review, the draft saved after every answer); the CLI supplies how to ask and how to talk (`input`, stderr).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Container, Iterable
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from supportctl.errors import InvalidInputError, UsageError
+from supportctl.i18n import _, localized
+
+if TYPE_CHECKING:
+    from supportctl.config import Config
+    from supportctl.form.validation import Value
+    from supportctl.package.manifest import FieldSpec, Package
+
+MAX_DATA_BYTES = 1 << 20
+
+
+class Abandoned(Exception):
+    """The person stopped answering (end of input) in the middle of the interview: the draft is kept."""
+
+
+def read_values(source: str) -> dict[str, Any]:
+    """`--data FILE|-`: a JSON or TOML object of field values."""
+    import json
+
+    from supportctl.errors import os_reason
+    from supportctl.fsutil import open_regular
+
+    if source == "-":
+        text = sys.stdin.read(MAX_DATA_BYTES)
+        where = _("standard input")
+    else:
+        try:
+            with open_regular(source, follow_symlinks=True) as fh:  # a FIFO or device is refused, not read
+                text = fh.read(MAX_DATA_BYTES).decode("utf-8")
+        except OSError as exc:
+            raise InvalidInputError(
+                _("cannot read {path}: {reason}").format(path=source, reason=os_reason(exc))
+            ) from None
+        except UnicodeDecodeError:
+            raise InvalidInputError(
+                _("cannot read {path}: it is not UTF-8 text").format(path=source),
+                _("save it as UTF-8 (JSON or TOML)"),
+            ) from None
+        where = source
+    try:
+        data = json.loads(text)
+    except ValueError:
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidInputError(
+                _("{where} is neither a JSON nor a TOML object: {reason}").format(where=where, reason=exc),
+                _('e.g. {"first_name": "Łukasz", "terms_accepted": true}'),
+            ) from None
+    if not isinstance(data, dict):
+        raise InvalidInputError(_("{where} must hold one object with field names as keys").format(where=where))
+    return {str(k): v if isinstance(v, (str, bool)) else str(v) for k, v in data.items()}
+
+
+def assign(values: dict[str, Any], assignments: Iterable[str]) -> dict[str, Any]:
+    """`--set FIELD=VALUE`, each over what `values` holds."""
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(_("--set needs FIELD=VALUE, not {item!r}").format(item=item))
+        values[key.strip()] = value
+    return values
+
+
+def profile(pkg: Package, cfg: Config) -> dict[str, Any]:
+    """The `profile.*` settings that name a field of the form: the defaults for what is asked."""
+    return {
+        spec.name: cfg.get("profile." + spec.name)
+        for spec in pkg.fields
+        if "profile." + spec.name in cfg.values and cfg.get("profile." + spec.name) not in (None, "")
+    }
+
+
+def today() -> str:
+    return date.today().isoformat()
+
+
+def dates_not_given(pkg: Package, values: dict[str, Any]) -> list[str]:
+    """Fill in today for every date field nobody gave (the same default as on a terminal); their names."""
+    filled = [s.name for s in pkg.fields if s.type == "date" and values.get(s.name) in (None, "")]
+    values.update(dict.fromkeys(filled, today()))
+    return filled
+
+
+def asking_order(fields: list[Any]) -> list[Any]:
+    """The form's fields in the order they are asked: the country before the phone number (its region hint),
+    so a national number such as 030 1234567 is understood, as it is from --data."""
+    countries = [f for f in fields if f.type == "country"]
+    first_phone = next((i for i, f in enumerate(fields) if f.type == "phone"), None)
+    if not countries or first_phone is None or fields.index(countries[0]) < first_phone:
+        return list(fields)
+    rest = [f for f in fields if f.type != "country"]
+    at = rest.index(fields[first_phone])
+    return rest[:at] + countries + rest[at:]
+
+
+def shown(spec: FieldSpec, value: object, lang: str) -> str:
+    """A value as the person reads it: yes/no, a choice with its label."""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    for c in spec.choices:
+        if c.value == value and (c.label.get(lang) or "") not in ("", c.value):
+            return f"{value} ({c.label.get(lang)})"
+    return "" if value is None else str(value)
+
+
+class Interview:
+    """Ask for every field not answered yet, then let the person review and change any field.
+
+    `ask(prompt)` returns the line typed (EOFError at the end of input); `say(line)` talks to the person.
+    """
+
+    def __init__(
+        self,
+        pkg: Package,
+        chars: Container[str] | None,
+        lang: str,
+        ask: Callable[[str], str],
+        say: Callable[[str], None],
+    ) -> None:
+        self.pkg, self.chars, self.lang, self.say = pkg, chars, lang, say
+        self.fields = asking_order(list(pkg.fields))
+        self._ask = ask
+
+    def input(self, prompt: str) -> str:
+        try:
+            return self._ask(prompt).strip()
+        except EOFError:
+            raise Abandoned() from None
+
+    def run(self, fixed: dict[str, Any], defaults: dict[str, Any], answers: dict[str, Any]) -> None:
+        """Fill `answers` (saved as a draft after each one); `fixed` values are taken when they pass."""
+        from supportctl.form import drafts
+        from supportctl.form.validation import check_field, finding_line, validate_values
+
+        for n, spec in enumerate(self.fields):
+            if spec.name in answers:
+                continue
+            if spec.name in fixed:
+                given = check_field(spec, fixed[spec.name], {**defaults, **answers, **fixed}, self.chars)
+                if given.finding is None:
+                    answers[spec.name] = given.value
+                    drafts.save(self.pkg.name, answers)
+                    continue
+                self.say(finding_line(given.finding, label=False))
+            self.ask_field(n, defaults, answers)
+        total = len(self.fields)
+        while True:
+            _good, findings = validate_values(self.pkg, answers, self.chars)
+            for f in findings:
+                self.say(finding_line(f, label=False))
+                if f.field in answers:
+                    del answers[f.field]
+            for n, spec in enumerate(self.fields):
+                if spec.name not in answers:
+                    self.ask_field(n, defaults, answers)
+            if findings:
+                continue
+            self.say("")
+            self.say(_("Review:"))
+            for n, spec in enumerate(self.fields, 1):
+                label = localized(spec.label, spec.name, self.lang)
+                self.say(f"  {n:2d}. {label}: {shown(spec, answers.get(spec.name), self.lang)}")
+            choice = self.input(_("Number of a field to change, or Enter to write the form: "))
+            if not choice:
+                return
+            if choice.isdigit() and 1 <= int(choice) <= total:
+                self.ask_field(int(choice) - 1, defaults, answers)
+            else:
+                self.say(_("enter a number from 1 to {n}, or nothing").format(n=total))
+
+    def ask_field(self, n: int, defaults: dict[str, Any], answers: dict[str, Any]) -> None:
+        from supportctl.form import drafts
+
+        spec = self.fields[n]
+        default = answers.get(spec.name, defaults.get(spec.name))
+        if default is None and spec.type == "date":
+            default = today()
+        answers[spec.name] = self.answer(spec, n + 1, default, answers)
+        drafts.save(self.pkg.name, answers)
+
+    def answer(self, spec: FieldSpec, number: int, default: object, known: dict[str, Any]) -> Value | None:
+        """Ask for one field until the answer passes the rules; returns the normalised value."""
+        from supportctl.form.validation import check_field, finding_line, parse_bool
+
+        lang, say = self.lang, self.say
+        label = localized(spec.label, spec.name, lang)
+        help_text = localized(spec.help, "", lang)
+        say("")
+        say(_("[{n}/{total}] {label}").format(n=number, total=len(self.fields), label=label))
+        if help_text:
+            say("  " + help_text)
+        if spec.type == "checkbox" and "supportctl show terms" not in help_text:
+            say("  " + _("Read the terms with: supportctl show terms"))
+        for i, choice in enumerate(spec.choices, 1):
+            text = choice.label.get(lang) or choice.value
+            say(f"  {i}) {choice.value}" + (f" — {text}" if text != choice.value else ""))
+        while True:
+            answer = self.input(
+                self._prompt(spec, label, shown(spec, default, lang) if default not in (None, "") else "")
+            )
+            raw: object = answer if answer else default
+            if spec.choices and answer.isdigit() and answer not in spec.choice_values():
+                if not 1 <= int(answer) <= len(spec.choices):
+                    say("  " + _("enter a number from 1 to {n}").format(n=len(spec.choices)))
+                    continue
+                raw = spec.choices[int(answer) - 1].value
+            if spec.type == "checkbox" and answer:
+                raw = parse_bool(answer)
+                if raw is None:
+                    say("  " + _("answer y or n"))
+                    continue
+            result = check_field(spec, raw, known, self.chars)
+            if result.finding is None:
+                return result.value
+            # On the terminal the person sees the label, not the field's internal name.
+            line = finding_line(result.finding, label=False)
+            say("  " + line.replace(f'"{spec.name}"', f'"{label}"').replace(f"„{spec.name}“", f"„{label}“"))
+            suggestion = result.finding.suggestion
+            if suggestion and check_field(spec, suggestion, known, self.chars).finding is None:
+                # One key takes it: the suggestion becomes what Enter answers (it is shown in the prompt).
+                say("  " + _("press Enter to use {suggestion!r}, or type another answer").format(suggestion=suggestion))
+                default = suggestion
+
+    def _prompt(self, spec: FieldSpec, label: str, default: str) -> str:
+        n = len(spec.choices)
+        if spec.type == "checkbox":
+            return _("{label} (y/n) [{default}]: ").format(label=label, default=default or _("no"))
+        if spec.choices and default:
+            return _("{label} (1-{n}) [{default}]: ").format(label=label, n=n, default=default)
+        if spec.choices:
+            return _("{label} (1-{n}): ").format(label=label, n=n)
+        if default:
+            return _("{label} [{default}]: ").format(label=label, default=default)
+        return _("{label}: ").format(label=label)
