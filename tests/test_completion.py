@@ -3,7 +3,6 @@ real completion protocol (`_SUPPORTCTL_COMPLETE=complete_bash`, as the installed
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -44,10 +43,17 @@ def test_outbox_ids(isolated: Path) -> None:
 
 
 def test_inbox_ids_from_the_last_runs(isolated: Path) -> None:
-    state = isolated / ".local" / "state" / "supportctl" / "inbox" / "0123abcd" / "state.json"
-    state.parent.mkdir(parents=True)
-    state.write_text(json.dumps({"messages": {"k1": {"id": "3f2a9c01b7de"}, "k2": {"id": "9d81c2aa0e13"}}}))
-    (state.parent.parent / "broken").mkdir()
-    (state.parent.parent / "broken" / "state.json").write_text("{not json")
+    from supportctl.desk import store
+
+    db = isolated / ".local" / "state" / "supportctl" / "inbox" / "inbox.sqlite"
+    db.parent.mkdir(parents=True, mode=0o700)
+    db.write_text("not a database")
+    assert complete("supportctl inbox reply ") == []
+    db.unlink()
+    for source, ids in (("maildir:/a", ["9d81c2aa0e13"]), ("imap:imaps://d@h/INBOX", ["3f2a9c01b7de"])):
+        s = store.Store.open(source)
+        with s:
+            s.replace_items([(i, "open", None, "k", "[]", "{}", "{}") for i in ids])
+        s.close()
     assert complete("supportctl inbox reply ") == ["3f2a9c01b7de", "9d81c2aa0e13"]
     assert complete("supportctl inbox reply 9d") == ["9d81c2aa0e13"]

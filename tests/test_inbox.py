@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from supportctl.desk import sources as mailsource
+from supportctl.desk import store
 from supportctl.desk import triage as inbox
 from supportctl.errors import ExitCode
 from supportctl.package import manifest as package
@@ -94,7 +95,7 @@ def test_later_now_makes_overdue_and_cache_avoids_revalidation(tmp_path: Path, p
     assert sorted(p.name for p in (tmp_path / "M").rglob("*") if p.is_file()) == sorted(
         k.split("/")[1] for k in keys.values()
     )
-    assert inbox.state_path(src.key).exists()
+    assert store.path().exists()
 
 
 def test_unchanged_files_are_not_read_again(tmp_path: Path, pkg: Any, engine: Any) -> None:
@@ -131,7 +132,7 @@ def test_unchanged_files_are_not_read_again(tmp_path: Path, pkg: Any, engine: An
     )
     # 150 parts: within 200, read again; text files only, to the registration address: the form is missing.
     assert statuses(wider, keys)["many-parts"] == "invalid"
-    assert inbox.load_state(src.key)["limits"] == [200_000, 200, 10]
+    assert store.Store.open(src.key).meta()["limits"] == [200_000, 200, 10]
 
 
 def test_mbox_eml_dir_and_stdin_agree_with_maildir(tmp_path: Path, pkg: Any, engine: Any) -> None:

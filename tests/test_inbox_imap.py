@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from supportctl.desk import sources as mailsource
+from supportctl.desk import store
 from supportctl.desk import triage as inbox
 from supportctl.errors import ExitCode
 from supportctl.package import manifest as package
@@ -93,7 +94,7 @@ def test_imap_gives_the_same_triage_and_fetches_only_new_mail(
     r = cli("inbox", url, "--ca-bundle", dovecot["ca"], "--now", NOW, "--json")
     assert r.exit_code == ExitCode.PARTIAL, r.stderr
     assert len(r.stdout.splitlines()) == len(msgs) + 1
-    state = json.loads(inbox.state_path("imap:" + mailsource.parse_imap_url(url).url).read_text())
+    state = store.Store.open("imap:" + mailsource.parse_imap_url(url).url).meta()
     assert state["imap"]["last_uid"] == len(msgs) + 1
     wm = mailsource.Watermark(state["imap"]["uidvalidity"], state["imap"]["last_uid"])
     again = mailsource.ImapSource(target, "s3cret-pw", LIMITS.max_message_bytes, wm, dovecot["ca"])
@@ -101,7 +102,7 @@ def test_imap_gives_the_same_triage_and_fetches_only_new_mail(
         assert list(again.messages()) == [] and len(again.present) == len(msgs) + 1
     finally:
         again.close()
-    assert "s3cret-pw" not in json.dumps(state) and "s3cret-pw" not in r.stdout + r.stderr
+    assert b"s3cret-pw" not in store.path().read_bytes() and "s3cret-pw" not in r.stdout + r.stderr
     # Read-only: Dovecot kept every message unseen in new/ (no \\Seen flag set, nothing moved to cur/).
     assert len(list((dovecot["maildir"] / "new").iterdir())) == len(msgs) + 1
     # Without the CA the certificate is refused; a wrong password is a config error.

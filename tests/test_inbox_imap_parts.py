@@ -67,10 +67,85 @@ def test_imap_and_maildir_give_the_same_records_fetching_only_candidate_parts(
         )
 
     assert essence(remote.stdout) == essence(local.stdout)
-    # A rerun with nothing new answers the same from the state and does not rewrite it.
-    from supportctl.desk import sources, triage
+    # A rerun with nothing new answers the same from the store and writes nothing to it.
+    from supportctl.desk import store
 
-    state = triage.state_path("imap:" + sources.parse_imap_url(dovecot.url).url)
-    before = state.stat().st_mtime_ns
+    before = store.path().read_bytes()
     again = cli("inbox", dovecot.url, "--ca-bundle", dovecot.ca, "--now", NOW, "--json")
-    assert essence(again.stdout) == essence(remote.stdout) and state.stat().st_mtime_ns == before
+    assert essence(again.stdout) == essence(remote.stdout)
+    assert store.path().read_bytes() == before and not store.path().with_name("inbox.sqlite-wal").exists()
+
+
+@pytest.mark.parametrize("condstore", [True, False], ids=["condstore", "no-condstore"])
+def test_a_rerun_streams_the_stored_list_until_a_desk_flag_moves(condstore: bool, cli: Any, monkeypatch: Any) -> None:
+    import imaplib
+    import ssl
+
+    from supportctl.desk import store
+
+    try:
+        srv = ds.start(condstore=condstore)
+    except ds.Unavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        for n, data in enumerate(rm.corpus().values()):
+            srv.deliver(f"1764061200.M{n}P1.desk", data)
+        monkeypatch.setenv("SUPPORTCTL_IMAP_PASSWORD", ds.PASSWORD)
+
+        def look(now: str = NOW) -> dict[str, dict[str, Any]]:
+            r = cli("inbox", srv.url, "--ca-bundle", srv.ca, "--now", now, "--json")
+            assert r.exit_code == 0, r.stderr
+            return {rec["id"]: rec for rec in map(json.loads, r.stdout.splitlines())}
+
+        first = look()
+        key = "imap:" + srv.url
+        modseq = store.Store.open(key).meta().get("modseq")
+        assert (modseq is not None) == condstore
+        conn = imaplib.IMAP4_SSL("127.0.0.1", srv.port, ssl_context=ssl.create_default_context(cafile=srv.ca))
+        conn.login(ds.USER, ds.PASSWORD)
+        conn.select("INBOX")
+        # Someone reads every message: \Seen is no desk flag, the list is the stored one.
+        conn.uid("STORE", "1:*", "+FLAGS", "(\\Seen)")
+        assert look() == first
+        if condstore:  # the flags were asked for once, and no more until they move again
+            assert store.Store.open(key).meta()["modseq"] > modseq
+        # A later look: the same stored list, the time-dependent fields computed for the new time.
+        later = look("2026-12-24T10:30+01:00")
+        dated = [i for i, rec in first.items() if rec["due"]]
+        assert dated and all(later[i]["status"] == "overdue" for i in dated)
+        assert all(later[i]["seconds_until_due"] < first[i]["seconds_until_due"] for i in dated)
+        # Another member claims a registration: the next look shows it (only the changed flags are asked for).
+        uid = next(k for k, rec in first.items() if rec["due"])
+        conn.uid("STORE", first[uid]["key"].split(":")[1], "+FLAGS", "($SupportctlClaim_ben)")
+        conn.logout()
+        now = look()
+        assert now[uid]["claimed_by"] == ["ben"]
+        assert {i: r for i, r in now.items() if i != uid} == {i: r for i, r in first.items() if i != uid}
+    finally:
+        srv.stop()
+
+
+def test_read_ahead_keeps_order_raises_in_order_and_stops_with_its_caller() -> None:
+    import threading
+
+    from supportctl.desk.sources import _ahead
+
+    done: list[int] = []
+
+    def work(job: list[int]) -> Any:
+        assert threading.current_thread() is not threading.main_thread()  # the server works while we examine
+        if job == [3]:
+            raise OSError("connection reset")
+        done.append(job[0])
+        return [job[0] * 10]
+
+    got = []
+    with pytest.raises(OSError, match="connection reset"):
+        for r in _ahead(work, [[1], [2], [3], [4]]):
+            got.append(r)
+    assert got == [[10], [20]] and 4 not in done
+    done.clear()
+    gen = _ahead(work, [[5], [6], [7], [8], [9]])
+    assert next(gen) == [50]
+    gen.close()  # the caller stops: the thread ends after at most the job in hand and the one queued
+    assert not any(t.name == "imap-read-ahead" for t in threading.enumerate()) and len(done) <= 3

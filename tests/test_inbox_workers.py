@@ -9,7 +9,6 @@ its own state directory, and every record, the stats and the stored state must b
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from supportctl.desk import sources as mailsource
 from supportctl.desk import triage as inbox
 from supportctl.desk import workers
+from supportctl.desk.store import Store
 from supportctl.package import manifest as package
 from supportctl.schedule import eta
 from tests import formkit
@@ -60,8 +60,18 @@ def _triage(root: Path, state: Path, monkeypatch: pytest.MonkeyPatch, workers_: 
     engine = eta.Engine(pkg.process.schedule, pkg.process.classes, "hours")
     src = mailsource.MaildirSource(root, LIMITS.max_message_bytes)
     result = inbox.triage(src, pkg, engine, NOW, limits=LIMITS, workers=workers_)
-    stored = json.loads(inbox.state_path(src.key).read_text("utf-8"))
-    return [i.to_dict(NOW) for i in result.items], result.stats, stored
+    items = [i.to_dict(NOW) for i in result.items]
+    result.close()
+    store = Store.open(src.key)  # what the next run starts from: facts, judged forms, the work list
+    try:
+        stored = (
+            sorted(store.messages(), key=lambda d: d["id"]),
+            store.forms(),
+            list(store.item_rows("status, due, key, reasons, record")),
+        )
+    finally:
+        store.close()
+    return items, result.stats, stored
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])  # spawn: macOS and Windows (the worker starts afresh)

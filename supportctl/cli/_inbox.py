@@ -13,7 +13,7 @@ import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app
-from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package
+from supportctl.cli.common import JsonOpt, PackageOpt, ServerCaOpt, begin, load_config, load_package
 from supportctl.errors import ExitCode
 from supportctl.i18n import N_, _
 
@@ -93,16 +93,12 @@ def _open_mail_source(spec: str, cfg: Config, limits: Limits) -> Source:
     from supportctl.desk import sources as mailsource
 
     if spec.startswith(("imap://", "imaps://")):
-        from supportctl.desk.triage import load_state
-
         target = mailsource.parse_imap_url(spec)
-        wm = load_state("imap:" + target.url).get("imap")
-        watermark = mailsource.Watermark(int(wm["uidvalidity"]), int(wm["last_uid"])) if wm else None
-        return mailsource.ImapSource(
+        return mailsource.ImapSource(  # the UID watermark comes from the store, read by triage
             target,
             _imap_password(cfg, target.user, target.host),
             limits.max_message_bytes,
-            watermark,
+            None,
             cfg.get("imap.ca_bundle"),
         )
     return mailsource.open_local(spec, limits.max_message_bytes, sys.stdin.buffer)
@@ -180,30 +176,40 @@ def inbox(
     finally:
         src.close()
     wanted = _STATUS_FILTER[status.value]
-    items = [i for i in result.items if wanted is None or i.status in wanted]
-    if json_output:
-        for item in items:
-            sys.stdout.write(out.ndjson({"type": "registration", **item.to_dict(when)}) + "\n")
-        sys.stdout.flush()
-    else:
-        _render_inbox(items, when, engine.calendar.to_local(when.timestamp()).tzinfo)
-    if not result.items:
-        out.say(_("{source}: no messages (the mailbox is empty)").format(source=source))
     counts: dict[str, int] = {}
-    for i in result.items:
-        counts[i.status] = counts.get(i.status, 0) + 1
+    skipped: list[tuple[str, tuple[str, ...]]] = []
+    try:
+        if json_output:  # streamed: a rerun that found nothing new holds no list in memory
+            for rec in result.records(when):
+                counts[rec.status] = counts.get(rec.status, 0) + 1
+                if rec.status == "skipped":
+                    skipped.append((rec.key, rec.reasons))
+                if wanted is None or rec.status in wanted:
+                    sys.stdout.write(rec.line + "\n")
+            sys.stdout.flush()
+        else:
+            for i in result.items:
+                counts[i.status] = counts.get(i.status, 0) + 1
+                if i.status == "skipped":
+                    skipped.append((i.facts.key, i.reasons))
+            items = [i for i in result.items if wanted is None or i.status in wanted]
+            _render_inbox(items, when, engine.calendar.to_local(when.timestamp()).tzinfo)
+    finally:
+        result.close()
+    total = sum(counts.values())
+    if not total:
+        out.say(_("{source}: no messages (the mailbox is empty)").format(source=source))
     st = result.stats
     out.say(
         _("{n} message(s): {counts}; {validated} form(s) validated, {cached} from the cache").format(
-            n=st["messages"] if not src.incremental else len(result.items),
+            n=st["messages"] if not src.incremental else total,
             counts=", ".join(f"{counts[s]} {_status_label(s)}" for s in core.STATUSES if s in counts) or "-",
             validated=st["validated"],
             cached=st["cached"],
         )
     )
-    for i in result.items:
-        if i.status == "skipped":
-            out.say(_("skipped {key}: {reason}").format(key=i.facts.key, reason="; ".join(i.reasons)))
+    for key, reasons in skipped:
+        out.say(_("skipped {key}: {reason}").format(key=key, reason="; ".join(reasons)))
     if fail_on is FailOn.overdue and counts.get("overdue"):
         out.say(_("{n} registration(s) overdue").format(n=counts["overdue"]))
         raise typer.Exit(ExitCode.OVERDUE)
@@ -319,9 +325,7 @@ def inbox_reply(
     eml: Annotated[
         str | None, typer.Option("--eml", help=_("Write the reply to FILE instead of sending it."), metavar="FILE")
     ] = None,
-    ca_bundle: Annotated[
-        str | None, typer.Option("--ca-bundle", help=_("CA certificates to verify the server with."), metavar="FILE")
-    ] = None,
+    ca_bundle: ServerCaOpt = None,
     package: PackageOpt = None,
     json_output: JsonOpt = False,
 ) -> None:

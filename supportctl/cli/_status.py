@@ -83,20 +83,12 @@ def status(
             source.close()
     now = core.now_utc()
     if json_output:
-        out.write_out(out.envelope("status", _data(snap, now, spec)))
+        out.write_out(out.envelope("status", snap.to_dict(now, spec)))
         return
     if not snap.registrations:
         out.say(_("No registration submitted yet: `supportctl submit FORM.pdf` sends it."))
         return
     out.write_out(_screen(snap.registrations, now, user_tz, pkg))
-
-
-def _data(snap: Any, now: datetime, spec: str | None) -> dict[str, Any]:
-    return {
-        "now": now.isoformat(),
-        "mailbox": spec,
-        "registrations": [r.to_dict(now) for r in snap.registrations],
-    }
 
 
 def _open_mailbox(spec: str, cfg: Any) -> Any:
@@ -144,7 +136,7 @@ def _watch(
                 "message": _("interrupted"),
                 "hint": None,
             }
-            out.write_out(out.envelope("status", _data(last[0], core.now_utc(), None), [error], ok=False))
+            out.write_out(out.envelope("status", last[0].to_dict(core.now_utc(), None), [error], ok=False))
         out.say(_("interrupted; what was found is saved"))
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     finally:
@@ -156,8 +148,7 @@ def _watch(
         errors = []
         if code != ExitCode.OK:
             errors.append({"code": verdict.reason, "exit_code": int(code), "message": message, "hint": None})
-        spec = None
-        out.write_out(out.envelope("status", _data(snap, core.now_utc(), spec), errors, ok=code == ExitCode.OK))
+        out.write_out(out.envelope("status", snap.to_dict(core.now_utc(), None), errors, ok=code == ExitCode.OK))
     else:
         out.say(message)
     raise typer.Exit(int(code))

@@ -8,7 +8,6 @@ fail: anything unreadable completes nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 _ALWAYS_FOR_SHOW = ("terms", "fields")
@@ -69,20 +68,15 @@ def outbox_ids(incomplete: str) -> list[str]:
 
 
 def inbox_ids(incomplete: str) -> list[str]:
-    """`inbox reply|… ID`: the ids of the messages the last `inbox` runs saw (from their state files)."""
-    from supportctl import paths
+    """`inbox reply|… ID`: the ids of the registrations the last `inbox` runs listed (from the desk's store)."""
+    import sqlite3
 
-    ids: list[str] = []
+    from supportctl.desk.store import Store
+    from supportctl.errors import SupportctlError
+
     try:
-        states = sorted((paths.state_dir() / "inbox").glob("*/state.json"))
-    except OSError:
+        store = Store.existing()
+        ids = store.ids() if store else []
+    except (OSError, sqlite3.Error, SupportctlError):
         return []
-    for state in states:
-        try:
-            data = json.loads(state.read_text("utf-8"))
-        except (OSError, ValueError):
-            continue
-        messages = data.get("messages") if isinstance(data, dict) else None
-        if isinstance(messages, dict):
-            ids += [str(m["id"]) for m in messages.values() if isinstance(m, dict) and m.get("id")]
     return _matching(ids, incomplete)

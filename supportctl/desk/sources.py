@@ -384,6 +384,57 @@ def _ready(data: bytes, size: int, limit: int) -> Callable[[], bytes]:
 
 _SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
 _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
+_MODSEQ_RE = re.compile(rb"MODSEQ \((\d+)\)")
+
+
+def _ahead(work: Callable[[list[int]], list[Envelope]], jobs: list[list[int]]) -> Iterator[list[Envelope]]:
+    """`work(job)` for every job in a second thread, one result ahead of the caller.
+
+    The IMAP server prepares the next batch (and the socket wait frees the interpreter) while the caller
+    examines the last one. The thread owns the connection until the iteration ends; an error in it is
+    raised here, in order; a caller that stops early stops it (after the command in progress).
+    """
+    import queue
+    import threading
+
+    if len(jobs) < 2:
+        yield from map(work, jobs)
+        return
+    results: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(item: tuple[int, Any]) -> None:
+        while not stop.is_set():
+            try:
+                results.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def produce() -> None:
+        try:
+            for job in jobs:
+                if stop.is_set():
+                    return
+                hand_over((1, work(job)))
+        except BaseException as exc:  # handed to the caller, raised there
+            hand_over((2, exc))
+            return
+        hand_over((0, None))
+
+    thread = threading.Thread(target=produce, name="imap-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = results.get()
+            if kind == 0:
+                return
+            if kind == 2:
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join()
 
 
 @dataclass
@@ -471,6 +522,11 @@ class ImapSource(Source):
         conn = imap_login(t, password, ca_bundle, timeout)
         import imaplib
 
+        if "CONDSTORE" in conn.capabilities and "ENABLE" in conn.capabilities:
+            try:  # EXAMINE then announces HIGHESTMODSEQ: a rerun sees at once whether any flag moved
+                conn.enable("CONDSTORE")
+            except (OSError, imaplib.IMAP4.error):
+                pass
         try:
             typ, _data = conn.select(_quote(t.folder), readonly=True)  # readonly=True sends EXAMINE
         except (OSError, imaplib.IMAP4.error) as exc:
@@ -511,46 +567,70 @@ class ImapSource(Source):
             self.reset = wm is not None
             wm = Watermark(validity, 0)
         new = sorted(u for u in self.present if u > wm.last_uid)
-        for i in range(0, len(new), IMAP_BATCH):
-            batch = new[i : i + IMAP_BATCH]
-            uids = ",".join(map(str, batch))
-            typ, resp = conn.uid("FETCH", uids, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER])")
-            if typ != "OK":
-                raise TransferError(_("the IMAP server refused to send message headers"))
-            heads: list[tuple[int, int, bytes, float | None]] = []
-            for item in resp:
-                if not isinstance(item, tuple):
-                    continue
-                meta, head = item
-                m = _FETCH_RE.search(meta)
-                if not m:
-                    continue
-                s = _SIZE_RE.search(meta)
-                d = _DATE_RE.search(meta)
-                heads.append(
-                    (
-                        int(m.group(1)),
-                        int(s.group(1)) if s else len(head),
-                        head,
-                        _internaldate(d.group(1)) if d else None,
-                    )
-                )
-            parts = self._candidate_parts(uids, [(u, size, head) for u, size, head, _a in heads])
-            for uid, size, head, arrival in heads:
+        self._flags: dict[str, frozenset[str]] = {}
+        self._all_read = len(new) == len(self.present)  # a first look: the flags come with the headers
+        batches = [new[i : i + IMAP_BATCH] for i in range(0, len(new), IMAP_BATCH)]
+        for envelopes in _ahead(self._batch, batches):
+            for env in envelopes:
                 self.fetched_headers += 1
-                if uid in parts:
-                    yield Envelope(
-                        f"uid:{uid}",
-                        size,
-                        head,
-                        arrival,
-                        _ready(head, size, self.limit),
-                        files=_decoded(parts.pop(uid)),
-                    )
-                else:
-                    yield Envelope(f"uid:{uid}", size, head, arrival, self._reader(uid, size))
-                wm = Watermark(validity, max(wm.last_uid, uid))
+                yield env
+                wm = Watermark(validity, max(wm.last_uid, int(env.key[4:])))
         self.watermark = wm
+
+    def _batch(self, batch: list[int]) -> list[Envelope]:
+        """One batch of messages, ready to examine without the connection: headers, the parts that can hold a
+        form, and the whole message where its structure could not be used (unless it is over the limit)."""
+        uids = ",".join(map(str, batch))
+        from supportctl.desk.shared import _FLAGS_RE
+
+        typ, resp = self._conn.uid("FETCH", uids, "(UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[HEADER])")
+        if typ != "OK":
+            raise TransferError(_("the IMAP server refused to send message headers"))
+        heads: list[tuple[int, int, bytes, float | None]] = []
+        for item in resp:
+            if not isinstance(item, tuple):
+                continue
+            meta, head = item
+            m = _FETCH_RE.search(meta)
+            if not m:
+                continue
+            f = _FLAGS_RE.search(meta)
+            if f and f.group(1):
+                flags = frozenset(x.decode("utf-8", "replace") for x in f.group(1).split())
+                self._flags[f"uid:{int(m.group(1))}"] = flags
+            s = _SIZE_RE.search(meta)
+            d = _DATE_RE.search(meta)
+            heads.append(
+                (int(m.group(1)), int(s.group(1)) if s else len(head), head, _internaldate(d.group(1)) if d else None)
+            )
+        parts = self._candidate_parts(uids, [(u, size, head) for u, size, head, _a in heads])
+        whole = self._whole([u for u, size, _h, _a in heads if u not in parts and size <= self.limit])
+        out = []
+        for uid, size, head, arrival in heads:
+            if uid in parts:
+                files = _decoded(parts.pop(uid))
+                out.append(Envelope(f"uid:{uid}", size, head, arrival, _ready(head, size, self.limit), files=files))
+            elif uid in whole:
+                out.append(Envelope(f"uid:{uid}", size, head, arrival, _ready(whole.pop(uid), size, self.limit)))
+            else:  # over the limit: its reader says so without fetching anything
+                out.append(Envelope(f"uid:{uid}", size, head, arrival, self._reader(uid, size)))
+        return out
+
+    def _whole(self, uids: list[int]) -> dict[int, bytes]:
+        """Whole messages in one command (those whose structure could not be used: rare)."""
+        if not uids:
+            return {}
+        typ, resp = self._conn.uid("FETCH", ",".join(map(str, uids)), "(UID BODY.PEEK[])")
+        if typ != "OK":
+            raise TransferError(_("the IMAP server refused to send message {uid}").format(uid=uids[0]))
+        out: dict[int, bytes] = {}
+        for item in resp:
+            if isinstance(item, tuple):
+                m = _FETCH_RE.search(item[0])
+                if m:
+                    out[int(m.group(1))] = bytes(item[1])
+                    self.fetched_bodies += 1
+        return out
 
     def _candidate_parts(self, uids: str, heads: list[tuple[int, int, bytes]]) -> dict[int, list[tuple[Any, bytes]]]:
         """For a batch: per message, the parts that can hold a form with their (still encoded) bytes.
@@ -651,25 +731,59 @@ class ImapSource(Source):
 
     def marks(self) -> dict[str, frozenset[str]]:
         """Flags of every message in the folder, in one command (read-only: FETCH FLAGS changes nothing)."""
+        return self.mark_changes(None)[0]
+
+    def mark_changes(self, since: int | None) -> tuple[dict[str, frozenset[str]], int | None, bool]:
+        """(flags by key, HIGHESTMODSEQ, complete): with CONDSTORE and a known `since`, only what changed.
+
+        The folder's HIGHESTMODSEQ (from EXAMINE) equal to `since` means no flag moved: no command at all.
+        Otherwise `UID FETCH 1:* (FLAGS) (CHANGEDSINCE since)`; without CONDSTORE every message's flags.
+        """
         import imaplib
 
         from supportctl.desk.shared import _FLAGS_RE
 
+        condstore = "CONDSTORE" in getattr(self._conn, "capabilities", ())
+        announced = self._announced_modseq() if condstore else None
         if not self.present:
-            return {}
+            return {}, announced, True
+        partial = condstore and since is not None
+        if partial and announced == since:
+            return {}, since, False
+        if getattr(self, "_all_read", False) and since is None:
+            self._all_read = False  # once: a later look (--watch) asks the server
+            return dict(self._flags), announced, True
         out: dict[str, frozenset[str]] = {}
+        what = "(UID FLAGS MODSEQ)" if condstore else "(UID FLAGS)"
         try:
-            typ, resp = self._conn.uid("FETCH", "1:*", "(UID FLAGS)")
+            if partial:
+                typ, resp = self._conn.uid("FETCH", "1:*", f"{what} (CHANGEDSINCE {since})")
+            else:
+                typ, resp = self._conn.uid("FETCH", "1:*", what)
         except (OSError, imaplib.IMAP4.error):
-            return out
-        for item in resp if typ == "OK" else []:
+            return out, since, False  # unknown: keep what is stored, look again next time
+        if typ != "OK":
+            return out, since, False
+        top = max(since or 0, announced or 0)
+        for item in resp:
             raw = item[0] if isinstance(item, tuple) else item
             if not isinstance(raw, bytes):
                 continue
             u, f = _FETCH_RE.search(raw), _FLAGS_RE.search(raw)
             if u and f:
                 out[f"uid:{int(u.group(1))}"] = frozenset(x.decode("utf-8", "replace") for x in f.group(1).split())
-        return out
+            m = _MODSEQ_RE.search(raw)
+            if m:
+                top = max(top, int(m.group(1)))
+        return out, (top or None) if condstore else None, not partial
+
+    def _announced_modseq(self) -> int | None:
+        """HIGHESTMODSEQ as EXAMINE announced it: once per connection (later looks ask the server)."""
+        _typ, data = self._conn.response("HIGHESTMODSEQ")
+        try:
+            return int(data[0])
+        except (TypeError, ValueError, IndexError):
+            return None
 
     def sent(self) -> dict[str, dict[str, Any]]:
         from supportctl.desk.shared import ImapDesk, read_sent

@@ -3,8 +3,8 @@
 Per message: sender, received time (newest `Received:`, else `Date:`, else arrival), the registration PDF,
 the form validated with the rules of `validate`, the activation class, the due time from the eta engine
 and a status. Hostile mail never crashes it: limits on size, parts and nesting turn a bad message into a
-`skipped` line with its reason. State (UID watermark, validation cache, facts for `reply`) lives in
-`$XDG_STATE_HOME/supportctl/inbox/<hash of the source>/state.json`; done markers in `inbox/done.json`,
+`skipped` line with its reason. State (UID watermark, validation cache, facts for `reply`, the work list)
+lives in `$XDG_STATE_HOME/supportctl/inbox/inbox.sqlite` (`store.py`); done markers in `inbox/done.json`,
 keyed by the message's id (derived from its Message-ID, so the same for Maildir and IMAP). Mail files
 are never written.
 """
@@ -14,22 +14,22 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from supportctl import paths
-from supportctl.desk.sources import Envelope, Source, TooLarge, source_hash
+from supportctl.desk.sources import Envelope, Source, TooLarge
 from supportctl.errors import InvalidInputError, SupportctlError
-from supportctl.form.validation import finding_line
 from supportctl.fsutil import atomic_write, flock
 from supportctl.i18n import N_, _
 from supportctl.package.manifest import Package
 
-STATE_VERSION = 2  # 2: one record per message with all its files; forms are expanded on read
+if TYPE_CHECKING:  # the email package costs ~15 ms to import: a rerun that reads no mail does without it
+    from email.message import Message
+
 # The codes are stored and in NDJSON; shown to people they are translated (the English label is the code).
 STATUSES = (
     N_("overdue"),
@@ -158,11 +158,18 @@ class Item:
     claimed_by: tuple[str, ...] = ()
 
     def to_dict(self, now: datetime) -> dict[str, Any]:
+        """The `--json` record at `now` (the two time-dependent fields come last, as in `registration_line`)."""
+        d = self.static_dict()
+        d["status"] = self.status
+        d["seconds_until_due"] = round(self.due.timestamp() - now.timestamp(), 3) if self.due else None
+        return d
+
+    def static_dict(self) -> dict[str, Any]:
+        """Everything of the record that does not depend on the time it is looked at."""
         f = self.facts
         d: dict[str, Any] = {
             "id": f.id,
             "key": f.key,
-            "status": self.status,
             "sender": f.sender,
             "subject": f.subject,
             "received": f.received,
@@ -174,7 +181,6 @@ class Item:
             "class": self.activation_class,
             "clock_starts": self.clock_starts.isoformat() if self.clock_starts else None,
             "due": self.due.isoformat() if self.due else None,
-            "seconds_until_due": round(self.due.timestamp() - now.timestamp(), 3) if self.due else None,
             "reasons": list(self.reasons),
             "findings": list(self.form.findings) if self.form else [],
             "company": (self.form.values.get("company") if self.form else None),
@@ -185,12 +191,114 @@ class Item:
             d["done"] = self.done
         return d
 
+    def stored(self) -> str:
+        """Everything needed to rebuild the item (`from_stored`), as stored in the work list."""
+        return json.dumps(
+            {
+                "facts": _facts_dict(self.facts),
+                "status": self.status,
+                "reasons": list(self.reasons),
+                "class": self.activation_class,
+                "due": self.due.isoformat() if self.due else None,
+                "clock_starts": self.clock_starts.isoformat() if self.clock_starts else None,
+                "form": self.form.to_dict() if self.form else None,
+                "done": self.done,
+                "claimed_by": list(self.claimed_by),
+            },
+            ensure_ascii=False,
+        )
 
-@dataclass(frozen=True)
+    @staticmethod
+    def from_stored(text: str, status: str) -> Item:
+        d = json.loads(text)
+        return Item(
+            Facts.from_dict(d["facts"]),
+            status,
+            tuple(d["reasons"]),
+            d["class"],
+            datetime.fromisoformat(d["due"]) if d["due"] else None,
+            datetime.fromisoformat(d["clock_starts"]) if d["clock_starts"] else None,
+            CheckedForm.from_report(d["form"]) if d["form"] else None,
+            d["done"],
+            tuple(d["claimed_by"]),
+        )
+
+
+def live_status(due_ts: float, now: datetime, engine: Any) -> str:
+    """overdue, due-soon or open: the status of a dated registration at `now`."""
+    now_ts = now.timestamp()
+    if now_ts >= due_ts:
+        return "overdue"
+    if engine.calendar.business_seconds_between(now_ts, due_ts) < DUE_SOON_SECONDS:
+        return "due-soon"
+    return "open"
+
+
+class Record(NamedTuple):
+    """One registration as `inbox --json` prints it, with what the summary needs."""
+
+    status: str
+    key: str
+    reasons: tuple[str, ...]
+    line: str
+
+
+def _line(record: str, status: str, due_ts: float | None, now: datetime) -> str:
+    """The NDJSON line: the stored record with the time-dependent fields added (no re-encoding)."""
+    left = "null" if due_ts is None else json.dumps(round(due_ts - now.timestamp(), 3))
+    return f'{record[:-1]},"status":"{status}","seconds_until_due":{left}}}'
+
+
+def _record(item: Item) -> str:
+    from supportctl.output import ndjson
+
+    return ndjson({"type": "registration", **item.static_dict()})
+
+
 class Triage:
-    source: str
-    items: tuple[Item, ...]
-    stats: dict[str, int] = field(default_factory=dict)
+    """The work list of one run: in memory when it was computed now, else streamed from the store."""
+
+    def __init__(
+        self,
+        source: str,
+        items: tuple[Item, ...] | None = (),
+        stats: dict[str, int] | None = None,
+        *,
+        store: Any = None,
+        engine: Any = None,
+        now: datetime | None = None,
+    ) -> None:
+        self.source = source
+        self.stats = stats or {}
+        self._items = items
+        self._store, self._engine, self._now = store, engine, now
+
+    def close(self) -> None:
+        """Let go of the store (its write-ahead log is folded into the file then)."""
+        if self._store is not None:
+            self._store.close()
+
+    @property
+    def items(self) -> tuple[Item, ...]:
+        if self._items is None:
+            rows = self._store.item_rows("status, due, item")
+            self._items = tuple(Item.from_stored(item, self._status(st, due)) for st, due, item in rows)
+        return self._items
+
+    def _status(self, status: str, due: float | None) -> str:
+        return status if due is None else live_status(due, self._now or datetime.now(timezone.utc), self._engine)
+
+    def records(self, now: datetime) -> Iterator[Record]:
+        """Every registration's `--json` line in due order; streamed (flat memory) when nothing changed."""
+        if self._items is not None:
+            for i in self._items:
+                due = i.due.timestamp() if i.due else None
+                yield Record(i.status, i.facts.key, i.reasons, _line(_record(i), i.status, due, now))
+            return
+        for status, due, key, reasons, record in self._store.item_rows("status, due, key, reasons, record"):
+            status = self._status(status, due)
+            why = tuple(json.loads(reasons)) if status == "skipped" else ()  # only the summary's skip lines use them
+            yield Record(status, key, why, _line(record, status, due, now))
 
 
 # ---------------------------------------------------------------- state
@@ -200,39 +308,20 @@ def inbox_dir() -> Path:
     return paths.state_subdir("inbox")
 
 
-def state_path(source_key: str) -> Path:
-    return inbox_dir() / source_hash(source_key) / "state.json"
-
-
-_LOADED: dict[str, tuple[tuple[int, int], str]] = {}  # path -> (stat, text): the CLI and triage read it once
-
-
-def load_state(source_key: str) -> dict[str, Any]:
-    p = state_path(source_key)
-    try:
-        st = p.stat()
-        seen = _LOADED.get(str(p))
-        text = seen[1] if seen and seen[0] == (st.st_mtime_ns, st.st_size) else p.read_text("utf-8")
-        _LOADED.clear()
-        _LOADED[str(p)] = ((st.st_mtime_ns, st.st_size), text)
-        data = json.loads(text)
-        if isinstance(data, dict) and data.get("version") == STATE_VERSION:
-            return data
-    except (OSError, ValueError):
-        pass  # missing or damaged: start afresh (it is a cache plus a watermark)
-    return {"version": STATE_VERSION, "source": source_key, "messages": {}, "forms": {}}
-
-
-def save_state(source_key: str, state: dict[str, Any]) -> None:
-    atomic_write(state_path(source_key), json.dumps(state, ensure_ascii=False).encode("utf-8"), 0o600)
-    _LOADED.clear()
-
-
 def _facts_dict(f: Facts) -> dict[str, Any]:
     """A Facts record as stored (a shallow copy: dataclasses.asdict deep-copies, ten times slower)."""
     d = {name: getattr(f, name) for name in Facts.__dataclass_fields__}
     d["parts"] = [dict(p) for p in f.parts]
     return d
+
+
+def _done_signature() -> list[int] | None:
+    """Whether done.json changed since the work list was computed (size and time of the last write)."""
+    try:
+        st = (inbox_dir() / "done.json").stat()
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size]
 
 
 def load_done() -> dict[str, Any]:
@@ -518,6 +607,7 @@ def scan_message(data: bytes, limits: Limits) -> Scan:
 
     A PDF is recognised by its content (`%PDF-` within the first KiB), whatever its type or name says.
     """
+    from email.message import Message
     from email.parser import BytesParser
 
     from supportctl.desk import skeleton
@@ -605,7 +695,7 @@ def form_key(pkg: Package, sha: str) -> str:
     return f"{pkg.name}@{pkg.version}/{sha}"
 
 
-def registrations(f: Facts, pkg: Package, forms: dict[str, Any]) -> list[Facts]:
+def registrations(f: Facts, pkg: Package, forms: Forms) -> list[Facts]:
     """One message's registrations: one per form it carries (other PDFs are only listed), or the message itself.
 
     The first form keeps the message's id; further forms get `<id>.2`, `<id>.3`, … in the order they appear.
@@ -679,6 +769,46 @@ def _localized(pkg: Package, data: bytes) -> dict[str, tuple[dict[str, Any], ...
     return out
 
 
+class FormCache:
+    """Validated forms by form key: the store's, plus those judged in this run (written back at the end)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.loaded: dict[str, Any] = {}
+        self.new: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key not in self.loaded:
+            found = self.new.get(key) or self.store.forms([key]).get(key)
+            if found is None:
+                return default
+            self.loaded[key] = found
+        return self.loaded[key]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def __getitem__(self, key: str) -> Any:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __setitem__(self, key: str, report: Any) -> None:
+        self.new[key] = self.loaded[key] = report
+
+
+Forms: TypeAlias = "dict[str, Any] | FormCache"  # validated forms by form key
+
+
+def _context(pkg: Package, engine: Any, limits: Limits) -> str:
+    """What the stored work list was computed with besides the mail: package, schedule, classes, language."""
+    from supportctl.i18n import current_language
+
+    seen = repr((str(pkg.root), pkg.name, pkg.version, engine.schedule, engine.classes, engine.mode))
+    return hashlib.sha256(f"{seen}|{current_language()}|{limits}".encode()).hexdigest()
+
+
 def triage(
     source: Source,
     pkg: Package,
@@ -691,28 +821,29 @@ def triage(
     persist: bool = True,
     workers: int | None = None,
 ) -> Triage:
-    """Read every (new) message of `source`, validate the forms they carry (cached), and give each a status."""
+    """Read every (new) message of `source`, validate the forms they carry (cached), and give each a status.
+
+    When nothing changed since the last run (no new or vanished message, no flag, no reply, the same
+    package and limits) the stored work list is streamed, not recomputed.
+    """
     import os
 
+    from supportctl.desk.sources import Watermark
+    from supportctl.desk.store import Store
+
     limits = limits or Limits()
-    state: dict[str, Any] = (
-        load_state(source.key) if persist else {"version": STATE_VERSION, "messages": {}, "forms": {}}
-    )
-    forms: dict[str, Any] = state.setdefault("forms", {})
+    store = Store.open(source.key, persist)
+    meta = store.meta()
+    limit_list = [limits.max_message_bytes, limits.max_parts, limits.max_depth]
+    wm = meta.get("imap")
+    if source.incremental and wm and getattr(source, "watermark", 0) is None:
+        source.watermark = Watermark(int(wm["uidvalidity"]), int(wm["last_uid"]))  # type: ignore[attr-defined]
+    forms = FormCache(store)
     stats: dict[str, int] = {"messages": 0, "validated": 0, "cached": 0, "skipped": 0}
     facts: dict[str, Facts] = {}
-    if source.incremental:
-        for d in state.get("messages", {}).values():
-            try:
-                f = Facts.from_dict(d)
-            except TypeError:
-                continue
-            facts[f.id] = f
     new_ids: set[str] = set()
-    examined: set[str] = set()  # read this run (the others come unchanged from the state)
-    known = _unchanged_files(state, source, limits) if validate else {}
-    before_imap, before_limits = state.get("imap"), state.get("limits")
-    state["limits"] = [limits.max_message_bytes, limits.max_parts, limits.max_depth]
+    examined: set[str] = set()  # read this run (the others come unchanged from the store)
+    known = _unchanged_files(store, source) if validate and meta.get("limits") == limit_list else {}
     from supportctl.desk.workers import Judge
 
     judge = Judge(pkg, forms, validator, workers if workers is not None else (os.cpu_count() or 1), limits, stats)
@@ -740,31 +871,95 @@ def triage(
     judge.finish()
     facts.update({fid: judge.completed(facts[fid]) for fid in examined})  # bodies a worker read
     stats["validated"] += judge.count
-    if source.incremental:
-        present = getattr(source, "present", None)
-        if getattr(source, "reset", False):
-            facts = {k: v for k, v in facts.items() if k in new_ids}
-        elif present is not None:
-            facts = {k: v for k, v in facts.items() if _uid(v.key) in present}
-        wm = getattr(source, "watermark", None)
-        if wm is not None:
-            state["imap"] = {"uidvalidity": wm.uidvalidity, "last_uid": wm.last_uid}
-    state["source"] = source.key
-    stored: dict[str, Any] = state.get("messages") or {}
-    kept = {k: stored[k] for k in facts if k in stored and k not in examined}
-    fresh = {k: _facts_dict(v) for k, v in facts.items() if k not in kept}
-    changed = bool(fresh) or len(kept) != len(stored) or judge.count > 0 or state.get("imap") != before_imap
-    state["messages"] = {**kept, **fresh}
-    if persist and (changed or state.get("limits") != before_limits or not state_path(source.key).exists()):
-        # A rerun that found nothing new writes nothing: the file is not rewritten for every look.
-        save_state(source.key, state)
-    regs = [r for f in facts.values() for r in registrations(f, pkg, forms)]
-    done, claims = shared_state(source, regs)
-    items = assess(regs, pkg, engine, now, forms, done, claims)
-    return Triage(source.key, tuple(items), stats)
+    wm_now = getattr(source, "watermark", None)
+    imap = {"uidvalidity": wm_now.uidvalidity, "last_uid": wm_now.last_uid} if wm_now is not None else None
+    present = getattr(source, "present", None)
+    reset = bool(getattr(source, "reset", False))
+    if source.incremental:  # nothing vanished when the folder holds as many messages as we know
+        vanished = reset or (present is not None and len(present) - len(examined) != store.message_count())
+    else:  # every stored message was seen again, unchanged
+        vanished = len(new_ids - examined) != store.message_count()
+    changes, modseq, complete = _mark_changes(source, meta.get("modseq") if not reset else None)
+    context = _context(pkg, engine, limits)
+    with store:
+        marks_moved = store.update_marks(changes, complete)
+        settled = (
+            not examined
+            and not vanished
+            and not marks_moved
+            and judge.count == 0
+            and meta.get("context") == context
+            and meta.get("done") == _done_signature()
+            and store.has_items()
+        )
+        settings: dict[str, Any] = {
+            "limits": limit_list,
+            "modseq": modseq,
+            "context": context,
+            "done": _done_signature(),
+        }
+        if imap is not None:
+            settings["imap"] = imap
+        store.set_meta(**{k: v for k, v in settings.items() if meta.get(k) != v})  # a look changes nothing
+        if settled:
+            return Triage(source.key, None, stats, store=store, engine=engine, now=now)
+        # Something changed: the work list is computed again from every message's stored facts.
+        store.put_forms(forms.new)
+        if source.incremental:
+            stored = {d["id"]: d for d in store.messages()}
+            if reset:
+                store.drop_messages(stored)
+                stored = {}
+            elif present is not None:
+                gone = [i for i, d in stored.items() if _uid(d["key"]) not in present]
+                store.drop_messages(gone)
+                stored = {i: d for i, d in stored.items() if i not in gone}
+            for i, d in stored.items():
+                if i not in facts:
+                    try:
+                        facts[i] = Facts.from_dict(d)
+                    except TypeError:
+                        continue
+        else:
+            store.drop_messages([d["id"] for d in store.messages() if d["id"] not in facts])
+        store.put_messages(
+            (_facts_dict(f) for i, f in facts.items() if i in examined),
+            wm_now.uidvalidity if wm_now is not None else None,
+        )
+        regs = [r for f in facts.values() for r in registrations(f, pkg, forms)]
+        done, claims = shared_state(source, regs, store.marks())
+        items = assess(regs, pkg, engine, now, forms, done, claims)
+        store.replace_items(
+            (
+                i.facts.id,
+                "open" if i.due is not None else i.status,
+                i.due.timestamp() if i.due is not None else None,
+                i.facts.key,
+                json.dumps(list(i.reasons), ensure_ascii=False),
+                i.stored(),
+                _record(i),
+            )
+            for i in items
+        )
+    return Triage(source.key, tuple(items), stats, store=store, engine=engine, now=now)
 
 
-def shared_state(source: Source, regs: list[Facts]) -> tuple[dict[str, Any], dict[str, tuple[str, ...]]]:
+def _mark_changes(source: Source, since: int | None) -> tuple[dict[str, frozenset[str]], int | None, bool]:
+    """The desk flags that changed in the mailbox since HIGHESTMODSEQ `since` (all flags when unknown)."""
+    changes: Callable[[int | None], tuple[dict[str, frozenset[str]], int | None, bool]] | None = getattr(
+        source, "mark_changes", None
+    )
+    if changes is not None:
+        found, modseq, complete = changes(since)
+    else:
+        found, modseq, complete = source.marks(), None, True
+    kept = {k: desk_flags(v) for k, v in found.items()}
+    return ({k: v for k, v in kept.items() if v} if complete else kept), modseq, complete
+
+
+def shared_state(
+    source: Source, regs: list[Facts], marks: dict[str, frozenset[str]]
+) -> tuple[dict[str, Any], dict[str, tuple[str, ...]]]:
     """Done records (local, then what the mailbox says) and claims by registration id.
 
     A registration answered by any desk member is done with its contract number (from the reply's copy in
@@ -773,13 +968,12 @@ def shared_state(source: Source, regs: list[Facts]) -> tuple[dict[str, Any], dic
     from supportctl.desk.shared import Mark, server_done
 
     done = load_done()
-    marks = source.marks()
     claims: dict[str, tuple[str, ...]] = {}
     sent: dict[str, dict[str, Any]] | None = None
     for r in regs:
         flags = marks.get(r.key)
-        if not flags or not any(f[:1] == "$" or f.lower() == "\\answered" for f in flags):
-            continue  # \Seen, \Recent, …: nothing the desk keeps
+        if not flags:
+            continue
         claims[r.id] = Mark.from_flags(flags).claimed_by
         outcome = server_done(flags, r.index)
         if outcome is None or (r.id in done and done[r.id].get("contract")):
@@ -794,23 +988,28 @@ def shared_state(source: Source, regs: list[Facts]) -> tuple[dict[str, Any], dic
     return done, claims
 
 
-def _all_judged(f: Facts, pkg: Package, forms: dict[str, Any]) -> bool:
+def desk_flags(flags: Iterable[str]) -> frozenset[str]:
+    """The flags the desk keeps (keywords and \\Answered); \\Seen, \\Recent, … change nothing."""
+    return frozenset(f for f in flags if f[:1] == "$" or f.lower() == "\\answered")
+
+
+def _all_judged(f: Facts, pkg: Package, forms: Forms) -> bool:
     """A message read before whose every PDF is already judged (or that carries none)."""
     if f.kind == "unchecked":
         return False
     return all(form_key(pkg, p["sha256"]) in forms for p in f.parts if p.get("sha256"))
 
 
-def _unchanged_files(state: dict[str, Any], source: Source, limits: Limits) -> dict[tuple[str, int, float], Facts]:
+def _unchanged_files(store: Any, source: Source) -> dict[tuple[str, int, float], Facts]:
     """What the last run read from each file, by (key, size, mtime); only for files (Maildir, .eml, mbox).
 
     A message whose file has the same name, size and modification time is the same message. Nothing is
-    reused when the limits changed (they decide what is skipped) or for stdin/IMAP.
+    reused for stdin or IMAP (IMAP reads only what is new anyway).
     """
-    if source.incremental or state.get("limits") != [limits.max_message_bytes, limits.max_parts, limits.max_depth]:
+    if source.incremental:
         return {}
     known: dict[tuple[str, int, float], Facts] = {}
-    for d in state.get("messages", {}).values():
+    for d in store.messages():
         if isinstance(d, dict) and d.get("size") is not None and d.get("mtime") is not None:
             try:
                 f = Facts.from_dict(d)
@@ -841,7 +1040,7 @@ def assess(
     pkg: Package,
     engine: Any,
     now: datetime,
-    forms: dict[str, Any],
+    forms: Forms,
     done: dict[str, Any],
     claims: dict[str, tuple[str, ...]] | None = None,
 ) -> list[Item]:
@@ -865,7 +1064,7 @@ def _assess_one(
     pkg: Package,
     engine: Any,
     now: datetime,
-    forms: dict[str, Any],
+    forms: Forms,
     done: dict[str, Any],
     first: dict[str, str],
 ) -> Item:
@@ -892,6 +1091,8 @@ def _assess_one(
     if form is None:
         return Item(f, "unchecked", form=form)
     if not form.ok:
+        from supportctl.form.validation import finding_line  # only when a list is computed, never on a plain look
+
         return Item(f, "invalid", tuple(finding_line(x) for x in form.findings), form=form)
     cls = form.activation_class
     if cls not in engine.classes:
@@ -937,43 +1138,43 @@ def find(ref: str, pkg: Package, limits: Limits, validator: Validator | None = N
         f, pdfs = examine(next(iter(FileSource(path, limits.max_message_bytes).messages())), limits)
         if f.kind == "skipped":
             raise InvalidInputError(_("cannot read {path}: {reason}").format(path=ref, reason=f.reason))
-        forms: dict[str, Any] = {}
+        judged: dict[str, Any] = {}
         for sha, pdf in pdfs:
-            forms[form_key(pkg, sha)] = (
+            judged[form_key(pkg, sha)] = (
                 judge_loaded(pkg, pdf) if validator is None else _check(validator, pkg, pdf).to_dict()
             )
-        first = registrations(f, pkg, forms)[0]
-        cached = forms.get(form_key(pkg, first.sha256)) if first.sha256 else None
+        first = registrations(f, pkg, judged)[0]
+        cached = judged.get(form_key(pkg, first.sha256)) if first.sha256 else None
         return Found(first, CheckedForm.from_report(cached) if cached else None)
     if len(ref) >= MIN_PREFIX and re.fullmatch(r"[0-9a-f]+(-\d+)?(\.\d+)?", ref):
-        matches: dict[str, tuple[Facts, dict[str, Any], str | None]] = {}
-        for state_file in sorted(inbox_dir().glob("*/state.json")):
-            try:
-                state = json.loads(state_file.read_text("utf-8"))
-            except (OSError, ValueError):
-                continue
-            if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
-                continue
-            forms = state.get("forms", {})
-            for rec in state.get("messages", {}).values():
+        from supportctl.desk.store import Store
+
+        matches: dict[str, tuple[Facts, Forms, str]] = {}
+        store = Store.existing()
+        try:
+            cache = FormCache(store)
+            for source, rec in store.matching(re.sub(r"\.\d+$", "", ref)) if store else ():
                 try:
                     msg_facts = Facts.from_dict(rec)
                 except TypeError:
                     continue
-                for reg in registrations(msg_facts, pkg, forms):
+                for reg in registrations(msg_facts, pkg, cache):
                     if reg.id == ref or reg.id.startswith(ref):
-                        matches.setdefault(reg.id, (reg, forms, state.get("source")))
-        if ref in matches:
-            matches = {ref: matches[ref]}
-        if len(matches) > 1:
-            raise UsageError(
-                _("the id {ref} is ambiguous: it starts {ids}").format(ref=ref, ids=", ".join(sorted(matches))),
-                _("give more characters of the id"),
-            )
-        if matches:
-            reg, forms, source = next(iter(matches.values()))
-            cached = forms.get(form_key(pkg, reg.sha256)) if reg.sha256 else None
-            return Found(reg, CheckedForm.from_report(cached) if cached else None, source)
+                        matches.setdefault(reg.id, (reg, cache, source))
+            if ref in matches:
+                matches = {ref: matches[ref]}
+            if len(matches) > 1:
+                raise UsageError(
+                    _("the id {ref} is ambiguous: it starts {ids}").format(ref=ref, ids=", ".join(sorted(matches))),
+                    _("give more characters of the id"),
+                )
+            if matches:
+                reg, forms, source = next(iter(matches.values()))
+                cached = forms.get(form_key(pkg, reg.sha256)) if reg.sha256 else None
+                return Found(reg, CheckedForm.from_report(cached) if cached else None, source)
+        finally:
+            if store:
+                store.close()
     # An unknown id is a wrong command line (exit 2), as for `outbox show ID`.
     raise UsageError(
         _("no message {ref}: not a file, and no triaged message has this id").format(ref=ref),

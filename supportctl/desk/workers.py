@@ -20,6 +20,7 @@ from supportctl.desk.sources import Envelope
 from supportctl.desk.triage import (
     BodyFiles,
     Facts,
+    Forms,
     Limits,
     Validator,
     _check,
@@ -57,7 +58,7 @@ class Judge:
     def __init__(
         self,
         pkg: Package,
-        forms: dict[str, Any],
+        forms: Forms,
         validator: Validator | None,
         workers: int,
         limits: Limits,
@@ -65,8 +66,7 @@ class Judge:
     ) -> None:
         self.pkg, self.forms, self.validator, self.limits, self.stats = pkg, forms, validator, limits, stats
         self.workers = workers if validator is None else 1
-        self.known = frozenset(forms)  # judged before this run: `cached`
-        self.seen: set[str] = set()  # judged (or being judged) this run
+        self.seen: set[str] = set()  # judged (or being judged) this run; the others in `forms` are `cached`
         self.pending: list[tuple[str, bytes]] = []
         self.futures: deque[tuple[str, Any]] = deque()
         self.chunk: list[tuple[str, bytes]] = []
@@ -107,8 +107,12 @@ class Judge:
         if kind == "skipped":
             self.stats["skipped"] += 1
 
+    def _before(self, key: str) -> bool:
+        """Whether the form was judged before this run (every form judged in it is in `seen`)."""
+        return key not in self.seen and key in self.forms
+
     def add(self, key: str, data: bytes) -> None:
-        if key in self.known:
+        if self._before(key):
             self.stats["cached"] += 1
             return
         if key in self.seen:
@@ -129,7 +133,7 @@ class Judge:
 
         pending, self.pending = self.pending, []
         # Workers skip the forms judged before and those already on their way to a worker.
-        skip = self.known | {k for k, _d in pending}
+        skip = _judged_keys(self.forms) | {k for k, _d in pending}
         self.pool = ProcessPoolExecutor(
             self.workers,
             mp_context=multiprocessing.get_context(self.START_METHOD),
@@ -184,7 +188,7 @@ class Judge:
                 if sha is None:
                     continue
                 fk = form_key(self.pkg, sha)
-                if fk in self.known:
+                if self._before(fk):
                     self.stats["cached"] += 1
                 elif fk not in self.seen:
                     self.seen.add(fk)
@@ -209,6 +213,17 @@ class Judge:
         if self.pool is not None:
             self.pool.shutdown()
             self.pool = None
+
+
+def _judged_keys(forms: Forms) -> frozenset[str]:
+    """The keys of every form judged so far: the store's and this run's (a dict's keys, for `find`)."""
+    if isinstance(forms, dict):
+        return frozenset(forms)
+    keys = set(forms.loaded) | set(forms.new)
+    db = getattr(forms.store, "db", None)
+    if db is not None:
+        keys.update(k for (k,) in db.execute("SELECT key FROM forms"))
+    return frozenset(keys)
 
 
 def _failed() -> dict[str, Any]:

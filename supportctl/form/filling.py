@@ -135,11 +135,15 @@ class Interview:
         ask: Callable[[str], str],
         say: Callable[[str], None],
     ) -> None:
-        self.pkg, self.chars, self.lang, self.say = pkg, chars, lang, say
+        self.pkg = pkg
+        self.chars = chars
+        self.lang = lang
+        self.say = say
         self.fields = asking_order(list(pkg.fields))
         self._ask = ask
 
-    def input(self, prompt: str) -> str:
+    def read(self, prompt: str) -> str:
+        """One answer, stripped; the end of input abandons the interview (the draft stays)."""
         try:
             return self._ask(prompt).strip()
         except EOFError:
@@ -178,7 +182,7 @@ class Interview:
             for n, spec in enumerate(self.fields, 1):
                 label = localized(spec.label, spec.name, self.lang)
                 self.say(f"  {n:2d}. {label}: {shown(spec, answers.get(spec.name), self.lang)}")
-            choice = self.input(_("Number of a field to change, or Enter to write the form: "))
+            choice = self.read(_("Number of a field to change, or Enter to write the form: "))
             if not choice:
                 return
             if choice.isdigit() and 1 <= int(choice) <= total:
@@ -200,7 +204,8 @@ class Interview:
         """Ask for one field until the answer passes the rules; returns the normalised value."""
         from supportctl.form.validation import check_field, finding_line, parse_bool
 
-        lang, say = self.lang, self.say
+        lang = self.lang
+        say = self.say
         label = localized(spec.label, spec.name, lang)
         help_text = localized(spec.help, "", lang)
         say("")
@@ -213,7 +218,7 @@ class Interview:
             text = choice.label.get(lang) or choice.value
             say(f"  {i}) {choice.value}" + (f" — {text}" if text != choice.value else ""))
         while True:
-            answer = self.input(
+            answer = self.read(
                 self._prompt(spec, label, shown(spec, default, lang) if default not in (None, "") else "")
             )
             raw: object = answer if answer else default

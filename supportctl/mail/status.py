@@ -326,6 +326,13 @@ class Snapshot:
     checked_mailbox: bool
     new_outcomes: tuple[Outcome, ...] = ()
 
+    def to_dict(self, now: datetime, mailbox: str | None) -> dict[str, Any]:
+        return {
+            "now": now.isoformat(),
+            "mailbox": mailbox,
+            "registrations": [r.to_dict(now) for r in self.registrations],
+        }
+
 
 def refresh(pkg: Package, engine: Any, source: Any = None, only: str | None = None) -> Snapshot:
     """The registrations (newest first; `only`: the one with that id or id prefix), after reading the outbox

@@ -1,0 +1,199 @@
+"""What the desk remembers of its mailboxes: one SQLite file, `$XDG_STATE_HOME/supportctl/inbox/inbox.sqlite`.
+
+Per source (`maildir:/…`, `imap:imaps://…`): a few settings (`meta`: the UID watermark and UIDVALIDITY, the
+IMAP HIGHESTMODSEQ, the limits and what the items were computed with), one row per message (`messages`,
+indexed by source + UID), the desk flags of each message (`marks`), and the triaged work list (`items`,
+in due order, each with its `--json` record ready to print). Validated forms (`forms`) are shared by
+all sources. A run that finds nothing new reads the settings and streams `items`: its work does not grow
+with the mailbox, and neither does its memory. Every run's writes are one transaction (WAL mode), so an
+interrupted run leaves the previous state whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from supportctl import paths
+
+SCHEMA = 1
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (source TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (source, name));
+CREATE TABLE IF NOT EXISTS messages (source TEXT NOT NULL, id TEXT NOT NULL, key TEXT NOT NULL,
+    uidvalidity INTEGER, uid INTEGER, facts TEXT NOT NULL, PRIMARY KEY (source, id));
+CREATE INDEX IF NOT EXISTS messages_uid ON messages (source, uidvalidity, uid);
+CREATE INDEX IF NOT EXISTS messages_id ON messages (id);
+CREATE TABLE IF NOT EXISTS marks (source TEXT NOT NULL, key TEXT NOT NULL, flags TEXT NOT NULL,
+    PRIMARY KEY (source, key));
+CREATE TABLE IF NOT EXISTS forms (key TEXT PRIMARY KEY, report TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (source TEXT NOT NULL, pos INTEGER NOT NULL, id TEXT NOT NULL,
+    status TEXT NOT NULL, due REAL, key TEXT NOT NULL, reasons TEXT NOT NULL, item TEXT NOT NULL,
+    record TEXT NOT NULL, PRIMARY KEY (source, pos));
+"""
+
+
+def path() -> Path:
+    return paths.state_subdir("inbox") / "inbox.sqlite"
+
+
+class Store:
+    """One source's view of the store (`source` is the key every row carries)."""
+
+    def __init__(self, source: str, file: Path | None) -> None:
+        self.source = source
+        if file is None:  # a run that must not remember anything (`persist=False`): the same code, in memory
+            self.db = sqlite3.connect(":memory:", isolation_level=None)
+        else:
+            from supportctl.fsutil import private_dir
+
+            private_dir(file.parent)
+            os.close(os.open(file, os.O_RDWR | os.O_CREAT, 0o600))  # the WAL and shm files take its mode
+            self.db = sqlite3.connect(file, timeout=30.0, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA:
+            self.db.executescript(
+                "DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS marks;"
+                " DROP TABLE IF EXISTS forms; DROP TABLE IF EXISTS items;"
+            )
+            self.db.executescript(_TABLES + f"PRAGMA user_version={SCHEMA};")
+
+    @classmethod
+    def open(cls, source: str, persist: bool = True) -> Store:
+        return cls(source, path() if persist else None)
+
+    @classmethod
+    def existing(cls) -> Store | None:
+        """The store for reading, if any run made one (a lookup never creates it)."""
+        file = path()
+        return cls("", file) if file.is_file() else None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self
+
+    def __exit__(self, kind: object, *_rest: object) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+    # ---------------------------------------------------------------- settings
+
+    def meta(self) -> dict[str, Any]:
+        rows = self.db.execute("SELECT name, value FROM meta WHERE source = ?", (self.source,))
+        return {name: json.loads(value) for name, value in rows}
+
+    def set_meta(self, **values: Any) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO meta (source, name, value) VALUES (?, ?, ?)",
+            [(self.source, k, json.dumps(v)) for k, v in values.items()],
+        )
+
+    # ---------------------------------------------------------------- messages
+
+    def message_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM messages WHERE source = ?", (self.source,)).fetchone()[0])
+
+    def messages(self) -> Iterator[dict[str, Any]]:
+        for (facts,) in self.db.execute("SELECT facts FROM messages WHERE source = ?", (self.source,)):
+            yield json.loads(facts)
+
+    def put_messages(self, records: Iterable[dict[str, Any]], uidvalidity: int | None) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO messages (source, id, key, uidvalidity, uid, facts) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (self.source, r["id"], r["key"], uidvalidity, _uid(r["key"]), json.dumps(r, ensure_ascii=False))
+                for r in records
+            ],
+        )
+
+    def drop_messages(self, ids: Iterable[str]) -> None:
+        self.db.executemany("DELETE FROM messages WHERE source = ? AND id = ?", [(self.source, i) for i in ids])
+
+    def matching(self, prefix: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(source, facts) of every message, of any source, whose id starts with `prefix` (hex digits)."""
+        rows = self.db.execute(
+            "SELECT source, facts FROM messages WHERE id >= ? AND id < ? ORDER BY source, id",
+            (prefix, prefix + "\U0010ffff"),
+        )
+        for source, facts in rows:
+            yield source, json.loads(facts)
+
+    def ids(self) -> list[str]:
+        return [i for (i,) in self.db.execute("SELECT id FROM items ORDER BY id")]
+
+    # ---------------------------------------------------------------- desk flags per message key
+
+    def marks(self) -> dict[str, frozenset[str]]:
+        rows = self.db.execute("SELECT key, flags FROM marks WHERE source = ?", (self.source,))
+        return {key: frozenset(json.loads(flags)) for key, flags in rows}
+
+    def update_marks(self, changed: dict[str, frozenset[str]], complete: bool) -> bool:
+        """Store the flags the mailbox reported (all of them when `complete`); True when any differ."""
+        stored = self.marks()
+        if complete:
+            gone = [k for k in stored if k not in changed]
+            self.db.executemany("DELETE FROM marks WHERE source = ? AND key = ?", [(self.source, k) for k in gone])
+        else:
+            gone = []
+        new = {k: v for k, v in changed.items() if stored.get(k, frozenset()) != v}
+        self.db.executemany(
+            "INSERT OR REPLACE INTO marks (source, key, flags) VALUES (?, ?, ?)",
+            [(self.source, k, json.dumps(sorted(v))) for k, v in new.items()],
+        )
+        return bool(new or gone)
+
+    # ---------------------------------------------------------------- validated forms (all sources)
+
+    def forms(self, keys: Iterable[str] | None = None) -> dict[str, Any]:
+        if keys is None:
+            rows = self.db.execute("SELECT key, report FROM forms")
+            return {k: json.loads(r) for k, r in rows}
+        out = {}
+        for k in keys:
+            row = self.db.execute("SELECT report FROM forms WHERE key = ?", (k,)).fetchone()
+            if row:
+                out[k] = json.loads(row[0])
+        return out
+
+    def put_forms(self, forms: dict[str, Any]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO forms (key, report) VALUES (?, ?)",
+            [(k, json.dumps(v, ensure_ascii=False)) for k, v in forms.items()],
+        )
+
+    # ---------------------------------------------------------------- the work list
+
+    def replace_items(self, rows: Iterable[tuple[str, str, float | None, str, str, str, str]]) -> None:
+        """Rows of (id, status, due, key, reasons, item, record) in due order."""
+        self.db.execute("DELETE FROM items WHERE source = ?", (self.source,))
+        self.db.executemany(
+            "INSERT INTO items (source, pos, id, status, due, key, reasons, item, record)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(self.source, pos, *row) for pos, row in enumerate(rows)],
+        )
+
+    def has_items(self) -> bool:
+        row = self.db.execute("SELECT 1 FROM items WHERE source = ? LIMIT 1", (self.source,)).fetchone()
+        return row is not None
+
+    def item_rows(self, columns: str) -> Iterator[tuple[Any, ...]]:
+        """The work list in due order, streamed (`columns` is one of the fixed selections of triage.py)."""
+        assert columns in ("status, due, key, reasons, record", "status, due, item")
+        yield from self.db.execute(f"SELECT {columns} FROM items WHERE source = ? ORDER BY pos", (self.source,))
+
+
+def _uid(key: str) -> int | None:
+    if key.startswith("uid:"):
+        try:
+            return int(key[4:])
+        except ValueError:
+            return None
+    return None
