@@ -53,7 +53,7 @@ def test_inbox_ids_from_the_last_runs(isolated: Path) -> None:
     for source, ids in (("maildir:/a", ["9d81c2aa0e13"]), ("imap:imaps://d@h/INBOX", ["3f2a9c01b7de"])):
         s = store.Store.open(source)
         with s:
-            s.replace_items([(i, "open", None, "k", "[]", "{}", "{}") for i in ids])
+            s.put_items([(i, i, None, 1e300, 3, "", "k", "invalid", None, "[]", "{}", "{}") for i in ids])
         s.close()
     assert complete("supportctl inbox reply ") == ["3f2a9c01b7de", "9d81c2aa0e13"]
     assert complete("supportctl inbox reply 9d") == ["9d81c2aa0e13"]

@@ -81,27 +81,11 @@ def _inbox_limits(cfg: Config) -> Limits:
     )
 
 
-def _imap_password(cfg: Config, user: str, host: str) -> str:
-    from supportctl.mail import credentials
+def _open_mail_source(spec: str, cfg: Config) -> Source:
+    from supportctl.desk.sources import open_source
 
-    return credentials.imap_password(
-        user, host, cfg.get("imap.password_command"), prompt=common.password_prompt()
-    ).value
-
-
-def _open_mail_source(spec: str, cfg: Config, limits: Limits) -> Source:
-    from supportctl.desk import sources as mailsource
-
-    if spec.startswith(("imap://", "imaps://")):
-        target = mailsource.parse_imap_url(spec)
-        return mailsource.ImapSource(  # the UID watermark comes from the store, read by triage
-            target,
-            _imap_password(cfg, target.user, target.host),
-            limits.max_message_bytes,
-            None,
-            cfg.get("imap.ca_bundle"),
-        )
-    return mailsource.open_local(spec, limits.max_message_bytes, sys.stdin.buffer)
+    # No watermark: over IMAP, triage reads it from the desk's store.
+    return open_source(spec, cfg, prompt=common.password_prompt(), stdin=sys.stdin.buffer)
 
 
 def _inbox_engine(cfg: Config, pkg: Package) -> Engine:
@@ -170,7 +154,7 @@ def inbox(
         return
     real_now = datetime.now(timezone.utc)
     when = parse_when(now, resolve_zone(cfg.get("input_tz")), real_now)
-    src = _open_mail_source(source, cfg, limits)
+    src = _open_mail_source(source, cfg)
     try:
         result = core.triage(src, pkg, engine, when, limits=limits)
     finally:
@@ -240,7 +224,7 @@ def _watch(
 
     if source == "-":
         raise UsageError(_("--watch needs a mailbox to look at again, not standard input"))
-    src = _open_mail_source(source, cfg, limits)
+    src = _open_mail_source(source, cfg)
     out.say(_("watching {source} (Ctrl-C to stop)").format(source=source))
     try:
         events = watch(src, lambda s, when: core.triage(s, pkg, engine, when, limits=limits), interval)
@@ -596,7 +580,7 @@ def inbox_report(
     zone = resolve_zone(cfg.get("input_tz"))
     start = parse_when(since, zone, now) if since else None
     end = parse_when(until, zone, now) if until else None
-    src = _open_mail_source(source, cfg, limits)
+    src = _open_mail_source(source, cfg)
     try:
         result = core.triage(src, pkg, engine, now, limits=limits)
     finally:

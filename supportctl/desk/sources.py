@@ -924,18 +924,19 @@ def open_local(spec: str, limit: int, stdin: IO[bytes] | None = None) -> Source:
 def open_source(
     spec: str,
     cfg: Any,
-    watermark: Callable[[str], Watermark | None],
+    watermark: Callable[[str], Watermark | None] | None = None,
     prompt: Callable[[str], str] | None = None,
     stdin: IO[bytes] | None = None,
 ) -> Source:
-    """The mailbox `spec` names, as `inbox` and `status` read it: imap[s]:// (from `watermark("imap:" + url)` on,
-    logged in with SUPPORTCTL_IMAP_PASSWORD, the keyring, imap.password_command or `prompt`), else a local one."""
+    """The mailbox `spec` names, as `inbox` and `status` read it: imap[s]:// (logged in with
+    SUPPORTCTL_IMAP_PASSWORD, the keyring, imap.password_command or `prompt`; only mail after
+    `watermark("imap:" + url)` when given), else a local one."""
     limit = cfg.get("inbox.max_message_bytes")
     if not spec.startswith(("imap://", "imaps://")):
         return open_local(spec, limit, stdin)
     from supportctl.mail import credentials
 
     target = parse_imap_url(spec)
-    wm = watermark("imap:" + target.url)
+    wm = watermark("imap:" + target.url) if watermark is not None else None
     secret = credentials.imap_password(target.user, target.host, cfg.get("imap.password_command"), prompt=prompt)
     return ImapSource(target, secret.value, limit, wm, cfg.get("imap.ca_bundle"))

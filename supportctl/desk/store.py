@@ -20,7 +20,7 @@ from typing import Any
 
 from supportctl import paths
 
-SCHEMA = 1
+SCHEMA = 2
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (source TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (source, name));
@@ -31,10 +31,18 @@ CREATE INDEX IF NOT EXISTS messages_id ON messages (id);
 CREATE TABLE IF NOT EXISTS marks (source TEXT NOT NULL, key TEXT NOT NULL, flags TEXT NOT NULL,
     PRIMARY KEY (source, key));
 CREATE TABLE IF NOT EXISTS forms (key TEXT PRIMARY KEY, report TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS items (source TEXT NOT NULL, pos INTEGER NOT NULL, id TEXT NOT NULL,
-    status TEXT NOT NULL, due REAL, key TEXT NOT NULL, reasons TEXT NOT NULL, item TEXT NOT NULL,
-    record TEXT NOT NULL, PRIMARY KEY (source, pos));
+CREATE TABLE IF NOT EXISTS items (source TEXT NOT NULL, id TEXT NOT NULL, message TEXT NOT NULL, sha TEXT,
+    due_order REAL NOT NULL, rank INTEGER NOT NULL, received TEXT NOT NULL, key TEXT NOT NULL,
+    status TEXT NOT NULL, due REAL, reasons TEXT NOT NULL, item TEXT NOT NULL, record TEXT NOT NULL,
+    PRIMARY KEY (source, id));
+CREATE INDEX IF NOT EXISTS items_order ON items (source, due_order, rank, received, key);
+CREATE INDEX IF NOT EXISTS items_sha ON items (source, sha);
+CREATE INDEX IF NOT EXISTS items_message ON items (source, message);
 """
+
+# Stored rows of the work list: (id, message id, sha256, due order, status rank, received, key, status,
+# due, reasons, item, record); the first seven place it, the rest is what is shown.
+ItemRow = tuple[str, str, "str | None", float, int, str, str, str, "float | None", str, str, str]
 
 
 def path() -> Path:
@@ -131,12 +139,19 @@ class Store:
 
     # ---------------------------------------------------------------- desk flags per message key
 
-    def marks(self) -> dict[str, frozenset[str]]:
-        rows = self.db.execute("SELECT key, flags FROM marks WHERE source = ?", (self.source,))
-        return {key: frozenset(json.loads(flags)) for key, flags in rows}
+    def marks(self, keys: Iterable[str] | None = None) -> dict[str, frozenset[str]]:
+        if keys is None:
+            rows = self.db.execute("SELECT key, flags FROM marks WHERE source = ?", (self.source,))
+            return {key: frozenset(json.loads(flags)) for key, flags in rows}
+        out = {}
+        for k in keys:
+            row = self.db.execute("SELECT flags FROM marks WHERE source = ? AND key = ?", (self.source, k)).fetchone()
+            if row:
+                out[k] = frozenset(json.loads(row[0]))
+        return out
 
-    def update_marks(self, changed: dict[str, frozenset[str]], complete: bool) -> bool:
-        """Store the flags the mailbox reported (all of them when `complete`); True when any differ."""
+    def update_marks(self, changed: dict[str, frozenset[str]], complete: bool) -> set[str]:
+        """Store the flags the mailbox reported (all of them when `complete`); the keys whose flags moved."""
         stored = self.marks()
         if complete:
             gone = [k for k in stored if k not in changed]
@@ -148,7 +163,7 @@ class Store:
             "INSERT OR REPLACE INTO marks (source, key, flags) VALUES (?, ?, ?)",
             [(self.source, k, json.dumps(sorted(v))) for k, v in new.items()],
         )
-        return bool(new or gone)
+        return set(new) | set(gone)
 
     # ---------------------------------------------------------------- validated forms (all sources)
 
@@ -171,14 +186,50 @@ class Store:
 
     # ---------------------------------------------------------------- the work list
 
-    def replace_items(self, rows: Iterable[tuple[str, str, float | None, str, str, str, str]]) -> None:
-        """Rows of (id, status, due, key, reasons, item, record) in due order."""
-        self.db.execute("DELETE FROM items WHERE source = ?", (self.source,))
+    def put_items(self, rows: Iterable[ItemRow]) -> None:
         self.db.executemany(
-            "INSERT INTO items (source, pos, id, status, due, key, reasons, item, record)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(self.source, pos, *row) for pos, row in enumerate(rows)],
+            "INSERT OR REPLACE INTO items (source, id, message, sha, due_order, rank, received, key, status, due,"
+            " reasons, item, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(self.source, *row) for row in rows],
         )
+
+    def drop_items_of(self, messages: Iterable[str]) -> None:
+        self.db.executemany("DELETE FROM items WHERE source = ? AND message = ?", [(self.source, m) for m in messages])
+
+    def messages_with(self, column: str, values: Iterable[str]) -> set[str]:
+        """Ids of the messages whose work-list rows have `column` (sha, id) in `values`."""
+        assert column in ("sha", "id", "status")
+        out: set[str] = set()
+        for v in values:
+            q = f"SELECT message FROM items WHERE source = ? AND {column} = ?"
+            out.update(m for (m,) in self.db.execute(q, (self.source, v)))
+        return out
+
+    def shas_of(self, messages: Iterable[str]) -> set[str]:
+        out: set[str] = set()
+        for m in messages:
+            q = "SELECT sha FROM items WHERE source = ? AND message = ? AND sha IS NOT NULL"
+            out.update(s for (s,) in self.db.execute(q, (self.source, m)))
+        return out
+
+    def messages_by_key(self, keys: Iterable[str]) -> set[str]:
+        out: set[str] = set()
+        for k in keys:
+            out.update(
+                i for (i,) in self.db.execute("SELECT id FROM messages WHERE source = ? AND key = ?", (self.source, k))
+            )
+        return out
+
+    def facts_of(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+        out = []
+        for i in ids:
+            row = self.db.execute("SELECT facts FROM messages WHERE source = ? AND id = ?", (self.source, i)).fetchone()
+            if row:
+                out.append(json.loads(row[0]))
+        return out
+
+    def message_ids(self) -> list[tuple[str, int | None]]:
+        return list(self.db.execute("SELECT id, uid FROM messages WHERE source = ?", (self.source,)))
 
     def has_items(self) -> bool:
         row = self.db.execute("SELECT 1 FROM items WHERE source = ? LIMIT 1", (self.source,)).fetchone()
@@ -187,7 +238,9 @@ class Store:
     def item_rows(self, columns: str) -> Iterator[tuple[Any, ...]]:
         """The work list in due order, streamed (`columns` is one of the fixed selections of triage.py)."""
         assert columns in ("status, due, key, reasons, record", "status, due, item")
-        yield from self.db.execute(f"SELECT {columns} FROM items WHERE source = ? ORDER BY pos", (self.source,))
+        yield from self.db.execute(
+            f"SELECT {columns} FROM items WHERE source = ? ORDER BY due_order, rank, received, key", (self.source,)
+        )
 
 
 def _uid(key: str) -> int | None:

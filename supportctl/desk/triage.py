@@ -882,66 +882,105 @@ def triage(
     changes, modseq, complete = _mark_changes(source, meta.get("modseq") if not reset else None)
     context = _context(pkg, engine, limits)
     with store:
-        marks_moved = store.update_marks(changes, complete)
-        settled = (
-            not examined
-            and not vanished
-            and not marks_moved
-            and judge.count == 0
-            and meta.get("context") == context
-            and meta.get("done") == _done_signature()
-            and store.has_items()
-        )
-        settings: dict[str, Any] = {
-            "limits": limit_list,
-            "modseq": modseq,
-            "context": context,
-            "done": _done_signature(),
-        }
+        moved = store.update_marks(changes, complete)
+        done_sig = _done_signature()
+        full = meta.get("context") != context or not store.has_items()
+        settled = not (examined or vanished or moved or judge.count or full) and meta.get("done") == done_sig
+        settings: dict[str, Any] = {"limits": limit_list, "modseq": modseq, "context": context, "done": done_sig}
         if imap is not None:
             settings["imap"] = imap
         store.set_meta(**{k: v for k, v in settings.items() if meta.get(k) != v})  # a look changes nothing
-        if settled:
-            return Triage(source.key, None, stats, store=store, engine=engine, now=now)
-        # Something changed: the work list is computed again from every message's stored facts.
-        store.put_forms(forms.new)
-        if source.incremental:
-            stored = {d["id"]: d for d in store.messages()}
-            if reset:
-                store.drop_messages(stored)
-                stored = {}
-            elif present is not None:
-                gone = [i for i, d in stored.items() if _uid(d["key"]) not in present]
-                store.drop_messages(gone)
-                stored = {i: d for i, d in stored.items() if i not in gone}
-            for i, d in stored.items():
-                if i not in facts:
-                    try:
-                        facts[i] = Facts.from_dict(d)
-                    except TypeError:
-                        continue
+        if not settled:
+            store.put_forms(forms.new)
+            _update(store, source, pkg, engine, now, forms, facts, examined, vanished, moved, full, meta, done_sig)
+    return Triage(source.key, None, stats, store=store, engine=engine, now=now)
+
+
+def _update(
+    store: Any,
+    source: Source,
+    pkg: Package,
+    engine: Any,
+    now: datetime,
+    forms: Forms,
+    facts: dict[str, Facts],
+    examined: set[str],
+    vanished: bool,
+    moved: set[str],
+    full: bool,
+    meta: dict[str, Any],
+    done_sig: Any,
+) -> None:
+    """Bring the stored messages and work list up to date: only what changed is assessed again.
+
+    What changed: the messages read this run, those gone, those whose desk flags moved, those answered
+    since (done.json), and with them every message that carries one of their forms (which of two copies
+    of a form is the duplicate depends on all of them). Everything, when the package or limits changed.
+    """
+    present = getattr(source, "present", None)
+    wm = getattr(source, "watermark", None)
+    if source.incremental:
+        if getattr(source, "reset", False):
+            gone = [i for i, _u in store.message_ids()]
+        elif vanished and present is not None:
+            gone = [i for i, u in store.message_ids() if u not in present]
         else:
-            store.drop_messages([d["id"] for d in store.messages() if d["id"] not in facts])
-        store.put_messages(
-            (_facts_dict(f) for i, f in facts.items() if i in examined),
-            wm_now.uidvalidity if wm_now is not None else None,
+            gone = []
+    else:
+        gone = [i for i, _u in store.message_ids() if i not in facts]
+    shas = store.shas_of([*gone, *examined])
+    store.drop_messages(gone)
+    store.drop_items_of(gone)
+    store.put_messages((_facts_dict(facts[i]) for i in examined), wm.uidvalidity if wm is not None else None)
+    if full:
+        todo = {i for i, _u in store.message_ids()}
+    else:
+        todo = set(examined) | store.messages_by_key(moved)
+        if meta.get("done") != done_sig:  # answered since (or forgotten): those registrations and any shown done
+            todo |= store.messages_with("id", load_done()) | store.messages_with("status", ["done"])
+    batch = _messages_facts(store, facts, todo)
+    regs = [r for f in batch.values() for r in registrations(f, pkg, forms)]
+    shas |= {r.sha256 for r in regs if r.sha256}
+    if not full:
+        others = store.messages_with("sha", shas) - set(batch)
+        batch.update(_messages_facts(store, facts, others))
+        regs += [r for i in others if i in batch for r in registrations(batch[i], pkg, forms)]
+    store.drop_items_of(batch)
+    done, claims = shared_state(source, regs, store.marks({r.key for r in regs}))
+    rank = {s: n for n, s in enumerate(STATUSES)}
+    store.put_items(
+        (
+            i.facts.id,
+            _message_id(i.facts),
+            i.facts.sha256,
+            i.due.timestamp() if i.due is not None else 1e300,
+            rank.get("open" if i.due is not None else i.status, 99),
+            i.facts.received or "",
+            i.facts.key,
+            "open" if i.due is not None else i.status,
+            i.due.timestamp() if i.due is not None else None,
+            json.dumps(list(i.reasons), ensure_ascii=False),
+            i.stored(),
+            _record(i),
         )
-        regs = [r for f in facts.values() for r in registrations(f, pkg, forms)]
-        done, claims = shared_state(source, regs, store.marks())
-        items = assess(regs, pkg, engine, now, forms, done, claims)
-        store.replace_items(
-            (
-                i.facts.id,
-                "open" if i.due is not None else i.status,
-                i.due.timestamp() if i.due is not None else None,
-                i.facts.key,
-                json.dumps(list(i.reasons), ensure_ascii=False),
-                i.stored(),
-                _record(i),
-            )
-            for i in items
-        )
-    return Triage(source.key, tuple(items), stats, store=store, engine=engine, now=now)
+        for i in assess(regs, pkg, engine, now, forms, done, claims)
+    )
+
+
+def _messages_facts(store: Any, facts: dict[str, Facts], ids: Iterable[str]) -> dict[str, Facts]:
+    """The facts of these messages: read this run, else from the store."""
+    out = {i: facts[i] for i in ids if i in facts}
+    for d in store.facts_of([i for i in ids if i not in out]):
+        try:
+            out[d["id"]] = Facts.from_dict(d)
+        except TypeError:
+            continue
+    return out
+
+
+def _message_id(reg: Facts) -> str:
+    """The id of the message a registration comes from (its second form is `<id>.2`)."""
+    return reg.id.rsplit(".", 1)[0] if reg.index is not None and reg.index > 1 else reg.id
 
 
 def _mark_changes(source: Source, since: int | None) -> tuple[dict[str, frozenset[str]], int | None, bool]:

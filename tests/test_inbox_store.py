@@ -1,0 +1,98 @@
+"""The stored work list is the list a fresh triage computes, whatever happened to the mailbox in between.
+
+A rerun assesses again only what changed (new and vanished messages, desk flags, replies recorded, every
+message sharing a form with those); this property compares it, step by step, with a triage that
+remembers nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from supportctl.desk import sources, triage
+from supportctl.package import manifest as package
+from supportctl.schedule import eta
+from tests.inbox_corpus import StandInValidator, corpus, fake_pdf, message
+
+LIMITS = triage.Limits(max_message_bytes=200_000, max_parts=100, max_depth=10)
+NOW = datetime.fromisoformat("2026-11-25T10:30:00+01:00")
+PKG = package.load(package.bundled_root())
+ENGINE = eta.Engine(PKG.process.schedule, PKG.process.classes, "hours")
+
+
+def _pool() -> list[bytes]:
+    base = corpus()
+    mails = [base[k] for k in ("critical", "standard", "invalid", "zip", "no-dates") if k in base]
+    # The same form three times, received at different times: which one is the duplicate moves.
+    for n, when in enumerate(("Wed, 25 Nov 2026 08:00:00 +0100", "Tue, 24 Nov 2026 17:00:00 +0100", None)):
+        mails.append(message(pdf=fake_pdf(membership_id="DUP-1"), msgid=f"<dup{n}@example.org>", received=when))
+    mails.append(message(subject="Lunch?", msgid="<lunch@example.org>", to="team@example.com"))
+    return mails
+
+
+POOL = _pool()
+step = st.one_of(
+    st.tuples(st.just("add"), st.integers(0, len(POOL) - 1)),
+    st.tuples(st.just("remove"), st.integers(0, 20)),
+    st.tuples(st.just("reply"), st.integers(0, 20)),
+    st.tuples(st.just("later"), st.integers(0, 3)),
+)
+
+
+def _records(result: triage.Triage, now: datetime) -> list[dict[str, Any]]:
+    return [json.loads(r.line) for r in result.records(now)]
+
+
+DUP = len(POOL) - 4  # the first of the three copies of one form
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(step, min_size=1, max_size=8))
+@example([("add", DUP), ("add", DUP + 1), ("remove", 1), ("add", DUP + 2)])  # the earlier copy arrives later
+@example([("add", 0), ("reply", 0), ("later", 3), ("remove", 0)])
+def test_incremental_reruns_equal_a_fresh_triage(steps: list[tuple[str, int]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        old = os.environ.get("XDG_STATE_HOME")
+        os.environ["XDG_STATE_HOME"] = str(Path(tmp, "state"))
+        try:
+            root = Path(tmp, "Maildir")
+            for sub in ("new", "cur", "tmp"):
+                (root / sub).mkdir(parents=True)
+            now, files = NOW, 0
+            src = sources.MaildirSource(root, LIMITS.max_message_bytes)
+            for what, n in steps:
+                present = sorted((root / "new").iterdir())
+                if what == "add" and n not in [int(p.name.split(".")[-1]) for p in present]:
+                    # (one copy of a Message-ID at a time: two copies' ids, id and id-2, depend on history)
+                    files += 1
+                    (root / "new" / f"17640{files:05d}.M{files}P1.{n}").write_bytes(POOL[n])
+                elif what == "remove" and present:
+                    present[n % len(present)].unlink()
+                elif what == "reply" and present:
+                    ids = [
+                        i.facts.id
+                        for i in triage.triage(
+                            src, PKG, ENGINE, now, limits=LIMITS, persist=False, validator=StandInValidator()
+                        ).items
+                    ]
+                    triage.mark_done(ids[n % len(ids)], {"action": "contract", "contract": f"C-{n}"})
+                elif what == "later":
+                    now += timedelta(hours=n + 1)
+                kept = triage.triage(src, PKG, ENGINE, now, limits=LIMITS, validator=StandInValidator())
+                fresh = triage.triage(src, PKG, ENGINE, now, limits=LIMITS, persist=False, validator=StandInValidator())
+                assert _records(kept, now) == _records(fresh, now)
+                kept.close()
+                fresh.close()
+        finally:
+            if old is None:
+                os.environ.pop("XDG_STATE_HOME", None)
+            else:
+                os.environ["XDG_STATE_HOME"] = old
