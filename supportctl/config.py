@@ -5,8 +5,6 @@ Dotted keys map to tables (`smtp.host` is `[smtp] host = ...`) and to environmen
 (`SUPPORTCTL_SMTP_HOST`). Secrets are never read from the config file or shown.
 """
 
-from __future__ import annotations
-
 import os
 import re
 import sys
@@ -249,7 +247,7 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-_LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
+_LINE = r"\(at line (\d+), column (\d+)\)"  # in tomllib's messages (compiled when one is shown)
 MAX_CONFIG_BYTES = 1 << 20
 
 
@@ -276,8 +274,8 @@ def read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(_("config file {path} is not UTF-8 text").format(path=path)) from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
-        m = _LINE_RE.search(msg)
-        reason = _LINE_RE.sub("", msg).strip()
+        m = re.search(_LINE, msg)
+        reason = re.sub(_LINE, "", msg).strip()
         if m:
             raise ConfigError(
                 _("config file {path}, line {line}: {reason}").format(path=path, line=m.group(1), reason=reason),

@@ -280,14 +280,14 @@ def hoist_lang(args: list[str]) -> list[str]:
 
 def _terminate_like_interrupt() -> None:
     """SIGTERM (kill, systemd, a CI timeout) cleans up as Ctrl-C does, instead of dying mid-write."""
-    import signal
+    import _signal  # type: ignore[import-not-found]  # `signal` turns its constants into enums: 4 M instructions
     import threading
 
     def handler(signum: int, frame: Any) -> None:
         raise Terminated
 
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
+        _signal.signal(_signal.SIGTERM, handler)
 
 
 _GLOBAL_FLAGS = ("-h", "--help", "--version", "--install-completion", "--show-completion")
@@ -354,9 +354,8 @@ def only_for(args: list[str]) -> typer.Typer:
     load(*VERB_MODULES[name])
     commands = [c for c in app.registered_commands if command_name(c) == name]
     groups = [g for g in app.registered_groups if g.name == name]
-    slim = copy.copy(app)
-    slim.registered_commands = commands
-    slim.registered_groups = groups
+    slim = copy.copy(app)  # without Typer's --install/--show-completion: they come before a command (`_listing`)
+    slim.registered_commands, slim.registered_groups, slim._add_completion = commands, groups, False
     return slim
 
 

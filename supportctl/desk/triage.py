@@ -21,6 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from supportctl import paths
+from supportctl.desk.headers import addresses as _addresses
+from supportctl.desk.headers import clean as clean  # re-exported: replies.py and status.py use it
+from supportctl.desk.headers import decoded_header as decoded_header  # re-exported: replies.py uses it
+from supportctl.desk.headers import header_text as _header_text
+from supportctl.desk.headers import message_key as message_key
+from supportctl.desk.headers import names as _names
+from supportctl.desk.headers import parse_head as _parse_head
+from supportctl.desk.headers import received_time as _received_time
 from supportctl.desk.sources import Envelope, Source, TooLarge
 from supportctl.errors import InvalidInputError, SupportctlError
 from supportctl.fsutil import atomic_write, flock
@@ -42,7 +50,6 @@ STATUSES = (
     N_("done"),
 )
 DUE_SOON_SECONDS = 3600.0
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -354,102 +361,25 @@ def status_label(status: str) -> str:
 # ---------------------------------------------------------------- reading one message
 
 
-def clean(text: str) -> str:
-    """Header text safe for a terminal: no control characters, no bidi overrides, one line."""
-    return _CONTROL_RE.sub("?", text.replace("\r", " ").replace("\n", " ").replace("\t", " ")).strip()
-
-
-def decoded_header(value: Any) -> str:
-    """A header value (or RFC 2047 encoded word) decoded and made safe to show."""
-    return _header_text(value)
-
-
-def _header_text(value: Any) -> str:
-    if value is None:
-        return ""
-    try:
-        from email.header import decode_header, make_header
-
-        return clean(str(make_header(decode_header(str(value)))))
-    except Exception:
-        return clean(str(value))
-
-
-_EARLIEST_YEAR = 1971  # the eta engine's range; a date outside it cannot start a clock
-
-
-def _plausible(dt: datetime) -> bool:
-    return _EARLIEST_YEAR <= dt.year <= datetime.now(timezone.utc).year + 1
-
-
-def _received_time(msg: Message, arrival: float | None) -> tuple[datetime | None, str, str | None]:
-    """(time, where it came from, why a header's date was not used): the newest plausible date wins."""
-    from email.utils import parsedate_to_datetime
-
-    absurd: str | None = None
-    candidates: list[tuple[str, str]] = []
-    for raw in msg.get_all("Received") or []:
-        text = str(raw)
-        if ";" in text:
-            candidates.append(("received", text.rsplit(";", 1)[1].strip()))
-            break  # the newest Received: is the desk's own server; older ones are the sender's word
-    if msg.get("Date"):
-        candidates.append(("date", str(msg.get("Date"))))
-    for origin, value in candidates:
-        try:
-            dt = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            continue
-        dt = dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-        if not _plausible(dt):
-            absurd = absurd or _("its {header}: date {value} is not plausible").format(
-                header="Received" if origin == "received" else "Date", value=clean(value)[:60]
-            )
-            continue
-        return dt, origin, None
-    if arrival is not None:
-        try:
-            when = datetime.fromtimestamp(arrival, timezone.utc)
-            if _plausible(when):
-                return when, "arrival", None
-        except (OverflowError, OSError, ValueError):
-            pass
-    return None, "unknown", absurd
-
-
-def message_key(msg: Message, head: bytes) -> str:
-    mid = str(msg.get("Message-ID") or "").strip()
-    basis = mid.encode("utf-8", "replace") if mid else head
-    return hashlib.sha256(basis).hexdigest()[:12]
-
-
-def _parse_head(head: bytes) -> Message:
-    from email.parser import BytesHeaderParser
-
-    return BytesHeaderParser().parsebytes(head)
-
-
-def _addresses(msg: Message, *headers: str) -> list[str]:
-    from email.utils import getaddresses
-
-    values = [str(v) for h in headers for v in (msg.get_all(h) or [])]
-    try:
-        return [clean(a).lower() for _n, a in getaddresses(values) if a]
-    except Exception:
-        return []
-
-
-def _names(msg: Message, address: str, headers: tuple[str, ...]) -> bool:
-    """Whether `address` is among the headers' addresses (a substring test on the raw values, then a parse)."""
-    wanted = address.lower()
-    raw = " ".join(str(v) for h in headers for v in (msg.get_all(h) or [])).lower()
-    return wanted in raw and wanted in _addresses(msg, *headers)
-
-
 def examine(
     env: Envelope, limits: Limits, want_body: bool = True, desk_address: str | None = None
 ) -> tuple[Facts, list[tuple[str, bytes]]]:
     """The facts of one message and the bytes of every PDF it carries, by sha256."""
+    f, data = examine_head(env, limits, want_body, desk_address)
+    if data is None:
+        return f, []
+    scan = classify(env.files()) if env.files is not None else scan_message(data, limits)
+    kind, reason, files, pdfs = scan_body(scan)
+    return complete(f, kind, reason, files), pdfs
+
+
+def examine_head(
+    env: Envelope, limits: Limits, want_body: bool = True, desk_address: str | None = None
+) -> tuple[Facts, bytes | None]:
+    """What the head says, and the raw message when its body must be scanned (else the facts are final).
+
+    The facts of a message still to be scanned are `unchecked` until `complete` adds what its body holds.
+    """
     msg = _parse_head(env.head)
     received, received_from, absurd = _received_time(msg, env.arrival)
     senders = _addresses(msg, "From")
@@ -472,49 +402,62 @@ def examine(
         "to_desk": bool(desk_address) and _names(msg, str(desk_address), ("To", "Cc", "Delivered-To")),
     }
     if env.error:
-        return Facts(**base, kind="skipped", reason=env.error), []
+        return Facts(**base, kind="skipped", reason=env.error), None
     if received is None and absurd:
-        return Facts(**base, kind="skipped", reason=_("the message cannot be dated: {why}").format(why=absurd)), []
+        return Facts(**base, kind="skipped", reason=_("the message cannot be dated: {why}").format(why=absurd)), None
     if env.size > limits.max_message_bytes:
         reason = _("message is {size} bytes, more than inbox.max_message_bytes ({limit})").format(
             size=env.size, limit=limits.max_message_bytes
         )
-        return Facts(**base, kind="skipped", reason=reason), []
+        return Facts(**base, kind="skipped", reason=reason), None
     single_text = msg.get_content_maintype() == "text" if msg.get("Content-Type") else True
     if not want_body:
-        return Facts(**base, kind="no-pdf" if single_text else "unchecked"), []
+        return Facts(**base, kind="no-pdf" if single_text else "unchecked"), None
     try:
         data = env.read()
     except TooLarge:
         too_big = _("message is larger than inbox.max_message_bytes ({limit})").format(limit=limits.max_message_bytes)
-        return Facts(**base, kind="skipped", reason=too_big), []
+        return Facts(**base, kind="skipped", reason=too_big), None
     except OSError as exc:
-        return Facts(**base, kind="skipped", reason=_os_reason(exc)), []
-    if env.files is not None:  # IMAP: only the parts that can hold a form, already decoded
-        scan = classify(env.files())
-    elif single_text and b"begin " not in data:
-        return Facts(**base, kind="no-pdf"), []  # one text part and no uuencoded file: nothing to parse
-    else:
-        scan = scan_message(data, limits)
+        return Facts(**base, kind="skipped", reason=_os_reason(exc)), None
+    # IMAP hands over only the parts that can hold a form, already decoded (`env.files`).
+    if env.files is None and single_text and b"begin " not in data:
+        return Facts(**base, kind="no-pdf"), None  # one text part and no uuencoded file: nothing to parse
+    return Facts(**base, kind="unchecked"), data
+
+
+# What a message's body holds: its kind, why, and its files as (name, type, sha256 of a PDF or None).
+BodyFiles = tuple[tuple[str | None, str, str | None], ...]
+
+
+def scan_body(scan: Scan) -> tuple[str, str | None, BodyFiles, list[tuple[str, bytes]]]:
+    """A scan's kind, reason and files by sha256, and the bytes of every PDF by sha256."""
+    files = []
     pdfs = []
-    parts = []
     for name, ctype, body in scan.files:
+        sha = hashlib.sha256(body).hexdigest() if body is not None else None
+        files.append((name, ctype, sha))
+        if body is not None and sha is not None:
+            pdfs.append((sha, body))
+    return scan.kind, scan.reason, tuple(files), pdfs
+
+
+def complete(f: Facts, kind: str, reason: str | None, files: BodyFiles) -> Facts:
+    """The facts of `examine_head` with what the body holds (its scan may have run in a worker process)."""
+    parts = []
+    for name, ctype, sha in files:
         part: dict[str, Any] = {"name": name, "type": ctype}
-        if body is not None:
-            part["sha256"] = hashlib.sha256(body).hexdigest()
-            pdfs.append((part["sha256"], body))
+        if sha is not None:
+            part["sha256"] = sha
         parts.append(part)
     first = next((p for p in parts if p.get("sha256")), None)
-    return (
-        Facts(
-            **base,
-            kind=scan.kind,
-            reason=scan.reason,
-            attachment=first["name"] if first else None,
-            sha256=first["sha256"] if first else None,
-            parts=tuple(parts),
-        ),
-        pdfs,
+    return replace(
+        f,
+        kind=kind,
+        reason=reason,
+        attachment=first["name"] if first else None,
+        sha256=first["sha256"] if first else None,
+        parts=tuple(parts),
     )
 
 
@@ -582,8 +525,11 @@ def scan_message(data: bytes, limits: Limits) -> Scan:
     from email.message import Message
     from email.parser import BytesParser
 
+    from supportctl.desk import skeleton
+
     try:
-        msg = BytesParser().parsebytes(data)
+        elided, runs = skeleton.elide(data)  # the same parse, without walking each line of base64 attachments
+        msg = BytesParser().parsebytes(elided)
     except (RecursionError, MemoryError):
         return Scan("skipped", _("malformed MIME: nested too deeply to read"), ())
     except Exception:
@@ -608,6 +554,8 @@ def scan_message(data: bytes, limits: Limits) -> Scan:
         if isinstance(payload, list):
             stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
             continue
+        if runs and isinstance(payload, str) and skeleton.marked(payload):
+            part.set_payload(skeleton.restore(payload, runs))
         try:
             body = part.get_payload(decode=True)
         except Exception:
@@ -698,90 +646,10 @@ def registrations(f: Facts, pkg: Package, forms: Forms) -> list[Facts]:
     ]
 
 
-class _Judge:
-    """Validates PDFs: in this process for a few, in a pool of worker processes for many.
-
-    The real validator (`judge_pdf`) recognises the form by its fields before validating it; a validator
-    passed in (tests) runs in this process and decides alone.
-    """
-
-    POOL_AFTER = 8  # PDFs; below that, starting workers costs more than it saves
-    IN_FLIGHT = 64
-
-    def __init__(self, pkg: Package, forms: Forms, validator: Validator | None, workers: int) -> None:
-        self.pkg, self.forms, self.validator = pkg, forms, validator
-        self.workers = workers if validator is None else 1
-        self.pending: list[tuple[str, bytes]] = []
-        self.futures: list[tuple[str, Any]] = []
-        self.pool: Any = None
-        self.count = 0
-
-    def add(self, key: str, data: bytes) -> None:
-        if key in self.forms or any(k == key for k, _f in self.futures) or any(k == key for k, _d in self.pending):
-            return
-        self.count += 1
-        if self.pool is None:
-            self.pending.append((key, data))
-            if self.workers > 1 and len(self.pending) >= self.POOL_AFTER:
-                self._start_pool()
-            return
-        self._submit(key, data)
-
-    def _start_pool(self) -> None:
-        import multiprocessing
-        import sys
-        from concurrent.futures import ProcessPoolExecutor
-
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
-        pending, self.pending = self.pending, []
-        for key, data in pending:
-            self._submit(key, data)
-
-    def _submit(self, key: str, data: bytes) -> None:
-        self.futures.append((key, self.pool.submit(judge_pdf, str(self.pkg.root), data)))
-        while len(self.futures) > self.IN_FLIGHT:
-            k, fut = self.futures.pop(0)
-            self.forms[k] = self._result(fut)
-
-    def _result(self, fut: Any) -> dict[str, Any]:
-        try:
-            return dict(fut.result())
-        except Exception:  # a worker that died (memory, a signal) judged nothing: say so, keep going
-            return _unreadable(_("the PDF could not be checked: the checking process failed")).to_dict()
-
-    def finish(self) -> None:
-        for key, data in self.pending:
-            if self.validator is None:
-                self.forms[key] = judge_loaded(self.pkg, data)
-            else:
-                self.forms[key] = _check(self.validator, self.pkg, data).to_dict()
-        self.pending = []
-        for key, fut in self.futures:
-            self.forms[key] = self._result(fut)
-        self.futures = []
-        if self.pool is not None:
-            self.pool.shutdown()
-            self.pool = None
-
-
 def _unreadable(message: str) -> CheckedForm:
     return CheckedForm(
         False, {}, ({"field": None, "code": "unreadable", "message": message, "suggestion": None},), None
     )
-
-
-_WORKER_PACKAGES: dict[str, Package] = {}
-
-
-def judge_pdf(root: str, data: bytes) -> dict[str, Any]:
-    """In a worker process: load the package once, then recognise and validate one PDF."""
-    pkg = _WORKER_PACKAGES.get(root)
-    if pkg is None:
-        from supportctl.package import manifest
-
-        pkg = _WORKER_PACKAGES[root] = manifest.load(Path(root), cache=False)
-    return judge_loaded(pkg, data)
 
 
 def judge_loaded(pkg: Package, data: bytes) -> dict[str, Any]:
@@ -891,7 +759,9 @@ def triage(
     new_ids: set[str] = set()
     examined: set[str] = set()  # read this run (the others come unchanged from the store)
     known = _unchanged_files(store, source) if validate and meta.get("limits") == limit_list else {}
-    judge = _Judge(pkg, forms, validator, workers if workers is not None else (os.cpu_count() or 1))
+    from supportctl.desk.workers import Judge
+
+    judge = Judge(pkg, forms, validator, workers if workers is not None else (os.cpu_count() or 1), limits, stats)
     desk = pkg.process.registration_address
     for env in source.messages():
         stats["messages"] += 1
@@ -903,9 +773,7 @@ def triage(
             new_ids.add(before.id)
             facts[before.id] = before
             continue
-        f, pdfs = examine(env, limits, want_body=validate, desk_address=desk)
-        if f.kind == "skipped":
-            stats["skipped"] += 1
+        f = judge.examine(env, want_body=validate, desk_address=desk)  # counts `skipped` and `cached`
         fid, n = f.id, 1
         while fid in new_ids:  # the same Message-ID twice in one mailbox: keep both
             n += 1
@@ -915,13 +783,8 @@ def triage(
         new_ids.add(fid)
         examined.add(fid)
         facts[fid] = f
-        for sha, pdf in pdfs:
-            key = form_key(pkg, sha)
-            if key in forms:
-                stats["cached"] += 1
-            else:
-                judge.add(key, pdf)
     judge.finish()
+    facts.update({fid: judge.completed(facts[fid]) for fid in examined})  # bodies a worker read
     stats["validated"] += judge.count
     wm_now = getattr(source, "watermark", None)
     imap = {"uidvalidity": wm_now.uidvalidity, "last_uid": wm_now.last_uid} if wm_now is not None else None

@@ -5,8 +5,6 @@ Windows are precomputed per year range as parallel arrays of epoch seconds with 
 business seconds, so a due time is two binary searches whatever the SLA's length.
 """
 
-from __future__ import annotations
-
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable

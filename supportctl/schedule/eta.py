@@ -1,7 +1,5 @@
 """`eta`: when will an activation be done? The core behind `supportctl eta` and `inbox` due times."""
 
-from __future__ import annotations
-
 import json
 import re
 from collections.abc import Iterable, Iterator

@@ -16,8 +16,9 @@ from supportctl.errors import InvalidInputError
 from supportctl.i18n import _
 from supportctl.schedule.calendar import zone
 
-_RFC2822_RE = re.compile(r"^\s*([A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s")
-_DOTTED_RE = re.compile(r"^\s*\d{1,2}\.\d{1,2}\.\d{2,4}")
+# Compiled when ISO 8601 does not fit (re caches them), not on every start.
+_RFC2822 = r"^\s*([A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s"
+_DOTTED = r"^\s*\d{1,2}\.\d{1,2}\.\d{2,4}"
 
 
 def local_zone_name() -> str:
@@ -83,7 +84,7 @@ def parse_when(text: str, input_tz: ZoneInfo, now: datetime | None = None) -> da
         parsed = datetime.fromisoformat(iso)
     except ValueError:
         parsed = None
-    if parsed is None and _RFC2822_RE.match(raw):
+    if parsed is None and re.match(_RFC2822, raw):
         from email.utils import parsedate_to_datetime
 
         try:
@@ -94,7 +95,7 @@ def parse_when(text: str, input_tz: ZoneInfo, now: datetime | None = None) -> da
         from dateutil import parser as du
 
         try:
-            parsed = du.parse(raw, dayfirst=bool(_DOTTED_RE.match(raw)))
+            parsed = du.parse(raw, dayfirst=bool(re.match(_DOTTED, raw)))
         except (ValueError, OverflowError, du.ParserError):
             raise InvalidInputError(
                 _("cannot read the time {value!r}").format(value=text),
