@@ -141,27 +141,41 @@ def test_a_rerun_streams_the_stored_list_until_a_desk_flag_moves(condstore: bool
         srv.stop()
 
 
-def test_read_ahead_keeps_order_raises_in_order_and_stops_with_its_caller() -> None:
-    import threading
+def test_examining_in_a_worker_process_gives_the_same_records(dovecot: ds.Dovecot, monkeypatch: Any) -> None:
+    from datetime import datetime
 
-    from supportctl.desk.sources import _ahead
+    from supportctl.desk import sources, triage
+    from supportctl.package import manifest
+    from supportctl.schedule import eta
 
-    done: list[int] = []
+    mails = [*rm.corpus().values(), *_office_and_zip()]
+    for n, data in enumerate(mails * 2):  # every form twice: the second copy's bytes stay in the worker
+        dovecot.deliver(f"1764061200.M{n}P1.desk", data)
+    pkg = manifest.load(manifest.bundled_root())
+    engine = eta.Engine(pkg.process.schedule, pkg.process.classes, "hours")
+    now = datetime.fromisoformat(NOW)
 
-    def work(job: list[int]) -> Any:
-        assert threading.current_thread() is not threading.main_thread()  # the server works while we examine
-        if job == [3]:
-            raise OSError("connection reset")
-        done.append(job[0])
-        return [job[0] * 10]
+    def records(workers: int) -> list[dict[str, Any]]:
+        src = sources.ImapSource(sources.parse_imap_url(dovecot.url), ds.PASSWORD, 25 << 20, None, dovecot.ca)
+        try:
+            result = triage.triage(src, pkg, engine, now, persist=False, workers=workers)
+            return [json.loads(r.line) for r in result.records(now)]
+        finally:
+            src.close()
 
-    got = []
-    with pytest.raises(OSError, match="connection reset"):
-        for r in _ahead(work, [[1], [2], [3], [4]]):
-            got.append(r)
-    assert got == [[10], [20]] and 4 not in done
-    done.clear()
-    gen = _ahead(work, [[5], [6], [7], [8], [9]])
-    assert next(gen) == [50]
-    gen.close()  # the caller stops: the thread ends after at most the job in hand and the one queued
-    assert not any(t.name == "imap-read-ahead" for t in threading.enumerate()) and len(done) <= 3
+    alone = records(workers=1)
+    from supportctl.desk import workers
+
+    monkeypatch.setattr(workers.Judge, "POOL_AFTER_MESSAGES", 3)
+    monkeypatch.setattr(workers.Judge, "CHUNK", 2)
+    sent: list[int] = []
+    real = workers.Judge._send_chunk
+
+    def counted(self: Any) -> None:
+        sent.append(len(self.chunk))
+        real(self)
+
+    monkeypatch.setattr(workers.Judge, "_send_chunk", counted)
+    assert records(workers=2) == alone
+    assert sum(sent) > len(mails)  # most messages were scanned by the workers
+    assert len(alone) == len(mails) * 2 + 2  # both copies of the two-forms mail give two registrations

@@ -364,77 +364,33 @@ def _sections(resp: list[Any]) -> dict[int, dict[str, bytes]]:
     return out
 
 
-def _decoded(parts: list[tuple[Any, bytes, bool]]) -> Callable[[], list[tuple[str | None, str, bytes]]]:
-    def files() -> list[tuple[str | None, str, bytes]]:
+class _Decoded:
+    """An IMAP envelope's candidate parts, decoded when asked (a plain object: it can go to a worker process)."""
+
+    def __init__(self, parts: list[tuple[Any, bytes, bool]]) -> None:
+        self.parts = parts
+
+    def __call__(self) -> list[tuple[str | None, str, bytes]]:
         from supportctl.desk import imapparts
 
-        return [(p.filename(), p.type, imapparts.decode(p, data, whole)) for p, data, whole in parts]
-
-    return files
+        return [(p.filename(), p.type, imapparts.decode(p, data, whole)) for p, data, whole in self.parts]
 
 
-def _ready(data: bytes, size: int, limit: int) -> Callable[[], bytes]:
-    def read() -> bytes:
-        if size > limit:
+class _Bytes:
+    """A message's bytes already fetched (or none: over the limit, `read()` refuses), as a plain object."""
+
+    def __init__(self, data: bytes, size: int, limit: int) -> None:
+        self.data, self.size, self.limit = data, size, limit
+
+    def __call__(self) -> bytes:
+        if self.size > self.limit:
             raise TooLarge
-        return data
-
-    return read
+        return self.data
 
 
 _SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
 _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
 _MODSEQ_RE = re.compile(rb"MODSEQ \((\d+)\)")
-
-
-def _ahead(work: Callable[[list[int]], list[Envelope]], jobs: list[list[int]]) -> Iterator[list[Envelope]]:
-    """`work(job)` for every job in a second thread, one result ahead of the caller.
-
-    The IMAP server prepares the next batch (and the socket wait frees the interpreter) while the caller
-    examines the last one. The thread owns the connection until the iteration ends; an error in it is
-    raised here, in order; a caller that stops early stops it (after the command in progress).
-    """
-    import queue
-    import threading
-
-    if len(jobs) < 2:
-        yield from map(work, jobs)
-        return
-    results: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def hand_over(item: tuple[int, Any]) -> None:
-        while not stop.is_set():
-            try:
-                results.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def produce() -> None:
-        try:
-            for job in jobs:
-                if stop.is_set():
-                    return
-                hand_over((1, work(job)))
-        except BaseException as exc:  # handed to the caller, raised there
-            hand_over((2, exc))
-            return
-        hand_over((0, None))
-
-    thread = threading.Thread(target=produce, name="imap-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = results.get()
-            if kind == 0:
-                return
-            if kind == 2:
-                raise value
-            yield value
-    finally:
-        stop.set()
-        thread.join()
 
 
 @dataclass
@@ -569,9 +525,8 @@ class ImapSource(Source):
         new = sorted(u for u in self.present if u > wm.last_uid)
         self._flags: dict[str, frozenset[str]] = {}
         self._all_read = len(new) == len(self.present)  # a first look: the flags come with the headers
-        batches = [new[i : i + IMAP_BATCH] for i in range(0, len(new), IMAP_BATCH)]
-        for envelopes in _ahead(self._batch, batches):
-            for env in envelopes:
+        for i in range(0, len(new), IMAP_BATCH):
+            for env in self._batch(new[i : i + IMAP_BATCH]):
                 self.fetched_headers += 1
                 yield env
                 wm = Watermark(validity, max(wm.last_uid, int(env.key[4:])))
@@ -607,13 +562,15 @@ class ImapSource(Source):
         whole = self._whole([u for u, size, _h, _a in heads if u not in parts and size <= self.limit])
         out = []
         for uid, size, head, arrival in heads:
+            key = f"uid:{uid}"
             if uid in parts:
-                files = _decoded(parts.pop(uid))
-                out.append(Envelope(f"uid:{uid}", size, head, arrival, _ready(head, size, self.limit), files=files))
-            elif uid in whole:
-                out.append(Envelope(f"uid:{uid}", size, head, arrival, _ready(whole.pop(uid), size, self.limit)))
-            else:  # over the limit: its reader says so without fetching anything
-                out.append(Envelope(f"uid:{uid}", size, head, arrival, self._reader(uid, size)))
+                files = _Decoded(parts.pop(uid))
+                out.append(Envelope(key, size, head, arrival, _Bytes(head, size, self.limit), files=files))
+            elif uid in whole or size > self.limit:  # over the limit: nothing fetched, read() says so
+                out.append(Envelope(key, size, head, arrival, _Bytes(whole.pop(uid, b""), size, self.limit)))
+            else:
+                why = _("the IMAP server did not send the message")
+                out.append(Envelope(key, size, head, arrival, _Bytes(b"", size, self.limit), error=why))
         return out
 
     def _whole(self, uids: list[int]) -> dict[int, bytes]:
@@ -708,28 +665,6 @@ class ImapSource(Source):
                 for uid in chunk:
                     for part in wanted[uid]:
                         yield uid, part, got.get(uid, {}).get(part.section, b"")
-
-    def _reader(self, uid: int, size: int) -> Callable[[], bytes]:
-        def read() -> bytes:
-            if size > self.limit:
-                raise TooLarge
-            import imaplib
-
-            try:
-                typ, resp = self._conn.uid("FETCH", str(uid), "(BODY.PEEK[])")
-            except (OSError, imaplib.IMAP4.error) as exc:
-                raise TransferError(
-                    _("the IMAP server {host} failed: {reason}").format(host=self.target.host, reason=exc)
-                ) from None
-            if typ != "OK":
-                raise TransferError(_("the IMAP server refused to send message {uid}").format(uid=uid))
-            self.fetched_bodies += 1
-            for item in resp:
-                if isinstance(item, tuple):
-                    return bytes(item[1])
-            return b""
-
-        return read
 
     def marks(self) -> dict[str, frozenset[str]]:
         """Flags of every message in the folder, in one command (read-only: FETCH FLAGS changes nothing)."""

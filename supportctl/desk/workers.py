@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ from supportctl.desk.triage import (
     Facts,
     Forms,
     Limits,
+    Scan,
     Validator,
     _check,
     _unreadable,
+    classify,
     complete,
     examine,
     examine_head,
@@ -38,6 +41,8 @@ from supportctl.package.manifest import Package
 
 # One message's body as a worker saw it: (message key, kind, reason, files by sha256).
 Body = tuple[str, str, str | None, BodyFiles]
+# What a worker scans: a raw message, or the decoder of the parts IMAP fetched (`sources._Decoded`).
+Payload = bytes | Callable[[], list[tuple[str | None, str, bytes]]]
 
 
 class Judge:
@@ -48,6 +53,7 @@ class Judge:
     """
 
     POOL_AFTER = 8  # PDFs; below that, starting workers costs more than it saves
+    POOL_AFTER_MESSAGES = 300  # IMAP messages: past that, their parts are decoded and scanned by the workers
     IN_FLIGHT = 64  # single PDFs out at once (those read before the pool started)
     CHUNK = 4  # raw messages per task: fewer round trips, and the last tasks still spread over the workers
     CHUNK_BYTES = 1 << 20
@@ -69,11 +75,12 @@ class Judge:
         self.seen: set[str] = set()  # judged (or being judged) this run; the others in `forms` are `cached`
         self.pending: list[tuple[str, bytes]] = []
         self.futures: deque[tuple[str, Any]] = deque()
-        self.chunk: list[tuple[str, bytes]] = []
+        self.chunk: list[tuple[str, Payload]] = []
         self.chunk_bytes = 0
-        self.tasks: deque[tuple[list[tuple[str, bytes]], Any]] = deque()
+        self.tasks: deque[tuple[list[tuple[str, Payload]], Any]] = deque()
         self.bodies: dict[str, tuple[str, str | None, BodyFiles]] = {}  # completed in finish(), by message key
         self.pool: Any = None
+        self.imap_seen = 0
 
     @property
     def count(self) -> int:
@@ -81,7 +88,13 @@ class Judge:
 
     def examine(self, env: Envelope, want_body: bool, desk_address: str | None) -> Facts:
         """The facts of one message; a body left to a worker is added by `completed` after `finish`."""
-        if self.pool is None or env.files is not None or env.key in self.bodies:
+        if env.files is not None and want_body:
+            # IMAP: the parts come fetched but still encoded. Past a few hundred messages, decoding, hashing
+            # and classifying them goes to the workers too, while this process talks to the server.
+            self.imap_seen += 1
+            if self.pool is None and self.workers > 1 and self.imap_seen > self.POOL_AFTER_MESSAGES:
+                self._start_pool()
+        if self.pool is None or env.key in self.bodies:
             f, pdfs = examine(env, self.limits, want_body, desk_address)
             self._counted(f.kind)
             for sha, pdf in pdfs:
@@ -92,8 +105,12 @@ class Judge:
             self._counted(f.kind)
             return f
         self.bodies[env.key] = (f.kind, f.reason, ())  # a placeholder until the worker's answer
-        self.chunk.append((env.key, data))
-        self.chunk_bytes += len(data)
+        if env.files is not None:  # the fetched parts (a plain object) instead of the raw message
+            self.chunk.append((env.key, env.files))
+            self.chunk_bytes += sum(len(d) for _p, d, _w in getattr(env.files, "parts", ()))
+        else:
+            self.chunk.append((env.key, data))
+            self.chunk_bytes += len(data)
         if len(self.chunk) >= self.CHUNK or self.chunk_bytes >= self.CHUNK_BYTES:
             self._send_chunk()
         return f
@@ -178,7 +195,7 @@ class Judge:
         except Exception:  # the worker died: scan here, and say the forms could not be checked
             bodies, judged = [], {}
             for key, data in jobs:
-                kind, reason, files, pdfs = scan_body(scan_message(data, self.limits))
+                kind, reason, files, pdfs = scan_body(_scan(data, self.limits))
                 bodies.append((key, kind, reason, files))
                 judged.update({form_key(self.pkg, sha): _failed() for sha, _pdf in pdfs})
         for key, kind, reason, files in bodies:
@@ -213,6 +230,11 @@ class Judge:
         if self.pool is not None:
             self.pool.shutdown()
             self.pool = None
+
+
+def _scan(data: Payload, limits: Limits) -> Scan:
+    """A raw message's files (a Maildir's, an mbox's), or the parts IMAP fetched (decoded here)."""
+    return scan_message(data, limits) if isinstance(data, bytes) else classify(data())
 
 
 def _judged_keys(forms: Forms) -> frozenset[str]:
@@ -256,13 +278,13 @@ def judge_pdf(data: bytes) -> dict[str, Any]:
     return judge_loaded(_WORKER["pkg"], data)
 
 
-def scan_chunk(jobs: list[tuple[str, bytes]]) -> tuple[list[Body], dict[str, dict[str, Any]]]:
+def scan_chunk(jobs: list[tuple[str, Payload]]) -> tuple[list[Body], dict[str, dict[str, Any]]]:
     """Scan raw messages; judge each PDF whose form was not judged before (here or elsewhere)."""
     pkg, limits, skip = _WORKER["pkg"], _WORKER["limits"], _WORKER["skip"]
     bodies: list[Body] = []
     judged: dict[str, dict[str, Any]] = {}
     for key, data in jobs:
-        kind, reason, files, pdfs = scan_body(scan_message(data, limits))
+        kind, reason, files, pdfs = scan_body(_scan(data, limits))
         bodies.append((key, kind, reason, files))
         for sha, pdf in pdfs:
             fk = form_key(pkg, sha)
