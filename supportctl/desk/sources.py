@@ -23,6 +23,7 @@ from supportctl.i18n import N_, _
 
 HEAD_CHUNK = 16384
 IMAP_BATCH = 250
+TEXT_FETCH = 64 << 10  # text parts up to this size are fetched to look for uuencode; larger: the server searches
 
 
 class TooLarge(Exception):
@@ -375,6 +376,14 @@ class _Decoded:
 
         return [(p.filename(), p.type, imapparts.decode(p, data, whole)) for p, data, whole in self.parts]
 
+    def digest(self) -> str:
+        """Equal for parts that decode to the same files (a form sent twice): what triage decides from."""
+        h = hashlib.sha256()
+        for p, data, whole in self.parts:
+            h.update(repr((p.filename(), p.type, p.encoding, whole, len(data))).encode())
+            h.update(data)
+        return h.hexdigest()
+
 
 class _Bytes:
     """A message's bytes already fetched (or none: over the limit, `read()` refuses), as a plain object."""
@@ -616,11 +625,9 @@ class ImapSource(Source):
                 structures[int(m.group(1))] = parsed[0] if parsed and isinstance(parsed[0], list) else []
             except imapparts.Unparsable:
                 continue
-        typ, data = conn.uid("SEARCH", None, "UID", uids, "BODY", '"begin "')
-        uu = {int(x) for x in (data[0] or b"").split()} if typ == "OK" and data else set()
-        out: dict[int, list[tuple[Any, bytes, bool]]] = {}  # (part, its bytes, whole or only its start)
-        whole: dict[int, list[Any]] = {}
-        probe: dict[int, list[Any]] = {}
+        leaves_of: dict[int, list[Any]] = {}
+        texts: dict[int, list[Any]] = {}
+        search: list[int] = []
         for uid, size, _head in heads:
             body = structures.get(uid)
             if not body or size > self.limit:
@@ -631,6 +638,29 @@ class ImapSource(Source):
                 continue
             if len(leaves) > self.max_parts:
                 continue
+            leaves_of[uid] = leaves
+            text = [p for p in leaves if p.type.startswith("text/")]
+            if any(p.size > TEXT_FETCH for p in text):
+                search.append(uid)
+            elif text:
+                texts[uid] = text
+        # Uuencoded files hide in text parts: small ones are fetched and looked at here; for a message with a
+        # large one the server searches (SEARCH BODY reads whole bodies, attachments included: costly).
+        got: dict[tuple[int, str], bytes] = {}
+        for uid, part, data in self._fetch_sections(texts, ""):
+            got[(uid, part.section)] = data
+        uu = {
+            uid
+            for uid, parts in texts.items()
+            if any(b"begin " in imapparts.decode(p, got.get((uid, p.section), b"")).lower() for p in parts)
+        }
+        if search:
+            typ, data = conn.uid("SEARCH", None, "UID", ",".join(map(str, search)), "BODY", '"begin "')
+            uu |= {int(x) for x in (data[0] or b"").split()} if typ == "OK" and data else set()
+        out: dict[int, list[tuple[Any, bytes, bool]]] = {}  # (part, its bytes, whole or only its start)
+        whole: dict[int, list[Any]] = {}
+        probe: dict[int, list[Any]] = {}
+        for uid, leaves in leaves_of.items():
             out[uid] = []
             for part in leaves:
                 if not imapparts.may_hold_form(part, uid in uu):
@@ -644,9 +674,12 @@ class ImapSource(Source):
                 whole.setdefault(uid, []).append(part)
             else:
                 out[uid].append((part, data, False))  # its start tells triage what it is (a zip, a docx)
-        for uid, part, data in self._fetch_sections(whole, ""):
-            out[uid].append((part, data, True))
+        missing = {uid: [p for p in parts if (uid, p.section) not in got] for uid, parts in whole.items()}
+        for uid, part, data in self._fetch_sections({u: ps for u, ps in missing.items() if ps}, ""):
+            got[(uid, part.section)] = data
             self.fetched_bodies += 1
+        for uid, parts in whole.items():
+            out[uid].extend((part, got.get((uid, part.section), b""), True) for part in parts)
         return out
 
     def _fetch_sections(self, wanted: dict[int, list[Any]], span: str) -> Iterator[tuple[int, Any, bytes]]:

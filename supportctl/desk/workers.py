@@ -81,6 +81,8 @@ class Judge:
         self.bodies: dict[str, tuple[str, str | None, BodyFiles]] = {}  # completed in finish(), by message key
         self.pool: Any = None
         self.imap_seen = 0
+        self.same: dict[str, str] = {}  # IMAP: digest of a message's fetched parts -> the first message with them
+        self.copies: dict[str, str] = {}  # message key -> the first message with the same parts
 
     @property
     def count(self) -> int:
@@ -104,6 +106,13 @@ class Judge:
         if data is None:
             self._counted(f.kind)
             return f
+        digest_of = getattr(env.files, "digest", None)
+        digest = digest_of() if digest_of is not None else None
+        if digest is not None:  # the same parts as a message before (a resent form): its answer is this one's
+            first = self.same.setdefault(digest, env.key)
+            if first != env.key:
+                self.copies[env.key] = first
+                return f
         self.bodies[env.key] = (f.kind, f.reason, ())  # a placeholder until the worker's answer
         if env.files is not None:  # the fetched parts (a plain object) instead of the raw message
             self.chunk.append((env.key, env.files))
@@ -117,7 +126,7 @@ class Judge:
 
     def completed(self, f: Facts) -> Facts:
         """`f` with what its body holds, when a worker read it (call after `finish`)."""
-        body = self.bodies.get(f.key)
+        body = self.bodies.get(self.copies.get(f.key, f.key))
         return f if body is None or f.kind != "unchecked" else complete(f, *body)
 
     def _counted(self, kind: str) -> None:
@@ -227,6 +236,12 @@ class Judge:
             self._collect_pdf()
         while self.tasks:
             self._collect_chunk()
+        for first in self.copies.values():  # counted as if read again: skipped, or a form judged before
+            kind, _reason, files = self.bodies[first]
+            self._counted(kind)
+            for _name, _type, sha in files:
+                if sha is not None and self._before(form_key(self.pkg, sha)):
+                    self.stats["cached"] += 1
         if self.pool is not None:
             self.pool.shutdown()
             self.pool = None
