@@ -188,6 +188,10 @@ def test_examining_in_a_worker_process_gives_the_same_records(dovecot: ds.Doveco
 
     monkeypatch.setattr(workers.Judge, "POOL_AFTER_MESSAGES", 3)
     monkeypatch.setattr(workers.Judge, "CHUNK", 2)
+    monkeypatch.setattr(sources, "IMAP_BATCH", 5)  # several batches: read ahead in a thread, workers running
+    ahead: list[int] = []
+    real_ahead = sources._ahead
+    monkeypatch.setattr(sources, "_ahead", lambda work, jobs: ahead.append(len(jobs)) or real_ahead(work, jobs))
     sent: list[int] = []
     real = workers.Judge._send_chunk
 
@@ -198,4 +202,31 @@ def test_examining_in_a_worker_process_gives_the_same_records(dovecot: ds.Doveco
     monkeypatch.setattr(workers.Judge, "_send_chunk", counted)
     assert records(workers=2) == alone
     assert 0 < sum(sent) < len(mails)  # scanned by the workers, each distinct set of parts once
+    assert ahead == [-(-len(mails) * 2 // 5)]  # and read ahead (after the workers were started)
     assert len(alone) == len(mails) * 2 + 2  # both copies of the two-forms mail give two registrations
+
+
+def test_read_ahead_keeps_order_raises_in_order_and_stops_with_its_caller() -> None:
+    import threading
+
+    from supportctl.desk.sources import _ahead
+
+    done: list[int] = []
+
+    def work(job: list[int]) -> Any:
+        assert threading.current_thread() is not threading.main_thread()  # the server works while we examine
+        if job == [3]:
+            raise OSError("connection reset")
+        done.append(job[0])
+        return [job[0] * 10]
+
+    got = []
+    with pytest.raises(OSError, match="connection reset"):
+        for r in _ahead(work, [[1], [2], [3], [4]]):
+            got.append(r)
+    assert got == [[10], [20]] and 4 not in done
+    done.clear()
+    gen = _ahead(work, [[5], [6], [7], [8], [9]])
+    assert next(gen) == [50]
+    gen.close()  # the caller stops: the thread ends after at most the job in hand and the one queued
+    assert not any(t.name == "imap-read-ahead" for t in threading.enumerate()) and len(done) <= 3

@@ -402,6 +402,56 @@ _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
 _MODSEQ_RE = re.compile(rb"MODSEQ \((\d+)\)")
 
 
+def _ahead(work: Callable[[list[int]], list[Envelope]], jobs: list[list[int]]) -> Iterator[list[Envelope]]:
+    """`work(job)` for every job in a second thread, one result ahead of the caller.
+
+    The IMAP server prepares the next batch (and the socket wait frees the interpreter) while the caller
+    examines the last one. The thread owns the connection until the iteration ends; an error in it is
+    raised here, in order; a caller that stops early stops it (after the command in progress).
+    """
+    import queue
+    import threading
+
+    if len(jobs) < 2:
+        yield from map(work, jobs)
+        return
+    results: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(item: tuple[int, Any]) -> None:
+        while not stop.is_set():
+            try:
+                results.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def produce() -> None:
+        try:
+            for job in jobs:
+                if stop.is_set():
+                    return
+                hand_over((1, work(job)))
+        except BaseException as exc:  # handed to the caller, raised there
+            hand_over((2, exc))
+            return
+        hand_over((0, None))
+
+    thread = threading.Thread(target=produce, name="imap-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = results.get()
+            if kind == 0:
+                return
+            if kind == 2:
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join()
+
+
 @dataclass
 class Watermark:
     uidvalidity: int
@@ -480,6 +530,8 @@ class ImapSource(Source):
         self.fetched_bodies = 0
         self.fetched_headers = 0
         self._idles = 0
+        # Told the number of new messages before they are read; True allows reading ahead in a thread.
+        self.plan: Callable[[int], bool] | None = None
         self._conn = self._connect(password, ca_bundle, timeout)
 
     def _connect(self, password: str, ca_bundle: str | None, timeout: float) -> Any:
@@ -534,8 +586,12 @@ class ImapSource(Source):
         new = sorted(u for u in self.present if u > wm.last_uid)
         self._flags: dict[str, frozenset[str]] = {}
         self._all_read = len(new) == len(self.present)  # a first look: the flags come with the headers
-        for i in range(0, len(new), IMAP_BATCH):
-            for env in self._batch(new[i : i + IMAP_BATCH]):
+        batches = [new[i : i + IMAP_BATCH] for i in range(0, len(new), IMAP_BATCH)]
+        # Reading one batch ahead in a thread lets the server work while triage examines; only when the caller
+        # says no process will be forked meanwhile (a fork while the thread holds a lock can hang the child).
+        ahead = self.plan is not None and self.plan(len(new)) and len(batches) > 1
+        for envelopes in _ahead(self._batch, batches) if ahead else map(self._batch, batches):
+            for env in envelopes:
                 self.fetched_headers += 1
                 yield env
                 wm = Watermark(validity, max(wm.last_uid, int(env.key[4:])))

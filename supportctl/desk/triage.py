@@ -763,6 +763,8 @@ def triage(
 
     judge = Judge(pkg, forms, validator, workers if workers is not None else (os.cpu_count() or 1), limits, stats)
     desk = pkg.process.registration_address
+    if hasattr(source, "plan") and validate:
+        source.plan = judge.prepare  # IMAP: workers started before the messages are read, when many
     for env in source.messages():
         stats["messages"] += 1
         before = known.get((env.key, env.size, env.arrival)) if env.arrival is not None else None

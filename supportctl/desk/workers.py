@@ -151,6 +151,18 @@ class Judge:
             return
         self._submit(key, data)
 
+    def prepare(self, messages: int) -> bool:
+        """Told how many IMAP messages come: for many, start the workers now, before they are read.
+
+        True when no process will be forked from here on (the workers are running, or none will be
+        needed), so the source may read ahead in a thread.
+        """
+        if self.pool is None and self.workers > 1 and self.validator is None and messages > self.POOL_AFTER_MESSAGES:
+            self._start_pool()
+            if not self.futures:
+                self._pool_submit(_ping, None).result()  # fork the workers now, not while a thread runs
+        return self.pool is not None
+
     def _start_pool(self) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -286,6 +298,10 @@ def init_worker(root: str, limits: Limits, skip: frozenset[str], lang: str) -> N
         pdfform.template(pkg)  # parse the template now, not inside the first task
     except Exception:
         pass  # the first validation reports it
+
+
+def _ping(_arg: None) -> None:
+    """A task that does nothing: it makes the pool start its workers."""
 
 
 def judge_pdf(data: bytes) -> dict[str, Any]:
