@@ -520,3 +520,21 @@ def test_fast_rfc2047_decoding_is_email_headers(text: str) -> None:
 )
 def test_encoded_words_as_mail_programs_write_them(text: str, shown: str) -> None:
     assert headers.header_text(text) == ref._header_text(text) == shown
+
+
+@given(
+    st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1)),
+    st.integers(-12 * 4, 14 * 4),
+)
+def test_imap_internaldate_is_read_as_rfc3501_writes_it(when: datetime, quarters: int) -> None:
+    from datetime import timedelta, timezone
+
+    from supportctl.desk.sources import _internaldate
+
+    offset = quarters * 15
+    when = when.replace(tzinfo=timezone(timedelta(minutes=offset)), microsecond=0)
+    sign = "+" if offset >= 0 else "-"
+    # date-day-fixed: a day below 10 is padded with a space (" 5-Nov-2026"), as Dovecot sends it
+    raw = f"{when.day:2d}-{when:%b}-{when.year} {when:%H:%M:%S} {sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
+    assert _internaldate(raw.encode()) == when.timestamp()
+    assert _internaldate(b"32-Nov-2026 10:00:00 +0100") is None and _internaldate(b"junk") is None

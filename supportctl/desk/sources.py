@@ -380,7 +380,7 @@ class _Decoded:
         """Equal for parts that decode to the same files (a form sent twice): what triage decides from."""
         h = hashlib.sha256()
         for p, data, whole in self.parts:
-            h.update(repr((p.filename(), p.type, p.encoding, whole, len(data))).encode())
+            h.update(repr((p.type, p.params, p.disposition_params, p.encoding, whole, len(data))).encode())
             h.update(data)
         return h.hexdigest()
 
@@ -875,15 +875,23 @@ def _quote(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+_MONTHS = {
+    m: n for n, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
+}
+
+
 def _internaldate(raw: bytes) -> float | None:
-    from email.utils import parsedate_to_datetime
+    """IMAP's INTERNALDATE ("25-Nov-2026 10:00:00 +0100", RFC 3501 date-time) as epoch seconds."""
+    from datetime import datetime, timedelta, timezone
 
     try:
-        # IMAP: "25-Nov-2026 10:00:00 +0100"; reshape for the RFC 2822 parser.
-        day, clock, zone = raw.decode("ascii").split(" ")
+        day, clock, zone = raw.decode("ascii").split()  # the day is space-padded: " 5-Nov-2026"
         d, mon, y = day.split("-")
-        return parsedate_to_datetime(f"{d} {mon} {y} {clock} {zone}").timestamp()
-    except (ValueError, TypeError, UnicodeDecodeError):
+        hh, mm, ss = clock.split(":")
+        sign = -1 if zone[0] == "-" else 1
+        tz = timezone(timedelta(seconds=sign * (int(zone[1:3]) * 3600 + int(zone[3:5]) * 60)))
+        return datetime(int(y), _MONTHS[mon.title()], int(d), int(hh), int(mm), int(ss), tzinfo=tz).timestamp()
+    except (ValueError, TypeError, UnicodeDecodeError, KeyError, IndexError):
         return None
 
 

@@ -160,7 +160,7 @@ class Judge:
         if self.pool is None and self.workers > 1 and self.validator is None and messages > self.POOL_AFTER_MESSAGES:
             self._start_pool()
             if not self.futures:
-                self._pool_submit(_ping, None).result()  # fork the workers now, not while a thread runs
+                self._pool_submit(_ping, None)  # fork the workers now (submit forks them all), not while a thread runs
         return self.pool is not None
 
     def _start_pool(self) -> None:
