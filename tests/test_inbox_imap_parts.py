@@ -179,7 +179,7 @@ def test_examining_in_a_worker_process_gives_the_same_records(dovecot: ds.Doveco
         src = sources.ImapSource(sources.parse_imap_url(dovecot.url), ds.PASSWORD, 25 << 20, None, dovecot.ca)
         try:
             result = triage.triage(src, pkg, engine, now, persist=False, workers=workers)
-            return [result.stats, *(json.loads(r.line) for r in result.records(now))]
+            return [json.loads(r.line) for r in result.records(now)]
         finally:
             src.close()
 
@@ -201,9 +201,9 @@ def test_examining_in_a_worker_process_gives_the_same_records(dovecot: ds.Doveco
 
     monkeypatch.setattr(workers.Judge, "_send_chunk", counted)
     assert records(workers=2) == alone
-    assert sum(sent) == len(mails) * 2  # every message examined by the workers (copies: their head only)
+    assert 0 < sum(sent) < len(mails)  # scanned by the workers, each distinct set of parts once
     assert ahead == [-(-len(mails) * 2 // 5)]  # and read ahead (after the workers were started)
-    assert len(alone) - 1 == len(mails) * 2 + 2  # both copies of the two-forms mail give two registrations
+    assert len(alone) == len(mails) * 2 + 2  # both copies of the two-forms mail give two registrations
 
 
 def test_read_ahead_keeps_order_raises_in_order_and_stops_with_its_caller() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections import deque
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from supportctl.desk.triage import (
     Facts,
     Forms,
     Limits,
+    Scan,
     Validator,
     _check,
     _unreadable,
@@ -40,8 +41,8 @@ from supportctl.package.manifest import Package
 
 # One message's body as a worker saw it: (message key, kind, reason, files by sha256).
 Body = tuple[str, str, str | None, BodyFiles]
-# What a worker gets: a raw message to scan, or an IMAP envelope to examine (whole, or its head only).
-Payload = bytes | tuple[Envelope, bool, "str | None"]
+# What a worker scans: a raw message, or the decoder of the parts IMAP fetched (`sources._Decoded`).
+Payload = bytes | Callable[[], list[tuple[str | None, str, bytes]]]
 
 
 class Judge:
@@ -80,7 +81,6 @@ class Judge:
         self.bodies: dict[str, tuple[str, str | None, BodyFiles]] = {}  # completed in finish(), by message key
         self.pool: Any = None
         self.imap_seen = 0
-        self.heads: dict[str, Facts] = {}  # IMAP: the facts a worker read from the head, by message key
         self.same: dict[str, str] = {}  # IMAP: digest of a message's fetched parts -> the first message with them
         self.copies: dict[str, str] = {}  # message key -> the first message with the same parts
 
@@ -96,8 +96,6 @@ class Judge:
             self.imap_seen += 1
             if self.pool is None and self.workers > 1 and self.imap_seen > self.POOL_AFTER_MESSAGES:
                 self._start_pool()
-        if self.pool is not None and env.files is not None and want_body and env.key not in self.bodies:
-            return self._imap_later(env, desk_address)
         if self.pool is None or env.key in self.bodies:
             f, pdfs = examine(env, self.limits, want_body, desk_address)
             self._counted(f.kind)
@@ -108,41 +106,26 @@ class Judge:
         if data is None:
             self._counted(f.kind)
             return f
+        digest_of = getattr(env.files, "digest", None)
+        digest = digest_of() if digest_of is not None else None
+        if digest is not None:  # the same parts as a message before (a resent form): its answer is this one's
+            first = self.same.setdefault(digest, env.key)
+            if first != env.key:
+                self.copies[env.key] = first
+                return f
         self.bodies[env.key] = (f.kind, f.reason, ())  # a placeholder until the worker's answer
-        self.chunk.append((env.key, data))
-        self.chunk_bytes += len(data)
+        if env.files is not None:  # the fetched parts (a plain object) instead of the raw message
+            self.chunk.append((env.key, env.files))
+            self.chunk_bytes += sum(len(d) for _p, d, _w in getattr(env.files, "parts", ()))
+        else:
+            self.chunk.append((env.key, data))
+            self.chunk_bytes += len(data)
         if len(self.chunk) >= self.CHUNK or self.chunk_bytes >= self.CHUNK_BYTES:
             self._send_chunk()
         return f
 
-    def _imap_later(self, env: Envelope, desk_address: str | None) -> Facts:
-        """Hand an IMAP envelope to a worker, head and parts: this process only reads its id (for the order).
-
-        Parts byte-identical to an earlier message's (a resent form, the same attachment) are not sent:
-        the worker reads the head only and the earlier message's answer completes it.
-        """
-        from supportctl.desk.sources import _Decoded
-
-        digest_of = getattr(env.files, "digest", None)
-        digest = digest_of() if digest_of is not None else env.key
-        first = self.same.setdefault(digest, env.key)
-        if first != env.key:
-            self.copies[env.key] = first
-            env, full = replace(env, files=_Decoded([])), False
-        else:
-            self.bodies[env.key] = ("unchecked", None, ())  # a placeholder until the worker's answer
-            full = True
-        self.chunk.append((env.key, (env, full, desk_address)))
-        self.chunk_bytes += len(env.head) + sum(len(d) for _p, d, _w in getattr(env.files, "parts", ()))
-        if len(self.chunk) >= self.CHUNK or self.chunk_bytes >= self.CHUNK_BYTES:
-            self._send_chunk()
-        return stub(env)
-
     def completed(self, f: Facts) -> Facts:
         """`f` with what its body holds, when a worker read it (call after `finish`)."""
-        head = self.heads.get(f.key)
-        if head is not None:  # a worker read the whole message; the id is the one the run gave it
-            f = replace(head, id=f.id)
         body = self.bodies.get(self.copies.get(f.key, f.key))
         return f if body is None or f.kind != "unchecked" else complete(f, *body)
 
@@ -229,20 +212,13 @@ class Judge:
     def _collect_chunk(self) -> None:
         jobs, fut = self.tasks.popleft()
         try:
-            bodies, judged, heads = fut.result()
+            bodies, judged = fut.result()
         except Exception:  # the worker died: scan here, and say the forms could not be checked
-            bodies, judged, heads = [], {}, []
+            bodies, judged = [], {}
             for key, data in jobs:
-                head, found = _examined(key, data, self.limits)
-                heads += head
-                if found is not None:
-                    kind, reason, files, pdfs = found
-                    bodies.append((key, kind, reason, files))
-                    judged.update({form_key(self.pkg, sha): _failed() for sha, _pdf in pdfs})
-        for key, f in heads:
-            self.heads[key] = f
-            if f.kind != "unchecked":  # final from the head alone (skipped, plain text): counted here
-                self._counted(f.kind)
+                kind, reason, files, pdfs = scan_body(_scan(data, self.limits))
+                bodies.append((key, kind, reason, files))
+                judged.update({form_key(self.pkg, sha): _failed() for sha, _pdf in pdfs})
         for key, kind, reason, files in bodies:
             self.bodies[key] = (kind, reason, files)
             self._counted(kind)
@@ -272,10 +248,7 @@ class Judge:
             self._collect_pdf()
         while self.tasks:
             self._collect_chunk()
-        for key, first in self.copies.items():  # counted as if read again: skipped, or a form judged before
-            head = self.heads.get(key)
-            if head is not None and head.kind != "unchecked":
-                continue  # its head decided (and was counted)
+        for first in self.copies.values():  # counted as if read again: skipped, or a form judged before
             kind, _reason, files = self.bodies[first]
             self._counted(kind)
             for _name, _type, sha in files:
@@ -286,40 +259,9 @@ class Judge:
             self.pool = None
 
 
-def _examined(
-    key: str, data: Payload, limits: Limits
-) -> tuple[list[tuple[str, Facts]], tuple[str, str | None, BodyFiles, list[tuple[str, bytes]]] | None]:
-    """One job: a raw message's body (a Maildir's, an mbox's) scanned, or an IMAP envelope examined whole.
-
-    Returns the facts of an IMAP head (none for a raw message: its head was read by the main process) and
-    the body's scan (none when the head decided, or for an IMAP message whose parts came with another)."""
-    if isinstance(data, bytes):
-        return [], scan_body(scan_message(data, limits))
-    env, full, desk_address = data
-    f, raw = examine_head(env, limits, True, desk_address)
-    if raw is None or not full:
-        return [(key, f)], None
-    assert env.files is not None
-    return [(key, f)], scan_body(classify(env.files()))
-
-
-def stub(env: Envelope) -> Facts:
-    """The facts of a message a worker reads: only its id and key, until `Judge.completed`."""
-    from supportctl.desk.headers import message_key, parse_head
-
-    return Facts(
-        id=message_key(parse_head(env.head), env.head),
-        key=env.key,
-        message_id=None,
-        references=None,
-        sender="",
-        sender_address="",
-        reply_to=None,
-        subject="",
-        received=None,
-        received_from="unknown",
-        kind="unchecked",
-    )
+def _scan(data: Payload, limits: Limits) -> Scan:
+    """A raw message's files (a Maildir's, an mbox's), or the parts IMAP fetched (decoded here)."""
+    return scan_message(data, limits) if isinstance(data, bytes) else classify(data())
 
 
 def _judged_keys(forms: Forms) -> frozenset[str]:
@@ -367,24 +309,17 @@ def judge_pdf(data: bytes) -> dict[str, Any]:
     return judge_loaded(_WORKER["pkg"], data)
 
 
-def scan_chunk(
-    jobs: list[tuple[str, Payload]],
-) -> tuple[list[Body], dict[str, dict[str, Any]], list[tuple[str, Facts]]]:
+def scan_chunk(jobs: list[tuple[str, Payload]]) -> tuple[list[Body], dict[str, dict[str, Any]]]:
     """Scan raw messages; judge each PDF whose form was not judged before (here or elsewhere)."""
     pkg, limits, skip = _WORKER["pkg"], _WORKER["limits"], _WORKER["skip"]
     bodies: list[Body] = []
     judged: dict[str, dict[str, Any]] = {}
-    heads: list[tuple[str, Facts]] = []
     for key, data in jobs:
-        head, found = _examined(key, data, limits)
-        heads += head
-        if found is None:
-            continue
-        kind, reason, files, pdfs = found
+        kind, reason, files, pdfs = scan_body(_scan(data, limits))
         bodies.append((key, kind, reason, files))
         for sha, pdf in pdfs:
             fk = form_key(pkg, sha)
             if fk not in skip:
                 skip.add(fk)  # this worker judges a form once; the main process keeps the first answer
                 judged[fk] = judge_loaded(pkg, pdf)
-    return bodies, judged, heads
+    return bodies, judged
