@@ -10,7 +10,7 @@ import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
 from supportctl.cli._base import app
-from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package
+from supportctl.cli.common import JsonOpt, PackageOpt, argument, begin, load_config, load_package
 from supportctl.errors import SupportctlError
 from supportctl.i18n import _
 
@@ -242,10 +242,10 @@ def show(
     ctx: typer.Context,
     what: Annotated[
         str,
-        typer.Argument(
-            help=_("service-description, terms, fields, or another document id of the package."),
-            metavar="service-description|terms|fields|DOC",
-            autocompletion=completion.show_targets,
+        argument(
+            _("service-description, terms, fields, or another document id of the package."),
+            "service-description|terms|fields|DOC",
+            completion.show_targets,
         ),
     ],
     package: PackageOpt = None,
