@@ -10,7 +10,7 @@ import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
 from supportctl.cli._base import app
-from supportctl.cli.common import JsonOpt, PackageOpt, argument, begin, load_config, load_package
+from supportctl.cli.common import JsonOpt, PackageOpt, argument, begin, load_config, load_package, seconds_option
 from supportctl.errors import SupportctlError
 from supportctl.i18n import _
 
@@ -57,18 +57,12 @@ def fetch(
         ),
     ] = None,
     timeout: Annotated[
-        int | None,
-        typer.Option(
-            "--timeout", help=_("Seconds to wait for a connection or for data (default 30)."), metavar="SECONDS", min=1
-        ),
+        int | None, seconds_option("--timeout", _("Seconds to wait for a connection or for data (default 30)."), 1)
     ] = None,
     deadline: Annotated[
         int | None,
-        typer.Option(
-            "--deadline",
-            help=_("Seconds the whole download may take, however slowly data arrives (default 600)."),
-            metavar="SECONDS",
-            min=1,
+        seconds_option(
+            "--deadline", _("Seconds the whole download may take, however slowly data arrives (default 600)."), 1
         ),
     ] = None,
     force: Annotated[
@@ -318,12 +312,7 @@ def print_cmd(
     ] = None,
     wait: Annotated[
         float,
-        typer.Option(
-            "--wait",
-            help=_("Seconds to wait until the print system has taken the jobs (0: do not wait)."),
-            metavar="SECONDS",
-            min=0,
-        ),
+        seconds_option("--wait", _("Seconds to wait until the print system has taken the jobs (0: do not wait)."), 0),
     ] = 30.0,
     force: Annotated[bool, typer.Option("--force", help=_("Print a filled form even if it is invalid."))] = False,
     canonical: Annotated[

@@ -13,9 +13,9 @@ import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app
-from supportctl.cli.common import JsonOpt, PackageOpt, ServerCaOpt, argument, begin, load_config, load_package
+from supportctl.cli.common import JsonOpt, PackageOpt, ServerCaOpt, begin, load_config, load_package
 from supportctl.errors import ExitCode
-from supportctl.i18n import N_, _
+from supportctl.i18n import N_, _, word
 
 if TYPE_CHECKING:
     from supportctl.config import Config
@@ -108,11 +108,8 @@ def inbox(
     ] = False,
     interval: Annotated[
         float,
-        typer.Option(
-            "--interval",
-            help=_("With --watch: look at least every SECONDS (IMAP also wakes on new mail)."),
-            metavar="SECONDS",
-            min=0.1,
+        common.seconds_option(
+            "--interval", _("With --watch: look at least every SECONDS (IMAP also wakes on new mail)."), 0.1
         ),
     ] = 60.0,
 ) -> None:
@@ -245,7 +242,9 @@ def _render_inbox(items: list[Item], now: datetime, zone: tzinfo | None) -> None
 @inbox_app.command("reply")
 def inbox_reply(
     ctx: typer.Context,
-    message: Annotated[str, argument(_("A message file, or an id shown by `inbox`."), "MESSAGE", completion.inbox_ids)],
+    message: Annotated[
+        str, common.argument(_("A message file, or an id shown by `inbox`."), "MESSAGE", completion.inbox_ids)
+    ],
     contract: Annotated[
         str | None, typer.Option("--contract", help=_("Send the contract details with this number."), metavar="NUMBER")
     ] = None,
@@ -359,7 +358,7 @@ def inbox_show(
     ctx: typer.Context,
     message: Annotated[
         str,
-        argument(
+        common.argument(
             _("A message file, or an id (or its first 6+ characters) shown by `inbox`."), "ID", completion.inbox_ids
         ),
     ],
@@ -384,7 +383,7 @@ def inbox_show(
     Examples:  supportctl inbox show 3f2a9c   ·   supportctl inbox show 3f2a9c01b7de.2 --json
     """
     begin(ctx, "inbox show", json_output)
-    from supportctl.desk.report import detail, role_label
+    from supportctl.desk.report import ROLE_WORDS, detail
     from supportctl.desk.triage import Limits
     from supportctl.schedule.timeparse import parse_when, resolve_zone
 
@@ -417,7 +416,7 @@ def inbox_show(
         (_("Due"), out.format_iso(data["due"], zone, "-")),
     ]
     for a in f.attachments:
-        lines.append((_("File"), f"{a['name'] or '?'} ({a['type']}, {role_label(a['role'])})"))
+        lines.append((_("File"), f"{a['name'] or '?'} ({a['type']}, {word(ROLE_WORDS, a['role'])})"))
     for r in item.reasons:
         lines.append((_("Finding"), r))
     if item.done:
@@ -436,36 +435,12 @@ def inbox_show(
 IdArg = Annotated[str, typer.Argument(help=_("An id (or its first 6+ characters) shown by `inbox`."), metavar="ID")]
 
 
-@inbox_app.command("claim")
-def inbox_claim(
-    ctx: typer.Context,
-    message: IdArg,
-    json_output: JsonOpt = False,
-) -> None:
-    """Take a registration before working on it: every desk member's `inbox` shows it as yours.
-
-    Examples:  supportctl inbox claim 3f2a9c
-    """
-    _claim_or_release(ctx, message, json_output, claim=True)
-
-
-@inbox_app.command("release")
-def inbox_release(
-    ctx: typer.Context,
-    message: IdArg,
-    json_output: JsonOpt = False,
-) -> None:
-    """Give back a registration you claimed.
-
-    Examples:  supportctl inbox release 3f2a9c
-    """
-    _claim_or_release(ctx, message, json_output, claim=False)
-
-
-def _claim_or_release(ctx: typer.Context, message: str, json_output: bool, claim: bool) -> None:
+def inbox_claim_or_release(ctx: typer.Context, message: IdArg, json_output: JsonOpt = False) -> None:
+    """`inbox claim` and `inbox release` (one command under two names: `ctx.info_name` says which)."""
     from supportctl.desk import shared
     from supportctl.desk import triage as core
 
+    claim = ctx.info_name == "claim"
     begin(ctx, "inbox claim" if claim else "inbox release", json_output)
     cfg = load_config({})
     pkg = load_package(None, cfg)
@@ -486,6 +461,19 @@ def _claim_or_release(ctx: typer.Context, message: str, json_output: bool, claim
     if json_output:
         data = {"id": found.facts.id, "claimed_by": list(mark.claimed_by)}
         out.write_out(out.envelope("inbox claim" if claim else "inbox release", data))
+
+
+# The help of each name is its own: Typer shows `help=` as it would the docstring (the same msgids).
+inbox_app.command(
+    "claim",
+    help=_(
+        "Take a registration before working on it: every desk member's `inbox` shows it as yours.\n\n"
+        "Examples:  supportctl inbox claim 3f2a9c"
+    ),
+)(inbox_claim_or_release)
+inbox_app.command(
+    "release", help=_("Give back a registration you claimed.\n\nExamples:  supportctl inbox release 3f2a9c")
+)(inbox_claim_or_release)
 
 
 @inbox_app.command("report")

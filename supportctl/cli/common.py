@@ -50,6 +50,11 @@ def argument(help_text: str, metavar: str, complete: Callable[..., Any] | None =
     return typer.Argument(help=help_text, metavar=metavar, autocompletion=complete)
 
 
+def seconds_option(flag: str, help_text: str, minimum: float) -> Any:
+    """An option that takes a number of SECONDS, at least `minimum`."""
+    return typer.Option(flag, help=help_text, metavar="SECONDS", min=minimum)
+
+
 def begin(ctx: typer.Context, command: str, json_output: bool, stream: bool = False) -> None:
     """Every command starts here: an error from now on is reported as `command`, in JSON with --json."""
     ctx.meta[JSON_KEY] = json_output

@@ -73,17 +73,13 @@ def detail(
     return found, item, data
 
 
-_ROLE = {
+# What an attachment is to the registration (`Facts.attachments`' roles), in words: `i18n.word(ROLE_WORDS, role)`.
+ROLE_WORDS = {
     "this-form": N_("this registration's form"),
     "form": N_("another form"),
     "pdf": N_("another PDF, not a form"),
     "other": N_("not a form"),
 }
-
-
-def role_label(role: str) -> str:
-    """What an attachment is to the registration, in words (an unknown role as it is)."""
-    return _(_ROLE[role]) if role in _ROLE else role
 
 
 @dataclass
