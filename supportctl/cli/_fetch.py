@@ -395,16 +395,7 @@ def _report_print(result: PrintResult, json_output: bool, command: str) -> None:
     else:
         out.say(_("Printing on the default printer with {system}").format(system=result.system))
     for j in result.jobs:
-        state = printing.state_word(j.state)
-        if not j.sent and j.state == "completed":
-            line = _("{file}: already printed as {job} ({when}); not sent again (--again prints another copy)")
-        elif not j.sent:
-            line = _("{file}: already sent as {job} ({state}); not sent again (--again prints another copy)")
-        elif j.job:
-            line = _("{file}: job {job} {state}")
-        else:
-            line = _("{file}: {state}")
-        out.say(line.format(file=j.item.file.name, job=j.job or "-", state=state, when=j.at or "?"))
+        out.say(j.line())
     if result.exit_code:
         pending = [j.job or j.item.file.name for j in result.jobs if j.state in printing.QUEUED]
         out.say(
