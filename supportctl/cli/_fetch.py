@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from supportctl.config import Config
-    from supportctl.form.validation import Finding
     from supportctl.mail.outbox import Entry
     from supportctl.package.manifest import Package
     from supportctl.package.printing import Job, PrintItem, PrintResult
@@ -357,13 +356,15 @@ def print_cmd(
 
 def _filled_form(pkg: Package, path: Path, force: bool, canonical: bool) -> PrintItem:
     from supportctl.form.pdfform import FormFindingsError
+    from supportctl.form.validation import finding_line
     from supportctl.package import printing
+    from supportctl.package.documents import sanitize
 
     try:
         item, report = printing.filled_form(pkg, path, force, canonical)
     except FormFindingsError as exc:
         for f in exc.findings:
-            out.say("  " + _finding_text(f))
+            out.say("  " + sanitize(finding_line(f, label=False)))
         raise
     if not report.ok:
         out.say(
@@ -372,13 +373,6 @@ def _filled_form(pkg: Package, path: Path, force: bool, canonical: bool) -> Prin
             )
         )
     return item
-
-
-def _finding_text(f: Finding) -> str:
-    from supportctl.form.validation import finding_line
-    from supportctl.package.documents import sanitize
-
-    return sanitize(finding_line(f, label=False))
 
 
 def _report_print(result: PrintResult, json_output: bool, command: str) -> None:

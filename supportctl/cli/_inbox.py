@@ -70,12 +70,6 @@ def _open_mail_source(spec: str, cfg: Config) -> Source:
     return open_source(spec, cfg, prompt=common.password_prompt(), stdin=sys.stdin.buffer)
 
 
-def _inbox_engine(cfg: Config, pkg: Package) -> Engine:
-    from supportctl.schedule import eta as core
-
-    return core.engine_for(pkg.process, cfg)
-
-
 @inbox_app.callback()
 def inbox(
     ctx: typer.Context,
@@ -122,12 +116,13 @@ def inbox(
     begin(ctx, "inbox", json_output, stream=True)
     from supportctl.desk import triage as core
     from supportctl.desk.report import SHOWN, Tally
+    from supportctl.schedule.eta import engine_for
     from supportctl.schedule.timeparse import parse_when, resolve_zone
 
     cfg = load_config({"imap.ca_bundle": ca_bundle})
     source = _source(source, cfg)
     pkg = load_package(package, cfg)
-    engine = _inbox_engine(cfg, pkg)
+    engine = engine_for(pkg.process, cfg)
     limits = core.Limits.from_config(cfg)
     if watch:
         _watch(source, cfg, pkg, engine, limits, interval, fail_on is FailOn.overdue, json_output)
@@ -385,11 +380,12 @@ def inbox_show(
     begin(ctx, "inbox show", json_output)
     from supportctl.desk.report import ROLE_WORDS, detail
     from supportctl.desk.triage import Limits
+    from supportctl.schedule.eta import engine_for
     from supportctl.schedule.timeparse import parse_when, resolve_zone
 
     cfg = load_config({})
     pkg = load_package(package, cfg)
-    engine = _inbox_engine(cfg, pkg)
+    engine = engine_for(pkg.process, cfg)
     when = parse_when(now, resolve_zone(cfg.get("input_tz")), datetime.now(timezone.utc))
     found, item, data = detail(message, pkg, engine, when, Limits.from_config(cfg))
     if pdf is not None:
@@ -500,25 +496,20 @@ def inbox_report(
     Examples:  supportctl inbox report imaps://desk@mail.example.com/INBOX --since 2026-11-01 --until 2026-12-01
     """
     begin(ctx, "inbox report", json_output)
-    from supportctl.desk import triage as core
-    from supportctl.desk.report import report
+    from supportctl.desk.report import sla
+    from supportctl.desk.triage import Limits
+    from supportctl.schedule.eta import engine_for
     from supportctl.schedule.timeparse import parse_when, resolve_zone
 
     cfg = load_config({})
     source = _source(source, cfg)
     pkg = load_package(package, cfg)
-    engine = _inbox_engine(cfg, pkg)
-    limits = core.Limits.from_config(cfg)
+    engine = engine_for(pkg.process, cfg)
     now = datetime.now(timezone.utc)
     zone = resolve_zone(cfg.get("input_tz"))
     start = parse_when(since, zone, now) if since else None
     end = parse_when(until, zone, now) if until else None
-    src = _open_mail_source(source, cfg)
-    try:
-        result = core.triage(src, pkg, engine, now, limits=limits)
-    finally:
-        src.close()
-    figures = report(list(result.items), engine, now, start, end)
+    figures = sla(_open_mail_source(source, cfg), pkg, engine, Limits.from_config(cfg), now, start, end)
     data = {
         "source": source,
         "since": start.isoformat() if start else None,

@@ -18,6 +18,7 @@ from supportctl.desk.triage import STATUSES, Item, status_label
 from supportctl.i18n import N_, _
 
 if TYPE_CHECKING:
+    from supportctl.desk.sources import Source
     from supportctl.desk.triage import Found, Limits
     from supportctl.package.manifest import Package
 
@@ -157,6 +158,28 @@ def report(
         elif item.status in ("open", "due-soon"):
             fig.open += 1
     return figures
+
+
+def sla(
+    src: Source,
+    pkg: Package,
+    engine: Any,
+    limits: Limits,
+    now: datetime,
+    since: datetime | None,
+    until: datetime | None,
+) -> dict[str, ClassFigures]:
+    """`inbox report`: the mailbox triaged as of `now` (`src` is closed then), and `report` over its work list."""
+    from supportctl.desk.triage import triage
+
+    try:
+        result = triage(src, pkg, engine, now, limits=limits)
+    finally:
+        src.close()
+    try:
+        return report(list(result.items), engine, now, since, until)
+    finally:
+        result.close()
 
 
 def _class_of(item: Item) -> str | None:
