@@ -175,6 +175,17 @@ class Config:
     def source(self, key: str) -> Resolved:
         return self.values[key]
 
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Every setting by key: value, source and origin (`config show`); a password in package_url redacted."""
+        settings = {
+            k: {"value": r.value, "source": r.source, "origin": r.origin} for k, r in sorted(self.values.items())
+        }
+        if settings.get("package_url", {}).get("value"):
+            from supportctl.package.urlauth import redact
+
+            settings["package_url"]["value"] = redact(str(settings["package_url"]["value"]))
+        return settings
+
 
 def coerce(setting: Setting, raw: Any, where: str) -> Any:
     if setting.kind == "bool":

@@ -143,6 +143,11 @@ def N_(message: str) -> str:
     return message
 
 
+def word(words: Mapping[str, str], code: str) -> str:
+    """A code in words: its `N_()` text in `words`, translated now; a code not in the table as it is."""
+    return _(words[code]) if code in words else code
+
+
 def localized(labels: Mapping[str, str], fallback: str, lang: str | None = None) -> str:
     """A manifest text (`{"de": …, "en": …}`) in `lang` (default: the interface language), else English."""
     return str(labels.get(lang or current_language()) or labels.get("en") or fallback)

@@ -203,6 +203,14 @@ def format_duration(seconds: float) -> str:
     return _("{s} s").format(s=secs)
 
 
+def hours_minutes(seconds: float | None) -> str:
+    """`2 h 05 min`, `45 min`, or `-` for none: a time to reply in a report column (rounded to the minute)."""
+    if seconds is None:
+        return "-"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
 def relative(seconds_until: float) -> str:
     if seconds_until >= 60:
         return _("in {duration}").format(duration=format_duration(seconds_until))

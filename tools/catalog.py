@@ -125,7 +125,8 @@ def extract_cli(fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: A
     """Babel's Python extraction, plus the texts `supportctl.cli` translates without a call.
 
     Command docstrings (`@x.command()`/`@x.callback()`: Typer shows them as help), literal `help="…"`, the
-    capitalised words of a metavar, and an argument's name in capitals (its default metavar).
+    capitalised words of a metavar (`metavar="…"`, or the second argument of `cli.common.argument`), and an
+    argument's name in capitals (its default metavar).
     """
     from babel.messages.extract import extract_python
 
@@ -144,6 +145,10 @@ def extract_cli(fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: A
                 yield call.lineno, None, help_text, []
             if isinstance(metavar := _keyword(call, "metavar"), str):
                 for word in METAVAR_WORD.findall(metavar):
+                    yield call.lineno, None, word, []
+        for call in _calls(node, "argument", deep=False):  # cli.common.argument(help, metavar, complete)
+            if len(call.args) > 1 and isinstance(call.args[1], ast.Constant) and isinstance(call.args[1].value, str):
+                for word in METAVAR_WORD.findall(call.args[1].value):
                     yield call.lineno, None, word, []
 
 

@@ -21,8 +21,8 @@ from typer.core import TyperGroup
 
 from supportctl import __version__
 from supportctl import output as out
-from supportctl.cli.common import COMMAND_KEY, JSON_KEY, STREAM_KEY, JsonOpt, begin, load_config, os_reason
-from supportctl.errors import ExitCode, SupportctlError, Terminated
+from supportctl.cli.common import COMMAND_KEY, JSON_KEY, STREAM_KEY, JsonOpt, begin, load_config
+from supportctl.errors import ExitCode, SupportctlError, Terminated, os_message
 from supportctl.i18n import N_, _, lang_flag, ngettext
 
 
@@ -49,7 +49,7 @@ class Group(TyperGroup):
             _quiet_broken_pipe()
         except OSError as exc:
             # Anything the core did not anticipate is still one line, never a traceback.
-            _fail(ctx, SupportctlError(_("{reason}").format(reason=os_reason(exc))))
+            _fail(ctx, SupportctlError(_("{reason}").format(reason=os_message(exc))))
 
     def main(self, *args: Any, **extra: Any) -> Any:
         _localize(self)
@@ -208,7 +208,6 @@ def root(
         typer.Option("--lang", help=_("Language of messages: de or en (also SUPPORTCTL_LANG, LANG)."), metavar="de|en"),
     ] = None,
 ) -> None:
-    """Register and activate a support contract."""
     if lang is not None:
         from supportctl.i18n import normalize, set_language
 
@@ -222,13 +221,7 @@ def config_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """Print every setting, its value and where it came from (flag, environment, file, default)."""
     begin(ctx, "config show", json_output)
     cfg = load_config()
-    settings = {
-        key: {"value": r.value, "source": r.source, "origin": r.origin} for key, r in sorted(cfg.values.items())
-    }
-    if settings.get("package_url", {}).get("value"):
-        from supportctl.package.urlauth import redact
-
-        settings["package_url"]["value"] = redact(str(settings["package_url"]["value"]))  # a password in it
+    settings = cfg.to_dict()
     if json_output:
         out.write_out(
             out.envelope("config show", {"path": str(cfg.path), "exists": cfg.file_exists, "settings": settings})

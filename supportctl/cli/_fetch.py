@@ -10,7 +10,7 @@ import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
 from supportctl.cli._base import app
-from supportctl.cli.common import JsonOpt, PackageOpt, begin, load_config, load_package
+from supportctl.cli.common import JsonOpt, PackageOpt, argument, begin, load_config, load_package, seconds_option
 from supportctl.errors import SupportctlError
 from supportctl.i18n import _
 
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from supportctl.config import Config
-    from supportctl.form.validation import Finding
     from supportctl.mail.outbox import Entry
     from supportctl.package.manifest import Package
     from supportctl.package.printing import Job, PrintItem, PrintResult
@@ -57,18 +56,12 @@ def fetch(
         ),
     ] = None,
     timeout: Annotated[
-        int | None,
-        typer.Option(
-            "--timeout", help=_("Seconds to wait for a connection or for data (default 30)."), metavar="SECONDS", min=1
-        ),
+        int | None, seconds_option("--timeout", _("Seconds to wait for a connection or for data (default 30)."), 1)
     ] = None,
     deadline: Annotated[
         int | None,
-        typer.Option(
-            "--deadline",
-            help=_("Seconds the whole download may take, however slowly data arrives (default 600)."),
-            metavar="SECONDS",
-            min=1,
+        seconds_option(
+            "--deadline", _("Seconds the whole download may take, however slowly data arrives (default 600)."), 1
         ),
     ] = None,
     force: Annotated[
@@ -242,10 +235,10 @@ def show(
     ctx: typer.Context,
     what: Annotated[
         str,
-        typer.Argument(
-            help=_("service-description, terms, fields, or another document id of the package."),
-            metavar="service-description|terms|fields|DOC",
-            autocompletion=completion.show_targets,
+        argument(
+            _("service-description, terms, fields, or another document id of the package."),
+            "service-description|terms|fields|DOC",
+            completion.show_targets,
         ),
     ],
     package: PackageOpt = None,
@@ -318,12 +311,7 @@ def print_cmd(
     ] = None,
     wait: Annotated[
         float,
-        typer.Option(
-            "--wait",
-            help=_("Seconds to wait until the print system has taken the jobs (0: do not wait)."),
-            metavar="SECONDS",
-            min=0,
-        ),
+        seconds_option("--wait", _("Seconds to wait until the print system has taken the jobs (0: do not wait)."), 0),
     ] = 30.0,
     force: Annotated[bool, typer.Option("--force", help=_("Print a filled form even if it is invalid."))] = False,
     canonical: Annotated[
@@ -368,13 +356,15 @@ def print_cmd(
 
 def _filled_form(pkg: Package, path: Path, force: bool, canonical: bool) -> PrintItem:
     from supportctl.form.pdfform import FormFindingsError
+    from supportctl.form.validation import finding_line
     from supportctl.package import printing
+    from supportctl.package.documents import sanitize
 
     try:
         item, report = printing.filled_form(pkg, path, force, canonical)
     except FormFindingsError as exc:
         for f in exc.findings:
-            out.say("  " + _finding_text(f))
+            out.say("  " + sanitize(finding_line(f, label=False)))
         raise
     if not report.ok:
         out.say(
@@ -383,13 +373,6 @@ def _filled_form(pkg: Package, path: Path, force: bool, canonical: bool) -> Prin
             )
         )
     return item
-
-
-def _finding_text(f: Finding) -> str:
-    from supportctl.form.validation import finding_line
-    from supportctl.package.documents import sanitize
-
-    return sanitize(finding_line(f, label=False))
 
 
 def _report_print(result: PrintResult, json_output: bool, command: str) -> None:
@@ -406,16 +389,7 @@ def _report_print(result: PrintResult, json_output: bool, command: str) -> None:
     else:
         out.say(_("Printing on the default printer with {system}").format(system=result.system))
     for j in result.jobs:
-        state = printing.state_word(j.state)
-        if not j.sent and j.state == "completed":
-            line = _("{file}: already printed as {job} ({when}); not sent again (--again prints another copy)")
-        elif not j.sent:
-            line = _("{file}: already sent as {job} ({state}); not sent again (--again prints another copy)")
-        elif j.job:
-            line = _("{file}: job {job} {state}")
-        else:
-            line = _("{file}: {state}")
-        out.say(line.format(file=j.item.file.name, job=j.job or "-", state=state, when=j.at or "?"))
+        out.say(j.line())
     if result.exit_code:
         pending = [j.job or j.item.file.name for j in result.jobs if j.state in printing.QUEUED]
         out.say(

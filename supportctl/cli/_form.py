@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -12,10 +12,6 @@ from supportctl.cli._base import app
 from supportctl.cli.common import DeliverabilityOpt, JsonOpt, PackageOpt, begin, load_config, load_package
 from supportctl.errors import ExitCode
 from supportctl.i18n import _
-
-if TYPE_CHECKING:
-    from supportctl.config import Config
-    from supportctl.package.manifest import Package
 
 
 def finding_line(f: Any) -> str:
@@ -70,26 +66,10 @@ def fill(
         raise form.FormFindingsError(unknown)
     profile = filling.profile(pkg, cfg)
     interactive = not no_input and sys.stdin.isatty() and sys.stdout.isatty()
-    draft = None if restart else drafts.load(pkg.name)
-    if restart:
-        drafts.discard(pkg.name)
-    answers: dict[str, Any] = {}
-    use = False
-    if draft is not None:
-        use = resume
-        if not resume and interactive:
-            question = _("A draft from {when} with {n} answers exists. Resume it? [Y/n] ")
-            try:
-                reply = input(question.format(when=out.format_iso(draft.updated, None), n=len(draft.values)))
-            except EOFError:
-                raise typer.Exit(ExitCode.INTERRUPTED) from None
-            use = reply.strip().lower() not in ("n", "no", "nein")
-        if use:
-            answers = dict(draft.values)
-        elif interactive:
-            drafts.discard(pkg.name)
-        else:
-            out.say(_("note: a saved draft exists; --resume uses it, --restart discards it"))
+    try:
+        answers, use = filling.draft_answers(pkg.name, resume, restart, input if interactive else None, out.say)
+    except EOFError:
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
     if interactive:
         from supportctl.i18n import current_language
 
@@ -122,34 +102,9 @@ def fill(
         out.write_out(out.envelope("fill", {"path": str(target), **report.to_dict()}))
         return
     out.say(_("Filled form written to {path}").format(path=target))
-    for line in _next_steps(pkg, cfg, str(target), report.activation_class):
+    for line in filling.next_steps(pkg, cfg, str(target), report.activation_class):
         out.say(line)
     out.write_out(str(target))
-
-
-def _next_steps(pkg: Package, cfg: Config, path: str, activation_class: str | None) -> list[str]:
-    """What to do after `fill`: check, send, and when support would be active if it were sent now."""
-    from datetime import datetime, timezone
-
-    from supportctl.errors import SupportctlError
-    from supportctl.i18n import localized
-    from supportctl.schedule import eta
-
-    lines = [_("Next: `supportctl validate {path}` checks it, `supportctl submit {path}` sends it.").format(path=path)]
-    if activation_class is None:
-        return lines
-    try:
-        result = eta.engine_for(pkg.process, cfg).compute(datetime.now(timezone.utc), activation_class)
-    except SupportctlError:  # a schedule problem must not spoil a written form; `eta` reports it
-        return lines
-    lines.append(
-        _("Sent now, {label} would be active by {due} (`supportctl eta --class {cls}`).").format(
-            label=localized(result.label, activation_class),
-            due=out.format_datetime(result.due, long=True),
-            cls=activation_class,
-        )
-    )
-    return lines
 
 
 @app.command()

@@ -15,7 +15,7 @@ from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app
 from supportctl.cli.common import JsonOpt, PackageOpt, ServerCaOpt, begin, load_config, load_package
 from supportctl.errors import ExitCode
-from supportctl.i18n import N_, _
+from supportctl.i18n import N_, _, word
 
 if TYPE_CHECKING:
     from supportctl.config import Config
@@ -63,35 +63,11 @@ class FailOn(str, Enum):
     overdue = "overdue"
 
 
-_STATUS_FILTER = {
-    "all": None,
-    "open": {"open", "due-soon", "overdue"},
-    "overdue": {"overdue"},
-    "invalid": {"invalid"},
-}
-
-
-def _inbox_limits(cfg: Config) -> Limits:
-    from supportctl.desk.triage import Limits
-
-    return Limits(
-        max_message_bytes=cfg.get("inbox.max_message_bytes"),
-        max_parts=cfg.get("inbox.max_parts"),
-        max_depth=cfg.get("inbox.max_depth"),
-    )
-
-
 def _open_mail_source(spec: str, cfg: Config) -> Source:
     from supportctl.desk.sources import open_source
 
     # No watermark: over IMAP, triage reads it from the desk's store.
     return open_source(spec, cfg, prompt=common.password_prompt(), stdin=sys.stdin.buffer)
-
-
-def _inbox_engine(cfg: Config, pkg: Package) -> Engine:
-    from supportctl.schedule import eta as core
-
-    return core.engine_for(pkg.process, cfg)
 
 
 @inbox_app.callback()
@@ -126,11 +102,8 @@ def inbox(
     ] = False,
     interval: Annotated[
         float,
-        typer.Option(
-            "--interval",
-            help=_("With --watch: look at least every SECONDS (IMAP also wakes on new mail)."),
-            metavar="SECONDS",
-            min=0.1,
+        common.seconds_option(
+            "--interval", _("With --watch: look at least every SECONDS (IMAP also wakes on new mail)."), 0.1
         ),
     ] = 60.0,
 ) -> None:
@@ -142,13 +115,15 @@ def inbox(
         return
     begin(ctx, "inbox", json_output, stream=True)
     from supportctl.desk import triage as core
+    from supportctl.desk.report import SHOWN, Tally
+    from supportctl.schedule.eta import engine_for
     from supportctl.schedule.timeparse import parse_when, resolve_zone
 
     cfg = load_config({"imap.ca_bundle": ca_bundle})
     source = _source(source, cfg)
     pkg = load_package(package, cfg)
-    engine = _inbox_engine(cfg, pkg)
-    limits = _inbox_limits(cfg)
+    engine = engine_for(pkg.process, cfg)
+    limits = core.Limits.from_config(cfg)
     if watch:
         _watch(source, cfg, pkg, engine, limits, interval, fail_on is FailOn.overdue, json_output)
         return
@@ -159,41 +134,24 @@ def inbox(
         result = core.triage(src, pkg, engine, when, limits=limits)
     finally:
         src.close()
-    wanted = _STATUS_FILTER[status.value]
-    counts: dict[str, int] = {}
-    skipped: list[tuple[str, tuple[str, ...]]] = []
+    wanted, tally = SHOWN[status.value], Tally()
     try:
         if json_output:  # streamed: a rerun that found nothing new holds no list in memory
             for rec in result.records(when):
-                counts[rec.status] = counts.get(rec.status, 0) + 1
-                if rec.status == "skipped":
-                    skipped.append((rec.key, rec.reasons))
+                tally.add(rec.status, rec.key, rec.reasons)
                 if wanted is None or rec.status in wanted:
                     sys.stdout.write(rec.line + "\n")
             sys.stdout.flush()
         else:
             for i in result.items:
-                counts[i.status] = counts.get(i.status, 0) + 1
-                if i.status == "skipped":
-                    skipped.append((i.facts.key, i.reasons))
+                tally.add(i.status, i.facts.key, i.reasons)
             items = [i for i in result.items if wanted is None or i.status in wanted]
             _render_inbox(items, when, engine.calendar.to_local(when.timestamp()).tzinfo)
     finally:
         result.close()
-    total = sum(counts.values())
-    if not total:
-        out.say(_("{source}: no messages (the mailbox is empty)").format(source=source))
-    st = result.stats
-    out.say(
-        _("{n} message(s): {counts}; {validated} form(s) validated, {cached} from the cache").format(
-            n=st["messages"] if not src.incremental else total,
-            counts=", ".join(f"{counts[s]} {_status_label(s)}" for s in core.STATUSES if s in counts) or "-",
-            validated=st["validated"],
-            cached=st["cached"],
-        )
-    )
-    for key, reasons in skipped:
-        out.say(_("skipped {key}: {reason}").format(key=key, reason="; ".join(reasons)))
+    for line in tally.lines(source, result.stats, src.incremental):
+        out.say(line)
+    counts = tally.counts
     if fail_on is FailOn.overdue and counts.get("overdue"):
         out.say(_("{n} registration(s) overdue").format(n=counts["overdue"]))
         raise typer.Exit(ExitCode.OVERDUE)
@@ -280,12 +238,7 @@ def _render_inbox(items: list[Item], now: datetime, zone: tzinfo | None) -> None
 def inbox_reply(
     ctx: typer.Context,
     message: Annotated[
-        str,
-        typer.Argument(
-            help=_("A message file, or an id shown by `inbox`."),
-            metavar="MESSAGE",
-            autocompletion=completion.inbox_ids,
-        ),
+        str, common.argument(_("A message file, or an id shown by `inbox`."), "MESSAGE", completion.inbox_ids)
     ],
     contract: Annotated[
         str | None, typer.Option("--contract", help=_("Send the contract details with this number."), metavar="NUMBER")
@@ -324,10 +277,11 @@ def inbox_reply(
     from pathlib import Path
 
     from supportctl.desk import reply as replies
+    from supportctl.desk.triage import Limits
 
     cfg, smtp = common.mail_config({"smtp.ca_bundle": ca_bundle})
     pkg = load_package(package, cfg)
-    found = replies.find(message, pkg, _inbox_limits(cfg))
+    found = replies.find(message, pkg, Limits.from_config(cfg))
 
     def queued(entry: Entry, reused: bool) -> None:
         if reused:
@@ -399,10 +353,8 @@ def inbox_show(
     ctx: typer.Context,
     message: Annotated[
         str,
-        typer.Argument(
-            help=_("A message file, or an id (or its first 6+ characters) shown by `inbox`."),
-            metavar="ID",
-            autocompletion=completion.inbox_ids,
+        common.argument(
+            _("A message file, or an id (or its first 6+ characters) shown by `inbox`."), "ID", completion.inbox_ids
         ),
     ],
     now: Annotated[
@@ -426,19 +378,16 @@ def inbox_show(
     Examples:  supportctl inbox show 3f2a9c   ·   supportctl inbox show 3f2a9c01b7de.2 --json
     """
     begin(ctx, "inbox show", json_output)
-    from supportctl.desk import triage as core
+    from supportctl.desk.report import ROLE_WORDS, detail
+    from supportctl.desk.triage import Limits
+    from supportctl.schedule.eta import engine_for
     from supportctl.schedule.timeparse import parse_when, resolve_zone
 
     cfg = load_config({})
     pkg = load_package(package, cfg)
-    engine = _inbox_engine(cfg, pkg)
+    engine = engine_for(pkg.process, cfg)
     when = parse_when(now, resolve_zone(cfg.get("input_tz")), datetime.now(timezone.utc))
-    found = core.find(message, pkg, _inbox_limits(cfg))
-    forms = {core.form_key(pkg, found.facts.sha256): found.form.to_dict()} if found.form and found.facts.sha256 else {}
-    item = core.assess([found.facts], pkg, engine, when, forms, core.load_done())[0]
-    data = item.to_dict(when)
-    data["message_id"] = found.facts.message_id
-    data["values"] = found.form.values if found.form else {}
+    found, item, data = detail(message, pkg, engine, when, Limits.from_config(cfg))
     if pdf is not None:
         from pathlib import Path
 
@@ -463,8 +412,7 @@ def inbox_show(
         (_("Due"), out.format_iso(data["due"], zone, "-")),
     ]
     for a in f.attachments:
-        role = _(_ROLE[a["role"]]) if a["role"] in _ROLE else a["role"]
-        lines.append((_("File"), f"{a['name'] or '?'} ({a['type']}, {role})"))
+        lines.append((_("File"), f"{a['name'] or '?'} ({a['type']}, {word(ROLE_WORDS, a['role'])})"))
     for r in item.reasons:
         lines.append((_("Finding"), r))
     if item.done:
@@ -480,51 +428,19 @@ def inbox_show(
     out.write_out("\n".join(f"{k + ':':<{width + 1}} {v}" for k, v in lines))
 
 
-_ROLE = {
-    "this-form": N_("this registration's form"),
-    "form": N_("another form"),
-    "pdf": N_("another PDF, not a form"),
-    "other": N_("not a form"),
-}
-
-
 IdArg = Annotated[str, typer.Argument(help=_("An id (or its first 6+ characters) shown by `inbox`."), metavar="ID")]
 
 
-@inbox_app.command("claim")
-def inbox_claim(
-    ctx: typer.Context,
-    message: IdArg,
-    json_output: JsonOpt = False,
-) -> None:
-    """Take a registration before working on it: every desk member's `inbox` shows it as yours.
-
-    Examples:  supportctl inbox claim 3f2a9c
-    """
-    _claim_or_release(ctx, message, json_output, claim=True)
-
-
-@inbox_app.command("release")
-def inbox_release(
-    ctx: typer.Context,
-    message: IdArg,
-    json_output: JsonOpt = False,
-) -> None:
-    """Give back a registration you claimed.
-
-    Examples:  supportctl inbox release 3f2a9c
-    """
-    _claim_or_release(ctx, message, json_output, claim=False)
-
-
-def _claim_or_release(ctx: typer.Context, message: str, json_output: bool, claim: bool) -> None:
+def inbox_claim_or_release(ctx: typer.Context, message: IdArg, json_output: JsonOpt = False) -> None:
+    """`inbox claim` and `inbox release` (one command under two names: `ctx.info_name` says which)."""
     from supportctl.desk import shared
     from supportctl.desk import triage as core
 
+    claim = ctx.info_name == "claim"
     begin(ctx, "inbox claim" if claim else "inbox release", json_output)
     cfg = load_config({})
     pkg = load_package(None, cfg)
-    found = core.find(message, pkg, _inbox_limits(cfg))
+    found = core.find(message, pkg, core.Limits.from_config(cfg))
     state = _desk_state(found, cfg)
     member = shared.member_name(cfg.get("inbox.member"))
     try:
@@ -541,6 +457,19 @@ def _claim_or_release(ctx: typer.Context, message: str, json_output: bool, claim
     if json_output:
         data = {"id": found.facts.id, "claimed_by": list(mark.claimed_by)}
         out.write_out(out.envelope("inbox claim" if claim else "inbox release", data))
+
+
+# The help of each name is its own: Typer shows `help=` as it would the docstring (the same msgids).
+inbox_app.command(
+    "claim",
+    help=_(
+        "Take a registration before working on it: every desk member's `inbox` shows it as yours.\n\n"
+        "Examples:  supportctl inbox claim 3f2a9c"
+    ),
+)(inbox_claim_or_release)
+inbox_app.command(
+    "release", help=_("Give back a registration you claimed.\n\nExamples:  supportctl inbox release 3f2a9c")
+)(inbox_claim_or_release)
 
 
 @inbox_app.command("report")
@@ -567,25 +496,20 @@ def inbox_report(
     Examples:  supportctl inbox report imaps://desk@mail.example.com/INBOX --since 2026-11-01 --until 2026-12-01
     """
     begin(ctx, "inbox report", json_output)
-    from supportctl.desk import triage as core
-    from supportctl.desk.report import report
+    from supportctl.desk.report import sla
+    from supportctl.desk.triage import Limits
+    from supportctl.schedule.eta import engine_for
     from supportctl.schedule.timeparse import parse_when, resolve_zone
 
     cfg = load_config({})
     source = _source(source, cfg)
     pkg = load_package(package, cfg)
-    engine = _inbox_engine(cfg, pkg)
-    limits = _inbox_limits(cfg)
+    engine = engine_for(pkg.process, cfg)
     now = datetime.now(timezone.utc)
     zone = resolve_zone(cfg.get("input_tz"))
     start = parse_when(since, zone, now) if since else None
     end = parse_when(until, zone, now) if until else None
-    src = _open_mail_source(source, cfg)
-    try:
-        result = core.triage(src, pkg, engine, now, limits=limits)
-    finally:
-        src.close()
-    figures = report(list(result.items), engine, now, start, end)
+    figures = sla(_open_mail_source(source, cfg), pkg, engine, Limits.from_config(cfg), now, start, end)
     data = {
         "source": source,
         "since": start.isoformat() if start else None,
@@ -598,17 +522,10 @@ def inbox_report(
     counts = ("received", "answered_in_time", "answered_late", "rejected", "open", "overdue_now")
     times = ("median_business_seconds_to_reply", "p90_business_seconds_to_reply")
     rows = [
-        [cls, *(str(d[k]) for k in counts), *(_duration(d[k]) for k in times)]
+        [cls, *(str(d[k]) for k in counts), *(out.hours_minutes(d[k]) for k in times)]
         for cls, d in sorted((cls, fig.to_dict()) for cls, fig in figures.items())
     ]
     columns = (N_("Class"), N_("Received"), N_("In time"), N_("Late"), N_("Rejected"), N_("Open"), N_("Overdue now"))
     out.table(_("SLA report"), [_(c) for c in (*columns, N_("Median"), N_("90th pct."))], rows)
     if not rows:
         out.say(_("no registrations received in this period"))
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    minutes = round(seconds / 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"

@@ -11,7 +11,7 @@ import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app, config_app
-from supportctl.cli.common import JsonOpt, PackageOpt, ServerCaOpt, begin, load_package
+from supportctl.cli.common import JsonOpt, PackageOpt, ServerCaOpt, argument, begin, load_package
 from supportctl.errors import ExitCode, SupportctlError
 from supportctl.i18n import _
 
@@ -152,7 +152,6 @@ app.add_typer(outbox_app, name="outbox")
 
 @outbox_app.callback(invoke_without_command=True)
 def outbox_main(ctx: typer.Context, json_output: JsonOpt = False) -> None:
-    """Without a subcommand: list the outbox."""
     if ctx.invoked_subcommand is None:
         begin(ctx, "outbox list", json_output)
         _outbox_list(json_output)
@@ -197,12 +196,7 @@ def _outbox_list(json_output: bool) -> None:
 @outbox_app.command("show")
 def outbox_show(
     ctx: typer.Context,
-    message_id: Annotated[
-        str,
-        typer.Argument(
-            help=_("Message id (a unique prefix is enough)."), metavar="ID", autocompletion=completion.outbox_ids
-        ),
-    ],
+    message_id: Annotated[str, argument(_("Message id (a unique prefix is enough)."), "ID", completion.outbox_ids)],
     json_output: JsonOpt = False,
 ) -> None:
     """Show one message: its state, headers and every attempt."""
@@ -301,9 +295,7 @@ def outbox_flush(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 @outbox_app.command("resolve")
 def outbox_resolve(
     ctx: typer.Context,
-    message_id: Annotated[
-        str, typer.Argument(help=_("Message id."), metavar="ID", autocompletion=completion.outbox_ids)
-    ],
+    message_id: Annotated[str, argument(_("Message id."), "ID", completion.outbox_ids)],
     delivered: Annotated[bool, typer.Option("--delivered", help=_("It arrived: mark it sent."))] = False,
     resend: Annotated[bool, typer.Option("--resend", help=_("It did not arrive: queue it again."))] = False,
     json_output: JsonOpt = False,

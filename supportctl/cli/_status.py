@@ -66,7 +66,7 @@ def status(
     engine = eta.engine_for(pkg.process, cfg)
     user_tz = resolve_zone(cfg.get("tz"))
     spec = cfg.get("status.mailbox")
-    source = _open_mailbox(spec, cfg) if spec else None
+    source = core.open_mailbox(spec, cfg, password_prompt()) if spec else None
     if source is None and not json_output:
         out.say(
             _(
@@ -89,19 +89,6 @@ def status(
         out.say(_("No registration submitted yet: `supportctl submit FORM.pdf` sends it."))
         return
     out.write_out(_screen(snap.registrations, now, user_tz, pkg))
-
-
-def _open_mailbox(spec: str, cfg: Any) -> Any:
-    from supportctl.desk.sources import open_source
-    from supportctl.mail.status import watermark
-
-    if spec == "-":
-        from supportctl.errors import UsageError
-
-        raise UsageError(
-            _("status reads a mailbox, not standard input"), _("give a Maildir, mbox, directory or imaps://")
-        )
-    return open_source(spec, cfg, watermark, password_prompt())
 
 
 # ---------------------------------------------------------------- --watch
@@ -154,18 +141,9 @@ def _watch(
     raise typer.Exit(int(code))
 
 
-def _class_label(pkg: Any, name: str | None) -> str:
-    from supportctl.i18n import localized
-
-    if not name:
-        return _("unknown (the submitted form could not be read with this package)")
-    c = pkg.process.classes.get(name)
-    return name if c is None else localized(c.label, name)
-
-
 def _screen(regs: Any, now: datetime, user_tz: Any, pkg: Any) -> str:
     from supportctl.mail.outbox import state_label
-    from supportctl.mail.status import next_step
+    from supportctl.mail.status import class_label, next_step
 
     def when(dt: datetime) -> str:
         return out.format_datetime(dt.astimezone(user_tz))
@@ -177,7 +155,7 @@ def _screen(regs: Any, now: datetime, user_tz: Any, pkg: Any) -> str:
             lines.append("  " + _("Accepted by the mail server: {when}").format(when=when(r.submitted_at)))
         else:
             lines.append("  " + _("Not accepted by the mail server yet: the activation clock has not started"))
-        lines.append("  " + _("Activation class: {label}").format(label=_class_label(pkg, r.activation_class)))
+        lines.append("  " + _("Activation class: {label}").format(label=class_label(pkg, r.activation_class)))
         if r.due is not None:
             if r.contract is not None or r.rejected is not None:
                 lines.append("  " + _("Due: {when}").format(when=when(r.due)))

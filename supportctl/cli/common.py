@@ -43,6 +43,18 @@ DeliverabilityOpt = Annotated[
 ]
 
 
+def argument(help_text: str, metavar: str, complete: Callable[..., Any] | None = None) -> Any:
+    """A required argument with its help, its metavar and what completes it (for `Annotated[str, …]`).
+
+    `tools/catalog.py` extracts the metavar words of `argument(…, "METAVAR")` as it does `metavar="…"`."""
+    return typer.Argument(help=help_text, metavar=metavar, autocompletion=complete)
+
+
+def seconds_option(flag: str, help_text: str, minimum: float) -> Any:
+    """An option that takes a number of SECONDS, at least `minimum`."""
+    return typer.Option(flag, help=help_text, metavar="SECONDS", min=minimum)
+
+
 def begin(ctx: typer.Context, command: str, json_output: bool, stream: bool = False) -> None:
     """Every command starts here: an error from now on is reported as `command`, in JSON with --json."""
     ctx.meta[JSON_KEY] = json_output
@@ -72,13 +84,6 @@ def load_package(flag: str | None, cfg: Config) -> Package:
     }
     out.say(notes[source].format(name=pkg.name, version=pkg.version, path=root_dir))
     return pkg
-
-
-def os_reason(exc: OSError) -> str:
-    """An unexpected OS error in one line (`errors.os_message`)."""
-    from supportctl.errors import os_message
-
-    return os_message(exc)
 
 
 # ---------------------------------------------------------------- sending (submit, outbox, inbox reply, fetch)

@@ -1,4 +1,6 @@
-"""`inbox report`: how the desk meets its SLA, computed on read from the mailbox (nothing is counted or stored).
+"""What the desk is told about its mailbox: `inbox`'s summary, `inbox show`'s record, and `inbox report`.
+
+`inbox report`: how the desk meets its SLA, computed on read from the mailbox (nothing is counted or stored).
 
 Per activation class: registrations received in the period, answered within the SLA, answered late, still
 open, overdue now, and the median and 90th percentile of business time to the reply. The received time is
@@ -10,9 +12,75 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from supportctl.desk.triage import Item
+from supportctl.desk.triage import STATUSES, Item, status_label
+from supportctl.i18n import N_, _
+
+if TYPE_CHECKING:
+    from supportctl.desk.sources import Source
+    from supportctl.desk.triage import Found, Limits
+    from supportctl.package.manifest import Package
+
+# What `inbox --status` lists: "open" is everything not yet answered that is still in time or overdue.
+SHOWN: dict[str, set[str] | None] = {
+    "all": None,
+    "open": {"open", "due-soon", "overdue"},
+    "overdue": {"overdue"},
+    "invalid": {"invalid"},
+}
+
+
+class Tally:
+    """What `inbox` says after its list: the messages per status, and each one it could not read."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.skipped: list[tuple[str, tuple[str, ...]]] = []
+
+    def add(self, status: str, key: str, reasons: tuple[str, ...]) -> None:
+        self.counts[status] = self.counts.get(status, 0) + 1
+        if status == "skipped":
+            self.skipped.append((key, reasons))
+
+    def lines(self, source: str, stats: dict[str, int], incremental: bool) -> list[str]:
+        """The summary, in the current language: an empty mailbox, the counts, then one line per skip."""
+        total = sum(self.counts.values())
+        lines = [] if total else [_("{source}: no messages (the mailbox is empty)").format(source=source)]
+        counts = ", ".join(f"{self.counts[s]} {status_label(s)}" for s in STATUSES if s in self.counts)
+        lines.append(
+            _("{n} message(s): {counts}; {validated} form(s) validated, {cached} from the cache").format(
+                n=stats["messages"] if not incremental else total,
+                counts=counts or "-",
+                validated=stats["validated"],
+                cached=stats["cached"],
+            )
+        )
+        lines += [_("skipped {key}: {reason}").format(key=k, reason="; ".join(r)) for k, r in self.skipped]
+        return lines
+
+
+def detail(
+    message: str, pkg: Package, engine: Any, when: datetime, limits: Limits
+) -> tuple[Found, Item, dict[str, Any]]:
+    """`inbox show`: one registration found and assessed as of `when`, and its `--json` record."""
+    from supportctl.desk import triage
+
+    found = triage.find(message, pkg, limits)
+    f = found.facts
+    forms = {triage.form_key(pkg, f.sha256): found.form.to_dict()} if found.form and f.sha256 else {}
+    item = triage.assess([f], pkg, engine, when, forms, triage.load_done())[0]
+    data = {**item.to_dict(when), "message_id": f.message_id, "values": found.form.values if found.form else {}}
+    return found, item, data
+
+
+# What an attachment is to the registration (`Facts.attachments`' roles), in words: `i18n.word(ROLE_WORDS, role)`.
+ROLE_WORDS = {
+    "this-form": N_("this registration's form"),
+    "form": N_("another form"),
+    "pdf": N_("another PDF, not a form"),
+    "other": N_("not a form"),
+}
 
 
 @dataclass
@@ -90,6 +158,28 @@ def report(
         elif item.status in ("open", "due-soon"):
             fig.open += 1
     return figures
+
+
+def sla(
+    src: Source,
+    pkg: Package,
+    engine: Any,
+    limits: Limits,
+    now: datetime,
+    since: datetime | None,
+    until: datetime | None,
+) -> dict[str, ClassFigures]:
+    """`inbox report`: the mailbox triaged as of `now` (`src` is closed then), and `report` over its work list."""
+    from supportctl.desk.triage import triage
+
+    try:
+        result = triage(src, pkg, engine, now, limits=limits)
+    finally:
+        src.close()
+    try:
+        return report(list(result.items), engine, now, since, until)
+    finally:
+        result.close()
 
 
 def _class_of(item: Item) -> str | None:

@@ -38,6 +38,8 @@ from supportctl.package.manifest import Package
 if TYPE_CHECKING:  # the email package costs ~15 ms to import: a rerun that reads no mail does without it
     from email.message import Message
 
+    from supportctl.config import Config
+
 # The codes are stored and in NDJSON; shown to people they are translated (the English label is the code).
 STATUSES = (
     N_("overdue"),
@@ -57,6 +59,11 @@ class Limits:
     max_message_bytes: int = 25 << 20
     max_parts: int = 100
     max_depth: int = 10
+
+    @staticmethod
+    def from_config(cfg: Config) -> Limits:
+        """The limits set in the config (`inbox.max_message_bytes`, `inbox.max_parts`, `inbox.max_depth`)."""
+        return Limits(cfg.get("inbox.max_message_bytes"), cfg.get("inbox.max_parts"), cfg.get("inbox.max_depth"))
 
 
 @dataclass(frozen=True)

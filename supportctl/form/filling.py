@@ -11,7 +11,7 @@ from collections.abc import Callable, Container, Iterable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from supportctl.errors import InvalidInputError, UsageError
+from supportctl.errors import InvalidInputError, SupportctlError, UsageError
 from supportctl.i18n import _, localized
 
 if TYPE_CHECKING:
@@ -119,6 +119,59 @@ def shown(spec: FieldSpec, value: object, lang: str) -> str:
         if c.value == value and (c.label.get(lang) or "") not in ("", c.value):
             return f"{value} ({c.label.get(lang)})"
     return "" if value is None else str(value)
+
+
+def draft_answers(
+    name: str, resume: bool, restart: bool, ask: Callable[[str], str] | None, say: Callable[[str], None]
+) -> tuple[dict[str, Any], bool]:
+    """The saved answers to start from, and whether the draft was taken up (`fill --resume`, `--restart`).
+
+    `ask` is given only when a person is at the terminal: unless --resume, it asks whether to resume (an
+    EOFError from it ends `fill`), and a draft declined there is discarded. Without `ask` the draft is left."""
+    from supportctl.form import drafts
+    from supportctl.output import format_iso
+
+    draft = None if restart else drafts.load(name)
+    if restart:
+        drafts.discard(name)
+    if draft is None:
+        return {}, False
+    use = resume
+    if not resume and ask is not None:
+        question = _("A draft from {when} with {n} answers exists. Resume it? [Y/n] ")
+        reply = ask(question.format(when=format_iso(draft.updated, None), n=len(draft.values)))
+        use = reply.strip().lower() not in ("n", "no", "nein")
+    if use:
+        return dict(draft.values), True
+    if ask is not None:
+        drafts.discard(name)
+    else:
+        say(_("note: a saved draft exists; --resume uses it, --restart discards it"))
+    return {}, False
+
+
+def next_steps(pkg: Package, cfg: Config, path: str, activation_class: str | None) -> list[str]:
+    """What to do after `fill`: check, send, and when support would be active if it were sent now."""
+    from datetime import datetime, timezone
+
+    from supportctl.output import format_datetime
+    from supportctl.schedule import eta
+
+    lines = [_("Next: `supportctl validate {path}` checks it, `supportctl submit {path}` sends it.").format(path=path)]
+    if activation_class is None:
+        return lines
+    try:
+        result = eta.engine_for(pkg.process, cfg).compute(datetime.now(timezone.utc), activation_class)
+    except SupportctlError:  # a schedule problem must not spoil a written form; `eta` reports it
+        return lines
+    lines.append(
+        _("Sent now, {label} would be active by {due} (`supportctl eta --class {cls}`).").format(
+            label=localized(result.label, activation_class),
+            due=format_datetime(result.due, long=True),
+            cls=activation_class,
+        )
+    )
+    return lines
 
 
 class Interview:

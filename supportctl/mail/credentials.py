@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from supportctl.errors import ConfigError
-from supportctl.i18n import N_, _
+from supportctl.i18n import N_, _, word
 
 ENV_PASSWORD = "SUPPORTCTL_SMTP_PASSWORD"
 KEYRING_SERVICE = "supportctl-smtp"
@@ -267,7 +267,7 @@ _SOURCE_WORDS = {
 
 
 def source_label(code: str) -> str:
-    return _(_SOURCE_WORDS[code]) if code in _SOURCE_WORDS else code
+    return word(_SOURCE_WORDS, code)
 
 
 def imap_password(

@@ -180,6 +180,17 @@ def watermark(source_key: str) -> Any:
         return None
 
 
+def open_mailbox(spec: str, cfg: Any, prompt: Any = None) -> Any:
+    """The applicant's mailbox (`--mailbox`, `status.mailbox`), read from where the last look ended."""
+    from supportctl.desk.sources import open_source
+
+    if spec == "-":
+        raise UsageError(
+            _("status reads a mailbox, not standard input"), _("give a Maildir, mbox, directory or imaps://")
+        )
+    return open_source(spec, cfg, watermark, prompt)
+
+
 def _remember_watermark(source_key: str, wm: Any) -> None:
     with _locked():
         state = load_state()
@@ -236,6 +247,16 @@ class Registration:
             "contract_received_at": iso(self.contract_received_at),
             "rejected": list(self.rejected) if self.rejected is not None else None,
         }
+
+
+def class_label(pkg: Package, name: str | None) -> str:
+    """A registration's activation class in the current language (the package's label)."""
+    from supportctl.i18n import localized
+
+    if not name:
+        return _("unknown (the submitted form could not be read with this package)")
+    c = pkg.process.classes.get(name)
+    return name if c is None else localized(c.label, name)
 
 
 def next_step(r: Registration, now: datetime, request_address: str) -> str | None:

@@ -82,6 +82,20 @@ class Job:
             "message": self.message,
         }
 
+    def line(self) -> str:
+        """The job in one line for the person: sent now, or found from before and not sent again."""
+        if not self.sent and self.state == "completed":
+            text = _("{file}: already printed as {job} ({when}); not sent again (--again prints another copy)")
+        elif not self.sent:
+            text = _("{file}: already sent as {job} ({state}); not sent again (--again prints another copy)")
+        elif self.job:
+            text = _("{file}: job {job} {state}")
+        else:
+            text = _("{file}: {state}")
+        return text.format(
+            file=self.item.file.name, job=self.job or "-", state=state_word(self.state), when=self.at or "?"
+        )
+
 
 @dataclass(frozen=True)
 class PrinterInfo:
