@@ -80,24 +80,8 @@ class TransferError(SupportctlError, exit_code=ExitCode.TRANSFER, code="transfer
     """A download or connection failed (exit 5)."""
 
 
-class MailRefusedError(SupportctlError, exit_code=ExitCode.MAIL_REFUSED, code="mail-refused"):
-    """The mail server refused the message for good (exit 6)."""
-
-
-class QueuedForRetry(SupportctlError, exit_code=ExitCode.QUEUED, code="queued"):
-    """Not sent yet; the outbox retries (exit 7)."""
-
-
 class ConfigError(SupportctlError, exit_code=ExitCode.CONFIG, code="config"):
     """A setting, the login or a secret source is missing or wrong (exit 8)."""
-
-
-class DeliveryUncertainError(SupportctlError, exit_code=ExitCode.UNCERTAIN, code="uncertain"):
-    """It is unknown whether the server took the message (exit 9)."""
-
-
-class OverdueError(SupportctlError, exit_code=ExitCode.OVERDUE, code="overdue"):
-    """Something is overdue and the user asked to fail on it (exit 10)."""
 
 
 class PrintSystemDownError(SupportctlError, exit_code=ExitCode.PRINT_SYSTEM_DOWN, code="print-system-down"):

@@ -47,7 +47,12 @@ inbox_app = typer.Typer(
     rich_markup_mode=HELP_MARKUP,
     invoke_without_command=True,
     no_args_is_help=True,
-    help=_("For the registration desk: triage a mailbox of registrations; reply to applicants."),
+    # Typer shows this, not the callback's docstring: the examples of `inbox SOURCE` belong here.
+    help=_(
+        "For the registration desk: triage a mailbox of registrations (status and due time of every message, "
+        "most urgent first); reply to applicants.\n\n"
+        "Examples:  supportctl inbox ~/Maildir/.Registrations   ·   supportctl inbox imaps://desk@mail.example.com/INBOX"
+    ),
 )
 app.add_typer(inbox_app, name="inbox")
 
@@ -107,10 +112,7 @@ def inbox(
         ),
     ] = 60.0,
 ) -> None:
-    """Triage registrations: status and due time of every message, most urgent first.
-
-    Examples:  supportctl inbox ~/Maildir/.Registrations   ·   supportctl inbox imaps://desk@mail.example.com/INBOX
-    """
+    # Its help is inbox_app's (Typer shows that one, not a callback's docstring).
     if ctx.invoked_subcommand is not None:
         return
     begin(ctx, "inbox", json_output, stream=True)
