@@ -96,3 +96,33 @@ def test_incremental_reruns_equal_a_fresh_triage(steps: list[tuple[str, int]]) -
                 os.environ.pop("XDG_STATE_HOME", None)
             else:
                 os.environ["XDG_STATE_HOME"] = old
+
+
+def test_a_damaged_store_is_moved_aside_and_a_busy_one_named(cli: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    import sqlite3
+
+    from supportctl.desk import store
+    from supportctl.errors import ExitCode
+    from tests.inbox_corpus import write_maildir
+
+    write_maildir(tmp_path / "M", {"critical": POOL[0]})
+    first = cli("inbox", str(tmp_path / "M"), "--json", "--now", NOW.isoformat())
+    assert first.exit_code == 0, first.stderr
+    # Junk in the state file (a disk error, a bad copy): moved aside, nothing deleted, the run reads afresh.
+    store.path().write_bytes(b"not a database, just junk\n" * 100)
+    again = cli("inbox", str(tmp_path / "M"), "--json", "--now", NOW.isoformat())
+    assert again.exit_code == 0 and again.stdout == first.stdout, again.stderr
+    (aside,) = store.path().parent.glob("inbox.sqlite.damaged-*")
+    assert aside.read_bytes().startswith(b"not a database") and "was damaged: moved to" in again.stderr
+    assert "Traceback" not in again.stderr
+    # Another run holds the write lock: one line saying so after the wait, exit 1, no traceback.
+    monkeypatch.setattr(store.Store, "TIMEOUT", 0.2)
+    other = sqlite3.connect(store.path(), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        busy = cli("inbox", str(tmp_path / "M"), "--json", "--now", NOW.isoformat())
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert busy.exit_code == ExitCode.ERROR and "in use by another supportctl run" in busy.stderr, busy.stderr
+    assert "Traceback" not in busy.stderr

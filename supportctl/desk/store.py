@@ -11,6 +11,7 @@ interrupted run leaves the previous state whole.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from supportctl import paths
+from supportctl.errors import SupportctlError
+from supportctl.i18n import _
 
 SCHEMA = 2
 _TABLES = """
@@ -52,18 +55,39 @@ def path() -> Path:
 class Store:
     """One source's view of the store (`source` is the key every row carries)."""
 
+    TIMEOUT = 30.0  # seconds to wait for another run that is writing
+
     def __init__(self, source: str, file: Path | None) -> None:
         self.source = source
+        self.file = file
+        self.recovered: Path | None = None  # where a damaged store was moved before starting afresh
         if file is None:  # a run that must not remember anything (`persist=False`): the same code, in memory
             self.db = sqlite3.connect(":memory:", isolation_level=None)
-        else:
-            from supportctl.fsutil import private_dir
+            self._schema()
+            return
+        from supportctl.fsutil import private_dir
 
-            private_dir(file.parent)
-            os.close(os.open(file, os.O_RDWR | os.O_CREAT, 0o600))  # the WAL and shm files take its mode
-            self.db = sqlite3.connect(file, timeout=30.0, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+        private_dir(file.parent)
+        try:
+            self._connect(file)
+        except sqlite3.OperationalError as exc:  # locked by another run, read-only, no space
+            raise _state_error(file, exc) from None
+        except sqlite3.DatabaseError:  # not a database, or a damaged one: it is a cache, start afresh
+            self.db.close()
+            self.recovered = _move_aside(file)
+            try:
+                self._connect(file)
+            except sqlite3.DatabaseError as exc:
+                raise _state_error(file, exc) from None
+
+    def _connect(self, file: Path) -> None:
+        os.close(os.open(file, os.O_RDWR | os.O_CREAT, 0o600))  # the WAL and shm files take its mode
+        self.db = sqlite3.connect(file, timeout=self.TIMEOUT, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self._schema()
+
+    def _schema(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version != SCHEMA:
             self.db.executescript(
@@ -86,11 +110,19 @@ class Store:
         self.db.close()
 
     def __enter__(self) -> Store:
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _state_error(self.file, exc) from None
         return self
 
-    def __exit__(self, kind: object, *_rest: object) -> None:
-        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+    def __exit__(self, kind: object, value: object, _tb: object) -> None:
+        try:
+            self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+        except sqlite3.Error as exc:
+            raise _state_error(self.file, exc) from None
+        if isinstance(value, sqlite3.Error):  # a write failed (no space left, …): one line, the old state kept
+            raise _state_error(self.file, value) from None
 
     # ---------------------------------------------------------------- settings
 
@@ -241,6 +273,34 @@ class Store:
         yield from self.db.execute(
             f"SELECT {columns} FROM items WHERE source = ? ORDER BY due_order, rank, received, key", (self.source,)
         )
+
+
+def _move_aside(file: Path) -> Path:
+    """A damaged store moved beside itself (with its WAL), so nothing is deleted; the run starts afresh."""
+    import time
+
+    aside = file.with_name(f"{file.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        os.replace(file, aside)
+        for extra in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(file.with_name(file.name + extra), aside.with_name(aside.name + extra))
+    except OSError as exc:
+        raise _state_error(file, exc) from None
+    return aside
+
+
+def _state_error(file: Path | None, exc: BaseException) -> SupportctlError:
+    reason = str(exc) or type(exc).__name__
+    if "locked" in reason or "busy" in reason:
+        return SupportctlError(
+            _("the desk's state {path} is in use by another supportctl run").format(path=file),
+            _("try again when it has finished"),
+        )
+    return SupportctlError(
+        _("the desk's state {path} cannot be used: {reason}").format(path=file, reason=reason),
+        _("it is a cache: remove it and run again, or free space or permissions on that directory"),
+    )
 
 
 def _uid(key: str) -> int | None:

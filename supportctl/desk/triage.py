@@ -287,6 +287,11 @@ class Triage:
         self._items = items
         self._store, self._engine, self._now = store, engine, now
 
+    @property
+    def recovered(self) -> Path | None:
+        """Where a damaged state file was moved before this run started afresh (else None)."""
+        return getattr(self._store, "recovered", None)
+
     def close(self) -> None:
         """Let go of the store (its write-ahead log is folded into the file then)."""
         if self._store is not None:
