@@ -126,3 +126,44 @@ def test_a_damaged_store_is_moved_aside_and_a_busy_one_named(cli: Any, tmp_path:
         other.close()
     assert busy.exit_code == ExitCode.ERROR and "in use by another supportctl run" in busy.stderr, busy.stderr
     assert "Traceback" not in busy.stderr
+
+
+def test_the_original_of_two_copies_is_the_earlier_arrival_in_a_maildir_and_over_imap() -> None:
+    from dataclasses import replace
+
+    base = triage.Facts(
+        id="a", key="uid:10", message_id=None, references=None, sender="", sender_address="", reply_to=None,
+        subject="", received="2026-11-25T10:00:00+01:00", received_from="received", kind="pdf", mtime=100.0,
+    )  # fmt: skip
+    order = triage._arrival_order
+    assert order(replace(base, key="uid:9")) < order(base)  # UIDs by number, not as text
+    assert order(replace(base, mtime=50.0)) < order(replace(base, key="uid:9"))  # the arrival decides first
+    # Received times by the clock, whatever the offset: 09:30 UTC is after 10:00 +01:00.
+    assert order(base) < order(replace(base, received="2026-11-25T09:30:00+00:00", mtime=1.0))
+    assert order(replace(base, received=None)) > order(base)  # undated last
+
+
+def test_show_agrees_with_the_list_on_a_duplicate(cli: Any, tmp_path: Path) -> None:
+    from tests.inbox_corpus import corpus, write_maildir
+
+    mails = corpus()
+    write_maildir(tmp_path / "M", {"invalid": mails["invalid"], "critical": mails["critical"], "copy": POOL[5]})
+    write_maildir(tmp_path / "M2", {"copy": POOL[6]})  # a second copy of the same form, received earlier
+    (tmp_path / "M2" / "new" / "1764061200.M0P1.test").rename(tmp_path / "M" / "new" / "1764061200.M9P1.test")
+    listed = cli("inbox", str(tmp_path / "M"), "--json", "--now", NOW.isoformat())
+    records = {r["subject"] + r["key"]: r for r in map(json.loads, listed.stdout.splitlines())}
+    (dup,) = [r for r in records.values() if r["status"] == "duplicate"]
+    shown = json.loads(cli("inbox", "show", dup["id"][:6], "--json").stdout)["data"]
+    assert shown["status"] == "duplicate" and shown["reasons"] == dup["reasons"]
+
+
+def test_a_state_directory_that_cannot_be_used_still_lists_the_mailbox(cli: Any, tmp_path: Path) -> None:
+    from supportctl import paths
+    from tests.inbox_corpus import corpus, write_maildir
+
+    write_maildir(tmp_path / "M", {"critical": corpus()["critical"]})
+    paths.state_dir().mkdir(parents=True, exist_ok=True)
+    (paths.state_dir() / "inbox").write_text("a file where the directory should be")
+    r = cli("inbox", str(tmp_path / "M"), "--json", "--now", NOW.isoformat())
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 1, r.stderr
+    assert "cannot be written" in r.stderr and "Traceback" not in r.stderr

@@ -136,6 +136,12 @@ def inbox(
         result = core.triage(src, pkg, engine, when, limits=limits)
     finally:
         src.close()
+    if result.unsaved is not None:
+        out.say(
+            _("the desk's state cannot be written ({reason}); this run did not remember anything").format(
+                reason=result.unsaved
+            )
+        )
     if result.recovered is not None:
         out.say(
             _("the desk's state was damaged: moved to {path}; this run read the mailbox afresh").format(

@@ -70,6 +70,9 @@ def detail(
     f = found.facts
     forms = {triage.form_key(pkg, f.sha256): found.form.to_dict()} if found.form and f.sha256 else {}
     item = triage.assess([f], pkg, engine, when, forms, triage.load_done())[0]
+    stored = triage.stored_item(found, engine, when)
+    if stored is not None and stored.status == "duplicate" and item.status != "done":
+        item = stored  # a duplicate only among the others: as the list shows it
     data = {**item.to_dict(when), "message_id": f.message_id, "values": found.form.values if found.form else {}}
     return found, item, data
 

@@ -61,6 +61,7 @@ class Store:
         self.source = source
         self.file = file
         self.recovered: Path | None = None  # where a damaged store was moved before starting afresh
+        self.unsaved: str | None = None  # why the state file could not be used (this run keeps it in memory)
         if file is None:  # a run that must not remember anything (`persist=False`): the same code, in memory
             self.db = sqlite3.connect(":memory:", isolation_level=None)
             self._schema()
@@ -262,6 +263,13 @@ class Store:
 
     def message_ids(self) -> list[tuple[str, int | None]]:
         return list(self.db.execute("SELECT id, uid FROM messages WHERE source = ?", (self.source,)))
+
+    def item(self, source: str, reg_id: str) -> tuple[str, float | None, str] | None:
+        """(status, due, stored item) of one registration of `source`'s work list."""
+        row = self.db.execute(
+            "SELECT status, due, item FROM items WHERE source = ? AND id = ?", (source, reg_id)
+        ).fetchone()
+        return (str(row[0]), row[1], str(row[2])) if row else None
 
     def has_items(self) -> bool:
         row = self.db.execute("SELECT 1 FROM items WHERE source = ? LIMIT 1", (self.source,)).fetchone()

@@ -196,7 +196,7 @@ class Item:
             "clock_starts": self.clock_starts.isoformat() if self.clock_starts else None,
             "due": self.due.isoformat() if self.due else None,
             "reasons": list(self.reasons),
-            "findings": list(self.form.findings) if self.form else [],
+            "findings": list(self.form.findings_in(_language())) if self.form else [],
             "company": (self.form.values.get("company") if self.form else None),
         }
         d["contract"] = self.done.get("contract") if self.done else None
@@ -236,6 +236,12 @@ class Item:
             d["done"],
             tuple(d["claimed_by"]),
         )
+
+
+def _language() -> str:
+    from supportctl.i18n import current_language
+
+    return current_language()
 
 
 def live_status(due_ts: float, now: datetime, engine: Any) -> str:
@@ -286,6 +292,11 @@ class Triage:
         self.stats = stats or {}
         self._items = items
         self._store, self._engine, self._now = store, engine, now
+
+    @property
+    def unsaved(self) -> str | None:
+        """Why this run could not use the desk's state file (it listed the mailbox without it), else None."""
+        return getattr(self._store, "unsaved", None)
 
     @property
     def recovered(self) -> Path | None:
@@ -759,7 +770,13 @@ def triage(
     from supportctl.desk.store import Store
 
     limits = limits or Limits()
-    store = Store.open(source.key, persist)
+    try:
+        store = Store.open(source.key, persist)
+    except (OSError, SupportctlError) as exc:  # a read-only or full state directory: list without the cache
+        if not persist:
+            raise
+        store = Store.open(source.key, False)
+        store.unsaved = exc.message if isinstance(exc, SupportctlError) else (exc.strerror or str(exc))
     meta = store.meta()
     limit_list = [limits.max_message_bytes, limits.max_parts, limits.max_depth]
     wm = meta.get("imap")
@@ -1003,6 +1020,18 @@ def _check(check: Validator, pkg: Package, pdf: bytes) -> CheckedForm:
         )
 
 
+def _arrival_order(f: Facts) -> tuple[float, float, tuple[int, int, str]]:
+    """Which of two copies of a form came first: received time, then arrival, then the place in the mailbox
+    (an IMAP UID by number), so that a Maildir and the same folder over IMAP pick the same original."""
+    try:
+        received = datetime.fromisoformat(f.received).timestamp() if f.received else float("inf")
+    except ValueError:
+        received = float("inf")
+    uid = f.key[4:] if f.key.startswith("uid:") else ""
+    place = (0, int(uid), "") if uid.isdigit() else (1, 0, f.key)
+    return received, f.mtime if f.mtime is not None else float("inf"), place
+
+
 def assess(
     facts: Iterable[Facts],
     pkg: Package,
@@ -1013,7 +1042,7 @@ def assess(
     claims: dict[str, tuple[str, ...]] | None = None,
 ) -> list[Item]:
     """Statuses at `now`, sorted by due time (undated last)."""
-    ordered = sorted(facts, key=lambda f: (f.received or "9999", f.key))
+    ordered = sorted(facts, key=_arrival_order)
     first: dict[str, str] = {}
     items = []
     for f in ordered:
@@ -1060,8 +1089,9 @@ def _assess_one(
         return Item(f, "unchecked", form=form)
     if not form.ok:
         from supportctl.form.validation import finding_line  # only when a list is computed, never on a plain look
+        from supportctl.i18n import current_language
 
-        return Item(f, "invalid", tuple(finding_line(x) for x in form.findings), form=form)
+        return Item(f, "invalid", tuple(finding_line(x) for x in form.findings_in(current_language())), form=form)
     cls = form.activation_class
     if cls not in engine.classes:
         return Item(f, "invalid", (_("the form names no known activation class"),), form=form)
@@ -1091,6 +1121,26 @@ class Found:
     facts: Facts
     form: CheckedForm | None
     source: str | None = None  # the mailbox it was triaged from (`imap:…`, `maildir:…`), for the shared state
+
+
+def stored_item(found: Found, engine: Any, now: datetime) -> Item | None:
+    """The registration as the last `inbox` run listed it (statuses that depend on the other messages, such
+    as `duplicate`, are only known there), with its status for `now`; None for a message file."""
+    from supportctl.desk.store import Store
+
+    if found.source is None:
+        return None
+    store = Store.existing()
+    if store is None:
+        return None
+    try:
+        row = store.item(found.source, found.facts.id)
+    finally:
+        store.close()
+    if row is None:
+        return None
+    status, due, stored = row
+    return Item.from_stored(stored, status if due is None else live_status(due, now, engine))
 
 
 def find(ref: str, pkg: Package, limits: Limits, validator: Validator | None = None) -> Found:
