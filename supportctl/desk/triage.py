@@ -349,7 +349,7 @@ def _done_signature() -> list[int] | None:
     """Whether done.json changed since the work list was computed (size and time of the last write)."""
     try:
         st = (inbox_dir() / "done.json").stat()
-    except OSError:
+    except (OSError, SupportctlError):  # no state directory we can use: nothing recorded
         return None
     return [st.st_mtime_ns, st.st_size]
 
@@ -358,7 +358,7 @@ def load_done() -> dict[str, Any]:
     try:
         data = json.loads((inbox_dir() / "done.json").read_text("utf-8"))
         return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, SupportctlError):
         return {}
 
 
