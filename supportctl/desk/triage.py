@@ -266,7 +266,7 @@ class Record(NamedTuple):
 def _line(record: str, status: str, due_ts: float | None, now: datetime) -> str:
     """The NDJSON line: the stored record with the time-dependent fields added (no re-encoding)."""
     left = "null" if due_ts is None else json.dumps(round(due_ts - now.timestamp(), 3))
-    return f'{record[:-1]},"status":"{status}","seconds_until_due":{left}}}'
+    return f'{record[:-1]}, "status": "{status}", "seconds_until_due": {left}}}'
 
 
 def _record(item: Item) -> str:
