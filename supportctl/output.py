@@ -24,7 +24,7 @@ ENVELOPE_VERSION = 1
 # Manifest fields, HTTP reason phrases, mail headers, form values and file names come from outside. Before any
 # of them reaches a terminal, control characters (C0, DEL, C1: ESC sequences retitle windows and clear
 # screens), bidi overrides and isolates (they reorder what the reader sees) and line/paragraph separators are
-# shown escaped as `\uXXXX`, which is also a valid JSON escape, so the same function is safe on JSON text.
+# shown escaped as `\u` and four hex digits, also a valid JSON escape: the same function is safe on JSON text.
 
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _UNSAFE = [*range(0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *map(ord, BIDI_CONTROLS)]

@@ -880,6 +880,12 @@ _MONTHS = {
 }
 
 
+def uid_of(key: str) -> int | None:
+    """The UID in an IMAP message key (`uid:<n>`, as `ImapSource` makes them); None for other sources' keys."""
+    digits = key[4:] if key.startswith("uid:") else ""
+    return int(digits) if digits.isdigit() else None
+
+
 def _internaldate(raw: bytes) -> float | None:
     """IMAP's INTERNALDATE ("25-Nov-2026 10:00:00 +0100", RFC 3501 date-time) as epoch seconds."""
     from datetime import datetime, timedelta, timezone

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from supportctl import paths
+from supportctl.desk.sources import uid_of
 from supportctl.errors import SupportctlError
 from supportctl.i18n import _
 
@@ -150,7 +151,7 @@ class Store:
         self.db.executemany(
             "INSERT OR REPLACE INTO messages (source, id, key, uidvalidity, uid, facts) VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (self.source, r["id"], r["key"], uidvalidity, _uid(r["key"]), json.dumps(r, ensure_ascii=False))
+                (self.source, r["id"], r["key"], uidvalidity, uid_of(r["key"]), json.dumps(r, ensure_ascii=False))
                 for r in records
             ],
         )
@@ -309,12 +310,3 @@ def _state_error(file: Path | None, exc: BaseException) -> SupportctlError:
         _("the desk's state {path} cannot be used: {reason}").format(path=file, reason=reason),
         _("it is a cache: remove it and run again, or free space or permissions on that directory"),
     )
-
-
-def _uid(key: str) -> int | None:
-    if key.startswith("uid:"):
-        try:
-            return int(key[4:])
-        except ValueError:
-            return None
-    return None

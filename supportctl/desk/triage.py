@@ -1004,13 +1004,6 @@ def _unchanged_files(store: Any, source: Source) -> dict[tuple[str, int, float],
     return known
 
 
-def _uid(key: str) -> int:
-    try:
-        return int(key.split(":", 1)[1])
-    except (IndexError, ValueError):
-        return -1
-
-
 def _check(check: Validator, pkg: Package, pdf: bytes) -> CheckedForm:
     try:
         return CheckedForm.from_report(check(pkg, pdf))
@@ -1027,8 +1020,10 @@ def _arrival_order(f: Facts) -> tuple[float, float, tuple[int, int, str]]:
         received = datetime.fromisoformat(f.received).timestamp() if f.received else float("inf")
     except ValueError:
         received = float("inf")
-    uid = f.key[4:] if f.key.startswith("uid:") else ""
-    place = (0, int(uid), "") if uid.isdigit() else (1, 0, f.key)
+    from supportctl.desk.sources import uid_of
+
+    uid = uid_of(f.key)
+    place = (0, uid, "") if uid is not None else (1, 0, f.key)
     return received, f.mtime if f.mtime is not None else float("inf"), place
 
 

@@ -2,8 +2,9 @@
 
 Simple fonts (Type1, TrueType, Type3) use one byte per code: the code's glyph name comes from /Encoding (a
 standard encoding, or /BaseEncoding with /Differences), and the name's text from the Adobe Glyph List
-(`uniXXXX` and `uXXXX` names too). Composite fonts (Type0, Identity-H) use two bytes per code. A /ToUnicode
-map, where present, wins, as it does in every reader's text extraction. Widths come from /Widths or /W.
+(names of the form `uni` + 4 hex digits or `u` + 4–6 hex digits too). Composite fonts (Type0, Identity-H) use
+two bytes per code. A /ToUnicode map, where present, wins, as it does in every reader's text extraction.
+Widths come from /Widths or /W.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ _U = re.compile(r"u([0-9A-F]{4,6})$")
 
 
 def glyph_text(name: str) -> str:
-    """The text a glyph name stands for ("" when unknown): Adobe Glyph List, uniXXXX, uXXXX[XX]."""
+    """The text a glyph name stands for ("" when unknown): Adobe Glyph List, `uni` + 4 or `u` + 4–6 hex digits."""
     from pypdf._codecs import adobe_glyphs
 
     base = name.lstrip("/").split(".", 1)[0]
