@@ -577,12 +577,16 @@ def scan_message(data: bytes, limits: Limits) -> Scan:
         if isinstance(payload, list):
             stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
             continue
+        body: Any = None
         if runs and isinstance(payload, str) and skeleton.marked(payload):
-            part.set_payload(skeleton.restore(payload, runs))
-        try:
-            body = part.get_payload(decode=True)
-        except Exception:
-            body = None
+            body = skeleton.decoded(part, runs)  # clean base64 straight from its run
+            if body is None:
+                part.set_payload(skeleton.restore(payload, runs))
+        if body is None:
+            try:
+                body = part.get_payload(decode=True)
+            except Exception:
+                body = None
         if isinstance(body, bytes):
             leaves.append((_part_name(part), part.get_content_type(), body))
     return classify(leaves)
