@@ -298,6 +298,12 @@ def init_worker(root: str, limits: Limits, skip: frozenset[str], lang: str) -> N
         pdfform.template(pkg)  # parse the template now, not inside the first task
     except Exception:
         pass  # the first validation reports it
+    # What is loaded now (modules, the template, and after a fork the parent's objects) lives as long as the
+    # worker: out of the collector's sight, a full collection walks only what the validations leave behind
+    # (and, after a fork, no longer writes into every page shared with the parent).
+    import gc
+
+    gc.freeze()
 
 
 def _ping(_arg: None) -> None:
