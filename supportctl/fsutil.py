@@ -172,6 +172,21 @@ def open_regular(
     Opened non-blocking first, so a FIFO cannot hang the open, then checked with fstat (no race between
     a check and the open). OSErrors other than those (missing file, permissions) pass to the caller.
     """
+    fd, _st = open_regular_fd(path, follow_symlinks=follow_symlinks, error=error)
+    try:
+        if sys.platform != "win32":
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def open_regular_fd(
+    path: Path | str, *, follow_symlinks: bool = False, error: type[SupportctlError] = InvalidInputError
+) -> tuple[int, os.stat_result]:
+    """`open_regular`'s checks, giving the descriptor (still non-blocking: no matter for a regular file) and its
+    fstat, for callers that read a few thousand files with `os.read` (a mailbox) and close it themselves."""
     check_name(path, error)
     # O_BINARY: Windows would otherwise translate line ends; O_NONBLOCK/O_NOFOLLOW exist only on POSIX.
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -196,12 +211,26 @@ def open_regular(
         if not stat.S_ISREG(st.st_mode):
             problem = _("{path} is not a regular file (a directory, FIFO or device); refusing to read it")
             raise _refused(error, problem.format(path=path))
-        if sys.platform != "win32":
-            os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
         raise
-    return os.fdopen(fd, "rb")
+    return fd, st
+
+
+def read_fd(fd: int, n: int) -> bytes:
+    """Up to `n` bytes from `fd`, fewer only at the end of the file."""
+    data = os.read(fd, n)
+    if 0 < len(data) < n:
+        chunks = [data]
+        got = len(data)
+        while got < n:
+            more = os.read(fd, n - got)
+            if not more:
+                break
+            chunks.append(more)
+            got += len(more)
+        data = b"".join(chunks)
+    return data
 
 
 def read_regular(

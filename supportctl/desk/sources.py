@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from supportctl.errors import ConfigError, InvalidInputError, TransferError
-from supportctl.fsutil import open_regular
+from supportctl.fsutil import open_regular, open_regular_fd, read_fd
 from supportctl.i18n import N_, _
 
 HEAD_CHUNK = 16384
@@ -92,22 +92,23 @@ def split_head(data: bytes) -> bytes:
 
 
 def _read_limited(path: Path, limit: int) -> bytes:
-    with _open_regular(path) as fh:
-        # Asked for its size, not the limit: read(limit + 1) allocates limit + 1 bytes (25 MiB) for each mail.
-        want = min(os.fstat(fh.fileno()).st_size, limit) + 1
-        data = fh.read(want)
+    fd, st = _open_regular(path)
+    try:
+        # Asked for its size, not the limit: a buffer of limit + 1 bytes (25 MiB) for each mail costs.
+        want = min(st.st_size, limit) + 1
+        data = read_fd(fd, want)
         if len(data) == want and want <= limit:  # the file grew since: the rest, up to the limit
-            data += fh.read(limit + 1 - want)
+            data += read_fd(fd, limit + 1 - want)
+    finally:
+        os.close(fd)
     if len(data) > limit:
         raise TooLarge
     return data
 
 
-def _open_regular(path: Path) -> IO[bytes]:
+def _open_regular(path: Path) -> tuple[int, os.stat_result]:
     """A mail file, opened only if it is a regular file (never a FIFO, device or symlink): `fsutil`'s rule."""
-    from supportctl.fsutil import open_regular
-
-    return open_regular(path, follow_symlinks=False, error=_NotRegular)
+    return open_regular_fd(path, follow_symlinks=False, error=_NotRegular)
 
 
 class _NotRegular(InvalidInputError):
@@ -125,9 +126,11 @@ def _file_envelope(path: Path, key: str, limit: int) -> Envelope | None:
     import errno
 
     try:
-        with _open_regular(path) as fh:
-            st = os.fstat(fh.fileno())
-            chunk = fh.read(HEAD_CHUNK)
+        fd, st = _open_regular(path)
+        try:
+            chunk = read_fd(fd, HEAD_CHUNK)
+        finally:
+            os.close(fd)
     except (FileNotFoundError, IsADirectoryError):
         return None  # moved away by a mail client while we read: not ours to report
     except _NotRegular:
