@@ -209,6 +209,10 @@ def test_answered_already_says_when_in_words(tmp_path: Path, cli: Any) -> None:
     assert r.exit_code == ExitCode.USAGE and "Vertrag 4711-0815" in r.stderr, r.stderr
     assert re.search(r"\w\w\., \d\d\.\d\d\.\d{4}, \d\d:\d\d", r.stderr) and not ISO.search(r.stderr), r.stderr
     assert not (tmp_path / "b.eml").exists()
+    # `inbox show` tells the history the same way (it said `answered: contract 4711-0815`, codes and no time).
+    shown = cli("--lang", "de", "inbox", "show", rid, "--now", NOW).stdout
+    (history,) = [line for line in shown.splitlines() if line.startswith("Verlauf")]
+    assert "Vertrag 4711-0815 wurde am " in history and not ISO.search(history), shown
 
 
 # ---------------------------------------------------------------- 4. German words, codes in a pipe and --json

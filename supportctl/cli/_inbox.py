@@ -467,14 +467,9 @@ def inbox_show(
     if item.claimed_by:
         lines.append((_("Claimed by"), ", ".join(item.claimed_by)))
     if item.done:
-        lines.append(
-            (
-                _("History"),
-                _("answered: {action} {contract}")
-                .format(action=item.done.get("action", ""), contract=item.done.get("contract") or "")
-                .strip(),
-            )
-        )
+        from supportctl.desk.reply import answered_words
+
+        lines.append((_("History"), answered_words(item.done)))
     width = max(len(k) for k, _v in lines)
     out.write_out("\n".join(f"{k + ':':<{width + 1}} {v}" for k, v in lines))
 

@@ -185,19 +185,24 @@ class DuplicateReply(UsageError, code="duplicate"):
     """The message was answered before (`--again` answers once more)."""
 
 
-def _answered(mark: dict[str, Any]) -> str:
-    """What was sent, and when, in words (as the refusal over IMAP says it)."""
-    at = when(mark.get("at"))
+def answered_words(mark: dict[str, Any]) -> str:
+    """What was sent, and when, in words (as the refusal over IMAP says it): for people, never the codes."""
+    at = mark.get("at")
     if mark.get("action") == "reject":
-        return _("a rejection was sent at {at}").format(at=at)
-    return _("contract {contract} was sent at {at}").format(contract=mark.get("contract") or "?", at=at)
+        return _("a rejection was sent at {at}").format(at=when(at)) if at else _("a rejection was sent")
+    if mark.get("action") == "contract":
+        contract = mark.get("contract") or "?"
+        if at:
+            return _("contract {contract} was sent at {at}").format(contract=contract, at=when(at))
+        return _("contract {contract} was sent").format(contract=contract)
+    return _("it is marked answered on the server")  # answered from a mail program
 
 
 def refuse_if_answered(facts: inbox.Facts, again: bool) -> None:
     mark = already_answered(facts)
     if mark and not again:
         raise DuplicateReply(
-            _("message {id} was answered already: {what}").format(id=facts.id, what=_answered(mark)),
+            _("message {id} was answered already: {what}").format(id=facts.id, what=answered_words(mark)),
             _("add --again to reply to it once more"),
         )
 
