@@ -1,4 +1,4 @@
-"""Reading mail files: the head first, the whole file only when asked, never past the limit, never a non-regular file."""
+"""Reading mail files: the head first, the whole file when asked, never past the limit, never a special file."""
 
 from __future__ import annotations
 
