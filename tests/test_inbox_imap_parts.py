@@ -76,10 +76,28 @@ def _office_and_zip() -> list[bytes]:
     return out
 
 
+def _disguised() -> list[bytes]:
+    """A form sent as a zip (found by the 2 KiB probe, then fetched whole) and one whose file name is raw UTF-8
+    (Dovecot sends such a name as a literal inside BODYSTRUCTURE)."""
+    import base64
+
+    out = []
+    for name, ctype, extra in (
+        ("form.zip", "application/zip", ""),
+        ("Anmeldung Müller.pdf", "application/pdf", "8bit-name"),
+    ):
+        b = "d1sguise"
+        head = rm._head("Anna <anna@example.org>", "Registrierung", f"<{ctype}-{extra}@example.org>", "X-Mailer: t")
+        body = f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\n--{b}\r\nContent-Type: text/plain\r\n\r\nform\r\n'
+        body += f'--{b}\r\nContent-Type: {ctype}; name="{name}"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        out.append((head + body + base64.encodebytes(rm.form()).decode() + f"\r\n--{b}--\r\n").encode())
+    return out
+
+
 def test_imap_and_maildir_give_the_same_records_fetching_only_candidate_parts(
     dovecot: ds.Dovecot, cli: Any, monkeypatch: Any, tmp_path: Any
 ) -> None:
-    for n, data in enumerate([*rm.corpus().values(), *_office_and_zip()]):
+    for n, data in enumerate([*rm.corpus().values(), *_office_and_zip(), *_disguised()]):
         dovecot.deliver(f"1764061200.M{n}P1.desk", data)
     monkeypatch.setenv("SUPPORTCTL_IMAP_PASSWORD", ds.PASSWORD)
     local = cli("inbox", str(dovecot.maildir), "--now", NOW, "--json")
@@ -103,6 +121,8 @@ def test_imap_and_maildir_give_the_same_records_fetching_only_candidate_parts(
         for out in (local.stdout, remote.stdout)
     ]
     assert notes == [["notes.txt"], ["notes.txt"]]  # the uuencoded file in a short text body, found both ways
+    found = {r["attachment"] for r in map(json.loads, remote.stdout.splitlines()) if r["sender"].startswith("Anna")}
+    assert {"form.zip", "Anmeldung Müller.pdf"} <= found  # the zip's probe showed %PDF-; the literal name parsed
     # A rerun with nothing new answers the same from the store and writes nothing to it.
     from supportctl.desk import store
 

@@ -328,29 +328,35 @@ class StdinSource(Source):
 
 
 _FETCH_RE = re.compile(rb"UID (\d+)")
-_SECTION_RE = re.compile(rb"BODY\[([0-9.]+|TEXT)\](?:<\d+>)? \{\d+\}$")
+_SECTION_RE = re.compile(rb"BODY\[([0-9.]+|TEXT)\](<\d+>)? \{\d+\}$")
+_HEADER_RE = re.compile(rb"BODY\[HEADER\] \{\d+\}$")
 
 
-def _joined(resp: list[Any]) -> list[bytes]:
-    """imaplib's FETCH response as one line per message, literals put back in place as IMAP literals."""
-    lines: list[bytes] = []
-    current = b""
+def _with_header(resp: list[Any]) -> Iterator[tuple[bytes, bytes]]:
+    """(attributes, header block) per message of a FETCH that asked for BODY.PEEK[HEADER]: the attributes as
+    the server sent them, other literals in place (`{n}` CRLF bytes), the header's literal taken out."""
+    line, head = b"", b""
     for item in resp:
         if isinstance(item, tuple):
-            current += item[0] + item[1]
+            meta, data = item
+            h = _HEADER_RE.search(meta)
+            if h:
+                line, head = line + meta[: h.start()], bytes(data)
+            else:
+                line += meta + b"\r\n" + data
         elif isinstance(item, bytes):
-            current += item
-            if current.rstrip().endswith(b")"):
-                lines.append(current)
-                current = b""
-    if current:
-        lines.append(current)
-    return lines
+            line += item
+            if line.rstrip().endswith(b")"):
+                yield line, head
+                line, head = b"", b""
+    if line:
+        yield line, head
 
 
-def _sections(resp: list[Any]) -> dict[int, dict[str, bytes]]:
-    """uid -> {section: bytes} from a FETCH of BODY.PEEK[section] items."""
-    out: dict[int, dict[str, bytes]] = {}
+def _sections(resp: list[Any]) -> dict[tuple[int, str, str], bytes]:
+    """(uid, section, origin) -> bytes from FETCH answers of BODY.PEEK[section]<span> items (origin `<0>` for
+    a partial fetch from the start, empty for a whole part)."""
+    out: dict[tuple[int, str, str], bytes] = {}
     uid: int | None = None
     for item in resp:
         if not isinstance(item, tuple):
@@ -361,8 +367,20 @@ def _sections(resp: list[Any]) -> dict[int, dict[str, bytes]]:
             uid = int(m.group(1))
         s = _SECTION_RE.search(meta)
         if uid is not None and s:
-            out.setdefault(uid, {})[s.group(1).decode()] = bytes(data)
+            out[(uid, s.group(1).decode(), (s.group(2) or b"").decode())] = bytes(data)
     return out
+
+
+def _pipelined(conn: Any, commands: list[tuple[str, str]]) -> list[Any]:
+    """`UID FETCH uids items` for each command, all sent before the first answer is read: one round trip.
+
+    imaplib runs one command at a time; its two halves (send; read up to the tagged answer) are used as
+    `IMAP4.uid` uses them. A command the server refuses (NO) adds nothing, as a refused FETCH always did.
+    """
+    tags = [conn._command("UID", "FETCH", uids, items) for uids, items in commands]
+    for tag in tags:
+        conn._command_complete("UID", tag)
+    return conn.untagged_responses.pop("FETCH", []) if tags else []
 
 
 class _Decoded:
@@ -599,31 +617,37 @@ class ImapSource(Source):
 
     def _batch(self, batch: list[int]) -> list[Envelope]:
         """One batch of messages, ready to examine without the connection: headers, the parts that can hold a
-        form, and the whole message where its structure could not be used (unless it is over the limit)."""
+        form, and the whole message where its structure could not be used (unless it is over the limit).
+
+        Two round trips for most batches: the headers with each message's structure in one command, then
+        every part wanted, as pipelined commands (a third only for the rare: a PDF behind another type, a
+        large text part holding uuencode, a message whose structure could not be used).
+        """
         uids = ",".join(map(str, batch))
         from supportctl.desk.shared import _FLAGS_RE
 
-        typ, resp = self._conn.uid("FETCH", uids, "(UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[HEADER])")
+        items = "(UID RFC822.SIZE INTERNALDATE FLAGS BODYSTRUCTURE BODY.PEEK[HEADER])"
+        typ, resp = self._conn.uid("FETCH", uids, items)
         if typ != "OK":
             raise TransferError(_("the IMAP server refused to send message headers"))
         heads: list[tuple[int, int, bytes, float | None]] = []
-        for item in resp:
-            if not isinstance(item, tuple):
-                continue
-            meta, head = item
-            m = _FETCH_RE.search(meta)
+        structures: dict[int, bytes] = {}
+        for line, head in _with_header(resp):
+            m = _FETCH_RE.search(line)
             if not m:
                 continue
-            f = _FLAGS_RE.search(meta)
+            uid = int(m.group(1))
+            at = line.find(b"BODYSTRUCTURE (")
+            attrs = line[:at] if at >= 0 else line  # the fixed items, never looked for inside a part's strings
+            if at >= 0:
+                structures[uid] = line[at + len(b"BODYSTRUCTURE ") :]
+            f = _FLAGS_RE.search(attrs) or _FLAGS_RE.search(line)  # a server may send them in another order
             if f and f.group(1):
-                flags = frozenset(x.decode("utf-8", "replace") for x in f.group(1).split())
-                self._flags[f"uid:{int(m.group(1))}"] = flags
-            s = _SIZE_RE.search(meta)
-            d = _DATE_RE.search(meta)
-            heads.append(
-                (int(m.group(1)), int(s.group(1)) if s else len(head), head, _internaldate(d.group(1)) if d else None)
-            )
-        parts = self._candidate_parts(uids, [(u, size, head) for u, size, head, _a in heads])
+                self._flags[f"uid:{uid}"] = frozenset(x.decode("utf-8", "replace") for x in f.group(1).split())
+            s = _SIZE_RE.search(attrs) or _SIZE_RE.search(line)
+            d = _DATE_RE.search(attrs) or _DATE_RE.search(line)
+            heads.append((uid, int(s.group(1)) if s else len(head), head, _internaldate(d.group(1)) if d else None))
+        parts = self._candidate_parts(structures, [(u, size) for u, size, _h, _a in heads])
         whole = self._whole([u for u, size, _h, _a in heads if u not in parts and size <= self.limit])
         out = []
         for uid, size, head, arrival in heads:
@@ -655,7 +679,7 @@ class ImapSource(Source):
         return out
 
     def _candidate_parts(
-        self, uids: str, heads: list[tuple[int, int, bytes]]
+        self, structures: dict[int, bytes], heads: list[tuple[int, int]]
     ) -> dict[int, list[tuple[Any, bytes, bool]]]:
         """For a batch: per message, the parts that can hold a form with their (still encoded) bytes.
 
@@ -666,33 +690,20 @@ class ImapSource(Source):
         """
         from supportctl.desk import imapparts
 
-        conn = self._conn
-        typ, resp = conn.uid("FETCH", uids, "(UID BODYSTRUCTURE)")
-        if typ != "OK":
-            return {}
-        structures: dict[int, list[Any]] = {}
-        for raw in _joined(resp):
-            m = _FETCH_RE.search(raw)
-            at = raw.find(b"BODYSTRUCTURE ")
-            if not m or at < 0:
-                continue
-            try:
-                parsed = imapparts.parse_sexp(raw[at + len(b"BODYSTRUCTURE ") :].rstrip().removesuffix(b")"))
-                structures[int(m.group(1))] = parsed[0] if parsed and isinstance(parsed[0], list) else []
-            except imapparts.Unparsable:
-                continue
         leaves_of: dict[int, list[Any]] = {}
         texts: dict[int, list[Any]] = {}
         search: list[int] = []
-        for uid, size, _head in heads:
-            body = structures.get(uid)
-            if not body or size > self.limit:
+        for uid, size in heads:
+            raw = structures.get(uid)
+            if raw is None or size > self.limit:
                 continue
             try:
-                leaves = imapparts.leaves(body)
+                parsed = imapparts.parse_sexp(raw.rstrip().removesuffix(b")"))
+                body = parsed[0] if parsed and isinstance(parsed[0], list) else []
+                leaves = imapparts.leaves(body) if body else []
             except imapparts.Unparsable:
                 continue
-            if len(leaves) > self.max_parts:
+            if not leaves or len(leaves) > self.max_parts:
                 continue
             leaves_of[uid] = leaves
             text = [p for p in leaves if p.type.startswith("text/")]
@@ -700,60 +711,69 @@ class ImapSource(Source):
                 search.append(uid)
             elif text:
                 texts[uid] = text
-        # Uuencoded files hide in text parts: small ones are fetched and looked at here; for a message with a
-        # large one the server searches (SEARCH BODY reads whole bodies, attachments included: costly).
-        got: dict[tuple[int, str], bytes] = {}
-        for uid, part, data in self._fetch_sections(texts, ""):
-            got[(uid, part.section)] = data
-        uu = {
-            uid
-            for uid, parts in texts.items()
-            if any(b"begin " in imapparts.decode(p, got.get((uid, p.section), b"")).lower() for p in parts)
-        }
-        if search:
-            typ, data = conn.uid("SEARCH", None, "UID", ",".join(map(str, search)), "BODY", '"begin "')
-            uu |= {int(x) for x in (data[0] or b"").split()} if typ == "OK" and data else set()
-        out: dict[int, list[tuple[Any, bytes, bool]]] = {}  # (part, its bytes, whole or only its start)
+        # Whether a part is fetched whole or probed does not depend on what the text parts hold (only whether
+        # a text part counts does): the small text parts, the probes and the PDF parts go out together.
         whole: dict[int, list[Any]] = {}
         probe: dict[int, list[Any]] = {}
         for uid, leaves in leaves_of.items():
-            out[uid] = []
             for part in leaves:
-                if not imapparts.may_hold_form(part, uid in uu):
+                if part.type.startswith("text/") or not imapparts.may_hold_form(part, False):
                     continue
-                is_pdf = part.type in ("application/pdf", "application/x-pdf") or part.type.startswith("text/")
-                (whole if is_pdf else probe).setdefault(uid, []).append(part)
-        # Probe the others: 2 KiB of base64 decode to 1.5 KiB, enough to see %PDF- in the first KiB.
-        for uid, part, data in self._fetch_sections(probe, "<0.2048>"):
-            decoded = imapparts.decode(part, data, whole=False)
-            if b"%PDF-" in decoded[:1024]:
-                whole.setdefault(uid, []).append(part)
-            else:
-                out[uid].append((part, data, False))  # its start tells triage what it is (a zip, a docx)
-        missing = {uid: [p for p in parts if (uid, p.section) not in got] for uid, parts in whole.items()}
-        for uid, part, data in self._fetch_sections({u: ps for u, ps in missing.items() if ps}, ""):
-            got[(uid, part.section)] = data
-            self.fetched_bodies += 1
-        for uid, parts in whole.items():
-            out[uid].extend((part, got.get((uid, part.section), b""), True) for part in parts)
+                pdf = part.type in ("application/pdf", "application/x-pdf")
+                (whole if pdf else probe).setdefault(uid, []).append(part)
+        # Probes: 2 KiB of base64 decode to 1.5 KiB, enough to see %PDF- in the first KiB.
+        got = self._fetch_sections([(texts, ""), (probe, "<0.2048>"), (whole, "")])
+        self.fetched_bodies += sum(map(len, whole.values()))
+        # Uuencoded files hide in text parts: small ones are looked at here; for a message with a large one
+        # the server searches (SEARCH BODY reads whole bodies, attachments included: costly).
+        uu = {
+            uid
+            for uid, parts in texts.items()
+            if any(b"begin " in imapparts.decode(p, got.get((uid, p.section, ""), b"")).lower() for p in parts)
+        }
+        if search:
+            typ, data = self._conn.uid("SEARCH", None, "UID", ",".join(map(str, search)), "BODY", '"begin "')
+            uu |= {int(x) for x in (data[0] or b"").split()} if typ == "OK" and data else set()
+        later: dict[int, list[Any]] = {}  # wanted whole, not fetched yet: large uuencoded text, a PDF in disguise
+        starts: dict[tuple[int, str], bytes] = {}
+        for uid, leaves in leaves_of.items():
+            for part in leaves:
+                if part.type.startswith("text/"):
+                    if uid in uu and imapparts.may_hold_form(part, True) and (uid, part.section, "") not in got:
+                        later.setdefault(uid, []).append(part)
+                elif part in probe.get(uid, ()):
+                    data = got.get((uid, part.section, "<0>"), b"")
+                    if b"%PDF-" in imapparts.decode(part, data, whole=False)[:1024]:
+                        later.setdefault(uid, []).append(part)
+                    else:
+                        starts[(uid, part.section)] = data
+        if later:
+            got.update(self._fetch_sections([(later, "")]))
+            self.fetched_bodies += sum(map(len, later.values()))
+        out: dict[int, list[tuple[Any, bytes, bool]]] = {}  # (part, its bytes, whole or only its start)
+        for uid, leaves in leaves_of.items():
+            mine = out[uid] = []
+            for part in leaves:
+                start = starts.get((uid, part.section))
+                if start is not None:
+                    mine.append((part, start, False))  # its start tells triage what it is (a zip, a docx)
+                elif imapparts.may_hold_form(part, uid in uu):
+                    mine.append((part, got.get((uid, part.section, ""), b""), True))
         return out
 
-    def _fetch_sections(self, wanted: dict[int, list[Any]], span: str) -> Iterator[tuple[int, Any, bytes]]:
-        """BODY.PEEK[section]<span> for each (uid, part): one command per set of messages wanting the same sections."""
-        plan: dict[tuple[str, ...], list[int]] = {}
-        for uid, parts in wanted.items():
-            plan.setdefault(tuple(p.section for p in parts), []).append(uid)
-        for sections, members in plan.items():
-            for j in range(0, len(members), IMAP_BATCH):
-                chunk = members[j : j + IMAP_BATCH]
-                items = " ".join(f"BODY.PEEK[{s}]{span}" for s in sections)
-                typ, resp = self._conn.uid("FETCH", ",".join(map(str, chunk)), f"(UID {items})")
-                if typ != "OK":
-                    continue
-                got = _sections(resp)
-                for uid in chunk:
-                    for part in wanted[uid]:
-                        yield uid, part, got.get(uid, {}).get(part.section, b"")
+    def _fetch_sections(self, wanted: list[tuple[dict[int, list[Any]], str]]) -> dict[tuple[int, str, str], bytes]:
+        """BODY.PEEK[section]<span> for each (uid, part): one command per set of messages wanting the same
+        sections, all sent before the first answer is read (pipelined, RFC 3501 5.5): one round trip."""
+        commands: list[tuple[str, str]] = []
+        for parts_of, span in wanted:
+            plan: dict[tuple[str, ...], list[int]] = {}
+            for uid, parts in parts_of.items():
+                plan.setdefault(tuple(p.section for p in parts), []).append(uid)
+            for sections, members in plan.items():
+                items = "(UID " + " ".join(f"BODY.PEEK[{s}]{span}" for s in sections) + ")"
+                for j in range(0, len(members), IMAP_BATCH):
+                    commands.append((",".join(map(str, members[j : j + IMAP_BATCH])), items))
+        return _sections(_pipelined(self._conn, commands))
 
     def marks(self) -> dict[str, frozenset[str]]:
         """Flags of every message in the folder, in one command (read-only: FETCH FLAGS changes nothing)."""
