@@ -507,9 +507,24 @@ def _part_name(part: Message) -> str | None:
         return None
     if not isinstance(raw, str):
         return None
+    if "\ufffd" in raw:  # raw 8-bit bytes (RFC 6532 mail): read as UTF-8, as the IMAP server reports them too
+        raw = _utf8_name(part) or raw
     if "=?" in raw:
         raw = _header_text(raw)
     return clean(raw) or None
+
+
+def _utf8_name(part: Message) -> str | None:
+    """The file name of a part whose header holds raw 8-bit bytes, read as UTF-8 (the email package shows
+    each such byte as U+FFFD)."""
+    from email.message import Message as Plain
+
+    fixed = Plain()
+    for name, value in part.raw_items():
+        if name.lower() in ("content-type", "content-disposition"):
+            fixed[name] = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    found = fixed.get_filename()
+    return found if isinstance(found, str) else None
 
 
 _UU_BEGIN = re.compile(rb"^begin [0-7]{3,4} ([^\r\n]+)\r?$", re.M)
