@@ -344,9 +344,10 @@ def test_real_forms_are_validated_by_the_cli(tmp_path: Path, pkg: Any, cli: Any)
     assert recs[keys["good"]]["status"] == "due-soon" and recs[keys["good"]]["class"] == "critical"
     assert recs[keys["good"]]["company"] == "Acme GmbH" and recs[keys["good"]]["findings"] == []
     assert recs[keys["fake"]]["status"] == "invalid" and recs[keys["fake"]]["findings"][0]["code"] == "unreadable"
-    assert "2 form(s) validated" in r.stderr and "cannot validate" not in r.stderr
+    assert "2 message(s), 2 in the list: 1 due-soon, 1 invalid; 2 PDF(s) checked in this run" in r.stderr
+    assert "cannot validate" not in r.stderr
     r = cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json")
-    assert "0 form(s) validated, 2 from the cache" in r.stderr
+    assert "2 message(s), 2 in the list: 1 due-soon, 1 invalid; 0 PDF(s) checked in this run" in r.stderr
 
 
 def test_package_reply_templates_are_optional_and_checked(tmp_path: Path) -> None:

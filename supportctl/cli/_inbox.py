@@ -41,6 +41,14 @@ class _InboxGroup(Group):
         # Two forms, both as they are typed: `inbox [OPTIONS] SOURCE` and `inbox COMMAND ARGS...`.
         return ["[OPTIONS] SOURCE", "|", "COMMAND [ARGS]..."]
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        # Click builds a subcommand's usage line ("Usage: …", "Try '… --help'") from this group's parameters
+        # too, which made it `inbox [SOURCE] claim …`: a line that fails as typed. A subcommand takes no SOURCE.
+        params: list[Any] = super().get_params(ctx)
+        if ctx.command is not self:
+            params = [p for p in params if p.name != "source"]
+        return params
+
 
 inbox_app = typer.Typer(
     cls=_InboxGroup,
@@ -55,6 +63,12 @@ inbox_app = typer.Typer(
     ),
 )
 app.add_typer(inbox_app, name="inbox")
+
+
+# The IMAP server's CA, for every inbox command that talks to the mailbox (`imap.ca_bundle` otherwise).
+ImapCaOpt = Annotated[
+    str | None, typer.Option("--ca-bundle", help=_("CA certificates (PEM) for the IMAP server."), metavar="FILE")
+]
 
 
 class InboxStatus(str, Enum):
@@ -95,9 +109,7 @@ def inbox(
     fail_on: Annotated[
         FailOn | None, typer.Option("--fail-on", help=_("Exit with status 10 when anything is overdue."))
     ] = None,
-    ca_bundle: Annotated[
-        str | None, typer.Option("--ca-bundle", help=_("CA certificates (PEM) for the IMAP server."), metavar="FILE")
-    ] = None,
+    ca_bundle: ImapCaOpt = None,
     json_output: Annotated[bool, typer.Option("--json", help=_("Print one JSON object per message (NDJSON)."))] = False,
     watch: Annotated[
         bool,
@@ -160,10 +172,10 @@ def inbox(
             for i in result.items:
                 tally.add(i.status, i.facts.key, i.reasons)
             items = [i for i in result.items if wanted is None or i.status in wanted]
-            _render_inbox(items, when, engine.calendar.to_local(when.timestamp()).tzinfo)
+            _render_inbox(items, when, engine.calendar.to_local(when.timestamp()).tzinfo, pkg)
     finally:
         result.close()
-    for line in tally.lines(source, result.stats, src.incremental):
+    for line in tally.lines(source, result.stats):
         out.say(line)
     counts = tally.counts
     if fail_on is FailOn.overdue and counts.get("overdue"):
@@ -224,28 +236,33 @@ def _status_label(status: str) -> str:
     return status_label(status)
 
 
-def _render_inbox(items: list[Item], now: datetime, zone: tzinfo | None) -> None:
-    rows = []
+def _render_inbox(items: list[Item], now: datetime, zone: tzinfo | None, pkg: Package) -> None:
+    from supportctl.desk.report import class_word, received_from_word
+
+    tty, rows = out.stdout_is_tty(), []
     for i in items:
         f = i.facts
         due = ""
         if i.due is not None:
             due = f"{out.format_datetime(i.due.astimezone(zone))} ({out.relative(i.due.timestamp() - now.timestamp())})"
-        received = out.format_iso(f.received, zone) + f" [{f.received_from}]" if f.received else ""
+        received = ""
+        if f.received:
+            came = out.token(f.received_from, received_from_word(f.received_from))
+            received = f"{out.format_iso(f.received, zone)} [{came}]"
         what = "; ".join(i.reasons) if i.reasons else f.subject
         status = out.token(i.status, _status_label(i.status))
-        if out.stdout_is_tty():  # in a pipe the column stays the bare status token
+        cls = out.token(i.activation_class or "", class_word(pkg, i.activation_class))
+        claimed = ", ".join(i.claimed_by)  # who took it (inbox claim)
+        if tty:  # in a pipe the column stays the bare status token, and the claims are a column of their own
             if i.done and i.done.get("contract"):
                 status += f" {i.done['contract']}"
-            if i.claimed_by:
-                status += " [" + ", ".join(i.claimed_by) + "]"  # who took it (inbox claim)
-        rows.append([f.id, status, due, i.activation_class or "", received, f.sender, what])
-    out.table(
-        _("Registrations"),
-        [_("Id"), _("Status"), _("Due"), _("Class"), _("Received"), _("From"), _("Subject or reasons")],
-        rows,
-        whole=(0,),
-    )
+            if claimed:
+                status += f" [{claimed}]"
+            rows.append([f.id, status, due, cls, received, f.sender, what])
+        else:
+            rows.append([f.id, status, due, cls, received, f.sender, what, claimed])
+    columns = [_("Id"), _("Status"), _("Due"), _("Class"), _("Received"), _("From"), _("Subject or reasons")]
+    out.table(_("Registrations"), columns if tty else [*columns, _("Claimed by")], rows, whole=(0,))
 
 
 @inbox_app.command("reply")
@@ -272,6 +289,12 @@ def inbox_reply(
     again: Annotated[
         bool, typer.Option("--again", help=_("Reply to a message that was answered before once more."))
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help=_("Reply even to a duplicate, or to a message that is not a registration (exit 2 without).")
+        ),
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help=_("Print the reply; send nothing, mark nothing."))] = False,
     eml: Annotated[
         str | None, typer.Option("--eml", help=_("Write the reply to FILE instead of sending it."), metavar="FILE")
@@ -296,6 +319,7 @@ def inbox_reply(
     cfg, smtp = common.mail_config({"smtp.ca_bundle": ca_bundle})
     pkg = load_package(package, cfg)
     found = replies.find(message, pkg, Limits.from_config(cfg))
+    listed = None if force else _listed(found, pkg, cfg)
 
     def queued(entry: Entry, reused: bool) -> None:
         if reused:
@@ -324,11 +348,21 @@ def inbox_reply(
             eml=Path(eml) if eml else None,
             hooks=common.hooks(queued),
             desk=desk,
+            listed=listed,
+            force=force,
         )
     finally:
         if desk is not None:
             desk.close()
     _render_reply(result, json_output)
+
+
+def _listed(found: Any, pkg: Package, cfg: Config) -> Item:
+    """The registration as `inbox` lists it now (a duplicate, not a registration, …): what a reply checks first."""
+    from supportctl.desk.report import assessed
+    from supportctl.schedule.eta import engine_for
+
+    return assessed(found, pkg, engine_for(pkg.process, cfg), datetime.now(timezone.utc))
 
 
 def _render_reply(result: ReplyResult, json_output: bool) -> None:
@@ -392,7 +426,7 @@ def inbox_show(
     Examples:  supportctl inbox show 3f2a9c   ·   supportctl inbox show 3f2a9c01b7de.2 --json
     """
     begin(ctx, "inbox show", json_output)
-    from supportctl.desk.report import ROLE_WORDS, detail
+    from supportctl.desk.report import ROLE_WORDS, class_word, detail, received_from_word
     from supportctl.desk.triage import Limits
     from supportctl.schedule.eta import engine_for
     from supportctl.schedule.timeparse import parse_when, resolve_zone
@@ -415,29 +449,27 @@ def inbox_show(
         return
     zone = engine.calendar.to_local(when.timestamp()).tzinfo
     f = found.facts
+    came = received_from_word(f.received_from)
     lines = [
         (_("Id"), f.id),
         (_("Status"), _status_label(item.status)),
         (_("From"), f.sender),
         (_("Subject"), f.subject),
         (_("Message-ID"), f.message_id or "-"),
-        (_("Received"), out.format_iso(f.received, zone, "-") + (f" [{f.received_from}]" if f.received else "")),
-        (_("Class"), item.activation_class or "-"),
+        (_("Received"), out.format_iso(f.received, zone, "-") + (f" [{came}]" if f.received else "")),
+        (_("Class"), class_word(pkg, item.activation_class) or "-"),
         (_("Due"), out.format_iso(data["due"], zone, "-")),
     ]
     for a in f.attachments:
         lines.append((_("File"), f"{a['name'] or '?'} ({a['type']}, {word(ROLE_WORDS, a['role'])})"))
     for r in item.reasons:
         lines.append((_("Finding"), r))
+    if item.claimed_by:
+        lines.append((_("Claimed by"), ", ".join(item.claimed_by)))
     if item.done:
-        lines.append(
-            (
-                _("History"),
-                _("answered: {action} {contract}")
-                .format(action=item.done.get("action", ""), contract=item.done.get("contract") or "")
-                .strip(),
-            )
-        )
+        from supportctl.desk.reply import answered_words
+
+        lines.append((_("History"), answered_words(item.done)))
     width = max(len(k) for k, _v in lines)
     out.write_out("\n".join(f"{k + ':':<{width + 1}} {v}" for k, v in lines))
 
@@ -445,14 +477,16 @@ def inbox_show(
 IdArg = Annotated[str, typer.Argument(help=_("An id (or its first 6+ characters) shown by `inbox`."), metavar="ID")]
 
 
-def inbox_claim_or_release(ctx: typer.Context, message: IdArg, json_output: JsonOpt = False) -> None:
+def inbox_claim_or_release(
+    ctx: typer.Context, message: IdArg, ca_bundle: ImapCaOpt = None, json_output: JsonOpt = False
+) -> None:
     """`inbox claim` and `inbox release` (one command under two names: `ctx.info_name` says which)."""
     from supportctl.desk import shared
     from supportctl.desk import triage as core
 
     claim = ctx.info_name == "claim"
     begin(ctx, "inbox claim" if claim else "inbox release", json_output)
-    cfg = load_config({})
+    cfg = load_config({"imap.ca_bundle": ca_bundle})
     pkg = load_package(None, cfg)
     found = core.find(message, pkg, core.Limits.from_config(cfg))
     state = _desk_state(found, cfg)
@@ -510,7 +544,7 @@ def inbox_report(
     Examples:  supportctl inbox report imaps://desk@mail.example.com/INBOX --since 2026-11-01 --until 2026-12-01
     """
     begin(ctx, "inbox report", json_output)
-    from supportctl.desk.report import sla
+    from supportctl.desk.report import UNCLASSIFIED, class_word, sla
     from supportctl.desk.triage import Limits
     from supportctl.schedule.eta import engine_for
     from supportctl.schedule.timeparse import parse_when, resolve_zone
@@ -524,22 +558,37 @@ def inbox_report(
     start = parse_when(since, zone, now) if since else None
     end = parse_when(until, zone, now) if until else None
     figures = sla(_open_mail_source(source, cfg), pkg, engine, Limits.from_config(cfg), now, start, end)
+    unclassified = figures.pop(UNCLASSIFIED, None)
     data = {
         "source": source,
         "since": start.isoformat() if start else None,
         "until": end.isoformat() if end else None,
         "classes": {cls: fig.to_dict() for cls, fig in sorted(figures.items())},
+        # Registrations without an activation class (no form, or its class unreadable): invalid or rejected.
+        "unclassified": unclassified.to_dict() if unclassified is not None else None,
     }
     if json_output:
         out.write_out(out.envelope("inbox report", data))
         return
-    counts = ("received", "answered_in_time", "answered_late", "rejected", "open", "overdue_now")
-    times = ("median_business_seconds_to_reply", "p90_business_seconds_to_reply")
-    rows = [
-        [cls, *(str(d[k]) for k in counts), *(out.hours_minutes(d[k]) for k in times)]
-        for cls, d in sorted((cls, fig.to_dict()) for cls, fig in figures.items())
-    ]
-    columns = (N_("Class"), N_("Received"), N_("In time"), N_("Late"), N_("Rejected"), N_("Open"), N_("Overdue now"))
-    out.table(_("SLA report"), [_(c) for c in (*columns, N_("Median"), N_("90th pct."))], rows)
+    # On a terminal "Invalid" stands beside "Rejected"; in a pipe it is the last column (columns there are only
+    # ever added at the end, so scripts that cut them keep working).
+    tty = out.stdout_is_tty()
+    counts = ["received", "answered_in_time", "answered_late", "rejected", "open", "overdue_now"]
+    times = ["median_business_seconds_to_reply", "p90_business_seconds_to_reply"]
+    columns = [N_("Class"), N_("Received"), N_("In time"), N_("Late"), N_("Rejected"), N_("Open"), N_("Overdue now")]
+    columns += [N_("Median"), N_("90th pct.")]
+    fields = [*counts, *times, "invalid"]
+    columns.append(N_("Invalid"))
+    if tty:
+        fields.insert(4, fields.pop())
+        columns.insert(5, columns.pop())
+    named = [(out.token(cls, class_word(pkg, cls)), fig) for cls, fig in sorted(figures.items())]
+    if unclassified is not None:
+        named.append((out.token("-", _("(no class)")), unclassified))
+    rows = []
+    for name, fig in named:
+        d = fig.to_dict()
+        rows.append([name, *(out.hours_minutes(d[k]) if k in times else str(d[k]) for k in fields)])
+    out.table(_("SLA report"), [_(c) for c in columns], rows)
     if not rows:
         out.say(_("no registrations received in this period"))

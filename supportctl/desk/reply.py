@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from supportctl.desk import triage as inbox
-from supportctl.desk.shared import HEADER_CONTRACT, HEADER_OUTCOME, HEADER_REGISTRATION, DeskState
+from supportctl.desk.shared import HEADER_CONTRACT, HEADER_OUTCOME, HEADER_REGISTRATION, DeskState, when
 from supportctl.errors import ExitCode, InvalidInputError, UsageError
 from supportctl.form.validation import finding_line
 from supportctl.i18n import _, gettext_in
@@ -185,14 +185,58 @@ class DuplicateReply(UsageError, code="duplicate"):
     """The message was answered before (`--again` answers once more)."""
 
 
+def answered_words(mark: dict[str, Any]) -> str:
+    """What was sent, and when, in words (as the refusal over IMAP says it): for people, never the codes."""
+    at = mark.get("at")
+    if mark.get("action") == "reject":
+        return _("a rejection was sent at {at}").format(at=when(at)) if at else _("a rejection was sent")
+    if mark.get("action") == "contract":
+        contract = mark.get("contract") or "?"
+        if at:
+            return _("contract {contract} was sent at {at}").format(contract=contract, at=when(at))
+        return _("contract {contract} was sent").format(contract=contract)
+    return _("it is marked answered on the server")  # answered from a mail program
+
+
 def refuse_if_answered(facts: inbox.Facts, again: bool) -> None:
     mark = already_answered(facts)
     if mark and not again:
         raise DuplicateReply(
-            _("message {id} was answered already: {action} at {at}").format(
-                id=facts.id, action=mark.get("action", "?"), at=mark.get("at", "?")
-            ),
+            _("message {id} was answered already: {what}").format(id=facts.id, what=answered_words(mark)),
             _("add --again to reply to it once more"),
+        )
+
+
+class DuplicateRegistration(UsageError, code="duplicate-registration"):
+    """The registration is a copy of an earlier one: the reply belongs to that one (`--force` replies anyway)."""
+
+
+class NotARegistration(UsageError, code="not-a-registration"):
+    """The message is no registration: a reply would tell a stranger about a form (`--force` replies anyway)."""
+
+
+def refuse_if_unfit(found: Found, listed: inbox.Item | None, force: bool) -> None:
+    """Refuse (exit 2) a reply to a duplicate, and one to mail that is no registration, unless `force`.
+
+    A duplicate is the same form as an earlier registration: replying to both answers one applicant twice
+    (two contracts, or the same findings twice). Mail that is no registration (no form, not to the
+    registration address) came from someone who never sent a form. `listed` is the registration as `inbox`
+    listed it (None: not known, nothing to check).
+    """
+    if force or listed is None:
+        return
+    fid = found.facts.id
+    if listed.status == "duplicate":
+        raise DuplicateRegistration(
+            _("message {id} is a duplicate: {reason}").format(id=fid, reason="; ".join(listed.reasons)),
+            _("reply to that registration instead, or add --force to reply to this copy as well"),
+        )
+    if listed.status == "not-a-registration":
+        raise NotARegistration(
+            _("message {id} is not a registration: it has no form and was not sent to the registration address").format(
+                id=fid
+            ),
+            _("add --force to reply to it all the same"),
         )
 
 
@@ -296,19 +340,25 @@ def reply(
     eml: Path | None = None,
     hooks: Hooks | None = None,
     desk: DeskState | None = None,
+    listed: inbox.Item | None = None,
+    force: bool = False,
 ) -> ReplyResult:
     """Reply to the applicant of `found`: compose, refuse a second answer (unless `again`), then hand it on.
 
     The message is marked done as soon as the reply is out of our hands: written to `eml` (the desk's
     mail program sends it), or safely in the outbox (sending is the outbox's job from then on). Without
     `queue_only` the SMTP session is opened first, so a missing server fails before anything is queued
-    or marked, and the reply is sent at once.
+    or marked, and the reply is sent at once. A duplicate or mail that is no registration (`listed`, as
+    `inbox` listed it) is refused unless `force`, a dry run too: it shows what the real reply would do.
     """
     from supportctl.fsutil import atomic_write
     from supportctl.mail import submit
 
     if eml is not None and queue_only:
         raise UsageError(_("--eml writes the reply to a file; it cannot also be queued"))
+    if reject == (contract is not None):
+        raise UsageError(_("give either --contract NUMBER or --reject"))
+    refuse_if_unfit(found, listed, force)
     msg = compose(pkg, found, contract=contract, reject=reject, note=note, sender=sender)
     action = "reject" if reject else "contract"
     if dry_run:

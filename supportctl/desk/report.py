@@ -10,12 +10,12 @@ folder, or this desk member's own record).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from supportctl.desk.triage import STATUSES, Item, status_label
-from supportctl.i18n import N_, _
+from supportctl.i18n import N_, _, word
 
 if TYPE_CHECKING:
     from supportctl.desk.sources import Source
@@ -32,32 +32,52 @@ SHOWN: dict[str, set[str] | None] = {
 
 
 class Tally:
-    """What `inbox` says after its list: the messages per status, and each one it could not read."""
+    """What `inbox` says after its list: the messages and list entries per status, and each skipped one.
+
+    Counted from the list itself, so a Maildir and an IMAP run over the same mailbox say the same: a
+    message with two forms is one message and two entries; a rerun that took the list from the cache says
+    so by checking no PDF.
+    """
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
+        self.messages: set[str] = set()  # message keys (every form of a message shares its key)
         self.skipped: list[tuple[str, tuple[str, ...]]] = []
 
     def add(self, status: str, key: str, reasons: tuple[str, ...]) -> None:
         self.counts[status] = self.counts.get(status, 0) + 1
+        self.messages.add(key)
         if status == "skipped":
             self.skipped.append((key, reasons))
 
-    def lines(self, source: str, stats: dict[str, int], incremental: bool) -> list[str]:
+    def lines(self, source: str, stats: dict[str, int]) -> list[str]:
         """The summary, in the current language: an empty mailbox, the counts, then one line per skip."""
         total = sum(self.counts.values())
         lines = [] if total else [_("{source}: no messages (the mailbox is empty)").format(source=source)]
         counts = ", ".join(f"{self.counts[s]} {status_label(s)}" for s in STATUSES if s in self.counts)
         lines.append(
-            _("{n} message(s): {counts}; {validated} form(s) validated, {cached} from the cache").format(
-                n=stats["messages"] if not incremental else total,
-                counts=counts or "-",
-                validated=stats["validated"],
-                cached=stats["cached"],
+            _("{messages} message(s), {entries} in the list: {counts}; {checked} PDF(s) checked in this run").format(
+                messages=len(self.messages), entries=total, counts=counts or "-", checked=stats.get("validated", 0)
             )
         )
         lines += [_("skipped {key}: {reason}").format(key=k, reason="; ".join(r)) for k, r in self.skipped]
         return lines
+
+
+def assessed(found: Found, pkg: Package, engine: Any, when: datetime) -> Item:
+    """A registration found again, with its status as of `when` as `inbox` lists it: a duplicate only among
+    the others, and who claimed it (both known from the last `inbox` run's list)."""
+    from supportctl.desk import triage
+
+    f = found.facts
+    forms = {triage.form_key(pkg, f.sha256): found.form.to_dict()} if found.form and f.sha256 else {}
+    item = triage.assess([f], pkg, engine, when, forms, triage.load_done())[0]
+    stored = triage.stored_item(found, engine, when)
+    if stored is not None and stored.status == "duplicate" and item.status != "done":
+        item = stored  # a duplicate only among the others: as the list shows it
+    if stored is not None and stored.claimed_by and not item.claimed_by:
+        item = replace(item, claimed_by=stored.claimed_by)  # claims are read from the mailbox by `inbox`
+    return item
 
 
 def detail(
@@ -67,14 +87,33 @@ def detail(
     from supportctl.desk import triage
 
     found = triage.find(message, pkg, limits)
-    f = found.facts
-    forms = {triage.form_key(pkg, f.sha256): found.form.to_dict()} if found.form and f.sha256 else {}
-    item = triage.assess([f], pkg, engine, when, forms, triage.load_done())[0]
-    stored = triage.stored_item(found, engine, when)
-    if stored is not None and stored.status == "duplicate" and item.status != "done":
-        item = stored  # a duplicate only among the others: as the list shows it
-    data = {**item.to_dict(when), "message_id": f.message_id, "values": found.form.values if found.form else {}}
+    item = assessed(found, pkg, engine, when)
+    values = found.form.values if found.form else {}
+    data = {**item.to_dict(when), "message_id": found.facts.message_id, "values": values}
     return found, item, data
+
+
+# Where a registration's received time comes from (`Facts.received_from`), in words.
+RECEIVED_FROM_WORDS = {
+    "received": N_("mail server"),
+    "date": N_("sender's clock"),
+    "arrival": N_("file time"),
+    "unknown": N_("unknown"),
+}
+
+
+def received_from_word(code: str) -> str:
+    return word(RECEIVED_FROM_WORDS, code)
+
+
+def class_word(pkg: Package, code: str | None) -> str:
+    """An activation class in the current language (the package's label, as `eta` shows it); "" for none."""
+    from supportctl.i18n import localized
+
+    if not code:
+        return ""
+    spec = pkg.process.classes.get(code)
+    return code if spec is None else localized(spec.label, code)
 
 
 # What an attachment is to the registration (`Facts.attachments`' roles), in words: `i18n.word(ROLE_WORDS, role)`.
@@ -95,6 +134,7 @@ class ClassFigures:
     open: int = 0
     overdue_now: int = 0
     rejected: int = 0
+    invalid: int = 0  # received with findings (or no form), not answered yet
     reply_seconds: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,6 +144,7 @@ class ClassFigures:
             "answered_late": self.answered_late,
             "answered_unknown_time": self.answered_unknown_time,
             "rejected": self.rejected,
+            "invalid": self.invalid,
             "open": self.open,
             "overdue_now": self.overdue_now,
             "median_business_seconds_to_reply": percentile(self.reply_seconds, 50),
@@ -122,10 +163,18 @@ def percentile(values: list[float], p: float) -> float | None:
     return round(v[lo] + (v[hi] - v[lo]) * (k - lo), 3)
 
 
+# The figures of registrations without an activation class (no form, or a form whose class cannot be read):
+# `report()`'s key for them, never a class's name.
+UNCLASSIFIED = ""
+
+
 def report(
     items: list[Item], engine: Any, now: datetime, since: datetime | None = None, until: datetime | None = None
 ) -> dict[str, ClassFigures]:
-    """SLA figures per activation class for registrations received in [since, until)."""
+    """SLA figures per activation class for registrations received in [since, until).
+
+    Registrations without a class (invalid or rejected ones) are under `UNCLASSIFIED`.
+    """
     figures: dict[str, ClassFigures] = {}
     for item in items:
         f = item.facts
@@ -134,9 +183,7 @@ def report(
         received = datetime.fromisoformat(f.received)
         if (since and received < since) or (until and received >= until):
             continue
-        cls = item.activation_class or _class_of(item)
-        if cls is None:
-            continue
+        cls = item.activation_class or _class_of(item) or UNCLASSIFIED
         fig = figures.setdefault(cls, ClassFigures())
         fig.received += 1
         if item.status == "done" and item.done is not None:
@@ -160,6 +207,8 @@ def report(
             fig.overdue_now += 1
         elif item.status in ("open", "due-soon"):
             fig.open += 1
+        elif item.status == "invalid":
+            fig.invalid += 1
     return figures
 
 

@@ -79,6 +79,13 @@ class Mark:
         return Mark("\\answered" in lower, outcome, claims, KW_REPLYING.lower() in lower)
 
 
+def when(iso: object) -> str:
+    """A recorded reply time as people read it: in the local zone and the interface language (`?` if none)."""
+    from supportctl.output import format_iso
+
+    return format_iso(iso, None, "?")
+
+
 class AlreadyAnswered(UsageError):
     """Another desk member answered (or is answering) this registration: exit 2, `--again` overrides."""
 
@@ -202,9 +209,9 @@ class ImapDesk:
     def refusal(self, message_id: str, mark: Mark) -> AlreadyAnswered:
         sent = self.sent_replies().by_reply_to.get(message_id)
         if sent and sent.get("contract"):
-            what = _("contract {contract} was sent at {at}").format(contract=sent["contract"], at=sent.get("at"))
+            what = _("contract {contract} was sent at {at}").format(contract=sent["contract"], at=when(sent.get("at")))
         elif sent and sent.get("outcome") == "reject":
-            what = _("a rejection was sent at {at}").format(at=sent.get("at"))
+            what = _("a rejection was sent at {at}").format(at=when(sent.get("at")))
         elif mark.answered or mark.outcome:
             what = _("it is marked answered on the server")
         else:

@@ -1,0 +1,278 @@
+"""What a new desk member's trial of `supportctl inbox …` found (issue 12's follow-up), each as that user runs it.
+
+Maildirs built here with mail as Thunderbird builds it around real filled forms (tests/realmail.py); IMAP
+against the real Dovecot of tests/dovecotserver.py; the German table on a real terminal (pexpect).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pexpect
+import pytest
+
+from supportctl.errors import ExitCode
+from tests import dovecotserver as ds
+from tests import realmail as rm
+from tests.conftest import ROOT
+
+NOW = "2026-11-25T10:30:00+01:00"
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+def _mailbox() -> dict[str, bytes]:
+    """17 messages: 15 single-form registrations, one mail with two forms, one newsletter (18 list entries)."""
+    msgs = {
+        f"reg-{n}": rm.thunderbird([("f.pdf", rm.form(membership_id=f"M-{n}-XYZ"))], f"<reg{n}@example.org>")
+        for n in range(15)
+    }
+    msgs["two-forms"] = rm.thunderbird(
+        [("a.pdf", rm.form(membership_id="TWO-1-XYZ")), ("b.pdf", rm.form(membership_id="TWO-2-XYZ"))],
+        "<two@example.org>",
+    )
+    msgs["newsletter"] = rm.plain("Newsletter", "<nl@example.org>", to="team@example.com")
+    return msgs
+
+
+def _maildir(root: Path, msgs: dict[str, bytes]) -> dict[str, str]:
+    for sub in ("new", "cur", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    names = {}
+    for n, (name, data) in enumerate(msgs.items()):
+        names[name] = f"1764061200.M{n}P1.reg"
+        (root / "new" / names[name]).write_bytes(data)
+    return names
+
+
+def _summary(stderr: str) -> str:
+    (line,) = [x for x in stderr.splitlines() if " message(s), " in x]
+    return line
+
+
+def _ids(stdout: str) -> dict[str, dict[str, Any]]:
+    return {rec["id"]: rec for rec in map(json.loads, stdout.splitlines())}
+
+
+# ---------------------------------------------------------------- 1. usage lines and --ca-bundle
+
+
+@pytest.mark.parametrize(
+    ("sub", "args"),
+    [("claim", "ID"), ("release", "ID"), ("reply", "MESSAGE"), ("show", "ID"), ("report", "[SOURCE]")],
+)
+def test_subcommand_usage_lines_can_be_typed_as_shown(cli: Any, sub: str, args: str) -> None:
+    usage = f"Usage: supportctl inbox {sub} [OPTIONS] {args}"
+    r = cli("inbox", sub, "--help")
+    assert r.exit_code == 0 and r.stdout.startswith(usage), r.stdout
+    assert "[SOURCE] " + sub not in r.stdout
+    r = cli("inbox", sub, "--bogus")
+    assert r.exit_code == ExitCode.USAGE
+    assert f"supportctl inbox {sub} --help" in r.stderr and "[SOURCE] " + sub not in r.stderr
+
+
+@pytest.mark.parametrize("sub", ["claim", "release"])
+def test_claim_and_release_take_the_imap_ca_bundle_like_inbox(cli: Any, sub: str) -> None:
+    r = cli("inbox", sub, "--help")
+    assert re.search(r"--ca-bundle FILE\s+CA certificates \(PEM\) for the IMAP server\.", r.stdout), r.stdout
+
+
+# ---------------------------------------------------------------- IMAP and a Maildir of the same mailbox
+
+
+@pytest.fixture
+def dovecot() -> Iterator[ds.Dovecot]:
+    try:
+        srv = ds.start()
+    except ds.Unavailable as exc:
+        pytest.skip(str(exc))
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.slow
+def test_imap_and_maildir_say_the_same_and_claims_show_wherever_the_list_is_read(
+    dovecot: ds.Dovecot, tmp_path: Path, cli: Any, monkeypatch: Any
+) -> None:
+    msgs = _mailbox()
+    for n, (_name, data) in enumerate(msgs.items()):
+        dovecot.deliver(f"1764061200.M{n}P1.reg", data)
+    _maildir(tmp_path / "M", msgs)
+    monkeypatch.setenv("SUPPORTCTL_IMAP_PASSWORD", ds.PASSWORD)
+    monkeypatch.delenv("SUPPORTCTL_IMAP_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("SUPPORTCTL_INBOX_MEMBER", "anna")
+    ca = ["--ca-bundle", dovecot.ca]
+
+    # 2. The summary counts messages and list entries alike for both sources, cold and on a rerun.
+    said: dict[str, list[str]] = {}
+    for name, source, extra in (("imap", dovecot.url, ca), ("maildir", str(tmp_path / "M"), [])):
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / f"state-{name}"))  # each cold: no shared form cache
+        runs = [cli("inbox", source, *extra, "--now", NOW, "--json") for _ in range(2)]
+        assert [r.exit_code for r in runs] == [0, 0], runs[0].stderr
+        said[name] = [_summary(r.stderr) for r in runs]
+    assert said["imap"] == said["maildir"]
+    entries = "18 in the list: 17 due-soon, 1 not-a-registration"
+    assert said["imap"] == [
+        f"17 message(s), {entries}; 17 PDF(s) checked in this run",
+        f"17 message(s), {entries}; 0 PDF(s) checked in this run",
+    ]
+
+    # 1. claim and release over IMAP with --ca-bundle (no CA in the environment), as `inbox` takes it.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state-imap"))
+    recs = _ids(cli("inbox", dovecot.url, *ca, "--now", NOW, "--json").stdout)
+    rid = next(i for i, rec in recs.items() if rec["status"] == "due-soon")
+    r = cli("inbox", "claim", rid[:6], *ca)
+    assert r.exit_code == 0 and f"{rid} is claimed by anna" in r.stderr, r.stderr
+
+    # 5. The claim in every list a person reads: the piped lines (a last column), --json, and `inbox show`.
+    piped = cli("inbox", dovecot.url, *ca, "--now", NOW)
+    rows = {line.split("\t")[0]: line.split("\t") for line in piped.stdout.splitlines()}
+    assert rows[rid][1] == "due-soon" and rows[rid][7] == "anna"  # the status column stays the bare token
+    assert all(len(row) == 8 and row[7] == "" for i, row in rows.items() if i != rid)
+    assert _ids(cli("inbox", dovecot.url, *ca, "--now", NOW, "--json").stdout)[rid]["claimed_by"] == ["anna"]
+    shown = cli("inbox", "show", rid, "--now", NOW)
+    assert "Claimed by: anna" in shown.stdout, shown.stdout
+    r = cli("inbox", "release", rid, *ca)
+    assert r.exit_code == 0 and f"{rid} released" in r.stderr, r.stderr
+    assert _ids(cli("inbox", dovecot.url, *ca, "--now", NOW, "--json").stdout)[rid]["claimed_by"] == []
+    # Without the CA the certificate is refused: the option is what made it work.
+    r = cli("inbox", "claim", rid)
+    assert r.exit_code == ExitCode.TRANSFER and "certificate" in r.stderr
+
+    # 6. Answered by another member: the refusal names the reply time as people read it, not ISO 8601.
+    monkeypatch.setenv("SUPPORTCTL_IMAP_CA_BUNDLE", dovecot.ca)  # reply's own --ca-bundle is the SMTP server's
+    r = cli("inbox", "reply", rid, "--contract", "4711-0815", "--eml", str(tmp_path / "a.eml"))
+    assert r.exit_code == 0, r.stderr
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state-ben"))  # ben: nothing recorded of anna's reply
+    monkeypatch.setenv("SUPPORTCTL_INBOX_MEMBER", "ben")
+    assert cli("inbox", dovecot.url, "--now", NOW, "--json").exit_code == 0
+    r = cli("--lang", "de", "inbox", "reply", rid, "--contract", "4711-0816", "--eml", str(tmp_path / "b.eml"))
+    assert r.exit_code == ExitCode.USAGE, r.stderr
+    assert "Vertrag 4711-0815" in r.stderr and not ISO.search(r.stderr), r.stderr
+    assert re.search(r"\w\w\., \d\d\.\d\d\.\d{4}, \d\d:\d\d", r.stderr), r.stderr
+    assert not (tmp_path / "b.eml").exists()
+
+
+# ---------------------------------------------------------------- 3. replies that would go wrong
+
+
+def test_reply_refuses_a_duplicate_and_mail_that_is_no_registration_unless_forced(tmp_path: Path, cli: Any) -> None:
+    form = rm.form(membership_id="DUP-1-XYZ")
+    msgs = {
+        "first": rm.thunderbird([("f.pdf", form)], "<first@example.org>"),
+        "again": rm.thunderbird([("f.pdf", form)], "<again@example.org>"),
+        "newsletter": rm.plain("Newsletter", "<nl@example.org>", to="team@example.com"),
+        "no-form": rm.plain("Registrierung", "<nf@example.org>"),
+    }
+    _maildir(tmp_path / "M", msgs)
+    recs = list(map(json.loads, cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout.splitlines()))
+    by_status = {rec["status"]: rec["id"] for rec in recs}
+    first, dup, stranger, missing = (by_status[s] for s in ("due-soon", "duplicate", "not-a-registration", "invalid"))
+
+    r = cli("inbox", "reply", dup, "--contract", "4711-0815", "--eml", str(tmp_path / "dup.eml"))
+    assert r.exit_code == ExitCode.USAGE
+    assert f"error: message {dup} is a duplicate: the same form as message {first}" in r.stderr, r.stderr
+    assert "--force" in r.stderr and not (tmp_path / "dup.eml").exists()
+    r = cli("inbox", "reply", dup, "--contract", "4711-0815", "--dry-run", "--json")
+    assert r.exit_code == ExitCode.USAGE and r.json()["errors"][0]["code"] == "duplicate-registration"
+    r = cli("inbox", "reply", dup, "--contract", "4711-0815", "--dry-run", "--force")
+    assert r.exit_code == 0 and "4711-0815" in r.stdout
+
+    r = cli("inbox", "reply", stranger, "--reject", "--eml", str(tmp_path / "nl.eml"))
+    assert r.exit_code == ExitCode.USAGE and "is not a registration" in r.stderr and "--force" in r.stderr
+    assert not (tmp_path / "nl.eml").exists()
+    r = cli("inbox", "reply", stranger, "--reject", "--dry-run", "--json")
+    assert r.json()["errors"][0]["code"] == "not-a-registration"
+    r = cli("inbox", "reply", stranger, "--reject", "--eml", str(tmp_path / "nl.eml"), "--force")
+    assert r.exit_code == 0 and (tmp_path / "nl.eml").exists()
+
+    # What is fine goes through as before: the original, and a mail to the desk whose form is missing.
+    assert cli("inbox", "reply", first, "--contract", "4711-0815", "--dry-run").exit_code == 0
+    r = cli("inbox", "reply", missing, "--reject", "--dry-run")
+    assert r.exit_code == 0 and "no registration form attached" in r.stdout
+
+
+def test_answered_already_says_when_in_words(tmp_path: Path, cli: Any) -> None:
+    _maildir(tmp_path / "M", {"one": rm.thunderbird([("f.pdf", rm.form())], "<one@example.org>")})
+    (rid,) = _ids(cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout)
+    assert cli("inbox", "reply", rid, "--contract", "4711-0815", "--eml", str(tmp_path / "a.eml")).exit_code == 0
+    r = cli("inbox", "reply", rid, "--contract", "4711-0815", "--eml", str(tmp_path / "b.eml"))
+    assert r.exit_code == ExitCode.USAGE and not ISO.search(r.stderr), r.stderr
+    assert f"message {rid} was answered already: contract 4711-0815 was sent at " in r.stderr
+    assert re.search(r"\w\w\w \d{4}-\d\d-\d\d \d\d:\d\d", r.stderr), r.stderr  # e.g. Mon 2026-11-30 21:05 UTC
+    r = cli("--lang", "de", "inbox", "reply", rid, "--contract", "4711-0815", "--eml", str(tmp_path / "b.eml"))
+    assert r.exit_code == ExitCode.USAGE and "Vertrag 4711-0815" in r.stderr, r.stderr
+    assert re.search(r"\w\w\., \d\d\.\d\d\.\d{4}, \d\d:\d\d", r.stderr) and not ISO.search(r.stderr), r.stderr
+    assert not (tmp_path / "b.eml").exists()
+    # `inbox show` tells the history the same way (it said `answered: contract 4711-0815`, codes and no time).
+    shown = cli("--lang", "de", "inbox", "show", rid, "--now", NOW).stdout
+    (history,) = [line for line in shown.splitlines() if line.startswith("Verlauf")]
+    assert "Vertrag 4711-0815 wurde am " in history and not ISO.search(history), shown
+
+
+# ---------------------------------------------------------------- 4. German words, codes in a pipe and --json
+
+
+def test_german_table_shows_class_and_received_words_and_json_keeps_the_codes(tmp_path: Path, cli: Any) -> None:
+    _maildir(tmp_path / "M", {"one": rm.thunderbird([("f.pdf", rm.form())], "<one@example.org>")})
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    env.update(PYTHONPATH=str(ROOT), NO_COLOR="1", LANG="de_DE.UTF-8")
+    env.pop("SUPPORTCTL_LANG", None)
+    child = pexpect.spawn(
+        sys.executable, ["-m", "supportctl", "inbox", str(tmp_path / "M"), "--now", NOW], env=env,
+        encoding="utf-8", timeout=60, dimensions=(40, 250),
+    )  # fmt: skip
+    text = child.read()
+    child.close()
+    assert child.exitstatus == 0, text
+    assert "Geschäftskritischer Telefonsupport" in text and "[Mailserver]" in text, text
+    assert "critical" not in text and "[received]" not in text
+    rec = json.loads(cli("--lang", "de", "inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout)
+    assert (rec["class"], rec["received_from"]) == ("critical", "received")
+    piped = cli("--lang", "de", "inbox", str(tmp_path / "M"), "--now", NOW).stdout.split("\t")
+    assert piped[3] == "critical" and piped[4].endswith("[received]")  # stable codes for scripts
+    shown = cli("--lang", "de", "inbox", "show", rec["id"], "--now", NOW).stdout
+    assert "Klasse:" in shown and "Geschäftskritischer Telefonsupport" in shown and "[Mailserver]" in shown
+
+
+# ---------------------------------------------------------------- 7. the report's invalid column
+
+
+def _edited(pdf: bytes, **values: str) -> bytes:
+    """The form with fields changed in another program (pypdf), as an applicant's viewer would save it."""
+    from io import BytesIO
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=BytesIO(pdf))
+    for page in writer.pages:
+        if "/Annots" in page:
+            writer.update_page_form_field_values(page, values, auto_regenerate=False)
+    buf = BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def test_report_counts_invalid_registrations(tmp_path: Path, cli: Any) -> None:
+    msgs = {
+        "good": rm.thunderbird([("f.pdf", rm.form())], "<good@example.org>"),
+        "bad": rm.thunderbird([("f.pdf", _edited(rm.form(), last_name="Жукова"))], "<bad@example.org>"),
+        "no-form": rm.plain("Registrierung", "<nf@example.org>"),
+        "newsletter": rm.plain("Newsletter", "<nl@example.org>", to="team@example.com"),
+    }
+    _maildir(tmp_path / "M", msgs)
+    r = cli("inbox", "report", str(tmp_path / "M"), "--json")
+    assert r.exit_code == 0, r.stderr
+    data = r.json()["data"]
+    assert data["classes"]["critical"]["invalid"] == 1 and data["classes"]["critical"]["received"] == 2
+    assert data["classes"]["critical"]["open"] + data["classes"]["critical"]["overdue_now"] == 1
+    assert data["unclassified"]["invalid"] == 1 and data["unclassified"]["received"] == 1
+    lines = [line.split("\t") for line in cli("inbox", "report", str(tmp_path / "M")).stdout.splitlines()]
+    # In a pipe the new column is the last one: the columns scripts cut stay where they were.
+    assert [(row[0], row[1], row[-1]) for row in lines] == [("critical", "2", "1"), ("-", "1", "1")]
+    assert len(lines[0]) == 10
