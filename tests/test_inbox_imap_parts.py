@@ -181,7 +181,10 @@ def test_a_rerun_streams_the_stored_list_until_a_desk_flag_moves(condstore: bool
         srv.stop()
 
 
-def test_examining_in_a_worker_process_gives_the_same_records(dovecot: ds.Dovecot, monkeypatch: Any) -> None:
+@pytest.mark.parametrize("reader", ["thread", "process"])
+def test_examining_in_a_worker_process_gives_the_same_records(
+    reader: str, dovecot: ds.Dovecot, monkeypatch: Any
+) -> None:
     from datetime import datetime
 
     from supportctl.desk import sources, triage
@@ -208,10 +211,13 @@ def test_examining_in_a_worker_process_gives_the_same_records(dovecot: ds.Doveco
 
     monkeypatch.setattr(workers.Judge, "POOL_AFTER_MESSAGES", 3)
     monkeypatch.setattr(workers.Judge, "CHUNK", 2)
-    monkeypatch.setattr(sources, "IMAP_BATCH", 5)  # several batches: read ahead in a thread, workers running
+    monkeypatch.setattr(sources, "IMAP_BATCH", 5)  # several batches: read ahead, workers running
+    # Ahead in a thread, or in a process (its own IMAP session; a copy's parts travel without their bytes).
+    monkeypatch.setattr(sources, "READ_ELSEWHERE_AFTER", 10**9 if reader == "thread" else 2)
     ahead: list[int] = []
-    real_ahead = sources._ahead
-    monkeypatch.setattr(sources, "_ahead", lambda work, jobs: ahead.append(len(jobs)) or real_ahead(work, jobs))
+    name = "_ahead" if reader == "thread" else "_read_elsewhere"
+    real_ahead = getattr(sources, name)
+    monkeypatch.setattr(sources, name, lambda work, jobs: ahead.append(len(jobs)) or real_ahead(work, jobs))
     sent: list[int] = []
     real = workers.Judge._send_chunk
 
@@ -220,9 +226,23 @@ def test_examining_in_a_worker_process_gives_the_same_records(dovecot: ds.Doveco
         real(self)
 
     monkeypatch.setattr(workers.Judge, "_send_chunk", counted)
+    copies: list[Any] = []
+    real_examine = workers.Judge.examine
+
+    def examined(self: Any, env: Any, **kwargs: Any) -> Any:
+        if getattr(env.files, "copy", False):
+            copies.append(env.files)
+        return real_examine(self, env, **kwargs)
+
+    monkeypatch.setattr(workers.Judge, "examine", examined)
     assert records(workers=2) == alone
     assert 0 < sum(sent) < len(mails)  # scanned by the workers, each distinct set of parts once
     assert ahead == [-(-len(mails) * 2 // 5)]  # and read ahead (after the workers were started)
+    if reader == "process":
+        # Only the first message with a set of parts sent its bytes: each distinct set crossed the pipe once.
+        assert len(copies) >= len(mails) and not any(data for d in copies for _p, data, _w in d.parts)
+    else:
+        assert copies == []
     assert len(alone) == len(mails) * 2 + 2  # both copies of the two-forms mail give two registrations
 
 
@@ -250,3 +270,65 @@ def test_read_ahead_keeps_order_raises_in_order_and_stops_with_its_caller() -> N
     assert next(gen) == [50]
     gen.close()  # the caller stops: the thread ends after at most the job in hand and the one queued
     assert not any(t.name == "imap-read-ahead" for t in threading.enumerate()) and len(done) <= 3
+
+
+def test_the_reading_process_raises_in_order_stops_with_its_caller_and_leaves_nothing(
+    dovecot: ds.Dovecot, monkeypatch: Any
+) -> None:
+    import multiprocessing
+    import os
+
+    from supportctl.desk import sources
+    from supportctl.errors import TransferError
+
+    for n in range(30):
+        dovecot.deliver(f"1764061200.M{n}P1.desk", rm.plain(f"q {n}", f"<q{n}@example.org>"))
+    monkeypatch.setattr(sources, "IMAP_BATCH", 5)
+    monkeypatch.setattr(sources, "READ_ELSEWHERE_AFTER", 2)
+    real = sources.ImapSource._batch
+
+    def source() -> sources.ImapSource:
+        src = sources.ImapSource(sources.parse_imap_url(dovecot.url), ds.PASSWORD, 25 << 20, None, dovecot.ca)
+        src.plan = lambda n: True  # workers running: a process may read
+        return src
+
+    def read(fail: str | None) -> tuple[list[str], BaseException | None]:
+        def batch(self: Any, uids: list[int]) -> Any:
+            if fail is not None and uids[0] > 10:
+                if fail == "die":
+                    os._exit(3)  # killed, out of memory: nothing said
+                raise OSError("connection reset by peer")
+            return real(self, uids)
+
+        monkeypatch.setattr(sources.ImapSource, "_batch", batch)
+        src, keys = source(), []
+        try:
+            for env in src.messages():
+                keys.append(env.key)
+        except TransferError as exc:
+            return keys, exc
+        finally:
+            src.close()
+        return keys, None
+
+    keys, error = read(None)
+    assert keys == [f"uid:{n}" for n in range(1, 31)] and error is None
+    keys, error = read("reset")  # what was read before arrives in order, then the server's failure
+    assert keys == [f"uid:{n}" for n in range(1, 11)]
+    assert error is not None and "connection reset by peer" in error.message
+    keys, error = read("die")
+    assert keys == [f"uid:{n}" for n in range(1, 11)]
+    assert error is not None and "stopped unexpectedly" in error.message
+    # A caller that stops early stops the process; the main session still works afterwards (its own).
+    monkeypatch.setattr(sources.ImapSource, "_batch", real)
+    src = source()
+    try:
+        first = next(iter(src.messages()))
+        assert first.key == "uid:1"
+        assert src._conn.noop()[0] == "OK"
+    finally:
+        src.close()
+    import gc
+
+    gc.collect()  # the abandoned generator's finally runs
+    assert [p for p in multiprocessing.active_children() if p.name == "imap-reader"] == []

@@ -8,12 +8,14 @@ SELECTed) and bodies fetched with BODY.PEEK, so no \\Seen flag changes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +25,8 @@ from supportctl.i18n import N_, _
 
 HEAD_CHUNK = 16384
 IMAP_BATCH = 250
+READ_ELSEWHERE_AFTER = 4  # batches: from 1,000 new messages on, a process reads them (a thread below that)
+_FORK = sys.platform.startswith("linux")  # elsewhere fork is unsafe (macOS) or missing (Windows): a thread
 TEXT_FETCH = 64 << 10  # text parts up to this size are fetched to look for uuencode; larger: the server searches
 
 
@@ -384,23 +388,39 @@ def _pipelined(conn: Any, commands: list[tuple[str, str]]) -> list[Any]:
 
 
 class _Decoded:
-    """An IMAP envelope's candidate parts, decoded when asked (a plain object: it can go to a worker process)."""
+    """An IMAP envelope's candidate parts, decoded when asked (a plain object: it can go to a worker process).
 
-    def __init__(self, parts: list[tuple[Any, bytes, bool]]) -> None:
+    A copy (parts equal to those of a message read before, by `digest`) may travel without its bytes: only
+    its digest is needed then, which names the message whose answer is its answer.
+    """
+
+    def __init__(self, parts: list[tuple[Any, bytes, bool]], digest: str | None = None) -> None:
         self.parts = parts
+        self._digest = digest
+        self.copy = False
 
     def __call__(self) -> list[tuple[str | None, str, bytes]]:
         from supportctl.desk import imapparts
 
+        if self.copy:
+            raise RuntimeError("the parts of a copy were not sent; use the first message with these parts")
         return [(p.filename(), p.type, imapparts.decode(p, data, whole)) for p, data, whole in self.parts]
 
     def digest(self) -> str:
         """Equal for parts that decode to the same files (a form sent twice): what triage decides from."""
-        h = hashlib.sha256()
-        for p, data, whole in self.parts:
-            h.update(repr((p.type, p.params, p.disposition_params, p.encoding, whole, len(data))).encode())
-            h.update(data)
-        return h.hexdigest()
+        if self._digest is None:
+            h = hashlib.sha256()
+            for p, data, whole in self.parts:
+                h.update(repr((p.type, p.params, p.disposition_params, p.encoding, whole, len(data))).encode())
+                h.update(data)
+            self._digest = h.hexdigest()
+        return self._digest
+
+    def without_bytes(self) -> _Decoded:
+        """This copy's parts without their bytes (its digest kept)."""
+        light = _Decoded([(p, b"", whole) for p, _d, whole in self.parts], self.digest())
+        light.copy = True
+        return light
 
 
 class _Bytes:
@@ -418,6 +438,85 @@ class _Bytes:
 _SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
 _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
 _MODSEQ_RE = re.compile(rb"MODSEQ \((\d+)\)")
+
+
+def _read_elsewhere(source: ImapSource, batches: list[list[int]]) -> Iterator[list[Envelope]]:
+    """The batches read by a forked process on its own connection, one batch ahead of the caller.
+
+    Reading (TLS, imaplib's parsing, structures, probes, hashing) then runs beside triage on another core
+    instead of taking turns with it for one interpreter. The process hashes every message's parts and sends
+    a copy's (parts equal to those of a message sent before) without its bytes: triage needs only the digest
+    of a copy. It sends each batch when the caller takes the previous one (a pipe holds little), so memory
+    stays bounded; its errors are raised here, in order; the caller stopping early stops it.
+    """
+    import multiprocessing
+
+    from supportctl.desk import imapparts, shared  # noqa: F401  (imported before the fork, not in the child)
+
+    ctx = multiprocessing.get_context("fork")
+    mine, theirs = ctx.Pipe(duplex=False)
+    validity = source._uidvalidity()
+    proc = ctx.Process(target=_reader, args=(source, batches, validity, theirs), name="imap-reader", daemon=True)
+    proc.start()
+    theirs.close()
+    finished = False
+    try:
+        for _batch in batches:
+            try:
+                kind, value = mine.recv()
+            except (EOFError, OSError):
+                raise TransferError(_("the IMAP reader process stopped unexpectedly")) from None
+            if kind == "error":
+                raise value
+            envelopes, flags, fetched = value
+            source._flags.update(flags)
+            source.fetched_bodies += fetched
+            yield envelopes
+        finished = True
+    finally:
+        mine.close()
+        if not finished:  # stopped early, or it failed: nothing more is wanted from it
+            proc.terminate()
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+
+
+def _reader(source: ImapSource, batches: list[list[int]], validity: int, out: Any) -> None:
+    """The reading process: its own IMAP session (EXAMINE, the same UIDVALIDITY), every batch to `out`."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's; it stops this one
+    try:
+        source._conn = source._login()
+        _typ, data = source._conn.response("UIDVALIDITY")
+        if not data or data[0] is None or int(data[0]) != validity:
+            raise TransferError(
+                _("the IMAP folder {folder} changed while it was read; run again").format(folder=source.target.folder)
+            )
+        sent: set[str] = set()
+        for batch in batches:
+            source._flags, before = {}, source.fetched_bodies
+            envelopes = source._batch(batch)
+            for n, env in enumerate(envelopes):
+                if isinstance(env.files, _Decoded):
+                    digest = env.files.digest()
+                    if digest in sent:
+                        envelopes[n] = replace(env, files=env.files.without_bytes())
+                    sent.add(digest)
+            out.send(("batch", (envelopes, source._flags, source.fetched_bodies - before)))
+        with contextlib.suppress(Exception):
+            source._conn.logout()
+    except BaseException as exc:  # handed to the main process, raised there
+        with contextlib.suppress(Exception):
+            try:
+                out.send(("error", exc))
+            except Exception:  # not picklable: its words
+                out.send(("error", TransferError(str(exc))))
+    finally:
+        out.close()
+        os._exit(0)  # nothing of the main process's (its connection, files, atexit) is touched on the way out
 
 
 def _ahead(work: Callable[[list[int]], list[Envelope]], jobs: list[list[int]]) -> Iterator[list[Envelope]]:
@@ -551,6 +650,8 @@ class ImapSource(Source):
         # Told the number of new messages before they are read; True allows reading ahead in a thread.
         self.plan: Callable[[int], bool] | None = None
         self._conn = self._connect(password, ca_bundle, timeout)
+        # A second session for a reading process (see `_read_elsewhere`); kept in memory only.
+        self._login: Callable[[], Any] = lambda: self._connect(password, ca_bundle, timeout)
 
     def _connect(self, password: str, ca_bundle: str | None, timeout: float) -> Any:
         t = self.target
@@ -608,7 +709,11 @@ class ImapSource(Source):
         # Reading one batch ahead in a thread lets the server work while triage examines; only when the caller
         # says no process will be forked meanwhile (a fork while the thread holds a lock can hang the child).
         ahead = self.plan is not None and self.plan(len(new)) and len(batches) > 1
-        for envelopes in _ahead(self._batch, batches) if ahead else map(self._batch, batches):
+        if ahead and len(batches) >= READ_ELSEWHERE_AFTER and _FORK:
+            reading: Iterator[list[Envelope]] = _read_elsewhere(self, batches)
+        else:
+            reading = _ahead(self._batch, batches) if ahead else map(self._batch, batches)
+        for envelopes in reading:
             for env in envelopes:
                 self.fetched_headers += 1
                 yield env
