@@ -239,8 +239,8 @@ def test_examining_in_a_worker_process_gives_the_same_records(
     assert 0 < sum(sent) < len(mails)  # scanned by the workers, each distinct set of parts once
     assert ahead == [-(-len(mails) * 2 // 5)]  # and read ahead (after the workers were started)
     if reader == "process":
-        # Only the first message with a set of parts sent its bytes: each distinct set crossed the pipe once.
-        assert len(copies) >= len(mails) and not any(data for d in copies for _p, data, _w in d.parts)
+        # A copy seen before by the same reading process (two take the batches in turn) came without bytes.
+        assert copies and not any(data for d in copies for _p, data, _w in d.parts)
     else:
         assert copies == []
     assert len(alone) == len(mails) * 2 + 2  # both copies of the two-forms mail give two registrations

@@ -440,30 +440,38 @@ _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
 _MODSEQ_RE = re.compile(rb"MODSEQ \((\d+)\)")
 
 
-def _read_elsewhere(source: ImapSource, batches: list[list[int]]) -> Iterator[list[Envelope]]:
-    """The batches read by a forked process on its own connection, one batch ahead of the caller.
+def _read_elsewhere(source: ImapSource, batches: list[list[int]], readers: int = 2) -> Iterator[list[Envelope]]:
+    """The batches read by forked processes, each on its own session, a batch ahead of the caller.
 
-    Reading (TLS, imaplib's parsing, structures, probes, hashing) then runs beside triage on another core
-    instead of taking turns with it for one interpreter. The process hashes every message's parts and sends
-    a copy's (parts equal to those of a message sent before) without its bytes: triage needs only the digest
-    of a copy. It sends each batch when the caller takes the previous one (a pipe holds little), so memory
-    stays bounded; its errors are raised here, in order; the caller stopping early stops it.
+    Reading (TLS, imaplib's parsing, structures, probes, hashing) then runs beside triage on the other
+    cores instead of taking turns with it for one interpreter; `readers` processes take the batches in
+    turn (the first the 1st, 3rd, …), and the caller gets them in order. Each process hashes every
+    message's parts and sends a copy's (parts equal to those of a message it sent before) without its
+    bytes: triage needs only the digest of a copy. A process sends a batch when the caller takes its
+    previous one (a pipe holds little), so memory stays bounded; errors are raised here, in order; the
+    caller stopping early stops them.
     """
     import multiprocessing
 
-    from supportctl.desk import imapparts, shared  # noqa: F401  (imported before the fork, not in the child)
+    from supportctl.desk import imapparts, shared  # noqa: F401  (imported before the fork, not in a child)
 
     ctx = multiprocessing.get_context("fork")
-    mine, theirs = ctx.Pipe(duplex=False)
     validity = source._uidvalidity()
-    proc = ctx.Process(target=_reader, args=(source, batches, validity, theirs), name="imap-reader", daemon=True)
-    proc.start()
-    theirs.close()
+    readers = max(1, min(readers, len(batches)))
+    pipes, procs = [], []
+    for n in range(readers):
+        mine, theirs = ctx.Pipe(duplex=False)
+        share = batches[n::readers]
+        proc = ctx.Process(target=_reader, args=(source, share, validity, theirs), name="imap-reader", daemon=True)
+        proc.start()
+        theirs.close()
+        pipes.append(mine)
+        procs.append(proc)
     finished = False
     try:
-        for _batch in batches:
+        for n in range(len(batches)):
             try:
-                kind, value = mine.recv()
+                kind, value = pipes[n % readers].recv()
             except (EOFError, OSError):
                 raise TransferError(_("the IMAP reader process stopped unexpectedly")) from None
             if kind == "error":
@@ -474,13 +482,15 @@ def _read_elsewhere(source: ImapSource, batches: list[list[int]]) -> Iterator[li
             yield envelopes
         finished = True
     finally:
-        mine.close()
-        if not finished:  # stopped early, or it failed: nothing more is wanted from it
-            proc.terminate()
-        proc.join(timeout=5)
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
+        for pipe in pipes:
+            pipe.close()
+        for proc in procs:
+            if not finished:  # stopped early, or one failed: nothing more is wanted from them
+                proc.terminate()
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
 
 
 def _reader(source: ImapSource, batches: list[list[int]], validity: int, out: Any) -> None:

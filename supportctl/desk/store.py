@@ -157,13 +157,11 @@ class Store:
         for (facts,) in self.db.execute("SELECT facts FROM messages WHERE source = ?", (self.source,)):
             yield json.loads(facts)
 
-    def put_messages(self, records: Iterable[dict[str, Any]], uidvalidity: int | None) -> None:
+    def put_messages(self, records: Iterable[tuple[Any, str]], uidvalidity: int | None) -> None:
+        """(facts, their JSON) per message."""
         self.db.executemany(
             "INSERT OR REPLACE INTO messages (source, id, key, uidvalidity, uid, facts) VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (self.source, r["id"], r["key"], uidvalidity, uid_of(r["key"]), json.dumps(r, ensure_ascii=False))
-                for r in records
-            ],
+            [(self.source, f.id, f.key, uidvalidity, uid_of(f.key), text) for f, text in records],
         )
 
     def drop_messages(self, ids: Iterable[str]) -> None:

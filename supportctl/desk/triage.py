@@ -205,11 +205,13 @@ class Item:
             d["done"] = self.done
         return d
 
-    def stored(self) -> str:
-        """Everything needed to rebuild the item (`from_stored`), as stored in the work list."""
-        return json.dumps(
+    def stored(self, facts_json: str | None = None) -> str:
+        """Everything needed to rebuild the item (`from_stored`), as stored in the work list (`facts_json`:
+        its facts already encoded, as they were for the message's own row)."""
+        if facts_json is None:
+            facts_json = json.dumps(_facts_dict(self.facts), ensure_ascii=False)
+        rest = json.dumps(
             {
-                "facts": _facts_dict(self.facts),
                 "status": self.status,
                 "reasons": list(self.reasons),
                 "class": self.activation_class,
@@ -221,6 +223,7 @@ class Item:
             },
             ensure_ascii=False,
         )
+        return f'{{"facts": {facts_json}, {rest[1:]}'
 
     @staticmethod
     def from_stored(text: str, status: str) -> Item:
@@ -892,7 +895,8 @@ def _update(
     shas = store.shas_of([*gone, *examined])
     store.drop_messages(gone)
     store.drop_items_of(gone)
-    store.put_messages((_facts_dict(facts[i]) for i in examined), wm.uidvalidity if wm is not None else None)
+    encoded = {i: json.dumps(_facts_dict(facts[i]), ensure_ascii=False) for i in examined}
+    store.put_messages(((facts[i], text) for i, text in encoded.items()), wm.uidvalidity if wm is not None else None)
     if full:
         todo = {i for i, _u in store.message_ids()}
     else:
@@ -921,7 +925,7 @@ def _update(
             "open" if i.due is not None else i.status,
             i.due.timestamp() if i.due is not None else None,
             json.dumps(list(i.reasons), ensure_ascii=False),
-            i.stored(),
+            i.stored(encoded.get(i.facts.id) if facts.get(i.facts.id) is i.facts else None),
             _record(i),
         )
         for i in assess(regs, pkg, engine, now, forms, done, claims)
