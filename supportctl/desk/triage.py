@@ -782,6 +782,29 @@ def triage(
     When nothing changed since the last run (no new or vanished message, no flag, no reply, the same
     package and limits) the stored work list is streamed, not recomputed.
     """
+    import gc
+
+    before = gc.get_threshold()
+    # A run allocates a few containers per message and frees them together: a collection every 700 of them
+    # (the default) walks the growing lists over and over; every 50,000 collects the rare cycle all the same.
+    gc.set_threshold(50_000, *before[1:])
+    try:
+        return _triage(source, pkg, engine, now, limits, validator, validate, persist, workers)
+    finally:
+        gc.set_threshold(*before)
+
+
+def _triage(
+    source: Source,
+    pkg: Package,
+    engine: Any,
+    now: datetime,
+    limits: Limits | None,
+    validator: Validator | None,
+    validate: bool,
+    persist: bool,
+    workers: int | None,
+) -> Triage:
     import os
 
     from supportctl.desk.sources import Watermark
