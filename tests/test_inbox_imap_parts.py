@@ -332,3 +332,36 @@ def test_the_reading_process_raises_in_order_stops_with_its_caller_and_leaves_no
 
     gc.collect()  # the abandoned generator's finally runs
     assert [p for p in multiprocessing.active_children() if p.name == "imap-reader"] == []
+
+
+def test_a_server_that_allows_one_session_is_read_by_the_main_session_alone(
+    cli: Any, monkeypatch: Any, tmp_path: Any
+) -> None:
+    from supportctl.desk import sources
+
+    try:
+        srv = ds.start(sessions=1)
+    except ds.Unavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        mails = [*rm.corpus().values(), *_office_and_zip()]
+        for n, data in enumerate(mails):
+            srv.deliver(f"1764061200.M{n}P1.desk", data)
+        monkeypatch.setenv("SUPPORTCTL_IMAP_PASSWORD", ds.PASSWORD)
+        monkeypatch.setattr(sources, "IMAP_BATCH", 3)
+        monkeypatch.setattr(sources, "READ_ELSEWHERE_AFTER", 2)
+        from supportctl.desk import workers
+
+        monkeypatch.setattr(workers.Judge, "POOL_AFTER_MESSAGES", 3)  # workers running: processes would read
+        tried: list[int] = []
+        real = sources._read_elsewhere
+        monkeypatch.setattr(sources, "_read_elsewhere", lambda s, b: tried.append(len(b)) or real(s, b))
+        remote = cli("inbox", srv.url, "--ca-bundle", srv.ca, "--now", NOW, "--json")
+        assert remote.exit_code == 0, remote.stderr
+        local = cli("inbox", str(srv.maildir), "--now", NOW, "--json")
+        key = lambda out: sorted((r["id"], r["status"], r["sha256"]) for r in map(json.loads, out.splitlines()))  # noqa: E731
+        assert tried == [-(-len(mails) // 3)]  # reading processes were started, could not log in, and
+        assert key(remote.stdout) == key(local.stdout)  # the main session read every batch itself
+        assert "Maximum number of connections" in (srv.dir / "dovecot.log").read_text()
+    finally:
+        srv.stop()

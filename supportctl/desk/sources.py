@@ -468,14 +468,21 @@ def _read_elsewhere(source: ImapSource, batches: list[list[int]], readers: int =
         pipes.append(mine)
         procs.append(proc)
     finished = False
+    alone: set[int] = set()  # readers that could not log in: the main session reads their batches
     try:
         for n in range(len(batches)):
-            try:
-                kind, value = pipes[n % readers].recv()
-            except (EOFError, OSError):
-                raise TransferError(_("the IMAP reader process stopped unexpectedly")) from None
-            if kind == "error":
-                raise value
+            if n % readers not in alone:
+                try:
+                    kind, value = pipes[n % readers].recv()
+                except (EOFError, OSError):
+                    raise TransferError(_("the IMAP reader process stopped unexpectedly")) from None
+                if kind == "error":
+                    raise value
+                if kind == "alone":
+                    alone.add(n % readers)
+            if n % readers in alone:
+                yield source._batch(batches[n])
+                continue
             envelopes, flags, fetched = value
             source._flags.update(flags)
             source.fetched_bodies += fetched
@@ -494,12 +501,17 @@ def _read_elsewhere(source: ImapSource, batches: list[list[int]], readers: int =
 
 
 def _reader(source: ImapSource, batches: list[list[int]], validity: int, out: Any) -> None:
-    """The reading process: its own IMAP session (EXAMINE, the same UIDVALIDITY), every batch to `out`."""
+    """The reading process: its own IMAP session (EXAMINE, the same UIDVALIDITY), every batch to `out`; when
+    the server refuses another session (a limit on sessions per user), the main process reads them."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's; it stops this one
     try:
-        source._conn = source._login()
+        try:
+            source._conn = source._login()
+        except Exception:  # the server allows no more sessions of this user, say: the main process reads these
+            out.send(("alone", None))
+            return
         _typ, data = source._conn.response("UIDVALIDITY")
         if not data or data[0] is None or int(data[0]) != validity:
             raise TransferError(
