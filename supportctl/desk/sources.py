@@ -455,7 +455,7 @@ def _read_elsewhere(source: ImapSource, batches: list[list[int]], readers: int =
 
     from supportctl.desk import imapparts, shared  # noqa: F401  (imported before the fork, not in a child)
 
-    ctx = multiprocessing.get_context("fork")
+    ctx: Any = multiprocessing.get_context("fork")  # Linux only (the caller checks `_FORK`)
     validity = source._uidvalidity()
     readers = max(1, min(readers, len(batches)))
     pipes, procs = [], []
