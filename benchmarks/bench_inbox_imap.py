@@ -5,9 +5,11 @@
 The mailbox: 20 % registrations (a filled form, 25 distinct forms cycled, so validation is a small, fixed
 part), the rest plain text and mails with png/zip/docx attachments. The bare client does the minimum:
 EXAMINE, UID SEARCH, header + BODYSTRUCTURE fetches in batches, then the PDF parts of messages that have
-one. Printed per N: cold `inbox` vs the bare client (ratio; target <= 2x at 5,000), a rerun with nothing
-new (target <= 0.2 s + 10 us x N), a rerun with 10 new messages, and the peak RSS of warm runs (target:
-independent of N within 20 %). Every `inbox` run is a separate process, as a desk's cron job would be.
+one. Printed per N: cold `inbox` vs the bare client, with the distinct forms validated before (the
+issue's target, "validation of distinct forms excluded or counted separately": <= 2x at 5,000) and with
+their validation included; a rerun with nothing new (target <= 0.2 s + 10 us x N), a rerun with 10 new
+messages, and the peak RSS of warm runs (target: independent of N within 20 %). Every `inbox` run is a
+separate process, as a desk's cron job would be.
 """
 
 from __future__ import annotations
@@ -87,6 +89,24 @@ def bare_client(port: int, ca: str) -> float:
     return time.perf_counter() - t
 
 
+def validated_before(forms: list[bytes], state: Path) -> None:
+    """A desk state in which these forms were validated before: `inbox` on a Maildir holding one mail each."""
+    box = Path(tempfile.mkdtemp(prefix="bench-imap-judged-"))
+    try:
+        for sub in ("cur", "new", "tmp"):
+            (box / sub).mkdir()
+        for i, pdf in enumerate(forms):
+            mail = rm.thunderbird([("form.pdf", pdf)], f"<judged-{i}@example.org>")
+            (box / "cur" / f"judged{i}:2,").write_bytes(mail)
+        env = dict(os.environ, XDG_STATE_HOME=str(state), PYTHONPATH=str(ROOT))
+        cmd = [sys.executable, "-m", "supportctl", "inbox", str(box), "--json"]
+        done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        if done.returncode not in (0, 11):
+            raise SystemExit(f"inbox failed: {done.stderr.decode()[-500:]}")
+    finally:
+        shutil.rmtree(box, ignore_errors=True)
+
+
 def run_inbox(url: str, env: dict[str, str]) -> tuple[float, int, float]:
     """Wall time, peak RSS (KiB) and CPU seconds (user + system) of one `supportctl inbox` process.
 
@@ -142,6 +162,16 @@ def main() -> None:
             env.update(SUPPORTCTL_IMAP_CA_BUNDLE=srv.ca, PYTHONPATH=str(ROOT))
             bare_client(srv.port, srv.ca)  # warms Dovecot's index and cache, as a desk's server would be
             bare = min(bare_client(srv.port, srv.ca) for _ in range(2))
+            # Validation of the distinct forms counted separately (the issue's target): the same cold run,
+            # with a state in which those forms were validated before (from another folder, a Maildir).
+            judged = Path(tempfile.mkdtemp(prefix="bench-imap-forms-"))
+            validated_before(forms, judged)
+            shutil.copytree(judged, state, dirs_exist_ok=True)
+            no_validation, _r, _c = run_inbox(srv.url, env)
+            shutil.rmtree(state)
+            shutil.rmtree(judged)
+            state.mkdir()
+            bare = min(bare, bare_client(srv.port, srv.ca))
             cold, cold_rss, cold_cpu = run_inbox(srv.url, env)
             warm = [run_inbox(srv.url, env) for _ in range(5)]
             rerun = min(dt for dt, _r, _c in warm)
@@ -150,19 +180,20 @@ def main() -> None:
                 srv.deliver(f"1799{j:06d}.M{j}P9.new", rm.plain(f"new {j}", f"<new-{j}@example.org>"))
             ten_new, _r, _c = run_inbox(srv.url, env)
             warm_rss = max(r for _dt, r, _c in warm)
-            rows.append((n, cold, bare, rerun, ten_new, cold_rss, warm_rss, cold_cpu, rerun_cpu))
+            rows.append((n, cold, bare, rerun, ten_new, cold_rss, warm_rss, cold_cpu, rerun_cpu, no_validation))
         finally:
             srv.stop()
             shutil.rmtree(state, ignore_errors=True)
     print(
-        "| N | inbox cold (CPU) | bare imaplib | ratio (target <= 2x at 5,000) | rerun, nothing new (CPU) | target"
-        " | rerun, 10 new | peak RSS cold | peak RSS warm |"
+        "| N | bare imaplib | inbox cold, forms validated before | ratio (target <= 2x at 5,000) | inbox cold (CPU)"
+        " | ratio | rerun, nothing new (CPU) | target | rerun, 10 new | peak RSS cold | peak RSS warm |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for n, cold, bare, rerun, ten_new, cold_rss, warm_rss, cold_cpu, rerun_cpu in rows:
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for n, cold, bare, rerun, ten_new, cold_rss, warm_rss, cold_cpu, rerun_cpu, no_validation in rows:
         target = 0.2 + 10e-6 * n
         print(
-            f"| {n:,} | {cold:.2f} s ({cold_cpu:.2f} s) | {bare:.2f} s | {cold / bare:.1f}x"
+            f"| {n:,} | {bare:.2f} s | {no_validation:.2f} s | {no_validation / bare:.1f}x"
+            f" | {cold:.2f} s ({cold_cpu:.2f} s) | {cold / bare:.1f}x"
             f" | {rerun:.2f} s ({rerun_cpu:.2f} s) | {target:.2f} s {'met' if rerun <= target else 'MISSED'}"
             f" | {ten_new:.2f} s | {cold_rss / 1024:.0f} MB | {warm_rss / 1024:.0f} MB |"
         )

@@ -54,6 +54,8 @@ def sanitize(text: object, *, multiline: bool = False) -> str:
     """
     s = str(text)
     if s.isascii():
+        if s.isprintable():  # in ASCII the unprintable are exactly the controls: nothing to escape (the usual)
+            return s
         return s.translate(_TEXT_ESCAPES if multiline else _LINE_ESCAPES)
     return _unsafe(multiline).sub(_escaped, s)
 

@@ -69,7 +69,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(*, condstore: bool = True, user: str = USER) -> Dovecot:
+def start(*, condstore: bool = True, user: str = USER, sessions: int | None = None) -> Dovecot:
+    """A Dovecot on 127.0.0.1 (IMAPS); `sessions`: how many sessions one user may have open at once."""
     if not os.path.exists(DOVECOT):
         raise Unavailable("dovecot is not installed")
     try:
@@ -94,6 +95,7 @@ def start(*, condstore: bool = True, user: str = USER) -> Dovecot:
     caps = (
         "" if condstore else "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ NAMESPACE\n"
     )
+    limit = f"protocol imap {{\n  mail_max_userip_connections = {sessions}\n}}\n" if sessions else ""
     (d / "dovecot.conf").write_text(
         f"""base_dir = {d}/run
 state_dir = {d}/state
@@ -105,7 +107,7 @@ ssl_cert = <{d}/server.pem
 ssl_key = <{d}/server.pem
 first_valid_uid = 1
 mail_location = maildir:{maildir}:LAYOUT=fs
-{caps}namespace inbox {{
+{caps}{limit}namespace inbox {{
   inbox = yes
   separator = /
   mailbox Sent {{

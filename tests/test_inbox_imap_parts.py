@@ -76,10 +76,28 @@ def _office_and_zip() -> list[bytes]:
     return out
 
 
+def _disguised() -> list[bytes]:
+    """A form sent as a zip (found by the 2 KiB probe, then fetched whole) and one whose file name is raw UTF-8
+    (Dovecot sends such a name as a literal inside BODYSTRUCTURE)."""
+    import base64
+
+    out = []
+    for name, ctype, extra in (
+        ("form.zip", "application/zip", ""),
+        ("Anmeldung Müller.pdf", "application/pdf", "8bit-name"),
+    ):
+        b = "d1sguise"
+        head = rm._head("Anna <anna@example.org>", "Registrierung", f"<{ctype}-{extra}@example.org>", "X-Mailer: t")
+        body = f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\n--{b}\r\nContent-Type: text/plain\r\n\r\nform\r\n'
+        body += f'--{b}\r\nContent-Type: {ctype}; name="{name}"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        out.append((head + body + base64.encodebytes(rm.form()).decode() + f"\r\n--{b}--\r\n").encode())
+    return out
+
+
 def test_imap_and_maildir_give_the_same_records_fetching_only_candidate_parts(
     dovecot: ds.Dovecot, cli: Any, monkeypatch: Any, tmp_path: Any
 ) -> None:
-    for n, data in enumerate([*rm.corpus().values(), *_office_and_zip()]):
+    for n, data in enumerate([*rm.corpus().values(), *_office_and_zip(), *_disguised()]):
         dovecot.deliver(f"1764061200.M{n}P1.desk", data)
     monkeypatch.setenv("SUPPORTCTL_IMAP_PASSWORD", ds.PASSWORD)
     local = cli("inbox", str(dovecot.maildir), "--now", NOW, "--json")
@@ -103,6 +121,8 @@ def test_imap_and_maildir_give_the_same_records_fetching_only_candidate_parts(
         for out in (local.stdout, remote.stdout)
     ]
     assert notes == [["notes.txt"], ["notes.txt"]]  # the uuencoded file in a short text body, found both ways
+    found = {r["attachment"] for r in map(json.loads, remote.stdout.splitlines()) if r["sender"].startswith("Anna")}
+    assert {"form.zip", "Anmeldung Müller.pdf"} <= found  # the zip's probe showed %PDF-; the literal name parsed
     # A rerun with nothing new answers the same from the store and writes nothing to it.
     from supportctl.desk import store
 
@@ -161,7 +181,10 @@ def test_a_rerun_streams_the_stored_list_until_a_desk_flag_moves(condstore: bool
         srv.stop()
 
 
-def test_examining_in_a_worker_process_gives_the_same_records(dovecot: ds.Dovecot, monkeypatch: Any) -> None:
+@pytest.mark.parametrize("reader", ["thread", "process"])
+def test_examining_in_a_worker_process_gives_the_same_records(
+    reader: str, dovecot: ds.Dovecot, monkeypatch: Any
+) -> None:
     from datetime import datetime
 
     from supportctl.desk import sources, triage
@@ -188,10 +211,13 @@ def test_examining_in_a_worker_process_gives_the_same_records(dovecot: ds.Doveco
 
     monkeypatch.setattr(workers.Judge, "POOL_AFTER_MESSAGES", 3)
     monkeypatch.setattr(workers.Judge, "CHUNK", 2)
-    monkeypatch.setattr(sources, "IMAP_BATCH", 5)  # several batches: read ahead in a thread, workers running
+    monkeypatch.setattr(sources, "IMAP_BATCH", 5)  # several batches: read ahead, workers running
+    # Ahead in a thread, or in a process (its own IMAP session; a copy's parts travel without their bytes).
+    monkeypatch.setattr(sources, "READ_ELSEWHERE_AFTER", 10**9 if reader == "thread" else 2)
     ahead: list[int] = []
-    real_ahead = sources._ahead
-    monkeypatch.setattr(sources, "_ahead", lambda work, jobs: ahead.append(len(jobs)) or real_ahead(work, jobs))
+    name = "_ahead" if reader == "thread" else "_read_elsewhere"
+    real_ahead = getattr(sources, name)
+    monkeypatch.setattr(sources, name, lambda work, jobs: ahead.append(len(jobs)) or real_ahead(work, jobs))
     sent: list[int] = []
     real = workers.Judge._send_chunk
 
@@ -200,9 +226,23 @@ def test_examining_in_a_worker_process_gives_the_same_records(dovecot: ds.Doveco
         real(self)
 
     monkeypatch.setattr(workers.Judge, "_send_chunk", counted)
+    copies: list[Any] = []
+    real_examine = workers.Judge.examine
+
+    def examined(self: Any, env: Any, **kwargs: Any) -> Any:
+        if getattr(env.files, "copy", False):
+            copies.append(env.files)
+        return real_examine(self, env, **kwargs)
+
+    monkeypatch.setattr(workers.Judge, "examine", examined)
     assert records(workers=2) == alone
     assert 0 < sum(sent) < len(mails)  # scanned by the workers, each distinct set of parts once
     assert ahead == [-(-len(mails) * 2 // 5)]  # and read ahead (after the workers were started)
+    if reader == "process":
+        # A copy seen before by the same reading process (two take the batches in turn) came without bytes.
+        assert copies and not any(data for d in copies for _p, data, _w in d.parts)
+    else:
+        assert copies == []
     assert len(alone) == len(mails) * 2 + 2  # both copies of the two-forms mail give two registrations
 
 
@@ -230,3 +270,98 @@ def test_read_ahead_keeps_order_raises_in_order_and_stops_with_its_caller() -> N
     assert next(gen) == [50]
     gen.close()  # the caller stops: the thread ends after at most the job in hand and the one queued
     assert not any(t.name == "imap-read-ahead" for t in threading.enumerate()) and len(done) <= 3
+
+
+def test_the_reading_process_raises_in_order_stops_with_its_caller_and_leaves_nothing(
+    dovecot: ds.Dovecot, monkeypatch: Any
+) -> None:
+    import multiprocessing
+    import os
+
+    from supportctl.desk import sources
+    from supportctl.errors import TransferError
+
+    for n in range(30):
+        dovecot.deliver(f"1764061200.M{n}P1.desk", rm.plain(f"q {n}", f"<q{n}@example.org>"))
+    monkeypatch.setattr(sources, "IMAP_BATCH", 5)
+    monkeypatch.setattr(sources, "READ_ELSEWHERE_AFTER", 2)
+    real = sources.ImapSource._batch
+
+    def source() -> sources.ImapSource:
+        src = sources.ImapSource(sources.parse_imap_url(dovecot.url), ds.PASSWORD, 25 << 20, None, dovecot.ca)
+        src.plan = lambda n: True  # workers running: a process may read
+        return src
+
+    def read(fail: str | None) -> tuple[list[str], BaseException | None]:
+        def batch(self: Any, uids: list[int]) -> Any:
+            if fail is not None and uids[0] > 10:
+                if fail == "die":
+                    os._exit(3)  # killed, out of memory: nothing said
+                raise OSError("connection reset by peer")
+            return real(self, uids)
+
+        monkeypatch.setattr(sources.ImapSource, "_batch", batch)
+        src, keys = source(), []
+        try:
+            for env in src.messages():
+                keys.append(env.key)
+        except TransferError as exc:
+            return keys, exc
+        finally:
+            src.close()
+        return keys, None
+
+    keys, error = read(None)
+    assert keys == [f"uid:{n}" for n in range(1, 31)] and error is None
+    keys, error = read("reset")  # what was read before arrives in order, then the server's failure
+    assert keys == [f"uid:{n}" for n in range(1, 11)]
+    assert error is not None and "connection reset by peer" in error.message
+    keys, error = read("die")
+    assert keys == [f"uid:{n}" for n in range(1, 11)]
+    assert error is not None and "stopped unexpectedly" in error.message
+    # A caller that stops early stops the process; the main session still works afterwards (its own).
+    monkeypatch.setattr(sources.ImapSource, "_batch", real)
+    src = source()
+    try:
+        first = next(iter(src.messages()))
+        assert first.key == "uid:1"
+        assert src._conn.noop()[0] == "OK"
+    finally:
+        src.close()
+    import gc
+
+    gc.collect()  # the abandoned generator's finally runs
+    assert [p for p in multiprocessing.active_children() if p.name == "imap-reader"] == []
+
+
+def test_a_server_that_allows_one_session_is_read_by_the_main_session_alone(
+    cli: Any, monkeypatch: Any, tmp_path: Any
+) -> None:
+    from supportctl.desk import sources
+
+    try:
+        srv = ds.start(sessions=1)
+    except ds.Unavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        mails = [*rm.corpus().values(), *_office_and_zip()]
+        for n, data in enumerate(mails):
+            srv.deliver(f"1764061200.M{n}P1.desk", data)
+        monkeypatch.setenv("SUPPORTCTL_IMAP_PASSWORD", ds.PASSWORD)
+        monkeypatch.setattr(sources, "IMAP_BATCH", 3)
+        monkeypatch.setattr(sources, "READ_ELSEWHERE_AFTER", 2)
+        from supportctl.desk import workers
+
+        monkeypatch.setattr(workers.Judge, "POOL_AFTER_MESSAGES", 3)  # workers running: processes would read
+        tried: list[int] = []
+        real = sources._read_elsewhere
+        monkeypatch.setattr(sources, "_read_elsewhere", lambda s, b: tried.append(len(b)) or real(s, b))
+        remote = cli("inbox", srv.url, "--ca-bundle", srv.ca, "--now", NOW, "--json")
+        assert remote.exit_code == 0, remote.stderr
+        local = cli("inbox", str(srv.maildir), "--now", NOW, "--json")
+        key = lambda out: sorted((r["id"], r["status"], r["sha256"]) for r in map(json.loads, out.splitlines()))  # noqa: E731
+        assert tried == [-(-len(mails) // 3)]  # reading processes were started, could not log in, and
+        assert key(remote.stdout) == key(local.stdout)  # the main session read every batch itself
+        assert "Maximum number of connections" in (srv.dir / "dovecot.log").read_text()
+    finally:
+        srv.stop()

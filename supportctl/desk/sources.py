@@ -8,12 +8,14 @@ SELECTed) and bodies fetched with BODY.PEEK, so no \\Seen flag changes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +25,8 @@ from supportctl.i18n import N_, _
 
 HEAD_CHUNK = 16384
 IMAP_BATCH = 250
+READ_ELSEWHERE_AFTER = 4  # batches: from 1,000 new messages on, a process reads them (a thread below that)
+_FORK = sys.platform.startswith("linux")  # elsewhere fork is unsafe (macOS) or missing (Windows): a thread
 TEXT_FETCH = 64 << 10  # text parts up to this size are fetched to look for uuencode; larger: the server searches
 
 
@@ -335,29 +339,35 @@ class StdinSource(Source):
 
 
 _FETCH_RE = re.compile(rb"UID (\d+)")
-_SECTION_RE = re.compile(rb"BODY\[([0-9.]+|TEXT)\](?:<\d+>)? \{\d+\}$")
+_SECTION_RE = re.compile(rb"BODY\[([0-9.]+|TEXT)\](<\d+>)? \{\d+\}$")
+_HEADER_RE = re.compile(rb"BODY\[HEADER\] \{\d+\}$")
 
 
-def _joined(resp: list[Any]) -> list[bytes]:
-    """imaplib's FETCH response as one line per message, literals put back in place as IMAP literals."""
-    lines: list[bytes] = []
-    current = b""
+def _with_header(resp: list[Any]) -> Iterator[tuple[bytes, bytes]]:
+    """(attributes, header block) per message of a FETCH that asked for BODY.PEEK[HEADER]: the attributes as
+    the server sent them, other literals in place (`{n}` CRLF bytes), the header's literal taken out."""
+    line, head = b"", b""
     for item in resp:
         if isinstance(item, tuple):
-            current += item[0] + item[1]
+            meta, data = item
+            h = _HEADER_RE.search(meta)
+            if h:
+                line, head = line + meta[: h.start()], bytes(data)
+            else:
+                line += meta + b"\r\n" + data
         elif isinstance(item, bytes):
-            current += item
-            if current.rstrip().endswith(b")"):
-                lines.append(current)
-                current = b""
-    if current:
-        lines.append(current)
-    return lines
+            line += item
+            if line.rstrip().endswith(b")"):
+                yield line, head
+                line, head = b"", b""
+    if line:
+        yield line, head
 
 
-def _sections(resp: list[Any]) -> dict[int, dict[str, bytes]]:
-    """uid -> {section: bytes} from a FETCH of BODY.PEEK[section] items."""
-    out: dict[int, dict[str, bytes]] = {}
+def _sections(resp: list[Any]) -> dict[tuple[int, str, str], bytes]:
+    """(uid, section, origin) -> bytes from FETCH answers of BODY.PEEK[section]<span> items (origin `<0>` for
+    a partial fetch from the start, empty for a whole part)."""
+    out: dict[tuple[int, str, str], bytes] = {}
     uid: int | None = None
     for item in resp:
         if not isinstance(item, tuple):
@@ -368,28 +378,56 @@ def _sections(resp: list[Any]) -> dict[int, dict[str, bytes]]:
             uid = int(m.group(1))
         s = _SECTION_RE.search(meta)
         if uid is not None and s:
-            out.setdefault(uid, {})[s.group(1).decode()] = bytes(data)
+            out[(uid, s.group(1).decode(), (s.group(2) or b"").decode())] = bytes(data)
     return out
 
 
-class _Decoded:
-    """An IMAP envelope's candidate parts, decoded when asked (a plain object: it can go to a worker process)."""
+def _pipelined(conn: Any, commands: list[tuple[str, str]]) -> list[Any]:
+    """`UID FETCH uids items` for each command, all sent before the first answer is read: one round trip.
 
-    def __init__(self, parts: list[tuple[Any, bytes, bool]]) -> None:
+    imaplib runs one command at a time; its two halves (send; read up to the tagged answer) are used as
+    `IMAP4.uid` uses them. A command the server refuses (NO) adds nothing, as a refused FETCH always did.
+    """
+    tags = [conn._command("UID", "FETCH", uids, items) for uids, items in commands]
+    for tag in tags:
+        conn._command_complete("UID", tag)
+    return conn.untagged_responses.pop("FETCH", []) if tags else []
+
+
+class _Decoded:
+    """An IMAP envelope's candidate parts, decoded when asked (a plain object: it can go to a worker process).
+
+    A copy (parts equal to those of a message read before, by `digest`) may travel without its bytes: only
+    its digest is needed then, which names the message whose answer is its answer.
+    """
+
+    def __init__(self, parts: list[tuple[Any, bytes, bool]], digest: str | None = None) -> None:
         self.parts = parts
+        self._digest = digest
+        self.copy = False
 
     def __call__(self) -> list[tuple[str | None, str, bytes]]:
         from supportctl.desk import imapparts
 
+        if self.copy:
+            raise RuntimeError("the parts of a copy were not sent; use the first message with these parts")
         return [(p.filename(), p.type, imapparts.decode(p, data, whole)) for p, data, whole in self.parts]
 
     def digest(self) -> str:
         """Equal for parts that decode to the same files (a form sent twice): what triage decides from."""
-        h = hashlib.sha256()
-        for p, data, whole in self.parts:
-            h.update(repr((p.type, p.params, p.disposition_params, p.encoding, whole, len(data))).encode())
-            h.update(data)
-        return h.hexdigest()
+        if self._digest is None:
+            h = hashlib.sha256()
+            for p, data, whole in self.parts:
+                h.update(repr((p.type, p.params, p.disposition_params, p.encoding, whole, len(data))).encode())
+                h.update(data)
+            self._digest = h.hexdigest()
+        return self._digest
+
+    def without_bytes(self) -> _Decoded:
+        """This copy's parts without their bytes (its digest kept)."""
+        light = _Decoded([(p, b"", whole) for p, _d, whole in self.parts], self.digest())
+        light.copy = True
+        return light
 
 
 class _Bytes:
@@ -407,6 +445,107 @@ class _Bytes:
 _SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
 _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
 _MODSEQ_RE = re.compile(rb"MODSEQ \((\d+)\)")
+
+
+def _read_elsewhere(source: ImapSource, batches: list[list[int]], readers: int = 2) -> Iterator[list[Envelope]]:
+    """The batches read by forked processes, each on its own session, a batch ahead of the caller.
+
+    Reading (TLS, imaplib's parsing, structures, probes, hashing) then runs beside triage on the other
+    cores instead of taking turns with it for one interpreter; `readers` processes take the batches in
+    turn (the first the 1st, 3rd, …), and the caller gets them in order. Each process hashes every
+    message's parts and sends a copy's (parts equal to those of a message it sent before) without its
+    bytes: triage needs only the digest of a copy. A process sends a batch when the caller takes its
+    previous one (a pipe holds little), so memory stays bounded; errors are raised here, in order; the
+    caller stopping early stops them.
+    """
+    import multiprocessing
+
+    from supportctl.desk import imapparts, shared  # noqa: F401  (imported before the fork, not in a child)
+
+    ctx: Any = multiprocessing.get_context("fork")  # Linux only (the caller checks `_FORK`)
+    validity = source._uidvalidity()
+    readers = max(1, min(readers, len(batches)))
+    pipes, procs = [], []
+    for n in range(readers):
+        mine, theirs = ctx.Pipe(duplex=False)
+        share = batches[n::readers]
+        proc = ctx.Process(target=_reader, args=(source, share, validity, theirs), name="imap-reader", daemon=True)
+        proc.start()
+        theirs.close()
+        pipes.append(mine)
+        procs.append(proc)
+    finished = False
+    alone: set[int] = set()  # readers that could not log in: the main session reads their batches
+    try:
+        for n in range(len(batches)):
+            if n % readers not in alone:
+                try:
+                    kind, value = pipes[n % readers].recv()
+                except (EOFError, OSError):
+                    raise TransferError(_("the IMAP reader process stopped unexpectedly")) from None
+                if kind == "error":
+                    raise value
+                if kind == "alone":
+                    alone.add(n % readers)
+            if n % readers in alone:
+                yield source._batch(batches[n])
+                continue
+            envelopes, flags, fetched = value
+            source._flags.update(flags)
+            source.fetched_bodies += fetched
+            yield envelopes
+        finished = True
+    finally:
+        for pipe in pipes:
+            pipe.close()
+        for proc in procs:
+            if not finished:  # stopped early, or one failed: nothing more is wanted from them
+                proc.terminate()
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+
+
+def _reader(source: ImapSource, batches: list[list[int]], validity: int, out: Any) -> None:
+    """The reading process: its own IMAP session (EXAMINE, the same UIDVALIDITY), every batch to `out`; when
+    the server refuses another session (a limit on sessions per user), the main process reads them."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's; it stops this one
+    try:
+        try:
+            source._conn = source._login()
+        except Exception:  # the server allows no more sessions of this user, say: the main process reads these
+            out.send(("alone", None))
+            return
+        _typ, data = source._conn.response("UIDVALIDITY")
+        if not data or data[0] is None or int(data[0]) != validity:
+            raise TransferError(
+                _("the IMAP folder {folder} changed while it was read; run again").format(folder=source.target.folder)
+            )
+        sent: set[str] = set()
+        for batch in batches:
+            source._flags, before = {}, source.fetched_bodies
+            envelopes = source._batch(batch)
+            for n, env in enumerate(envelopes):
+                if isinstance(env.files, _Decoded):
+                    digest = env.files.digest()
+                    if digest in sent:
+                        envelopes[n] = replace(env, files=env.files.without_bytes())
+                    sent.add(digest)
+            out.send(("batch", (envelopes, source._flags, source.fetched_bodies - before)))
+        with contextlib.suppress(Exception):
+            source._conn.logout()
+    except BaseException as exc:  # handed to the main process, raised there
+        with contextlib.suppress(Exception):
+            try:
+                out.send(("error", exc))
+            except Exception:  # not picklable: its words
+                out.send(("error", TransferError(str(exc))))
+    finally:
+        out.close()
+        os._exit(0)  # nothing of the main process's (its connection, files, atexit) is touched on the way out
 
 
 def _ahead(work: Callable[[list[int]], list[Envelope]], jobs: list[list[int]]) -> Iterator[list[Envelope]]:
@@ -540,6 +679,8 @@ class ImapSource(Source):
         # Told the number of new messages before they are read; True allows reading ahead in a thread.
         self.plan: Callable[[int], bool] | None = None
         self._conn = self._connect(password, ca_bundle, timeout)
+        # A second session for a reading process (see `_read_elsewhere`); kept in memory only.
+        self._login: Callable[[], Any] = lambda: self._connect(password, ca_bundle, timeout)
 
     def _connect(self, password: str, ca_bundle: str | None, timeout: float) -> Any:
         t = self.target
@@ -597,7 +738,11 @@ class ImapSource(Source):
         # Reading one batch ahead in a thread lets the server work while triage examines; only when the caller
         # says no process will be forked meanwhile (a fork while the thread holds a lock can hang the child).
         ahead = self.plan is not None and self.plan(len(new)) and len(batches) > 1
-        for envelopes in _ahead(self._batch, batches) if ahead else map(self._batch, batches):
+        if ahead and len(batches) >= READ_ELSEWHERE_AFTER and _FORK:
+            reading: Iterator[list[Envelope]] = _read_elsewhere(self, batches)
+        else:
+            reading = _ahead(self._batch, batches) if ahead else map(self._batch, batches)
+        for envelopes in reading:
             for env in envelopes:
                 self.fetched_headers += 1
                 yield env
@@ -606,31 +751,37 @@ class ImapSource(Source):
 
     def _batch(self, batch: list[int]) -> list[Envelope]:
         """One batch of messages, ready to examine without the connection: headers, the parts that can hold a
-        form, and the whole message where its structure could not be used (unless it is over the limit)."""
+        form, and the whole message where its structure could not be used (unless it is over the limit).
+
+        Two round trips for most batches: the headers with each message's structure in one command, then
+        every part wanted, as pipelined commands (a third only for the rare: a PDF behind another type, a
+        large text part holding uuencode, a message whose structure could not be used).
+        """
         uids = ",".join(map(str, batch))
         from supportctl.desk.shared import _FLAGS_RE
 
-        typ, resp = self._conn.uid("FETCH", uids, "(UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[HEADER])")
+        items = "(UID RFC822.SIZE INTERNALDATE FLAGS BODYSTRUCTURE BODY.PEEK[HEADER])"
+        typ, resp = self._conn.uid("FETCH", uids, items)
         if typ != "OK":
             raise TransferError(_("the IMAP server refused to send message headers"))
         heads: list[tuple[int, int, bytes, float | None]] = []
-        for item in resp:
-            if not isinstance(item, tuple):
-                continue
-            meta, head = item
-            m = _FETCH_RE.search(meta)
+        structures: dict[int, bytes] = {}
+        for line, head in _with_header(resp):
+            m = _FETCH_RE.search(line)
             if not m:
                 continue
-            f = _FLAGS_RE.search(meta)
+            uid = int(m.group(1))
+            at = line.find(b"BODYSTRUCTURE (")
+            attrs = line[:at] if at >= 0 else line  # the fixed items, never looked for inside a part's strings
+            if at >= 0:
+                structures[uid] = line[at + len(b"BODYSTRUCTURE ") :]
+            f = _FLAGS_RE.search(attrs) or _FLAGS_RE.search(line)  # a server may send them in another order
             if f and f.group(1):
-                flags = frozenset(x.decode("utf-8", "replace") for x in f.group(1).split())
-                self._flags[f"uid:{int(m.group(1))}"] = flags
-            s = _SIZE_RE.search(meta)
-            d = _DATE_RE.search(meta)
-            heads.append(
-                (int(m.group(1)), int(s.group(1)) if s else len(head), head, _internaldate(d.group(1)) if d else None)
-            )
-        parts = self._candidate_parts(uids, [(u, size, head) for u, size, head, _a in heads])
+                self._flags[f"uid:{uid}"] = frozenset(x.decode("utf-8", "replace") for x in f.group(1).split())
+            s = _SIZE_RE.search(attrs) or _SIZE_RE.search(line)
+            d = _DATE_RE.search(attrs) or _DATE_RE.search(line)
+            heads.append((uid, int(s.group(1)) if s else len(head), head, _internaldate(d.group(1)) if d else None))
+        parts = self._candidate_parts(structures, [(u, size) for u, size, _h, _a in heads])
         whole = self._whole([u for u, size, _h, _a in heads if u not in parts and size <= self.limit])
         out = []
         for uid, size, head, arrival in heads:
@@ -662,7 +813,7 @@ class ImapSource(Source):
         return out
 
     def _candidate_parts(
-        self, uids: str, heads: list[tuple[int, int, bytes]]
+        self, structures: dict[int, bytes], heads: list[tuple[int, int]]
     ) -> dict[int, list[tuple[Any, bytes, bool]]]:
         """For a batch: per message, the parts that can hold a form with their (still encoded) bytes.
 
@@ -673,33 +824,20 @@ class ImapSource(Source):
         """
         from supportctl.desk import imapparts
 
-        conn = self._conn
-        typ, resp = conn.uid("FETCH", uids, "(UID BODYSTRUCTURE)")
-        if typ != "OK":
-            return {}
-        structures: dict[int, list[Any]] = {}
-        for raw in _joined(resp):
-            m = _FETCH_RE.search(raw)
-            at = raw.find(b"BODYSTRUCTURE ")
-            if not m or at < 0:
-                continue
-            try:
-                parsed = imapparts.parse_sexp(raw[at + len(b"BODYSTRUCTURE ") :].rstrip().removesuffix(b")"))
-                structures[int(m.group(1))] = parsed[0] if parsed and isinstance(parsed[0], list) else []
-            except imapparts.Unparsable:
-                continue
         leaves_of: dict[int, list[Any]] = {}
         texts: dict[int, list[Any]] = {}
         search: list[int] = []
-        for uid, size, _head in heads:
-            body = structures.get(uid)
-            if not body or size > self.limit:
+        for uid, size in heads:
+            raw = structures.get(uid)
+            if raw is None or size > self.limit:
                 continue
             try:
-                leaves = imapparts.leaves(body)
+                parsed = imapparts.parse_sexp(raw.rstrip().removesuffix(b")"))
+                body = parsed[0] if parsed and isinstance(parsed[0], list) else []
+                leaves = imapparts.leaves(body) if body else []
             except imapparts.Unparsable:
                 continue
-            if len(leaves) > self.max_parts:
+            if not leaves or len(leaves) > self.max_parts:
                 continue
             leaves_of[uid] = leaves
             text = [p for p in leaves if p.type.startswith("text/")]
@@ -707,60 +845,69 @@ class ImapSource(Source):
                 search.append(uid)
             elif text:
                 texts[uid] = text
-        # Uuencoded files hide in text parts: small ones are fetched and looked at here; for a message with a
-        # large one the server searches (SEARCH BODY reads whole bodies, attachments included: costly).
-        got: dict[tuple[int, str], bytes] = {}
-        for uid, part, data in self._fetch_sections(texts, ""):
-            got[(uid, part.section)] = data
-        uu = {
-            uid
-            for uid, parts in texts.items()
-            if any(b"begin " in imapparts.decode(p, got.get((uid, p.section), b"")).lower() for p in parts)
-        }
-        if search:
-            typ, data = conn.uid("SEARCH", None, "UID", ",".join(map(str, search)), "BODY", '"begin "')
-            uu |= {int(x) for x in (data[0] or b"").split()} if typ == "OK" and data else set()
-        out: dict[int, list[tuple[Any, bytes, bool]]] = {}  # (part, its bytes, whole or only its start)
+        # Whether a part is fetched whole or probed does not depend on what the text parts hold (only whether
+        # a text part counts does): the small text parts, the probes and the PDF parts go out together.
         whole: dict[int, list[Any]] = {}
         probe: dict[int, list[Any]] = {}
         for uid, leaves in leaves_of.items():
-            out[uid] = []
             for part in leaves:
-                if not imapparts.may_hold_form(part, uid in uu):
+                if part.type.startswith("text/") or not imapparts.may_hold_form(part, False):
                     continue
-                is_pdf = part.type in ("application/pdf", "application/x-pdf") or part.type.startswith("text/")
-                (whole if is_pdf else probe).setdefault(uid, []).append(part)
-        # Probe the others: 2 KiB of base64 decode to 1.5 KiB, enough to see %PDF- in the first KiB.
-        for uid, part, data in self._fetch_sections(probe, "<0.2048>"):
-            decoded = imapparts.decode(part, data, whole=False)
-            if b"%PDF-" in decoded[:1024]:
-                whole.setdefault(uid, []).append(part)
-            else:
-                out[uid].append((part, data, False))  # its start tells triage what it is (a zip, a docx)
-        missing = {uid: [p for p in parts if (uid, p.section) not in got] for uid, parts in whole.items()}
-        for uid, part, data in self._fetch_sections({u: ps for u, ps in missing.items() if ps}, ""):
-            got[(uid, part.section)] = data
-            self.fetched_bodies += 1
-        for uid, parts in whole.items():
-            out[uid].extend((part, got.get((uid, part.section), b""), True) for part in parts)
+                pdf = part.type in ("application/pdf", "application/x-pdf")
+                (whole if pdf else probe).setdefault(uid, []).append(part)
+        # Probes: 2 KiB of base64 decode to 1.5 KiB, enough to see %PDF- in the first KiB.
+        got = self._fetch_sections([(texts, ""), (probe, "<0.2048>"), (whole, "")])
+        self.fetched_bodies += sum(map(len, whole.values()))
+        # Uuencoded files hide in text parts: small ones are looked at here; for a message with a large one
+        # the server searches (SEARCH BODY reads whole bodies, attachments included: costly).
+        uu = {
+            uid
+            for uid, parts in texts.items()
+            if any(b"begin " in imapparts.decode(p, got.get((uid, p.section, ""), b"")).lower() for p in parts)
+        }
+        if search:
+            typ, data = self._conn.uid("SEARCH", None, "UID", ",".join(map(str, search)), "BODY", '"begin "')
+            uu |= {int(x) for x in (data[0] or b"").split()} if typ == "OK" and data else set()
+        later: dict[int, list[Any]] = {}  # wanted whole, not fetched yet: large uuencoded text, a PDF in disguise
+        starts: dict[tuple[int, str], bytes] = {}
+        for uid, leaves in leaves_of.items():
+            for part in leaves:
+                if part.type.startswith("text/"):
+                    if uid in uu and imapparts.may_hold_form(part, True) and (uid, part.section, "") not in got:
+                        later.setdefault(uid, []).append(part)
+                elif part in probe.get(uid, ()):
+                    data = got.get((uid, part.section, "<0>"), b"")
+                    if b"%PDF-" in imapparts.decode(part, data, whole=False)[:1024]:
+                        later.setdefault(uid, []).append(part)
+                    else:
+                        starts[(uid, part.section)] = data
+        if later:
+            got.update(self._fetch_sections([(later, "")]))
+            self.fetched_bodies += sum(map(len, later.values()))
+        out: dict[int, list[tuple[Any, bytes, bool]]] = {}  # (part, its bytes, whole or only its start)
+        for uid, leaves in leaves_of.items():
+            mine = out[uid] = []
+            for part in leaves:
+                start = starts.get((uid, part.section))
+                if start is not None:
+                    mine.append((part, start, False))  # its start tells triage what it is (a zip, a docx)
+                elif imapparts.may_hold_form(part, uid in uu):
+                    mine.append((part, got.get((uid, part.section, ""), b""), True))
         return out
 
-    def _fetch_sections(self, wanted: dict[int, list[Any]], span: str) -> Iterator[tuple[int, Any, bytes]]:
-        """BODY.PEEK[section]<span> for each (uid, part): one command per set of messages wanting the same sections."""
-        plan: dict[tuple[str, ...], list[int]] = {}
-        for uid, parts in wanted.items():
-            plan.setdefault(tuple(p.section for p in parts), []).append(uid)
-        for sections, members in plan.items():
-            for j in range(0, len(members), IMAP_BATCH):
-                chunk = members[j : j + IMAP_BATCH]
-                items = " ".join(f"BODY.PEEK[{s}]{span}" for s in sections)
-                typ, resp = self._conn.uid("FETCH", ",".join(map(str, chunk)), f"(UID {items})")
-                if typ != "OK":
-                    continue
-                got = _sections(resp)
-                for uid in chunk:
-                    for part in wanted[uid]:
-                        yield uid, part, got.get(uid, {}).get(part.section, b"")
+    def _fetch_sections(self, wanted: list[tuple[dict[int, list[Any]], str]]) -> dict[tuple[int, str, str], bytes]:
+        """BODY.PEEK[section]<span> for each (uid, part): one command per set of messages wanting the same
+        sections, all sent before the first answer is read (pipelined, RFC 3501 5.5): one round trip."""
+        commands: list[tuple[str, str]] = []
+        for parts_of, span in wanted:
+            plan: dict[tuple[str, ...], list[int]] = {}
+            for uid, parts in parts_of.items():
+                plan.setdefault(tuple(p.section for p in parts), []).append(uid)
+            for sections, members in plan.items():
+                items = "(UID " + " ".join(f"BODY.PEEK[{s}]{span}" for s in sections) + ")"
+                for j in range(0, len(members), IMAP_BATCH):
+                    commands.append((",".join(map(str, members[j : j + IMAP_BATCH])), items))
+        return _sections(_pipelined(self._conn, commands))
 
     def marks(self) -> dict[str, frozenset[str]]:
         """Flags of every message in the folder, in one command (read-only: FETCH FLAGS changes nothing)."""

@@ -126,6 +126,16 @@ class Store:
         if isinstance(value, sqlite3.Error):  # a write failed (no space left, …): one line, the old state kept
             raise _state_error(self.file, value) from None
 
+    def _where(self, select: str, column: str, values: Iterable[str], own: bool = True) -> Iterator[tuple[Any, ...]]:
+        """`select` restricted to rows whose `column` is one of `values` (and of this source when `own`): a few
+        queries of up to 500 values each, not one per value."""
+        chunk = list(dict.fromkeys(values))
+        mine = "source = ? AND " if own else ""
+        for at in range(0, len(chunk), 500):
+            part = chunk[at : at + 500]
+            q = f"{select} WHERE {mine}{column} IN ({','.join('?' * len(part))})"
+            yield from self.db.execute(q, ([self.source] if own else []) + part)
+
     # ---------------------------------------------------------------- settings
 
     def meta(self) -> dict[str, Any]:
@@ -147,13 +157,11 @@ class Store:
         for (facts,) in self.db.execute("SELECT facts FROM messages WHERE source = ?", (self.source,)):
             yield json.loads(facts)
 
-    def put_messages(self, records: Iterable[dict[str, Any]], uidvalidity: int | None) -> None:
+    def put_messages(self, records: Iterable[tuple[Any, str]], uidvalidity: int | None) -> None:
+        """(facts, their JSON) per message."""
         self.db.executemany(
             "INSERT OR REPLACE INTO messages (source, id, key, uidvalidity, uid, facts) VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (self.source, r["id"], r["key"], uidvalidity, uid_of(r["key"]), json.dumps(r, ensure_ascii=False))
-                for r in records
-            ],
+            [(self.source, f.id, f.key, uidvalidity, uid_of(f.key), text) for f, text in records],
         )
 
     def drop_messages(self, ids: Iterable[str]) -> None:
@@ -177,12 +185,7 @@ class Store:
         if keys is None:
             rows = self.db.execute("SELECT key, flags FROM marks WHERE source = ?", (self.source,))
             return {key: frozenset(json.loads(flags)) for key, flags in rows}
-        out = {}
-        for k in keys:
-            row = self.db.execute("SELECT flags FROM marks WHERE source = ? AND key = ?", (self.source, k)).fetchone()
-            if row:
-                out[k] = frozenset(json.loads(row[0]))
-        return out
+        return {k: frozenset(json.loads(f)) for k, f in self._where("SELECT key, flags FROM marks", "key", keys)}
 
     def update_marks(self, changed: dict[str, frozenset[str]], complete: bool) -> set[str]:
         """Store the flags the mailbox reported (all of them when `complete`); the keys whose flags moved."""
@@ -205,12 +208,7 @@ class Store:
         if keys is None:
             rows = self.db.execute("SELECT key, report FROM forms")
             return {k: json.loads(r) for k, r in rows}
-        out = {}
-        for k in keys:
-            row = self.db.execute("SELECT report FROM forms WHERE key = ?", (k,)).fetchone()
-            if row:
-                out[k] = json.loads(row[0])
-        return out
+        return {k: json.loads(r) for k, r in self._where("SELECT key, report FROM forms", "key", keys, own=False)}
 
     def put_forms(self, forms: dict[str, Any]) -> None:
         self.db.executemany(
@@ -233,34 +231,18 @@ class Store:
     def messages_with(self, column: str, values: Iterable[str]) -> set[str]:
         """Ids of the messages whose work-list rows have `column` (sha, id) in `values`."""
         assert column in ("sha", "id", "status")
-        out: set[str] = set()
-        for v in values:
-            q = f"SELECT message FROM items WHERE source = ? AND {column} = ?"
-            out.update(m for (m,) in self.db.execute(q, (self.source, v)))
-        return out
+        return {m for (m,) in self._where("SELECT message FROM items", column, values)}
 
     def shas_of(self, messages: Iterable[str]) -> set[str]:
-        out: set[str] = set()
-        for m in messages:
-            q = "SELECT sha FROM items WHERE source = ? AND message = ? AND sha IS NOT NULL"
-            out.update(s for (s,) in self.db.execute(q, (self.source, m)))
-        return out
+        return {s for (s,) in self._where("SELECT sha FROM items", "message", messages) if s is not None}
 
     def messages_by_key(self, keys: Iterable[str]) -> set[str]:
-        out: set[str] = set()
-        for k in keys:
-            out.update(
-                i for (i,) in self.db.execute("SELECT id FROM messages WHERE source = ? AND key = ?", (self.source, k))
-            )
-        return out
+        return {i for (i,) in self._where("SELECT id FROM messages", "key", keys)}
 
     def facts_of(self, ids: Iterable[str]) -> list[dict[str, Any]]:
-        out = []
-        for i in ids:
-            row = self.db.execute("SELECT facts FROM messages WHERE source = ? AND id = ?", (self.source, i)).fetchone()
-            if row:
-                out.append(json.loads(row[0]))
-        return out
+        wanted = list(ids)
+        found = dict(self._where("SELECT id, facts FROM messages", "id", wanted))
+        return [json.loads(found[i]) for i in wanted if i in found]  # in the order asked
 
     def message_ids(self) -> list[tuple[str, int | None]]:
         return list(self.db.execute("SELECT id, uid FROM messages WHERE source = ?", (self.source,)))

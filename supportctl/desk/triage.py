@@ -205,11 +205,13 @@ class Item:
             d["done"] = self.done
         return d
 
-    def stored(self) -> str:
-        """Everything needed to rebuild the item (`from_stored`), as stored in the work list."""
-        return json.dumps(
+    def stored(self, facts_json: str | None = None) -> str:
+        """Everything needed to rebuild the item (`from_stored`), as stored in the work list (`facts_json`:
+        its facts already encoded, as they were for the message's own row)."""
+        if facts_json is None:
+            facts_json = json.dumps(_facts_dict(self.facts), ensure_ascii=False)
+        rest = json.dumps(
             {
-                "facts": _facts_dict(self.facts),
                 "status": self.status,
                 "reasons": list(self.reasons),
                 "class": self.activation_class,
@@ -221,6 +223,7 @@ class Item:
             },
             ensure_ascii=False,
         )
+        return f'{{"facts": {facts_json}, {rest[1:]}'
 
     @staticmethod
     def from_stored(text: str, status: str) -> Item:
@@ -507,9 +510,24 @@ def _part_name(part: Message) -> str | None:
         return None
     if not isinstance(raw, str):
         return None
+    if "\ufffd" in raw:  # raw 8-bit bytes (RFC 6532 mail): read as UTF-8, as the IMAP server reports them too
+        raw = _utf8_name(part) or raw
     if "=?" in raw:
         raw = _header_text(raw)
     return clean(raw) or None
+
+
+def _utf8_name(part: Message) -> str | None:
+    """The file name of a part whose header holds raw 8-bit bytes, read as UTF-8 (the email package shows
+    each such byte as U+FFFD)."""
+    from email.message import Message as Plain
+
+    fixed = Plain()
+    for name, value in part.raw_items():
+        if name.lower() in ("content-type", "content-disposition"):
+            fixed[name] = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    found = fixed.get_filename()
+    return found if isinstance(found, str) else None
 
 
 _UU_BEGIN = re.compile(rb"^begin [0-7]{3,4} ([^\r\n]+)\r?$", re.M)
@@ -768,6 +786,29 @@ def triage(
     When nothing changed since the last run (no new or vanished message, no flag, no reply, the same
     package and limits) the stored work list is streamed, not recomputed.
     """
+    import gc
+
+    before = gc.get_threshold()
+    # A run allocates a few containers per message and frees them together: a collection every 700 of them
+    # (the default) walks the growing lists over and over; every 50,000 collects the rare cycle all the same.
+    gc.set_threshold(50_000, *before[1:])
+    try:
+        return _triage(source, pkg, engine, now, limits, validator, validate, persist, workers)
+    finally:
+        gc.set_threshold(*before)
+
+
+def _triage(
+    source: Source,
+    pkg: Package,
+    engine: Any,
+    now: datetime,
+    limits: Limits | None,
+    validator: Validator | None,
+    validate: bool,
+    persist: bool,
+    workers: int | None,
+) -> Triage:
     import os
 
     from supportctl.desk.sources import Watermark
@@ -881,7 +922,8 @@ def _update(
     shas = store.shas_of([*gone, *examined])
     store.drop_messages(gone)
     store.drop_items_of(gone)
-    store.put_messages((_facts_dict(facts[i]) for i in examined), wm.uidvalidity if wm is not None else None)
+    encoded = {i: json.dumps(_facts_dict(facts[i]), ensure_ascii=False) for i in examined}
+    store.put_messages(((facts[i], text) for i, text in encoded.items()), wm.uidvalidity if wm is not None else None)
     if full:
         todo = {i for i, _u in store.message_ids()}
     else:
@@ -910,7 +952,7 @@ def _update(
             "open" if i.due is not None else i.status,
             i.due.timestamp() if i.due is not None else None,
             json.dumps(list(i.reasons), ensure_ascii=False),
-            i.stored(),
+            i.stored(encoded.get(i.facts.id) if facts.get(i.facts.id) is i.facts else None),
             _record(i),
         )
         for i in assess(regs, pkg, engine, now, forms, done, claims)

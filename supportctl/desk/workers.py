@@ -158,12 +158,13 @@ class Judge:
         needed), so the source may read ahead in a thread.
         """
         if self.pool is None and self.workers > 1 and self.validator is None and messages > self.POOL_AFTER_MESSAGES:
-            self._start_pool()
+            self._start_pool(template=False)  # how many forms are new is not known yet: none may be
             if not self.futures:
                 self._pool_submit(_ping, None)  # fork the workers now (submit forks them all), not while a thread runs
         return self.pool is not None
 
-    def _start_pool(self) -> None:
+    def _start_pool(self, template: bool = True) -> None:
+        """Start the workers; `template`: each loads the form template at once (forms are on their way)."""
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -176,7 +177,7 @@ class Judge:
             self.workers,
             mp_context=multiprocessing.get_context(self.START_METHOD),
             initializer=init_worker,
-            initargs=(str(self.pkg.root), self.limits, skip, current_language()),
+            initargs=(str(self.pkg.root), self.limits, skip, current_language(), template),
         )
         for key, data in pending:
             self._submit(key, data)
@@ -284,14 +285,17 @@ def _failed() -> dict[str, Any]:
 _WORKER: dict[str, Any] = {}
 
 
-def init_worker(root: str, limits: Limits, skip: frozenset[str], lang: str) -> None:
-    """Once per worker: the package (and its form template), the limits, the forms not to judge again."""
+def init_worker(root: str, limits: Limits, skip: frozenset[str], lang: str, template: bool = True) -> None:
+    """Once per worker: the package (and its form template, unless `template` is False: then the first form
+    to judge loads it), the limits, the forms not to judge again."""
     from supportctl.i18n import set_language
     from supportctl.package import manifest
 
     set_language(lang)  # reasons and findings in the language of the run (a spawned worker starts afresh)
     pkg = manifest.load(Path(root), cache=False)
     _WORKER.update(pkg=pkg, limits=limits, skip=set(skip))
+    if not template:
+        return
     try:
         from supportctl.form import pdfform
 
