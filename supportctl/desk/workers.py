@@ -294,14 +294,13 @@ def init_worker(root: str, limits: Limits, skip: frozenset[str], lang: str, temp
     set_language(lang)  # reasons and findings in the language of the run (a spawned worker starts afresh)
     pkg = manifest.load(Path(root), cache=False)
     _WORKER.update(pkg=pkg, limits=limits, skip=set(skip))
-    if not template:
-        return
-    try:
-        from supportctl.form import pdfform
+    if template:
+        try:
+            from supportctl.form import pdfform
 
-        pdfform.template(pkg)  # parse the template now, not inside the first task
-    except Exception:
-        pass  # the first validation reports it
+            pdfform.template(pkg)  # parse the template now, not inside the first task
+        except Exception:
+            pass  # the first validation reports it
     # What is loaded now (modules, the template, and after a fork the parent's objects) lives as long as the
     # worker: out of the collector's sight, a full collection walks only what the validations leave behind
     # (and, after a fork, no longer writes into every page shared with the parent).
