@@ -160,19 +160,30 @@ def main() -> None:
             env = dict(os.environ, SUPPORTCTL_IMAP_PASSWORD=ds.PASSWORD, XDG_STATE_HOME=str(state))
             env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: byte code cached, not compiled per run
             env.update(SUPPORTCTL_IMAP_CA_BUNDLE=srv.ca, PYTHONPATH=str(ROOT))
-            bare_client(srv.port, srv.ca)  # warms Dovecot's index and cache, as a desk's server would be
-            bare = min(bare_client(srv.port, srv.ca) for _ in range(2))
-            # Validation of the distinct forms counted separately (the issue's target): the same cold run,
-            # with a state in which those forms were validated before (from another folder, a Maildir).
+            # Dovecot's index and cache warmed for both clients, as a desk's server would be: each asks for
+            # fields the other does not (inbox: short text parts, the first 2 KiB of other attachments), and
+            # Dovecot adds them to its cache on first request, so the first run after delivery pays for that.
+            bare_client(srv.port, srv.ca)
+            warmup = tempfile.mkdtemp(prefix="bench-imap-warm-")
+            run_inbox(srv.url, dict(env, XDG_STATE_HOME=warmup))
+            shutil.rmtree(warmup)
+            # Two rounds, each: the bare client, then `inbox` cold with the distinct forms validated before
+            # (from another folder, a Maildir: the issue's "validation of distinct forms excluded or counted
+            # separately"), then `inbox` wholly cold; the best of each (the machine's speed drifts).
             judged = Path(tempfile.mkdtemp(prefix="bench-imap-forms-"))
             validated_before(forms, judged)
-            shutil.copytree(judged, state, dirs_exist_ok=True)
-            no_validation, _r, _c = run_inbox(srv.url, env)
-            shutil.rmtree(state)
+            bares, excluded, colds = [], [], []
+            for _round in range(2):
+                bares.append(bare_client(srv.port, srv.ca))
+                shutil.rmtree(state)
+                shutil.copytree(judged, state)
+                excluded.append(run_inbox(srv.url, env)[0])
+                shutil.rmtree(state)
+                state.mkdir()
+                colds.append(run_inbox(srv.url, env))
             shutil.rmtree(judged)
-            state.mkdir()
-            bare = min(bare, bare_client(srv.port, srv.ca))
-            cold, cold_rss, cold_cpu = run_inbox(srv.url, env)
+            bare, no_validation = min(bares), min(excluded)
+            cold, cold_rss, cold_cpu = min(colds)
             warm = [run_inbox(srv.url, env) for _ in range(5)]
             rerun = min(dt for dt, _r, _c in warm)
             rerun_cpu = min(c for _dt, _r, c in warm)

@@ -164,13 +164,13 @@ def inbox(
     try:
         if json_output:  # streamed: a rerun that found nothing new holds no list in memory
             for rec in result.records(when):
-                tally.add(rec.status, rec.key, rec.reasons)
+                tally.add(rec.status, rec.key, rec.reasons, rec.first)
                 if wanted is None or rec.status in wanted:
                     sys.stdout.write(rec.line + "\n")
             sys.stdout.flush()
         else:
             for i in result.items:
-                tally.add(i.status, i.facts.key, i.reasons)
+                tally.add(i.status, i.facts.key, i.reasons, i.facts.index is None or i.facts.index == 1)
             items = [i for i in result.items if wanted is None or i.status in wanted]
             _render_inbox(items, when, engine.calendar.to_local(when.timestamp()).tzinfo, pkg)
     finally:

@@ -41,12 +41,13 @@ class Tally:
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
-        self.messages: set[str] = set()  # message keys (every form of a message shares its key)
+        self.messages = 0  # counted by the entry that stands for each (memory stays flat in the list's size)
         self.skipped: list[tuple[str, tuple[str, ...]]] = []
 
-    def add(self, status: str, key: str, reasons: tuple[str, ...]) -> None:
+    def add(self, status: str, key: str, reasons: tuple[str, ...], first: bool) -> None:
+        """One entry of the list; `first`: the one that stands for its message (its first form, or itself)."""
         self.counts[status] = self.counts.get(status, 0) + 1
-        self.messages.add(key)
+        self.messages += first
         if status == "skipped":
             self.skipped.append((key, reasons))
 
@@ -57,7 +58,7 @@ class Tally:
         counts = ", ".join(f"{self.counts[s]} {status_label(s)}" for s in STATUSES if s in self.counts)
         lines.append(
             _("{messages} message(s), {entries} in the list: {counts}; {checked} PDF(s) checked in this run").format(
-                messages=len(self.messages), entries=total, counts=counts or "-", checked=stats.get("validated", 0)
+                messages=self.messages, entries=total, counts=counts or "-", checked=stats.get("validated", 0)
             )
         )
         lines += [_("skipped {key}: {reason}").format(key=k, reason="; ".join(r)) for k, r in self.skipped]

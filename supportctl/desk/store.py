@@ -260,7 +260,7 @@ class Store:
 
     def item_rows(self, columns: str) -> Iterator[tuple[Any, ...]]:
         """The work list in due order, streamed (`columns` is one of the fixed selections of triage.py)."""
-        assert columns in ("status, due, key, reasons, record", "status, due, item")
+        assert columns in ("status, due, key, reasons, record, id = message", "status, due, item")
         yield from self.db.execute(
             f"SELECT {columns} FROM items WHERE source = ? ORDER BY due_order, rank, received, key", (self.source,)
         )

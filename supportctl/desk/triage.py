@@ -264,6 +264,7 @@ class Record(NamedTuple):
     key: str
     reasons: tuple[str, ...]
     line: str
+    first: bool  # the entry that stands for its message (its first form, or the message itself)
 
 
 def _line(record: str, status: str, due_ts: float | None, now: datetime) -> str:
@@ -326,12 +327,14 @@ class Triage:
         if self._items is not None:
             for i in self._items:
                 due = i.due.timestamp() if i.due else None
-                yield Record(i.status, i.facts.key, i.reasons, _line(_record(i), i.status, due, now))
+                first = i.facts.index is None or i.facts.index == 1
+                yield Record(i.status, i.facts.key, i.reasons, _line(_record(i), i.status, due, now), first)
             return
-        for status, due, key, reasons, record in self._store.item_rows("status, due, key, reasons, record"):
+        rows = self._store.item_rows("status, due, key, reasons, record, id = message")
+        for status, due, key, reasons, record, first in rows:
             status = self._status(status, due)
             why = tuple(json.loads(reasons)) if status == "skipped" else ()  # only the summary's skip lines use them
-            yield Record(status, key, why, _line(record, status, due, now))
+            yield Record(status, key, why, _line(record, status, due, now), bool(first))
 
 
 # ---------------------------------------------------------------- state
