@@ -67,7 +67,7 @@ def _triage(root: Path, state: Path, monkeypatch: pytest.MonkeyPatch, workers_: 
         stored = (
             sorted(store.messages(), key=lambda d: d["id"]),
             store.forms(),
-            list(store.item_rows("status, due, key, reasons, record")),
+            list(store.item_rows("status, due, key, reasons, record, id = message")),
         )
     finally:
         store.close()
