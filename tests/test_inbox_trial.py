@@ -145,9 +145,14 @@ def test_imap_and_maildir_say_the_same_and_claims_show_wherever_the_list_is_read
     assert r.exit_code == ExitCode.TRANSFER and "certificate" in r.stderr
 
     # 6. Answered by another member: the refusal names the reply time as people read it, not ISO 8601.
-    monkeypatch.setenv("SUPPORTCTL_IMAP_CA_BUNDLE", dovecot.ca)  # reply's own --ca-bundle is the SMTP server's
+    # reply's own --ca-bundle is the SMTP server's; the IMAP server's CA is --imap-ca-bundle (or the config).
     r = cli("inbox", "reply", rid, "--contract", "4711-0815", "--eml", str(tmp_path / "a.eml"))
+    assert r.exit_code == ExitCode.TRANSFER and "--imap-ca-bundle FILE" in r.stderr, r.stderr
+    assert not (tmp_path / "a.eml").exists()
+    imap_ca = ["--imap-ca-bundle", dovecot.ca]
+    r = cli("inbox", "reply", rid, "--contract", "4711-0815", "--eml", str(tmp_path / "a.eml"), *imap_ca)
     assert r.exit_code == 0, r.stderr
+    monkeypatch.setenv("SUPPORTCTL_IMAP_CA_BUNDLE", dovecot.ca)  # the same, for the rest of the test
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state-ben"))  # ben: nothing recorded of anna's reply
     monkeypatch.setenv("SUPPORTCTL_INBOX_MEMBER", "ben")
     assert cli("inbox", dovecot.url, "--now", NOW, "--json").exit_code == 0

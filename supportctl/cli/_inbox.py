@@ -300,6 +300,12 @@ def inbox_reply(
         str | None, typer.Option("--eml", help=_("Write the reply to FILE instead of sending it."), metavar="FILE")
     ] = None,
     ca_bundle: ServerCaOpt = None,
+    imap_ca_bundle: Annotated[
+        str | None,
+        typer.Option(
+            "--imap-ca-bundle", help=_("CA certificates (PEM) for the IMAP server the message is in."), metavar="FILE"
+        ),
+    ] = None,
     package: PackageOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
@@ -316,7 +322,7 @@ def inbox_reply(
     from supportctl.desk import reply as replies
     from supportctl.desk.triage import Limits
 
-    cfg, smtp = common.mail_config({"smtp.ca_bundle": ca_bundle})
+    cfg, smtp = common.mail_config({"smtp.ca_bundle": ca_bundle, "imap.ca_bundle": imap_ca_bundle})
     pkg = load_package(package, cfg)
     found = replies.find(message, pkg, Limits.from_config(cfg))
     listed = None if force else _listed(found, pkg, cfg)

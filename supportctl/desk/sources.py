@@ -620,7 +620,10 @@ def imap_login(t: ImapTarget, password: str, ca_bundle: str | None, timeout: flo
             _("the certificate of {host} could not be verified: {reason}").format(
                 host=t.host, reason=exc.verify_message or exc
             ),
-            _("pass the server's CA with --ca-bundle FILE"),
+            _(
+                "pass the IMAP server's CA with --ca-bundle FILE (inbox reply: --imap-ca-bundle FILE), "
+                "or set imap.ca_bundle"
+            ),
         ) from None
     except (OSError, imaplib.IMAP4.error) as exc:
         raise TransferError(
