@@ -396,3 +396,28 @@ def test_failed_and_uncertain_submissions_say_what_to_do_and_end_a_watch(
     assert f"superseded by {regs[0]['id']}" in r.stdout  # the failed one
     r = cli("eta", "--since-submit", "--class", "critical", "--json")
     assert r.json()["data"]["results"][0]["start"] == regs[0]["submitted_at"]
+
+
+def test_two_submissions_in_one_second_are_ordered_by_when_they_were_queued(
+    cli: Any, proc: Any, mail: MailSystem, tmp_path: Path, monkeypatch: Any
+) -> None:
+    # Outbox ids are the second plus a random suffix: the later of two in one second may sort first.
+    from supportctl.mail import outbox
+
+    ids = iter(["20261130-120000-ffffffff", "20261130-120000-00000000"])
+    monkeypatch.setattr(outbox, "_new_id", lambda now: next(ids))
+    r = proc("fill", "--data", str(_data(tmp_path)), "--out", "form.pdf", "--no-input")
+    assert r.exit_code == 0, r.stderr
+    mail.srv.mode = "data554"
+    assert cli("submit", "form.pdf").exit_code == ExitCode.MAIL_REFUSED
+    mail.srv.mode = "ok"
+    r = cli("submit", "form.pdf", "--again")
+    assert r.exit_code == 0, r.stderr
+    _r, regs = _status(cli)
+    assert [(x["id"], x["state"]) for x in regs] == [
+        ("20261130-120000-00000000", "sent"),
+        ("20261130-120000-ffffffff", "failed"),
+    ]
+    assert "superseded by 20261130-120000-00000000" in cli("status").stdout  # the failed one, by the later
+    r = cli("eta", "--since-submit", "--class", "critical", "--json")
+    assert r.json()["data"]["results"][0]["start"] == regs[0]["submitted_at"]

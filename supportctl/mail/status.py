@@ -328,12 +328,12 @@ def _supersede(regs: list[Registration]) -> list[Registration]:
     from dataclasses import replace
 
     result = []
-    for r in regs:  # newest first
+    for k, r in enumerate(regs):  # newest first (by when queued: two ids of one second do not sort by time)
         newer = None
         if r.rejected is not None or r.state in ("failed", "superseded"):
             key = r.membership_id or ",".join(r.to)
-            later = [n.id for n in regs if n.id > r.id]
-            same = [n.id for n in regs if n.id > r.id and (n.membership_id or ",".join(n.to)) == key]
+            later = [n.id for n in regs[:k]]
+            same = [n.id for n in regs[:k] if (n.membership_id or ",".join(n.to)) == key]
             # The outbox marks a pending copy `superseded` when `submit --again` replaces it.
             candidates = same or (later if r.state == "superseded" else [])
             newer = candidates[-1] if candidates else None
@@ -499,6 +499,10 @@ def watch(
         on_update(snap)
 
 
+def _ts(at: datetime | None) -> float:
+    return at.timestamp() if at is not None else 0.0
+
+
 def submitted_at(ref: str | None = None) -> datetime:
     """When the server accepted submission `ref` (an outbox id or prefix; None: the newest accepted one),
     from the outbox or, for one purged since, from what `status` remembered. For `eta --since-submit`."""
@@ -515,7 +519,9 @@ def submitted_at(ref: str | None = None) -> datetime:
         if is_submission(e):
             known[e.id] = (e.state, accepted_time(e))
     if ref is None:
-        accepted = sorted((i for i, (_s, at) in known.items() if at is not None), reverse=True)
+        # The newest by when the server accepted it (ids of one second do not sort by time).
+        accepted = [i for i, (_s, at) in known.items() if at is not None]
+        accepted.sort(key=lambda i: (_ts(known[i][1]), i), reverse=True)
         if not accepted:
             raise SupportctlError(
                 _("no submission has been accepted by a mail server yet"),
