@@ -84,3 +84,16 @@ def cli() -> Any:
 @pytest.fixture
 def proc() -> Any:
     return run_proc
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Any]:
+    """A real Dovecot on 127.0.0.1 (IMAPS, its own CA) with an empty Maildir; skipped where it cannot run."""
+    from tests import dovecotserver as ds
+
+    try:
+        srv = ds.start()
+    except ds.Unavailable as exc:
+        pytest.skip(str(exc))
+    yield srv
+    srv.stop()

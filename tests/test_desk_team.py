@@ -48,13 +48,6 @@ def _server(condstore: bool = True) -> ds.Dovecot:
 
 
 @pytest.fixture
-def dovecot() -> Iterator[ds.Dovecot]:
-    srv = _server()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
 def plain_dovecot() -> Iterator[ds.Dovecot]:
     srv = _server(condstore=False)
     yield srv

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,16 +13,6 @@ from tests import realmail as rm
 from tests.test_inbox_realmail import NOW
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def dovecot() -> Iterator[ds.Dovecot]:
-    try:
-        srv = ds.start()
-    except ds.Unavailable as exc:
-        pytest.skip(str(exc))
-    yield srv
-    srv.stop()
 
 
 def test_bodystructure_sections_follow_rfc3501() -> None:

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,16 +82,6 @@ def test_claim_and_release_take_the_imap_ca_bundle_like_inbox(cli: Any, sub: str
 
 
 # ---------------------------------------------------------------- IMAP and a Maildir of the same mailbox
-
-
-@pytest.fixture
-def dovecot() -> Iterator[ds.Dovecot]:
-    try:
-        srv = ds.start()
-    except ds.Unavailable as exc:
-        pytest.skip(str(exc))
-    yield srv
-    srv.stop()
 
 
 @pytest.mark.slow
