@@ -178,7 +178,7 @@ def test_member_name_is_an_imap_atom(monkeypatch: Any) -> None:
     assert shared.member_name("ben") == "ben"
 
 
-def test_idle_wakes_on_delivery_and_watch_reports_the_new_registration(
+def test_idle_wakes_on_delivery_and_on_a_claim_and_watch_reports_both(
     dovecot: ds.Dovecot, tmp_path: Path, monkeypatch: Any
 ) -> None:
     import threading
@@ -203,6 +203,18 @@ def test_idle_wakes_on_delivery_and_watch_reports_the_new_registration(
         waited = time.monotonic() - started
         assert [(c.before, c.item.status) for c in changes] == [(None, "due-soon")]
         assert waited < 10, waited  # woken by the server, not by the 20 s interval
+        # Another desk member claims it: the flag change wakes the watch too, and the change says who.
+        ben = _desk(dovecot)
+        timer = threading.Timer(1.0, lambda: ben.claim(MSGID, "ben"))
+        timer.start()
+        started = time.monotonic()
+        _third, changes = next(events)
+        waited = time.monotonic() - started
+        ben.conn.logout()
+        assert [(c.before, c.claimed_before, c.item.status, c.item.claimed_by) for c in changes] == [
+            ("due-soon", (), "due-soon", ("ben",))
+        ]
+        assert waited < 10, waited
     finally:
         src.close()
 

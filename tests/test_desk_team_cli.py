@@ -171,20 +171,33 @@ def test_watch_sees_new_mail_and_exits_10_the_moment_one_is_overdue(tmp_path: Pa
         err = watcher.stderr.read() if watcher.stderr else ""
         records = [json.loads(line) for line in out.splitlines()]
         assert all(r["type"] == "change" for r in records), (records, err)
-        assert [(r["type"], r["before"], r["status"]) for r in records] == [
-            ("change", None, "due-soon"),
-            ("change", "due-soon", "overdue"),
+        assert [(r["type"], r["before"], r["claimed_before"], r["status"]) for r in records] == [
+            ("change", None, None, "due-soon"),
+            ("change", "due-soon", [], "overdue"),
         ], err
         assert code == ExitCode.OVERDUE and "1 registration(s) overdue" in err
-        # Ctrl-C stops a watch with 130.
+        # In text, a line per change, tab-separated: id, old -> new status, subject, who claimed it. Another
+        # member's claim wakes the watch (IDLE reports the flag) and is a line of its own. Ctrl-C is 130.
+        rid = records[0]["id"]
         idle = subprocess.Popen(
-            [sys.executable, "-m", "supportctl", "inbox", srv.url, "--watch"],
+            [sys.executable, "-m", "supportctl", "inbox", srv.url, "--watch", "--interval", "30"],
             env=env,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         time.sleep(3)
+        ben = _member("ben", tmp_path, srv)
+        assert _run(ben, "inbox", srv.url).returncode == 0  # ben's own look first: ids are those `inbox` showed
+        claimed = _run(ben, "inbox", "claim", rid)
+        assert claimed.returncode == 0, claimed.stderr
+        time.sleep(3)  # far less than the 30 s interval: only the server's news can wake it in time
         idle.send_signal(signal.SIGINT)
         assert idle.wait(20) == ExitCode.INTERRUPTED
+        lines = (idle.stdout.read() if idle.stdout else "").splitlines()
+        assert [line.split("\t") for line in lines] == [
+            [rid, "new -> overdue", records[0]["subject"], ""],
+            [rid, "overdue -> overdue", records[0]["subject"], "ben"],
+        ]
     finally:
         srv.stop()

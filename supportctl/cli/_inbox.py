@@ -215,12 +215,14 @@ def _watch(
         for result, changes in events:
             for change in changes:
                 item, now = change.item, datetime.now(timezone.utc)
+                claimed_before = list(change.claimed_before) if change.claimed_before is not None else None
                 if as_json:
-                    record = {"type": "change", "before": change.before, **item.to_dict(now)}
-                    sys.stdout.write(out.ndjson(record) + "\n")
-                else:
+                    record = {"type": "change", "before": change.before, "claimed_before": claimed_before}
+                    sys.stdout.write(out.ndjson({**record, **item.to_dict(now)}) + "\n")
+                else:  # who claimed it is the last column, as in `inbox` in a pipe
                     was = _status_label(change.before) if change.before else _("new")
-                    out.write_out(f"{item.facts.id}\t{was} -> {_status_label(item.status)}\t{item.facts.subject}")
+                    moved = f"{was} -> {_status_label(item.status)}"
+                    out.write_out(f"{item.facts.id}\t{moved}\t{item.facts.subject}\t{', '.join(item.claimed_by)}")
             sys.stdout.flush()
             overdue = [i for i in result.items if i.status == "overdue"]
             if fail and overdue:

@@ -442,6 +442,14 @@ class _Bytes:
         return self.data
 
 
+def _news(line: bytes) -> bool:
+    """An untagged response that may change what triage shows: new mail, or flags another session set (a desk
+    member's claim, a reply recorded)."""
+    if line.startswith(b"* FLAGS "):
+        return True  # a keyword new to the folder (the first claim of a member): Dovecot may send its FETCH later
+    return line.startswith(b"*") and any(word in line for word in (b" EXISTS", b" RECENT", b" FETCH "))
+
+
 _SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
 _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
 _MODSEQ_RE = re.compile(rb"MODSEQ \((\d+)\)")
@@ -1005,7 +1013,7 @@ class ImapSource(Source):
             while not (line := conn.readline()).startswith(b"+"):  # news since the last command may come first
                 if not line or line.startswith(tag):
                     raise TransferError(_("the IMAP server refused IDLE"))
-                changed = changed or b"EXISTS" in line or b"RECENT" in line
+                changed = changed or _news(line)
             deadline = time.monotonic() + max(0.0, timeout)
             while not changed and (left := deadline - time.monotonic()) > 0:
                 if not conn.sock.pending():
@@ -1015,12 +1023,12 @@ class ImapSource(Source):
                 line = conn.readline()
                 if not line:
                     raise TransferError(_("the IMAP server {host} closed the connection").format(host=self.target.host))
-                changed = line.startswith(b"*") and (b"EXISTS" in line or b"RECENT" in line)
+                changed = _news(line)
             conn.send(b"DONE\r\n")
             while not (line := conn.readline()).startswith(tag):
                 if not line:
                     raise TransferError(_("the IMAP server {host} closed the connection").format(host=self.target.host))
-                changed = changed or b"EXISTS" in line
+                changed = changed or _news(line)
             return changed
         except (OSError, imaplib.IMAP4.error) as exc:
             raise TransferError(

@@ -21,15 +21,20 @@ from supportctl.desk.triage import Item, Triage
 class Change:
     item: Item
     before: str | None  # the status at the last look, None for a registration seen for the first time
+    claimed_before: tuple[str, ...] | None = None  # who had claimed it at the last look (None: first seen)
 
 
-def changes(previous: dict[str, str], result: Triage) -> list[Change]:
-    """Registrations that are new or whose status moved since `previous` (id -> status)."""
+Seen = dict[str, tuple[str, tuple[str, ...]]]  # id -> (status, claimed by)
+
+
+def changes(previous: Seen, result: Triage) -> list[Change]:
+    """Registrations that are new, whose status moved, or that a desk member claimed or released since
+    `previous`."""
     out = []
     for item in result.items:
-        before = previous.get(item.facts.id)
-        if before != item.status:
-            out.append(Change(item, before))
+        was = previous.get(item.facts.id)
+        if was != (item.status, item.claimed_by):
+            out.append(Change(item, *(was or (None, None))))
     return out
 
 
@@ -51,12 +56,12 @@ def watch(
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> Iterator[tuple[Triage, list[Change]]]:
     """Triage, report the changes, wait for mail or time; for ever (the caller stops it)."""
-    seen: dict[str, str] = {}
+    seen: Seen = {}
     while True:
         now = clock()
         result = run(source, now)
         found = changes(seen, result)
-        seen = {i.facts.id: i.status for i in result.items}
+        seen = {i.facts.id: (i.status, i.claimed_by) for i in result.items}
         yield result, found
         wait = next_wake(result, clock(), interval)
         waiter: Any = getattr(source, "wait", None)  # IMAP: IDLE on the open connection
