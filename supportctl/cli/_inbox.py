@@ -475,7 +475,7 @@ def inbox_show(
     if item.claimed_by:
         lines.append((_("Claimed by"), ", ".join(item.claimed_by)))
     if item.done:
-        from supportctl.desk.reply import answered_words
+        from supportctl.desk.shared import answered_words
 
         lines.append((_("History"), answered_words(item.done)))
     width = max(len(k) for k, _v in lines)

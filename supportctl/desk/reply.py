@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from supportctl.desk import triage as inbox
-from supportctl.desk.shared import HEADER_CONTRACT, HEADER_OUTCOME, HEADER_REGISTRATION, DeskState, when
+from supportctl.desk.shared import HEADER_CONTRACT, HEADER_OUTCOME, HEADER_REGISTRATION, DeskState, answered_words
 from supportctl.errors import ExitCode, InvalidInputError, UsageError
 from supportctl.form.validation import finding_line
 from supportctl.i18n import _, gettext_in
@@ -183,19 +183,6 @@ def already_answered(facts: inbox.Facts) -> dict[str, Any] | None:
 
 class DuplicateReply(UsageError, code="duplicate"):
     """The message was answered before (`--again` answers once more)."""
-
-
-def answered_words(mark: dict[str, Any]) -> str:
-    """What was sent, and when, in words (as the refusal over IMAP says it): for people, never the codes."""
-    at = mark.get("at")
-    if mark.get("action") == "reject":
-        return _("a rejection was sent at {at}").format(at=when(at)) if at else _("a rejection was sent")
-    if mark.get("action") == "contract":
-        contract = mark.get("contract") or "?"
-        if at:
-            return _("contract {contract} was sent at {at}").format(contract=contract, at=when(at))
-        return _("contract {contract} was sent").format(contract=contract)
-    return _("it is marked answered on the server")  # answered from a mail program
 
 
 def refuse_if_answered(facts: inbox.Facts, again: bool) -> None:

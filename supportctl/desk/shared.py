@@ -86,6 +86,20 @@ def when(iso: object) -> str:
     return format_iso(iso, None, "?")
 
 
+def answered_words(mark: dict[str, Any]) -> str:
+    """What was sent (`action`: contract or reject, `contract`) and when (`at`), in words: for people, never the
+    codes. Both the local record of a reply and the Sent folder's copy are read this way."""
+    at = mark.get("at")
+    if mark.get("action") == "reject":
+        return _("a rejection was sent at {at}").format(at=when(at)) if at else _("a rejection was sent")
+    if mark.get("action") == "contract":
+        contract = mark.get("contract") or "?"
+        if at:
+            return _("contract {contract} was sent at {at}").format(contract=contract, at=when(at))
+        return _("contract {contract} was sent").format(contract=contract)
+    return _("it is marked answered on the server")  # answered from a mail program
+
+
 class AlreadyAnswered(UsageError):
     """Another desk member answered (or is answering) this registration: exit 2, `--again` overrides."""
 
@@ -209,11 +223,11 @@ class ImapDesk:
     def refusal(self, message_id: str, mark: Mark) -> AlreadyAnswered:
         sent = self.sent_replies().by_reply_to.get(message_id)
         if sent and sent.get("contract"):
-            what = _("contract {contract} was sent at {at}").format(contract=sent["contract"], at=when(sent.get("at")))
+            what = answered_words({"action": "contract", "contract": sent["contract"], "at": sent.get("at")})
         elif sent and sent.get("outcome") == "reject":
-            what = _("a rejection was sent at {at}").format(at=when(sent.get("at")))
+            what = answered_words({"action": "reject", "at": sent.get("at")})
         elif mark.answered or mark.outcome:
-            what = _("it is marked answered on the server")
+            what = answered_words({})
         else:
             who = ", ".join(mark.claimed_by) or _("another desk member")
             what = _("{who} is replying to it right now").format(who=who)

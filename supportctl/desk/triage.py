@@ -29,7 +29,7 @@ from supportctl.desk.headers import message_key as message_key
 from supportctl.desk.headers import names as _names
 from supportctl.desk.headers import parse_head as _parse_head
 from supportctl.desk.headers import received_time as _received_time
-from supportctl.desk.sources import Envelope, Source, TooLarge
+from supportctl.desk.sources import Envelope, Source, TooLarge, uid_of
 from supportctl.errors import InvalidInputError, SupportctlError
 from supportctl.fsutil import atomic_write, flock
 from supportctl.i18n import N_, _
@@ -1069,8 +1069,6 @@ def _arrival_order(f: Facts) -> tuple[float, float, tuple[int, int, str]]:
         received = datetime.fromisoformat(f.received).timestamp() if f.received else float("inf")
     except ValueError:
         received = float("inf")
-    from supportctl.desk.sources import uid_of
-
     uid = uid_of(f.key)
     place = (0, uid, "") if uid is not None else (1, 0, f.key)
     return received, f.mtime if f.mtime is not None else float("inf"), place
@@ -1133,9 +1131,8 @@ def _assess_one(
         return Item(f, "unchecked", form=form)
     if not form.ok:
         from supportctl.form.validation import finding_line  # only when a list is computed, never on a plain look
-        from supportctl.i18n import current_language
 
-        return Item(f, "invalid", tuple(finding_line(x) for x in form.findings_in(current_language())), form=form)
+        return Item(f, "invalid", tuple(finding_line(x) for x in form.findings_in(_language())), form=form)
     cls = form.activation_class
     if cls not in engine.classes:
         return Item(f, "invalid", (_("the form names no known activation class"),), form=form)
