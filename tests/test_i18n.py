@@ -206,6 +206,9 @@ def test_completion_options_are_translated_and_still_work(proc, isolated: Path) 
         (["eta", "--at"], ExitCode.USAGE, "Die Option '--at' braucht einen Wert."),
         (["config", "path", "surplus"], ExitCode.USAGE, "Unerwartete zusätzliche Argumente (surplus)."),
         (["etta"], ExitCode.USAGE, "Unbekannter Befehl 'etta'. Meinten Sie 'eta'?"),
+        # A group's subcommands not named on the line are not built (start-up); "did you mean" still knows them.
+        (["outbox", "lst"], ExitCode.USAGE, "Unbekannter Befehl 'lst'. Meinten Sie 'list'?"),
+        (["config", "shw", "--json"], ExitCode.USAGE, "Unbekannter Befehl 'shw'. Meinten Sie 'show'?"),
         (["--lang", "fr", "eta"], ExitCode.USAGE, "Ungültiger Wert für --lang: verwenden Sie de oder en"),
     ],
 )

@@ -76,7 +76,8 @@ class Group(TyperGroup):
         try:  # Click's lookup, without Typer's suggestion, which is English only
             return click.Group.resolve_command(self, ctx, args)
         except click.UsageError as e:
-            matches = get_close_matches(args[0], list(self.commands)) if args else []
+            known = [*self.commands, *LEFT_OUT.get(self.name or "", ())]
+            matches = get_close_matches(args[0], known) if args else []
             if matches:
                 names = ", ".join(repr(m) for m in matches)
                 hint = ngettext("Did you mean {possibility}?", "(Did you mean one of: {possibilities}?)", len(matches))
@@ -321,8 +322,8 @@ def only_for(args: list[str]) -> typer.Typer:
 
     Only the module of that command is imported, and only its Click command is built: Typer turns every
     registered command into a Click command on each start, so this keeps start-up flat as commands are
-    added. Help, completion and unknown names get the whole app, so listings and "did you mean" stay
-    complete.
+    added; of a group (`inbox`, `outbox`, `config`), only the subcommands named on the line. Help,
+    completion and unknown names get the whole app, so listings and "did you mean" stay complete.
     """
     import copy
     import os
@@ -346,10 +347,33 @@ def only_for(args: list[str]) -> typer.Typer:
         return _listing()
     load(*VERB_MODULES[name])
     commands = [c for c in app.registered_commands if command_name(c) == name]
-    groups = [g for g in app.registered_groups if g.name == name]
+    groups = [_only_named(g, args[i + 1 :]) for g in app.registered_groups if g.name == name]
     slim = copy.copy(app)  # without Typer's --install/--show-completion: they come before a command (`_listing`)
     slim.registered_commands, slim.registered_groups, slim._add_completion = commands, groups, False
     return slim
+
+
+def _only_named(group: Any, rest: list[str]) -> Any:
+    """A command group with just the subcommands named in `rest` (`inbox imaps://…` builds none of inbox's).
+
+    Its help (or no arguments: Click may show it) lists them all, so then the group stays whole.
+    """
+    import copy
+
+    sub = group.typer_instance
+    if not rest or "-h" in rest or "--help" in rest or sub is None:
+        return group
+    named = [c for c in sub.registered_commands if command_name(c) in rest]
+    if len(named) == len(sub.registered_commands):
+        return group
+    LEFT_OUT[group.name] = [command_name(c) for c in sub.registered_commands if c not in named]
+    group = copy.copy(group)
+    group.typer_instance = copy.copy(sub)
+    group.typer_instance.registered_commands = named
+    return group
+
+
+LEFT_OUT: dict[str, list[str]] = {}  # group -> subcommands `only_for` left out: "did you mean" still knows them
 
 
 def _listing() -> typer.Typer:
