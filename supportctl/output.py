@@ -88,11 +88,11 @@ def use_color(stream: IO[str] | None = None) -> bool:
 def envelope(command: str, data: Any, errors: Sequence[dict[str, Any]] = (), ok: bool = True) -> str:
     body = {"version": ENVELOPE_VERSION, "command": command, "ok": ok, "data": data, "errors": list(errors)}
     # json escapes C0 controls but leaves DEL, C1 and bidi controls raw: escaped here, still valid JSON.
-    return sanitize(json.dumps(body, ensure_ascii=False, default=_json_default))
+    return sanitize(_ENCODER.encode(body))
 
 
 def ndjson(record: dict[str, Any]) -> str:
-    return sanitize(json.dumps(record, ensure_ascii=False, default=_json_default))
+    return sanitize(_ENCODER.encode(record))
 
 
 def _json_default(value: Any) -> Any:
@@ -101,6 +101,10 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "to_dict"):
         return value.to_dict()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+# One encoder for every record: `json.dumps` with options builds one per call, and a large list has many.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_json_default)
 
 
 def write_out(text: str) -> None:

@@ -89,6 +89,7 @@ def test_incremental_reruns_equal_a_fresh_triage(steps: list[tuple[str, int]]) -
                 kept = triage.triage(src, PKG, ENGINE, now, limits=LIMITS, validator=StandInValidator())
                 fresh = triage.triage(src, PKG, ENGINE, now, limits=LIMITS, persist=False, validator=StandInValidator())
                 assert _records(kept, now) == _records(fresh, now)
+                assert kept.items == fresh.items  # rebuilt from the stored rows (`inbox` text, `show`, `reply`)
                 kept.close()
                 fresh.close()
         finally:
@@ -167,3 +168,27 @@ def test_a_state_directory_that_cannot_be_used_still_lists_the_mailbox(cli: Any,
     r = cli("inbox", str(tmp_path / "M"), "--json", "--now", NOW.isoformat())
     assert r.exit_code == 0 and len(r.stdout.splitlines()) == 1, r.stderr
     assert "cannot be written" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_item_that_is_its_message_is_stored_once(tmp_path: Path, monkeypatch: Any) -> None:
+    """The work list keeps no second copy of a message's facts where the item is the message (no form, or
+    its first and only form is not split off): the message's row holds them. Rebuilt, nothing is missing."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    root = tmp_path / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (root / sub).mkdir(parents=True)
+    base = corpus()
+    for n, data in enumerate([base["chat"], base["critical"], base["zip"], base["fake-pdf"], base["standard"]]):
+        (root / "new" / f"17640{n:05d}.M{n}P1.x").write_bytes(data)
+    src = sources.MaildirSource(root, LIMITS.max_message_bytes)
+    kept = triage.triage(src, PKG, ENGINE, NOW, limits=LIMITS, validator=StandInValidator())
+    fresh = triage.triage(src, PKG, ENGINE, NOW, limits=LIMITS, persist=False, validator=StandInValidator())
+    rows = kept._store.db.execute("SELECT id, message, item FROM items").fetchall()
+    by_id = {i.facts.id: i for i in kept.items}
+    own = {by_id[i].facts.message_id for i, _m, item in rows if json.loads(item)["facts"] is None}
+    assert own == {"<chat@example.org>", "<zip@example.org>", "<fake@example.org>"}  # the forms: their own facts
+    assert kept.items == fresh.items
+    assert {i.facts.id for i in kept.items} == {i for i, _m, _item in rows}
+    assert all(i.facts.sender_address and i.facts.key for i in kept.items)
+    kept.close()
+    fresh.close()

@@ -24,7 +24,7 @@ from supportctl.desk.sources import uid_of
 from supportctl.errors import SupportctlError
 from supportctl.i18n import _
 
-SCHEMA = 2
+SCHEMA = 3  # 3: a work-list item that is its message leaves the facts to the message's row
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (source TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (source, name));
@@ -43,6 +43,10 @@ CREATE INDEX IF NOT EXISTS items_order ON items (source, due_order, rank, receiv
 CREATE INDEX IF NOT EXISTS items_sha ON items (source, sha);
 CREATE INDEX IF NOT EXISTS items_message ON items (source, message);
 """
+
+_ITEM_WITH_FACTS = (
+    "i.status, i.due, i.item, m.facts FROM items i LEFT JOIN messages m ON m.source = i.source AND m.id = i.message"
+)
 
 # Stored rows of the work list: (id, message id, sha256, due order, status rank, received, key, status,
 # due, reasons, item, record); the first seven place it, the rest is what is shown.
@@ -247,12 +251,10 @@ class Store:
     def message_ids(self) -> list[tuple[str, int | None]]:
         return list(self.db.execute("SELECT id, uid FROM messages WHERE source = ?", (self.source,)))
 
-    def item(self, source: str, reg_id: str) -> tuple[str, float | None, str] | None:
-        """(status, due, stored item) of one registration of `source`'s work list."""
-        row = self.db.execute(
-            "SELECT status, due, item FROM items WHERE source = ? AND id = ?", (source, reg_id)
-        ).fetchone()
-        return (str(row[0]), row[1], str(row[2])) if row else None
+    def item(self, source: str, reg_id: str) -> tuple[str, float | None, str, str | None] | None:
+        """(status, due, stored item, its message's facts) of one registration of `source`'s work list."""
+        row = self.db.execute(f"SELECT {_ITEM_WITH_FACTS} WHERE i.source = ? AND i.id = ?", (source, reg_id)).fetchone()
+        return (str(row[0]), row[1], str(row[2]), row[3]) if row else None
 
     def has_items(self) -> bool:
         row = self.db.execute("SELECT 1 FROM items WHERE source = ? LIMIT 1", (self.source,)).fetchone()
@@ -261,9 +263,11 @@ class Store:
     def item_rows(self, columns: str) -> Iterator[tuple[Any, ...]]:
         """The work list in due order, streamed (`columns` is one of the fixed selections of triage.py)."""
         assert columns in ("status, due, key, reasons, record, id = message", "status, due, item")
-        yield from self.db.execute(
-            f"SELECT {columns} FROM items WHERE source = ? ORDER BY due_order, rank, received, key", (self.source,)
-        )
+        if columns == "status, due, item":  # with the message's facts: an item that is its message holds none
+            select, order = f"SELECT {_ITEM_WITH_FACTS} WHERE i.source = ?", "i.due_order, i.rank, i.received, i.key"
+        else:
+            select, order = f"SELECT {columns} FROM items WHERE source = ?", "due_order, rank, received, key"
+        yield from self.db.execute(f"{select} ORDER BY {order}", (self.source,))
 
 
 def _move_aside(file: Path) -> Path:
