@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -192,3 +193,72 @@ def test_an_item_that_is_its_message_is_stored_once(tmp_path: Path, monkeypatch:
     assert all(i.facts.sender_address and i.facts.key for i in kept.items)
     kept.close()
     fresh.close()
+
+
+def test_a_store_damaged_inside_is_moved_aside_by_the_run_that_finds_it(cli: Any, tmp_path: Path) -> None:
+    """Pages SQLite cannot read behind a readable header (a disk error, a torn copy): opening succeeds and a
+    query fails. A lookup says so in one line; the next `inbox` run moves the file aside and reads afresh."""
+    from supportctl.desk import store
+    from supportctl.errors import ExitCode
+    from tests.inbox_corpus import write_maildir
+
+    base = corpus()
+    write_maildir(tmp_path / "M", {"critical": base["critical"], "chat": base["chat"]})
+    first = cli("inbox", str(tmp_path / "M"), "--json", "--now", NOW.isoformat())
+    assert first.exit_code == 0, first.stderr
+    some_id = json.loads(first.stdout.splitlines()[0])["id"]
+    data = bytearray(store.path().read_bytes())
+    page = int.from_bytes(data[16:18], "big") or 65536
+    assert len(data) >= 4 * page
+    data[page : 4 * page] = b"\xa5" * (3 * page)  # the first tables' pages; page 1 (the schema) intact
+    store.path().write_bytes(bytes(data))
+
+    show = cli("inbox", "show", some_id)
+    assert show.exit_code == ExitCode.ERROR and "Traceback" not in show.stderr, show.stderr
+    assert show.stderr.count("error: ") == 1 and "is damaged" in show.stderr, show.stderr
+    as_json = cli("inbox", "show", some_id, "--json")
+    assert json.loads(as_json.stdout)["errors"][0]["message"].endswith("is damaged"), as_json.stdout
+
+    again = cli("inbox", str(tmp_path / "M"), "--json", "--now", NOW.isoformat())
+    assert again.exit_code == 0 and again.stdout == first.stdout, again.stderr
+    assert "was damaged: moved to" in again.stderr and "Traceback" not in again.stderr
+    (aside,) = store.path().parent.glob("inbox.sqlite.damaged-*")
+    assert aside.read_bytes()[page : 2 * page] == b"\xa5" * page  # nothing deleted
+    assert cli("inbox", "show", some_id).exit_code == 0
+
+
+PROBE = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+try:  # SQLite's readers hold a read lock on these 510 bytes of the database file (its unix VFS: SHARED_FIRST)
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 510, 0x40000002)
+except OSError:
+    sys.exit(1)
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX advisory locks")
+def test_opening_the_store_again_keeps_the_locks_of_a_connection_still_open(tmp_path: Path, monkeypatch: Any) -> None:
+    """`inbox --watch` (and any run that opens the store twice) must not drop a live connection's locks: closing
+    any descriptor of the file releases all of the process's POSIX locks on it, and another process could then
+    checkpoint and delete the WAL under the open connection (sqlite.org/howtocorrupt.html, 2.2)."""
+    import subprocess
+    import sys
+
+    from supportctl.desk import store
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    first = store.Store.open("maildir:/x")
+    first.db.execute("BEGIN")
+    first.db.execute("SELECT count(*) FROM items").fetchall()  # a read under way
+
+    def locked() -> bool:
+        return subprocess.run([sys.executable, "-c", PROBE, str(store.path())], check=False).returncode == 1
+
+    assert locked()
+    second = store.Store.open("maildir:/x")
+    assert locked()  # still held by the first connection
+    first.db.execute("COMMIT")
+    second.close()
+    first.close()
+    assert not locked()

@@ -80,15 +80,19 @@ class Store:
             raise _state_error(file, exc) from None
         except sqlite3.DatabaseError:  # not a database, or a damaged one: it is a cache, start afresh
             self.db.close()
-            self.recovered = _move_aside(file)
+            self.recovered = move_aside(file)
             try:
                 self._connect(file)
             except sqlite3.DatabaseError as exc:
                 raise _state_error(file, exc) from None
 
     def _connect(self, file: Path) -> None:
-        os.close(os.open(file, os.O_RDWR | os.O_CREAT, 0o600))  # the WAL and shm files take its mode
         self.db = sqlite3.connect(file, timeout=self.TIMEOUT, isolation_level=None)
+        # Private before the WAL and shm files are made (they take its mode). Not by opening and closing the
+        # file ourselves: closing any descriptor of it drops every POSIX lock this process holds on it, those of
+        # a connection still open too (`inbox --watch`), and SQLite's locking fails (sqlite.org/howtocorrupt.html).
+        with contextlib.suppress(OSError):
+            os.chmod(file, 0o600)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self._schema()
@@ -126,9 +130,11 @@ class Store:
         try:
             self.db.execute("COMMIT" if kind is None else "ROLLBACK")
         except sqlite3.Error as exc:
+            if damaged(exc):
+                raise  # the run moves the file aside and starts afresh (triage)
             raise _state_error(self.file, exc) from None
-        if isinstance(value, sqlite3.Error):  # a write failed (no space left, …): one line, the old state kept
-            raise _state_error(self.file, value) from None
+        if isinstance(value, sqlite3.Error) and not damaged(value):  # a write failed (no space left, …): one
+            raise _state_error(self.file, value) from None  # line, the old state kept
 
     def _where(self, select: str, column: str, values: Iterable[str], own: bool = True) -> Iterator[tuple[Any, ...]]:
         """`select` restricted to rows whose `column` is one of `values` (and of this source when `own`): a few
@@ -270,7 +276,22 @@ class Store:
         yield from self.db.execute(f"{select} ORDER BY {order}", (self.source,))
 
 
-def _move_aside(file: Path) -> Path:
+def damaged(exc: BaseException) -> bool:
+    """Whether SQLite found the file damaged or not a database (locked, read-only or full are other errors)."""
+    return type(exc) is sqlite3.DatabaseError
+
+
+def state_error(file: Path | None, exc: BaseException) -> SupportctlError:
+    """What a run says when the store failed under it: one line, never SQLite's traceback."""
+    if damaged(exc):
+        return SupportctlError(
+            _("the desk's state {path} is damaged").format(path=file),
+            _("run `supportctl inbox SOURCE` again: it moves the damaged file aside and reads the mailbox afresh"),
+        )
+    return _state_error(file, exc)
+
+
+def move_aside(file: Path) -> Path:
     """A damaged store moved beside itself (with its WAL), so nothing is deleted; the run starts afresh."""
     import time
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -321,8 +322,11 @@ class Triage:
     @property
     def items(self) -> tuple[Item, ...]:
         if self._items is None:
-            rows = self._store.item_rows("status, due, item")
-            self._items = tuple(Item.from_stored(item, self._status(st, due), facts) for st, due, item, facts in rows)
+            with _reading(self._store):
+                rows = self._store.item_rows("status, due, item")
+                self._items = tuple(
+                    Item.from_stored(item, self._status(st, due), facts) for st, due, item, facts in rows
+                )
         return self._items
 
     def _status(self, status: str, due: float | None) -> str:
@@ -336,11 +340,25 @@ class Triage:
                 first = i.facts.index is None or i.facts.index == 1
                 yield Record(i.status, i.facts.key, i.reasons, _line(_record(i), i.status, due, now), first)
             return
-        rows = self._store.item_rows("status, due, key, reasons, record, id = message")
-        for status, due, key, reasons, record, first in rows:
-            status = self._status(status, due)
-            why = tuple(json.loads(reasons)) if status == "skipped" else ()  # only the summary's skip lines use them
-            yield Record(status, key, why, _line(record, status, due, now), bool(first))
+        with _reading(self._store):
+            rows = self._store.item_rows("status, due, key, reasons, record, id = message")
+            for status, due, key, reasons, record, first in rows:
+                status = self._status(status, due)
+                why = tuple(json.loads(reasons)) if status == "skipped" else ()  # only the summary's skip lines
+                yield Record(status, key, why, _line(record, status, due, now), bool(first))
+
+
+@contextmanager
+def _reading(store: Any) -> Iterator[None]:
+    """Reading the store: SQLite's errors (a damaged page, a lock) become one line, never a traceback."""
+    import sqlite3
+
+    from supportctl.desk.store import state_error
+
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise state_error(getattr(store, "file", None), exc) from None
 
 
 # ---------------------------------------------------------------- state
@@ -807,7 +825,24 @@ def triage(
     # (the default) walks the growing lists over and over; every 50,000 collects the rare cycle all the same.
     gc.set_threshold(50_000, *before[1:])
     try:
-        return _triage(source, pkg, engine, now, limits, validator, validate, persist, workers)
+        try:
+            return _triage(source, pkg, engine, now, limits, validator, validate, persist, workers)
+        except _Damaged as exc:
+            # Damaged in a place opening it did not touch: moved aside as at opening, and the run starts afresh
+            # (over IMAP from the first message: the watermark was the damaged store's).
+            from supportctl.desk.store import move_aside
+
+            aside = move_aside(exc.file)
+            if getattr(source, "watermark", None) is not None:
+                source.watermark = None  # type: ignore[attr-defined]
+            try:
+                result = _triage(source, pkg, engine, now, limits, validator, validate, persist, workers)
+            except _Damaged as again:  # the fresh file too: the directory's disk, not a bad copy
+                from supportctl.desk.store import state_error
+
+                raise state_error(again.file, again.error) from None
+            result._store.recovered = aside
+            return result
     finally:
         gc.set_threshold(*before)
 
@@ -823,10 +858,9 @@ def _triage(
     persist: bool,
     workers: int | None,
 ) -> Triage:
-    import os
+    import sqlite3
 
-    from supportctl.desk.sources import Watermark
-    from supportctl.desk.store import Store
+    from supportctl.desk.store import Store, damaged, state_error
 
     limits = limits or Limits()
     try:
@@ -836,6 +870,38 @@ def _triage(
             raise
         store = Store.open(source.key, False)
         store.unsaved = exc.message if isinstance(exc, SupportctlError) else (exc.strerror or str(exc))
+    try:
+        return _run(store, source, pkg, engine, now, limits, validator, validate, workers)
+    except sqlite3.DatabaseError as exc:  # SQLite found a page it cannot read (or locked, full: not damage)
+        store.close()
+        if damaged(exc) and store.file is not None:
+            raise _Damaged(store.file, exc) from None
+        raise state_error(store.file, exc) from None
+
+
+class _Damaged(Exception):
+    """The store turned out damaged while a run used it (its connection closed)."""
+
+    def __init__(self, file: Path, error: Exception) -> None:
+        self.file, self.error = file, error
+
+
+def _run(
+    store: Any,
+    source: Source,
+    pkg: Package,
+    engine: Any,
+    now: datetime,
+    limits: Limits,
+    validator: Validator | None,
+    validate: bool,
+    workers: int | None,
+) -> Triage:
+    """Read what is new in `source` and bring the store's messages and work list up to date."""
+    import os
+
+    from supportctl.desk.sources import Watermark
+
     meta = store.meta()
     limit_list = [limits.max_message_bytes, limits.max_parts, limits.max_depth]
     wm = meta.get("imap")
@@ -1186,7 +1252,8 @@ def stored_item(found: Found, engine: Any, now: datetime) -> Item | None:
     if store is None:
         return None
     try:
-        row = store.item(found.source, found.facts.id)
+        with _reading(store):
+            row = store.item(found.source, found.facts.id)
     finally:
         store.close()
     if row is None:
@@ -1225,26 +1292,28 @@ def find(ref: str, pkg: Package, limits: Limits, validator: Validator | None = N
         matches: dict[str, tuple[Facts, Forms, str]] = {}
         store = Store.existing()
         try:
-            cache = FormCache(store)
-            for source, rec in store.matching(re.sub(r"\.\d+$", "", ref)) if store else ():
-                try:
-                    msg_facts = Facts.from_dict(rec)
-                except TypeError:
-                    continue
-                for reg in registrations(msg_facts, pkg, cache):
-                    if reg.id == ref or reg.id.startswith(ref):
-                        matches.setdefault(reg.id, (reg, cache, source))
-            if ref in matches:
-                matches = {ref: matches[ref]}
-            if len(matches) > 1:
-                raise UsageError(
-                    _("the id {ref} is ambiguous: it starts {ids}").format(ref=ref, ids=", ".join(sorted(matches))),
-                    _("give more characters of the id"),
-                )
-            if matches:
-                reg, forms, source = next(iter(matches.values()))
-                cached = forms.get(form_key(pkg, reg.sha256)) if reg.sha256 else None
-                return Found(reg, CheckedForm.from_report(cached) if cached else None, source)
+            with _reading(store):
+                cache = FormCache(store)
+                rows = list(store.matching(re.sub(r"\.\d+$", "", ref))) if store else []
+                for source, rec in rows:
+                    try:
+                        msg_facts = Facts.from_dict(rec)
+                    except TypeError:
+                        continue
+                    for reg in registrations(msg_facts, pkg, cache):
+                        if reg.id == ref or reg.id.startswith(ref):
+                            matches.setdefault(reg.id, (reg, cache, source))
+                if ref in matches:
+                    matches = {ref: matches[ref]}
+                if len(matches) > 1:
+                    raise UsageError(
+                        _("the id {ref} is ambiguous: it starts {ids}").format(ref=ref, ids=", ".join(sorted(matches))),
+                        _("give more characters of the id"),
+                    )
+                if matches:
+                    reg, forms, source = next(iter(matches.values()))
+                    cached = forms.get(form_key(pkg, reg.sha256)) if reg.sha256 else None
+                    return Found(reg, CheckedForm.from_report(cached) if cached else None, source)
         finally:
             if store:
                 store.close()

@@ -57,8 +57,11 @@ def watch(
 ) -> Iterator[tuple[Triage, list[Change]]]:
     """Triage, report the changes, wait for mail or time; for ever (the caller stops it)."""
     seen: Seen = {}
+    result: Triage | None = None
     while True:
         now = clock()
+        if result is not None:
+            result.close()  # done with (its items are read): one connection to the store at a time
         result = run(source, now)
         found = changes(seen, result)
         seen = {i.facts.id: (i.status, i.claimed_by) for i in result.items}
