@@ -136,7 +136,10 @@ def test_report_from_the_command_line(dovecot: ds.Dovecot, smtp: smtpserver.Serv
     anna = _member("anna", tmp_path, dovecot, smtp)
     (rid,) = _records(anna, dovecot.url)
     assert _run(anna, "inbox", "reply", rid, "--contract", "4711-0815").returncode == 0
-    r = _run(_member("lead", tmp_path, dovecot), "inbox", "report", dovecot.url, "--json")
+    lead = {k: v for k, v in _member("lead", tmp_path, dovecot).items() if k != "SUPPORTCTL_IMAP_CA_BUNDLE"}
+    unverified = _run(lead, "inbox", "report", dovecot.url, "--json")
+    assert unverified.returncode == ExitCode.TRANSFER and "--ca-bundle FILE" in unverified.stderr
+    r = _run(lead, "inbox", "report", dovecot.url, "--ca-bundle", dovecot.ca, "--json")  # as that error says
     assert r.returncode == 0, r.stderr
     crit = json.loads(r.stdout)["data"]["classes"]["critical"]
     # Received 10:00 on 25 Nov 2026, answered today: long after its one business hour.

@@ -209,6 +209,7 @@ def test_completion_options_are_translated_and_still_work(proc, isolated: Path) 
         # A group's subcommands not named on the line are not built (start-up); "did you mean" still knows them.
         (["outbox", "lst"], ExitCode.USAGE, "Unbekannter Befehl 'lst'. Meinten Sie 'list'?"),
         (["config", "shw", "--json"], ExitCode.USAGE, "Unbekannter Befehl 'shw'. Meinten Sie 'show'?"),
+        (["inbox", "shw", "3a6789"], ExitCode.USAGE, "Unbekannter Befehl 'shw'. Meinten Sie 'show'?"),
         (["--lang", "fr", "eta"], ExitCode.USAGE, "Ungültiger Wert für --lang: verwenden Sie de oder en"),
     ],
 )

@@ -75,6 +75,36 @@ def test_subcommand_usage_lines_can_be_typed_as_shown(cli: Any, sub: str, args: 
     assert f"supportctl inbox {sub} --help" in r.stderr and "[SOURCE] " + sub not in r.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "typed", "meant"),
+    [
+        (["shw", "3a6789"], "shw", "show"),
+        (["rply", "3a6789", "--reject"], "rply", "reply"),
+        (["rply"], "rply", "reply"),
+    ],
+)
+def test_a_mistyped_subcommand_is_named_not_taken_for_a_mailbox(
+    cli: Any, args: list[str], typed: str, meant: str
+) -> None:
+    """`inbox shw ID` said "No such command 'ID'" (shw was taken for SOURCE); `inbox rply` "no such mailbox"."""
+    r = cli("inbox", *args)
+    assert r.exit_code == ExitCode.USAGE, r.stderr
+    assert r.stderr.splitlines()[0] == f"error: No such command '{typed}'. Did you mean '{meant}'?", r.stderr
+
+
+def test_inbox_alone_reads_the_configured_mailbox_else_asks_for_one(cli: Any, tmp_path: Path) -> None:
+    r = cli("inbox")  # was the whole help page, exit 2: the configured mailbox was never read
+    assert r.exit_code == ExitCode.USAGE and r.stderr.count("error: ") == 1 and "Examples:" not in r.stderr
+    assert "give a SOURCE" in r.stderr and "inbox.mailbox" in r.stderr
+    (tmp_path / "M" / "new").mkdir(parents=True)
+    (tmp_path / "M" / "new" / "1764061200.M1P1.x").write_bytes(
+        rm.thunderbird([("f.pdf", rm.form())], "<a@example.org>")
+    )
+    r = cli("inbox", "--json", env={"SUPPORTCTL_INBOX_MAILBOX": str(tmp_path / "M")})
+    listed = cli("inbox", env={"SUPPORTCTL_INBOX_MAILBOX": str(tmp_path / "M")})
+    assert listed.exit_code == 0 and json.loads(r.stdout)["id"] in listed.stdout, listed.stderr
+
+
 @pytest.mark.parametrize("sub", ["claim", "release"])
 def test_claim_and_release_take_the_imap_ca_bundle_like_inbox(cli: Any, sub: str) -> None:
     r = cli("inbox", sub, "--help")

@@ -12,7 +12,7 @@ import typer
 import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
-from supportctl.cli._base import HELP_MARKUP, Group, app
+from supportctl.cli._base import HELP_MARKUP, LEFT_OUT, Group, app
 from supportctl.cli.common import JsonOpt, PackageOpt, ServerCaOpt, begin, load_config, load_package
 from supportctl.errors import ExitCode
 from supportctl.i18n import N_, _, word
@@ -35,6 +35,8 @@ class _InboxGroup(Group):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if args and args[0] in self.commands:
             args = ["--", "", *args]  # an empty SOURCE, then the subcommand and its arguments
+        elif args and _mistyped_command(args[0], [*self.commands, *LEFT_OUT.get("inbox", ())]):
+            self.resolve_command(ctx, args[:1])  # `inbox shw ID`: "No such command 'shw'. Did you mean 'show'?"
         return super().parse_args(ctx, args)
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
@@ -50,11 +52,21 @@ class _InboxGroup(Group):
         return params
 
 
+def _mistyped_command(word: str, commands: list[str]) -> bool:
+    """A first word that is no mailbox (no such path, no URL, no `-`) but close to a subcommand's name."""
+    import os
+    from difflib import get_close_matches
+
+    if word.startswith("-") or "/" in word or os.sep in word or ":" in word or os.path.lexists(word):
+        return False
+    return bool(get_close_matches(word, commands))
+
+
 inbox_app = typer.Typer(
     cls=_InboxGroup,
     rich_markup_mode=HELP_MARKUP,
     invoke_without_command=True,
-    no_args_is_help=True,
+    no_args_is_help=False,  # `inbox` alone reads the configured inbox.mailbox (else: give a SOURCE)
     # Typer shows this, not the callback's docstring: the examples of `inbox SOURCE` belong here.
     help=_(
         "For the registration desk: triage a mailbox of registrations (status and due time of every message, "
@@ -541,6 +553,7 @@ def inbox_report(
     until: Annotated[
         str | None, typer.Option("--until", help=_("Registrations received before DATE."), metavar="DATE")
     ] = None,
+    ca_bundle: ImapCaOpt = None,
     package: PackageOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
@@ -557,7 +570,7 @@ def inbox_report(
     from supportctl.schedule.eta import engine_for
     from supportctl.schedule.timeparse import parse_when, resolve_zone
 
-    cfg = load_config({})
+    cfg = load_config({"imap.ca_bundle": ca_bundle})
     source = _source(source, cfg)
     pkg = load_package(package, cfg)
     engine = engine_for(pkg.process, cfg)
