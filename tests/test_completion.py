@@ -57,3 +57,11 @@ def test_inbox_ids_from_the_last_runs(isolated: Path) -> None:
         s.close()
     assert complete("supportctl inbox reply ") == ["3f2a9c01b7de", "9d81c2aa0e13"]
     assert complete("supportctl inbox reply 9d") == ["9d81c2aa0e13"]
+
+
+def test_inbox_subcommands() -> None:
+    """`inbox <Tab>` offered nothing: its SOURCE argument took the word. Now the subcommands; for anything else
+    (a path) nothing, so the shell completes file names itself (`complete -o default`)."""
+    assert complete("supportctl inbox ") == ["claim", "release", "reply", "report", "show"]
+    assert complete("supportctl inbox re") == ["release", "reply", "report"]
+    assert complete("supportctl inbox ./Mail") == []

@@ -109,6 +109,7 @@ def inbox(
         typer.Argument(
             help=_("A Maildir, an mbox file, a directory of .eml files, - (stdin) or imaps://USER@HOST[:PORT]/FOLDER."),
             metavar="SOURCE",
+            autocompletion=completion.inbox_commands,
         ),
     ] = "",
     package: PackageOpt = None,

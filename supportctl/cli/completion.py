@@ -55,6 +55,12 @@ def activation_classes(incomplete: str) -> list[str]:
     return _matching([*classes, "all"], incomplete)
 
 
+def inbox_commands(ctx: object, incomplete: str) -> list[str]:
+    """`inbox <Tab>`: its subcommands; a SOURCE (a path, an imaps:// URL) is left to the shell's own completion."""
+    commands = getattr(getattr(ctx, "command", None), "commands", None) or {}
+    return _matching(sorted(commands), incomplete)
+
+
 def outbox_ids(incomplete: str) -> list[str]:
     """`outbox show|retry|resolve ID`: the ids of the messages in the outbox, newest first."""
     try:
