@@ -262,3 +262,19 @@ def test_opening_the_store_again_keeps_the_locks_of_a_connection_still_open(tmp_
     second.close()
     first.close()
     assert not locked()
+
+
+def test_an_item_whose_message_row_is_gone_is_a_damaged_state_not_a_traceback(tmp_path: Path, monkeypatch: Any) -> None:
+    from supportctl.desk import store
+    from supportctl.errors import SupportctlError
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    s = store.Store.open("maildir:/x")
+    item = '{"facts": null, "status": "invalid", "reasons": [], "class": null, "due": null, "clock_starts": null,'
+    item += ' "form": null, "done": null, "claimed_by": []}'
+    with s:
+        s.put_items([("a1b2c3d4e5f6", "a1b2c3d4e5f6", None, 1e300, 3, "", "k", "invalid", None, "[]", item, "{}")])
+    result = triage.Triage("maildir:/x", None, {}, store=s, engine=ENGINE, now=NOW)
+    with pytest.raises(SupportctlError, match="is damaged"):
+        result.items  # noqa: B018
+    s.close()

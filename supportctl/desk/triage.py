@@ -350,7 +350,8 @@ class Triage:
 
 @contextmanager
 def _reading(store: Any) -> Iterator[None]:
-    """Reading the store: SQLite's errors (a damaged page, a lock) become one line, never a traceback."""
+    """Reading the store: SQLite's errors (a damaged page, a lock) become one line, never a traceback; so does a
+    row that cannot be read back (an item whose message row is gone), which only a damaged store holds."""
     import sqlite3
 
     from supportctl.desk.store import state_error
@@ -359,6 +360,8 @@ def _reading(store: Any) -> Iterator[None]:
         yield
     except sqlite3.DatabaseError as exc:
         raise state_error(getattr(store, "file", None), exc) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise state_error(getattr(store, "file", None), sqlite3.DatabaseError(str(exc))) from None
 
 
 # ---------------------------------------------------------------- state
