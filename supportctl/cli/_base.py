@@ -76,8 +76,7 @@ class Group(TyperGroup):
         try:  # Click's lookup, without Typer's suggestion, which is English only
             return click.Group.resolve_command(self, ctx, args)
         except click.UsageError as e:
-            known = [*self.commands, *LEFT_OUT.get(self.name or "", ())]
-            matches = get_close_matches(args[0], known) if args else []
+            matches = get_close_matches(args[0], self.known_commands()) if args else []
             if matches:
                 names = ", ".join(repr(m) for m in matches)
                 hint = ngettext("Did you mean {possibility}?", "(Did you mean one of: {possibilities}?)", len(matches))
@@ -85,6 +84,10 @@ class Group(TyperGroup):
                     f"{e.message} {hint.format(possibility=names, possibilities=names)}", ctx
                 ) from None
             raise
+
+    def known_commands(self) -> list[str]:
+        """Its subcommands' names, those `only_for` did not build included."""
+        return [*self.commands, *LEFT_OUT.get(self.name or "", ())]
 
     def get_params(self, ctx: Any) -> Any:
         params = super().get_params(ctx)

@@ -12,7 +12,7 @@ import typer
 import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
-from supportctl.cli._base import HELP_MARKUP, LEFT_OUT, Group, app
+from supportctl.cli._base import HELP_MARKUP, Group, app
 from supportctl.cli.common import JsonOpt, PackageOpt, ServerCaOpt, begin, load_config, load_package
 from supportctl.errors import ExitCode
 from supportctl.i18n import N_, _, word
@@ -35,7 +35,7 @@ class _InboxGroup(Group):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if args and args[0] in self.commands:
             args = ["--", "", *args]  # an empty SOURCE, then the subcommand and its arguments
-        elif args and _mistyped_command(args[0], [*self.commands, *LEFT_OUT.get("inbox", ())]):
+        elif args and _mistyped_command(args[0], self.known_commands()):
             self.resolve_command(ctx, args[:1])  # `inbox shw ID`: "No such command 'shw'. Did you mean 'show'?"
         return super().parse_args(ctx, args)
 

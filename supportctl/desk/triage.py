@@ -360,7 +360,7 @@ def _reading(store: Any) -> Iterator[None]:
         yield
     except sqlite3.DatabaseError as exc:
         raise state_error(getattr(store, "file", None), exc) from None
-    except (ValueError, KeyError, TypeError) as exc:
+    except ValueError as exc:  # `Item.from_stored`, `json.loads`
         raise state_error(getattr(store, "file", None), sqlite3.DatabaseError(str(exc))) from None
 
 
