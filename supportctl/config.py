@@ -129,6 +129,7 @@ _INBOX: list[Setting] = [
     Setting("inbox.member", "str", None, "Your name on the shared mailbox's claims (default: your login name)"),
     Setting("imap.password_command", "str", None, "Command (no shell) that prints the IMAP password"),
     Setting("imap.ca_bundle", "str", None, "CA certificates to verify the IMAP server with (PEM file)"),
+    Setting("imap.timeout", "int", 30, "Seconds to wait for the IMAP server before giving up", (), 1, 86400),
 ]
 
 # status (issue 14): the applicant's own mailbox, where the desk's reply arrives.

@@ -122,6 +122,12 @@ _UID_RE = re.compile(rb"UID (\d+)")
 _LIST_RE = re.compile(rb'\(([^)]*)\) (?:"[^"]*"|NIL) (.+)$')
 
 
+def quote_folder(folder: str) -> str:
+    from supportctl.desk.sources import quote_folder as quoted
+
+    return quoted(folder)
+
+
 def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -140,7 +146,7 @@ class ImapDesk:
                 conn.enable("CONDSTORE")
             except Exception:
                 self.condstore = False
-        self._check(conn.select(_q(folder)), _("cannot open the IMAP folder {folder}").format(folder=folder))
+        self._check(conn.select(quote_folder(folder)), _("cannot open the IMAP folder {folder}").format(folder=folder))
 
     @staticmethod
     def _check(result: tuple[str, Any], what: str) -> Any:
@@ -279,11 +285,11 @@ class ImapDesk:
         import time
 
         folder = self.sent_folder()
-        typ, _data = self.conn.append(_q(folder), "(\\Seen)", imaplib.Time2Internaldate(time.time()), reply)
+        typ, _data = self.conn.append(quote_folder(folder), "(\\Seen)", imaplib.Time2Internaldate(time.time()), reply)
         if typ != "OK":
-            self.conn.create(_q(folder))
+            self.conn.create(quote_folder(folder))
             self._check(
-                self.conn.append(_q(folder), "(\\Seen)", imaplib.Time2Internaldate(time.time()), reply),
+                self.conn.append(quote_folder(folder), "(\\Seen)", imaplib.Time2Internaldate(time.time()), reply),
                 _("the copy of the reply could not be saved in {folder}").format(folder=folder),
             )
 
@@ -297,7 +303,7 @@ def read_sent(conn: Any, folder: str, reselect: str | None = None) -> Sent:
     from email.utils import parsedate_to_datetime
 
     sent = Sent()
-    typ, _d = conn.select(_q(folder), readonly=True)
+    typ, _d = conn.select(quote_folder(folder), readonly=True)
     try:
         if typ != "OK":
             return sent
@@ -331,7 +337,7 @@ def read_sent(conn: Any, folder: str, reselect: str | None = None) -> Sent:
                     sent.by_reply_to["registration:" + reg] = record
     finally:
         if reselect:
-            conn.select(_q(reselect))
+            conn.select(quote_folder(reselect))
     return sent
 
 

@@ -612,8 +612,48 @@ class Watermark:
     last_uid: int
 
 
-def imap_login(t: ImapTarget, password: str, ca_bundle: str | None, timeout: float = 30.0) -> Any:
-    """A logged-in IMAPS connection (certificate verified), with the capabilities the server has after login."""
+MIN_LINE = 1 << 20  # imaplib's own line limit: a longer line is allowed up to the message limit
+
+
+def _guarded_imap(max_bytes: int) -> type:
+    """imaplib's IMAPS client that believes no size a server announces beyond `max_bytes`.
+
+    imaplib allocates a literal's announced size before reading it (`{100000000000}` is a MemoryError)
+    and keeps whatever a server sends. No literal and no line of a message within the limit can be larger
+    than the limit; a larger one is the server's fault: the connection is given up (`IMAP4.abort`) before
+    anything is allocated. Lines may be as long as the limit (a mail with thousands of parts has a
+    BODYSTRUCTURE longer than imaplib's 1 MB line limit).
+    """
+    import imaplib
+
+    class Guarded(imaplib.IMAP4_SSL):
+        def read(self, size: int) -> bytes:
+            if size > max_bytes:
+                raise self.abort(
+                    _("it announced {size} bytes in one piece, more than the limit of {limit}").format(
+                        size=size, limit=max_bytes
+                    )
+                )
+            data: bytes = self.file.read(size)
+            return data
+
+        def readline(self) -> bytes:
+            cap = max(max_bytes, MIN_LINE)
+            line: bytes = self.file.readline(cap + 1)
+            if len(line) > cap:
+                raise self.abort(_("it sent a line longer than {limit} bytes").format(limit=cap))
+            return line
+
+    return Guarded
+
+
+def imap_login(
+    t: ImapTarget, password: str, ca_bundle: str | None, timeout: float = 30.0, max_bytes: int = 25 << 20
+) -> Any:
+    """A logged-in IMAPS connection (certificate verified), with the capabilities the server has after login.
+
+    `max_bytes`: the largest literal or line the server may send (the message limit): see `_guarded_imap`.
+    """
     import imaplib
     import ssl
 
@@ -622,7 +662,7 @@ def imap_login(t: ImapTarget, password: str, ca_bundle: str | None, timeout: flo
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(_("cannot read the CA bundle {path}: {reason}").format(path=ca_bundle, reason=exc)) from None
     try:
-        conn = imaplib.IMAP4_SSL(t.host, t.port, ssl_context=ctx, timeout=timeout)
+        conn = _guarded_imap(max_bytes)(t.host, t.port, ssl_context=ctx, timeout=timeout)
     except ssl.SSLCertVerificationError as exc:
         raise TransferError(
             _("the certificate of {host} could not be verified: {reason}").format(
@@ -677,6 +717,7 @@ class ImapSource(Source):
         max_parts: int = 100,
     ) -> None:
         self.target = target
+        self.timeout = timeout
         self.sent_folder = sent_folder
         self.max_parts = max_parts
         self.key = "imap:" + target.url
@@ -695,7 +736,7 @@ class ImapSource(Source):
 
     def _connect(self, password: str, ca_bundle: str | None, timeout: float) -> Any:
         t = self.target
-        conn = imap_login(t, password, ca_bundle, timeout)
+        conn = imap_login(t, password, ca_bundle, timeout, self.limit)
         import imaplib
 
         if "CONDSTORE" in conn.capabilities and "ENABLE" in conn.capabilities:
@@ -726,6 +767,13 @@ class ImapSource(Source):
 
         try:
             yield from self._messages()
+        except TimeoutError:
+            raise TransferError(
+                _("the IMAP server {host} did not answer within {seconds} s").format(
+                    host=self.target.host, seconds=f"{self.timeout:g}"
+                ),
+                _("try again later, or allow it longer with imap.timeout"),
+            ) from None
         except (OSError, imaplib.IMAP4.error) as exc:
             raise TransferError(
                 _("the IMAP server {host} failed: {reason}").format(host=self.target.host, reason=exc)
@@ -777,11 +825,13 @@ class ImapSource(Source):
             raise TransferError(_("the IMAP server refused to send message headers"))
         heads: list[tuple[int, int, bytes, float | None]] = []
         structures: dict[int, bytes] = {}
+        asked = set(batch)  # a UID not asked for (or sent twice) is not believed: it would move the watermark
         for line, head in _with_header(resp):
             m = _FETCH_RE.search(line)
-            if not m:
+            if not m or int(m.group(1)) not in asked:
                 continue
             uid = int(m.group(1))
+            asked.discard(uid)
             at = line.find(b"BODYSTRUCTURE (")
             attrs = line[:at] if at >= 0 else line  # the fixed items, never looked for inside a part's strings
             if at >= 0:
@@ -818,7 +868,7 @@ class ImapSource(Source):
         for item in resp:
             if isinstance(item, tuple):
                 m = _FETCH_RE.search(item[0])
-                if m:
+                if m and int(m.group(1)) in uids and int(m.group(1)) not in out:
                     out[int(m.group(1))] = bytes(item[1])
                     self.fetched_bodies += 1
         return out
@@ -895,8 +945,16 @@ class ImapSource(Source):
         if later:
             got.update(self._fetch_sections([(later, "")]))
             self.fetched_bodies += sum(map(len, later.values()))
+        # A part asked for and not sent (a NO, a message expunged meanwhile) is not judged as empty: such a
+        # message is left to its reader's whole fetch, which lists it as skipped when that fails too.
+        asked = [(texts, ""), (probe, "<0>"), (whole, ""), (later, "")]
+        short = {
+            u for parts_of, o in asked for u, parts in parts_of.items() for p in parts if (u, p.section, o) not in got
+        }
         out: dict[int, list[tuple[Any, bytes, bool]]] = {}  # (part, its bytes, whole or only its start)
         for uid, leaves in leaves_of.items():
+            if uid in short:
+                continue
             mine = out[uid] = []
             for part in leaves:
                 start = starts.get((uid, part.section))
@@ -1036,8 +1094,25 @@ class ImapSource(Source):
             ) from None
 
 
-def _quote(folder: str) -> str:
-    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def quote_folder(folder: str) -> str:
+    """A folder name as an IMAP command carries it: modified UTF-7 (RFC 3501 5.1.3), quoted.
+
+    imaplib sends commands as ASCII: `Anmeldungen/Prüfung` as it is was a UnicodeEncodeError (a traceback).
+    """
+    import base64
+    import re as _re
+
+    def shifted(m: _re.Match[str]) -> str:
+        if m.group(0) == "&":
+            return "&-"
+        packed = base64.b64encode(m.group(0).encode("utf-16-be")).decode("ascii")
+        return "&" + packed.rstrip("=").replace("/", ",") + "-"
+
+    name = _re.sub(r"&|[^ -~]+", shifted, folder)
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_quote = quote_folder
 
 
 _MONTHS = {
@@ -1144,4 +1219,4 @@ def open_source(
     target = parse_imap_url(spec)
     wm = watermark("imap:" + target.url) if watermark is not None else None
     secret = credentials.imap_password(target.user, target.host, cfg.get("imap.password_command"), prompt=prompt)
-    return ImapSource(target, secret.value, limit, wm, cfg.get("imap.ca_bundle"))
+    return ImapSource(target, secret.value, limit, wm, cfg.get("imap.ca_bundle"), float(cfg.get("imap.timeout")))
