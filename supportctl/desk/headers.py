@@ -136,6 +136,17 @@ def clean(text: str) -> str:
     return _CONTROL_RE.sub("?", text.replace("\r", " ").replace("\n", " ").replace("\t", " ")).strip()
 
 
+MAX_NAME = 255  # characters of a file name shown: what file systems allow; a mail may claim megabytes
+
+
+def file_name(text: str) -> str | None:
+    """An attachment's name made safe to show (`clean`) and cut to `MAX_NAME` characters."""
+    name = clean(text)
+    if len(name) > MAX_NAME:
+        name = name[: MAX_NAME - 1] + "\u2026"
+    return name or None
+
+
 def header_text(value: Any) -> str:
     """A header value (or RFC 2047 encoded word) decoded and made safe to show."""
     if value is None:

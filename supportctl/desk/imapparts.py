@@ -32,7 +32,7 @@ class Part:
         from email.utils import decode_rfc2231
         from urllib.parse import unquote
 
-        from supportctl.desk.headers import clean, decoded_header
+        from supportctl.desk.headers import decoded_header, file_name
 
         params = dict(self.disposition_params)
         params.update({k: v for k, v in self.params if k not in params})
@@ -40,12 +40,12 @@ class Part:
             if key in params:
                 charset, _lang, text = decode_rfc2231(params[key])
                 try:
-                    return clean(unquote(text, encoding=charset or "utf-8", errors="replace")) or None
+                    return file_name(unquote(text, encoding=charset or "utf-8", errors="replace"))
                 except LookupError:  # an unknown charset
-                    return clean(unquote(text, encoding="utf-8", errors="replace")) or None
+                    return file_name(unquote(text, encoding="utf-8", errors="replace"))
         for key in ("filename", "name"):
             if params.get(key):
-                return decoded_header(params[key]) or None
+                return file_name(decoded_header(params[key]))
         return None
 
 

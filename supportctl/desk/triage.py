@@ -25,6 +25,7 @@ from supportctl import paths
 from supportctl.desk.headers import addresses as _addresses
 from supportctl.desk.headers import clean as clean  # re-exported: replies.py and status.py use it
 from supportctl.desk.headers import decoded_header as decoded_header  # re-exported: replies.py uses it
+from supportctl.desk.headers import file_name
 from supportctl.desk.headers import header_text as _header_text
 from supportctl.desk.headers import message_key as message_key
 from supportctl.desk.headers import names as _names
@@ -549,7 +550,7 @@ def _part_name(part: Message) -> str | None:
         raw = _utf8_name(part) or raw
     if "=?" in raw:
         raw = _header_text(raw)
-    return clean(raw) or None
+    return file_name(raw)
 
 
 def _utf8_name(part: Message) -> str | None:
@@ -589,7 +590,7 @@ def _uudecoded(text: bytes) -> list[tuple[str, bytes]]:
                     out_lines.append(binascii.a2b_uu(line[: ((n + 2) // 3) * 4 + 1]))
                 except (binascii.Error, IndexError):
                     break
-        found.append((clean(m.group(1).decode("utf-8", "replace")), b"".join(out_lines)))
+        found.append((file_name(m.group(1).decode("utf-8", "replace")) or "", b"".join(out_lines)))
     return found
 
 
