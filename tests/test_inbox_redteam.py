@@ -1,0 +1,352 @@
+"""Red team: `inbox imaps://…` against a server that lies (tests/hostileimap.py) and hostile mail in a real Dovecot.
+
+Every case runs the real `supportctl inbox` as a process and holds it to the README's promises: a documented
+exit code, at most one stderr line per problem and never a traceback, bounded time and memory, no raw control
+or bidi characters on the terminal, and a later run against an honest server not poisoned by what is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from supportctl.errors import ExitCode
+from tests import hostileimap as hi
+from tests import realmail as rm
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = "2026-11-25T10:30:00+01:00"
+RSS_LIMIT_KB = 250_000  # a run over this mailbox takes ~60 MB; a client that believes the server takes GBs
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+    rss_kb: int
+
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+def run(url: str, *args: str, ca: str, timeout: float = 60, env: dict[str, str] | None = None) -> Run:
+    """`supportctl inbox URL ARGS…` as a process; its peak RSS from wait4 (its reader processes' too)."""
+    full = dict(os.environ)
+    full["PYTHONPATH"] = str(ROOT) + os.pathsep + full.get("PYTHONPATH", "")
+    full.update({"SUPPORTCTL_IMAP_PASSWORD": hi.PASSWORD, "SUPPORTCTL_IMAP_CA_BUNDLE": ca, **(env or {})})
+    start = time.monotonic()
+    p = subprocess.Popen(
+        [sys.executable, "-m", "supportctl", "inbox", url, "--now", NOW, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=full,
+        start_new_session=True,
+    )
+    chunks: dict[str, list[bytes]] = {"out": [], "err": []}
+    readers = [
+        threading.Thread(target=lambda f=f, k=k: chunks[k].extend(iter(lambda: f.read(65536), b"")), daemon=True)
+        for f, k in ((p.stdout, "out"), (p.stderr, "err"))
+    ]
+    for t in readers:
+        t.start()
+    while True:  # wait4, not Popen.wait: the process's own peak RSS (and its waited-for children's)
+        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() - start > timeout:
+            os.killpg(p.pid, signal.SIGKILL)
+            os.wait4(p.pid, 0)
+            p.returncode = -9
+            pytest.fail(f"inbox did not finish within {timeout} s")
+        time.sleep(0.02)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    for t in readers:
+        t.join(10)
+    out, err = b"".join(chunks["out"]), b"".join(chunks["err"])
+    return Run(
+        p.returncode,
+        out.decode("utf-8", "replace"),
+        err.decode("utf-8", "replace"),
+        time.monotonic() - start,
+        usage.ru_maxrss,
+    )
+
+
+def clean_text(text: str) -> None:
+    """No raw control character (but newline and tab) nor bidi override reaches the terminal."""
+    bad = [c for c in text if (ord(c) < 32 and c not in "\n\t") or ord(c) == 127 or 0x202A <= ord(c) <= 0x202E]
+    bad += [c for c in text if 0x2066 <= ord(c) <= 0x2069 or 0x80 <= ord(c) < 0xA0]
+    assert not bad, f"raw control characters on the terminal: {bad!r} in {text!r}"
+
+
+def talk(r: Run) -> list[str]:
+    """stderr without the package note every run starts with."""
+    return [x for x in r.stderr.splitlines() if x.strip() and not x.startswith("Using the bundled package")]
+
+
+def one_error(r: Run, code: ExitCode, *words: str) -> None:
+    assert r.code == code, (r.code, r.stderr)
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = talk(r)
+    assert len(lines) == 1, r.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    clean_text(r.stderr)
+
+
+def corpus() -> list[bytes]:
+    """Three mails: a plain note, a Thunderbird registration with a real filled form, an Outlook one."""
+    note = rm._head("Anna <anna@example.org>", "Lunch?", "<note@example.org>", "X-Mailer: t", to="anna@example.org")
+    note += "Content-Type: text/plain; charset=utf-8\r\n\r\nSee you at noon.\r\n"
+    return [
+        note.encode(),
+        rm.thunderbird([("registration.pdf", rm.form())], msgid="<tb@example.org>"),
+        rm.thunderbird([("anmeldung.pdf", rm.form(last_name="Other"))], msgid="<tb2@example.org>"),
+    ]
+
+
+HONEST = [("Registrierung", "due-soon"), ("Registrierung", "due-soon"), ("Lunch?", "not-a-registration")]
+
+
+@pytest.fixture
+def server() -> Iterator[hi.HostileImap]:
+    srv = hi.HostileImap(corpus())
+    yield srv
+    srv.stop()
+
+
+def honest_records(srv: hi.HostileImap) -> list[dict[str, Any]]:
+    r = run(srv.url, "--json", ca=srv.ca)
+    assert r.code == ExitCode.OK, r.stderr
+    return r.records()
+
+
+def test_the_honest_server_gives_the_expected_records(server: hi.HostileImap) -> None:
+    recs = honest_records(server)
+    assert [(x["subject"], x["status"]) for x in recs] == HONEST
+
+
+def bounded(r: Run) -> None:
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.rss_kb < RSS_LIMIT_KB, f"peak RSS {r.rss_kb} kB"
+    clean_text(r.stdout + r.stderr)
+
+
+def not_poisoned(srv: hi.HostileImap) -> None:
+    """The server behaves again: the next run lists every message as an honest server's first run does."""
+    srv.fetch_reply, srv.structure = hi.honest_fetch, lambda mail: mail.bodystructure
+    srv.size_of, srv.on_command = lambda mail: len(mail.raw), None
+    srv.fetch_done = lambda s, tag: tag + b" OK FETCH done\r\n"
+    r = run(srv.url, "--json", ca=srv.ca)
+    assert r.code == ExitCode.OK, r.stderr
+    assert [(x["subject"], x["status"]) for x in r.records()] == HONEST
+
+
+# ---------------------------------------------------------------- BODYSTRUCTURE
+
+
+@pytest.mark.parametrize(
+    "structure",
+    [
+        pytest.param(b'("APPLICATION" "PDF" ((( NIL "BASE64"', id="malformed"),
+        pytest.param(b"(" * 1000 + b'"TEXT" "PLAIN" NIL NIL NIL "7BIT" 1 1' + b")" * 1000, id="1000-levels"),
+        pytest.param(b'("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1 1 NIL NIL NIL NIL)' * 60_000 + b' "MIXED"', id="4MB-line"),
+        pytest.param(
+            b'("APPLICATION" "PDF" ("NAME" {3000000}\r\n'
+            + b"x" * 3_000_000
+            + b') NIL NIL "BASE64" 10 NIL NIL NIL NIL)',
+            id="3MB-literal",
+        ),
+        pytest.param(b'("TEXT" "PLAIN" NIL NIL NIL "7BIT" "\x1b[2J\xff" 1 NIL NIL NIL NIL)', id="garbage-size"),
+    ],
+)
+def test_a_bodystructure_that_cannot_be_used_costs_a_whole_fetch_not_the_run(
+    server: hi.HostileImap, structure: bytes
+) -> None:
+    server.structure = lambda mail: structure if mail.uid == 2 else mail.bodystructure
+    r = run(server.url, "--json", ca=server.ca)
+    bounded(r)
+    assert r.code == ExitCode.OK, r.stderr
+    got = [(x["subject"], x["status"]) for x in r.records()]
+    # A structure the client cannot use costs a whole fetch (the right answer); one it can parse but that lies
+    # (a single PDF part where the message is multipart) may make that message invalid, never valid by mistake.
+    assert got[0] == HONEST[0] and got[2] == HONEST[2] and got[1][1] in ("due-soon", "invalid"), got
+    names = [a["name"] or "" for x in r.records() for a in x["attachments"]]
+    assert all(len(n) <= 255 for n in names), [len(n) for n in names]
+    if got[1][1] == "invalid":
+        # A UID's message never changes (RFC 3501 2.3.1.1): its verdict is kept until the server says the
+        # folder is new (UIDVALIDITY), as a server that repaired its index does.
+        server.uidvalidity = lambda session: 8
+    not_poisoned(server)
+
+
+# ---------------------------------------------------------------- literals and sizes
+
+
+def _huge_literal(session: hi.Session, seq: int, mail: hi.Mail, items: str) -> bytes:
+    """Announces 100 GB for the header and sends 1 MB of it, then closes."""
+    if "HEADER" not in items or mail.uid != 2:
+        return hi.honest_fetch(session, seq, mail, items)
+    session.send(b"* %d FETCH (UID %d BODY[HEADER] {100000000000}\r\n" % (seq, mail.uid) + b"x" * (1 << 20))
+    raise OSError("hang up")
+
+
+def _big_literal(session: hi.Session, seq: int, mail: hi.Mail, items: str) -> bytes:
+    """Sends 40 MB of a header the client asked for: more than any limit of the client's."""
+    if "HEADER" not in items or mail.uid != 2:
+        return hi.honest_fetch(session, seq, mail, items)
+    blob = b"X-Junk: " + b"y" * (40 << 20) + b"\r\n\r\n"
+    return b"* %d FETCH (UID %d RFC822.SIZE 100 BODY[HEADER] {%d}\r\n" % (seq, mail.uid, len(blob)) + blob + b")\r\n"
+
+
+@pytest.mark.parametrize("reply", [_huge_literal, _big_literal], ids=["100GB-announced", "40MB-sent"])
+def test_a_literal_beyond_every_limit_is_refused_in_one_line(server: hi.HostileImap, reply: Any) -> None:
+    server.fetch_reply = reply
+    r = run(server.url, ca=server.ca, env={"SUPPORTCTL_INBOX_MAX_MESSAGE_BYTES": "1000000"})
+    bounded(r)
+    one_error(r, ExitCode.TRANSFER, "127.0.0.1")
+    not_poisoned(server)
+
+
+def test_a_size_that_lies_small_does_not_let_a_large_part_in(server: hi.HostileImap) -> None:
+    """RFC822.SIZE says 100 bytes; the PDF part the client then asks for is 3 MB, over the 1 MB limit."""
+    server.mails[1] = hi.Mail(2, rm.thunderbird([("registration.pdf", rm.form() + b"%" * (3 << 20))]))
+    server.size_of = lambda mail: 100
+    r = run(server.url, ca=server.ca, env={"SUPPORTCTL_INBOX_MAX_MESSAGE_BYTES": "1000000"})
+    bounded(r)
+    one_error(r, ExitCode.TRANSFER, "127.0.0.1")
+    server.mails[1] = hi.Mail(2, corpus()[1])
+    not_poisoned(server)
+
+
+def test_a_server_that_stalls_mid_literal_is_given_up_on_in_time(server: hi.HostileImap) -> None:
+    def stall(session: hi.Session, seq: int, mail: hi.Mail, items: str) -> bytes:
+        if "HEADER" not in items:
+            return hi.honest_fetch(session, seq, mail, items)
+        session.send(b"* 1 FETCH (UID 1 BODY[HEADER] {5000}\r\nFrom: a")
+        session.server.stopping.wait(120)
+        raise OSError("stopped")
+
+    server.fetch_reply = stall
+    r = run(server.url, ca=server.ca, env={"SUPPORTCTL_IMAP_TIMEOUT": "3"}, timeout=40)
+    bounded(r)
+    one_error(r, ExitCode.TRANSFER, "127.0.0.1", "did not answer")
+    assert r.seconds < 20
+    not_poisoned(server)
+
+
+# ---------------------------------------------------------------- UIDs, sessions, hang-ups
+
+
+def test_uids_not_asked_for_or_sent_twice_are_not_believed(server: hi.HostileImap) -> None:
+    def extra(session: hi.Session, seq: int, mail: hi.Mail, items: str) -> bytes:
+        honest = hi.honest_fetch(session, seq, mail, items)
+        if mail.uid != 1 or "HEADER" not in items:
+            return honest
+        ghost = hi.Mail(9999, corpus()[2])
+        return honest + honest + hi.honest_fetch(session, 3, ghost, items)
+
+    server.fetch_reply = extra
+    r = run(server.url, "--json", ca=server.ca)
+    bounded(r)
+    assert r.code == ExitCode.OK, r.stderr
+    assert [(x["subject"], x["status"]) for x in r.records()] == HONEST
+    # UID 9999 was never in the folder: had it been believed, the watermark would skip every UID below it.
+    server.mails.append(hi.Mail(4, corpus()[0].replace(b"Lunch?", b"Dinner?").replace(b"<note@", b"<note4@")))
+    r = run(server.url, "--json", ca=server.ca)
+    assert r.code == ExitCode.OK, r.stderr
+    assert "Dinner?" in [x["subject"] for x in r.records()]
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["close", "bye", "no", "bad", "no-part"],
+)
+def test_a_server_failing_mid_batch_is_one_line_and_leaves_nothing_behind(server: hi.HostileImap, how: str) -> None:
+    def fail(session: hi.Session, seq: int, mail: hi.Mail, items: str) -> bytes:
+        if "HEADER" in items or mail.uid != 2 or (how == "no-part" and "BODY.PEEK[]" in items):
+            return hi.honest_fetch(session, seq, mail, items)
+        if how == "close":
+            raise OSError("hang up")
+        if how == "bye":
+            return b"* BYE shutting down\r\n"
+        return b""
+
+    def done(session: hi.Session, tag: bytes) -> bytes:
+        command = session.server.log[-1][1]
+        if how in ("no", "bad", "no-part") and b"BODY.PEEK[" in command and b"HEADER" not in command:
+            if how != "no-part" or b"BODY.PEEK[]" not in command:
+                return tag + (b" BAD what\r\n" if how == "bad" else b" NO [UNAVAILABLE] try later\r\n")
+        return tag + b" OK FETCH done\r\n"
+
+    server.fetch_reply, server.fetch_done = fail, done
+    r = run(server.url, "--json", ca=server.ca, timeout=60)
+    bounded(r)
+    if how == "no-part":  # the parts refused, the whole message sent: judged on what it holds, not as empty
+        assert r.code == ExitCode.OK, r.stderr
+        assert [(x["subject"], x["status"]) for x in r.records()] == HONEST
+        return
+    # A part refused (NO) is not judged as empty: the message is asked for whole, and that refused too fails.
+    one_error(r, ExitCode.TRANSFER, *(["refused to send message 2"] if how == "no" else ["127.0.0.1"]))
+    not_poisoned(server)
+
+
+def test_a_folder_whose_uidvalidity_changes_for_a_reader_session_is_read_again(server: hi.HostileImap) -> None:
+    note = corpus()[0]
+    server.mails = [hi.Mail(n, note.replace(b"<note@", b"<note%d@" % n)) for n in range(1, 1101)]
+    server.uidvalidity = lambda session: 7 if session.number == 1 else 8
+    r = run(server.url, "--json", ca=server.ca, timeout=120)
+    bounded(r)
+    one_error(r, ExitCode.TRANSFER, "changed while it was read")
+    server.uidvalidity = lambda session: 8
+    r = run(server.url, "--json", ca=server.ca, timeout=120)
+    assert r.code == ExitCode.OK, r.stderr
+    assert len(r.records()) == 1100
+
+
+# ---------------------------------------------------------------- what the server says, on the terminal
+
+EVIL = "\x1b[2J\x1b]0;pwned\x07\u202e\u2066gpj.exe\x9b31m"
+
+
+def test_control_characters_from_the_server_never_reach_the_terminal(server: hi.HostileImap) -> None:
+    evil = EVIL.encode("utf-8")
+    server.mails[0].flags = [b"$SupportctlClaim_" + evil.replace(b" ", b""), b"\xff\xfe\x1b", b"\\Seen"]
+    server.mails[1].flags = [b"$SupportctlClaim_x%d" % n for n in range(5000)]
+    raw = corpus()[0].replace(b"Subject: Lunch?", b"Subject: \x1b[31mLunch\xff\xe2\x80\xae?")
+    server.mails[0] = hi.Mail(1, raw, server.mails[0].flags)
+    server.folder = EVIL
+    for args in ((), ("--json",), ("--status", "all")):
+        r = run(server.url, *args, ca=server.ca)
+        bounded(r)
+        assert r.code == ExitCode.OK, r.stderr
+        assert len(r.stdout.splitlines()) == 3
+    # A folder name that is not ASCII goes out in modified UTF-7 (imaplib took it for a traceback before).
+    r = run(server.url.replace("INBOX", "Anmeldungen/Pr%C3%BCfung%1B%5B2J%E2%80%AE"), ca=server.ca)
+    bounded(r)
+    assert r.code == ExitCode.OK, r.stderr
+    assert b'EXAMINE "Anmeldungen/Pr&APw-fung&ABs-[2J&IC4-"' in b"".join(line for _n, line in server.log)
+
+    def no_such_folder(session: hi.Session, tag: bytes, word: bytes, args: bytes) -> bool:
+        if word == b"EXAMINE":
+            session.send(tag + b" NO [NONEXISTENT] \x1b[2J no\r\n")
+            return True
+        return False
+
+    server.on_command = no_such_folder
+    r = run(server.url.replace("INBOX", "Pr%C3%BCfung%1B%5B2J%E2%80%AE"), ca=server.ca)
+    bounded(r)
+    one_error(r, ExitCode.INVALID_INPUT, "does not exist", "Prüfung")
