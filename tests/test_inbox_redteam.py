@@ -43,13 +43,18 @@ class Run:
 
 
 def run(url: str, *args: str, ca: str, timeout: float = 60, env: dict[str, str] | None = None) -> Run:
-    """`supportctl inbox URL ARGS…` as a process; its peak RSS from wait4 (its reader processes' too)."""
+    """`supportctl inbox URL --now NOW ARGS…` as a process."""
+    return supportctl("inbox", url, "--now", NOW, *args, ca=ca, timeout=timeout, env=env)
+
+
+def supportctl(*args: str, ca: str, timeout: float = 60, env: dict[str, str] | None = None) -> Run:
+    """`supportctl ARGS…` as a process; its peak RSS from wait4 (its reader processes' too)."""
     full = dict(os.environ)
     full["PYTHONPATH"] = str(ROOT) + os.pathsep + full.get("PYTHONPATH", "")
     full.update({"SUPPORTCTL_IMAP_PASSWORD": hi.PASSWORD, "SUPPORTCTL_IMAP_CA_BUNDLE": ca, **(env or {})})
     start = time.monotonic()
     p = subprocess.Popen(
-        [sys.executable, "-m", "supportctl", "inbox", url, "--now", NOW, *args],
+        [sys.executable, "-m", "supportctl", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=full,
@@ -350,3 +355,158 @@ def test_control_characters_from_the_server_never_reach_the_terminal(server: hi.
     r = run(server.url.replace("INBOX", "Pr%C3%BCfung%1B%5B2J%E2%80%AE"), ca=server.ca)
     bounded(r)
     one_error(r, ExitCode.INVALID_INPUT, "does not exist", "Prüfung")
+
+
+# ---------------------------------------------------------------- hostile mail in a real Dovecot
+
+
+def _mixed(subject: str, msgid: str, parts: list[str], sender: str = "Eve <eve@example.org>") -> bytes:
+    b = "rt-boundary"
+    body = rm._head(sender, subject, msgid, "X-Mailer: redteam")
+    body += f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\n'
+    body += "".join(f"--{b}\r\n{p}\r\n" for p in parts) + f"--{b}--\r\n"
+    return body.encode("utf-8")
+
+
+def _pdf_part(name: str, data: bytes, ctype: str = "application/pdf", extra: str = "") -> str:
+    return (
+        f'Content-Type: {ctype}; name="{name}"\r\nContent-Disposition: attachment; filename="{name}"{extra}\r\n'
+        f"Content-Transfer-Encoding: base64\r\n\r\n{rm._b64(data)}"
+    )
+
+
+def _zip_bomb() -> bytes:
+    """200 MB of zeros in a zip of ~200 KB."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("registration.pdf", "w") as f:
+            chunk = b"\0" * (1 << 20)
+            for _n in range(200):
+                f.write(chunk)
+    return buf.getvalue()
+
+
+def _nesting_bomb(levels: int) -> bytes:
+    """A form inside `levels` messages each forwarding the one before as its whole body (message/rfc822)."""
+    inner = rm.thunderbird([("registration.pdf", rm.form())], msgid="<nest-0@example.org>")
+    for n in range(1, levels + 1):
+        head = rm._head("Fwd <fwd@example.org>", "Fwd: Registrierung", f"<nest-{n}@example.org>", "X-Mailer: t")
+        inner = (head + "Content-Type: message/rfc822\r\n\r\n").encode() + inner
+    return inner
+
+
+ESC_SUBJECT = (
+    "=?UTF-8?B?"
+    + __import__("base64").b64encode("\x1b]0;pwned\x07\x1b[2J\u202eRegistrierung\u202c \x9b31m".encode()).decode()
+    + "?="
+)
+
+
+def hostile_mail() -> dict[str, bytes]:
+    big = rm.form() + b"%" * (1200 << 10)  # a form over the 1 MB limit of these tests
+    return {
+        "forged-size": rm.outlook("registration.pdf", rm.form(), msgid="<forged@example.org>").replace(
+            b"; size=", b"; size=1; x-size="
+        ),
+        "nesting-bomb": _nesting_bomb(40),
+        "many-parts": _mixed(
+            "Registrierung",
+            "<parts@example.org>",
+            ["Content-Type: text/plain\r\n\r\nx"] * 10_000 + [_pdf_part("registration.pdf", rm.form())],
+        ),
+        "zip-bomb": _mixed("Registrierung", "<zip@example.org>", [_pdf_part("registration.pdf", _zip_bomb())]),
+        "over-limit": _mixed("Registrierung", "<big@example.org>", [_pdf_part("registration.pdf", big)]),
+        "esc-subject": _mixed(
+            ESC_SUBJECT,
+            "<esc@example.org>",
+            ["Content-Type: text/plain\r\n\r\nhi", _pdf_part("registration.pdf", rm.form(last_name="Esc"))],
+            sender="=?UTF-8?Q?=1B[31mMallory=E2=80=AE?= <mallory@example.org>",
+        ),
+        "traversal": _mixed(
+            "Registrierung",
+            "<dots@example.org>",
+            [_pdf_part("../../etc/passwd.pdf", rm.form(last_name="Dots"))],
+        ),
+    }
+
+
+LIMIT_1MB = {"SUPPORTCTL_INBOX_MAX_MESSAGE_BYTES": str(1 << 20)}
+
+
+def _comparable(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What IMAP and a Maildir must agree on (not where the message is: `key`, nor the file's arrival time)."""
+    skip = {"key", "received", "received_from", "clock_starts", "due", "seconds_until_due"}
+    return {x["id"]: {k: v for k, v in x.items() if k not in skip} for x in records}
+
+
+@pytest.mark.slow
+def test_hostile_mail_is_listed_the_same_over_imap_and_from_a_maildir(dovecot: Any, tmp_path: Path) -> None:
+    mails = hostile_mail()
+    local = tmp_path / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (local / sub).mkdir(parents=True)
+    for n, (name, raw) in enumerate(mails.items()):
+        dovecot.deliver(f"17640000{n:02d}.M{n}P1.{name}", raw)
+        (local / "new" / f"17640000{n:02d}.M{n}P1.{name}").write_bytes(raw)
+    pw = {"SUPPORTCTL_IMAP_PASSWORD": "s3cret-pw", **LIMIT_1MB}
+    imap = run(dovecot.url, "--json", ca=dovecot.ca, env=pw, timeout=120)
+    bounded(imap)
+    assert imap.code == ExitCode.PARTIAL, imap.stderr
+    maildir = run(str(local), "--json", ca=dovecot.ca, env=LIMIT_1MB, timeout=120)
+    bounded(maildir)
+    assert maildir.code == ExitCode.PARTIAL, maildir.stderr
+    assert _comparable(imap.records()) == _comparable(maildir.records())
+    got = sorted(
+        (x["subject"], x["sender"], x["status"], x["reasons"][:1], [a["name"] for a in x["attachments"]])
+        for x in imap.records()
+    )
+    esc, esc_from = "?]0;pwned??[2J?Registrierung? ?31m", "?[31mMallory? <mallory@example.org>"
+    eve = "Eve <eve@example.org>"
+    assert got == [
+        (esc, esc_from, "due-soon", [], ["registration.pdf"]),
+        (
+            "Fwd: Registrierung",
+            "Fwd <fwd@example.org>",
+            "skipped",
+            ["MIME parts nested deeper than inbox.max_depth (10)"],
+            [],
+        ),
+        ("Registrierung", eve, "due-soon", [], ["../../etc/passwd.pdf"]),
+        (
+            "Registrierung",
+            eve,
+            "invalid",
+            ["attachment registration.pdf claims to be a PDF but is not one"],
+            ["registration.pdf"],
+        ),
+        (
+            "Registrierung",
+            eve,
+            "skipped",
+            ["message is 1860166 bytes, more than inbox.max_message_bytes (1048576)"],
+            [],
+        ),
+        ("Registrierung", eve, "skipped", ["more than inbox.max_parts (100) MIME parts"], []),
+        ("WG: Registrierung", "Dvořák, Antonín <antonin@example.com>", "due-soon", [], ["registration.pdf"]),
+    ]
+    # The table in a pipe and `inbox show` say the same, nothing raw; the odd name is a name, never a path.
+    table = run(dovecot.url, ca=dovecot.ca, env=pw, timeout=120)
+    bounded(table)
+    assert table.code == ExitCode.PARTIAL and len(table.stdout.splitlines()) == 7, table.stdout
+    dots = next(x["id"] for x in imap.records() if x["attachments"] and x["attachments"][0]["name"].startswith(".."))
+    escid = next(x["id"] for x in imap.records() if x["subject"] == esc)
+    for rid in (dots, escid):
+        for extra in ((), ("--json",)):
+            shown = supportctl("inbox", "show", rid, *extra, ca=dovecot.ca, env=pw)
+            bounded(shown)
+            assert shown.code == ExitCode.OK, shown.stderr
+    shown = supportctl("inbox", "show", dots, "--json", ca=dovecot.ca, env=pw)
+    assert "../../etc/passwd.pdf" in shown.stdout
+    before = sorted(p.name for p in tmp_path.iterdir())
+    out = supportctl("inbox", "show", dots, "--pdf", "copy.pdf", ca=dovecot.ca, env=pw)
+    assert out.code == ExitCode.OK, out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "copy.pdf"])
+    assert (tmp_path / "copy.pdf").read_bytes().startswith(b"%PDF-")
