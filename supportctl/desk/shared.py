@@ -117,8 +117,8 @@ class Sent:
 
 
 _FLAGS_RE = re.compile(rb"FLAGS \(([^)]*)\)")
-_MODSEQ_RE = re.compile(rb"MODSEQ \((\d+)\)")
-_UID_RE = re.compile(rb"UID (\d+)")
+_MODSEQ_RE = re.compile(rb"MODSEQ \((\d{1,20})\)")
+_UID_RE = re.compile(rb"UID ([1-9]\d{0,9})(?!\d)")
 _LIST_RE = re.compile(rb'\(([^)]*)\) (?:"[^"]*"|NIL) (.+)$')
 
 
@@ -158,10 +158,26 @@ class ImapDesk:
     # ------------------------------------------------------------ reading
 
     def uid_of(self, message_id: str) -> int:
-        data = self._check(
-            self.conn.uid("SEARCH", None, "HEADER", "Message-ID", _q(message_id)), _("the IMAP search failed")
-        )
-        uids = [int(x) for x in (data[0] or b"").split()]
+        # An id with 8-bit bytes (RFC 6532 mail) was read with those bytes replaced, and imaplib sends only
+        # ASCII: the id's ASCII pieces are searched for (HEADER matches substrings), and must name one message.
+        pieces = [p for p in re.split(r"[^\x21-\x7e]+", message_id) if p] if not message_id.isascii() else []
+        criteria = [x for p in pieces for x in ("HEADER", "Message-ID", _q(p))]
+        found = self.conn.uid("SEARCH", None, *(criteria or ["HEADER", "Message-ID", _q(message_id)]))
+        data = self._check(found, _("the IMAP search failed"))
+        import imaplib
+
+        from supportctl.desk.sources import uid_set
+
+        try:
+            uids = sorted(uid_set(data))
+        except imaplib.IMAP4.error as exc:
+            raise TransferError(_("the IMAP search failed") + f": {exc}") from None
+        if pieces and len(uids) > 1:
+            raise InvalidInputError(
+                _("the message {id} cannot be told apart from others in the IMAP folder {folder}").format(
+                    id=message_id, folder=self.folder
+                )
+            )
         if not uids:
             raise InvalidInputError(
                 _("the message {id} is not in the IMAP folder {folder} any more").format(

@@ -338,7 +338,7 @@ class StdinSource(Source):
 # ---------------------------------------------------------------- IMAP
 
 
-_FETCH_RE = re.compile(rb"UID (\d+)")
+_FETCH_RE = re.compile(rb"UID ([1-9]\d{0,9})(?!\d)")  # a UID is 32 bits (RFC 3501 nz-number)
 _SECTION_RE = re.compile(rb"BODY\[([0-9.]+|TEXT)\](<\d+>)? \{\d+\}$")
 _HEADER_RE = re.compile(rb"BODY\[HEADER\] \{\d+\}$")
 
@@ -442,6 +442,23 @@ class _Bytes:
         return self.data
 
 
+_UID_TOKEN = re.compile(rb"[1-9]\d{0,9}")
+
+
+def uid_set(data: list[Any]) -> set[int]:
+    """The UIDs of a SEARCH answer; anything else there is the server's fault (`IMAP4.error`, said in words)."""
+    import imaplib
+
+    from supportctl.desk.headers import clean
+
+    words = (data[0] if data and isinstance(data[0], bytes) else b"").split()
+    for word in words:
+        if not _UID_TOKEN.fullmatch(word) or int(word) > 0xFFFFFFFF:
+            text = clean(word[:20].decode("utf-8", "replace"))
+            raise imaplib.IMAP4.error(_("it sent {text!r} where a UID belongs").format(text=text))
+    return {int(w) for w in words}
+
+
 def _news(line: bytes) -> bool:
     """An untagged response that may change what triage shows: new mail, or flags another session set (a desk
     member's claim, a reply recorded)."""
@@ -450,9 +467,9 @@ def _news(line: bytes) -> bool:
     return line.startswith(b"*") and any(word in line for word in (b" EXISTS", b" RECENT", b" FETCH "))
 
 
-_SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
+_SIZE_RE = re.compile(rb"RFC822\.SIZE (\d{1,15})(?!\d)")
 _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
-_MODSEQ_RE = re.compile(rb"MODSEQ \((\d+)\)")
+_MODSEQ_RE = re.compile(rb"MODSEQ \((\d{1,20})\)")
 
 
 def _read_elsewhere(source: ImapSource, batches: list[list[int]], readers: int = 2) -> Iterator[list[Envelope]]:
@@ -753,6 +770,14 @@ class ImapSource(Source):
             raise InvalidInputError(_("the IMAP folder {folder} does not exist").format(folder=t.folder))
         return conn
 
+    def _timed_out(self) -> TransferError:
+        return TransferError(
+            _("the IMAP server {host} did not answer within {seconds} s").format(
+                host=self.target.host, seconds=f"{self.timeout:g}"
+            ),
+            _("try again later, or allow it longer with imap.timeout"),
+        )
+
     def _uidvalidity(self) -> int:
         """The folder's UIDVALIDITY: from the EXAMINE answer, kept (imaplib hands it out only once)."""
         _typ, data = self._conn.response("UIDVALIDITY")
@@ -768,12 +793,7 @@ class ImapSource(Source):
         try:
             yield from self._messages()
         except TimeoutError:
-            raise TransferError(
-                _("the IMAP server {host} did not answer within {seconds} s").format(
-                    host=self.target.host, seconds=f"{self.timeout:g}"
-                ),
-                _("try again later, or allow it longer with imap.timeout"),
-            ) from None
+            raise self._timed_out() from None
         except (OSError, imaplib.IMAP4.error) as exc:
             raise TransferError(
                 _("the IMAP server {host} failed: {reason}").format(host=self.target.host, reason=exc)
@@ -785,7 +805,7 @@ class ImapSource(Source):
         typ, data = conn.uid("SEARCH", None, "ALL")
         if typ != "OK":
             raise TransferError(_("the IMAP server refused to list the folder"))
-        self.present = {int(x) for x in (data[0] or b"").split()}
+        self.present = uid_set(data)
         wm = self.watermark
         if wm is None or wm.uidvalidity != validity:
             self.reset = wm is not None
@@ -928,7 +948,7 @@ class ImapSource(Source):
         }
         if search:
             typ, data = self._conn.uid("SEARCH", None, "UID", ",".join(map(str, search)), "BODY", '"begin "')
-            uu |= {int(x) for x in (data[0] or b"").split()} if typ == "OK" and data else set()
+            uu |= uid_set(data) if typ == "OK" and data else set()
         later: dict[int, list[Any]] = {}  # wanted whole, not fetched yet: large uuencoded text, a PDF in disguise
         starts: dict[tuple[int, str], bytes] = {}
         for uid, leaves in leaves_of.items():
@@ -1088,6 +1108,8 @@ class ImapSource(Source):
                     raise TransferError(_("the IMAP server {host} closed the connection").format(host=self.target.host))
                 changed = changed or _news(line)
             return changed
+        except TimeoutError:
+            raise self._timed_out() from None
         except (OSError, imaplib.IMAP4.error) as exc:
             raise TransferError(
                 _("the IMAP server {host} failed: {reason}").format(host=self.target.host, reason=exc)
