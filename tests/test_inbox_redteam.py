@@ -25,6 +25,7 @@ from supportctl.errors import ExitCode
 from tests import hostileimap as hi
 from tests import realmail as rm
 
+pytestmark = pytest.mark.slow  # every test runs the CLI as a process against a server (a second or more)
 ROOT = Path(__file__).resolve().parent.parent
 NOW = "2026-11-25T10:30:00+01:00"
 RSS_LIMIT_KB = 250_000  # a run over this mailbox takes ~60 MB; a client that believes the server takes GBs
@@ -442,7 +443,6 @@ def _comparable(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {x["id"]: {k: v for k, v in x.items() if k not in skip} for x in records}
 
 
-@pytest.mark.slow
 def test_hostile_mail_is_listed_the_same_over_imap_and_from_a_maildir(dovecot: Any, tmp_path: Path) -> None:
     mails = hostile_mail()
     local = tmp_path / "Maildir"
@@ -510,3 +510,52 @@ def test_hostile_mail_is_listed_the_same_over_imap_and_from_a_maildir(dovecot: A
     assert out.code == ExitCode.OK, out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "copy.pdf"])
     assert (tmp_path / "copy.pdf").read_bytes().startswith(b"%PDF-")
+
+
+@pytest.mark.parametrize("answer", [b"* SEARCH 1 2 x3 \xff", b"* SEARCH 1 2 -3", b"* SEARCH " + b"9" * 5000])
+def test_a_search_answer_that_is_not_uids_is_one_line(server: hi.HostileImap, answer: bytes) -> None:
+    def search(session: hi.Session, tag: bytes, word: bytes, args: bytes) -> bool:
+        if word == b"UID SEARCH":
+            session.send(answer + b"\r\n" + tag + b" OK done\r\n")
+            return True
+        return False
+
+    server.on_command = search
+    r = run(server.url, ca=server.ca)
+    bounded(r)
+    one_error(r, ExitCode.TRANSFER, "127.0.0.1")
+    not_poisoned(server)
+
+
+def test_watch_gives_up_on_a_server_that_never_starts_idling(server: hi.HostileImap) -> None:
+    def idle(session: hi.Session, tag: bytes, word: bytes, args: bytes) -> bool:
+        return word == b"IDLE"  # no continuation, no answer: the client waits for `+` forever
+
+    server.on_command = idle
+    r = run(server.url, "--watch", ca=server.ca, env={"SUPPORTCTL_IMAP_TIMEOUT": "2"}, timeout=40)
+    bounded(r)
+    assert r.code == ExitCode.TRANSFER, r.stderr
+    assert "Traceback" not in r.stderr and "did not answer" in talk(r)[-1], r.stderr
+
+
+def test_a_message_id_that_is_not_ascii_can_be_claimed_and_released(dovecot: Any) -> None:
+    raw = rm.thunderbird([("registration.pdf", rm.form())], msgid="<anmeldung-\u00fc\u202e@example.org>")
+    dovecot.deliver("1764000001.M1P1.utf8", raw)
+    pw = {"SUPPORTCTL_IMAP_PASSWORD": "s3cret-pw", "SUPPORTCTL_INBOX_MEMBER": "anna"}
+    r = run(dovecot.url, "--json", ca=dovecot.ca, env=pw)
+    bounded(r)
+    assert r.code == ExitCode.OK, r.stderr
+    rid = r.records()[0]["id"]
+    for verb in ("claim", "release"):
+        done = supportctl("inbox", verb, rid, ca=dovecot.ca, env=pw)
+        bounded(done)
+        assert done.code == ExitCode.OK, done.stderr
+    r = run(dovecot.url, "--json", ca=dovecot.ca, env=pw)
+    assert r.records()[0]["claimed_by"] == []
+    # Another id with the same ASCII pieces: the server cannot tell them apart, so nothing is claimed.
+    other = rm.thunderbird([("registration.pdf", rm.form(last_name="Zwei"))], msgid="<anmeldung-\u00dfX@example.org>")
+    dovecot.deliver("1764000002.M2P1.utf8", other)
+    r = run(dovecot.url, "--json", ca=dovecot.ca, env=pw)
+    assert r.code == ExitCode.OK and len(r.records()) == 2, r.stderr
+    done = supportctl("inbox", "claim", rid, ca=dovecot.ca, env=pw)
+    one_error(done, ExitCode.INVALID_INPUT, "cannot be told apart")
