@@ -157,7 +157,9 @@ class ImapDesk:
 
     # ------------------------------------------------------------ reading
 
-    def uid_of(self, message_id: str) -> int:
+    def uid_of(self, message_id: str, hint: int | None = None) -> int:
+        """The UID of the message with this Message-ID. Several may carry it (a hostile mail may copy a
+        registration's): then the one triage read it from (`hint`, from its key), else none is guessed."""
         # An id with 8-bit bytes (RFC 6532 mail) was read with those bytes replaced, and imaplib sends only
         # ASCII: the id's ASCII pieces are searched for (HEADER matches substrings), and must name one message.
         pieces = [p for p in re.split(r"[^\x21-\x7e]+", message_id) if p] if not message_id.isascii() else []
@@ -172,7 +174,9 @@ class ImapDesk:
             uids = sorted(uid_set(data))
         except imaplib.IMAP4.error as exc:
             raise TransferError(_("the IMAP search failed") + f": {exc}") from None
-        if pieces and len(uids) > 1:
+        if hint is not None and hint in uids:
+            return hint
+        if len(uids) > 1:
             raise InvalidInputError(
                 _("the message {id} cannot be told apart from others in the IMAP folder {folder}").format(
                     id=message_id, folder=self.folder
@@ -216,12 +220,12 @@ class ImapDesk:
         modified = self.conn.untagged_responses.pop("MODIFIED", None)
         return not (modified or b"MODIFIED" in text)
 
-    def claim_for_reply(self, message_id: str, member: str, again: bool) -> int:
+    def claim_for_reply(self, message_id: str, member: str, again: bool, hint: int | None = None) -> int:
         """Take the message for a reply, atomically where the server allows it. Returns its UID.
 
         Raises `AlreadyAnswered` (exit 2) when it was answered, or another member is replying to it.
         """
-        uid = self.uid_of(message_id)
+        uid = self.uid_of(message_id, hint)
         for _attempt in range(3):
             flags, modseq = self.flags(uid)
             mark = Mark.from_flags(flags)
@@ -264,16 +268,16 @@ class ImapDesk:
         self._store(uid, "-FLAGS", [KW_REPLYING])
         self.append_sent(reply)
 
-    def release(self, message_id: str, member: str) -> bool:
-        uid = self.uid_of(message_id)
+    def release(self, message_id: str, member: str, hint: int | None = None) -> bool:
+        uid = self.uid_of(message_id, hint)
         flags, _m = self.flags(uid)
         mine = f"{KW_CLAIM}{member}"
         had = mine.lower() in {f.lower() for f in flags}
         self._store(uid, "-FLAGS", [mine, KW_REPLYING])
         return had
 
-    def claim(self, message_id: str, member: str) -> Mark:
-        uid = self.uid_of(message_id)
+    def claim(self, message_id: str, member: str, hint: int | None = None) -> Mark:
+        uid = self.uid_of(message_id, hint)
         self._store(uid, "+FLAGS", [f"{KW_CLAIM}{member}"])
         return Mark.from_flags(self.flags(uid)[0])
 
@@ -513,15 +517,20 @@ class ImapDeskState(DeskState):
     def take(self, facts: Any, member: str, claim: bool) -> Mark:
         if not facts.message_id:
             return super().take(facts, member, claim)
+        from supportctl.desk.sources import uid_of
+
+        hint = uid_of(facts.key)
         if claim:
-            return self.desk.claim(facts.message_id, member)
-        self.desk.release(facts.message_id, member)
-        return Mark.from_flags(self.desk.flags(self.desk.uid_of(facts.message_id))[0])
+            return self.desk.claim(facts.message_id, member, hint)
+        self.desk.release(facts.message_id, member, hint)
+        return Mark.from_flags(self.desk.flags(self.desk.uid_of(facts.message_id, hint))[0])
 
     def claim(self, facts: Any, outcome: str, again: bool) -> Any:
         if not facts.message_id:
             return None  # without a Message-ID the server cannot find it: the local record is all we have
-        return self.desk.claim_for_reply(facts.message_id, self.member, again)
+        from supportctl.desk.sources import uid_of
+
+        return self.desk.claim_for_reply(facts.message_id, self.member, again, uid_of(facts.key))
 
     def replied(self, token: Any, outcome: str, reply: bytes, facts: Any) -> None:
         if token is not None:
