@@ -595,3 +595,24 @@ def test_a_mail_reusing_another_registrations_message_id_does_not_take_its_flags
         assert desk.uid_of("<same@example.org>", 2) == 2
     finally:
         conn.logout()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="imaplib keeps every untagged response until the tagged one: a server that streams `* n FETCH` "
+    "lines without end is never cut off (no byte budget per command; data keeps flowing, so imap.timeout "
+    "never fires) and memory grows until the test's timeout kills the run",
+)
+def test_a_server_that_never_ends_its_answer_is_cut_off(server: hi.HostileImap) -> None:
+    def endless(session: hi.Session, seq: int, mail: hi.Mail, items: str) -> bytes:
+        if "HEADER" not in items:
+            return hi.honest_fetch(session, seq, mail, items)
+        line = b"* 1 FETCH (FLAGS (" + b" ".join(b"$k%d" % n for n in range(200)) + b"))\r\n"
+        while not session.server.stopping.is_set():
+            session.send(line * 100)
+        raise OSError("stopped")
+
+    server.fetch_reply = endless
+    r = run(server.url, ca=server.ca, env={"SUPPORTCTL_IMAP_TIMEOUT": "3"}, timeout=15)
+    bounded(r)
+    one_error(r, ExitCode.TRANSFER, "127.0.0.1")
