@@ -218,7 +218,16 @@ def _big_literal(session: hi.Session, seq: int, mail: hi.Mail, items: str) -> by
     return b"* %d FETCH (UID %d RFC822.SIZE 100 BODY[HEADER] {%d}\r\n" % (seq, mail.uid, len(blob)) + blob + b")\r\n"
 
 
-@pytest.mark.parametrize("reply", [_huge_literal, _big_literal], ids=["100GB-announced", "40MB-sent"])
+def _absurd_literal(session: hi.Session, seq: int, mail: hi.Mail, items: str) -> bytes:
+    """A literal size of 5000 digits: Python 3.11 refuses to int() it (imaplib did not ask)."""
+    if "HEADER" not in items or mail.uid != 2:
+        return hi.honest_fetch(session, seq, mail, items)
+    return b"* %d FETCH (UID %d BODY[HEADER] {%s}\r\n" % (seq, mail.uid, b"9" * 5000)
+
+
+@pytest.mark.parametrize(
+    "reply", [_huge_literal, _big_literal, _absurd_literal], ids=["100GB-announced", "40MB-sent", "5000-digits"]
+)
 def test_a_literal_beyond_every_limit_is_refused_in_one_line(server: hi.HostileImap, reply: Any) -> None:
     server.fetch_reply = reply
     r = run(server.url, ca=server.ca, env={"SUPPORTCTL_INBOX_MAX_MESSAGE_BYTES": "1000000"})
@@ -597,12 +606,6 @@ def test_a_mail_reusing_another_registrations_message_id_does_not_take_its_flags
         conn.logout()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="imaplib keeps every untagged response until the tagged one: a server that streams `* n FETCH` "
-    "lines without end is never cut off (no byte budget per command; data keeps flowing, so imap.timeout "
-    "never fires) and memory grows until the test's timeout kills the run",
-)
 def test_a_server_that_never_ends_its_answer_is_cut_off(server: hi.HostileImap) -> None:
     def endless(session: hi.Session, seq: int, mail: hi.Mail, items: str) -> bytes:
         if "HEADER" not in items:
@@ -613,6 +616,6 @@ def test_a_server_that_never_ends_its_answer_is_cut_off(server: hi.HostileImap) 
         raise OSError("stopped")
 
     server.fetch_reply = endless
-    r = run(server.url, ca=server.ca, env={"SUPPORTCTL_IMAP_TIMEOUT": "3"}, timeout=15)
+    r = run(server.url, ca=server.ca, env={"SUPPORTCTL_IMAP_TIMEOUT": "3"}, timeout=30)
     bounded(r)
-    one_error(r, ExitCode.TRANSFER, "127.0.0.1")
+    one_error(r, ExitCode.TRANSFER, "127.0.0.1", "answers to one command")

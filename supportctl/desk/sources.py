@@ -643,7 +643,32 @@ def _guarded_imap(max_bytes: int) -> type:
     """
     import imaplib
 
+    plain: Any = imaplib.IMAP4  # its private halves (not in the stubs) are IMAP4's, IMAP4_SSL's too
+
     class Guarded(imaplib.IMAP4_SSL):
+        # Untagged answers to one round of commands (those sent before the first is answered): a server that
+        # streams them without end is cut off (data keeps flowing, so the timeout never fires). Raised by
+        # ImapSource to what the folder can need: one per message and literal of each (see `expect`).
+        max_answers = 100_000
+        _answers = 0
+
+        def _command(self, name: str, *args: Any) -> Any:
+            if not self.tagged_commands:  # nothing outstanding: a new round
+                self._answers = 0
+            return plain._command(self, name, *args)
+
+        def _append_untagged(self, typ: str, dat: Any) -> None:
+            self._answers += 1
+            if self._answers > self.max_answers:
+                raise self.abort(_("it sent more than {n} answers to one command").format(n=self.max_answers))
+            plain._append_untagged(self, typ, dat)
+
+        def _get_response(self) -> Any:
+            try:
+                return plain._get_response(self)
+            except ValueError:  # `{<5000 digits>}`: Python refuses to make a number of it
+                raise self.abort(_("it announced a size that is not a number")) from None
+
         def read(self, size: int) -> bytes:
             if size > max_bytes:
                 raise self.abort(
@@ -806,6 +831,8 @@ class ImapSource(Source):
         if typ != "OK":
             raise TransferError(_("the IMAP server refused to list the folder"))
         self.present = uid_set(data)
+        # The most untagged answers one round may need: every message's FETCH with a literal per part.
+        conn.max_answers = (len(self.present) + IMAP_BATCH) * (self.max_parts + 4) + 10_000
         wm = self.watermark
         if wm is None or wm.uidvalidity != validity:
             self.reset = wm is not None
