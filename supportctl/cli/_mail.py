@@ -190,6 +190,7 @@ def _outbox_list(json_output: bool) -> None:
         _("Outbox"),
         [_("ID"), _("State"), _("Attempts"), _("Next try"), _("To"), _("Subject"), _("Last reply")],
         rows,
+        whole=(0,),
     )
 
 
