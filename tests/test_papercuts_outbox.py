@@ -235,3 +235,31 @@ def test_submit_names_the_next_step(cli, server, tmp_path: Path) -> None:
         else "Next: `supportctl eta` shows when support will be active; the desk replies with the contract number."
     )
     assert r.stderr.strip().splitlines()[-1] == expected
+
+
+# ---------------------------------------------------------------- audit: what a new user ran into
+
+
+@pytest.mark.slow
+def test_outbox_table_on_a_narrow_terminal_shows_whole_ids(cli, server, tmp_path: Path) -> None:
+    """The id is what `outbox show|retry|resolve ID` take: on an 80-column terminal it was cut to `20261201…`."""
+    import pexpect
+
+    assert cli("submit", str(make_pdf(tmp_path))).exit_code == 0
+    first = only_entry()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TERM="xterm")
+    child = pexpect.spawn(
+        sys.executable, ["-m", "supportctl", "outbox"], env=env, encoding="utf-8", timeout=20, dimensions=(24, 80)
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert f" {first.id} " in child.before
+
+
+def test_retry_all_with_nothing_waiting_needs_no_mail_server(cli, isolated: Path) -> None:
+    """README: exit 0 when there is nothing to do; `retry --all` said "no SMTP server configured" (exit 8)."""
+    r = cli("outbox", "retry", "--all", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["data"] == {"results": [], "uncertain": []}
+    assert r.stderr == ""

@@ -83,7 +83,11 @@ def send_queued(smtp: Mapping[str, Any], ids: list[str] | None, mode: str, hooks
 
 def retry(smtp: Mapping[str, Any], ids: list[str] | None, hooks: Hooks = NO_HOOKS) -> list[SendResult]:
     """`outbox retry`: these messages now, whatever their backoff; `ids` None: every pending one (a message
-    that is not pending is then left out, not reported)."""
+    that is not pending is then left out, not reported); no connection at all when nothing is pending."""
+    from supportctl.mail import outbox
+
+    if ids is None and not any(e.state in outbox.PENDING for e in outbox.entries()):
+        return []
     results = send_queued(smtp, ids, "retry", hooks)
     return results if ids is not None else [r for r in results if r.skipped != "state"]
 
