@@ -221,6 +221,31 @@ def test_reply_refuses_a_duplicate_and_mail_that_is_no_registration_unless_force
     assert r.exit_code == 0 and "no registration form attached" in r.stdout
 
 
+def test_a_duplicate_is_named_in_the_language_of_the_reader_not_of_the_last_run(tmp_path: Path, cli: Any) -> None:
+    """The duplicate's reason was stored in the language of the `inbox` run that wrote the list: an English
+    `reply` after a German `inbox` said "is a duplicate: dasselbe Formular wie Nachricht …"."""
+    form = rm.form(membership_id="DUP-2-XYZ")
+    msgs = {n: rm.thunderbird([("f.pdf", form)], f"<{n}@example.org>") for n in ("first", "again")}
+    _maildir(tmp_path / "M", msgs)
+    recs = list(map(json.loads, cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout.splitlines()))
+    by_status = {rec["status"]: rec["id"] for rec in recs}
+    first, dup = by_status["due-soon"], by_status["duplicate"]
+
+    assert cli("--lang", "de", "inbox", str(tmp_path / "M"), "--json").exit_code == 0  # the list, stored in German
+    # (in-process a --lang stays set for the next run: `--lang en` is what a fresh process takes from LANG=C)
+    r = cli("--lang", "en", "inbox", "reply", dup, "--contract", "4711-0815", "--dry-run")
+    assert r.exit_code == ExitCode.USAGE
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"error: message {dup} is a duplicate: the same form as message {first} "
+        "(reply to that registration instead, or add --force to reply to this copy as well)"
+    )
+    assert cli("inbox", "show", dup, "--json").json()["data"]["reasons"] == [f"the same form as message {first}"]
+
+    assert cli("inbox", str(tmp_path / "M"), "--json").exit_code == 0  # stored in English
+    r = cli("--lang", "de", "inbox", "reply", dup, "--contract", "4711-0815", "--dry-run")
+    assert f"ist ein Duplikat: dasselbe Formular wie Nachricht {first} (" in r.stderr, r.stderr
+
+
 def test_answered_already_says_when_in_words(tmp_path: Path, cli: Any) -> None:
     _maildir(tmp_path / "M", {"one": rm.thunderbird([("f.pdf", rm.form())], "<one@example.org>")})
     (rid,) = _ids(cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout)
