@@ -77,3 +77,36 @@ def test_state_codes_in_a_pipe_words_on_a_terminal_in_german() -> None:
     text = child.read()
     child.close()
     assert "eingereiht" in text and "queued" not in text
+
+
+def _leaf_commands():  # type: ignore[no-untyped-def]
+    import click
+    import typer
+
+    from supportctl.cli import app
+
+    root = typer.main.get_command(app)
+
+    def walk(cmd, path, ctx):  # type: ignore[no-untyped-def]
+        if isinstance(cmd, click.Group):
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                yield from walk(sub, [*path, name], click.Context(sub, parent=ctx, info_name=name))
+        else:
+            yield " ".join(path), cmd, ctx
+
+    yield from walk(root, [], click.Context(root, info_name="supportctl"))
+
+
+def test_an_option_shows_one_metavar_in_every_command() -> None:
+    """Audit: `fetch --from ADDR` but `submit --from TEXT`, `config smtp --ca-bundle TEXT` but FILE elsewhere."""
+    import click
+
+    metavars: dict[str, dict[str, list[str]]] = {}
+    for path, cmd, ctx in _leaf_commands():
+        for p in cmd.get_params(ctx):
+            if isinstance(p, click.Option) and not p.is_flag:
+                metavars.setdefault(max(p.opts, key=len), {}).setdefault(p.make_metavar(ctx), []).append(path)
+    assert {name: m for name, m in metavars.items() if len(m) > 1} == {}
+    assert set(metavars["--from"]) == {"ADDR"} and set(metavars["--ca-bundle"]) == {"FILE"}
+    assert set(metavars["--to"]) == {"ADDR"} and set(metavars["--cc"]) == {"ADDR"}

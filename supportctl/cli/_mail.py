@@ -27,10 +27,15 @@ def submit(
     form: Annotated[str, typer.Argument(help=_("The filled registration form (PDF)."), metavar="FORM.pdf")],
     package: PackageOpt = None,
     to: Annotated[
-        str | None, typer.Option("--to", help=_("Recipient (default: the package's registration address)."))
+        str | None,
+        typer.Option("--to", help=_("Recipient (default: the package's registration address)."), metavar="ADDR"),
     ] = None,
-    sender: Annotated[str | None, typer.Option("--from", help=_("Sender address (default: smtp.from)."))] = None,
-    cc: Annotated[str | None, typer.Option("--cc", help=_("Copy to these addresses (comma-separated)."))] = None,
+    sender: Annotated[
+        str | None, typer.Option("--from", help=_("Sender address (default: smtp.from)."), metavar="ADDR")
+    ] = None,
+    cc: Annotated[
+        str | None, typer.Option("--cc", help=_("Copy to these addresses (comma-separated)."), metavar="ADDR")
+    ] = None,
     again: Annotated[bool, typer.Option("--again", help=_("Send a form that was submitted before once more."))] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help=_("Show the message and the server; send and queue nothing."))
@@ -355,7 +360,7 @@ def config_smtp(
     port: Annotated[int | None, typer.Option("--port", help=_("Port (587 starttls, 465 tls)."))] = None,
     security: Annotated[str | None, typer.Option("--security", help=_("starttls, tls or none."))] = None,
     username: Annotated[str | None, typer.Option("--username", help=_("Login name."))] = None,
-    sender: Annotated[str | None, typer.Option("--from", help=_("Sender address."))] = None,
+    sender: Annotated[str | None, typer.Option("--from", help=_("Sender address."), metavar="ADDR")] = None,
     auth: Annotated[str | None, typer.Option("--auth", help=_("password, xoauth2 or none."))] = None,
     password_source: Annotated[
         str | None, typer.Option("--password-source", help=_("auto, env, keyring, command or prompt."))
@@ -366,7 +371,9 @@ def config_smtp(
     token_command: Annotated[
         str | None, typer.Option("--token-command", help=_("Command that prints an OAuth2 access token."))
     ] = None,
-    ca_bundle: Annotated[str | None, typer.Option("--ca-bundle", help=_("CA certificates file."))] = None,
+    ca_bundle: Annotated[
+        str | None, typer.Option("--ca-bundle", help=_("CA certificates file."), metavar="FILE")
+    ] = None,
     test: Annotated[bool, typer.Option("--test/--no-test", help=_("Log in once to check the settings."))] = True,
     json_output: JsonOpt = False,
 ) -> None:
