@@ -21,7 +21,7 @@ from typer.core import TyperGroup
 
 from supportctl import __version__
 from supportctl import output as out
-from supportctl.cli.common import COMMAND_KEY, JSON_KEY, STREAM_KEY, JsonOpt, begin, load_config
+from supportctl.cli.common import COMMAND_KEY, JSON_KEY, STREAM_COMMANDS, STREAM_KEY, JsonOpt, begin, load_config
 from supportctl.errors import ExitCode, SupportctlError, Terminated, os_message
 from supportctl.i18n import N_, _, lang_flag, ngettext
 
@@ -142,7 +142,10 @@ def _usage_failed(e: click.UsageError, argv: list[str]) -> NoReturn:
     ctx = e.ctx
     if "--json" in argv:
         command = ctx.command_path.partition(" ")[2] if ctx is not None else ""
-        out.write_out(out.envelope(command or "supportctl", None, [UsageError(message).to_dict()], ok=False))
+        if command in STREAM_COMMANDS:
+            out.write_out(out.ndjson({"type": "error", **UsageError(message).to_dict()}))
+        else:
+            out.write_out(out.envelope(command or "supportctl", None, [UsageError(message).to_dict()], ok=False))
     out.say(out.error_line(message, None))
     missing_command = ctx is not None and isinstance(ctx.command, click.Group)  # no or an unknown subcommand
     if ctx is not None and (isinstance(e, click.MissingParameter) or missing_command):
