@@ -246,6 +246,23 @@ def test_a_duplicate_is_named_in_the_language_of_the_reader_not_of_the_last_run(
     assert f"ist ein Duplikat: dasselbe Formular wie Nachricht {first} (" in r.stderr, r.stderr
 
 
+def test_a_claim_on_a_maildir_without_keywords_says_what_to_do(tmp_path: Path, cli: Any, monkeypatch: Any) -> None:
+    """Audit: the refusal said why (no dovecot-keywords file) but not what to do about it."""
+    monkeypatch.setenv("SUPPORTCTL_INBOX_MEMBER", "anna")
+    _maildir(tmp_path / "M", {"one": rm.thunderbird([("f.pdf", rm.form())], "<kw@example.org>")})
+    (rid,) = _ids(cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout)
+    r = cli("inbox", "claim", rid)
+    assert r.exit_code == ExitCode.USAGE
+    assert r.stderr.strip().splitlines()[-1] == (
+        "error: this Maildir keeps no keywords (no dovecot-keywords file, or all 26 in use): claims need IMAP "
+        "(read the mailbox over IMAP (`supportctl inbox imaps://USER@HOST/FOLDER`) and claim from there, or keep "
+        "the Maildir with Dovecot, which writes its dovecot-keywords file)"
+    )
+    (tmp_path / "M" / "dovecot-keywords").write_text("")  # what Dovecot keeps: then the claim works
+    r = cli("inbox", "claim", rid, "--json")
+    assert r.exit_code == 0 and r.json()["data"] == {"id": rid, "claimed_by": ["anna"]}
+
+
 def test_answered_already_says_when_in_words(tmp_path: Path, cli: Any) -> None:
     _maildir(tmp_path / "M", {"one": rm.thunderbird([("f.pdf", rm.form())], "<one@example.org>")})
     (rid,) = _ids(cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout)
