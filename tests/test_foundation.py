@@ -145,6 +145,13 @@ def test_lang_flag_anywhere(cli) -> None:
     assert r.exit_code == 2
 
 
+def test_lang_flag_without_its_value_says_so(cli) -> None:
+    """Audit: a --lang without its value, last on the line, was "No such option '--lang'" from the subcommand."""
+    r = cli("eta", "--lang")
+    assert r.exit_code == ExitCode.USAGE
+    assert r.stderr.splitlines()[0] == "error: Invalid value for --lang: use de or en"
+
+
 def test_readme_documents_every_exit_code() -> None:
     readme = (ROOT / "README.md").read_text()
     table = dict(re.findall(r"^\| (\d+) \| `(\w+)` \|", readme, re.M))

@@ -275,6 +275,8 @@ def hoist_lang(args: list[str]) -> list[str]:
 
     And `--json` before the subcommand (`supportctl --json eta`) goes to the end, where the command takes it."""
     langs, rest = lang_flag(args)
+    if rest[-1:] == ["--lang"] and "--" not in rest:  # its value is missing: Click says so for the root option
+        langs, rest = [*langs, ""], rest[:-1]
     return [*(arg for lang in langs for arg in ("--lang", lang)), *_json_to_the_end(rest)]
 
 
