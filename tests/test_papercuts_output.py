@@ -110,3 +110,16 @@ def test_an_option_shows_one_metavar_in_every_command() -> None:
     assert {name: m for name, m in metavars.items() if len(m) > 1} == {}
     assert set(metavars["--from"]) == {"ADDR"} and set(metavars["--ca-bundle"]) == {"FILE"}
     assert set(metavars["--to"]) == {"ADDR"} and set(metavars["--cc"]) == {"ADDR"}
+
+
+def test_config_help_names_its_subcommands(proc) -> None:  # type: ignore[no-untyped-def]
+    """Audit: `config` said "Show the effective settings…", yet `supportctl config` shows nothing (exit 2):
+    the settings are `config show`, and the group also has `path` and `smtp`. (A real process: help texts are
+    translated when the CLI is imported.)"""
+    text = "Settings: show them and where they come from (show), the file's path (path), sending (smtp)."
+    assert text in " ".join(proc("config", "--help").stdout.split())
+    r = proc("config", "--help", env={"LANG": "de_DE.UTF-8"})
+    assert "Einstellungen: anzeigen samt Herkunft (show), Pfad der Datei (path), Senden einrichten (smtp)." in (
+        " ".join(r.stdout.split())
+    )
+    assert "config    Settings: show them" in proc("--help").stdout

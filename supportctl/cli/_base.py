@@ -194,7 +194,7 @@ app = typer.Typer(
 config_app = typer.Typer(
     cls=Group,
     rich_markup_mode=HELP_MARKUP,
-    help=_("Show the effective settings and where they come from."),
+    help=_("Settings: show them and where they come from (show), the file's path (path), sending (smtp)."),
 )
 app.add_typer(config_app, name="config")
 
