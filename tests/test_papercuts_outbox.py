@@ -263,3 +263,23 @@ def test_retry_all_with_nothing_waiting_needs_no_mail_server(cli, isolated: Path
     assert r.exit_code == 0, r.stderr
     assert r.json()["data"] == {"results": [], "uncertain": []}
     assert r.stderr == ""
+
+
+def test_a_message_you_marked_delivered_is_not_said_unaccepted(cli, server, tmp_path: Path) -> None:
+    """Audit: `outbox resolve ID --delivered` of a deferred message (sent by other means) made `status` say
+    "sent" and, below it, "Not accepted by the mail server yet"; `eta --since-submit ID` called it not accepted."""
+    server.mode = "rcpt451"
+    assert cli("submit", str(make_pdf(tmp_path))).exit_code == ExitCode.QUEUED
+    first = only_entry()
+    assert cli("outbox", "resolve", first.id, "--delivered").exit_code == 0
+    r = cli("status", first.id)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[1] == (
+        "  Marked as delivered by you: when the mail server accepted it is not known, so no due time is counted"
+    )
+    r = cli("eta", "--since-submit", first.id)
+    assert r.exit_code == ExitCode.ERROR
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"error: submission {first.id} was marked as delivered by you: when the mail server accepted it is not "
+        "known (give the time it arrived: supportctl eta --at WHEN)"
+    )
