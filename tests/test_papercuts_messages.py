@@ -243,3 +243,15 @@ def test_a_missing_argument_in_german(proc) -> None:
         "Fehler: Argument fehlt 'FORMULAR.pdf'.",
         "Aufruf: supportctl submit [OPTIONEN] FORMULAR.pdf",
     ]
+
+
+@pytest.mark.parametrize("command", [["submit"], ["print"]])
+def test_a_missing_form_is_said_in_the_users_language(cli, command: list[str]) -> None:
+    """Audit: `--lang de submit nope.pdf` said "… kann nicht gelesen werden: No such file or directory" (the OS's
+    English text), where `fill --data nope.toml` says it in German."""
+    r = cli("--lang", "de", *command, "nope.pdf")
+    assert r.exit_code == ExitCode.INVALID_INPUT
+    line = r.stderr.strip().splitlines()[-1]
+    assert line.startswith("Fehler: nope.pdf kann nicht gelesen werden: Datei oder Verzeichnis nicht gefunden"), line
+    r = cli("--lang", "en", *command, "nope.pdf")
+    assert "error: cannot read nope.pdf: no such file or directory" in r.stderr, r.stderr

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from supportctl.errors import ExitCode, InvalidInputError
+from supportctl.errors import ExitCode, InvalidInputError, os_reason
 from supportctl.i18n import _
 from supportctl.mail import compose as mail
 
@@ -141,7 +141,7 @@ def read_form(path: Path) -> bytes:
         return read_regular(path, mail.MAX_FORM_BYTES, follow_symlinks=True)
     except OSError as exc:
         raise InvalidInputError(
-            _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror or exc)
+            _("cannot read {path}: {reason}").format(path=path, reason=os_reason(exc))
         ) from None
 
 
