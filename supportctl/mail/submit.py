@@ -140,9 +140,7 @@ def read_form(path: Path) -> bytes:
         # A FIFO or device is refused, not read until it ends.
         return read_regular(path, mail.MAX_FORM_BYTES, follow_symlinks=True)
     except OSError as exc:
-        raise InvalidInputError(
-            _("cannot read {path}: {reason}").format(path=path, reason=os_reason(exc))
-        ) from None
+        raise InvalidInputError(_("cannot read {path}: {reason}").format(path=path, reason=os_reason(exc))) from None
 
 
 def submit(

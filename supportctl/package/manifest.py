@@ -639,9 +639,7 @@ def open_package(path: Path) -> Package:
     try:
         digest = file_sha256(path)
     except OSError as exc:
-        raise InvalidInputError(
-            _("cannot read {path}: {reason}").format(path=path, reason=os_reason(exc))
-        ) from None
+        raise InvalidInputError(_("cannot read {path}: {reason}").format(path=path, reason=os_reason(exc))) from None
     from supportctl.fsutil import private_dir
 
     cached = paths.cache_dir() / "packages" / digest
