@@ -263,6 +263,30 @@ def test_a_claim_on_a_maildir_without_keywords_says_what_to_do(tmp_path: Path, c
     assert r.exit_code == 0 and r.json()["data"] == {"id": rid, "claimed_by": ["anna"]}
 
 
+def test_a_copy_of_an_answered_form_stays_a_duplicate(tmp_path: Path, cli: Any) -> None:
+    """Audit: once the first of two identical forms was answered (`done`), the copy became the "original" and
+    was listed as work to do (`due-soon`, later `overdue`, counted so in `inbox report`): answering it would
+    send the applicant a second contract for one form."""
+    form = rm.form(membership_id="DUP-3-XYZ")
+    msgs = {n: rm.thunderbird([("f.pdf", form)], f"<{n}@example.org>") for n in ("first", "again")}
+    msgs["again"] = msgs["again"].replace(rm.RECEIVED.encode(), b"Wed, 25 Nov 2026 10:05:00 +0100")
+    _maildir(tmp_path / "M", msgs)
+    recs = list(map(json.loads, cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout.splitlines()))
+    by_status = {rec["status"]: rec["id"] for rec in recs}
+    first, dup = by_status["due-soon"], by_status["duplicate"]
+    r = cli("inbox", "reply", first, "--contract", "4711-0815", "--eml", str(tmp_path / "a.eml"))
+    assert r.exit_code == 0, r.stderr
+
+    r = cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json")
+    assert r.exit_code == 0, r.stderr
+    listed = {rec["id"]: (rec["status"], rec["reasons"]) for rec in map(json.loads, r.stdout.splitlines())}
+    assert listed == {first: ("done", []), dup: ("duplicate", [f"the same form as message {first}"])}
+    r = cli("inbox", "reply", dup, "--contract", "4711-0816", "--dry-run")
+    assert r.exit_code == ExitCode.USAGE and f"is a duplicate: the same form as message {first} (" in r.stderr
+    report = cli("inbox", "report", str(tmp_path / "M"), "--json").json()["data"]["classes"]["critical"]
+    assert report["received"] == 1 and report["open"] == 0 and report["overdue_now"] == 0, report
+
+
 def test_answered_already_says_when_in_words(tmp_path: Path, cli: Any) -> None:
     _maildir(tmp_path / "M", {"one": rm.thunderbird([("f.pdf", rm.form())], "<one@example.org>")})
     (rid,) = _ids(cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout)

@@ -263,9 +263,10 @@ class Store:
         return (str(row[0]), row[1], str(row[2]), row[3]) if row else None
 
     def original_of(self, source: str, sha: str) -> str | None:
-        """The registration that duplicates of the form `sha` copy: the one of them neither a duplicate nor done."""
+        """The registration that duplicates of the form `sha` copy: the first of them to arrive that is none."""
         row = self.db.execute(
-            "SELECT id FROM items WHERE source = ? AND sha = ? AND status NOT IN ('duplicate', 'done') LIMIT 1",
+            "SELECT id FROM items WHERE source = ? AND sha = ? AND status != 'duplicate' ORDER BY received, key"
+            " LIMIT 1",
             (source, sha),
         ).fetchone()
         return str(row[0]) if row else None

@@ -1192,6 +1192,8 @@ def _assess_one(
     if f.sha256 and form_key(pkg, f.sha256) in forms:
         form = CheckedForm.from_report(forms[form_key(pkg, f.sha256)])
     if mark:
+        if f.sha256:  # an answered form is still the first of its copies: a later copy stays a duplicate of it
+            first.setdefault(f.sha256, f.id)
         return Item(f, "done", form=form, done=mark)
     if f.kind == "skipped":
         return Item(f, "skipped", (f.reason or "",))
