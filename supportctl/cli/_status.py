@@ -41,7 +41,10 @@ def status(
     interval: Annotated[
         int | None,
         typer.Option(
-            "--interval", help=_("With --watch: seconds between looks at a local mailbox (default 60)."), min=1
+            "--interval",
+            help=_("With --watch: seconds between looks at a local mailbox (default 60)."),
+            metavar="SECONDS",
+            min=1,
         ),
     ] = None,
     tz: TzOpt = None,
