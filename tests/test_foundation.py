@@ -111,7 +111,7 @@ def test_config_show_plain_lists_sources(monkeypatch: pytest.MonkeyPatch, cli) -
     monkeypatch.setenv("SUPPORTCTL_TZ", "Europe/Vienna")
     r = cli("config", "show")
     line = next(x for x in r.stdout.splitlines() if x.startswith("tz\t"))
-    assert line.split("\t") == ["tz", "Europe/Vienna", "environment (SUPPORTCTL_TZ)"]
+    assert line.split("\t") == ["tz", "Europe/Vienna", "env (SUPPORTCTL_TZ)"]  # in a pipe: the code of --json
 
 
 # ---------------------------------------------------------------- contract

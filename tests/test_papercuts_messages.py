@@ -255,3 +255,15 @@ def test_a_missing_form_is_said_in_the_users_language(cli, command: list[str]) -
     assert line.startswith("Fehler: nope.pdf kann nicht gelesen werden: Datei oder Verzeichnis nicht gefunden"), line
     r = cli("--lang", "en", *command, "nope.pdf")
     assert "error: cannot read nope.pdf: no such file or directory" in r.stderr, r.stderr
+
+
+def test_config_show_in_a_pipe_gives_the_source_codes_in_every_language(cli, monkeypatch) -> None:
+    """Audit: in a pipe the Source column was the translated word ("Konfigurationsdatei", "Umgebung (…)"), where
+    the README promises the stable codes of --json there, so that scripts cutting columns work in every language."""
+    monkeypatch.setenv("SUPPORTCTL_SMTP_PORT", "25")
+    for lang in ("de", "en"):
+        rows = {
+            line.split("\t")[0]: line.split("\t") for line in cli("--lang", lang, "config", "show").stdout.splitlines()
+        }
+        assert rows["smtp.port"] == ["smtp.port", "25", "env (SUPPORTCTL_SMTP_PORT)"]
+        assert rows["smtp.host"] == ["smtp.host", "", "default"]

@@ -241,7 +241,8 @@ def config_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         value = (
             "" if s["value"] is None else str(s["value"]).lower() if isinstance(s["value"], bool) else str(s["value"])
         )
-        where = sources[s["source"]] + (f" ({s['origin']})" if s["source"] == "env" else "")
+        # On a terminal the word; in a pipe the code of --json (env, file, default, flag), as for states.
+        where = out.token(s["source"], sources[s["source"]]) + (f" ({s['origin']})" if s["source"] == "env" else "")
         rows.append([key, value, where])
     out.table(_("Settings ({path})").format(path=cfg.path), [_("Setting"), _("Value"), _("Source")], rows)
 
