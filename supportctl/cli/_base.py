@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
 def hoist_lang(args: list[str]) -> list[str]:
     """`--lang X` is accepted anywhere (`supportctl fill --lang de`): Click reads it before the subcommand.
 
-    And `--json` before the subcommand (`supportctl --json eta`) goes to the end, where the command takes it."""
+    And `--json` before the command's word (`supportctl --json eta`) goes to the end, where the command takes it."""
     langs, rest = lang_flag(args)
     return [*(arg for lang in langs for arg in ("--lang", lang)), *_json_to_the_end(rest)]
 
@@ -365,11 +365,28 @@ def command_name(info: Any) -> str:
 
 
 def _json_to_the_end(args: list[str]) -> list[str]:
-    first_word = next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))
-    if "--json" not in args[:first_word] or first_word == len(args):
+    """`--json` before the word of the command that runs goes to the end, where that command takes it:
+    `supportctl --json eta`, and `supportctl outbox --json list` (where the group would take it and the
+    subcommand print text)."""
+    if "--json" not in args:
         return args
-    rest = [a for i, a in enumerate(args) if not (a == "--json" and i < first_word)]
-    if "--" in rest:
-        at = rest.index("--")
-        return [*rest[:at], "--json", *rest[at:]]
-    return [*rest, "--json"]
+    end = args.index("--") if "--" in args else len(args)
+    words = [i for i in range(end) if not args[i].startswith("-")]
+    if not words:
+        return args
+    subcommands = _subcommands(args[words[0]])
+    runs = next((i for i in words[1:] if args[i] in subcommands), words[0])
+    if "--json" not in args[:runs]:
+        return args
+    rest = [a for i, a in enumerate(args) if not (a == "--json" and i < runs)]
+    at = rest.index("--") if "--" in rest else len(rest)
+    return [*rest[:at], "--json", *rest[at:]]
+
+
+def _subcommands(name: str) -> set[str]:
+    """The subcommands of the group `name` (none for a command or an unknown word)."""
+    if name not in VERB_MODULES:
+        return set()
+    load(*VERB_MODULES[name])
+    groups = [g.typer_instance for g in app.registered_groups if g.name == name]
+    return {command_name(c) for sub in groups if sub is not None for c in sub.registered_commands}
