@@ -112,6 +112,34 @@ def test_json_before_the_command_works_like_lang(proc) -> None:
     assert r.exit_code == 0 and json.loads(r.stdout)["data"] == {"messages": []}
 
 
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["outbox", "--json", "list"], "outbox list"),
+        (["outbox", "--json"], "outbox list"),
+        (["--json", "outbox", "list"], "outbox list"),
+        (["config", "--json", "show"], "config show"),
+        (["inbox", "--json", "show", "abcdef"], "inbox show"),
+    ],
+)
+def test_json_before_a_subcommand_reaches_it(cli, argv: list[str], command: str) -> None:
+    """A group's `--json` is the subcommand's: `outbox --json list` printed the text table (the group took the
+    flag, `list` never saw it), so a script got text where it asked for JSON."""
+    r = cli(*argv)
+    body = json.loads(r.stdout)
+    assert (body["version"], body["command"], body["ok"]) == (1, command, r.exit_code == 0)
+
+
+def test_json_moves_only_from_before_the_subcommand() -> None:
+    from supportctl.cli import hoist_lang
+
+    assert hoist_lang(["outbox", "--json", "show", "ID"]) == ["outbox", "show", "ID", "--json"]
+    assert hoist_lang(["--json", "outbox", "retry", "--", "-x"]) == ["outbox", "retry", "--json", "--", "-x"]
+    # inbox's own --json (SOURCE is no subcommand), and a --json after the subcommand, stay where they are
+    assert hoist_lang(["inbox", "--json", "imaps://u@h/INBOX"]) == ["inbox", "--json", "imaps://u@h/INBOX"]
+    assert hoist_lang(["inbox", "show", "--json", "ID"]) == ["inbox", "show", "--json", "ID"]
+
+
 def test_eta_batch_json_is_the_ndjson_stream_and_refuses_csv(cli) -> None:
     r = cli("eta", "--batch", "--json", "-c", "critical", input="2026-11-30T10:00:00+01:00\n")
     assert r.exit_code == 0

@@ -224,16 +224,10 @@ def test_keyring_source_without_the_extra_says_how_to_install_it(cli, isolated: 
 
 
 def test_submit_names_the_next_step(cli, server, tmp_path: Path) -> None:
-    """Issue 16, item 16: after a sent submission, `status` (or, without it, `eta`) is named."""
-    from supportctl.cli._base import VERB_MODULES
-
+    """After a sent submission, the next step is named: `status`."""
     r = cli("submit", str(make_pdf(tmp_path)))
     assert r.exit_code == 0, r.stderr
-    expected = (
-        "Next: `supportctl status` shows whether the desk answered and when support will be active."
-        if "status" in VERB_MODULES
-        else "Next: `supportctl eta` shows when support will be active; the desk replies with the contract number."
-    )
+    expected = "Next: `supportctl status` shows whether the desk answered and when support will be active."
     assert r.stderr.strip().splitlines()[-1] == expected
 
 
