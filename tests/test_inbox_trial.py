@@ -287,6 +287,25 @@ def test_a_copy_of_an_answered_form_stays_a_duplicate(tmp_path: Path, cli: Any) 
     assert report["received"] == 1 and report["open"] == 0 and report["overdue_now"] == 0, report
 
 
+def test_when_the_later_copy_was_answered_the_earlier_one_is_its_duplicate(tmp_path: Path, cli: Any) -> None:
+    """A desk member answered the second copy of a form (with --force): the first, never answered, was listed as
+    due-soon work, and answering it too would send a second contract for the same form."""
+    form = rm.form(membership_id="DUP-4-XYZ")
+    msgs = {n: rm.thunderbird([("f.pdf", form)], f"<{n}@example.org>") for n in ("first", "again")}
+    msgs["again"] = msgs["again"].replace(rm.RECEIVED.encode(), b"Wed, 25 Nov 2026 10:05:00 +0100")
+    _maildir(tmp_path / "M", msgs)
+    recs = list(map(json.loads, cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout.splitlines()))
+    by_status = {rec["status"]: rec["id"] for rec in recs}
+    first, dup = by_status["due-soon"], by_status["duplicate"]
+    r = cli("inbox", "reply", dup, "--contract", "4711-0815", "--force", "--eml", str(tmp_path / "a.eml"))
+    assert r.exit_code == 0, r.stderr
+
+    r = cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json")
+    assert r.exit_code == 0, r.stderr
+    listed = {rec["id"]: (rec["status"], rec["reasons"]) for rec in map(json.loads, r.stdout.splitlines())}
+    assert listed == {dup: ("done", []), first: ("duplicate", [f"the same form as message {dup}"])}
+
+
 def test_answered_already_says_when_in_words(tmp_path: Path, cli: Any) -> None:
     _maildir(tmp_path / "M", {"one": rm.thunderbird([("f.pdf", rm.form())], "<one@example.org>")})
     (rid,) = _ids(cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout)

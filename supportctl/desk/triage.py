@@ -1165,7 +1165,9 @@ def assess(
 ) -> list[Item]:
     """Statuses at `now`, sorted by due time (undated last)."""
     ordered = sorted(facts, key=_arrival_order)
-    first: dict[str, str] = {}
+    # A form answered once is the one its copies copy, whichever copy was answered (the earliest, if several):
+    # every other copy is a duplicate, never work to do (answering it would send a second contract).
+    first = {f.sha256: f.id for f in reversed(ordered) if f.sha256 and done.get(f.id)}
     items = []
     for f in ordered:
         item = _assess_one(f, pkg, engine, now, forms, done, first)
@@ -1192,8 +1194,6 @@ def _assess_one(
     if f.sha256 and form_key(pkg, f.sha256) in forms:
         form = CheckedForm.from_report(forms[form_key(pkg, f.sha256)])
     if mark:
-        if f.sha256:  # an answered form is still the first of its copies: a later copy stays a duplicate of it
-            first.setdefault(f.sha256, f.id)
         return Item(f, "done", form=form, done=mark)
     if f.kind == "skipped":
         return Item(f, "skipped", (f.reason or "",))
