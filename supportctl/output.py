@@ -117,6 +117,34 @@ def say(text: str) -> None:
     sys.stderr.write(sanitize(text, multiline=True) + "\n")
 
 
+def page(text: str) -> None:
+    """Text for a person on a terminal, through their pager (as pydoc picks it: MANPAGER, PAGER, else less or
+    more). A pager named there that cannot be run is said in one line and the text printed without it: pydoc
+    would hand it to the shell, whose "not found" would be all the person sees."""
+    import pydoc
+    import shlex
+    import shutil
+
+    for var in ("MANPAGER", "PAGER"):
+        command = os.environ.get(var)
+        if not command:
+            continue
+        try:
+            program = shlex.split(command)[0]
+        except (ValueError, IndexError):
+            program = command
+        if shutil.which(program) is None:
+            say(
+                _("warning: the pager {pager} cannot be run ({variable}); showing the text without it").format(
+                    pager=program, variable=var
+                )
+            )
+            write_out(text)
+            return
+        break
+    pydoc.pager(text)
+
+
 def error_line(message: str, hint: str | None) -> str:
     """One line, whatever the message quotes: a newline in a manifest value cannot forge a second line."""
     message = sanitize(message)

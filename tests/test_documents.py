@@ -141,6 +141,30 @@ def test_show_goes_through_the_pager_on_a_terminal(pkg: Path, tmp_path: Path) ->
     assert child.exitstatus == 0
 
 
+@pytest.mark.slow
+def test_show_with_a_pager_that_cannot_run_still_shows_the_text(pkg: Path, tmp_path: Path) -> None:
+    """Audit: with PAGER set to a program that is not installed, `show` printed only the shell's
+    "/bin/sh: 1: …: not found" and exit 0, and the document was never shown."""
+    pexpect = pytest.importorskip("pexpect")
+    env = dict(os.environ)
+    env.update(PYTHONPATH=str(ROOT), PAGER="no-such-pager-xyz -R", TERM="xterm")
+    env.pop("MANPAGER", None)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "supportctl", "show", "terms", "--package", str(pkg)],
+        env=env,
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=20,
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    text = child.before.replace("\r\n", "\n")
+    assert child.exitstatus == 0
+    assert "warning: the pager no-such-pager-xyz cannot be run (PAGER); showing the text without it\n" in text
+    assert pt.TERMS_MARKER in text and "not found" not in text
+
+
 # ---------------------------------------------------------------- fetch --request
 
 

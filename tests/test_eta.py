@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from supportctl.errors import ExitCode
 from supportctl.package import manifest as package
 from supportctl.schedule.eta import Engine, ScheduleOverrides, effective_schedule
 from supportctl.schedule.timeparse import parse_when
@@ -258,3 +259,13 @@ def test_batch_on_a_terminal_says_it_reads_stdin() -> None:
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+@pytest.mark.parametrize("extra", [["--at", "2026-11-27 17:30"], ["--since-submit"]])
+def test_batch_refuses_a_start_it_would_ignore(cli, extra: list[str]) -> None:
+    """Audit: `eta --batch --at X` read its starts from stdin and silently dropped X (and --since-submit)."""
+    r = cli("eta", "--batch", *extra, input="2026-11-27T17:30+01:00\n")
+    assert r.exit_code == ExitCode.USAGE and r.stdout == ""
+    assert r.stderr.strip().splitlines()[-1] == (
+        "error: --batch reads every start from standard input (leave out --at and --since-submit)"
+    )

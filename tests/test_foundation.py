@@ -111,7 +111,7 @@ def test_config_show_plain_lists_sources(monkeypatch: pytest.MonkeyPatch, cli) -
     monkeypatch.setenv("SUPPORTCTL_TZ", "Europe/Vienna")
     r = cli("config", "show")
     line = next(x for x in r.stdout.splitlines() if x.startswith("tz\t"))
-    assert line.split("\t") == ["tz", "Europe/Vienna", "environment (SUPPORTCTL_TZ)"]
+    assert line.split("\t") == ["tz", "Europe/Vienna", "env (SUPPORTCTL_TZ)"]  # in a pipe: the code of --json
 
 
 # ---------------------------------------------------------------- contract
@@ -143,6 +143,13 @@ def test_lang_flag_anywhere(cli) -> None:
     assert cli("eta", "--lang", "de", "--at", "2026-11-30T10:00+01:00", "--json").exit_code == 0
     r = cli("eta", "--lang", "fr")
     assert r.exit_code == 2
+
+
+def test_lang_flag_without_its_value_says_so(cli) -> None:
+    """Audit: a --lang without its value, last on the line, was "No such option '--lang'" from the subcommand."""
+    r = cli("eta", "--lang")
+    assert r.exit_code == ExitCode.USAGE
+    assert r.stderr.splitlines()[0] == "error: Invalid value for --lang: use de or en"
 
 
 def test_readme_documents_every_exit_code() -> None:

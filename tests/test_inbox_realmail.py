@@ -137,6 +137,24 @@ def test_sources_say_what_they_expect(tmp_path: Path, cli: Any) -> None:
     assert "[OPTIONS] SOURCE | COMMAND [ARGS]..." in r.stdout
 
 
+def test_a_usage_error_of_the_inbox_stream_is_a_record_of_it(tmp_path: Path, cli: Any) -> None:
+    """Audit: `inbox --json` is NDJSON whose errors are `{"type": "error", …}` records (README), but a bad option
+    printed the envelope of the other commands; `inbox show` (an envelope command) keeps its envelope."""
+    r = cli("inbox", str(tmp_path), "--status", "bogus", "--json")
+    assert r.exit_code == ExitCode.USAGE
+    assert [json.loads(line) for line in r.stdout.splitlines()] == [
+        {
+            "type": "error",
+            "code": "usage",
+            "exit_code": 2,
+            "message": "Invalid value for '--status': 'bogus' is not one of 'all', 'open', 'overdue', 'invalid'.",
+            "hint": None,
+        }
+    ]
+    r = cli("inbox", "show", "abcdef123456", "--bogus", "--json")
+    assert r.exit_code == ExitCode.USAGE and r.json()["command"] == "inbox show" and r.json()["ok"] is False
+
+
 def test_inbox_show_writes_the_canonical_copy_of_a_valid_registration(tmp_path: Path, cli: Any) -> None:
     """The desk's record is the values it activated, drawn by supportctl, whatever program filled the form."""
     from supportctl.form import pdfform

@@ -221,6 +221,91 @@ def test_reply_refuses_a_duplicate_and_mail_that_is_no_registration_unless_force
     assert r.exit_code == 0 and "no registration form attached" in r.stdout
 
 
+def test_a_duplicate_is_named_in_the_language_of_the_reader_not_of_the_last_run(tmp_path: Path, cli: Any) -> None:
+    """The duplicate's reason was stored in the language of the `inbox` run that wrote the list: an English
+    `reply` after a German `inbox` said "is a duplicate: dasselbe Formular wie Nachricht …"."""
+    form = rm.form(membership_id="DUP-2-XYZ")
+    msgs = {n: rm.thunderbird([("f.pdf", form)], f"<{n}@example.org>") for n in ("first", "again")}
+    _maildir(tmp_path / "M", msgs)
+    recs = list(map(json.loads, cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout.splitlines()))
+    by_status = {rec["status"]: rec["id"] for rec in recs}
+    first, dup = by_status["due-soon"], by_status["duplicate"]
+
+    assert cli("--lang", "de", "inbox", str(tmp_path / "M"), "--json").exit_code == 0  # the list, stored in German
+    # (in-process a --lang stays set for the next run: `--lang en` is what a fresh process takes from LANG=C)
+    r = cli("--lang", "en", "inbox", "reply", dup, "--contract", "4711-0815", "--dry-run")
+    assert r.exit_code == ExitCode.USAGE
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"error: message {dup} is a duplicate: the same form as message {first} "
+        "(reply to that registration instead, or add --force to reply to this copy as well)"
+    )
+    assert cli("inbox", "show", dup, "--json").json()["data"]["reasons"] == [f"the same form as message {first}"]
+
+    assert cli("inbox", str(tmp_path / "M"), "--json").exit_code == 0  # stored in English
+    r = cli("--lang", "de", "inbox", "reply", dup, "--contract", "4711-0815", "--dry-run")
+    assert f"ist ein Duplikat: dasselbe Formular wie Nachricht {first} (" in r.stderr, r.stderr
+
+
+def test_a_claim_on_a_maildir_without_keywords_says_what_to_do(tmp_path: Path, cli: Any, monkeypatch: Any) -> None:
+    """Audit: the refusal said why (no dovecot-keywords file) but not what to do about it."""
+    monkeypatch.setenv("SUPPORTCTL_INBOX_MEMBER", "anna")
+    _maildir(tmp_path / "M", {"one": rm.thunderbird([("f.pdf", rm.form())], "<kw@example.org>")})
+    (rid,) = _ids(cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout)
+    r = cli("inbox", "claim", rid)
+    assert r.exit_code == ExitCode.USAGE
+    assert r.stderr.strip().splitlines()[-1] == (
+        "error: this Maildir keeps no keywords (no dovecot-keywords file, or all 26 in use): claims need IMAP "
+        "(read the mailbox over IMAP (`supportctl inbox imaps://USER@HOST/FOLDER`) and claim from there, or keep "
+        "the Maildir with Dovecot, which writes its dovecot-keywords file)"
+    )
+    (tmp_path / "M" / "dovecot-keywords").write_text("")  # what Dovecot keeps: then the claim works
+    r = cli("inbox", "claim", rid, "--json")
+    assert r.exit_code == 0 and r.json()["data"] == {"id": rid, "claimed_by": ["anna"]}
+
+
+def test_a_copy_of_an_answered_form_stays_a_duplicate(tmp_path: Path, cli: Any) -> None:
+    """Audit: once the first of two identical forms was answered (`done`), the copy became the "original" and
+    was listed as work to do (`due-soon`, later `overdue`, counted so in `inbox report`): answering it would
+    send the applicant a second contract for one form."""
+    form = rm.form(membership_id="DUP-3-XYZ")
+    msgs = {n: rm.thunderbird([("f.pdf", form)], f"<{n}@example.org>") for n in ("first", "again")}
+    msgs["again"] = msgs["again"].replace(rm.RECEIVED.encode(), b"Wed, 25 Nov 2026 10:05:00 +0100")
+    _maildir(tmp_path / "M", msgs)
+    recs = list(map(json.loads, cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout.splitlines()))
+    by_status = {rec["status"]: rec["id"] for rec in recs}
+    first, dup = by_status["due-soon"], by_status["duplicate"]
+    r = cli("inbox", "reply", first, "--contract", "4711-0815", "--eml", str(tmp_path / "a.eml"))
+    assert r.exit_code == 0, r.stderr
+
+    r = cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json")
+    assert r.exit_code == 0, r.stderr
+    listed = {rec["id"]: (rec["status"], rec["reasons"]) for rec in map(json.loads, r.stdout.splitlines())}
+    assert listed == {first: ("done", []), dup: ("duplicate", [f"the same form as message {first}"])}
+    r = cli("inbox", "reply", dup, "--contract", "4711-0816", "--dry-run")
+    assert r.exit_code == ExitCode.USAGE and f"is a duplicate: the same form as message {first} (" in r.stderr
+    report = cli("inbox", "report", str(tmp_path / "M"), "--json").json()["data"]["classes"]["critical"]
+    assert report["received"] == 1 and report["open"] == 0 and report["overdue_now"] == 0, report
+
+
+def test_when_the_later_copy_was_answered_the_earlier_one_is_its_duplicate(tmp_path: Path, cli: Any) -> None:
+    """A desk member answered the second copy of a form (with --force): the first, never answered, was listed as
+    due-soon work, and answering it too would send a second contract for the same form."""
+    form = rm.form(membership_id="DUP-4-XYZ")
+    msgs = {n: rm.thunderbird([("f.pdf", form)], f"<{n}@example.org>") for n in ("first", "again")}
+    msgs["again"] = msgs["again"].replace(rm.RECEIVED.encode(), b"Wed, 25 Nov 2026 10:05:00 +0100")
+    _maildir(tmp_path / "M", msgs)
+    recs = list(map(json.loads, cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout.splitlines()))
+    by_status = {rec["status"]: rec["id"] for rec in recs}
+    first, dup = by_status["due-soon"], by_status["duplicate"]
+    r = cli("inbox", "reply", dup, "--contract", "4711-0815", "--force", "--eml", str(tmp_path / "a.eml"))
+    assert r.exit_code == 0, r.stderr
+
+    r = cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json")
+    assert r.exit_code == 0, r.stderr
+    listed = {rec["id"]: (rec["status"], rec["reasons"]) for rec in map(json.loads, r.stdout.splitlines())}
+    assert listed == {dup: ("done", []), first: ("duplicate", [f"the same form as message {dup}"])}
+
+
 def test_answered_already_says_when_in_words(tmp_path: Path, cli: Any) -> None:
     _maildir(tmp_path / "M", {"one": rm.thunderbird([("f.pdf", rm.form())], "<one@example.org>")})
     (rid,) = _ids(cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout)

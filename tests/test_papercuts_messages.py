@@ -112,6 +112,34 @@ def test_json_before_the_command_works_like_lang(proc) -> None:
     assert r.exit_code == 0 and json.loads(r.stdout)["data"] == {"messages": []}
 
 
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["outbox", "--json", "list"], "outbox list"),
+        (["outbox", "--json"], "outbox list"),
+        (["--json", "outbox", "list"], "outbox list"),
+        (["config", "--json", "show"], "config show"),
+        (["inbox", "--json", "show", "abcdef"], "inbox show"),
+    ],
+)
+def test_json_before_a_subcommand_reaches_it(cli, argv: list[str], command: str) -> None:
+    """A group's `--json` is the subcommand's: `outbox --json list` printed the text table (the group took the
+    flag, `list` never saw it), so a script got text where it asked for JSON."""
+    r = cli(*argv)
+    body = json.loads(r.stdout)
+    assert (body["version"], body["command"], body["ok"]) == (1, command, r.exit_code == 0)
+
+
+def test_json_moves_only_from_before_the_subcommand() -> None:
+    from supportctl.cli import hoist_lang
+
+    assert hoist_lang(["outbox", "--json", "show", "ID"]) == ["outbox", "show", "ID", "--json"]
+    assert hoist_lang(["--json", "outbox", "retry", "--", "-x"]) == ["outbox", "retry", "--json", "--", "-x"]
+    # inbox's own --json (SOURCE is no subcommand), and a --json after the subcommand, stay where they are
+    assert hoist_lang(["inbox", "--json", "imaps://u@h/INBOX"]) == ["inbox", "--json", "imaps://u@h/INBOX"]
+    assert hoist_lang(["inbox", "show", "--json", "ID"]) == ["inbox", "show", "--json", "ID"]
+
+
 def test_eta_batch_json_is_the_ndjson_stream_and_refuses_csv(cli) -> None:
     r = cli("eta", "--batch", "--json", "-c", "critical", input="2026-11-30T10:00:00+01:00\n")
     assert r.exit_code == 0
@@ -243,3 +271,27 @@ def test_a_missing_argument_in_german(proc) -> None:
         "Fehler: Argument fehlt 'FORMULAR.pdf'.",
         "Aufruf: supportctl submit [OPTIONEN] FORMULAR.pdf",
     ]
+
+
+@pytest.mark.parametrize("command", [["submit"], ["print"]])
+def test_a_missing_form_is_said_in_the_users_language(cli, command: list[str]) -> None:
+    """Audit: `--lang de submit nope.pdf` said "… kann nicht gelesen werden: No such file or directory" (the OS's
+    English text), where `fill --data nope.toml` says it in German."""
+    r = cli("--lang", "de", *command, "nope.pdf")
+    assert r.exit_code == ExitCode.INVALID_INPUT
+    line = r.stderr.strip().splitlines()[-1]
+    assert line.startswith("Fehler: nope.pdf kann nicht gelesen werden: Datei oder Verzeichnis nicht gefunden"), line
+    r = cli("--lang", "en", *command, "nope.pdf")
+    assert "error: cannot read nope.pdf: no such file or directory" in r.stderr, r.stderr
+
+
+def test_config_show_in_a_pipe_gives_the_source_codes_in_every_language(cli, monkeypatch) -> None:
+    """Audit: in a pipe the Source column was the translated word ("Konfigurationsdatei", "Umgebung (…)"), where
+    the README promises the stable codes of --json there, so that scripts cutting columns work in every language."""
+    monkeypatch.setenv("SUPPORTCTL_SMTP_PORT", "25")
+    for lang in ("de", "en"):
+        rows = {
+            line.split("\t")[0]: line.split("\t") for line in cli("--lang", lang, "config", "show").stdout.splitlines()
+        }
+        assert rows["smtp.port"] == ["smtp.port", "25", "env (SUPPORTCTL_SMTP_PORT)"]
+        assert rows["smtp.host"] == ["smtp.host", "", "default"]

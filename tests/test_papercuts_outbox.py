@@ -224,14 +224,56 @@ def test_keyring_source_without_the_extra_says_how_to_install_it(cli, isolated: 
 
 
 def test_submit_names_the_next_step(cli, server, tmp_path: Path) -> None:
-    """Issue 16, item 16: after a sent submission, `status` (or, without it, `eta`) is named."""
-    from supportctl.cli._base import VERB_MODULES
-
+    """After a sent submission, the next step is named: `status`."""
     r = cli("submit", str(make_pdf(tmp_path)))
     assert r.exit_code == 0, r.stderr
-    expected = (
-        "Next: `supportctl status` shows whether the desk answered and when support will be active."
-        if "status" in VERB_MODULES
-        else "Next: `supportctl eta` shows when support will be active; the desk replies with the contract number."
-    )
+    expected = "Next: `supportctl status` shows whether the desk answered and when support will be active."
     assert r.stderr.strip().splitlines()[-1] == expected
+
+
+# ---------------------------------------------------------------- audit: what a new user ran into
+
+
+@pytest.mark.slow
+def test_outbox_table_on_a_narrow_terminal_shows_whole_ids(cli, server, tmp_path: Path) -> None:
+    """The id is what `outbox show|retry|resolve ID` take: on an 80-column terminal it was cut to `20261201…`."""
+    import pexpect
+
+    assert cli("submit", str(make_pdf(tmp_path))).exit_code == 0
+    first = only_entry()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TERM="xterm")
+    child = pexpect.spawn(
+        sys.executable, ["-m", "supportctl", "outbox"], env=env, encoding="utf-8", timeout=20, dimensions=(24, 80)
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert f" {first.id} " in child.before
+
+
+def test_retry_all_with_nothing_waiting_needs_no_mail_server(cli, isolated: Path) -> None:
+    """README: exit 0 when there is nothing to do; `retry --all` said "no SMTP server configured" (exit 8)."""
+    r = cli("outbox", "retry", "--all", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["data"] == {"results": [], "uncertain": []}
+    assert r.stderr == ""
+
+
+def test_a_message_you_marked_delivered_is_not_said_unaccepted(cli, server, tmp_path: Path) -> None:
+    """Audit: `outbox resolve ID --delivered` of a deferred message (sent by other means) made `status` say
+    "sent" and, below it, "Not accepted by the mail server yet"; `eta --since-submit ID` called it not accepted."""
+    server.mode = "rcpt451"
+    assert cli("submit", str(make_pdf(tmp_path))).exit_code == ExitCode.QUEUED
+    first = only_entry()
+    assert cli("outbox", "resolve", first.id, "--delivered").exit_code == 0
+    r = cli("status", first.id)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[1] == (
+        "  Marked as delivered by you: when the mail server accepted it is not known, so no due time is counted"
+    )
+    r = cli("eta", "--since-submit", first.id)
+    assert r.exit_code == ExitCode.ERROR
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"error: submission {first.id} was marked as delivered by you: when the mail server accepted it is not "
+        "known (give the time it arrived: supportctl eta --at WHEN)"
+    )

@@ -378,6 +378,26 @@ def test_fetch_print_without_a_print_system_reports_both_outcomes(
     assert body["data"]["bytes"] == sum(f.stat().st_size for f in dest.iterdir() if not f.name.startswith("."))
 
 
+def test_fetch_print_with_the_scheduler_down_keeps_print_exit_code(
+    cli: Any, pkg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit: the README said a failed print after a good fetch is exit 1; it is print's own code (12 here),
+    which says what to fix, with the fetched package in `data`."""
+    import socket
+
+    if shutil.which("lp") is None:
+        pytest.skip("no CUPS client (lp) installed")
+    with socket.socket() as s:  # a loopback port nobody listens on: the scheduler is down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("CUPS_SERVER", f"127.0.0.1:{port}")
+    r = cli("fetch", str(pkg), "--print", "--json")
+    body = r.json()
+    assert r.exit_code == ExitCode.PRINT_SYSTEM_DOWN
+    assert body["ok"] is False and body["errors"][0]["code"] == "print-system-down"
+    assert body["data"]["dest"] == str(tmp_path / "registration-package") and body["data"]["printed"] == []
+
+
 def test_fetch_print(cli: Any, cups: CupsServer, pkg: Path, tmp_path: Path) -> None:
     r = cli("fetch", str(pkg), "--print", "--json")
     assert r.exit_code == 0, r.stderr

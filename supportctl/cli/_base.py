@@ -1,7 +1,7 @@
-"""The Typer layer's base: the app, error mapping, help and language plumbing, `config show|path`, `main`.
+"""The Typer layer's base: the app, error mapping, help and language plumbing, `main`.
 
 The `supportctl.cli` package is the only place that imports typer. Each command group lives in its own
-module (`_eta`, `_fetch`, `_form`, `_mail`, `_inbox`), imported only when that command runs.
+module (`_eta`, `_fetch`, `_form`, `_config`, `_mail`, `_status`, `_inbox`), imported only when that command runs.
 
 Errors from the core (`SupportctlError`) become one stderr line and an exit code in one place:
 `Group.invoke`. Heavy modules are imported inside the commands that need them.
@@ -21,7 +21,7 @@ from typer.core import TyperGroup
 
 from supportctl import __version__
 from supportctl import output as out
-from supportctl.cli.common import COMMAND_KEY, JSON_KEY, STREAM_KEY, JsonOpt, begin, load_config
+from supportctl.cli.common import COMMAND_KEY, JSON_KEY, STREAM_COMMANDS, STREAM_KEY
 from supportctl.errors import ExitCode, SupportctlError, Terminated, os_message
 from supportctl.i18n import N_, _, lang_flag, ngettext
 
@@ -142,7 +142,10 @@ def _usage_failed(e: click.UsageError, argv: list[str]) -> NoReturn:
     ctx = e.ctx
     if "--json" in argv:
         command = ctx.command_path.partition(" ")[2] if ctx is not None else ""
-        out.write_out(out.envelope(command or "supportctl", None, [UsageError(message).to_dict()], ok=False))
+        if command in STREAM_COMMANDS:
+            out.write_out(out.ndjson({"type": "error", **UsageError(message).to_dict()}))
+        else:
+            out.write_out(out.envelope(command or "supportctl", None, [UsageError(message).to_dict()], ok=False))
     out.say(out.error_line(message, None))
     missing_command = ctx is not None and isinstance(ctx.command, click.Group)  # no or an unknown subcommand
     if ctx is not None and (isinstance(e, click.MissingParameter) or missing_command):
@@ -188,12 +191,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-config_app = typer.Typer(
-    cls=Group,
-    rich_markup_mode=HELP_MARKUP,
-    help=_("Show the effective settings and where they come from."),
-)
-app.add_typer(config_app, name="config")
 
 
 def _version(value: bool) -> None:
@@ -220,46 +217,6 @@ def root(
         set_language(normalize(lang))
 
 
-@config_app.command("show")
-def config_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
-    """Print every setting, its value and where it came from (flag, environment, file, default)."""
-    begin(ctx, "config show", json_output)
-    cfg = load_config()
-    settings = cfg.to_dict()
-    if json_output:
-        out.write_out(
-            out.envelope("config show", {"path": str(cfg.path), "exists": cfg.file_exists, "settings": settings})
-        )
-        return
-    sources = {"env": _("environment"), "file": _("config file"), "default": _("default"), "flag": _("flag")}
-    rows = []
-    for key, s in settings.items():
-        # As written in the config file (TOML): true/false, not Python's True/False.
-        value = (
-            "" if s["value"] is None else str(s["value"]).lower() if isinstance(s["value"], bool) else str(s["value"])
-        )
-        where = sources[s["source"]] + (f" ({s['origin']})" if s["source"] == "env" else "")
-        rows.append([key, value, where])
-    out.table(_("Settings ({path})").format(path=cfg.path), [_("Setting"), _("Value"), _("Source")], rows)
-
-
-@config_app.command("path")
-def config_path(ctx: typer.Context, json_output: JsonOpt = False) -> None:
-    """Print the path of the config file (it need not exist); the state and cache directories on stderr."""
-    begin(ctx, "config path", json_output)
-    from supportctl import paths
-
-    p = paths.config_file()
-    state, cache = paths.state_dir(), paths.cache_dir()
-    if json_output:
-        data = {"path": str(p), "exists": p.exists(), "state": str(state), "cache": str(cache)}
-        out.write_out(out.envelope("config path", data))
-        return
-    out.write_out(str(p))  # stdout stays the config file alone: scripts use $(supportctl config path)
-    out.say(_("state: {path}").format(path=state))
-    out.say(_("cache: {path}").format(path=cache))
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (see `supportctl.__main__`, which picks the language first)."""
     args = hoist_lang(list(sys.argv[1:] if argv is None else argv))
@@ -270,8 +227,10 @@ def main(argv: list[str] | None = None) -> None:
 def hoist_lang(args: list[str]) -> list[str]:
     """`--lang X` is accepted anywhere (`supportctl fill --lang de`): Click reads it before the subcommand.
 
-    And `--json` before the subcommand (`supportctl --json eta`) goes to the end, where the command takes it."""
+    And `--json` before the command's word (`supportctl --json eta`) goes to the end, where the command takes it."""
     langs, rest = lang_flag(args)
+    if rest[-1:] == ["--lang"] and "--" not in rest:  # its value is missing: Click says so for the root option
+        langs, rest = [*langs, ""], rest[:-1]
     return [*(arg for lang in langs for arg in ("--lang", lang)), *_json_to_the_end(rest)]
 
 
@@ -290,10 +249,10 @@ def _terminate_like_interrupt() -> None:
 _GLOBAL_FLAGS = ("-h", "--help", "--version", "--install-completion", "--show-completion")
 
 
-# Which module registers each top-level command. `config` needs `_mail` too (`config smtp`).
+# Which module registers each top-level command.
 VERB_MODULES: dict[str, tuple[str, ...]] = {
     "eta": ("_eta",),
-    "config": ("_mail",),
+    "config": ("_config",),
     "fetch": ("_fetch",),
     "show": ("_fetch",),
     "print": ("_fetch",),
@@ -304,7 +263,8 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
     "inbox": ("_inbox",),
     "status": ("_status",),
 }
-ALL_MODULES = ("_eta", "_fetch", "_form", "_mail", "_status", "_inbox")  # the order of `--help`'s command list
+# In the order of `--help`'s command list.
+ALL_MODULES = ("_eta", "_fetch", "_form", "_config", "_mail", "_status", "_inbox")
 
 
 def load(*modules: str) -> None:
@@ -410,11 +370,28 @@ def command_name(info: Any) -> str:
 
 
 def _json_to_the_end(args: list[str]) -> list[str]:
-    first_word = next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))
-    if "--json" not in args[:first_word] or first_word == len(args):
+    """`--json` before the word of the command that runs goes to the end, where that command takes it:
+    `supportctl --json eta`, and `supportctl outbox --json list` (where the group would take it and the
+    subcommand print text)."""
+    if "--json" not in args:
         return args
-    rest = [a for i, a in enumerate(args) if not (a == "--json" and i < first_word)]
-    if "--" in rest:
-        at = rest.index("--")
-        return [*rest[:at], "--json", *rest[at:]]
-    return [*rest, "--json"]
+    end = args.index("--") if "--" in args else len(args)
+    words = [i for i in range(end) if not args[i].startswith("-")]
+    if not words:
+        return args
+    subcommands = _subcommands(args[words[0]])
+    runs = next((i for i in words[1:] if args[i] in subcommands), words[0])
+    if "--json" not in args[:runs]:
+        return args
+    rest = [a for i, a in enumerate(args) if not (a == "--json" and i < runs)]
+    at = rest.index("--") if "--" in rest else len(rest)
+    return [*rest[:at], "--json", *rest[at:]]
+
+
+def _subcommands(name: str) -> set[str]:
+    """The subcommands of the group `name` (none for a command or an unknown word)."""
+    if name not in VERB_MODULES:
+        return set()
+    load(*VERB_MODULES[name])
+    groups = [g.typer_instance for g in app.registered_groups if g.name == name]
+    return {command_name(c) for sub in groups if sub is not None for c in sub.registered_commands}

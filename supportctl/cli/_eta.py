@@ -121,6 +121,10 @@ def eta(
     except InvalidInputError as exc:  # --class is an option value: a wrong command line, exit 2
         raise typer.BadParameter(f"{exc.message} ({exc.hint})", param_hint="'--class'") from None
     if batch:
+        if at != "now" or since_submit or submission is not None:
+            from supportctl.errors import UsageError
+
+            raise UsageError(_("--batch reads every start from standard input"), _("leave out --at and --since-submit"))
         if json_output and fmt is BatchFormat.csv:
             raise typer.BadParameter(_("--json streams NDJSON; leave out --format csv"), param_hint="--json")
         # --json with --batch is the NDJSON stream (one object per line), the machine-readable form of a stream.

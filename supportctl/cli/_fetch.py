@@ -282,9 +282,7 @@ def show(
         out.write_out(out.envelope("show", {"what": what, "lang": lang, **doc.to_dict()}))
         return
     if out.stdout_is_tty():
-        import pydoc
-
-        pydoc.pager(doc.text)
+        out.page(doc.text)
     else:
         out.write_out(doc.text)
 

@@ -1,4 +1,4 @@
-"""`supportctl submit`, `outbox …`, `config smtp`: sending through the durable outbox."""
+"""`supportctl submit` and `outbox …`: sending through the durable outbox (`config smtp` sets it up)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import typer
 import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
-from supportctl.cli._base import HELP_MARKUP, Group, app, config_app
+from supportctl.cli._base import HELP_MARKUP, Group, app
 from supportctl.cli.common import JsonOpt, PackageOpt, ServerCaOpt, argument, begin, load_package
-from supportctl.errors import ExitCode, SupportctlError
+from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
@@ -27,10 +27,15 @@ def submit(
     form: Annotated[str, typer.Argument(help=_("The filled registration form (PDF)."), metavar="FORM.pdf")],
     package: PackageOpt = None,
     to: Annotated[
-        str | None, typer.Option("--to", help=_("Recipient (default: the package's registration address)."))
+        str | None,
+        typer.Option("--to", help=_("Recipient (default: the package's registration address)."), metavar="ADDR"),
     ] = None,
-    sender: Annotated[str | None, typer.Option("--from", help=_("Sender address (default: smtp.from)."))] = None,
-    cc: Annotated[str | None, typer.Option("--cc", help=_("Copy to these addresses (comma-separated)."))] = None,
+    sender: Annotated[
+        str | None, typer.Option("--from", help=_("Sender address (default: smtp.from)."), metavar="ADDR")
+    ] = None,
+    cc: Annotated[
+        str | None, typer.Option("--cc", help=_("Copy to these addresses (comma-separated)."), metavar="ADDR")
+    ] = None,
     again: Annotated[bool, typer.Option("--again", help=_("Send a form that was submitted before once more."))] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help=_("Show the message and the server; send and queue nothing."))
@@ -190,6 +195,7 @@ def _outbox_list(json_output: bool) -> None:
         _("Outbox"),
         [_("ID"), _("State"), _("Attempts"), _("Next try"), _("To"), _("Subject"), _("Last reply")],
         rows,
+        whole=(0,),
     )
 
 
@@ -345,80 +351,3 @@ def outbox_purge(
         out.write_out(out.envelope("outbox purge", {"removed": removed}))
     else:
         out.say(_("Deleted {n} message(s) from the outbox").format(n=len(removed)))
-
-
-@config_app.command("smtp")
-def config_smtp(
-    ctx: typer.Context,
-    host: Annotated[str | None, typer.Option("--host", help=_("SMTP server."))] = None,
-    port: Annotated[int | None, typer.Option("--port", help=_("Port (587 starttls, 465 tls)."))] = None,
-    security: Annotated[str | None, typer.Option("--security", help=_("starttls, tls or none."))] = None,
-    username: Annotated[str | None, typer.Option("--username", help=_("Login name."))] = None,
-    sender: Annotated[str | None, typer.Option("--from", help=_("Sender address."))] = None,
-    auth: Annotated[str | None, typer.Option("--auth", help=_("password, xoauth2 or none."))] = None,
-    password_source: Annotated[
-        str | None, typer.Option("--password-source", help=_("auto, env, keyring, command or prompt."))
-    ] = None,
-    password_command: Annotated[
-        str | None, typer.Option("--password-command", help=_("Command that prints the password (no shell)."))
-    ] = None,
-    token_command: Annotated[
-        str | None, typer.Option("--token-command", help=_("Command that prints an OAuth2 access token."))
-    ] = None,
-    ca_bundle: Annotated[str | None, typer.Option("--ca-bundle", help=_("CA certificates file."))] = None,
-    test: Annotated[bool, typer.Option("--test/--no-test", help=_("Log in once to check the settings."))] = True,
-    json_output: JsonOpt = False,
-) -> None:
-    """Set up sending: server, security, login and where the password comes from. Never stores a password."""
-    begin(ctx, "config smtp", json_output)
-    from supportctl.mail import credentials, setup
-
-    cfg, current = common.mail_config({})
-    tty = sys.stdin.isatty() and not json_output
-    given = {
-        "host": host,
-        "port": port,
-        "security": security,
-        "username": username,
-        "from": sender,
-        "auth": auth,
-        "password_source": password_source,
-        "password_command": password_command,
-        "token_command": token_command,
-        "ca_bundle": ca_bundle,
-    }
-
-    def ask(question: str, default: str) -> str:
-        return str(typer.prompt(question, default=default, show_default=True))
-
-    def bad_answer(exc: SupportctlError) -> None:
-        out.say("  " + out.error_line(exc.message, exc.hint))
-
-    try:
-        chosen = setup.choose(cfg, current, given, ask if tty else None, bad_answer)
-    except setup.BadOptionValue as exc:  # a usage error (exit 2, with the usage hint), as for every option
-        raise typer.BadParameter(exc.message, param_hint=f"'{exc.flag}'") from None
-    keyring = chosen.get("password_source") == "keyring"
-    if tty and keyring and chosen.get("username") and credentials.keyring_available():
-        import getpass
-
-        pw = getpass.getpass(_("Password to store in the system keyring: "))
-        if pw:
-            credentials.store_in_keyring(chosen["username"], chosen["host"], pw)
-    if keyring and not credentials.keyring_available():
-        out.say(
-            _("warning: {message}").format(
-                message=_("the password source keyring needs the keyring module: pip install 'supportctl[keyring]'")
-            )
-        )
-    setup.write_smtp_config(cfg.path, chosen)
-    result: dict[str, Any] = {"path": str(cfg.path), "settings": {f"smtp.{k}": v for k, v in chosen.items()}}
-    if not json_output:
-        out.say(_("Wrote the [smtp] settings to {path} (no password)").format(path=cfg.path))
-    if test:
-        _fresh, values = common.mail_config({})
-        result["test"] = setup.test_login(values, common.password_prompt())
-        if not json_output:
-            out.say(_("Test login to {host}: ok").format(host=values["smtp.host"]))
-    if json_output:
-        out.write_out(out.envelope("config smtp", result))

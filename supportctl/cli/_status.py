@@ -41,7 +41,10 @@ def status(
     interval: Annotated[
         int | None,
         typer.Option(
-            "--interval", help=_("With --watch: seconds between looks at a local mailbox (default 60)."), min=1
+            "--interval",
+            help=_("With --watch: seconds between looks at a local mailbox (default 60)."),
+            metavar="SECONDS",
+            min=1,
         ),
     ] = None,
     tz: TzOpt = None,
@@ -153,6 +156,14 @@ def _screen(regs: Any, now: datetime, user_tz: Any, pkg: Any) -> str:
         lines = [f"{r.id}  {state_label(r.state)} → {', '.join(r.to)}"]
         if r.submitted_at is not None:
             lines.append("  " + _("Accepted by the mail server: {when}").format(when=when(r.submitted_at)))
+        elif r.state == "sent":  # `outbox resolve --delivered` of a message that never got a 250 from the server
+            lines.append(
+                "  "
+                + _(
+                    "Marked as delivered by you: when the mail server accepted it is not known,"
+                    " so no due time is counted"
+                )
+            )
         else:
             lines.append("  " + _("Not accepted by the mail server yet: the activation clock has not started"))
         lines.append("  " + _("Activation class: {label}").format(label=class_label(pkg, r.activation_class)))

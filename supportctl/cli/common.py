@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 JSON_KEY = "supportctl.json"
 COMMAND_KEY = "supportctl.command"
 STREAM_KEY = "supportctl.stream"
+# Commands whose --json is an NDJSON stream (`begin(…, stream=True)`): a usage error, found before the command
+# runs, is then a record of that stream too.
+STREAM_COMMANDS = frozenset({"inbox"})
 
 JsonOpt = Annotated[bool, typer.Option("--json", help=_("Print one JSON document (see README) instead of text."))]
 PackageOpt = Annotated[

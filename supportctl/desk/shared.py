@@ -466,7 +466,11 @@ def maildir_claim(root: Path, key: str, member: str, claim: bool) -> Mark:
     letter = _letter_for(root, f"{KW_CLAIM}{member}")
     if letter is None:
         raise UsageError(
-            _("this Maildir keeps no keywords (no dovecot-keywords file, or all 26 in use): claims need IMAP")
+            _("this Maildir keeps no keywords (no dovecot-keywords file, or all 26 in use): claims need IMAP"),
+            _(
+                "read the mailbox over IMAP (`supportctl inbox imaps://USER@HOST/FOLDER`) and claim from there, or"
+                " keep the Maildir with Dovecot, which writes its dovecot-keywords file"
+            ),
         )
     sub, _s, name = current.partition("/")
     base = name.partition(":2,")[0]

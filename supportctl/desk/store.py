@@ -262,6 +262,15 @@ class Store:
         row = self.db.execute(f"SELECT {_ITEM_WITH_FACTS} WHERE i.source = ? AND i.id = ?", (source, reg_id)).fetchone()
         return (str(row[0]), row[1], str(row[2]), row[3]) if row else None
 
+    def original_of(self, source: str, sha: str) -> str | None:
+        """The registration that duplicates of the form `sha` copy: the first of them to arrive that is none."""
+        row = self.db.execute(
+            "SELECT id FROM items WHERE source = ? AND sha = ? AND status != 'duplicate' ORDER BY received, key"
+            " LIMIT 1",
+            (source, sha),
+        ).fetchone()
+        return str(row[0]) if row else None
+
     def has_items(self) -> bool:
         row = self.db.execute("SELECT 1 FROM items WHERE source = ? LIMIT 1", (self.source,)).fetchone()
         return row is not None

@@ -1166,7 +1166,9 @@ def assess(
 ) -> list[Item]:
     """Statuses at `now`, sorted by due time (undated last)."""
     ordered = sorted(facts, key=_arrival_order)
-    first: dict[str, str] = {}
+    # A form answered once is the one its copies copy, whichever copy was answered (the earliest, if several):
+    # every other copy is a duplicate, never work to do (answering it would send a second contract).
+    first = {f.sha256: f.id for f in reversed(ordered) if f.sha256 and done.get(f.id)}
     items = []
     for f in ordered:
         item = _assess_one(f, pkg, engine, now, forms, done, first)
@@ -1255,18 +1257,24 @@ def stored_item(found: Found, engine: Any, now: datetime) -> Item | None:
     store = Store.existing()
     if store is None:
         return None
+    original = None
     try:
         with _reading(store):
             row = store.item(found.source, found.facts.id)
+            if row is not None and row[0] == "duplicate" and found.facts.sha256:
+                original = store.original_of(found.source, found.facts.sha256)
     finally:
         store.close()
     if row is None:
         return None
     status, due, stored, message_facts = row
     try:
-        return Item.from_stored(stored, status if due is None else live_status(due, now, engine), message_facts)
+        item = Item.from_stored(stored, status if due is None else live_status(due, now, engine), message_facts)
     except ValueError:
         return None
+    if original is not None:  # the stored reason speaks the language of the run that stored it: say it in ours
+        item = replace(item, reasons=(_("the same form as message {id}").format(id=original),))
+    return item
 
 
 def find(ref: str, pkg: Package, limits: Limits, validator: Validator | None = None) -> Found:

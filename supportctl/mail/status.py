@@ -532,6 +532,13 @@ def submitted_at(ref: str | None = None) -> datetime:
     if len(matches) != 1:
         raise UsageError(_("no submitted registration {id}").format(id=ref), _("`supportctl status` lists them"))
     state, at = known[matches[0]]
+    if at is None and state == "sent":  # marked delivered by the user, never accepted in our sight
+        raise SupportctlError(
+            _("submission {id} was marked as delivered by you: when the mail server accepted it is not known").format(
+                id=matches[0]
+            ),
+            _("give the time it arrived: supportctl eta --at WHEN"),
+        )
     if at is None:
         raise SupportctlError(
             _(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from supportctl.errors import ExitCode, InvalidInputError
+from supportctl.errors import ExitCode, InvalidInputError, os_reason
 from supportctl.i18n import _
 from supportctl.mail import compose as mail
 
@@ -83,7 +83,11 @@ def send_queued(smtp: Mapping[str, Any], ids: list[str] | None, mode: str, hooks
 
 def retry(smtp: Mapping[str, Any], ids: list[str] | None, hooks: Hooks = NO_HOOKS) -> list[SendResult]:
     """`outbox retry`: these messages now, whatever their backoff; `ids` None: every pending one (a message
-    that is not pending is then left out, not reported)."""
+    that is not pending is then left out, not reported); no connection at all when nothing is pending."""
+    from supportctl.mail import outbox
+
+    if ids is None and not any(e.state in outbox.PENDING for e in outbox.entries()):
+        return []
     results = send_queued(smtp, ids, "retry", hooks)
     return results if ids is not None else [r for r in results if r.skipped != "state"]
 
@@ -136,9 +140,7 @@ def read_form(path: Path) -> bytes:
         # A FIFO or device is refused, not read until it ends.
         return read_regular(path, mail.MAX_FORM_BYTES, follow_symlinks=True)
     except OSError as exc:
-        raise InvalidInputError(
-            _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror or exc)
-        ) from None
+        raise InvalidInputError(_("cannot read {path}: {reason}").format(path=path, reason=os_reason(exc))) from None
 
 
 def submit(

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from supportctl import paths
-from supportctl.errors import InvalidInputError
+from supportctl.errors import InvalidInputError, os_reason
 from supportctl.fsutil import atomic_write
 from supportctl.i18n import _
 from supportctl.output import has_unsafe, strip_unsafe
@@ -605,7 +605,7 @@ def verify_documents(pkg: Package, known: dict[str, str] | None = None) -> None:
             ) from None
         except OSError as exc:
             raise InvalidInputError(
-                _("cannot read document {file}: {reason}").format(file=path, reason=exc.strerror or exc)
+                _("cannot read document {file}: {reason}").format(file=path, reason=os_reason(exc))
             ) from None
         if actual != doc.sha256:
             raise InvalidInputError(
@@ -639,9 +639,7 @@ def open_package(path: Path) -> Package:
     try:
         digest = file_sha256(path)
     except OSError as exc:
-        raise InvalidInputError(
-            _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror or exc)
-        ) from None
+        raise InvalidInputError(_("cannot read {path}: {reason}").format(path=path, reason=os_reason(exc))) from None
     from supportctl.fsutil import private_dir
 
     cached = paths.cache_dir() / "packages" / digest

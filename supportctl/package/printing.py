@@ -179,7 +179,7 @@ def filled_form(pkg: Package, path: Path, force: bool, canonical: bool = False) 
     re-filled with the validated values), written to the cache; an invalid form has none, even with `force`.
     Returns the item and the validation report (the CLI warns about findings printed with --force).
     """
-    from supportctl.errors import InvalidInputError
+    from supportctl.errors import InvalidInputError, os_reason
     from supportctl.form import pdfform, pdfutil
 
     try:
@@ -187,7 +187,7 @@ def filled_form(pkg: Package, path: Path, force: bool, canonical: bool = False) 
             data = fh.read(pdfutil.MAX_PDF_BYTES + 1)
     except OSError as exc:
         raise InvalidInputError(
-            _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror or exc),
+            _("cannot read {path}: {reason}").format(path=path, reason=os_reason(exc)),
             _("check the file name"),
         ) from None
     report = pdfform.validate_pdf(pkg, data, name=str(path))

@@ -1,0 +1,144 @@
+"""`supportctl config show|path|smtp`: the settings, where they come from, and setting up sending."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from supportctl import output as out
+from supportctl.cli import common
+from supportctl.cli._base import HELP_MARKUP, Group, app
+from supportctl.cli.common import JsonOpt, begin, load_config
+from supportctl.i18n import _
+
+if TYPE_CHECKING:
+    from supportctl.errors import SupportctlError
+
+config_app = typer.Typer(
+    cls=Group,
+    rich_markup_mode=HELP_MARKUP,
+    help=_("Settings: show them and where they come from (show), the file's path (path), sending (smtp)."),
+)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
+    """Print every setting, its value and where it came from (flag, environment, file, default)."""
+    begin(ctx, "config show", json_output)
+    cfg = load_config()
+    settings = cfg.to_dict()
+    if json_output:
+        out.write_out(
+            out.envelope("config show", {"path": str(cfg.path), "exists": cfg.file_exists, "settings": settings})
+        )
+        return
+    sources = {"env": _("environment"), "file": _("config file"), "default": _("default"), "flag": _("flag")}
+    rows = []
+    for key, s in settings.items():
+        # As written in the config file (TOML): true/false, not Python's True/False.
+        value = (
+            "" if s["value"] is None else str(s["value"]).lower() if isinstance(s["value"], bool) else str(s["value"])
+        )
+        # On a terminal the word; in a pipe the code of --json (env, file, default, flag), as for states.
+        where = out.token(s["source"], sources[s["source"]]) + (f" ({s['origin']})" if s["source"] == "env" else "")
+        rows.append([key, value, where])
+    out.table(_("Settings ({path})").format(path=cfg.path), [_("Setting"), _("Value"), _("Source")], rows)
+
+
+@config_app.command("path")
+def config_path(ctx: typer.Context, json_output: JsonOpt = False) -> None:
+    """Print the path of the config file (it need not exist); the state and cache directories on stderr."""
+    begin(ctx, "config path", json_output)
+    from supportctl import paths
+
+    p = paths.config_file()
+    state, cache = paths.state_dir(), paths.cache_dir()
+    if json_output:
+        data = {"path": str(p), "exists": p.exists(), "state": str(state), "cache": str(cache)}
+        out.write_out(out.envelope("config path", data))
+        return
+    out.write_out(str(p))  # stdout stays the config file alone: scripts use $(supportctl config path)
+    out.say(_("state: {path}").format(path=state))
+    out.say(_("cache: {path}").format(path=cache))
+
+
+@config_app.command("smtp")
+def config_smtp(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option("--host", help=_("SMTP server."))] = None,
+    port: Annotated[int | None, typer.Option("--port", help=_("Port (587 starttls, 465 tls)."))] = None,
+    security: Annotated[str | None, typer.Option("--security", help=_("starttls, tls or none."))] = None,
+    username: Annotated[str | None, typer.Option("--username", help=_("Login name."))] = None,
+    sender: Annotated[str | None, typer.Option("--from", help=_("Sender address."), metavar="ADDR")] = None,
+    auth: Annotated[str | None, typer.Option("--auth", help=_("password, xoauth2 or none."))] = None,
+    password_source: Annotated[
+        str | None, typer.Option("--password-source", help=_("auto, env, keyring, command or prompt."))
+    ] = None,
+    password_command: Annotated[
+        str | None, typer.Option("--password-command", help=_("Command that prints the password (no shell)."))
+    ] = None,
+    token_command: Annotated[
+        str | None, typer.Option("--token-command", help=_("Command that prints an OAuth2 access token."))
+    ] = None,
+    ca_bundle: Annotated[
+        str | None, typer.Option("--ca-bundle", help=_("CA certificates file."), metavar="FILE")
+    ] = None,
+    test: Annotated[bool, typer.Option("--test/--no-test", help=_("Log in once to check the settings."))] = True,
+    json_output: JsonOpt = False,
+) -> None:
+    """Set up sending: server, security, login and where the password comes from. Never stores a password."""
+    begin(ctx, "config smtp", json_output)
+    from supportctl.mail import credentials, setup
+
+    cfg, current = common.mail_config({})
+    tty = sys.stdin.isatty() and not json_output
+    given = {
+        "host": host,
+        "port": port,
+        "security": security,
+        "username": username,
+        "from": sender,
+        "auth": auth,
+        "password_source": password_source,
+        "password_command": password_command,
+        "token_command": token_command,
+        "ca_bundle": ca_bundle,
+    }
+
+    def ask(question: str, default: str) -> str:
+        return str(typer.prompt(question, default=default, show_default=True))
+
+    def bad_answer(exc: SupportctlError) -> None:
+        out.say("  " + out.error_line(exc.message, exc.hint))
+
+    try:
+        chosen = setup.choose(cfg, current, given, ask if tty else None, bad_answer)
+    except setup.BadOptionValue as exc:  # a usage error (exit 2, with the usage hint), as for every option
+        raise typer.BadParameter(exc.message, param_hint=f"'{exc.flag}'") from None
+    keyring = chosen.get("password_source") == "keyring"
+    if tty and keyring and chosen.get("username") and credentials.keyring_available():
+        import getpass
+
+        pw = getpass.getpass(_("Password to store in the system keyring: "))
+        if pw:
+            credentials.store_in_keyring(chosen["username"], chosen["host"], pw)
+    if keyring and not credentials.keyring_available():
+        out.say(
+            _("warning: {message}").format(
+                message=_("the password source keyring needs the keyring module: pip install 'supportctl[keyring]'")
+            )
+        )
+    setup.write_smtp_config(cfg.path, chosen)
+    result: dict[str, Any] = {"path": str(cfg.path), "settings": {f"smtp.{k}": v for k, v in chosen.items()}}
+    if not json_output:
+        out.say(_("Wrote the [smtp] settings to {path} (no password)").format(path=cfg.path))
+    if test:
+        _fresh, values = common.mail_config({})
+        result["test"] = setup.test_login(values, common.password_prompt())
+        if not json_output:
+            out.say(_("Test login to {host}: ok").format(host=values["smtp.host"]))
+    if json_output:
+        out.write_out(out.envelope("config smtp", result))
