@@ -48,14 +48,32 @@ def run(url: str, *args: str, ca: str, timeout: float = 60, env: dict[str, str] 
     return supportctl("inbox", url, "--now", NOW, *args, ca=ca, timeout=timeout, env=env)
 
 
+# Linux counts the RSS a process had when it was forked in its peak (ru_maxrss survives exec): forked from a
+# pytest process of 400 MB, every child "peaks" at 400 MB. A small interpreter forks and waits for it instead.
+_MEASURE = """import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_pid, status, usage = os.wait4(pid, 0)
+with open(os.environ["REDTEAM_RSS_FILE"], "w") as f:
+    f.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def supportctl(*args: str, ca: str, timeout: float = 60, env: dict[str, str] | None = None) -> Run:
     """`supportctl ARGS…` as a process; its peak RSS from wait4 (its reader processes' too)."""
+    import tempfile
+
     full = dict(os.environ)
     full["PYTHONPATH"] = str(ROOT) + os.pathsep + full.get("PYTHONPATH", "")
     full.update({"SUPPORTCTL_IMAP_PASSWORD": hi.PASSWORD, "SUPPORTCTL_IMAP_CA_BUNDLE": ca, **(env or {})})
+    fd, rss_file = tempfile.mkstemp(prefix="redteam-rss-")
+    os.close(fd)
+    full["REDTEAM_RSS_FILE"] = rss_file
     start = time.monotonic()
     p = subprocess.Popen(
-        [sys.executable, "-m", "supportctl", *args],
+        [sys.executable, "-c", _MEASURE, sys.executable, "-m", "supportctl", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=full,
@@ -68,26 +86,29 @@ def supportctl(*args: str, ca: str, timeout: float = 60, env: dict[str, str] | N
     ]
     for t in readers:
         t.start()
-    while True:  # wait4, not Popen.wait: the process's own peak RSS (and its waited-for children's)
-        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+    while True:
+        pid, status, _usage = os.wait4(p.pid, os.WNOHANG)
         if pid:
             break
         if time.monotonic() - start > timeout:
             os.killpg(p.pid, signal.SIGKILL)
             os.wait4(p.pid, 0)
             p.returncode = -9
+            os.unlink(rss_file)
             pytest.fail(f"inbox did not finish within {timeout} s")
         time.sleep(0.02)
     p.returncode = os.waitstatus_to_exitcode(status)
     for t in readers:
         t.join(10)
     out, err = b"".join(chunks["out"]), b"".join(chunks["err"])
+    rss = int(Path(rss_file).read_text() or 0)
+    os.unlink(rss_file)
     return Run(
         p.returncode,
         out.decode("utf-8", "replace"),
         err.decode("utf-8", "replace"),
         time.monotonic() - start,
-        usage.ru_maxrss,
+        rss,
     )
 
 
