@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
-from supportctl.errors import ConfigError, InvalidInputError, SupportctlError
+from supportctl.errors import ConfigError, InvalidInputError, SupportctlError, os_reason
 from supportctl.i18n import _
 
 PRIVATE_DIR = 0o700
@@ -121,14 +121,14 @@ def private_dir(path: Path, create: bool = True) -> Path:
             make_dirs(path)
         except OSError as exc:
             raise ConfigError(
-                _("cannot create the directory {path}: {reason}").format(path=path, reason=exc.strerror or exc)
+                _("cannot create the directory {path}: {reason}").format(path=path, reason=os_reason(exc))
             ) from None
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return path
     except OSError as exc:
-        raise ConfigError(_("cannot use {path}: {reason}").format(path=path, reason=exc.strerror or exc)) from None
+        raise ConfigError(_("cannot use {path}: {reason}").format(path=path, reason=os_reason(exc))) from None
     if stat.S_ISLNK(st.st_mode):
         raise ConfigError(
             _("{path} is a symbolic link; supportctl keeps its files only in a real directory").format(path=path),

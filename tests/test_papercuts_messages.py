@@ -285,6 +285,24 @@ def test_a_missing_form_is_said_in_the_users_language(cli, command: list[str]) -
     assert "error: cannot read nope.pdf: no such file or directory" in r.stderr, r.stderr
 
 
+def test_a_secret_command_or_a_directory_that_fails_is_said_in_the_users_language(tmp_path: Path) -> None:
+    """The OS's reason went into these sentences as Python's English strerror, in German output too."""
+    from supportctl.errors import ConfigError
+    from supportctl.fsutil import private_dir
+    from supportctl.i18n import speaking
+    from supportctl.mail.credentials import run_secret_command
+
+    prog = tmp_path / "prog"
+    prog.write_text("#!/bin/sh\necho secret\n")  # not executable: even root cannot run it
+    with speaking("de"), pytest.raises(ConfigError) as caught:
+        run_secret_command(str(prog), "smtp.password_command")
+    assert caught.value.message == f"smtp.password_command: {prog} kann nicht ausgeführt werden: Zugriff verweigert"
+    (tmp_path / "file").write_text("")
+    with speaking("de"), pytest.raises(ConfigError) as caught:
+        private_dir(tmp_path / "file" / "state")
+    assert caught.value.message.endswith(": ein Teil des Pfads ist kein Verzeichnis"), caught.value.message
+
+
 def test_config_show_in_a_pipe_gives_the_source_codes_in_every_language(cli, monkeypatch) -> None:
     """Audit: in a pipe the Source column was the translated word ("Konfigurationsdatei", "Umgebung (…)"), where
     the README promises the stable codes of --json there, so that scripts cutting columns work in every language."""

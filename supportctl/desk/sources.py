@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from supportctl.errors import ConfigError, InvalidInputError, TransferError
+from supportctl.errors import ConfigError, InvalidInputError, TransferError, os_reason
 from supportctl.fsutil import open_regular, open_regular_fd, read_fd
 from supportctl.i18n import N_, _
 
@@ -1233,7 +1233,7 @@ def open_local(spec: str, limit: int, stdin: IO[bytes] | None = None) -> Source:
                 start = fh.read(1024)
         except OSError as exc:
             raise InvalidInputError(
-                _("cannot read {path}: {reason}").format(path=spec, reason=exc.strerror or _("not a regular file"))
+                _("cannot read {path}: {reason}").format(path=spec, reason=os_reason(exc))
             ) from None
         if start.startswith(b"From "):
             return MboxSource(path, limit)

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from supportctl.errors import ExitCode, FormInvalidError, InvalidInputError, SupportctlError
+from supportctl.errors import ExitCode, FormInvalidError, InvalidInputError, SupportctlError, os_reason
 from supportctl.form import checks, fonts, pdfutil
 from supportctl.form.snapshot import Snapshot, read, text
 from supportctl.form.validation import Finding, activation_class, validate_values
@@ -82,7 +82,7 @@ def template(pkg: Package) -> Template:
         st = path.stat()
     except OSError as exc:
         raise InvalidInputError(
-            _("the package's form {path} cannot be read: {reason}").format(path=path, reason=exc.strerror),
+            _("the package's form {path} cannot be read: {reason}").format(path=path, reason=os_reason(exc)),
             _("run `supportctl fetch` to get the package again"),
         ) from None
     return _template(str(path), st.st_mtime_ns, st.st_size)
@@ -97,7 +97,7 @@ def _template(path: str, mtime_ns: int, size: int) -> Template:
         data = read_regular(path, pdfutil.MAX_PDF_BYTES)
     except OSError as exc:
         raise InvalidInputError(
-            _("the package's form {path} cannot be read: {reason}").format(path=path, reason=exc.strerror)
+            _("the package's form {path} cannot be read: {reason}").format(path=path, reason=os_reason(exc))
         ) from None
     with pdfutil.guarded(what):
         reader = pdfutil.open_pdf(data, what)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from supportctl.errors import ConfigError
+from supportctl.errors import ConfigError, os_reason
 from supportctl.i18n import N_, _, word
 
 ENV_PASSWORD = "SUPPORTCTL_SMTP_PASSWORD"
@@ -110,7 +110,7 @@ def run_secret_command(command: str, setting: str) -> str:
         ) from None
     except OSError as exc:
         raise ConfigError(
-            _("{setting}: cannot run {name}: {reason}").format(setting=setting, name=argv[0], reason=exc.strerror)
+            _("{setting}: cannot run {name}: {reason}").format(setting=setting, name=argv[0], reason=os_reason(exc))
         ) from None
     if p.returncode != 0:
         # Its stdout might hold a secret and is never shown.
