@@ -307,6 +307,9 @@ class MboxSource(Source):
         return Envelope(f"mbox@{start}", size, split_head(data[:HEAD_CHUNK] if size > limit else data), mtime, read)
 
 
+_DRAIN_LIMITS = 4  # an oversized message on stdin is drained up to this many times the limit, then left
+
+
 class StdinSource(Source):
     kind = "stdin"
     key = "stdin"
@@ -318,9 +321,16 @@ class StdinSource(Source):
     def messages(self) -> Iterator[Envelope]:
         data = self.stream.read(self.limit + 1)
         size = len(data)
+        error = None
         if size > self.limit:
-            while chunk := self.stream.read(1 << 20):  # drain, so the sending filter does not see EPIPE
+            # Drain, so the sending filter does not see EPIPE; but only so far: `yes | inbox -` never ends.
+            drain = _DRAIN_LIMITS * self.limit
+            while size <= drain and (chunk := self.stream.read(1 << 20)):
                 size += len(chunk)
+            if size > drain:
+                error = _(
+                    "standard input did not end after {size} bytes, more than inbox.max_message_bytes ({limit})"
+                ).format(size=size, limit=self.limit)
             head = split_head(data[:HEAD_CHUNK])
 
             def read() -> bytes:
@@ -332,7 +342,7 @@ class StdinSource(Source):
             def read() -> bytes:
                 return data
 
-        yield Envelope("-", size, head, None, read)
+        yield Envelope("-", size, head, None, read, error=error)
 
 
 # ---------------------------------------------------------------- IMAP
