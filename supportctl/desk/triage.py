@@ -916,6 +916,7 @@ def _run(
     facts: dict[str, Facts] = {}
     new_ids: set[str] = set()
     examined: set[str] = set()  # read this run (the others come unchanged from the store)
+    suffix: dict[str, int] = {}  # the last `-N` given to a Message-ID's copies
     known = _unchanged_files(store, source) if validate and meta.get("limits") == limit_list else {}
     from supportctl.desk.workers import Judge
 
@@ -934,10 +935,11 @@ def _run(
             facts[before.id] = before
             continue
         f = judge.examine(env, want_body=validate, desk_address=desk)  # counts `skipped` and `cached`
-        fid, n = f.id, 1
+        fid, n = f.id, suffix.get(f.id, 1)
         while fid in new_ids:  # the same Message-ID twice in one mailbox: keep both
             n += 1
             fid = f"{f.id}-{n}"
+        suffix[f.id] = n  # the next copy starts there: 100,000 mails with one Message-ID stay linear
         if fid != f.id:
             f = _but(f, id=fid)
         new_ids.add(fid)
