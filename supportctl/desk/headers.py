@@ -325,6 +325,9 @@ _DATE_RE = re.compile(
 )
 
 
+_LOW_YEAR_RE = re.compile(r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ \t\r\n]+0[0-9]{3}(?![0-9])", re.I)
+
+
 def parse_date(value: str) -> datetime:
     """email.utils.parsedate_to_datetime, with the common form read directly (same result, same errors)."""
     m = _DATE_RE.fullmatch(value)
@@ -349,6 +352,8 @@ def parse_date(value: str) -> datetime:
                 pass  # out of range: email.utils raises the same error
     from email.utils import parsedate_to_datetime
 
+    if _LOW_YEAR_RE.search(value):  # `0000` is year 0, not the two-digit `00` email.utils would make 2000 of
+        raise ValueError("year out of range")
     return parsedate_to_datetime(value)
 
 
