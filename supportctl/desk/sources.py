@@ -258,6 +258,7 @@ class FileSource(Source):
 
 
 _FROM_RE = re.compile(rb"^>+From ")
+_MBOX_PIECE = 64 << 10
 
 
 class MboxSource(Source):
@@ -279,19 +280,22 @@ class MboxSource(Source):
             offset = 0
             previous_blank = True
             started = False
-            for line in fh:
-                if line.startswith(b"From ") and previous_blank:
+            line_start = True  # the piece read begins a line (a line longer than a piece comes in several)
+            # Pieces of at most 64 KiB: a line of gigabytes (a sparse file, a hostile mbox) never sits in memory.
+            for line in iter(lambda: fh.readline(_MBOX_PIECE), b""):
+                if line_start and line.startswith(b"From ") and previous_blank:
                     if started:
                         yield self._envelope(start, size, buf, mtime)
                     buf, size, start, started = [], 0, offset, True
                 elif started:
-                    if _FROM_RE.match(line):
+                    if line_start and _FROM_RE.match(line):
                         line = line[1:]
                     size += len(line)
                     if size <= self.limit:
                         buf.append(line)
                 offset += len(line)
-                previous_blank = line in (b"\n", b"\r\n")
+                previous_blank = line_start and line in (b"\n", b"\r\n")
+                line_start = line.endswith(b"\n")
             if started:
                 yield self._envelope(start, size, buf, mtime)
 
