@@ -154,23 +154,26 @@ def check_field(
             ),
         )
     text = latin.normalize(text)
+    if spec.max_length is not None and len(text) > max(10 * spec.max_length, 1000):
+        # Far too long (a PDF can carry megabytes in a field): its length is the finding; the script rule
+        # would look at every character of it first (9 MB: ~18 s, beyond validate's time limit).
+        return Checked(None, _too_long(name, len(text), spec.max_length))
     bad = _latin_finding(name, text, font_chars)
     if bad is not None:
         return Checked(None, bad)
     checked = _typed(spec, text, values or {}, check_deliverability)
     if checked.finding is None and spec.max_length is not None and isinstance(checked.value, str):
         if len(checked.value) > spec.max_length:
-            return Checked(
-                None,
-                Finding(
-                    name,
-                    "max-length",
-                    _('"{field}" is {n} characters long; at most {max} fit').format(
-                        field=name, n=len(checked.value), max=spec.max_length
-                    ),
-                ),
-            )
+            return Checked(None, _too_long(name, len(checked.value), spec.max_length))
     return checked
+
+
+def _too_long(name: str, n: int, max_length: int) -> Finding:
+    return Finding(
+        name,
+        "max-length",
+        _('"{field}" is {n} characters long; at most {max} fit').format(field=name, n=n, max=max_length),
+    )
 
 
 def _typed(spec: FieldSpec, text: str, values: Mapping[str, object], deliverability: bool) -> Checked:
