@@ -331,9 +331,9 @@ def _javascript(pdf: Any, pikepdf: Any) -> None:
 @pytest.mark.parametrize(
     ("change", "code", "words"),
     [
-        pytest.param(_flate_bomb, ExitCode.INVALID_INPUT, "not a readable PDF", id="flate-bomb"),
+        pytest.param(_flate_bomb, ExitCode.INVALID_INPUT, "PDF: a compressed stream inflates", id="flate-bomb"),
         pytest.param(_field_cycle, ExitCode.INVALID_INPUT, "nested too deeply", id="field-kids-cycle"),
-        pytest.param(_page_cycle, ExitCode.INVALID_INPUT, "not a readable PDF", id="page-kids-cycle"),
+        pytest.param(_page_cycle, ExitCode.INVALID_INPUT, "PDF: its structure is broken", id="page-kids-cycle"),
         pytest.param(_many_fields, ExitCode.INVALID_INPUT, "too many objects", id="100k-fields"),
         pytest.param(_javascript, ExitCode.FORM_INVALID, "", id="javascript"),
     ],
@@ -438,6 +438,7 @@ def test_hostile_pdfs_in_the_worker_pool_are_listed_and_the_run_goes_on(tmp_path
     reasons = {k[6:]: v["reasons"] for k, v in recs.items() if k.startswith("new/x.")}
     assert {k: recs[f"new/x.{k}"]["status"] for k in hostile} == dict.fromkeys(hostile, "invalid")
     assert reasons["truncated"] == ["the form is truncated: the PDF has no end marker"]
+    assert reasons["deep"] == ["the form is not a readable PDF: its structure is broken"]  # not pypdf's words
     assert reasons["huge"] == ['field membership_id: "membership_id" is 9000000 characters long; at most 32 fit']
 
 

@@ -57,7 +57,11 @@ def guarded(what: str) -> Iterator[None]:
     except MemoryError:
         raise InvalidInputError(_("{what}: the PDF is too large to read").format(what=what)) from None
     except Exception as exc:  # pypdf raises many kinds on malformed input; all mean "not readable"
-        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        # Said in our words: pypdf's own text is English and about its internals ("startxref not found").
+        if type(exc).__name__ == "LimitReachedError":
+            reason = _("a compressed stream inflates beyond the limit (a decompression bomb)")
+        else:
+            reason = _("its structure is broken")
         raise InvalidInputError(
             _("{what} is not a readable PDF: {reason}").format(what=what, reason=reason),
             _("use the form from the document package, filled with `supportctl fill`"),
