@@ -352,8 +352,6 @@ def parse_date(value: str) -> datetime:
                 pass  # out of range: email.utils raises the same error
     from email.utils import parsedate_to_datetime
 
-    if _LOW_YEAR_RE.search(value):  # `0000` is year 0, not the two-digit `00` email.utils would make 2000 of
-        raise ValueError("year out of range")
     return parsedate_to_datetime(value)
 
 
@@ -373,6 +371,8 @@ def received_time(msg: Headers, arrival: float | None) -> tuple[datetime | None,
     if msg.get("Date"):
         candidates.append(("date", str(msg.get("Date"))))
     for origin, value in candidates:
+        if _LOW_YEAR_RE.search(value):  # `0000` is year 0, not the two-digit `00` email.utils makes 2000 of
+            continue
         try:
             dt = parse_date(value)
         except (TypeError, ValueError, IndexError, OverflowError):
