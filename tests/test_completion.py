@@ -50,13 +50,19 @@ def test_inbox_ids_from_the_last_runs(isolated: Path) -> None:
     db.write_text("not a database")
     assert complete("supportctl inbox reply ") == []
     db.unlink()
-    for source, ids in (("maildir:/a", ["9d81c2aa0e13"]), ("imap:imaps://d@h/INBOX", ["3f2a9c01b7de"])):
+    listed = {
+        "maildir:/a": [("9d81c2aa0e13", "invalid"), ("9d81c2aa0e14", "duplicate")],
+        "imap:imaps://d@h/INBOX": [("3f2a9c01b7de", "due-soon"), ("3f2a9c01b7df", "not-a-registration")],
+    }
+    for source, items in listed.items():
         s = store.Store.open(source)
         with s:
-            s.put_items([(i, i, None, 1e300, 3, "", "k", "invalid", None, "[]", "{}", "{}") for i in ids])
+            s.put_items([(i, i, None, 1e300, 3, "", i, st, None, "[]", "{}", "{}") for i, st in items])
         s.close()
+    # reply refuses duplicates and mail that is no registration: it is not offered them; show takes every id
     assert complete("supportctl inbox reply ") == ["3f2a9c01b7de", "9d81c2aa0e13"]
     assert complete("supportctl inbox reply 9d") == ["9d81c2aa0e13"]
+    assert complete("supportctl inbox show 9d") == ["9d81c2aa0e13", "9d81c2aa0e14"]
 
 
 def test_inbox_subcommands() -> None:

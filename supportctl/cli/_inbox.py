@@ -284,7 +284,7 @@ def _render_inbox(items: list[Item], now: datetime, zone: tzinfo | None, pkg: Pa
 def inbox_reply(
     ctx: typer.Context,
     message: Annotated[
-        str, common.argument(_("A message file, or an id shown by `inbox`."), "MESSAGE", completion.inbox_ids)
+        str, common.argument(_("A message file, or an id shown by `inbox`."), "MESSAGE", completion.reply_ids)
     ],
     contract: Annotated[
         str | None, typer.Option("--contract", help=_("Send the contract details with this number."), metavar="NUMBER")

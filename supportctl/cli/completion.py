@@ -74,7 +74,17 @@ def outbox_ids(incomplete: str) -> list[str]:
 
 
 def inbox_ids(incomplete: str) -> list[str]:
-    """`inbox reply|… ID`: the ids of the registrations the last `inbox` runs listed (from the desk's store)."""
+    """`inbox show|… ID`: the ids of the registrations the last `inbox` runs listed (from the desk's store)."""
+    return _listed_ids(incomplete, ())
+
+
+def reply_ids(incomplete: str) -> list[str]:
+    """`inbox reply ID`: the ids a reply takes, without duplicates and mail that is no registration (it refuses
+    those without --force)."""
+    return _listed_ids(incomplete, ("duplicate", "not-a-registration"))
+
+
+def _listed_ids(incomplete: str, unless: tuple[str, ...]) -> list[str]:
     import sqlite3
 
     from supportctl.desk.store import Store
@@ -82,7 +92,7 @@ def inbox_ids(incomplete: str) -> list[str]:
 
     try:
         store = Store.existing()
-        ids = store.ids() if store else []
+        ids = store.ids(unless) if store else []
     except (OSError, sqlite3.Error, SupportctlError):
         return []
     return _matching(ids, incomplete)

@@ -186,8 +186,12 @@ class Store:
         for source, facts in rows:
             yield source, json.loads(facts)
 
-    def ids(self) -> list[str]:
-        return [i for (i,) in self.db.execute("SELECT id FROM items ORDER BY id")]
+    def ids(self, unless: tuple[str, ...] = ()) -> list[str]:
+        """Every listed registration's id, of every source, but those whose status is in `unless`."""
+        marks = ",".join("?" * len(unless))
+        return [
+            i for (i,) in self.db.execute(f"SELECT id FROM items WHERE status NOT IN ({marks}) ORDER BY id", unless)
+        ]
 
     # ---------------------------------------------------------------- desk flags per message key
 
