@@ -7,15 +7,7 @@ or bidi characters on the terminal, and a later run against an honest server not
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,92 +16,23 @@ import pytest
 from supportctl.errors import ExitCode
 from tests import hostileimap as hi
 from tests import realmail as rm
+from tests.measured import Run, supportctl
 
 pytestmark = pytest.mark.slow  # every test runs the CLI as a process against a server (a second or more)
-ROOT = Path(__file__).resolve().parent.parent
 NOW = "2026-11-25T10:30:00+01:00"
 RSS_LIMIT_KB = 250_000  # a run over this mailbox takes ~60 MB; a client that believes the server takes GBs
 
 
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-    seconds: float
-    rss_kb: int
-
-    def records(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
-
-
 def run(url: str, *args: str, ca: str, timeout: float = 60, env: dict[str, str] | None = None) -> Run:
     """`supportctl inbox URL --now NOW ARGS…` as a process."""
-    return supportctl("inbox", url, "--now", NOW, *args, ca=ca, timeout=timeout, env=env)
+    return imap_supportctl("inbox", url, "--now", NOW, *args, ca=ca, timeout=timeout, env=env)
 
 
-# Linux counts the RSS a process had when it was forked in its peak (ru_maxrss survives exec): forked from a
-# pytest process of 400 MB, every child "peaks" at 400 MB. A small interpreter forks and waits for it instead.
-_MEASURE = """import os, sys
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-_pid, status, usage = os.wait4(pid, 0)
-with open(os.environ["REDTEAM_RSS_FILE"], "w") as f:
-    f.write(str(usage.ru_maxrss))
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
-def supportctl(*args: str, ca: str, timeout: float = 60, env: dict[str, str] | None = None) -> Run:
-    """`supportctl ARGS…` as a process; its peak RSS from wait4 (its reader processes' too)."""
-    import tempfile
-
-    full = dict(os.environ)
-    full["PYTHONPATH"] = str(ROOT) + os.pathsep + full.get("PYTHONPATH", "")
-    full.update({"SUPPORTCTL_IMAP_PASSWORD": hi.PASSWORD, "SUPPORTCTL_IMAP_CA_BUNDLE": ca, **(env or {})})
-    fd, rss_file = tempfile.mkstemp(prefix="redteam-rss-")
-    os.close(fd)
-    full["REDTEAM_RSS_FILE"] = rss_file
-    start = time.monotonic()
-    p = subprocess.Popen(
-        [sys.executable, "-c", _MEASURE, sys.executable, "-m", "supportctl", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=full,
-        start_new_session=True,
-    )
-    chunks: dict[str, list[bytes]] = {"out": [], "err": []}
-    readers = [
-        threading.Thread(target=lambda f=f, k=k: chunks[k].extend(iter(lambda: f.read(65536), b"")), daemon=True)
-        for f, k in ((p.stdout, "out"), (p.stderr, "err"))
-    ]
-    for t in readers:
-        t.start()
-    while True:
-        pid, status, _usage = os.wait4(p.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() - start > timeout:
-            os.killpg(p.pid, signal.SIGKILL)
-            os.wait4(p.pid, 0)
-            p.returncode = -9
-            os.unlink(rss_file)
-            pytest.fail(f"inbox did not finish within {timeout} s")
-        time.sleep(0.02)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    for t in readers:
-        t.join(10)
-    out, err = b"".join(chunks["out"]), b"".join(chunks["err"])
-    rss = int(Path(rss_file).read_text() or 0)
-    os.unlink(rss_file)
-    return Run(
-        p.returncode,
-        out.decode("utf-8", "replace"),
-        err.decode("utf-8", "replace"),
-        time.monotonic() - start,
-        rss,
-    )
+def imap_supportctl(*args: str, ca: str, timeout: float = 60, env: dict[str, str] | None = None) -> Run:
+    """`supportctl ARGS…` as a process, with the hostile server's password and CA; its peak RSS from wait4 (its
+    reader processes' too)."""
+    creds = {"SUPPORTCTL_IMAP_PASSWORD": hi.PASSWORD, "SUPPORTCTL_IMAP_CA_BUNDLE": ca}
+    return supportctl(*args, timeout=timeout, env={**creds, **(env or {})})
 
 
 def clean_text(text: str) -> None:
@@ -530,13 +453,13 @@ def test_hostile_mail_is_listed_the_same_over_imap_and_from_a_maildir(dovecot: A
     escid = next(x["id"] for x in imap.records() if x["subject"] == esc)
     for rid in (dots, escid):
         for extra in ((), ("--json",)):
-            shown = supportctl("inbox", "show", rid, *extra, ca=dovecot.ca, env=pw)
+            shown = imap_supportctl("inbox", "show", rid, *extra, ca=dovecot.ca, env=pw)
             bounded(shown)
             assert shown.code == ExitCode.OK, shown.stderr
-    shown = supportctl("inbox", "show", dots, "--json", ca=dovecot.ca, env=pw)
+    shown = imap_supportctl("inbox", "show", dots, "--json", ca=dovecot.ca, env=pw)
     assert "../../etc/passwd.pdf" in shown.stdout
     before = sorted(p.name for p in tmp_path.iterdir())
-    out = supportctl("inbox", "show", dots, "--pdf", "copy.pdf", ca=dovecot.ca, env=pw)
+    out = imap_supportctl("inbox", "show", dots, "--pdf", "copy.pdf", ca=dovecot.ca, env=pw)
     assert out.code == ExitCode.OK, out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "copy.pdf"])
     assert (tmp_path / "copy.pdf").read_bytes().startswith(b"%PDF-")
@@ -577,7 +500,7 @@ def test_a_message_id_that_is_not_ascii_can_be_claimed_and_released(dovecot: Any
     assert r.code == ExitCode.OK, r.stderr
     rid = r.records()[0]["id"]
     for verb in ("claim", "release"):
-        done = supportctl("inbox", verb, rid, ca=dovecot.ca, env=pw)
+        done = imap_supportctl("inbox", verb, rid, ca=dovecot.ca, env=pw)
         bounded(done)
         assert done.code == ExitCode.OK, done.stderr
     r = run(dovecot.url, "--json", ca=dovecot.ca, env=pw)
@@ -587,7 +510,7 @@ def test_a_message_id_that_is_not_ascii_can_be_claimed_and_released(dovecot: Any
     dovecot.deliver("1764000002.M2P1.utf8", other)
     r = run(dovecot.url, "--json", ca=dovecot.ca, env=pw)
     assert r.code == ExitCode.OK and len(r.records()) == 2, r.stderr
-    done = supportctl("inbox", "claim", rid, ca=dovecot.ca, env=pw)
+    done = imap_supportctl("inbox", "claim", rid, ca=dovecot.ca, env=pw)
     assert done.code == ExitCode.OK, done.stderr
     r = run(dovecot.url, "--json", ca=dovecot.ca, env=pw)
     assert {x["id"]: x["claimed_by"] for x in r.records()} == {rid: ["anna"], r.records()[1]["id"]: []}
@@ -604,12 +527,12 @@ def test_a_mail_reusing_another_registrations_message_id_does_not_take_its_flags
     assert r.code == ExitCode.OK, r.stderr
     ids = {x["sender"].split("<")[1]: x["id"] for x in r.records()}
     assert len(set(ids.values())) == 2
-    done = supportctl("inbox", "claim", ids["mallory@example.net>"], ca=dovecot.ca, env=pw)
+    done = imap_supportctl("inbox", "claim", ids["mallory@example.net>"], ca=dovecot.ca, env=pw)
     assert done.code == ExitCode.OK, done.stderr
     r = run(dovecot.url, "--json", ca=dovecot.ca, env=pw)
     claimed = {x["sender"].split("<")[1]: x["claimed_by"] for x in r.records()}
     assert claimed == {"mallory@example.net>": ["anna"], "lukasz@example.com>": []}
-    done = supportctl("inbox", "release", ids["mallory@example.net>"], ca=dovecot.ca, env=pw)
+    done = imap_supportctl("inbox", "release", ids["mallory@example.net>"], ca=dovecot.ca, env=pw)
     assert done.code == ExitCode.OK, done.stderr
     r = run(dovecot.url, "--json", ca=dovecot.ca, env=pw)
     assert [x["claimed_by"] for x in r.records()] == [[], []]

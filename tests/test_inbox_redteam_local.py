@@ -1,7 +1,7 @@
 """Red team: `inbox` on local mailboxes (Maildir, mbox, stdin), hostile MIME, hostile PDFs for `validate`.
 
 Each case runs the real `python -m supportctl …` as a process (the autouse fixture's XDG dirs), measured from a
-small parent (`tests.test_inbox_redteam._MEASURE`: forked from pytest, Linux would count pytest's RSS), and holds
+small parent (`tests.measured`: forked from pytest, Linux would count pytest's RSS), and holds
 it to the README: a documented exit code, one stderr line per problem and never a traceback, bounded time and
 memory, nothing raw on the terminal, every other message still listed. The IMAP side is tests/test_inbox_redteam.py.
 """
@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,66 +22,11 @@ import pytest
 
 from supportctl.errors import ExitCode
 from tests import realmail as rm
+from tests.measured import Run, supportctl
 
-ROOT = Path(__file__).resolve().parent.parent
 NOW = "2026-11-25T10:30:00+01:00"
 RSS_LIMIT_KB = 250_000  # a run over these mailboxes takes ~50 MB
 GOOD_ID = "ac8d576f6341"  # the id of rm.thunderbird(…, msgid="<tb@example.org>")
-
-_MEASURE = """import os, sys
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-_pid, status, usage = os.wait4(pid, 0)
-with open(os.environ["REDTEAM_RSS_FILE"], "w") as f:
-    f.write(str(usage.ru_maxrss))
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-    seconds: float
-    rss_kb: int
-
-    def records(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
-
-    def talk(self) -> list[str]:
-        return [x for x in self.stderr.splitlines() if x.strip() and not x.startswith("Using the bundled package")]
-
-
-def supportctl(*args: str, timeout: float = 60, env: dict[str, str] | None = None, stdin: Any = None) -> Run:
-    full = dict(os.environ)
-    full["PYTHONPATH"] = str(ROOT) + os.pathsep + full.get("PYTHONPATH", "")
-    full.update(env or {})
-    fd, rss_file = tempfile.mkstemp(prefix="redlocal-rss-")
-    os.close(fd)
-    full["REDTEAM_RSS_FILE"] = rss_file
-    start = time.monotonic()
-    p = subprocess.Popen(
-        [sys.executable, "-c", _MEASURE, sys.executable, "-m", "supportctl", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=full,
-        stdin=stdin if stdin is not None else subprocess.DEVNULL,
-        start_new_session=True,  # on a timeout the whole group goes, supportctl and its workers too
-    )
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.communicate()
-        pytest.fail(f"supportctl {' '.join(args[:2])} did not finish within {timeout} s")
-    finally:
-        rss = Path(rss_file).read_text() or "0"
-        os.unlink(rss_file)
-    r = Run(p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), 0.0, int(rss))
-    r.seconds = time.monotonic() - start
-    return r
 
 
 def inbox(source: str, *args: str, **kw: Any) -> Run:
