@@ -263,17 +263,21 @@ def test_a_claim_on_a_maildir_without_keywords_says_what_to_do(tmp_path: Path, c
     assert r.exit_code == 0 and r.json()["data"] == {"id": rid, "claimed_by": ["anna"]}
 
 
+def _two_copies(box: Path, form: bytes, cli: Any) -> tuple[str, str]:
+    """A Maildir with one form sent twice, five minutes apart, triaged once: (the first's id, the copy's id)."""
+    msgs = {n: rm.thunderbird([("f.pdf", form)], f"<{n}@example.org>") for n in ("first", "again")}
+    msgs["again"] = msgs["again"].replace(rm.RECEIVED.encode(), b"Wed, 25 Nov 2026 10:05:00 +0100")
+    _maildir(box, msgs)
+    recs = list(map(json.loads, cli("inbox", str(box), "--now", NOW, "--json").stdout.splitlines()))
+    by_status = {rec["status"]: rec["id"] for rec in recs}
+    return by_status["due-soon"], by_status["duplicate"]
+
+
 def test_a_copy_of_an_answered_form_stays_a_duplicate(tmp_path: Path, cli: Any) -> None:
     """Audit: once the first of two identical forms was answered (`done`), the copy became the "original" and
     was listed as work to do (`due-soon`, later `overdue`, counted so in `inbox report`): answering it would
     send the applicant a second contract for one form."""
-    form = rm.form(membership_id="DUP-3-XYZ")
-    msgs = {n: rm.thunderbird([("f.pdf", form)], f"<{n}@example.org>") for n in ("first", "again")}
-    msgs["again"] = msgs["again"].replace(rm.RECEIVED.encode(), b"Wed, 25 Nov 2026 10:05:00 +0100")
-    _maildir(tmp_path / "M", msgs)
-    recs = list(map(json.loads, cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout.splitlines()))
-    by_status = {rec["status"]: rec["id"] for rec in recs}
-    first, dup = by_status["due-soon"], by_status["duplicate"]
+    first, dup = _two_copies(tmp_path / "M", rm.form(membership_id="DUP-3-XYZ"), cli)
     r = cli("inbox", "reply", first, "--contract", "4711-0815", "--eml", str(tmp_path / "a.eml"))
     assert r.exit_code == 0, r.stderr
 
@@ -290,13 +294,7 @@ def test_a_copy_of_an_answered_form_stays_a_duplicate(tmp_path: Path, cli: Any) 
 def test_when_the_later_copy_was_answered_the_earlier_one_is_its_duplicate(tmp_path: Path, cli: Any) -> None:
     """A desk member answered the second copy of a form (with --force): the first, never answered, was listed as
     due-soon work, and answering it too would send a second contract for the same form."""
-    form = rm.form(membership_id="DUP-4-XYZ")
-    msgs = {n: rm.thunderbird([("f.pdf", form)], f"<{n}@example.org>") for n in ("first", "again")}
-    msgs["again"] = msgs["again"].replace(rm.RECEIVED.encode(), b"Wed, 25 Nov 2026 10:05:00 +0100")
-    _maildir(tmp_path / "M", msgs)
-    recs = list(map(json.loads, cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout.splitlines()))
-    by_status = {rec["status"]: rec["id"] for rec in recs}
-    first, dup = by_status["due-soon"], by_status["duplicate"]
+    first, dup = _two_copies(tmp_path / "M", rm.form(membership_id="DUP-4-XYZ"), cli)
     r = cli("inbox", "reply", dup, "--contract", "4711-0815", "--force", "--eml", str(tmp_path / "a.eml"))
     assert r.exit_code == 0, r.stderr
 
