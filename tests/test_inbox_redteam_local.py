@@ -439,6 +439,9 @@ def test_files_that_vanish_or_change_while_inbox_reads_them(tmp_path: Path) -> N
 # ---------------------------------------------------------------- state
 
 
+HINT = "(it is a cache: remove it and run again, or free space or permissions on that directory)"
+
+
 def test_a_directory_in_place_of_the_state_file_is_said_in_one_line(tmp_path: Path) -> None:
     """Handled: the run lists the mail and says in one line that it remembers nothing."""
     md = maildir(tmp_path / "md", {"1.good": good_mail()})
@@ -449,6 +452,11 @@ def test_a_directory_in_place_of_the_state_file_is_said_in_one_line(tmp_path: Pa
     assert r.code == ExitCode.OK, r.stderr
     assert [x["status"] for x in r.records()] == ["due-soon"]
     assert len(r.talk()) == 2 and "this run did not remember anything" in r.talk()[0], r.stderr
+    # a lookup says the same, not "no message …" (as if the id were wrong)
+    shown = supportctl("inbox", "show", r.records()[0]["id"], timeout=30)
+    assert shown.code == ExitCode.ERROR, shown.stderr
+    line = shown.talk()
+    assert line == [f"error: the desk's state {state} cannot be used: it is not a file {HINT}"], shown.stderr
 
 
 @pytest.mark.parametrize("damage", ["garbage", "symlink"])

@@ -114,7 +114,11 @@ class Store:
     def existing(cls) -> Store | None:
         """The store for reading, if any run made one (a lookup never creates it)."""
         file = path()
-        return cls("", file) if file.is_file() else None
+        if file.is_file():
+            return cls("", file)
+        if os.path.lexists(file):  # a directory or a dangling link where it belongs: said, not "no message"
+            raise _state_error(file, OSError(_("it is not a file")))
+        return None
 
     def close(self) -> None:
         self.db.close()
