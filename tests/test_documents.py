@@ -7,6 +7,7 @@ import email.policy
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -121,20 +122,21 @@ def test_damaged_pdf_is_one_line(cli, pkg: Path, tmp_path: Path) -> None:
     assert r.stderr.count("error:") == 1 and "Traceback" not in r.stderr
 
 
+def _show_terms_on_a_terminal(pkg: Path, tmp_path: Path, pager: str) -> Any:
+    """`supportctl show terms` on a real terminal with this $PAGER (and no $MANPAGER)."""
+    import pexpect
+
+    env = dict(os.environ)
+    env.update(PYTHONPATH=str(ROOT), PAGER=pager, TERM="xterm")
+    env.pop("MANPAGER", None)
+    args = ["-m", "supportctl", "show", "terms", "--package", str(pkg)]
+    return pexpect.spawn(sys.executable, args, env=env, cwd=str(tmp_path), encoding="utf-8", timeout=20)
+
+
 @pytest.mark.slow
 def test_show_goes_through_the_pager_on_a_terminal(pkg: Path, tmp_path: Path) -> None:
     pexpect = pytest.importorskip("pexpect")
-    env = dict(os.environ)
-    env.update(PYTHONPATH=str(ROOT), PAGER="sed s/^/PAGED:/", TERM="xterm", MANPAGER="")
-    env.pop("MANPAGER")
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "supportctl", "show", "terms", "--package", str(pkg)],
-        env=env,
-        cwd=str(tmp_path),
-        encoding="utf-8",
-        timeout=20,
-    )
+    child = _show_terms_on_a_terminal(pkg, tmp_path, "sed s/^/PAGED:/")
     child.expect(f"PAGED:.*{pt.TERMS_MARKER}")
     child.expect(pexpect.EOF)
     child.close()
@@ -146,17 +148,7 @@ def test_show_with_a_pager_that_cannot_run_still_shows_the_text(pkg: Path, tmp_p
     """Audit: with PAGER set to a program that is not installed, `show` printed only the shell's
     "/bin/sh: 1: …: not found" and exit 0, and the document was never shown."""
     pexpect = pytest.importorskip("pexpect")
-    env = dict(os.environ)
-    env.update(PYTHONPATH=str(ROOT), PAGER="no-such-pager-xyz -R", TERM="xterm")
-    env.pop("MANPAGER", None)
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "supportctl", "show", "terms", "--package", str(pkg)],
-        env=env,
-        cwd=str(tmp_path),
-        encoding="utf-8",
-        timeout=20,
-    )
+    child = _show_terms_on_a_terminal(pkg, tmp_path, "no-such-pager-xyz -R")
     child.expect(pexpect.EOF)
     child.close()
     text = child.before.replace("\r\n", "\n")
