@@ -10,7 +10,7 @@ folder, or this desk member's own record).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +77,7 @@ def assessed(found: Found, pkg: Package, engine: Any, when: datetime) -> Item:
     if stored is not None and stored.status == "duplicate" and item.status != "done":
         item = stored  # a duplicate only among the others: as the list shows it
     if stored is not None and stored.claimed_by and not item.claimed_by:
-        item = replace(item, claimed_by=stored.claimed_by)  # claims are read from the mailbox by `inbox`
+        item = item._replace(claimed_by=stored.claimed_by)  # claims are read from the mailbox by `inbox`
     return item
 
 

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from supportctl.errors import InvalidInputError, TransferError, UsageError
 from supportctl.i18n import _
@@ -62,8 +62,7 @@ def member_name(configured: str | None = None) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", raw)[:40] or "desk"
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     """What the mailbox says about one message."""
 
     answered: bool = False

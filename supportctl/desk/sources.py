@@ -15,9 +15,8 @@ import re
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from supportctl.errors import ConfigError, InvalidInputError, TransferError, os_reason
 from supportctl.fsutil import open_regular, open_regular_fd, read_fd
@@ -34,22 +33,20 @@ class TooLarge(Exception):
     """The message is larger than the limit; `read()` refuses to load it."""
 
 
-@dataclass(frozen=True)
-class Envelope:
+class Envelope(NamedTuple):
     """One message as a source sees it: where it is, how large, its header block, and a way to load it."""
 
     key: str  # where it is in the source: a file name, `mbox@<offset>`, `uid:<n>`, `-`
     size: int
     head: bytes
     arrival: float | None  # file mtime or IMAP INTERNALDATE, epoch seconds
-    read: Callable[[], bytes] = field(repr=False, compare=False)
+    read: Callable[[], bytes]
     error: str | None = None  # why it cannot be read at all (a special file, no permission): listed as skipped
     # IMAP: the decoded parts that can hold a form (name, type, bytes), fetched without the rest of the message
-    files: Callable[[], list[tuple[str | None, str, bytes]]] | None = field(default=None, repr=False, compare=False)
+    files: Callable[[], list[tuple[str | None, str, bytes]]] | None = None
 
 
-@dataclass(frozen=True)
-class ImapTarget:
+class ImapTarget(NamedTuple):
     user: str
     host: str
     port: int
@@ -571,7 +568,7 @@ def _reader(source: ImapSource, batches: list[list[int]], validity: int, out: An
                 if isinstance(env.files, _Decoded):
                     digest = env.files.digest()
                     if digest in sent:
-                        envelopes[n] = replace(env, files=env.files.without_bytes())
+                        envelopes[n] = env._replace(files=env.files.without_bytes())
                     sent.add(digest)
             out.send(("batch", (envelopes, source._flags, source.fetched_bodies - before)))
         with contextlib.suppress(Exception):
@@ -637,8 +634,7 @@ def _ahead(work: Callable[[list[int]], list[Envelope]], jobs: list[list[int]]) -
         thread.join()
 
 
-@dataclass
-class Watermark:
+class Watermark(NamedTuple):
     uidvalidity: int
     last_uid: int
 

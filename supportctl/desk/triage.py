@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from supportctl import paths
@@ -56,8 +57,7 @@ STATUSES = (
 DUE_SOON_SECONDS = 3600.0
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     max_message_bytes: int = 25 << 20
     max_parts: int = 100
     max_depth: int = 10
@@ -68,8 +68,7 @@ class Limits:
         return Limits(cfg.get("inbox.max_message_bytes"), cfg.get("inbox.max_parts"), cfg.get("inbox.max_depth"))
 
 
-@dataclass(frozen=True)
-class CheckedForm:
+class CheckedForm(NamedTuple):
     """What the validator said about one PDF (cached by its sha256)."""
 
     ok: bool
@@ -77,7 +76,7 @@ class CheckedForm:
     findings: tuple[dict[str, Any], ...]
     activation_class: str | None
     # The same findings in every language of the interface (for the reply's language parts), when known.
-    localized: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
+    localized: Mapping[str, tuple[dict[str, Any], ...]] = MappingProxyType({})
 
     def findings_in(self, lang: str) -> tuple[dict[str, Any], ...]:
         return self.localized.get(lang) or self.findings
@@ -161,8 +160,7 @@ class Facts:
         return shown
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):
     facts: Facts
     status: str
     reasons: tuple[str, ...] = ()
@@ -531,8 +529,7 @@ def _os_reason(exc: OSError) -> str:
     return _("the file cannot be read: {reason}").format(reason=clean(exc.strerror or type(exc).__name__))
 
 
-@dataclass(frozen=True)
-class Scan:
+class Scan(NamedTuple):
     kind: str  # "pdf" | "no-pdf" | "zip" | "bad-attachment" | "skipped"
     reason: str | None
     files: tuple[tuple[str | None, str, bytes | None], ...]  # (name, type, PDF bytes or None) per file
@@ -748,7 +745,7 @@ def judge_loaded(pkg: Package, data: bytes) -> dict[str, Any]:
         return {"form": False, "ok": False, "values": {}, "findings": [], "activation_class": None}
     if checked.findings and checked.findings[0].get("code") != "unreadable":
         try:
-            checked = replace(checked, localized=_localized(pkg, data))
+            checked = checked._replace(localized=_localized(pkg, data))
         except Exception:
             pass
     return {**checked.to_dict(), "form": verdict}
@@ -1175,7 +1172,7 @@ def assess(
     for f in ordered:
         item = _assess_one(f, pkg, engine, now, forms, done, first)
         if claims and claims.get(f.id):
-            item = replace(item, claimed_by=claims[f.id])
+            item = item._replace(claimed_by=claims[f.id])
         items.append(item)
     big = datetime.max.replace(tzinfo=timezone.utc)
     rank = {s: i for i, s in enumerate(STATUSES)}
@@ -1242,8 +1239,7 @@ def _assess_one(
 MIN_PREFIX = 6
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(NamedTuple):
     facts: Facts
     form: CheckedForm | None
     source: str | None = None  # the mailbox it was triaged from (`imap:…`, `maildir:…`), for the shared state
@@ -1275,7 +1271,7 @@ def stored_item(found: Found, engine: Any, now: datetime) -> Item | None:
     except ValueError:
         return None
     if original is not None:  # the stored reason speaks the language of the run that stored it: say it in ours
-        item = replace(item, reasons=(_("the same form as message {id}").format(id=original),))
+        item = item._replace(reasons=(_("the same form as message {id}").format(id=original),))
     return item
 
 

@@ -21,7 +21,7 @@ import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from supportctl.errors import ConfigError, os_reason
 from supportctl.i18n import N_, _, word
@@ -46,8 +46,7 @@ class Secret:
         return "***"
 
 
-@dataclass(frozen=True)
-class SecretSources:
+class SecretSources(NamedTuple):
     """Where one kind of password is looked for: the settings prefix names the `*.password_source` and
     `*.password_command` settings, and the variable and keyring service belong to that kind."""
 
@@ -61,11 +60,10 @@ FETCH_SECRETS = SecretSources("fetch", "SUPPORTCTL_FETCH_PASSWORD", "supportctl-
 IMAP_SECRETS = SecretSources("imap", "SUPPORTCTL_IMAP_PASSWORD", "supportctl-imap")
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
     mechanism: str  # "password" | "xoauth2"
     username: str
-    secret: Secret = field(repr=False)
+    secret: Secret  # its repr never shows the value
 
 
 def refuse_secrets_in_file(file_values: Mapping[str, Any], path: Path) -> None:
