@@ -183,13 +183,19 @@ class Source(ABC):
         return {}
 
 
-class MaildirSource(Source):
-    kind = "maildir"
+class _PathSource(Source):
+    """A source at a path of the local file system: its key is the kind's prefix and the resolved path."""
 
-    def __init__(self, root: Path, limit: int) -> None:
-        self.root = root
-        self.key = "maildir:" + str(root.resolve())
+    prefix = ""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path = self.root = path
+        self.key = f"{self.prefix}:{path.resolve()}"
         self.limit = limit
+
+
+class MaildirSource(_PathSource):
+    kind = prefix = "maildir"
 
     def messages(self) -> Iterator[Envelope]:
         for sub in ("new", "cur"):
@@ -221,13 +227,8 @@ class MaildirSource(Source):
         return out
 
 
-class EmlDirSource(Source):
-    kind = "eml-dir"
-
-    def __init__(self, root: Path, limit: int) -> None:
-        self.root = root
-        self.key = "emldir:" + str(root.resolve())
-        self.limit = limit
+class EmlDirSource(_PathSource):
+    kind, prefix = "eml-dir", "emldir"
 
     def messages(self) -> Iterator[Envelope]:
         with os.scandir(self.root) as it:
@@ -238,15 +239,10 @@ class EmlDirSource(Source):
                 yield env
 
 
-class FileSource(Source):
+class FileSource(_PathSource):
     """One message in a file (`.eml`, or any RFC 5322 message saved by a mail program)."""
 
-    kind = "file"
-
-    def __init__(self, path: Path, limit: int) -> None:
-        self.path = path
-        self.key = "file:" + str(path.resolve())
-        self.limit = limit
+    kind = prefix = "file"
 
     def messages(self) -> Iterator[Envelope]:
         env = _file_envelope(self.path, self.path.name, self.limit)
@@ -258,15 +254,10 @@ _FROM_RE = re.compile(rb"^>+From ")
 _MBOX_PIECE = 64 << 10
 
 
-class MboxSource(Source):
+class MboxSource(_PathSource):
     """An mbox file read line by line: one message in memory at a time, oversized ones never loaded."""
 
-    kind = "mbox"
-
-    def __init__(self, path: Path, limit: int) -> None:
-        self.path = path
-        self.key = "mbox:" + str(path.resolve())
-        self.limit = limit
+    kind = prefix = "mbox"
 
     def messages(self) -> Iterator[Envelope]:
         mtime = self.path.stat().st_mtime
@@ -823,10 +814,17 @@ class ImapSource(Source):
         return getattr(self, "_validity", 0)
 
     def messages(self) -> Iterator[Envelope]:
+        with self._talking():
+            yield from self._messages()
+
+    @contextlib.contextmanager
+    def _talking(self) -> Iterator[None]:
+        """What goes wrong while talking to the server (a timeout, a broken connection, a protocol error)
+        becomes one line that names the server."""
         import imaplib
 
         try:
-            yield from self._messages()
+            yield
         except TimeoutError:
             raise self._timed_out() from None
         except (OSError, imaplib.IMAP4.error) as exc:
@@ -1111,12 +1109,11 @@ class ImapSource(Source):
 
         IMAP IDLE (RFC 2177) when the server offers it, else a NOOP after the wait. Read-only like the rest.
         """
-        import imaplib
         import select
         import time
 
         conn = self._conn
-        try:
+        with self._talking():
             if "IDLE" not in conn.capabilities:
                 time.sleep(max(0.0, timeout))
                 _typ, data = conn.noop()
@@ -1145,12 +1142,6 @@ class ImapSource(Source):
                     raise TransferError(_("the IMAP server {host} closed the connection").format(host=self.target.host))
                 changed = changed or _news(line)
             return changed
-        except TimeoutError:
-            raise self._timed_out() from None
-        except (OSError, imaplib.IMAP4.error) as exc:
-            raise TransferError(
-                _("the IMAP server {host} failed: {reason}").format(host=self.target.host, reason=exc)
-            ) from None
 
 
 def quote_folder(folder: str) -> str:
