@@ -111,3 +111,45 @@ def test_imap_gives_the_same_triage_and_fetches_only_new_mail(
     monkeypatch.setenv("SUPPORTCTL_IMAP_PASSWORD", "wrong")
     r = cli("inbox", url, "--ca-bundle", dovecot["ca"], "--now", NOW)
     assert r.exit_code == ExitCode.CONFIG and "refused the login" in r.stderr
+
+
+def test_a_rerun_lists_the_folder_only_when_mail_came_or_went(dovecot: dict[str, Any]) -> None:
+    """EXAMINE's UIDNEXT and EXISTS as the last look left them: the same UIDs, so no UID SEARCH (issue 19:
+    a rerun with nothing new does O(1) work beyond the server's answer). Mail that came or went is seen."""
+    pkg = package.load(package.bundled_root())
+    engine = eta.Engine(pkg.process.schedule, pkg.process.classes, "hours")
+    now = __import__("datetime").datetime.fromisoformat(NOW)
+    msgs = corpus()
+    write_maildir(dovecot["maildir"], msgs)
+    _own(dovecot)
+    target = mailsource.parse_imap_url(f"imaps://desk@127.0.0.1:{dovecot['port']}/INBOX")
+
+    def look() -> tuple[dict[str, str], list[str]]:
+        """One triage on a fresh connection: the statuses by id, and the UID commands it sent."""
+        src = mailsource.ImapSource(target, "s3cret-pw", LIMITS.max_message_bytes, None, dovecot["ca"])
+        sent: list[str] = []
+        real = src._conn.uid
+        src._conn.uid = lambda command, *args: sent.append(command.upper()) or real(command, *args)
+        try:
+            result = inbox.triage(src, pkg, engine, now, limits=LIMITS, validator=StandInValidator())
+            return {i.facts.id: i.status for i in result.items}, sent
+        finally:
+            src.close()
+
+    first, sent = look()
+    assert len(first) == len(msgs) and "SEARCH" in sent
+    again, sent = look()
+    assert again == first and "SEARCH" not in sent and "FETCH" not in sent  # CONDSTORE: no flag moved either
+    # One message gone (EXISTS one less): listed again, without it.
+    gone = sorted((dovecot["maildir"] / "new").iterdir())[0]
+    gone.unlink()
+    after, sent = look()
+    assert "SEARCH" in sent and len(after) == len(msgs) - 1
+    # One came and another went (EXISTS as before, UIDNEXT moved): both seen.
+    sorted((dovecot["maildir"] / "new").iterdir())[0].unlink()
+    (dovecot["maildir"] / "new" / "1764070000.M98P1.test").write_bytes(message(subject="Hi", msgid="<hi@example.org>"))
+    _own(dovecot)
+    last, sent = look()
+    assert "SEARCH" in sent and len(last) == len(msgs) - 1
+    assert set(last) - set(after) and set(after) - set(last)  # a new id, and one no longer there
+    assert look()[1] == []  # and settled again

@@ -626,8 +626,16 @@ def _ahead(work: Callable[[list[int]], list[Envelope]], jobs: list[list[int]]) -
 
 
 class Watermark(NamedTuple):
+    """Where the last look into an IMAP folder ended: the next reads only newer mail.
+
+    `uidnext` (the folder's UIDNEXT when it was examined) and `messages` (how many it held, as the desk's
+    store counts them), when both are known, let a look that finds them unchanged skip listing the folder.
+    """
+
     uidvalidity: int
     last_uid: int
+    uidnext: int | None = None
+    messages: int | None = None
 
 
 MIN_LINE = 1 << 20  # imaplib's own line limit: a longer line is allowed up to the message limit
@@ -766,7 +774,8 @@ class ImapSource(Source):
         self.key = "imap:" + target.url
         self.limit = limit
         self.watermark = watermark
-        self.present: set[int] = set()
+        # Every UID in the folder after `messages()`; None when the folder was found as the last look left it.
+        self.present: set[int] | None = set()
         self.reset = False
         self.fetched_bodies = 0
         self.fetched_headers = 0
@@ -804,6 +813,15 @@ class ImapSource(Source):
             _("try again later, or allow it longer with imap.timeout"),
         )
 
+    def _examined(self, name: str) -> int | None:
+        """A number EXAMINE announced (EXISTS, UIDNEXT), the last one sent; None when not sent since the last
+        look (imaplib hands each out once: a later look on this connection, `--watch`, lists the folder)."""
+        _typ, data = self._conn.response(name)
+        try:
+            return int(data[-1])
+        except (TypeError, ValueError, IndexError):
+            return None
+
     def _uidvalidity(self) -> int:
         """The folder's UIDVALIDITY: from the EXAMINE answer, kept (imaplib hands it out only once)."""
         _typ, data = self._conn.response("UIDVALIDITY")
@@ -835,16 +853,24 @@ class ImapSource(Source):
     def _messages(self) -> Iterator[Envelope]:
         conn = self._conn
         validity = self._uidvalidity()
+        exists, uidnext = self._examined("EXISTS"), self._examined("UIDNEXT")
+        wm = self.watermark
+        if wm is None or wm.uidvalidity != validity:
+            self.reset = wm is not None
+            wm = Watermark(validity, 0)
+        elif exists is not None and uidnext is not None and (uidnext, exists) == (wm.uidnext, wm.messages):
+            # Nothing arrived since the last look (UIDNEXT has not moved; UIDs only grow) and nothing left (as
+            # many messages as then): the folder holds the same UIDs, known without listing them.
+            self.present = None
+            conn.max_answers = (exists + IMAP_BATCH) * (self.max_parts + 4) + 10_000
+            self.watermark = wm
+            return
         typ, data = conn.uid("SEARCH", None, "ALL")
         if typ != "OK":
             raise TransferError(_("the IMAP server refused to list the folder"))
         self.present = uid_set(data)
         # The most untagged answers one round may need: every message's FETCH with a literal per part.
         conn.max_answers = (len(self.present) + IMAP_BATCH) * (self.max_parts + 4) + 10_000
-        wm = self.watermark
-        if wm is None or wm.uidvalidity != validity:
-            self.reset = wm is not None
-            wm = Watermark(validity, 0)
         new = sorted(u for u in self.present if u > wm.last_uid)
         self._flags: dict[str, frozenset[str]] = {}
         self._all_read = len(new) == len(self.present)  # a first look: the flags come with the headers
@@ -856,12 +882,13 @@ class ImapSource(Source):
             reading: Iterator[list[Envelope]] = _read_elsewhere(self, batches)
         else:
             reading = _ahead(self._batch, batches) if ahead else map(self._batch, batches)
+        last = wm.last_uid
         for envelopes in reading:
             for env in envelopes:
                 self.fetched_headers += 1
                 yield env
-                wm = Watermark(validity, max(wm.last_uid, int(env.key[4:])))
-        self.watermark = wm
+                last = max(last, int(env.key[4:]))
+        self.watermark = Watermark(validity, last, uidnext)
 
     def _batch(self, batch: list[int]) -> list[Envelope]:
         """One batch of messages, ready to examine without the connection: headers, the parts that can hold a
@@ -1049,7 +1076,7 @@ class ImapSource(Source):
 
         condstore = "CONDSTORE" in getattr(self._conn, "capabilities", ())
         announced = self._announced_modseq() if condstore else None
-        if not self.present:
+        if self.present is not None and not self.present:  # an empty folder (None: the same as last time)
             return {}, announced, True
         partial = condstore and since is not None
         if partial and announced == since:

@@ -907,7 +907,13 @@ def _run(
     limit_list = [limits.max_message_bytes, limits.max_parts, limits.max_depth]
     wm = meta.get("imap")
     if source.incremental and wm and getattr(source, "watermark", 0) is None:
-        source.watermark = Watermark(int(wm["uidvalidity"]), int(wm["last_uid"]))  # type: ignore[attr-defined]
+        uidnext = wm.get("uidnext")
+        source.watermark = Watermark(  # type: ignore[attr-defined]
+            int(wm["uidvalidity"]),
+            int(wm["last_uid"]),
+            uidnext if isinstance(uidnext, int) else None,
+            store.message_count(),
+        )
     forms = FormCache(store)
     stats: dict[str, int] = {"messages": 0, "validated": 0, "cached": 0, "skipped": 0}
     facts: dict[str, Facts] = {}
@@ -946,7 +952,9 @@ def _run(
     facts.update({fid: judge.completed(facts[fid]) for fid in examined})  # bodies a worker read
     stats["validated"] += judge.count
     wm_now = getattr(source, "watermark", None)
-    imap = {"uidvalidity": wm_now.uidvalidity, "last_uid": wm_now.last_uid} if wm_now is not None else None
+    imap = None
+    if wm_now is not None:
+        imap = {"uidvalidity": wm_now.uidvalidity, "last_uid": wm_now.last_uid, "uidnext": wm_now.uidnext}
     present = getattr(source, "present", None)
     reset = bool(getattr(source, "reset", False))
     if source.incremental:  # nothing vanished when the folder holds as many messages as we know
