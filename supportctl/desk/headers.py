@@ -17,14 +17,37 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Union, overload
 
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
     from email.message import Message
 
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+class _Lazy:
+    """A regular expression compiled when first used: a run that reads no mail (a rerun with nothing new)
+    does not pay for the desk's patterns at start-up. Each method, once looked up, is the compiled one's."""
+
+    def __init__(self, pattern: str | bytes, flags: int) -> None:
+        self._source: tuple[Any, int] = (pattern, flags)
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(re.compile(*self._source), name)
+        setattr(self, name, method)
+        return method
+
+
+@overload
+def lazy_pattern(pattern: str, flags: int = 0) -> re.Pattern[str]: ...
+@overload
+def lazy_pattern(pattern: bytes, flags: int = 0) -> re.Pattern[bytes]: ...
+def lazy_pattern(pattern: str | bytes, flags: int = 0) -> Any:
+    """`re.compile(pattern, flags)`, done on first use."""
+    return _Lazy(pattern, flags)
+
+
+_CONTROL_RE = lazy_pattern(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 class Head:
@@ -56,10 +79,10 @@ class Head:
 Headers = Union[Head, "Message"]
 
 # A header line: a field name (printable ASCII but the colon, possibly empty) and a colon (feedparser's headerRE).
-_NAME_RE = re.compile(r"[\041-\071\073-\176]*:")
+_NAME_RE = lazy_pattern(r"[\041-\071\073-\176]*:")
 # One field at a line start: its name, and its value from after the blanks that follow the colon through its
 # continuation lines (the last line's CR is stripped afterwards, as compat32 does).
-_FIELD_RE = re.compile(r"^([\041-\071\073-\176]+):[ \t]*(.*(?:\n[ \t].*)*)", re.M)
+_FIELD_RE = lazy_pattern(r"^([\041-\071\073-\176]+):[ \t]*(.*(?:\n[ \t].*)*)", re.M)
 
 
 def parse_head(head: bytes) -> Headers:
@@ -274,7 +297,7 @@ _FWS = r"[ \t\r\n]*"
 _LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _DOMAIN = r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
 _PHRASE = r"""(?:[!#-'*+\-./0-9=?A-Z^-~]|"[^"\\\r\n]*"|[ \t\r\n])*"""
-_MAILBOX_RE = re.compile(rf"{_FWS}(?:({_LOCAL}@{_DOMAIN})|{_PHRASE}<({_LOCAL}@{_DOMAIN})>){_FWS}")
+_MAILBOX_RE = lazy_pattern(rf"{_FWS}(?:({_LOCAL}@{_DOMAIN})|{_PHRASE}<({_LOCAL}@{_DOMAIN})>){_FWS}")
 
 
 def addresses(msg: Headers, *headers: str) -> list[str]:
@@ -318,14 +341,14 @@ def names(msg: Headers, address: str, headers: tuple[str, ...]) -> bool:
 _EARLIEST_YEAR = 1971  # the eta engine's range; a date outside it cannot start a clock
 _MONTHS = {m: n for n, m in enumerate(("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec").split(), 1)}
 # RFC 5322's form, as servers and mail programs write it: `Wed, 25 Nov 2026 09:58:00 +0100 (CET)`.
-_DATE_RE = re.compile(
+_DATE_RE = lazy_pattern(
     r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),[ \t\r\n]+)?([0-9]{1,2})[ \t\r\n]+"
     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ \t\r\n]+([1-9][0-9]{3})[ \t\r\n]+"
     r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?[ \t\r\n]+([+-][0-9]{4})(?:[ \t\r\n]+\([^()\\]*\))?"
 )
 
 
-_LOW_YEAR_RE = re.compile(r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ \t\r\n]+0[0-9]{3}(?![0-9])", re.I)
+_LOW_YEAR_RE = lazy_pattern(r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ \t\r\n]+0[0-9]{3}(?![0-9])", re.I)
 
 
 def parse_date(value: str) -> datetime:

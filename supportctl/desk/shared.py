@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from supportctl.desk.headers import lazy_pattern
 from supportctl.errors import InvalidInputError, TransferError, UsageError
 from supportctl.i18n import _
 
@@ -115,10 +116,10 @@ class Sent:
 # ---------------------------------------------------------------- IMAP
 
 
-_FLAGS_RE = re.compile(rb"FLAGS \(([^)]*)\)")
-_MODSEQ_RE = re.compile(rb"MODSEQ \((\d{1,20})\)")
-_UID_RE = re.compile(rb"UID ([1-9]\d{0,9})(?!\d)")
-_LIST_RE = re.compile(rb'\(([^)]*)\) (?:"[^"]*"|NIL) (.+)$')
+_FLAGS_RE = lazy_pattern(rb"FLAGS \(([^)]*)\)")
+_MODSEQ_RE = lazy_pattern(rb"MODSEQ \((\d{1,20})\)")
+_UID_RE = lazy_pattern(rb"UID ([1-9]\d{0,9})(?!\d)")
+_LIST_RE = lazy_pattern(rb'\(([^)]*)\) (?:"[^"]*"|NIL) (.+)$')
 
 
 def quote_folder(folder: str) -> str:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from supportctl.desk.headers import lazy_pattern
 from supportctl.errors import ConfigError, InvalidInputError, TransferError, os_reason
 from supportctl.fsutil import open_regular, open_regular_fd, read_fd
 from supportctl.i18n import N_, _
@@ -250,7 +250,7 @@ class FileSource(_PathSource):
             yield env
 
 
-_FROM_RE = re.compile(rb"^>+From ")
+_FROM_RE = lazy_pattern(rb"^>+From ")
 _MBOX_PIECE = 64 << 10
 
 
@@ -340,9 +340,9 @@ class StdinSource(Source):
 # ---------------------------------------------------------------- IMAP
 
 
-_FETCH_RE = re.compile(rb"UID ([1-9]\d{0,9})(?!\d)")  # a UID is 32 bits (RFC 3501 nz-number)
-_SECTION_RE = re.compile(rb"BODY\[([0-9.]+|TEXT)\](<\d+>)? \{\d+\}$")
-_HEADER_RE = re.compile(rb"BODY\[HEADER\] \{\d+\}$")
+_FETCH_RE = lazy_pattern(rb"UID ([1-9]\d{0,9})(?!\d)")  # a UID is 32 bits (RFC 3501 nz-number)
+_SECTION_RE = lazy_pattern(rb"BODY\[([0-9.]+|TEXT)\](<\d+>)? \{\d+\}$")
+_HEADER_RE = lazy_pattern(rb"BODY\[HEADER\] \{\d+\}$")
 
 
 def _with_header(resp: list[Any]) -> Iterator[tuple[bytes, bytes]]:
@@ -444,7 +444,7 @@ class _Bytes:
         return self.data
 
 
-_UID_TOKEN = re.compile(rb"[1-9]\d{0,9}")
+_UID_TOKEN = lazy_pattern(rb"[1-9]\d{0,9}")
 
 
 def uid_set(data: list[Any]) -> set[int]:
@@ -469,9 +469,9 @@ def _news(line: bytes) -> bool:
     return line.startswith(b"*") and any(word in line for word in (b" EXISTS", b" RECENT", b" FETCH "))
 
 
-_SIZE_RE = re.compile(rb"RFC822\.SIZE (\d{1,15})(?!\d)")
-_DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
-_MODSEQ_RE = re.compile(rb"MODSEQ \((\d{1,20})\)")
+_SIZE_RE = lazy_pattern(rb"RFC822\.SIZE (\d{1,15})(?!\d)")
+_DATE_RE = lazy_pattern(rb'INTERNALDATE "([^"]+)"')
+_MODSEQ_RE = lazy_pattern(rb"MODSEQ \((\d{1,20})\)")
 
 
 def _read_elsewhere(source: ImapSource, batches: list[list[int]], readers: int = 2) -> Iterator[list[Envelope]]:
@@ -1225,7 +1225,7 @@ def source_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
-_HEADER_LINE = re.compile(rb"^[!-9;-~]+:[ \t]?[^\r\n]*\r?\n")
+_HEADER_LINE = lazy_pattern(rb"^[!-9;-~]+:[ \t]?[^\r\n]*\r?\n")
 _EXPECTED = N_(
     "give a Maildir, an mbox file, a message file (.eml), a directory of .eml files, - or imaps://USER@HOST/FOLDER"
 )

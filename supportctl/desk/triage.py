@@ -26,7 +26,7 @@ from supportctl import paths
 from supportctl.desk.headers import addresses as _addresses
 from supportctl.desk.headers import clean as clean  # re-exported: replies.py and status.py use it
 from supportctl.desk.headers import decoded_header as decoded_header  # re-exported: replies.py uses it
-from supportctl.desk.headers import file_name
+from supportctl.desk.headers import file_name, lazy_pattern
 from supportctl.desk.headers import header_text as _header_text
 from supportctl.desk.headers import message_key as message_key
 from supportctl.desk.headers import names as _names
@@ -563,7 +563,7 @@ def _utf8_name(part: Message) -> str | None:
     return found if isinstance(found, str) else None
 
 
-_UU_BEGIN = re.compile(rb"^begin [0-7]{3,4} ([^\r\n]+)\r?$", re.M)
+_UU_BEGIN = lazy_pattern(rb"^begin [0-7]{3,4} ([^\r\n]+)\r?$", re.M)
 
 
 def _uudecoded(text: bytes) -> list[tuple[str, bytes]]:
