@@ -628,8 +628,8 @@ def _ahead(work: Callable[[list[int]], list[Envelope]], jobs: list[list[int]]) -
 class Watermark(NamedTuple):
     """Where the last look into an IMAP folder ended: the next reads only newer mail.
 
-    `uidnext` (the folder's UIDNEXT when it was examined) and `messages` (how many it held, as the desk's
-    store counts them), when both are known, let a look that finds them unchanged skip listing the folder.
+    `uidnext` (the folder's UIDNEXT when it was examined) and `messages` (how many UIDs it listed then), when
+    both are known, let a look that finds them unchanged skip listing the folder.
     """
 
     uidvalidity: int
@@ -888,7 +888,7 @@ class ImapSource(Source):
                 self.fetched_headers += 1
                 yield env
                 last = max(last, int(env.key[4:]))
-        self.watermark = Watermark(validity, last, uidnext)
+        self.watermark = Watermark(validity, last, uidnext, len(self.present))
 
     def _batch(self, batch: list[int]) -> list[Envelope]:
         """One batch of messages, ready to examine without the connection: headers, the parts that can hold a

@@ -907,12 +907,12 @@ def _run(
     limit_list = [limits.max_message_bytes, limits.max_parts, limits.max_depth]
     wm = meta.get("imap")
     if source.incremental and wm and getattr(source, "watermark", 0) is None:
-        uidnext = wm.get("uidnext")
+        uidnext, count = wm.get("uidnext"), wm.get("messages")
         source.watermark = Watermark(  # type: ignore[attr-defined]
             int(wm["uidvalidity"]),
             int(wm["last_uid"]),
             uidnext if isinstance(uidnext, int) else None,
-            store.message_count(),
+            count if isinstance(count, int) else None,
         )
     forms = FormCache(store)
     stats: dict[str, int] = {"messages": 0, "validated": 0, "cached": 0, "skipped": 0}
@@ -954,7 +954,12 @@ def _run(
     wm_now = getattr(source, "watermark", None)
     imap = None
     if wm_now is not None:
-        imap = {"uidvalidity": wm_now.uidvalidity, "last_uid": wm_now.last_uid, "uidnext": wm_now.uidnext}
+        imap = {
+            "uidvalidity": wm_now.uidvalidity,
+            "last_uid": wm_now.last_uid,
+            "uidnext": wm_now.uidnext,
+            "messages": wm_now.messages,
+        }
     present = getattr(source, "present", None)
     reset = bool(getattr(source, "reset", False))
     if source.incremental:  # nothing vanished when the folder holds as many messages as we know
