@@ -6,8 +6,9 @@ module (`_eta`, `_fetch`, `_form`, `_config`, `_mail`, `_status`, `_inbox`), imp
 Errors from the core (`SupportctlError`) become one stderr line and an exit code in one place:
 `Group.invoke`. Heavy modules are imported inside the commands that need them.
 
-No `from __future__ import annotations` here and in `_eta` (the modules of `eta`'s start-up): Typer reads the
-annotations of every command it builds on each start, and string annotations it must eval twice each.
+No `from __future__ import annotations` here, in `_eta` and in `_inbox` (the modules of `eta`'s start-up and of
+the desk's reruns): Typer reads the annotations of every command it builds on each start, and string annotations
+it must eval twice each (for `inbox`, 2-3 ms of its start-up).
 """
 
 import re

@@ -1,6 +1,8 @@
-"""`supportctl inbox` and `inbox reply`: staff triage."""
+"""`supportctl inbox` and its subcommands: staff triage.
 
-from __future__ import annotations
+No `from __future__ import annotations` (see cli/_base.py; a desk's cron job starts `inbox` every few minutes):
+names imported only for type checking are quoted.
+"""
 
 import sys
 from datetime import datetime, timezone, tzinfo
@@ -94,7 +96,7 @@ class FailOn(str, Enum):
     overdue = "overdue"
 
 
-def _open_mail_source(spec: str, cfg: Config) -> Source:
+def _open_mail_source(spec: str, cfg: "Config") -> "Source":
     from supportctl.desk.sources import open_source
 
     # No watermark: over IMAP, triage reads it from the desk's store.
@@ -198,7 +200,7 @@ def inbox(
         raise typer.Exit(ExitCode.PARTIAL)  # every other message is listed; these could not be read
 
 
-def _source(source: str, cfg: Config) -> str:
+def _source(source: str, cfg: "Config") -> str:
     """SOURCE as given, else the configured `inbox.mailbox`."""
     from supportctl.errors import UsageError
 
@@ -212,7 +214,14 @@ def _source(source: str, cfg: Config) -> str:
 
 
 def _watch(
-    source: str, cfg: Config, pkg: Package, engine: Engine, limits: Limits, interval: float, fail: bool, as_json: bool
+    source: str,
+    cfg: "Config",
+    pkg: "Package",
+    engine: "Engine",
+    limits: "Limits",
+    interval: float,
+    fail: bool,
+    as_json: bool,
 ) -> None:
     """`inbox --watch`: one line (or NDJSON record) per new registration or status change, until Ctrl-C."""
     from supportctl.desk import triage as core
@@ -251,7 +260,7 @@ def _status_label(status: str) -> str:
     return status_label(status)
 
 
-def _render_inbox(items: list[Item], now: datetime, zone: tzinfo | None, pkg: Package) -> None:
+def _render_inbox(items: "list[Item]", now: datetime, zone: tzinfo | None, pkg: "Package") -> None:
     from supportctl.desk.report import class_word, received_from_word
 
     tty, rows = out.stdout_is_tty(), []
@@ -342,7 +351,7 @@ def inbox_reply(
     found = replies.find(message, pkg, Limits.from_config(cfg))
     listed = None if force else _listed(found, pkg, cfg)
 
-    def queued(entry: Entry, reused: bool) -> None:
+    def queued(entry: "Entry", reused: bool) -> None:
         if reused:
             out.say(
                 _("the reply to message {id} was queued before as {entry}; using that one").format(
@@ -378,7 +387,7 @@ def inbox_reply(
     _render_reply(result, json_output)
 
 
-def _listed(found: Any, pkg: Package, cfg: Config) -> Item:
+def _listed(found: Any, pkg: "Package", cfg: "Config") -> "Item":
     """The registration as `inbox` lists it now (a duplicate, not a registration, …): what a reply checks first."""
     from supportctl.desk.report import assessed
     from supportctl.schedule.eta import engine_for
@@ -386,7 +395,7 @@ def _listed(found: Any, pkg: Package, cfg: Config) -> Item:
     return assessed(found, pkg, engine_for(pkg.process, cfg), datetime.now(timezone.utc))
 
 
-def _render_reply(result: ReplyResult, json_output: bool) -> None:
+def _render_reply(result: "ReplyResult", json_output: bool) -> None:
     data, fid = result.to_dict(), result.found.facts.id
     if result.dry_run:
         out.write_out(out.envelope("inbox reply", data) if json_output else data["message"])
@@ -403,7 +412,7 @@ def _render_reply(result: ReplyResult, json_output: bool) -> None:
         out.write_out(out.envelope("inbox reply", data))
 
 
-def _desk_state(found: Any, cfg: Config) -> Any:
+def _desk_state(found: Any, cfg: "Config") -> Any:
     """Where the registration's mailbox keeps the shared state: IMAP flags, a Maildir's flags, or nowhere."""
     from supportctl.desk import shared
 
