@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from supportctl import output as out
+from supportctl.desk import sources as mailsource
 from supportctl.errors import ExitCode
 from supportctl.mail import outbox
 from supportctl.mail import status as core
@@ -181,8 +182,18 @@ def test_status_finds_the_contract_over_imap(
     assert reg["contract"] == CONTRACT and reg["contract_received_at"] == stamp.isoformat()
     assert "s3cret-pw" not in r.stdout + r.stderr + core.state_path().read_text()
     # Incremental: the next look starts after the last UID seen.
-    (wm,) = core.load_state()["mailboxes"].values()
-    assert wm["last_uid"] == 1
+    ((key, wm),) = core.load_state()["mailboxes"].items()
+    assert (wm["last_uid"], wm["uidnext"], wm["messages"]) == (1, 2, 1)
+    # With UIDNEXT and the message count as they were, the next look lists nothing: no UID command at all.
+    target = mailsource.parse_imap_url(f"imaps://desk@127.0.0.1:{dovecot['port']}/INBOX")
+    again = mailsource.ImapSource(target, "s3cret-pw", 1 << 20, core.watermark(key), dovecot["ca"])
+    sent: list[str] = []
+    real = again._conn.uid
+    again._conn.uid = lambda command, *args: sent.append(command.upper()) or real(command, *args)
+    try:
+        assert list(again.messages()) == [] and sent == []
+    finally:
+        again.close()
     # Read-only: the message is still unseen.
     ctx = ssl.create_default_context(cafile=dovecot["ca"])
     with imaplib.IMAP4_SSL("127.0.0.1", dovecot["port"], ssl_context=ctx) as conn:

@@ -175,8 +175,12 @@ def watermark(source_key: str) -> Any:
 
     wm = load_state().get("mailboxes", {}).get(source_key)
     try:
-        return Watermark(int(wm["uidvalidity"]), int(wm["last_uid"])) if wm else None
-    except (KeyError, TypeError, ValueError):
+        if not wm:
+            return None
+        uidnext, count = wm.get("uidnext"), wm.get("messages")  # a look that finds them unchanged lists nothing
+        known = (x if isinstance(x, int) else None for x in (uidnext, count))
+        return Watermark(int(wm["uidvalidity"]), int(wm["last_uid"]), *known)
+    except (AttributeError, KeyError, TypeError, ValueError):
         return None
 
 
@@ -194,7 +198,12 @@ def open_mailbox(spec: str, cfg: Any, prompt: Any = None) -> Any:
 def _remember_watermark(source_key: str, wm: Any) -> None:
     with _locked():
         state = load_state()
-        state.setdefault("mailboxes", {})[source_key] = {"uidvalidity": wm.uidvalidity, "last_uid": wm.last_uid}
+        state.setdefault("mailboxes", {})[source_key] = {
+            "uidvalidity": wm.uidvalidity,
+            "last_uid": wm.last_uid,
+            "uidnext": wm.uidnext,
+            "messages": wm.messages,
+        }
         data = json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
         atomic_write(state_path(), data, 0o600)
 
