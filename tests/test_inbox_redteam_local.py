@@ -243,6 +243,15 @@ def _pikepdf(change: Any) -> bytes:
     return out.getvalue()
 
 
+def _validate(tmp_path: Path, pdf: bytes, timeout: float = 30) -> Run:
+    """`supportctl validate` on `pdf`, with the checks every hostile input passes (no traceback, bounded)."""
+    path = tmp_path / "f.pdf"
+    path.write_bytes(pdf)
+    r = supportctl("validate", str(path), timeout=timeout)
+    bounded(r)
+    return r
+
+
 def _flate_bomb(pdf: Any, pikepdf: Any) -> None:
     z = zlib.compressobj(9)
     data = b"".join(z.compress(b"\0" * (1 << 24)) for _ in range(64)) + z.flush()  # 1 GiB inflated
@@ -282,10 +291,7 @@ def _javascript(pdf: Any, pikepdf: Any) -> None:
 def test_hostile_pdfs_are_refused_in_one_line_in_bounded_time(
     tmp_path: Path, change: Any, code: ExitCode, words: str
 ) -> None:
-    path = tmp_path / "f.pdf"
-    path.write_bytes(_pikepdf(change))
-    r = supportctl("validate", str(path), timeout=30)
-    bounded(r)
+    r = _validate(tmp_path, _pikepdf(change))
     assert r.code == code, r.stderr
     if code == ExitCode.INVALID_INPUT:
         assert len(r.talk()) == 1 and words in r.talk()[0], r.stderr
@@ -300,10 +306,7 @@ def test_a_field_value_of_9mb_is_judged_within_the_time_limit(tmp_path: Path) ->
         [f] = [f for f in pdf.Root.AcroForm.Fields if str(f.get("/T")) == "membership_id"]
         f.V = "A" * 9_000_000
 
-    path = tmp_path / "f.pdf"
-    path.write_bytes(_pikepdf(huge))
-    r = supportctl("validate", str(path), timeout=60)
-    bounded(r)
+    r = _validate(tmp_path, _pikepdf(huge), timeout=60)
     assert r.code == ExitCode.FORM_INVALID, r.stderr
     assert '"membership_id" is 9000000 characters long; at most 32 fit' in r.stdout
     assert r.seconds < 8, r.seconds
@@ -311,17 +314,11 @@ def test_a_field_value_of_9mb_is_judged_within_the_time_limit(tmp_path: Path) ->
 
 def test_a_new_page_text_in_an_incremental_update_is_invalid(tmp_path: Path) -> None:
     """Handled fine: text added to the page (the form's static text) in an update appended to the form."""
-    pikepdf = pytest.importorskip("pikepdf")
-    data = rm.form()
-    pdf = pikepdf.open(io.BytesIO(data))
-    page = pdf.pages[0]
-    page.contents_add(pikepdf.Stream(pdf, b"BT /F1 12 Tf 100 700 Td (These terms do not apply) Tj ET"))
-    out = io.BytesIO()
-    pdf.save(out)
-    path = tmp_path / "f.pdf"
-    path.write_bytes(out.getvalue())
-    r = supportctl("validate", str(path), timeout=30)
-    bounded(r)
+
+    def add_text(pdf: Any, pikepdf: Any) -> None:
+        pdf.pages[0].contents_add(pikepdf.Stream(pdf, b"BT /F1 12 Tf 100 700 Td (These terms do not apply) Tj ET"))
+
+    r = _validate(tmp_path, _pikepdf(add_text))
     assert r.code == ExitCode.FORM_INVALID, r.stdout
     assert "page 1: its content differs from the package's form" in r.stdout
 
@@ -335,10 +332,7 @@ def test_an_appearance_that_shows_other_text_is_not_valid(tmp_path: Path) -> Non
         ap = f.AP.N if "/AP" in f else f.Kids[0].AP.N
         ap.write(re.sub(rb"<([0-9A-Fa-f]+)>", lambda m: b"<" + m.group(1)[4:] + m.group(1)[:4] + b">", ap.read_bytes()))
 
-    path = tmp_path / "f.pdf"
-    path.write_bytes(_pikepdf(rotate))
-    r = supportctl("validate", str(path), timeout=30)
-    bounded(r)
+    r = _validate(tmp_path, _pikepdf(rotate))
     assert r.code == ExitCode.FORM_INVALID, r.stdout
     assert "\"last_name\" shows 'ılmaz-ȘtefănescuY' but its value is 'Yılmaz-Ștefănescu'" in r.stdout
 
