@@ -323,6 +323,45 @@ def test_the_reading_process_raises_in_order_stops_with_its_caller_and_leaves_no
     assert [p for p in multiprocessing.active_children() if p.name == "imap-reader"] == []
 
 
+def test_a_caller_stopped_by_ctrl_c_or_sigterm_stops_the_reading_processes_at_once(
+    dovecot: ds.Dovecot, monkeypatch: Any
+) -> None:
+    # The CLI turns SIGTERM into an exception (so that every `finally` runs); a forked reader inherits that.
+    # A reader blocked sending a batch (larger than a pipe holds) must die when stopped, not take the
+    # exception, try to send it through the same full pipe and hold its caller until the kill after 5 s.
+    import multiprocessing
+    import signal
+    import time
+
+    from supportctl.cli._base import _terminate_like_interrupt
+    from supportctl.desk import sources
+
+    padding = "X-Padding: " + "p" * 900 + "\r\n"
+    for n in range(120):
+        mail = rm.plain(f"q {n}", f"<q{n}@example.org>")
+        dovecot.deliver(f"1764061200.M{n}P1.desk", padding.encode() * 20 + mail)
+    monkeypatch.setattr(sources, "IMAP_BATCH", 20)  # 20 heads of 18 KB: more than a pipe holds
+    monkeypatch.setattr(sources, "READ_ELSEWHERE_AFTER", 2)
+    before = signal.getsignal(signal.SIGTERM)
+    _terminate_like_interrupt()
+    try:
+        src = sources.ImapSource(sources.parse_imap_url(dovecot.url), ds.PASSWORD, 25 << 20, None, dovecot.ca)
+        src.plan = lambda n: True  # workers running: a process may read
+        try:
+            reading = src.messages()
+            assert next(reading).key == "uid:1"
+            time.sleep(0.5)  # both readers have the next batches ready and wait for the pipe
+            started = time.monotonic()
+            reading.close()  # Ctrl-C in the caller: the readers are terminated
+            took = time.monotonic() - started
+        finally:
+            src.close()
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert took < 2, f"stopping the readers took {took:.1f} s"
+    assert [p for p in multiprocessing.active_children() if p.name == "imap-reader"] == []
+
+
 def test_a_server_that_allows_one_session_is_read_by_the_main_session_alone(
     cli: Any, monkeypatch: Any, tmp_path: Any
 ) -> None:

@@ -540,6 +540,9 @@ def _reader(source: ImapSource, batches: list[list[int]], validity: int, out: An
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's; it stops this one
+    # Stopped by terminate(): die. The CLI's handler (inherited) would raise instead, and the error sent back
+    # through a full pipe would block this process until its kill, 5 s later.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         try:
             source._conn = source._login()
