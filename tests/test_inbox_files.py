@@ -48,6 +48,23 @@ def test_a_mail_that_grows_after_its_head_was_read_is_read_up_to_the_limit(maild
     assert env.read() == data[:100]
 
 
+def test_a_mail_moved_by_a_mail_client_after_its_head_was_read_is_read_where_it_went(maildir: Path) -> None:
+    """A client (or Dovecot for one) moves a message from new/ to cur/ when it is seen and renames it with every
+    flag it sets, keeping the unique part of its name: the body is read from there. The workers read bodies a
+    little after the head, so this is no longer a window of microseconds."""
+    data = rm.thunderbird([("f.pdf", rm.form())], "<moved@example.org>")
+    (maildir / "new" / "1764061200.M1P1.host").write_bytes(data)
+    env = _one(maildir, len(data))
+    os.rename(maildir / "new" / "1764061200.M1P1.host", maildir / "cur" / "1764061200.M1P1.host:2,S")
+    assert env.read() == data
+    os.rename(maildir / "cur" / "1764061200.M1P1.host:2,S", maildir / "cur" / "1764061200.M1P1.host:2,RS")
+    assert env.read() == data
+    (maildir / "cur" / "1764061200.M1P1.host:2,RS").unlink()  # deleted: said as before
+    (maildir / "cur" / "1764061200.M1P1.hostX:2,S").write_bytes(b"another message")  # not the same name
+    with pytest.raises(FileNotFoundError):
+        env.read()
+
+
 def test_a_special_file_or_a_link_is_listed_never_opened(maildir: Path) -> None:
     os.mkfifo(maildir / "new" / "1.fifo")
     env = _one(maildir, 1000)

@@ -149,12 +149,44 @@ def _file_envelope(path: Path, key: str, limit: int) -> Envelope | None:
                 raise TooLarge
             return chunk
 
-    else:
+        return Envelope(key, st.st_size, split_head(chunk), st.st_mtime, read)
+    return Envelope(key, st.st_size, split_head(chunk), st.st_mtime, FileBody(path, limit))
 
-        def read() -> bytes:
-            return _read_limited(path, limit)
 
-    return Envelope(key, st.st_size, split_head(chunk), st.st_mtime, read)
+class FileBody:
+    """A mail file's bytes, read when called (up to the limit): what a worker process is given instead of
+    the bytes, so that the main process neither reads nor sends the bodies it leaves to the workers."""
+
+    __slots__ = ("limit", "path")
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path, self.limit = path, limit
+
+    def __call__(self) -> bytes:
+        try:
+            return _read_limited(self.path, self.limit)
+        except FileNotFoundError:
+            moved = _renamed_in_maildir(self.path)
+            if moved is None:
+                raise
+            return _read_limited(moved, self.limit)
+
+
+def _renamed_in_maildir(path: Path) -> Path | None:
+    """Where a Maildir message went since its head was read: a mail client moves it from new/ to cur/ and
+    renames it with every flag it sets, keeping the unique part of its name (before the `:`)."""
+    if path.parent.name not in ("new", "cur"):
+        return None
+    unique = path.name.split(":", 1)[0]
+    for sub in ("cur", "new"):
+        try:
+            with os.scandir(path.parent.parent / sub) as it:
+                for e in it:
+                    if e.name.split(":", 1)[0] == unique and e.name != path.name:
+                        return Path(e.path)
+        except OSError:
+            continue
+    return None
 
 
 # ---------------------------------------------------------------- local sources

@@ -32,7 +32,7 @@ from supportctl.desk.headers import message_key as message_key
 from supportctl.desk.headers import names as _names
 from supportctl.desk.headers import parse_head as _parse_head
 from supportctl.desk.headers import received_time as _received_time
-from supportctl.desk.sources import Envelope, Source, TooLarge, uid_of
+from supportctl.desk.sources import Envelope, FileBody, Source, TooLarge, uid_of
 from supportctl.errors import InvalidInputError, SupportctlError
 from supportctl.fsutil import atomic_write, flock
 from supportctl.i18n import N_, _
@@ -423,17 +423,19 @@ def examine(
     f, data = examine_head(env, limits, want_body, desk_address)
     if data is None:
         return f, []
+    assert not isinstance(data, FileBody)  # read here: only a worker is handed the file unread
     scan = classify(env.files()) if env.files is not None else scan_message(data, limits)
     kind, reason, files, pdfs = scan_body(scan)
     return complete(f, kind, reason, files), pdfs
 
 
 def examine_head(
-    env: Envelope, limits: Limits, want_body: bool = True, desk_address: str | None = None
-) -> tuple[Facts, bytes | None]:
+    env: Envelope, limits: Limits, want_body: bool = True, desk_address: str | None = None, defer: bool = False
+) -> tuple[Facts, bytes | FileBody | None]:
     """What the head says, and the raw message when its body must be scanned (else the facts are final).
 
     The facts of a message still to be scanned are `unchecked` until `complete` adds what its body holds.
+    `defer`: a multipart mail file is returned unread (`FileBody`), for the worker that scans it to read.
     """
     msg = _parse_head(env.head)
     received, received_from, absurd = _received_time(msg, env.arrival)
@@ -468,13 +470,12 @@ def examine_head(
     single_text = msg.get_content_maintype() == "text" if msg.get("Content-Type") else True
     if not want_body:
         return Facts(**base, kind="no-pdf" if single_text else "unchecked"), None
+    if defer and not single_text and isinstance(env.read, FileBody):
+        return Facts(**base, kind="unchecked"), env.read
     try:
         data = env.read()
-    except TooLarge:
-        too_big = _("message is larger than inbox.max_message_bytes ({limit})").format(limit=limits.max_message_bytes)
-        return Facts(**base, kind="skipped", reason=too_big), None
-    except OSError as exc:
-        return Facts(**base, kind="skipped", reason=_os_reason(exc)), None
+    except (TooLarge, OSError) as exc:
+        return Facts(**base, kind="skipped", reason=unreadable_reason(exc, limits)), None
     # IMAP hands over only the parts that can hold a form, already decoded (`env.files`).
     if env.files is None and single_text and b"begin " not in data:
         return Facts(**base, kind="no-pdf"), None  # one text part and no uuencoded file: nothing to parse
@@ -519,6 +520,13 @@ def complete(f: Facts, kind: str, reason: str | None, files: BodyFiles) -> Facts
 def _but(f: Facts, **changes: Any) -> Facts:
     """`dataclasses.replace` for Facts, at half its cost (it runs for every message of a large mailbox)."""
     return Facts(**{**f.__dict__, **changes})
+
+
+def unreadable_reason(exc: TooLarge | OSError, limits: Limits) -> str:
+    """Why a message's body could not be read: over the size limit, or what the file system said."""
+    if isinstance(exc, TooLarge):
+        return _("message is larger than inbox.max_message_bytes ({limit})").format(limit=limits.max_message_bytes)
+    return _os_reason(exc)
 
 
 def _os_reason(exc: OSError) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from supportctl.desk.sources import Envelope
+from supportctl.desk.sources import Envelope, FileBody, TooLarge
 from supportctl.desk.triage import (
     BodyFiles,
     Facts,
@@ -35,14 +35,16 @@ from supportctl.desk.triage import (
     judge_loaded,
     scan_body,
     scan_message,
+    unreadable_reason,
 )
 from supportctl.i18n import _
 from supportctl.package.manifest import Package
 
 # One message's body as a worker saw it: (message key, kind, reason, files by sha256).
 Body = tuple[str, str, str | None, BodyFiles]
-# What a worker scans: a raw message, or the decoder of the parts IMAP fetched (`sources._Decoded`).
-Payload = bytes | Callable[[], list[tuple[str | None, str, bytes]]]
+# What a worker scans: a raw message, a mail file to read (`FileBody`), or the decoder of the parts IMAP fetched
+# (`sources._Decoded`).
+Payload = bytes | FileBody | Callable[[], list[tuple[str | None, str, bytes]]]
 
 
 class Judge:
@@ -102,7 +104,7 @@ class Judge:
             for sha, pdf in pdfs:
                 self.add(form_key(self.pkg, sha), pdf)
             return f
-        f, data = examine_head(env, self.limits, want_body, desk_address)
+        f, data = examine_head(env, self.limits, want_body, desk_address, defer=True)
         if data is None:
             self._counted(f.kind)
             return f
@@ -119,7 +121,7 @@ class Judge:
             self.chunk_bytes += sum(len(d) for _p, d, _w in getattr(env.files, "parts", ()))
         else:
             self.chunk.append((env.key, data))
-            self.chunk_bytes += len(data)
+            self.chunk_bytes += env.size if isinstance(data, FileBody) else len(data)
         if len(self.chunk) >= self.CHUNK or self.chunk_bytes >= self.CHUNK_BYTES:
             self._send_chunk()
         return f
@@ -261,7 +263,13 @@ class Judge:
 
 
 def _scan(data: Payload, limits: Limits) -> Scan:
-    """A raw message's files (a Maildir's, an mbox's), or the parts IMAP fetched (decoded here)."""
+    """A raw message's files (a Maildir's, an mbox's; read here from a `FileBody`), or the parts IMAP fetched
+    (decoded here)."""
+    if isinstance(data, FileBody):
+        try:
+            data = data()
+        except (TooLarge, OSError) as exc:
+            return Scan("skipped", unreadable_reason(exc, limits), ())
     return scan_message(data, limits) if isinstance(data, bytes) else classify(data())
 
 
