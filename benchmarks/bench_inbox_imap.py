@@ -9,18 +9,16 @@ one. Printed per N: cold `inbox` vs the bare client, with the distinct forms val
 issue's target, "validation of distinct forms excluded or counted separately": <= 2x at 5,000) and with
 their validation included, in paired rounds (BENCH_ROUNDS, default 3: each round's ratio against that
 round's bare client, the median round is the figure); a rerun with nothing new (target <= 0.2 s + 10 us x N),
-a rerun with 10 new messages, and the peak RSS of warm runs (target: independent of N within 20 %).
+a rerun with 10 new messages, and the peak RSS of warm runs (target: independent of N within 20 %). For
+context, not the target: the bare client run as its own process (`bare_imap.py`), as `inbox` is.
 Every `inbox` run is a separate process, as a desk's cron job would be.
 """
 
 from __future__ import annotations
 
 import base64
-import imaplib
 import os
-import re
 import shutil
-import ssl
 import statistics
 import subprocess
 import sys
@@ -35,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 _SCRIPT = Path(sys.executable).with_name("supportctl.exe" if os.name == "nt" else "supportctl")
 SUPPORTCTL = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "supportctl"]
 
+from benchmarks.bare_imap import bare_client as _bare  # noqa: E402
 from tests import dovecotserver as ds  # noqa: E402
 from tests import realmail as rm  # noqa: E402
 
@@ -70,28 +69,17 @@ def mailbox(n: int, forms: list[bytes]) -> list[bytes]:
 
 
 def bare_client(port: int, ca: str) -> float:
-    """The minimum an IMAP client must do to find every PDF part of a folder."""
+    """The bare client, in this process (its interpreter started and imaplib imported already)."""
+    return _bare(port, ca, ds.USER, ds.PASSWORD)
+
+
+def bare_process(port: int, ca: str) -> float:
+    """The bare client as its own process, as `inbox` is: with its interpreter's start and its imports."""
+    env = dict(os.environ, BARE_IMAP_PASSWORD=ds.PASSWORD)
     t = time.perf_counter()
-    ctx = ssl.create_default_context(cafile=ca)
-    conn = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
-    conn.login(ds.USER, ds.PASSWORD)
-    conn.select("INBOX", readonly=True)
-    _typ, data = conn.uid("SEARCH", None, "ALL")
-    uids = data[0].split()
-    pdf_uids: dict[str, list[bytes]] = {}
-    for i in range(0, len(uids), 250):
-        batch = b",".join(uids[i : i + 250]).decode()
-        _typ, resp = conn.uid("FETCH", batch, "(UID BODYSTRUCTURE BODY.PEEK[HEADER])")
-        for item in resp:
-            meta = item[0] if isinstance(item, tuple) else item
-            if isinstance(meta, bytes) and b'"PDF"' in meta.upper():
-                m = re.search(rb"UID (\d+)", meta)
-                if m:
-                    pdf_uids.setdefault("2", []).append(m.group(1))
-    for section, members in pdf_uids.items():
-        for i in range(0, len(members), 250):
-            conn.uid("FETCH", b",".join(members[i : i + 250]).decode(), f"(BODY.PEEK[{section}])")
-    conn.logout()
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bare_imap.py"), str(port), ca, ds.USER], env=env, check=True
+    )
     return time.perf_counter() - t
 
 
@@ -151,6 +139,7 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "supportctl")], check=True)
     forms = [rm.form(membership_id=f"B-{i}-XYZ", support=("critical", "standard")[i % 2]) for i in range(25)]
     rows = []
+    as_processes = []
     for n in sizes:
         try:
             srv = ds.start()
@@ -181,9 +170,10 @@ def main() -> None:
             # round is the figure (every round's ratio is printed).
             judged = Path(tempfile.mkdtemp(prefix="bench-imap-forms-"))
             validated_before(forms, judged)
-            bares, excluded, colds = [], [], []
+            bares, excluded, colds, procs = [], [], [], []
             for _round in range(int(os.environ.get("BENCH_ROUNDS", "3"))):
                 bares.append(bare_client(srv.port, srv.ca))
+                procs.append(bare_process(srv.port, srv.ca))
                 shutil.rmtree(state)
                 shutil.copytree(judged, state)
                 excluded.append(run_inbox(srv.url, env)[0])
@@ -192,6 +182,7 @@ def main() -> None:
                 colds.append(run_inbox(srv.url, env))
             shutil.rmtree(judged)
             ratios = [x / b for x, b in zip(excluded, bares, strict=True)]
+            proc_ratios = [x / b for x, b in zip(excluded, procs, strict=True)]
             cold_ratios = [c[0] / b for c, b in zip(colds, bares, strict=True)]
             bare, no_validation = statistics.median(bares), statistics.median(excluded)
             cold, cold_rss, cold_cpu = (statistics.median(c[k] for c in colds) for k in range(3))
@@ -204,6 +195,7 @@ def main() -> None:
             warm_rss = max(r for _dt, r, _c in warm)
             figures = (cold, bare, rerun, ten_new, cold_rss, warm_rss, cold_cpu, rerun_cpu, no_validation)
             rows.append((n, *figures, ratios, cold_ratios))
+            as_processes.append((n, statistics.median(procs), proc_ratios))
         finally:
             srv.stop()
             shutil.rmtree(state, ignore_errors=True)
@@ -227,6 +219,9 @@ def main() -> None:
             f"  {n:,}: forms validated before {', '.join(f'{x:.2f}' for x in rs)} ({verdict});"
             f" wholly cold {', '.join(f'{x:.2f}' for x in crs)}"
         )
+    print("the bare client as its own process (its interpreter's start and imports counted, as they are for inbox):")
+    for n, proc, prs in as_processes:
+        print(f"  {n:,}: {proc:.2f} s; inbox cold, forms validated before, {', '.join(f'{x:.2f}' for x in prs)}x that")
     print(f"load average after the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if len(rows) > 1:
         lo, hi = min(r[6] for r in rows), max(r[6] for r in rows)
