@@ -347,6 +347,35 @@ def test_german_table_shows_class_and_received_words_and_json_keeps_the_codes(tm
     assert "Klasse:" in shown and "Geschäftskritischer Telefonsupport" in shown and "[Mailserver]" in shown
 
 
+def test_inbox_show_prints_the_form_values_under_the_package_labels(tmp_path: Path, cli: Any) -> None:
+    """The desk makes the contract from these values: `inbox show` prints them, not only `--json`, each under
+    its field's label in the run's language; a value that failed its check is left out (its finding says why)."""
+    bad = _edited(rm.form(membership_id="B-8-XYZ"), company="ACME\x1b]0;pwned\x07 GmbH")  # saved by another program
+    mails = {
+        "good": rm.thunderbird([("f.pdf", rm.form(membership_id="B-7-XYZ"))], "<good@example.org>"),
+        "bad": rm.thunderbird([("f.pdf", bad)], "<bad@example.org>"),
+    }
+    _maildir(tmp_path / "M", mails)
+    recs = [json.loads(line) for line in cli("inbox", str(tmp_path / "M"), "--now", NOW, "--json").stdout.splitlines()]
+    good = next(r["id"] for r in recs if r["status"] != "invalid")
+    invalid = next(r["id"] for r in recs if r["status"] == "invalid")
+    values = cli("inbox", "show", good, "--json").json()["data"]["values"]
+    shown = cli("inbox", "show", good, "--now", NOW).stdout.splitlines()
+    block = shown[shown.index("Form:") + 1 :]
+    assert len(block) == len(values) == 15, block
+    assert re.fullmatch(r"  Membership or subscription ID: +B-7-XYZ", block[1]), block
+    assert re.fullmatch(r"  Company: +" + re.escape(values["company"]), block[2]), block
+    assert re.fullmatch(r"  I have read the terms: +yes", block[-1]), block
+    assert len({len(line) - len(line.split(": ", 1)[1].lstrip()) for line in block}) == 1, block  # one column
+    german = cli("--lang", "de", "inbox", "show", good, "--now", NOW).stdout.splitlines()
+    block = german[german.index("Formular:") + 1 :]
+    assert re.fullmatch(r"  Mitglieds- bzw\. Abonnement-ID: +B-7-XYZ", block[1]), block
+    assert re.fullmatch(r"  Ich habe die Vertragsbedingungen gelesen: +ja", block[-1]), block
+    shown = cli("--lang", "en", "inbox", "show", invalid, "--now", NOW).stdout
+    assert "B-8-XYZ" in shown and "Company:" not in shown and "\x1b" not in shown, shown
+    assert any(line.startswith("Finding:") and "company" in line for line in shown.splitlines()), shown
+
+
 # ---------------------------------------------------------------- 7. the report's invalid column
 
 

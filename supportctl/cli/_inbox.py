@@ -501,7 +501,27 @@ def inbox_show(
 
         lines.append((_("History"), answered_words(item.done)))
     width = max(len(k) for k, _v in lines)
-    out.write_out("\n".join(f"{k + ':':<{width + 1}} {v}" for k, v in lines))
+    text = "\n".join(f"{k + ':':<{width + 1}} {out.sanitize(v)}" for k, v in lines)
+    values = _value_lines(pkg, data["values"])
+    if values:  # what the form says, as the desk needs it for the contract: labels in the run's language
+        width = max(len(k) for k, _v in values)
+        heading = _("Form")
+        text += f"\n{heading}:\n" + "\n".join(f"  {k + ':':<{width + 1}} {out.sanitize(v)}" for k, v in values)
+    out.write_out(text)
+
+
+def _value_lines(pkg: "Package", values: dict[str, Any]) -> list[tuple[str, str]]:
+    """A form's values by the package's fields, in their order, with their labels; anything else after."""
+    from supportctl.i18n import localized
+
+    def shown(value: Any) -> str:
+        if isinstance(value, bool):
+            return _("yes") if value else _("no")
+        return "-" if value is None or value == "" else str(value)
+
+    lines = [(localized(f.label, f.name), shown(values[f.name])) for f in pkg.fields if f.name in values]
+    known = {f.name for f in pkg.fields}
+    return lines + [(name, shown(v)) for name, v in values.items() if name not in known]
 
 
 IdArg = Annotated[str, typer.Argument(help=_("An id (or its first 6+ characters) shown by `inbox`."), metavar="ID")]
