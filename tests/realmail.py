@@ -90,6 +90,51 @@ def outlook(name: str, data: bytes, msgid: str = "<ol@example.org>", subject: st
     return body.encode("ascii")
 
 
+def _blob(label: str, size: int) -> str:
+    """Base64 text of `size` characters, folded as Exchange folds its antispam data (the same every run)."""
+    import hashlib
+
+    raw = b"".join(hashlib.sha256(f"{label}{i}".encode()).digest() for i in range(size // 40 + 1))
+    text = base64.b64encode(raw).decode("ascii")[:size]
+    return "\r\n\t".join(text[i : i + 76] for i in range(0, len(text), 76))
+
+
+def exchange_online(name: str, data: bytes, msgid: str = "<exo@example.org>") -> bytes:
+    """Outlook's mail as Exchange Online delivers it after forwarding: about 26 KB of header, ARC sets of three
+    hops, DKIM and older Received lines before From, the antispam reports and their base64 message data after
+    it, and the Content-Type only behind them (24 KB into the header)."""
+    first, _sep, rest = outlook(name, data, msgid).partition(b"\r\n")
+    head, _sep, body = rest.partition(b"Content-Type: multipart/mixed")
+    hops = []
+    for i in (3, 2, 1):
+        hops += [
+            f"ARC-Seal: i={i}; a=rsa-sha256; s=arcselector9901; d=microsoft.com; cv=pass;\r\n"
+            f"\tb={_blob(f'seal{i}', 600)}",
+            f"ARC-Message-Signature: i={i}; a=rsa-sha256; c=relaxed/relaxed; d=microsoft.com; s=arcselector9901;\r\n"
+            f"\th=From:Date:Subject:Message-ID:Content-Type:MIME-Version;\r\n\tbh={_blob(f'bh{i}', 44)};\r\n"
+            f"\tb={_blob(f'ams{i}', 600)}",
+            f"ARC-Authentication-Results: i={i}; mx.microsoft.com 1; spf=pass smtp.mailfrom=example.com;\r\n"
+            "\tdmarc=pass action=none header.from=example.com; dkim=pass header.d=example.com; arc=none",
+            f"Received: from AM0PR01MB{i:04d}.eurprd01.prod.exchangelabs.com (2603:10a6:208:{i}::1) by\r\n"
+            f"\tAM0PR01MB{i + 1:04d}.eurprd01.prod.exchangelabs.com with HTTPS; Wed, 25 Nov 2026 08:5{i}:00 +0000",
+        ]
+    hops.append(
+        f"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=selector1;\r\n\tb={_blob('dkim', 400)}"
+    )
+    blobs = [
+        f"x-microsoft-antispam-message-info:\r\n\t{_blob('info', 7000)}",
+        f"x-forefront-antispam-report: CIP:255.255.255.255;CTRY:;LANG:de;SCL:1;SRV:;IPV:NLI;SFV:NSPM;\r\n"
+        f"\t{_blob('ffr', 900)}",
+        "x-ms-exchange-antispam-messagedata-chunkcount: 1",
+        f"x-ms-exchange-antispam-messagedata-0:\r\n\t{_blob('data', 9000)}",
+        "X-MS-Exchange-CrossTenant-Network-Message-Id: 0d8b0f1e-5b7a-4c1e-9c9d-2f4d7e0a1b2c",
+        "X-MS-Exchange-CrossTenant-originalarrivaltime: 25 Nov 2026 08:58:00.0000 (UTC)",
+        "X-OriginatorOrg: example.com",
+    ]
+    top = first + b"\r\n" + "\r\n".join(hops).encode("ascii") + b"\r\n"
+    return top + head + "\r\n".join(blobs).encode("ascii") + b"\r\nContent-Type: multipart/mixed" + body
+
+
 def apple_mail(name: str, data: bytes, msgid: str = "<am@example.org>") -> bytes:
     b = "Apple-Mail=_6C1F2B7E-1D2C-4E8A-9A7B-3C2D1E0F9A8B"
     sender = "=?utf-8?Q?Zo=C3=AB_Bront=C3=AB?= <zoe@example.com>"
@@ -152,6 +197,7 @@ def corpus() -> dict[str, bytes]:
         "two-forms": thunderbird([("a.pdf", good), ("b.pdf", standard)], "<tb3@example.org>"),
         "outlook": outlook("Registrierung Łukasz.pdf", good, "<ol1@example.org>"),
         "apple": apple_mail("Registration.pdf", good, "<am1@example.org>"),
+        "exchange-online": exchange_online("Registrierung.pdf", good, "<exo1@example.org>"),
         "forwarded": forwarded(thunderbird([("form.pdf", good)], "<inner@example.org>"), "<fw1@example.org>"),
         "x-pdf": x_pdf_without_name(good, "<xp1@example.org>"),
         "uuencode": uuencoded("form.pdf", good, "<uu1@example.org>"),

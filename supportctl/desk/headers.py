@@ -170,14 +170,18 @@ def file_name(text: str) -> str | None:
     return name or None
 
 
+MAX_TEXT = 998  # characters of a header's text kept (a Subject, a sender): RFC 5322's longest line
+
+
 def header_text(value: Any) -> str:
-    """A header value (or RFC 2047 encoded word) decoded and made safe to show."""
+    """A header value (or RFC 2047 encoded word) decoded, made safe to show and cut to `MAX_TEXT` characters
+    (a header block may be a megabyte long: it is not copied whole into every list and record)."""
     if value is None:
         return ""
     text = str(value)
-    if "=?" not in text:  # no encoded word: email.header would return the text unchanged
-        return clean(text)
-    return _decoded_words(text)
+    # no encoded word: email.header would return the text unchanged
+    text = clean(text) if "=?" not in text else _decoded_words(text)
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "\u2026"
 
 
 @lru_cache(maxsize=4096)  # a desk hears from the same senders again and again

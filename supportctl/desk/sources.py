@@ -22,7 +22,11 @@ from supportctl.errors import ConfigError, InvalidInputError, TransferError, os_
 from supportctl.fsutil import open_regular, open_regular_fd, read_fd
 from supportctl.i18n import N_, _
 
-HEAD_CHUNK = 16384
+HEAD_CHUNK = 16384  # read first: most header blocks end within it (a file this small is read whole at once)
+# A header block is read until it ends, up to this: Microsoft 365 or a few relays with ARC often make 20-40 KB;
+# mail servers pass at most 100 KB (Postfix) to 256 KB (Exchange Online). Further is not read, from any source
+# (nor past the message limit, if that is smaller).
+HEAD_LIMIT = 1 << 20
 IMAP_BATCH = 250
 READ_ELSEWHERE_AFTER = 4  # batches: from 1,000 new messages on, a process reads them (a thread below that)
 _FORK = sys.platform.startswith("linux")  # elsewhere fork is unsafe (macOS) or missing (Windows): a thread
@@ -83,6 +87,11 @@ def parse_imap_url(text: str) -> ImapTarget:
     return ImapTarget(unquote(parts.username), parts.hostname, port, folder)
 
 
+def _ends_head(data: bytes) -> bool:
+    """Whether `data` holds the end of the header block (`split_head` finds it)."""
+    return b"\r\n\r\n" in data or b"\n\n" in data
+
+
 def split_head(data: bytes) -> bytes:
     """The header block of a raw message (everything before the first empty line)."""
     for sep in (b"\r\n\r\n", b"\n\n"):
@@ -130,6 +139,12 @@ def _file_envelope(path: Path, key: str, limit: int) -> Envelope | None:
         fd, st = _open_regular(path)
         try:
             chunk = read_fd(fd, HEAD_CHUNK)
+            cap = min(st.st_size, HEAD_LIMIT, limit)
+            while len(chunk) < cap and not _ends_head(chunk):
+                more = read_fd(fd, min(len(chunk), cap - len(chunk)))  # twice as much each time
+                if not more:
+                    break
+                chunk += more
         finally:
             os.close(fd)
     except (FileNotFoundError, IsADirectoryError):
@@ -328,7 +343,7 @@ class MboxSource(_PathSource):
                 raise TooLarge
             return data
 
-        return Envelope(f"mbox@{start}", size, split_head(data[:HEAD_CHUNK] if size > limit else data), mtime, read)
+        return Envelope(f"mbox@{start}", size, split_head(data[:HEAD_LIMIT]), mtime, read)
 
 
 _DRAIN_LIMITS = 4  # an oversized message on stdin is drained up to this many times the limit, then left
@@ -355,13 +370,13 @@ class StdinSource(Source):
                 error = _(
                     "standard input did not end after {size} bytes, more than inbox.max_message_bytes ({limit})"
                 ).format(size=size, limit=self.limit)
-            head = split_head(data[:HEAD_CHUNK])
+            head = split_head(data[:HEAD_LIMIT])
 
             def read() -> bytes:
                 raise TooLarge
 
         else:
-            head = split_head(data)
+            head = split_head(data[:HEAD_LIMIT])
 
             def read() -> bytes:
                 return data
@@ -374,7 +389,7 @@ class StdinSource(Source):
 
 _FETCH_RE = lazy_pattern(rb"UID ([1-9]\d{0,9})(?!\d)")  # a UID is 32 bits (RFC 3501 nz-number)
 _SECTION_RE = lazy_pattern(rb"BODY\[([0-9.]+|TEXT)\](<\d+>)? \{\d+\}$")
-_HEADER_RE = lazy_pattern(rb"BODY\[HEADER\] \{\d+\}$")
+_HEADER_RE = lazy_pattern(rb"BODY\[HEADER\](<0>)? \{\d+\}$")
 
 
 def _with_header(resp: list[Any]) -> Iterator[tuple[bytes, bytes]]:
@@ -936,7 +951,9 @@ class ImapSource(Source):
         uids = ",".join(map(str, batch))
         from supportctl.desk.shared import _FLAGS_RE
 
-        items = "(UID RFC822.SIZE INTERNALDATE FLAGS BODYSTRUCTURE BODY.PEEK[HEADER])"
+        # The header block up to HEAD_LIMIT (or the message limit), as a file's is read: a longer one neither
+        # differs nor fails the run (a literal over the message limit is the server's fault: see `_guarded_imap`).
+        items = f"(UID RFC822.SIZE INTERNALDATE FLAGS BODYSTRUCTURE BODY.PEEK[HEADER]<0.{min(HEAD_LIMIT, self.limit)}>)"
         typ, resp = self._conn.uid("FETCH", uids, items)
         if typ != "OK":
             raise TransferError(_("the IMAP server refused to send message headers"))
