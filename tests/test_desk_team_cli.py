@@ -156,6 +156,24 @@ def test_claims_are_seen_by_the_other_member(dovecot: ds.Dovecot, tmp_path: Path
     )
 
 
+def test_a_message_also_triaged_from_a_saved_copy_is_claimed_on_the_shared_mailbox(
+    dovecot: ds.Dovecot, tmp_path: Path
+) -> None:
+    """The same mail saved as a file and on the desk's IMAP folder: its id names both, and a claim or reply must
+    land where the other desk members see it, not in the member's private copy."""
+    mail = rm.thunderbird([("f.pdf", rm.form())], MSGID)
+    dovecot.deliver("1764061200.M1P1.reg", mail)
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / "registration.eml").write_bytes(mail)
+    anna, ben = _member("anna", tmp_path, dovecot), _member("ben", tmp_path, dovecot)
+    (rid,) = _records(anna, dovecot.url)
+    assert _run(anna, "inbox", str(saved)).returncode == 0  # the saved copy, looked at second
+    r = _run(anna, "inbox", "claim", rid)
+    assert r.returncode == 0, r.stderr
+    assert _records(ben, dovecot.url)[rid]["claimed_by"] == ["anna"]
+
+
 def test_report_from_the_command_line(dovecot: ds.Dovecot, smtp: smtpserver.Server, tmp_path: Path) -> None:
     dovecot.deliver("1764061200.M1P1.reg", rm.thunderbird([("f.pdf", rm.form())], MSGID))
     anna = _member("anna", tmp_path, dovecot, smtp)

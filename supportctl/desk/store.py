@@ -182,9 +182,14 @@ class Store:
         self.db.executemany("DELETE FROM messages WHERE source = ? AND id = ?", [(self.source, i) for i in ids])
 
     def matching(self, prefix: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(source, facts) of every message, of any source, whose id starts with `prefix` (hex digits)."""
+        """(source, facts) of every message, of any source, whose id starts with `prefix` (hex digits).
+
+        A message triaged from several sources (the desk's IMAP folder and a saved copy) comes from the shared
+        ones first: a reply or claim must be recorded where the other desk members see it.
+        """
         rows = self.db.execute(
-            "SELECT source, facts FROM messages WHERE id >= ? AND id < ? ORDER BY source, id",
+            "SELECT source, facts FROM messages WHERE id >= ? AND id < ?"
+            " ORDER BY source NOT LIKE 'imap:%', source NOT LIKE 'maildir:%', source, id",
             (prefix, prefix + "\U0010ffff"),
         )
         for source, facts in rows:
