@@ -328,14 +328,18 @@ def move_aside(file: Path) -> Path:
     return aside
 
 
+class StateError(SupportctlError):
+    """The store cannot be written (read-only, full), though not damaged: a run can list without it."""
+
+
 def _state_error(file: Path | None, exc: BaseException) -> SupportctlError:
     reason = str(exc) or type(exc).__name__
-    if "locked" in reason or "busy" in reason:
+    if "locked" in reason or "busy" in reason:  # another run writes: waited for, then said (not gone around)
         return SupportctlError(
             _("the desk's state {path} is in use by another supportctl run").format(path=file),
             _("try again when it has finished"),
         )
-    return SupportctlError(
+    return StateError(
         _("the desk's state {path} cannot be used: {reason}").format(path=file, reason=reason),
         _("it is a cache: remove it and run again, or free space or permissions on that directory"),
     )
