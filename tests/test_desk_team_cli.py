@@ -174,6 +174,18 @@ def test_a_message_also_triaged_from_a_saved_copy_is_claimed_on_the_shared_mailb
     assert _records(ben, dovecot.url)[rid]["claimed_by"] == ["anna"]
 
 
+def test_a_reply_without_its_outcome_is_a_usage_error_before_the_mailbox_login(
+    dovecot: ds.Dovecot, tmp_path: Path
+) -> None:
+    """`inbox reply ID` with neither --contract nor --reject: exit 2 saying so, not a password prompt or exit 8."""
+    dovecot.deliver("1764061200.M1P1.reg", rm.thunderbird([("f.pdf", rm.form())], MSGID))
+    anna = _member("anna", tmp_path, dovecot)
+    (rid,) = _records(anna, dovecot.url)
+    del anna["SUPPORTCTL_IMAP_PASSWORD"]  # as in cron, or a terminal where the password is not at hand
+    r = _run(anna, "inbox", "reply", rid)
+    assert r.returncode == ExitCode.USAGE and "--contract NUMBER or --reject" in r.stderr, r.stderr
+
+
 def test_report_from_the_command_line(dovecot: ds.Dovecot, smtp: smtpserver.Server, tmp_path: Path) -> None:
     dovecot.deliver("1764061200.M1P1.reg", rm.thunderbird([("f.pdf", rm.form())], MSGID))
     anna = _member("anna", tmp_path, dovecot, smtp)
