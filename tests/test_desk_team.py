@@ -142,6 +142,30 @@ def test_a_shared_maildir_uses_the_replied_flag_and_the_rename_race(tmp_path: Pa
     assert src.marks()[key] == frozenset({"\\Answered", "$SupportctlContract"})
 
 
+def test_a_shared_maildir_records_the_answer_of_each_form_of_a_mail_on_its_own(tmp_path: Path) -> None:
+    """`R` is the message's: answering a mail's second form must not mark (and hide) its first one."""
+    name = "1764061200.M1P1.reg"
+    mail = rm.thunderbird([("a.pdf", rm.form()), ("b.pdf", rm.form(membership_id="TWO-B-2"))], MSGID)
+    with_keywords, without = tmp_path / "K", tmp_path / "N"
+    for root in (with_keywords, without):
+        for sub in ("new", "cur", "tmp"):
+            (root / sub).mkdir(parents=True)
+        (root / "new" / name).write_bytes(mail)
+    (with_keywords / "dovecot-keywords").write_text("0 $Forwarded\n")
+    key = shared.maildir_mark_replied(with_keywords, f"new/{name}", "contract", again=False, index=2)
+    assert key == f"cur/{name}:2,Rb" and "1 $SupportctlContract_2" in (with_keywords / "dovecot-keywords").read_text()
+    marks = sources.MaildirSource(with_keywords, 1 << 20).marks()[key]
+    assert (shared.server_done(marks, 1), shared.server_done(marks, 2)) == (None, "contract")
+    with pytest.raises(shared.AlreadyAnswered):
+        shared.maildir_mark_replied(with_keywords, key, "contract", again=False, index=2)
+    key = shared.maildir_mark_replied(with_keywords, key, "contract", again=False, index=1)  # the first form: free
+    assert key == f"cur/{name}:2,Rbc"
+    # Without keywords `R` alone would say "the first form was answered": the second form's reply leaves the
+    # file alone (recorded for this desk member only) rather than hide the first registration.
+    assert shared.maildir_mark_replied(without, f"new/{name}", "contract", again=False, index=2) is None
+    assert (without / "new" / name).exists()
+
+
 def test_report_figures_on_a_mailbox_with_known_answers(tmp_path: Path, monkeypatch: Any) -> None:
     """Four critical registrations (1 business hour), answered in 30 min, 50 min, 3 h, and not at all."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))

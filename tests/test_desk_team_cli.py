@@ -114,6 +114,31 @@ def test_two_members_replying_at_once_send_one_contract(
     assert smtp.count() == 2
 
 
+def test_each_form_of_a_two_form_mail_is_answered_on_its_own(
+    dovecot: ds.Dovecot, smtp: smtpserver.Server, tmp_path: Path
+) -> None:
+    """Two forms in one mail are two registrations: the answer to one must not refuse (or hide) the other."""
+    forms = [("a.pdf", rm.form(membership_id="TWO-A-1")), ("b.pdf", rm.form(membership_id="TWO-B-2"))]
+    dovecot.deliver("1764061200.M1P1.reg", rm.thunderbird(forms, MSGID))
+    anna, ben = _member("anna", tmp_path, dovecot, smtp), _member("ben", tmp_path, dovecot, smtp)
+    first, second = sorted(_records(anna, dovecot.url))
+    assert second == first + ".2"
+    assert _run(anna, "inbox", "reply", first, "--contract", "4711-0001").returncode == 0
+    assert _records(ben, dovecot.url)[second]["status"] == "due-soon"
+    r = _run(ben, "inbox", "reply", second, "--contract", "4711-0002")
+    assert r.returncode == 0, r.stderr
+    assert smtp.count() == 2
+    for env in (anna, ben):
+        recs = _records(env, dovecot.url)
+        assert [(recs[i]["status"], recs[i]["contract"]) for i in (first, second)] == [
+            ("done", "4711-0001"),
+            ("done", "4711-0002"),
+        ]
+    # A second answer to the second form is refused, naming its own contract, not the first form's.
+    r = _run(anna, "inbox", "reply", second, "--contract", "4711-0003")
+    assert r.returncode == ExitCode.USAGE and "contract 4711-0002 was sent" in r.stderr, r.stderr
+
+
 def test_claims_are_seen_by_the_other_member(dovecot: ds.Dovecot, tmp_path: Path) -> None:
     dovecot.deliver("1764061200.M1P1.reg", rm.thunderbird([("f.pdf", rm.form())], MSGID))
     anna, ben = _member("anna", tmp_path, dovecot), _member("ben", tmp_path, dovecot)
@@ -129,6 +154,36 @@ def test_claims_are_seen_by_the_other_member(dovecot: ds.Dovecot, tmp_path: Path
     assert list((dovecot.maildir / "new").iterdir()) or all(
         "S" not in p.name.partition(":2,")[2] for p in (dovecot.maildir / "cur").iterdir()
     )
+
+
+def test_a_message_also_triaged_from_a_saved_copy_is_claimed_on_the_shared_mailbox(
+    dovecot: ds.Dovecot, tmp_path: Path
+) -> None:
+    """The same mail saved as a file and on the desk's IMAP folder: its id names both, and a claim or reply must
+    land where the other desk members see it, not in the member's private copy."""
+    mail = rm.thunderbird([("f.pdf", rm.form())], MSGID)
+    dovecot.deliver("1764061200.M1P1.reg", mail)
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / "registration.eml").write_bytes(mail)
+    anna, ben = _member("anna", tmp_path, dovecot), _member("ben", tmp_path, dovecot)
+    (rid,) = _records(anna, dovecot.url)
+    assert _run(anna, "inbox", str(saved)).returncode == 0  # the saved copy, looked at second
+    r = _run(anna, "inbox", "claim", rid)
+    assert r.returncode == 0, r.stderr
+    assert _records(ben, dovecot.url)[rid]["claimed_by"] == ["anna"]
+
+
+def test_a_reply_without_its_outcome_is_a_usage_error_before_the_mailbox_login(
+    dovecot: ds.Dovecot, tmp_path: Path
+) -> None:
+    """`inbox reply ID` with neither --contract nor --reject: exit 2 saying so, not a password prompt or exit 8."""
+    dovecot.deliver("1764061200.M1P1.reg", rm.thunderbird([("f.pdf", rm.form())], MSGID))
+    anna = _member("anna", tmp_path, dovecot)
+    (rid,) = _records(anna, dovecot.url)
+    del anna["SUPPORTCTL_IMAP_PASSWORD"]  # as in cron, or a terminal where the password is not at hand
+    r = _run(anna, "inbox", "reply", rid)
+    assert r.returncode == ExitCode.USAGE and "--contract NUMBER or --reject" in r.stderr, r.stderr
 
 
 def test_report_from_the_command_line(dovecot: ds.Dovecot, smtp: smtpserver.Server, tmp_path: Path) -> None:

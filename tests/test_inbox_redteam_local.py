@@ -453,6 +453,38 @@ def test_a_directory_in_place_of_the_state_file_is_said_in_one_line(tmp_path: Pa
     assert line == [f"error: the desk's state {state} cannot be used: it is not a file {HINT}"], shown.stderr
 
 
+def test_a_state_directory_that_fills_up_during_the_run_still_gives_the_list(tmp_path: Path) -> None:
+    """The store opened, but its write at the end failed (the disk filled up): the run lists the mail without the
+    cache and says so in one line, as when the store cannot be opened at all; not exit 1 with no list."""
+    import resource
+    import signal
+
+    md = maildir(tmp_path / "md", {"1.good": good_mail()})
+    assert inbox(str(md), timeout=30).code == ExitCode.OK
+    inbox_dir = Path(os.environ["XDG_STATE_HOME"]) / "supportctl" / "inbox"
+    room = max(p.stat().st_size for p in inbox_dir.iterdir()) + 8192  # a full disk: no file grows past this
+    for n in range(40):
+        (md / "new" / f"{n}.more").write_bytes(rm.thunderbird([("f.pdf", rm.form())], f"<more{n}@example.org>"))
+
+    def full_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (room, room))
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    r = subprocess.run(
+        [sys.executable, "-m", "supportctl", "inbox", str(md), "--now", NOW, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        preexec_fn=full_disk,
+    )
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert len(r.stdout.splitlines()) == 41
+    assert "this run did not remember anything" in r.stderr, r.stderr
+
+
 @pytest.mark.parametrize("damage", ["garbage", "symlink"])
 def test_a_damaged_state_file_is_moved_aside_and_the_run_reads_afresh(tmp_path: Path, damage: str) -> None:
     md = maildir(tmp_path / "md", {"1.good": good_mail()})

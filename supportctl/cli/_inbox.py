@@ -346,6 +346,7 @@ def inbox_reply(
     from supportctl.desk import reply as replies
     from supportctl.desk.triage import Limits
 
+    replies.check_options(contract, reject, Path(eml) if eml else None, queue_only)
     cfg, smtp = common.mail_config({"smtp.ca_bundle": ca_bundle, "imap.ca_bundle": imap_ca_bundle})
     pkg = load_package(package, cfg)
     found = replies.find(message, pkg, Limits.from_config(cfg))

@@ -312,6 +312,15 @@ def readable(msg: EmailMessage) -> str:
     return head + "\n\n" + (body.get_content() if body is not None else "")
 
 
+def check_options(contract: str | None, reject: bool, eml: Path | None, queue_only: bool) -> None:
+    """A reply's options that contradict each other or miss the outcome: a usage error (exit 2) before anything
+    else, the shared mailbox's login too."""
+    if eml is not None and queue_only:
+        raise UsageError(_("--eml writes the reply to a file; it cannot also be queued"))
+    if reject == (contract is not None):
+        raise UsageError(_("give either --contract NUMBER or --reject"))
+
+
 def reply(
     found: Found,
     pkg: Package,
@@ -341,10 +350,7 @@ def reply(
     from supportctl.fsutil import atomic_write
     from supportctl.mail import submit
 
-    if eml is not None and queue_only:
-        raise UsageError(_("--eml writes the reply to a file; it cannot also be queued"))
-    if reject == (contract is not None):
-        raise UsageError(_("give either --contract NUMBER or --reject"))
+    check_options(contract, reject, eml, queue_only)
     refuse_if_unfit(found, listed, force)
     msg = compose(pkg, found, contract=contract, reject=reject, note=note, sender=sender)
     action = "reject" if reject else "contract"

@@ -220,45 +220,73 @@ class ImapDesk:
         modified = self.conn.untagged_responses.pop("MODIFIED", None)
         return not (modified or b"MODIFIED" in text)
 
-    def claim_for_reply(self, message_id: str, member: str, again: bool, hint: int | None = None) -> int:
-        """Take the message for a reply, atomically where the server allows it. Returns its UID.
+    def claim_for_reply(
+        self,
+        message_id: str,
+        member: str,
+        again: bool,
+        hint: int | None = None,
+        index: int | None = None,
+        registration: str | None = None,
+    ) -> int:
+        """Take the message for a reply to its form `index`, atomically where the server allows it. Returns its UID.
 
-        Raises `AlreadyAnswered` (exit 2) when it was answered, or another member is replying to it.
+        Raises `AlreadyAnswered` (exit 2) when that form was answered, or another member is replying to the
+        message. A mail's other forms are registrations of their own: their answers do not count. `registration`
+        (the form's id) finds the reply's copy in the Sent folder for the refusal.
         """
         uid = self.uid_of(message_id, hint)
         for _attempt in range(3):
             flags, modseq = self.flags(uid)
-            mark = Mark.from_flags(flags)
-            if not again and (mark.answered or mark.outcome or mark.replying):
-                raise self.refusal(message_id, mark)
+            mark, done = Mark.from_flags(flags), server_done(flags, index) is not None
+            if not again and (done or mark.replying):
+                raise self.refusal(message_id, mark, index, done, registration)
             mine = f"{KW_CLAIM}{member}"
             if self.condstore and modseq is not None:
                 if self._store(uid, "+FLAGS", [KW_REPLYING, mine], unchanged_since=modseq):
                     return uid
                 continue  # somebody changed it between our FETCH and STORE: look again
-            # Best effort without CONDSTORE: set our claim, then look whether someone else's came too.
+            # Best effort without CONDSTORE: set our claim, then look whether someone else's came too. Claims that
+            # were there before (`inbox claim`, a reply to another form of the mail) are no race.
             self._store(uid, "+FLAGS", [KW_REPLYING, mine])
             after, _m = self.flags(uid)
-            others = [c for c in Mark.from_flags(after).claimed_by if c != member]
+            others = [c for c in Mark.from_flags(after).claimed_by if c != member and c not in mark.claimed_by]
             if not again and others and min([*others, member]) != member:
                 self._store(uid, "-FLAGS", [mine])
-                raise self.refusal(message_id, Mark.from_flags(after))
+                raise self.refusal(message_id, Mark.from_flags(after), index, False, registration)
             return uid
-        raise self.refusal(message_id, Mark.from_flags(self.flags(uid)[0]))
+        flags = self.flags(uid)[0]
+        raise self.refusal(
+            message_id, Mark.from_flags(flags), index, server_done(flags, index) is not None, registration
+        )
 
-    def refusal(self, message_id: str, mark: Mark) -> AlreadyAnswered:
-        sent = self.sent_replies().by_reply_to.get(message_id)
-        if sent and sent.get("contract"):
+    def refusal(
+        self,
+        message_id: str,
+        mark: Mark,
+        index: int | None = None,
+        done: bool | None = None,
+        registration: str | None = None,
+    ) -> AlreadyAnswered:
+        """Why form `index` of the message cannot be answered now: the reply sent to it (`done`), or who is
+        replying to the message right now."""
+        if done is None:
+            done = mark.answered or mark.outcome is not None
+        replies = self.sent_replies().by_reply_to
+        sent = replies.get(f"registration:{registration}") if registration else None
+        if sent is None and (index or 1) == 1:  # a copy without the header: it answers the message's first form
+            sent = replies.get(message_id)
+        if done and sent and sent.get("contract"):
             what = answered_words({"action": "contract", "contract": sent["contract"], "at": sent.get("at")})
-        elif sent and sent.get("outcome") == "reject":
+        elif done and sent and sent.get("outcome") == "reject":
             what = answered_words({"action": "reject", "at": sent.get("at")})
-        elif mark.answered or mark.outcome:
+        elif done:
             what = answered_words({})
         else:
             who = ", ".join(mark.claimed_by) or _("another desk member")
             what = _("{who} is replying to it right now").format(who=who)
         return AlreadyAnswered(
-            _("message {id} was answered already: {what}").format(id=message_id, what=what),
+            _("message {id} was answered already: {what}").format(id=registration or message_id, what=what),
             _("add --again to reply to it once more"),
         )
 
@@ -422,12 +450,13 @@ def _current_name(root: Path, key: str) -> str | None:
     return None
 
 
-def maildir_mark_replied(root: Path, key: str, outcome: str, again: bool) -> str:
-    """Set `R` (and the outcome keyword) on a Maildir message by one rename; the first rename wins.
+def maildir_mark_replied(root: Path, key: str, outcome: str, again: bool, index: int | None = None) -> str | None:
+    """Set `R` (and the outcome keyword of form `index`) on a Maildir message by one rename; the first rename wins.
 
     `key` is `new/NAME` or `cur/NAME` as triaged (a mail program may have moved it to cur/ since). Returns
-    the new key. Raises `AlreadyAnswered` when it carries `R` already (unless `again`), or when another
-    process renamed it first.
+    the new key, or None when nothing on the mailbox can record it: a later form of a message in a Maildir
+    without keywords, where `R` alone would say its first form was answered. Raises `AlreadyAnswered` when the
+    form was answered already (unless `again`), or when another process renamed it first.
     """
     current = _current_name(root, key)
     if current is None:
@@ -438,13 +467,16 @@ def maildir_mark_replied(root: Path, key: str, outcome: str, again: bool) -> str
     sub, _s, name = current.partition("/")
     base, _sep, _info = name.partition(":2,")
     flags = set(maildir_flags(name))
-    if "R" in flags and not again:
+    marks = keywords_of(root, name) | ({"\\Answered"} if "R" in flags else set())
+    if not again and server_done(marks, index) is not None:
         raise AlreadyAnswered(
             _("message {key} was answered already (it carries the replied flag)").format(key=key),
             _("add --again to reply to it once more"),
         )
+    letter = _letter_for(root, outcome_keyword(outcome, index))
+    if letter is None and (index or 1) > 1:
+        return None
     flags.add("R")
-    letter = _letter_for(root, OUTCOME_KEYWORD[outcome])
     if letter:
         flags.add(letter)
     new_name = f"{base}:2,{''.join(sorted(flags, key=lambda c: (c.islower(), c)))}"
@@ -534,7 +566,7 @@ class ImapDeskState(DeskState):
             return None  # without a Message-ID the server cannot find it: the local record is all we have
         from supportctl.desk.sources import uid_of
 
-        return self.desk.claim_for_reply(facts.message_id, self.member, again, uid_of(facts.key))
+        return self.desk.claim_for_reply(facts.message_id, self.member, again, uid_of(facts.key), facts.index, facts.id)
 
     def replied(self, token: Any, outcome: str, reply: bytes, facts: Any) -> None:
         if token is not None:
@@ -565,8 +597,8 @@ class MaildirDeskState(DeskState):
         return maildir_claim(self.root, facts.key, member, claim)
 
     def claim(self, facts: Any, outcome: str, again: bool) -> Any:
-        new_key = maildir_mark_replied(self.root, facts.key, outcome, again)
-        return (facts.key, new_key)
+        new_key = maildir_mark_replied(self.root, facts.key, outcome, again, facts.index)
+        return None if new_key is None else (facts.key, new_key)
 
     def release(self, token: Any) -> None:
         if token is not None:

@@ -182,9 +182,14 @@ class Store:
         self.db.executemany("DELETE FROM messages WHERE source = ? AND id = ?", [(self.source, i) for i in ids])
 
     def matching(self, prefix: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(source, facts) of every message, of any source, whose id starts with `prefix` (hex digits)."""
+        """(source, facts) of every message, of any source, whose id starts with `prefix` (hex digits).
+
+        A message triaged from several sources (the desk's IMAP folder and a saved copy) comes from the shared
+        ones first: a reply or claim must be recorded where the other desk members see it.
+        """
         rows = self.db.execute(
-            "SELECT source, facts FROM messages WHERE id >= ? AND id < ? ORDER BY source, id",
+            "SELECT source, facts FROM messages WHERE id >= ? AND id < ?"
+            " ORDER BY source NOT LIKE 'imap:%', source NOT LIKE 'maildir:%', source, id",
             (prefix, prefix + "\U0010ffff"),
         )
         for source, facts in rows:
@@ -323,14 +328,18 @@ def move_aside(file: Path) -> Path:
     return aside
 
 
+class StateError(SupportctlError):
+    """The store cannot be written (read-only, full), though not damaged: a run can list without it."""
+
+
 def _state_error(file: Path | None, exc: BaseException) -> SupportctlError:
     reason = str(exc) or type(exc).__name__
-    if "locked" in reason or "busy" in reason:
+    if "locked" in reason or "busy" in reason:  # another run writes: waited for, then said (not gone around)
         return SupportctlError(
             _("the desk's state {path} is in use by another supportctl run").format(path=file),
             _("try again when it has finished"),
         )
-    return SupportctlError(
+    return StateError(
         _("the desk's state {path} cannot be used: {reason}").format(path=file, reason=reason),
         _("it is a cache: remove it and run again, or free space or permissions on that directory"),
     )

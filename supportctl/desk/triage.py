@@ -869,7 +869,7 @@ def _triage(
 ) -> Triage:
     import sqlite3
 
-    from supportctl.desk.store import Store, damaged, state_error
+    from supportctl.desk.store import StateError, Store, damaged, state_error
 
     limits = limits or Limits()
     try:
@@ -885,7 +885,19 @@ def _triage(
         store.close()
         if damaged(exc) and store.file is not None:
             raise _Damaged(store.file, exc) from None
-        raise state_error(store.file, exc) from None
+        error = state_error(store.file, exc)
+    except StateError as exc:  # the write at the end failed (the disk filled up, the file became read-only)
+        store.close()
+        error = exc
+    if store.file is None or not isinstance(error, StateError):
+        raise error from None
+    # As when opening fails: this run lists the mail without the cache, and says so (over IMAP from the first
+    # message: the watermark was the store's).
+    if getattr(source, "watermark", None) is not None:
+        source.watermark = None  # type: ignore[attr-defined]
+    store = Store.open(source.key, False)
+    store.unsaved = error.message
+    return _run(store, source, pkg, engine, now, limits, validator, validate, workers)
 
 
 class _Damaged(Exception):
