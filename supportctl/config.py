@@ -281,7 +281,7 @@ def read_file(path: Path) -> dict[str, Any]:
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     try:
-        parsed = tomllib.loads(data.decode("utf-8"))
+        parsed = tomllib.loads(data.decode("utf-8-sig"))  # Notepad and PowerShell 5 write a BOM
     except UnicodeDecodeError:
         raise ConfigError(_("config file {path} is not UTF-8 text").format(path=path)) from None
     except tomllib.TOMLDecodeError as exc:
@@ -302,7 +302,8 @@ def _line_of(path: Path, key: str) -> int | None:
     from supportctl.fsutil import read_regular
 
     try:
-        text = read_regular(path, MAX_CONFIG_BYTES, follow_symlinks=True, error=ConfigError).decode("utf-8", "replace")
+        data = read_regular(path, MAX_CONFIG_BYTES, follow_symlinks=True, error=ConfigError)
+        text = data.decode("utf-8-sig", "replace")
     except (OSError, ConfigError):
         return None
     for n, line in enumerate(text.splitlines(), 1):
