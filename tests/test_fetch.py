@@ -302,6 +302,20 @@ def test_redirect_is_followed(cli, server: pt.Server, good_zip: Path, tmp_path: 
     assert r.exit_code == 0, r.stderr
 
 
+def test_an_address_pasted_with_spaces_and_umlauts_is_sent_percent_encoded(
+    cli, server: pt.Server, good_zip: Path
+) -> None:
+    """As a browser's address bar shows it: `/Pakete Ü/pkg.zip`, with a non-breaking space pasted in front;
+    a redirect to `/neu/Pakete Ü/…` as some servers send it. Was: "URL can't contain control characters"."""
+    server.routes["/Pakete%20%C3%9C/pkg.zip"] = pt.body(good_zip.read_bytes())
+    server.routes["/old"] = pt.redirect("/Pakete %C3%9C/pkg.zip")
+    r = cli("fetch", "\u00a0" + server.url("/Pakete Ü/pkg.zip"), "--dest", "a")
+    assert r.exit_code == 0, r.stderr
+    r = cli("fetch", server.url("/old"), "--dest", "b")
+    assert r.exit_code == 0, r.stderr
+    assert server.httpd.hits == ["/Pakete%20%C3%9C/pkg.zip", "/old", "/Pakete%20%C3%9C/pkg.zip"]  # type: ignore[attr-defined]
+
+
 def test_oversized_download_by_content_length(cli, server: pt.Server, old) -> None:
     server.routes["/big.zip"] = pt.body(b"x" * 300_000)
     line = _fails(cli, server.url("/big.zip"), old, "--max-size", "100KB")
