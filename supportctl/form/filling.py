@@ -154,10 +154,14 @@ def next_steps(pkg: Package, cfg: Config, path: str, activation_class: str | Non
     """What to do after `fill`: check, send, and when support would be active if it were sent now."""
     from datetime import datetime, timezone
 
-    from supportctl.output import format_datetime
+    from supportctl.output import format_datetime, shell_arg
     from supportctl.schedule import eta
 
-    lines = [_("Next: `supportctl validate {path}` checks it, `supportctl submit {path}` sends it.").format(path=path)]
+    lines = [
+        _("Next: `supportctl validate {path}` checks it, `supportctl submit {path}` sends it.").format(
+            path=shell_arg(path)
+        )
+    ]
     if activation_class is None:
         return lines
     try:
