@@ -164,6 +164,13 @@ def test_untrusted_certificate_is_refused(cli, tls, good_zip: Path, old) -> None
     assert_untouched(old)
 
 
+def test_https_to_a_plain_http_port_says_so_in_words(cli, server: pt.Server, old) -> None:
+    """Was: "the secure connection could not be set up (WRONG_VERSION_NUMBER)", OpenSSL's word."""
+    line = _fails(cli, server.url("/pkg.zip").replace("http://", "https://"), old)
+    assert "the server does not speak TLS on that port" in line and "http:// address" in line
+    assert "WRONG_VERSION_NUMBER" not in line
+
+
 def test_fetch_from_local_directory_and_zip(cli, good_pkg: Path, good_zip: Path, tmp_path: Path) -> None:
     r = cli("fetch", str(good_pkg), "--dest", "a", "--json")
     assert r.exit_code == 0, r.stderr
