@@ -177,14 +177,16 @@ class Config:
         return self.values[key]
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        """Every setting by key: value, source and origin (`config show`); a password in package_url redacted."""
+        """Every setting by key: value, source and origin (`config show`); a password in an address redacted
+        (package_url, and an imaps:// mailbox, which `inbox` and `status` refuse but the setting may hold)."""
         settings = {
             k: {"value": r.value, "source": r.source, "origin": r.origin} for k, r in sorted(self.values.items())
         }
-        if settings.get("package_url", {}).get("value"):
-            from supportctl.package.urlauth import redact
+        for key in ("package_url", "inbox.mailbox", "status.mailbox"):
+            if settings.get(key, {}).get("value"):
+                from supportctl.package.urlauth import redact
 
-            settings["package_url"]["value"] = redact(str(settings["package_url"]["value"]))
+                settings[key]["value"] = redact(str(settings[key]["value"]))
         return settings
 
 

@@ -720,6 +720,18 @@ def test_package_url_with_a_password_is_shown_redacted(cli, monkeypatch: pytest.
     assert "s3cret" not in r.stdout + r.stderr and "alice:***@packages.example" in r.stdout
 
 
+def test_a_mailbox_address_with_a_password_is_shown_redacted(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`inbox` and `status` refuse a password in an imaps:// address; `config show` must not print it either."""
+    monkeypatch.setenv("SUPPORTCTL_STATUS_MAILBOX", "imaps://me:s3cret@mail.example/INBOX")
+    monkeypatch.setenv("SUPPORTCTL_INBOX_MAILBOX", "imaps://desk:s3cret@mail.example/INBOX")
+    r = cli("config", "show", "--json")
+    settings = r.json()["data"]["settings"]
+    assert settings["status.mailbox"]["value"] == "imaps://me:***@mail.example/INBOX"
+    assert settings["inbox.mailbox"]["value"] == "imaps://desk:***@mail.example/INBOX"
+    r = cli("config", "show")
+    assert "s3cret" not in r.stdout + r.stderr and "me:***@mail.example" in r.stdout
+
+
 @given(
     user=st.text(
         alphabet=st.characters(blacklist_characters="@/:?#[]\r\n\t ", blacklist_categories=("Cs",)), min_size=1
