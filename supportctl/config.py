@@ -177,14 +177,16 @@ class Config:
         return self.values[key]
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        """Every setting by key: value, source and origin (`config show`); a password in package_url redacted."""
+        """Every setting by key: value, source and origin (`config show`); a password in an address redacted
+        (package_url, and an imaps:// mailbox, which `inbox` and `status` refuse but the setting may hold)."""
         settings = {
             k: {"value": r.value, "source": r.source, "origin": r.origin} for k, r in sorted(self.values.items())
         }
-        if settings.get("package_url", {}).get("value"):
-            from supportctl.package.urlauth import redact
+        for key in ("package_url", "inbox.mailbox", "status.mailbox"):
+            if settings.get(key, {}).get("value"):
+                from supportctl.package.urlauth import redact
 
-            settings["package_url"]["value"] = redact(str(settings["package_url"]["value"]))
+                settings[key]["value"] = redact(str(settings[key]["value"]))
         return settings
 
 
@@ -281,7 +283,7 @@ def read_file(path: Path) -> dict[str, Any]:
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     try:
-        parsed = tomllib.loads(data.decode("utf-8"))
+        parsed = tomllib.loads(data.decode("utf-8-sig"))  # Notepad and PowerShell 5 write a BOM
     except UnicodeDecodeError:
         raise ConfigError(_("config file {path} is not UTF-8 text").format(path=path)) from None
     except tomllib.TOMLDecodeError as exc:
@@ -302,7 +304,8 @@ def _line_of(path: Path, key: str) -> int | None:
     from supportctl.fsutil import read_regular
 
     try:
-        text = read_regular(path, MAX_CONFIG_BYTES, follow_symlinks=True, error=ConfigError).decode("utf-8", "replace")
+        data = read_regular(path, MAX_CONFIG_BYTES, follow_symlinks=True, error=ConfigError)
+        text = data.decode("utf-8-sig", "replace")
     except (OSError, ConfigError):
         return None
     for n, line in enumerate(text.splitlines(), 1):

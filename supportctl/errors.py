@@ -116,7 +116,7 @@ _ERRNO_TEXT = {
     "ENETUNREACH": N_("the network cannot be reached"),
 }
 # OpenSSL's reasons when the other side answers a TLS handshake with something that is not TLS.
-_NOT_TLS = (
+NOT_TLS = (
     "WRONG_VERSION_NUMBER",
     "RECORD_LAYER_FAILURE",
     "PACKET_LENGTH_TOO_LONG",
@@ -135,7 +135,7 @@ def os_reason(exc: BaseException) -> str:
     name = type(exc).__name__
     if name == "gaierror":
         return _("the host name cannot be resolved")
-    if "SSL" in name and getattr(exc, "reason", None) in _NOT_TLS:
+    if "SSL" in name and getattr(exc, "reason", None) in NOT_TLS:
         return _("the server does not speak TLS on that port (check the port and the security setting)")
     code = getattr(exc, "errno", None)
     key = errno.errorcode.get(code) if isinstance(code, int) else None

@@ -145,6 +145,16 @@ def page(text: str) -> None:
     pydoc.pager(text)
 
 
+def shell_arg(text: str) -> str:
+    """A file name inside a command we suggest, quoted so that it can be pasted as it is: `'Formular Müller.pdf'`
+    (POSIX shells), `"Formular Müller.pdf"` on Windows (cmd and PowerShell); a plain name stays as it is."""
+    import shlex
+
+    if sys.platform == "win32":
+        return f'"{text}"' if re.search(r"[\s&|<>^()%!'`$;,@{}]", text) else text
+    return shlex.quote(text)
+
+
 def error_line(message: str, hint: str | None) -> str:
     """One line, whatever the message quotes: a newline in a manifest value cannot forge a second line."""
     message = sanitize(message)

@@ -164,6 +164,13 @@ def test_untrusted_certificate_is_refused(cli, tls, good_zip: Path, old) -> None
     assert_untouched(old)
 
 
+def test_https_to_a_plain_http_port_says_so_in_words(cli, server: pt.Server, old) -> None:
+    """Was: "the secure connection could not be set up (WRONG_VERSION_NUMBER)", OpenSSL's word."""
+    line = _fails(cli, server.url("/pkg.zip").replace("http://", "https://"), old)
+    assert "the server does not speak TLS on that port" in line and "http:// address" in line
+    assert "WRONG_VERSION_NUMBER" not in line
+
+
 def test_fetch_from_local_directory_and_zip(cli, good_pkg: Path, good_zip: Path, tmp_path: Path) -> None:
     r = cli("fetch", str(good_pkg), "--dest", "a", "--json")
     assert r.exit_code == 0, r.stderr
@@ -300,6 +307,20 @@ def test_redirect_is_followed(cli, server: pt.Server, good_zip: Path, tmp_path: 
     server.routes["/pkg.zip"] = pt.body(good_zip.read_bytes())
     r = cli("fetch", server.url("/old"))
     assert r.exit_code == 0, r.stderr
+
+
+def test_an_address_pasted_with_spaces_and_umlauts_is_sent_percent_encoded(
+    cli, server: pt.Server, good_zip: Path
+) -> None:
+    """As a browser's address bar shows it: `/Pakete Ü/pkg.zip`, with a non-breaking space pasted in front;
+    a redirect to `/neu/Pakete Ü/…` as some servers send it. Was: "URL can't contain control characters"."""
+    server.routes["/Pakete%20%C3%9C/pkg.zip"] = pt.body(good_zip.read_bytes())
+    server.routes["/old"] = pt.redirect("/Pakete %C3%9C/pkg.zip")
+    r = cli("fetch", "\u00a0" + server.url("/Pakete Ü/pkg.zip"), "--dest", "a")
+    assert r.exit_code == 0, r.stderr
+    r = cli("fetch", server.url("/old"), "--dest", "b")
+    assert r.exit_code == 0, r.stderr
+    assert server.httpd.hits == ["/Pakete%20%C3%9C/pkg.zip", "/old", "/Pakete%20%C3%9C/pkg.zip"]  # type: ignore[attr-defined]
 
 
 def test_oversized_download_by_content_length(cli, server: pt.Server, old) -> None:
@@ -697,6 +718,18 @@ def test_package_url_with_a_password_is_shown_redacted(cli, monkeypatch: pytest.
     assert r.json()["data"]["settings"]["package_url"]["value"] == "https://alice:***@packages.example/pkg.zip"
     r = cli("config", "show")
     assert "s3cret" not in r.stdout + r.stderr and "alice:***@packages.example" in r.stdout
+
+
+def test_a_mailbox_address_with_a_password_is_shown_redacted(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`inbox` and `status` refuse a password in an imaps:// address; `config show` must not print it either."""
+    monkeypatch.setenv("SUPPORTCTL_STATUS_MAILBOX", "imaps://me:s3cret@mail.example/INBOX")
+    monkeypatch.setenv("SUPPORTCTL_INBOX_MAILBOX", "imaps://desk:s3cret@mail.example/INBOX")
+    r = cli("config", "show", "--json")
+    settings = r.json()["data"]["settings"]
+    assert settings["status.mailbox"]["value"] == "imaps://me:***@mail.example/INBOX"
+    assert settings["inbox.mailbox"]["value"] == "imaps://desk:***@mail.example/INBOX"
+    r = cli("config", "show")
+    assert "s3cret" not in r.stdout + r.stderr and "me:***@mail.example" in r.stdout
 
 
 @given(

@@ -175,3 +175,15 @@ def test_fill_names_the_next_steps(cli: Any, tmp_path: Path) -> None:
     ) in r.stderr
     assert "(`supportctl eta --class critical`)." in r.stderr
     assert r.stdout == "mine.pdf\n"
+
+
+def test_next_steps_quote_a_file_name_with_spaces_so_it_can_be_pasted(cli: Any, tmp_path: Path) -> None:
+    import shlex
+
+    r = cli("fill", "--data", str(data_file(tmp_path)), "--no-input", "--out", "Formular Müller.pdf")
+    assert r.exit_code == 0, r.stderr
+    line = next(ln for ln in r.stderr.splitlines() if ln.startswith("Next:"))
+    assert "`supportctl validate 'Formular Müller.pdf'` checks it" in line
+    pasted = line.split("`")[1]
+    assert shlex.split(pasted) == ["supportctl", "validate", "Formular Müller.pdf"]
+    assert cli(*shlex.split(pasted)[1:]).exit_code == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -164,8 +165,6 @@ def test_on_a_terminal_only_missing_or_invalid_fields_are_asked(isolated: Path, 
 
 
 def test_a_closed_terminal_loses_no_answer(isolated: Path) -> None:
-    import signal
-
     child = spawn(home=isolated)
     for label, text in ANSWERS[:3]:
         answer(child, label, text)
@@ -185,6 +184,21 @@ def test_a_closed_terminal_loses_no_answer(isolated: Path) -> None:
     r.expect(pexpect.EOF)
     r.close()
     assert not draft.exists()
+
+
+def test_sigterm_keeps_the_draft_and_exits_143(isolated: Path) -> None:
+    """`kill` or a logout's SIGTERM: the draft stays, and the exit code is SIGTERM's 143 (was Ctrl-C's 130)."""
+    child = spawn(home=isolated)
+    for label, text in ANSWERS[:2]:
+        answer(child, label, text)
+    child.expect_exact("Company: ")
+    child.kill(signal.SIGTERM)
+    child.expect_exact("Your answers are saved")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 143
+    [draft] = (isolated / ".local" / "state" / "supportctl" / "drafts").glob("*.json")
+    assert json.loads(draft.read_text())["values"] == {"program": "MSDN", "membership_id": "ABC-123"}
 
 
 # ---------------------------------------------------------------- issue 16: papercuts of the first fill

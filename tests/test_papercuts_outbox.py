@@ -277,3 +277,24 @@ def test_a_message_you_marked_delivered_is_not_said_unaccepted(cli, server, tmp_
         f"error: submission {first.id} was marked as delivered by you: when the mail server accepted it is not "
         "known (give the time it arrived: supportctl eta --at WHEN)"
     )
+
+
+def test_outbox_and_duplicate_times_are_in_the_persons_zone_like_status(proc, server, tmp_path: Path) -> None:
+    """Stored in UTC; shown in the local zone (as `status` does), not as `09:20 UTC` to someone in Berlin."""
+    pdf = make_pdf(tmp_path)
+    berlin = {"TZ": "Europe/Berlin"}
+    server.mode = "rcpt451"
+    assert proc("submit", str(pdf), env=berlin).exit_code == ExitCode.QUEUED
+    entry = only_entry()
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    queued = datetime.fromisoformat(entry.created).astimezone(ZoneInfo("Europe/Berlin"))
+    shown = f"{queued:%a %Y-%m-%d %H:%M} {queued.tzname()}"
+    r = proc("outbox", "show", entry.id, env=berlin)
+    assert f"Queued: {shown}\n" in r.stdout and "UTC" not in r.stdout, r.stdout
+    r = proc("outbox", "list", env=berlin)
+    assert "UTC" not in r.stdout and r.stdout.split("\t")[3].endswith(("CET", "CEST")), r.stdout
+    r = proc("submit", str(pdf), env=berlin)
+    assert r.exit_code == ExitCode.USAGE
+    assert f"(deferred, queued {shown})" in r.stderr, r.stderr

@@ -210,6 +210,59 @@ def test_config_path_shows_all_three(cli: Any, isolated: Path) -> None:
     assert data["cache"] == str(isolated / ".cache" / "supportctl")
 
 
+# ---------------------------------------------------------------- files saved on Windows
+
+BOM = "\ufeff"
+
+
+def _windows_text(path: Path, text: str) -> Path:
+    """As Notepad (before Windows 10 1903) and PowerShell 5's `Out-File -Encoding utf8` save it: BOM and CRLF."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes((BOM + text).replace("\n", "\r\n").encode("utf-8"))
+    return path
+
+
+def test_a_config_file_with_a_bom_is_read_and_rewritten(cli: Any, isolated: Path) -> None:
+    _windows_text(paths.config_file(), 'lang = "de"\n[profile]\ncompany = "Müller GmbH"\n')
+    r = cli("config", "show", "--lang", "en")
+    assert r.exit_code == 0, r.stderr
+    rows = dict(line.split("\t")[:2] for line in r.stdout.splitlines())
+    assert rows["lang"] == "de" and rows["profile.company"] == "Müller GmbH"
+    r = cli("config", "smtp", "--host", "smtp.example.org", "--no-test")
+    assert r.exit_code == 0, r.stderr
+    assert 'company = "Müller GmbH"' in paths.config_file().read_text("utf-8")
+
+
+def test_data_and_batch_input_with_a_bom_are_read(cli: Any, tmp_path: Path) -> None:
+    import json
+
+    from tests import formkit
+
+    if not (formkit.package_root() / "registration-form.pdf").exists():
+        pytest.skip("the default form PDF is not built")
+    values = json.dumps(formkit.GOOD, ensure_ascii=False, indent=2)
+    r = cli("fill", "--data", str(_windows_text(tmp_path / "me.json", values)), "--no-input", "--out", "a.pdf")
+    assert r.exit_code == 0, r.stderr
+    r = cli("fill", "--data", "-", "--no-input", "--out", "b.pdf", input=BOM + values)
+    assert r.exit_code == 0, r.stderr
+    r = cli("eta", "--batch", "--class", "critical", input=BOM + "2026-11-27 17:30+01:00\r\n")
+    assert r.exit_code == 0, r.stdout
+    assert json.loads(r.stdout)["due"] == "2026-11-30T09:30:00+01:00"
+
+
+def test_a_package_manifest_with_a_bom_is_read(cli: Any, tmp_path: Path) -> None:
+    import shutil
+
+    from supportctl.package import manifest
+
+    root = tmp_path / "pkg"
+    shutil.copytree(manifest.bundled_root(), root)
+    _windows_text(root / "package.toml", (root / "package.toml").read_text("utf-8"))
+    r = cli("show", "fields", "--package", str(root))
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.startswith("program\t")
+
+
 # ---------------------------------------------------------------- private files
 
 

@@ -201,6 +201,7 @@ def test_retry_after_success_prints_nothing_twice(cli: Any, cups: CupsServer, pk
     (job,) = second.json()["data"]["jobs"]
     assert job["sent"] is False and job["job"] == first.json()["data"]["jobs"][0]["job"]
     assert "already printed as" in second.stderr and "--again" in second.stderr
+    assert not re.search(r"\d\dT\d\d:\d\d|\+00:00", second.stderr), second.stderr  # a time as people read it
     assert cups.outputs() == before
     third = cli("print", "service-description", "--package", str(own), "--again", "--json")
     (new,) = third.json()["data"]["jobs"]

@@ -370,6 +370,24 @@ def test_watch_ctrl_c_is_130_and_keeps_what_was_found(cli: Any, proc: Any, mail:
     assert rec["class"] == "critical" and rec["submitted_at"]
 
 
+def test_watch_sigterm_is_143_and_names_the_mailbox(cli: Any, proc: Any, mail: MailSystem, tmp_path: Path) -> None:
+    """systemd or kill stopping a watcher: 143 as the README's table says (was 130, "interrupted"), and the
+    envelope's `mailbox` is the one watched (was null under --watch)."""
+    _now_stamp(mail)
+    _submit(proc, tmp_path)
+    box = mail.maildir(APPLICANT)
+    for sub in ("new", "cur", "tmp"):
+        (box / sub).mkdir(parents=True)
+    p, err = _watcher("--mailbox", str(box), "--interval", "600")
+    p.send_signal(signal.SIGTERM)
+    out, _e = p.communicate(timeout=30)
+    assert p.returncode == ExitCode.TERMINATED, err.read_text()
+    assert "terminated; what was found is saved" in err.read_text() and "Traceback" not in err.read_text()
+    env = json.loads(out)
+    assert env["errors"][0]["code"] == "terminated" and env["errors"][0]["exit_code"] == 143
+    assert env["data"]["mailbox"] == str(box)
+
+
 def test_failed_and_uncertain_submissions_say_what_to_do_and_end_a_watch(
     cli: Any, proc: Any, mail: MailSystem, tmp_path: Path
 ) -> None:

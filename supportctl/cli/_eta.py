@@ -167,7 +167,11 @@ def _eta_batch(engine: "Engine", default_class: str, in_tz: "ZoneInfo", fmt: Bat
 
     if sys.stdin.isatty():
         out.say(_("Reading start times from standard input, one per line; Ctrl-D ends."))
-    failed = write_batch(engine, sys.stdin, default_class, in_tz, sys.stdout, fmt.value)
+    import itertools
+
+    lines = iter(sys.stdin)
+    first = next(lines, "").removeprefix("\ufeff")  # a file saved by Notepad or PowerShell 5 starts with a BOM
+    failed = write_batch(engine, itertools.chain((first,), lines), default_class, in_tz, sys.stdout, fmt.value)
     sys.stdout.flush()
     if failed:
         out.say(_("{n} input line(s) could not be read; see the error records").format(n=failed))

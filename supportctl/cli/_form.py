@@ -10,7 +10,7 @@ import typer
 from supportctl import output as out
 from supportctl.cli._base import app
 from supportctl.cli.common import DeliverabilityOpt, JsonOpt, PackageOpt, begin, load_config, load_package
-from supportctl.errors import ExitCode
+from supportctl.errors import ExitCode, Terminated
 from supportctl.i18n import _
 
 
@@ -75,10 +75,11 @@ def fill(
 
         try:
             filling.Interview(pkg, chars, current_language(), input, out.say).run(given, {**given, **profile}, answers)
-        except (KeyboardInterrupt, filling.Abandoned):
+        except (KeyboardInterrupt, filling.Abandoned) as exc:
             out.say("")
             out.say(_("Your answers are saved; run `supportctl fill` again to continue."))
-            raise typer.Exit(ExitCode.INTERRUPTED) from None
+            # SIGTERM arrives as `Terminated`: 143, as every other command exits on it.
+            raise typer.Exit(ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED) from None
         values: dict[str, Any] = dict(answers)
     else:
         values = {**profile, **answers, **given}

@@ -184,7 +184,7 @@ def _outbox_list(json_output: bool) -> None:
             e.id,
             out.token(e.state, state_label(e.state)),
             str(e.attempts),
-            out.format_iso(e.next_attempt),
+            out.format_iso(e.next_attempt, None),
             ", ".join(e.recipients),
             e.subject,
             f"{e.last_code or ''} {e.last_text or ''}".strip()[:80],
@@ -220,19 +220,20 @@ def outbox_show(
         f"From: {e.sender}",
         f"To: {', '.join(e.recipients)}",
         f"Subject: {e.subject}",
-        _("Queued: {when}").format(when=out.format_iso(e.created)),
+        _("Queued: {when}").format(when=out.format_iso(e.created, None)),
         _("Attempts: {n}").format(n=e.attempts),
     ]
     if e.queue_id:
         lines.append(_("Server queue id: {qid}").format(qid=e.queue_id))
     if e.next_attempt and e.state == "deferred":
-        lines.append(_("Next try: {when}").format(when=out.format_iso(e.next_attempt)))
+        lines.append(_("Next try: {when}").format(when=out.format_iso(e.next_attempt, None)))
     for addr, (rc, rt) in sorted(e.refused.items()):
         lines.append(_("Recipient {addr} refused: {code} {text}").format(addr=addr, code=rc, text=rt))
     lines.append(_("History:"))
     for h in e.history:
         state = state_label(str(h.get("state")))
-        lines.append(f"  {out.format_iso(h.get('at'))}  {state}  {h.get('code') or ''} {h.get('text') or ''}".rstrip())
+        at = out.format_iso(h.get("at"), None)
+        lines.append(f"  {at}  {state}  {h.get('code') or ''} {h.get('text') or ''}".rstrip())
     lines.append(_("Message file: {path}").format(path=e.path / "message.eml"))
     out.write_out("\n".join(lines))
 

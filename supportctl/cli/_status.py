@@ -14,7 +14,7 @@ import typer
 from supportctl import output as out
 from supportctl.cli._base import app
 from supportctl.cli.common import JsonOpt, PackageOpt, TzOpt, begin, load_config, load_package, password_prompt
-from supportctl.errors import ExitCode
+from supportctl.errors import ExitCode, Terminated
 from supportctl.i18n import _
 
 
@@ -79,7 +79,8 @@ def status(
         )
     try:
         if watch:
-            _watch(core, pkg, engine, source, float(cfg.get("status.interval")), registration, user_tz, json_output)
+            interval_s = float(cfg.get("status.interval"))
+            _watch(core, pkg, engine, source, interval_s, registration, user_tz, json_output, spec)
         snap = core.refresh(pkg, engine, source, registration)
     finally:
         if source is not None:
@@ -98,7 +99,15 @@ def status(
 
 
 def _watch(
-    core: Any, pkg: Any, engine: Any, source: Any, interval: float, only: str | None, user_tz: Any, json_output: bool
+    core: Any,
+    pkg: Any,
+    engine: Any,
+    source: Any,
+    interval: float,
+    only: str | None,
+    user_tz: Any,
+    json_output: bool,
+    spec: str | None,
 ) -> None:
     shown: dict[str, tuple[Any, Any, Any]] = {}
     last: list[Any] = []
@@ -118,17 +127,23 @@ def _watch(
 
     try:
         snap, verdict = core.watch(pkg, engine, source, interval, only, on_update)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        # SIGTERM (systemd, kill) arrives as `Terminated`: exit 143 as everywhere else, not Ctrl-C's 130.
+        terminated = isinstance(exc, Terminated)
+        exit_code = ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED
         if json_output and last:
             error = {
-                "code": "interrupted",
-                "exit_code": int(ExitCode.INTERRUPTED),
-                "message": _("interrupted"),
+                "code": "terminated" if terminated else "interrupted",
+                "exit_code": int(exit_code),
+                "message": _("terminated") if terminated else _("interrupted"),
                 "hint": None,
             }
-            out.write_out(out.envelope("status", last[0].to_dict(core.now_utc(), None), [error], ok=False))
-        out.say(_("interrupted; what was found is saved"))
-        raise typer.Exit(ExitCode.INTERRUPTED) from None
+            out.write_out(out.envelope("status", last[0].to_dict(core.now_utc(), spec), [error], ok=False))
+        if terminated:
+            out.say(_("terminated; what was found is saved"))
+        else:
+            out.say(_("interrupted; what was found is saved"))
+        raise typer.Exit(exit_code) from None
     finally:
         if source is not None:
             source.close()
@@ -138,7 +153,7 @@ def _watch(
         errors = []
         if code != ExitCode.OK:
             errors.append({"code": verdict.reason, "exit_code": int(code), "message": message, "hint": None})
-        out.write_out(out.envelope("status", snap.to_dict(core.now_utc(), None), errors, ok=code == ExitCode.OK))
+        out.write_out(out.envelope("status", snap.to_dict(core.now_utc(), spec), errors, ok=code == ExitCode.OK))
     else:
         out.say(message)
     raise typer.Exit(int(code))

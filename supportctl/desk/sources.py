@@ -1318,9 +1318,13 @@ def open_local(spec: str, limit: int, stdin: IO[bytes] | None = None) -> Source:
         if start.startswith(b"From "):
             return MboxSource(path, limit)
         if b"%PDF-" in start:
+            from supportctl.output import shell_arg
+
             raise InvalidInputError(
                 _("{path} is a PDF, not mail").format(path=spec),
-                _("to check a filled form use `supportctl validate {path}`; inbox reads mailboxes").format(path=spec),
+                _("to check a filled form use `supportctl validate {path}`; inbox reads mailboxes").format(
+                    path=shell_arg(spec)
+                ),
             )
         if _HEADER_LINE.match(start.lstrip(b"\r\n")):
             return FileSource(path, limit)

@@ -34,12 +34,12 @@ def read_values(source: str) -> dict[str, Any]:
     from supportctl.fsutil import open_regular
 
     if source == "-":
-        text = sys.stdin.read(MAX_DATA_BYTES)
+        text = sys.stdin.read(MAX_DATA_BYTES).removeprefix("\ufeff")
         where = _("standard input")
     else:
         try:
             with open_regular(source, follow_symlinks=True) as fh:  # a FIFO or device is refused, not read
-                text = fh.read(MAX_DATA_BYTES).decode("utf-8")
+                text = fh.read(MAX_DATA_BYTES).decode("utf-8-sig")  # Notepad and PowerShell 5 write a BOM
         except OSError as exc:
             raise InvalidInputError(
                 _("cannot read {path}: {reason}").format(path=source, reason=os_reason(exc))
@@ -154,10 +154,14 @@ def next_steps(pkg: Package, cfg: Config, path: str, activation_class: str | Non
     """What to do after `fill`: check, send, and when support would be active if it were sent now."""
     from datetime import datetime, timezone
 
-    from supportctl.output import format_datetime
+    from supportctl.output import format_datetime, shell_arg
     from supportctl.schedule import eta
 
-    lines = [_("Next: `supportctl validate {path}` checks it, `supportctl submit {path}` sends it.").format(path=path)]
+    lines = [
+        _("Next: `supportctl validate {path}` checks it, `supportctl submit {path}` sends it.").format(
+            path=shell_arg(path)
+        )
+    ]
     if activation_class is None:
         return lines
     try:

@@ -328,11 +328,10 @@ def _supersede(earlier: Entry, by: str, now: datetime) -> Iterator[None]:
 
 
 def _short_time(iso: str) -> str:
-    """An outbox time for a message: to the minute, in UTC, as stored without the microseconds."""
-    try:
-        return datetime.fromisoformat(iso).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    except ValueError:
-        return iso
+    """An outbox time for a message, in the person's zone and language (as `status` shows times)."""
+    from supportctl.output import format_iso
+
+    return format_iso(iso, None)
 
 
 def _earlier(key: str) -> Entry | None:

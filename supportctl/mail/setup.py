@@ -162,7 +162,7 @@ def write_smtp_config(path: Any, values: Mapping[str, object]) -> None:
     if p.parent == paths.config_dir():
         private_dir(p.parent)  # ours: 0700, never a link, never someone else's
     try:
-        old = read_regular(p, 1 << 20, follow_symlinks=True, error=ConfigError).decode("utf-8")
+        old = read_regular(p, 1 << 20, follow_symlinks=True, error=ConfigError).decode("utf-8-sig")
     except FileNotFoundError:
         old = ""
     kept: list[str] = []

@@ -141,6 +141,8 @@ def fetch(
         raise UsageError(_("--sha256 must be 64 hexadecimal digits"))
     dest = Path(os.path.abspath(opts.dest.expanduser()))
     src = source or package_url
+    if src is not None and re.match(r"^https?://", src.strip(), re.IGNORECASE):
+        src = src.strip()  # pasted with a space or a non-breaking space around it
     login = None
     if src is not None and re.match(r"^https?://", src, re.IGNORECASE):
         login = urlauth.login_for(src, opts.username, opts.password)  # http with a password: exit 2

@@ -280,7 +280,7 @@ def _parse_manifest(raw: bytes) -> dict[str, Any]:
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
-    return tomllib.loads(raw.decode("utf-8"))
+    return tomllib.loads(raw.decode("utf-8-sig"))  # a manifest saved by a Windows editor may start with a BOM
 
 
 def _cache_manifest(manifest: Path, st: Any, raw: bytes) -> dict[str, Any]:

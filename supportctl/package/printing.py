@@ -84,6 +84,8 @@ class Job:
 
     def line(self) -> str:
         """The job in one line for the person: sent now, or found from before and not sent again."""
+        from supportctl.output import format_iso
+
         if not self.sent and self.state == "completed":
             text = _("{file}: already printed as {job} ({when}); not sent again (--again prints another copy)")
         elif not self.sent:
@@ -92,9 +94,8 @@ class Job:
             text = _("{file}: job {job} {state}")
         else:
             text = _("{file}: {state}")
-        return text.format(
-            file=self.item.file.name, job=self.job or "-", state=state_word(self.state), when=self.at or "?"
-        )
+        when = format_iso(self.at, None, "?")
+        return text.format(file=self.item.file.name, job=self.job or "-", state=state_word(self.state), when=when)
 
 
 @dataclass(frozen=True)

@@ -214,7 +214,7 @@ def _open(url: str, headers: dict[str, str], req: Request, tls: Tls, shown: str,
     if scheme == "https":
         handlers.append(watchdog.https_handler(tls.context()))
     opener = urllib.request.build_opener(*handlers)
-    request = urllib.request.Request(url, headers=headers)
+    request = urllib.request.Request(as_uri(url), headers=headers)
     try:
         return opener.open(request, timeout=req.timeout)
     except urllib.error.URLError as exc:
@@ -223,6 +223,16 @@ def _open(url: str, headers: dict[str, str], req: Request, tls: Tls, shown: str,
         raise tls_error(exc, shown, host, tls) from None
     except (TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
         raise _open_failed(exc, shown, host, tls, proxy, req.timeout) from None
+
+
+def as_uri(url: str) -> str:
+    """The address as a browser sends it: a space or an umlaut in the path or query (as pasted from the
+    address bar, or in a server's Location) percent-encoded; `%XX` escapes and the host stay as they are."""
+    parts = urllib.parse.urlsplit(url)
+    safe = "/%:@!$&'()*+,;=~"
+    path = urllib.parse.quote(parts.path, safe=safe)
+    query = urllib.parse.quote(parts.query, safe=safe + "?")
+    return urllib.parse.urlunsplit(parts._replace(path=path, query=query))
 
 
 def _open_failed(

@@ -10,7 +10,7 @@ import ssl
 from dataclasses import dataclass
 from typing import Any
 
-from supportctl.errors import TransferError, UsageError
+from supportctl.errors import NOT_TLS, TransferError, UsageError
 from supportctl.i18n import _
 from supportctl.package.urlauth import Login, origin, proxy_for, redact
 
@@ -127,6 +127,11 @@ def tls_error(exc: ssl.SSLError, shown: str, host: str, tls: Tls) -> TransferErr
                 "considered secure (supportctl needs TLS 1.2 or newer)"
             ).format(url=shown),
             _("ask the site's operator to enable TLS 1.2 or 1.3, {request}").format(request=request),
+        )
+    if exc.reason in NOT_TLS:
+        return TransferError(
+            _("download of {url} failed: the server does not speak TLS on that port").format(url=shown),
+            _("check the address: it may be an http:// address, or another port; {request}").format(request=request),
         )
     return transfer_error(
         _("download of {url} failed: the secure connection could not be set up ({reason})").format(
