@@ -5,6 +5,7 @@ Two desk members are two state directories (two HOMEs) on the same IMAP account.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -251,3 +252,18 @@ def test_watch_wakes_at_the_next_due_time() -> None:
     result = inbox.Triage("src", (inbox.Item(f, "due-soon", due=due),))
     assert next_wake(result, datetime.fromisoformat(NOW), 3600) == pytest.approx(1800.05)
     assert next_wake(result, datetime.fromisoformat(NOW), 60) == 60
+
+
+def test_a_claim_on_a_saved_copy_is_refused_in_one_line_without_the_reply_note(tmp_path: Path, cli: Any) -> None:
+    """Claims live on a shared mailbox: a registration read from a directory of saved mails is refused, and
+    nothing is said about a reply (none is involved)."""
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / "registration.eml").write_bytes(rm.thunderbird([("f.pdf", rm.form())], "<saved@example.org>"))
+    rid = json.loads(cli("inbox", str(saved), "--json").stdout.splitlines()[0])["id"]
+    r = cli("inbox", "claim", rid)
+    assert r.exit_code == 2, r.stderr
+    talk = [line for line in r.stderr.splitlines() if not line.startswith("Using ")]
+    assert talk == [f"error: claims live on a shared mailbox (IMAP or Maildir); {rid} was read from elsewhere"], (
+        r.stderr
+    )

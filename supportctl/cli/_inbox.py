@@ -413,12 +413,13 @@ def _render_reply(result: "ReplyResult", json_output: bool) -> None:
         out.write_out(out.envelope("inbox reply", data))
 
 
-def _desk_state(found: Any, cfg: "Config") -> Any:
-    """Where the registration's mailbox keeps the shared state: IMAP flags, a Maildir's flags, or nowhere."""
+def _desk_state(found: Any, cfg: "Config", replying: bool = True) -> Any:
+    """Where the registration's mailbox keeps the shared state: IMAP flags, a Maildir's flags, or nowhere (a
+    reply is then recorded for this member only, and said so; a claim is refused by `take`)."""
     from supportctl.desk import shared
 
     state = shared.state_for(found.source or "", cfg, common.password_prompt())
-    if found.source and not state.shared:
+    if replying and found.source and not state.shared:
         out.say(
             _("{source} is read-only: the reply is recorded for you only, not for other desk members").format(
                 source=found.source.split(":", 1)[-1]
@@ -540,7 +541,7 @@ def inbox_claim_or_release(
     cfg = load_config({"imap.ca_bundle": ca_bundle})
     pkg = load_package(None, cfg)
     found = core.find(message, pkg, core.Limits.from_config(cfg))
-    state = _desk_state(found, cfg)
+    state = _desk_state(found, cfg, replying=False)
     member = shared.member_name(cfg.get("inbox.member"))
     try:
         mark = state.take(found.facts, member, claim)
