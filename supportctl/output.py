@@ -142,7 +142,18 @@ def page(text: str) -> None:
             write_out(text)
             return
         break
+    if not os.environ.get("LESSCHARSET") and not os.environ.get("LESSCHARDEF") and _utf8_out():
+        # less takes its character set from the locale, and from a LANG naming a locale that is not installed
+        # (de_DE.UTF-8 on a minimal system) it takes ASCII: every umlaut would show as <C3><A4>.
+        os.environ["LESSCHARSET"] = "utf-8"
     pydoc.pager(text)
+
+
+def _utf8_out() -> bool:
+    """Whether text handed to a pager is encoded as UTF-8 (pydoc writes it in the preferred encoding)."""
+    import locale
+
+    return locale.getpreferredencoding(False).lower().replace("-", "") == "utf8"
 
 
 def shell_arg(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,26 @@ def test_show_with_a_pager_that_cannot_run_still_shows_the_text(pkg: Path, tmp_p
     assert child.exitstatus == 0
     assert "warning: the pager no-such-pager-xyz cannot be run (PAGER); showing the text without it\n" in text
     assert pt.TERMS_MARKER in text and "not found" not in text
+
+
+@pytest.mark.slow
+def test_show_through_less_keeps_umlauts_when_the_locale_is_not_installed(tmp_path: Path) -> None:
+    """less takes its character set from the locale: with LANG=de_DE.UTF-8 not installed (a minimal system, a
+    container) it fell back to ASCII and showed every umlaut of the German terms as <C3><A4>."""
+    pexpect = pytest.importorskip("pexpect")
+    if shutil.which("less") is None:
+        pytest.skip("less not installed")
+    env = {k: v for k, v in os.environ.items() if k not in ("MANPAGER", "LESSCHARSET", "LESSCHARDEF", "LC_ALL")}
+    env.update(PYTHONPATH=str(ROOT), PAGER="less -FRX", TERM="xterm", LANG="de_DE.UTF-8", LC_CTYPE="de_DE.UTF-8")
+    args = ["-m", "supportctl", "--lang", "de", "show", "terms"]
+    # The whole text on one screen (500 lines): less -F shows it and quits by itself.
+    child = pexpect.spawn(
+        sys.executable, args, env=env, cwd=str(tmp_path), encoding="utf-8", timeout=20, dimensions=(500, 200)
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "Geschäftsbedingungen" in child.before and "<C3>" not in child.before, child.before[:500]
 
 
 # ---------------------------------------------------------------- fetch --request
