@@ -123,6 +123,19 @@ def test_damaged_pdf_is_one_line(cli, pkg: Path, tmp_path: Path) -> None:
     assert r.stderr.count("error:") == 1 and "Traceback" not in r.stderr
 
 
+def test_a_package_that_does_not_exist_is_said_so(cli: Any, tmp_path: Path) -> None:
+    """A mistyped --package was "… is not a document package: package.toml is missing", as if the file existed."""
+    for missing in (tmp_path / "fehlt.zip", tmp_path / "fehlt"):
+        r = cli("--lang", "en", "show", "fields", "--package", str(missing))
+        assert r.exit_code == ExitCode.INVALID_INPUT, r.stderr
+        assert r.stderr.splitlines()[-1] == (
+            f"error: {missing} does not exist (give a package directory or .zip, or run `supportctl fetch` to get"
+            " the package)"
+        ), r.stderr
+    r = cli("--lang", "de", "show", "fields", "--package", str(tmp_path / "fehlt.zip"))
+    assert "fehlt.zip existiert nicht" in r.stderr, r.stderr
+
+
 def _show_terms_on_a_terminal(pkg: Path, tmp_path: Path, pager: str) -> Any:
     """`supportctl show terms` on a real terminal with this $PAGER (and no $MANPAGER)."""
     import pexpect

@@ -628,8 +628,13 @@ def package_root(extracted: Path) -> Path:
 
 def open_package(path: Path) -> Package:
     """Load a package from a directory or a `.zip` (unpacked safely once into the cache, keyed by its sha256)."""
-    if path.is_dir() or not path.exists():
+    if path.is_dir():
         return load(path)
+    if not path.exists():  # a mistyped --package: not "package.toml is missing", which sends one looking inside
+        raise InvalidInputError(
+            _("{path} does not exist").format(path=path),
+            _("give a package directory or .zip, or run `supportctl fetch` to get the package"),
+        )
     import os
     import shutil
     import tempfile
