@@ -427,6 +427,28 @@ def test_failed_and_uncertain_submissions_say_what_to_do_and_end_a_watch(
     assert r.json()["data"]["results"][0]["start"] == regs[0]["submitted_at"]
 
 
+def test_a_deferral_says_whether_the_server_asked_to_wait_or_was_not_reached(
+    cli: Any, proc: Any, mail: MailSystem, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused connection was shown as "the server asked to try later", which it never did."""
+    import socket
+
+    r = proc("fill", "--data", str(_data(tmp_path)), "--out", "form.pdf", "--no-input")
+    assert r.exit_code == 0, r.stderr
+    mail.srv.mode = "rcpt451"
+    assert cli("submit", "form.pdf").exit_code == ExitCode.QUEUED
+    r = cli("status")
+    assert "Next: the server asked to try later" in r.stdout, r.stdout
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    monkeypatch.setenv("SUPPORTCTL_SMTP_PORT", str(closed))
+    assert cli("outbox", "retry", _status(cli)[1][0]["id"]).exit_code == ExitCode.TRANSFER
+    r = cli("status")
+    assert f"Next: the mail server was not reached (127.0.0.1:{closed}: connection refused" in r.stdout, r.stdout
+    assert "asked to try later" not in r.stdout
+
+
 def test_two_submissions_in_one_second_are_ordered_by_when_they_were_queued(
     cli: Any, proc: Any, mail: MailSystem, tmp_path: Path, monkeypatch: Any
 ) -> None:

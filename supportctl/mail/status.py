@@ -133,6 +133,8 @@ def _remember_submissions(pkg: Package) -> dict[str, Any]:
                 submitted_at=accepted.isoformat() if accepted else None,
                 # The server's last words, for "what to do next"; untrusted, so made safe for a terminal.
                 last_text=clean(f"{e.last_code or ''} {e.last_text or ''}".strip())[:300] or None,
+                # Whether the server answered the last attempt (a code): else it was not reached at all.
+                reached=e.last_code is not None,
                 in_outbox=True,
             )
             if "class" not in rec:
@@ -227,6 +229,7 @@ class Registration:
     membership_id: str | None
     last_text: str | None
     superseded_by: str | None = None
+    reached: bool = True  # the mail server answered the last attempt (False: connection refused, timed out)
 
     @property
     def settled(self) -> bool:
@@ -290,6 +293,11 @@ def next_step(r: Registration, now: datetime, request_address: str) -> str | Non
             "`supportctl outbox resolve {id} --delivered` or `--resend`"
         ),
     }
+    if r.state == "deferred" and not r.reached:
+        return _(
+            "the mail server was not reached ({text}): check the connection and `supportctl config smtp`, then "
+            "`supportctl outbox retry {id}`"
+        ).format(id=r.id, text=r.last_text or "")
     if r.state in steps:
         return steps[r.state].format(id=r.id, text=r.last_text or "")
     if r.overdue(now):
@@ -328,6 +336,7 @@ def _registration(rec: dict[str, Any], engine: Any) -> Registration:
         rejected_at=when(o.get("received_at")) if rejected is not None else None,
         membership_id=rec.get("membership_id"),
         last_text=rec.get("last_text"),
+        reached=rec.get("reached") is not False,
     )
 
 
