@@ -33,13 +33,28 @@ def test_activation_classes() -> None:
 
 
 def test_outbox_ids(isolated: Path) -> None:
+    import json
+
+    from supportctl.mail.outbox import Entry
+
     assert complete("supportctl outbox show ") == []
     root = isolated / ".local" / "state" / "supportctl" / "outbox"
-    for name in ("20261125-101500-aaaa0001", "20261126-090000-bbbb0002", ".keys", ".tmp-x"):
+    states = {
+        "20261125-101500-aaaa0001": "deferred",
+        "20261126-090000-bbbb0002": "sent",
+        "20261127-080000-c3": "failed",
+    }
+    for name in (*states, ".keys", ".tmp-x"):
         (root / name).mkdir(parents=True)
-    assert complete("supportctl outbox show ") == ["20261126-090000-bbbb0002", "20261125-101500-aaaa0001"]
-    assert complete("supportctl outbox retry 20261125") == ["20261125-101500-aaaa0001"]
-    assert complete("supportctl outbox resolve 2026112") == ["20261126-090000-bbbb0002", "20261125-101500-aaaa0001"]
+    for name, state in states.items():
+        e = Entry(name, state, "2026-11-25T10:15:00+00:00", "2026-11-25T10:15:00+00:00", "<m@x>", "a@b", ("c@d",), "s")
+        (root / name / "state.json").write_text(json.dumps(e.to_dict()))
+    everything = ["20261127-080000-c3", "20261126-090000-bbbb0002", "20261125-101500-aaaa0001"]
+    assert complete("supportctl outbox show ") == everything
+    assert complete("supportctl outbox resolve 2026112") == everything
+    # retry sends only what is queued, deferred or waits for credentials: not what was sent or failed
+    assert complete("supportctl outbox retry ") == ["20261125-101500-aaaa0001"]
+    assert complete("supportctl outbox retry 20261126") == []
 
 
 def test_inbox_ids_from_the_last_runs(isolated: Path) -> None:

@@ -269,7 +269,7 @@ def outbox_retry(
     ctx: typer.Context,
     ids: Annotated[
         list[str] | None,
-        typer.Argument(help=_("Message ids."), metavar="ID…", autocompletion=completion.outbox_ids),
+        typer.Argument(help=_("Message ids."), metavar="ID…", autocompletion=completion.outbox_pending_ids),
     ] = None,
     all_: Annotated[
         bool, typer.Option("--all", help=_("Every queued, deferred or needs-credentials message."))

@@ -62,15 +62,17 @@ def inbox_commands(ctx: object, incomplete: str) -> list[str]:
 
 
 def outbox_ids(incomplete: str) -> list[str]:
-    """`outbox show|retry|resolve ID`: the ids of the messages in the outbox, newest first."""
-    try:
-        from supportctl.mail import outbox
+    """`outbox show|resolve ID`: the ids of the messages in the outbox, newest first."""
+    from supportctl.mail import outbox
 
-        root = outbox.outbox_dir()
-        names = sorted((d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")), reverse=True)
-    except OSError:
-        return []
-    return _matching(names, incomplete)
+    return _matching(outbox.ids(), incomplete)
+
+
+def outbox_pending_ids(incomplete: str) -> list[str]:
+    """`outbox retry ID`: the messages a retry sends (queued, deferred, needs-credentials), newest first."""
+    from supportctl.mail import outbox
+
+    return _matching(outbox.ids(outbox.PENDING), incomplete)
 
 
 def inbox_ids(incomplete: str) -> list[str]:

@@ -197,6 +197,17 @@ def _write_state(entry: Entry) -> None:
     atomic_write(entry.path / "state.json", data, 0o600)
 
 
+def ids(states: tuple[str, ...] | None = None) -> list[str]:
+    """The ids of the messages (in `states`), newest first; read only (shell completion asks on every Tab)."""
+    try:
+        dirs = [d for d in outbox_dir().iterdir() if d.is_dir() and not d.name.startswith(".")]
+    except OSError:
+        return []
+    if states is not None:
+        dirs = [d for d in dirs if (e := _read_state(d)) is not None and e.state in states]
+    return sorted((d.name for d in dirs), reverse=True)
+
+
 def _read_state(directory: Path) -> Entry | None:
     try:
         return Entry.from_dict(json.loads((directory / "state.json").read_text("utf-8")))
