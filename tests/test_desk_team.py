@@ -267,3 +267,27 @@ def test_a_claim_on_a_saved_copy_is_refused_in_one_line_without_the_reply_note(t
     assert talk == [f"error: claims live on a shared mailbox (IMAP or Maildir); {rid} was read from elsewhere"], (
         r.stderr
     )
+
+
+def test_a_reply_to_a_later_form_in_a_maildir_without_keywords_says_it_is_recorded_for_you_only(
+    tmp_path: Path, cli: Any
+) -> None:
+    """Without dovecot-keywords a Maildir can mark only a mail's first form as answered (`R`): a reply to its
+    second form is recorded for the member alone, and said so, as for a read-only source."""
+    md = tmp_path / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (md / sub).mkdir(parents=True)
+    two = rm.thunderbird([("a.pdf", rm.form()), ("b.pdf", rm.form(membership_id="B-2-XYZ"))], "<two@example.org>")
+    (md / "new" / "1764061200.M1P1.two").write_bytes(two)
+    ids = [json.loads(line)["id"] for line in cli("inbox", str(md), "--json").stdout.splitlines()]
+    first, second = sorted(ids)
+    r = cli("inbox", "reply", second, "--contract", "C-2", "--eml", str(tmp_path / "second.eml"))
+    assert r.exit_code == 0, r.stderr
+    assert f"can mark only a mail's first form as answered (it has no dovecot-keywords): the reply to {second}" in (
+        r.stderr
+    ), r.stderr
+    r = cli("inbox", "reply", first, "--contract", "C-1", "--eml", str(tmp_path / "first.eml"))
+    assert r.exit_code == 0 and "recorded for you only" not in r.stderr, r.stderr
+    (md / "dovecot-keywords").write_text("")
+    r = cli("inbox", "reply", second, "--contract", "C-2", "--again", "--eml", str(tmp_path / "again.eml"))
+    assert r.exit_code == 0 and "recorded for you only" not in r.stderr, r.stderr

@@ -419,12 +419,16 @@ def _desk_state(found: Any, cfg: "Config", replying: bool = True) -> Any:
     from supportctl.desk import shared
 
     state = shared.state_for(found.source or "", cfg, common.password_prompt())
-    if replying and found.source and not state.shared:
-        out.say(
-            _("{source} is read-only: the reply is recorded for you only, not for other desk members").format(
-                source=found.source.split(":", 1)[-1]
+    source = (found.source or "").split(":", 1)[-1]
+    if replying and found.source and not state.records_reply(found.facts):
+        if state.shared:  # a later form of a mail, in a Maildir without keywords: `R` would mark the first
+            note = _(
+                "{source} can mark only a mail's first form as answered (it has no dovecot-keywords): the reply to "
+                "{id} is recorded for you only, not for other desk members"
             )
-        )
+        else:
+            note = _("{source} is read-only: the reply is recorded for you only, not for other desk members")
+        out.say(note.format(source=source, id=found.facts.id))
     return state
 
 

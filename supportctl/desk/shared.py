@@ -525,6 +525,10 @@ class DeskState:
 
     shared = False
 
+    def records_reply(self, facts: Any) -> bool:
+        """Whether a reply to this registration is recorded where the other desk members see it."""
+        return self.shared
+
     def claim(self, facts: Any, outcome: str, again: bool) -> Any:
         return None
 
@@ -590,6 +594,10 @@ class MaildirDeskState(DeskState):
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def records_reply(self, facts: Any) -> bool:
+        # Without keywords only `R` exists, which says the mail's first form was answered (`maildir_mark_replied`).
+        return (facts.index or 1) == 1 or (self.root / "dovecot-keywords").exists()
 
     def take(self, facts: Any, member: str, claim: bool) -> Mark:
         if not facts.message_id:
