@@ -164,6 +164,18 @@ def test_on_a_terminal_only_missing_or_invalid_fields_are_asked(isolated: Path, 
     assert values["city"] == "Wien" and values["last_name"] == "Yılmaz-Ștefănescu"
 
 
+def test_ctrl_d_at_the_first_question_does_not_claim_answers_were_saved(isolated: Path) -> None:
+    """End of input before any answer said "Your answers are saved", with no draft anywhere."""
+    child = spawn(home=isolated)
+    child.expect(r"\n(\[1/15\] )?Program.*: ")
+    child.sendeof()
+    child.expect_exact("Nothing was answered, so nothing was saved.")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130 and "answers are saved" not in (child.before or "")
+    assert not list((isolated / ".local" / "state" / "supportctl").glob("drafts/*.json"))
+
+
 def test_a_closed_terminal_loses_no_answer(isolated: Path) -> None:
     child = spawn(home=isolated)
     for label, text in ANSWERS[:3]:

@@ -77,7 +77,10 @@ def fill(
             filling.Interview(pkg, chars, current_language(), input, out.say).run(given, {**given, **profile}, answers)
         except (KeyboardInterrupt, filling.Abandoned) as exc:
             out.say("")
-            out.say(_("Your answers are saved; run `supportctl fill` again to continue."))
+            if answers:
+                out.say(_("Your answers are saved; run `supportctl fill` again to continue."))
+            else:  # stopped at the first question: there is no draft to speak of
+                out.say(_("Nothing was answered, so nothing was saved."))
             # SIGTERM arrives as `Terminated`: 143, as every other command exits on it.
             raise typer.Exit(ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED) from None
         values: dict[str, Any] = dict(answers)
