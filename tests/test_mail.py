@@ -553,6 +553,24 @@ def test_config_smtp_interactive_writes_no_password_and_tests_the_login(server, 
     assert server.handler.auth_seen == ["PLAIN"] and server.count() == 0
 
 
+def test_config_smtp_names_the_ca_option_when_the_test_login_meets_a_private_ca(
+    cli, server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The questions of `config smtp` never ask for a CA: a server with its own CA failed the test login with
+    OpenSSL's words and the hint to run `config smtp` again, which cannot fix it; the option can."""
+    for key in ("SUPPORTCTL_SMTP_CA_BUNDLE", "SUPPORTCTL_SMTP_USERNAME", "SUPPORTCTL_SMTP_PASSWORD", "SSL_CERT_FILE"):
+        monkeypatch.delenv(key, raising=False)
+    args = ["config", "smtp", "--host", "127.0.0.1", "--port", str(server.port), "--security", "starttls"]
+    r = cli("--lang", "en", *args, "--from", smtpserver.USER, "--auth", "none")
+    assert r.exit_code == ExitCode.CONFIG, r.stderr
+    assert "certificate of 127.0.0.1 not accepted" in r.stderr
+    assert "(the settings are saved; for a server with a certificate of its own CA: `supportctl config smtp" in (
+        r.stderr
+    ), r.stderr
+    r = cli(*args, "--ca-bundle", str(server.ca_file))
+    assert r.exit_code == 0, r.stderr
+
+
 def test_a_message_another_run_is_sending_is_left_alone(cli, server) -> None:
     import fcntl
 

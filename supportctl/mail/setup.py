@@ -130,9 +130,14 @@ def test_login(values: Mapping[str, Any], prompt: Prompt | None) -> dict[str, An
     creds = credentials.obtain(values, prompt=prompt)
     outcome = smtp.check_login(smtp.SmtpSettings.from_settings(values), creds)
     if outcome.state != "sent":
+        hint = _("the settings are saved; correct them with `supportctl config smtp`")
+        if outcome.kind == "tls":  # its certificate: the questions do not ask for a CA, the option gives it
+            hint = _(
+                "the settings are saved; for a server with a certificate of its own CA: "
+                "`supportctl config smtp --ca-bundle FILE`"
+            )
         raise ConfigError(
-            _("the test login to {host} failed: {text}").format(host=values["smtp.host"], text=outcome.text),
-            _("the settings are saved; correct them with `supportctl config smtp`"),
+            _("the test login to {host} failed: {text}").format(host=values["smtp.host"], text=outcome.text), hint
         )
     return {"ok": True, "code": outcome.code, "text": outcome.text}
 
