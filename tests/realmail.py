@@ -159,6 +159,33 @@ def forwarded(inner: bytes, msgid: str = "<fwd@example.org>") -> bytes:
     return body.encode() + inner + f"\r\n--{b}--\r\n".encode()
 
 
+def postfix_bounce(inner: bytes, msgid: str = "<20261125090000.C0E9416411E@mx.example.org>") -> bytes:
+    """Postfix's bounce of a registration the desk sent on (as written into the desk's mailbox by virtual(8)).
+
+    `bounce_size_limit` large enough: the whole returned message, its PDF too, is the last part."""
+    b = "BD16D1640D9.1764061200/mx.example.org"
+    head = (
+        "Return-Path: <>\r\nX-Original-To: regform@msdirectservices.com\r\n"
+        "Delivered-To: regform@msdirectservices.com\r\n"
+        "Received: by mx.example.org (Postfix)\r\n\tid C0E9416411E; Wed, 25 Nov 2026 09:00:00 +0000 (UTC)\r\n"
+        "Date: Wed, 25 Nov 2026 09:00:00 +0000 (UTC)\r\nFrom: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nTo: regform@msdirectservices.com\r\n"
+        "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary="{b}"\r\n'
+        f"Content-Transfer-Encoding: 8bit\r\nMessage-Id: {msgid}\r\n\r\nThis is a MIME-encapsulated message.\r\n\r\n"
+        f"--{b}\r\nContent-Description: Notification\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\nThis is the mail system at host mx.example.org.\r\n\r\n"
+        "<gone@nowhere.example.net> (expanded from <colleague@msdirectservices.com>): no\r\n    outside mail\r\n\r\n"
+        f"--{b}\r\nContent-Description: Delivery report\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.org\r\nX-Postfix-Queue-ID: BD16D1640D9\r\n\r\n"
+        "Final-Recipient: rfc822; gone@nowhere.example.net\r\nAction: failed\r\nStatus: 5.0.0\r\n"
+        "Diagnostic-Code: X-Postfix; no outside mail\r\n\r\n"
+        f"--{b}\r\nContent-Description: Undelivered Message\r\nContent-Type: message/rfc822\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+    )
+    return head.encode() + inner + f"\r\n--{b}--\r\n".encode()
+
+
 def x_pdf_without_name(data: bytes, msgid: str = "<xpdf@example.org>") -> bytes:
     b = "xb"
     body = _head("script <ops@example.com>", "form", msgid, "X-Mailer: a shell script")

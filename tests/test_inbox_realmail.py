@@ -108,6 +108,17 @@ def test_two_forms_are_two_registrations_with_their_own_ids(tmp_path: Path, cli:
     assert short.exit_code == ExitCode.USAGE  # too short to be an id: an unknown id, exit 2
 
 
+def test_a_postfix_bounce_returning_a_form_is_no_registration(tmp_path: Path, cli: Any) -> None:
+    # Postfix returns the whole bounced message (the PDF too) in a multipart/report addressed to the desk: it was
+    # listed as a new registration from MAILER-DAEMON, due an hour after the bounce, and could be answered.
+    inner = rm.thunderbird([("form.pdf", rm.form(membership_id="BOUNCED-1"))], "<bounced@example.org>")
+    write_maildir(tmp_path / "M", {"dsn": rm.postfix_bounce(inner)})
+    code, records, _ = _records(cli, tmp_path / "M")
+    assert code == 0 and len(records) == 1
+    assert records[0]["status"] == "not-a-registration" and records[0]["class"] is None
+    assert records[0]["reasons"] == ["a delivery report from a mail server, not a registration"]
+
+
 def test_special_files_never_stop_the_run(tmp_path: Path, cli: Any) -> None:
     keys = write_maildir(tmp_path / "M", {"good": rm.thunderbird([("f.pdf", rm.form())], "<g@example.org>")})
     os.mkfifo(tmp_path / "M" / "new" / "1764061299.fifo")  # a reader that opened it would wait for ever

@@ -67,13 +67,17 @@ class Head:
         values = self._fields.get(name.lower())
         return list(values) if values else failobj
 
-    def get_content_maintype(self) -> str:
-        """As `Message.get_content_maintype`: text when Content-Type is missing or not `type/subtype`."""
+    def get_content_type(self) -> str:
+        """As `Message.get_content_type`: text/plain when Content-Type is missing or not `type/subtype`."""
         value = self.get("content-type")
         if value is None:
-            return "text"
+            return "text/plain"
         ctype = value.partition(";")[0].strip().lower()
-        return ctype.split("/")[0] if ctype.count("/") == 1 else "text"
+        return ctype if ctype.count("/") == 1 else "text/plain"
+
+    def get_content_maintype(self) -> str:
+        """As `Message.get_content_maintype`: text when Content-Type is missing or not `type/subtype`."""
+        return self.get_content_type().split("/")[0]
 
 
 Headers = Union[Head, "Message"]

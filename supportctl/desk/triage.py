@@ -129,7 +129,7 @@ class Facts:
     subject: str
     received: str | None
     received_from: str  # "received" | "date" | "arrival" | "unknown"
-    kind: str  # "pdf" | "no-pdf" | "zip" | "bad-attachment" | "skipped" | "unchecked"
+    kind: str  # "pdf" | "no-pdf" | "zip" | "bad-attachment" | "report" | "skipped" | "unchecked"
     reason: str | None = None
     attachment: str | None = None
     sha256: str | None = None
@@ -467,6 +467,9 @@ def examine_head(
             size=env.size, limit=limits.max_message_bytes
         )
         return Facts(**base, kind="skipped", reason=reason), None
+    if msg.get_content_type() == "multipart/report":
+        # A bounce or delivery report (Postfix returns the whole message, its PDF too): never a registration.
+        return Facts(**base, kind="report", reason=_("a delivery report from a mail server, not a registration")), None
     single_text = msg.get_content_maintype() == "text" if msg.get("Content-Type") else True
     if not want_body:
         return Facts(**base, kind="no-pdf" if single_text else "unchecked"), None
@@ -1234,6 +1237,8 @@ def _assess_one(
         return Item(f, "unchecked")
     if f.kind == "bad-attachment":  # claims to be a PDF and is not one
         return Item(f, "invalid", (f.reason or "",))
+    if f.kind == "report":
+        return Item(f, "not-a-registration", (f.reason or "",))
     if f.kind in ("no-pdf", "zip", "no-form"):
         if f.to_desk or _looks_like_registration(pkg, f.subject):
             return Item(f, "invalid", (f.reason or _("no registration form attached"),))
