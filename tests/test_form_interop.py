@@ -417,3 +417,24 @@ def test_widget_put_on_a_hidden_layer_by_pikepdf_is_refused(template: bytes) -> 
     report = form.validate_pdf(formkit.pkg(), buf.getvalue())
     assert not report.ok
     assert {(f.code, f.field) for f in report.findings} == {("field-changed", "last_name")}
+
+
+def test_value_drawn_on_a_hidden_layer_inside_the_appearance_is_refused(template: bytes) -> None:
+    """pikepdf wraps a PyMuPDF fill's last_name appearance in `/OC /L1 BDC … EMC` on a layer that is off:
+    viewers do not draw the name, so the field does not show its value."""
+    _need("PyMuPDF")
+    _need("pikepdf")
+    import pikepdf
+
+    pdf = pikepdf.open(io.BytesIO(interop.fill_pymupdf(template)))
+    layer = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.OCG, Name="hidden"))
+    pdf.Root.OCProperties = pikepdf.Dictionary(OCGs=[layer], D=pikepdf.Dictionary(OFF=[layer], Order=[layer]))
+    for annot in pdf.pages[0].Annots:
+        if annot.get("/T") == "last_name":
+            drawing = annot.AP.N
+            drawing.write(b"/OC /L1 BDC\n" + drawing.read_bytes() + b"\nEMC\n")
+            drawing.Resources.Properties = pikepdf.Dictionary(L1=layer)
+    buf = io.BytesIO()
+    pdf.save(buf)
+    report = form.validate_pdf(formkit.pkg(), buf.getvalue())
+    assert {(f.code, f.field) for f in report.findings} == {("appearance-mismatch", "last_name")}
