@@ -215,9 +215,19 @@ def _run(
     path: list[tuple[float, float]] = []
     pending_clip = False
     tm = tlm = IDENTITY
+    # Marked content: True for a section drawn only while an optional content group is on (`/OC … BDC`),
+    # which a viewer may hide; what it draws is not counted as shown.
+    marked: list[bool] = []
     for operands, op in ops:
         budget.spend()
-        if op == b"q":
+        if op in (b"BMC", b"BDC"):
+            marked.append(op == b"BDC" and bool(operands) and operands[0] == "/OC")
+        elif op == b"EMC":
+            if marked:
+                marked.pop()
+        elif any(marked) and op in (b"Tj", b"'", b'"', b"TJ", b"Do"):
+            continue
+        elif op == b"q":
             stack.append(replace(gs))
         elif op == b"Q":
             if stack:

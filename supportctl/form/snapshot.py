@@ -28,6 +28,7 @@ class Widget:
     state_looks: tuple[tuple[str, str], ...] = ()  # (state, digest of its decoded normal appearance)
     state_kinds: tuple[tuple[str, str], ...] = ()  # (state, what its drawing shows: "mark", "none", "text"…)
     pictures: bool = False  # the text appearance paints images, shadings or Type3 glyphs
+    optional: bool = False  # /OC: shown only while an optional content group (a layer a viewer may hide) is on
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class FieldInfo:
             self.ff,
             self.maxlen,
             self.options,
-            tuple((w.page, w.rect, w.states, w.flags) for w in self.widgets),
+            tuple((w.page, w.rect, w.states, w.flags, w.optional) for w in self.widgets),
         )
 
 
@@ -311,6 +312,7 @@ def read(reader: Any, budget: pdfutil.Budget, base: Snapshot | None = None, pref
             state_looks,
             state_kinds,
             pictures,
+            "/OC" in w,
         )
 
     def visit(ref: Any, prefix: str, inherited: dict[str, Any], depth: int) -> None:
