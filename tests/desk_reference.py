@@ -104,6 +104,9 @@ def _received_time(msg: Message, arrival: float | None) -> tuple[datetime | None
     if msg.get("Date"):
         candidates.append(("date", str(msg.get("Date"))))
     for origin, value in candidates:
+        # A four-digit year below 1000 (`0099`) is that year, not the two-digit year email.utils makes 1999 of.
+        if re.search(r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ \t\r\n]+0[0-9]{3}(?![0-9])", value, re.I):
+            continue
         try:
             dt = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError, OverflowError):
