@@ -399,9 +399,9 @@ def test_canonical_pdf_core_function(template: bytes) -> None:
     assert form.validate_pdf(formkit.pkg(), form.canonical_pdf(formkit.pkg(), report)).values == report.values
 
 
-def test_widget_put_on_a_hidden_layer_by_pikepdf_is_refused(template: bytes) -> None:
-    """A widget with /OC on an optional content group that is off is not printed by any viewer: the value the
-    desk reads would not be on paper. pikepdf adds the layer to a PyMuPDF fill, nothing else changes."""
+def _last_name_on_a_hidden_layer(template: bytes, hide: Any) -> bytes:
+    """A PyMuPDF fill in which pikepdf adds an optional content group that is off, and `hide(annot, layer,
+    pikepdf)` puts last_name's widget (or part of it) on it; nothing else changes."""
     _need("PyMuPDF")
     _need("pikepdf")
     import pikepdf
@@ -411,10 +411,20 @@ def test_widget_put_on_a_hidden_layer_by_pikepdf_is_refused(template: bytes) -> 
     pdf.Root.OCProperties = pikepdf.Dictionary(OCGs=[layer], D=pikepdf.Dictionary(OFF=[layer], Order=[layer]))
     for annot in pdf.pages[0].Annots:
         if annot.get("/T") == "last_name":
-            annot.OC = layer
+            hide(annot, layer, pikepdf)
     buf = io.BytesIO()
     pdf.save(buf)
-    report = form.validate_pdf(formkit.pkg(), buf.getvalue())
+    return buf.getvalue()
+
+
+def test_widget_put_on_a_hidden_layer_by_pikepdf_is_refused(template: bytes) -> None:
+    """A widget with /OC on an optional content group that is off is not printed by any viewer: the value the
+    desk reads would not be on paper. pikepdf adds the layer to a PyMuPDF fill, nothing else changes."""
+
+    def hide(annot: Any, layer: Any, pikepdf: Any) -> None:
+        annot.OC = layer
+
+    report = form.validate_pdf(formkit.pkg(), _last_name_on_a_hidden_layer(template, hide))
     assert not report.ok
     assert {(f.code, f.field) for f in report.findings} == {("field-changed", "last_name")}
 
@@ -422,19 +432,11 @@ def test_widget_put_on_a_hidden_layer_by_pikepdf_is_refused(template: bytes) -> 
 def test_value_drawn_on_a_hidden_layer_inside_the_appearance_is_refused(template: bytes) -> None:
     """pikepdf wraps a PyMuPDF fill's last_name appearance in `/OC /L1 BDC … EMC` on a layer that is off:
     viewers do not draw the name, so the field does not show its value."""
-    _need("PyMuPDF")
-    _need("pikepdf")
-    import pikepdf
 
-    pdf = pikepdf.open(io.BytesIO(interop.fill_pymupdf(template)))
-    layer = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.OCG, Name="hidden"))
-    pdf.Root.OCProperties = pikepdf.Dictionary(OCGs=[layer], D=pikepdf.Dictionary(OFF=[layer], Order=[layer]))
-    for annot in pdf.pages[0].Annots:
-        if annot.get("/T") == "last_name":
-            drawing = annot.AP.N
-            drawing.write(b"/OC /L1 BDC\n" + drawing.read_bytes() + b"\nEMC\n")
-            drawing.Resources.Properties = pikepdf.Dictionary(L1=layer)
-    buf = io.BytesIO()
-    pdf.save(buf)
-    report = form.validate_pdf(formkit.pkg(), buf.getvalue())
+    def hide(annot: Any, layer: Any, pikepdf: Any) -> None:
+        drawing = annot.AP.N
+        drawing.write(b"/OC /L1 BDC\n" + drawing.read_bytes() + b"\nEMC\n")
+        drawing.Resources.Properties = pikepdf.Dictionary(L1=layer)
+
+    report = form.validate_pdf(formkit.pkg(), _last_name_on_a_hidden_layer(template, hide))
     assert {(f.code, f.field) for f in report.findings} == {("appearance-mismatch", "last_name")}
