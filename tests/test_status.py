@@ -354,15 +354,22 @@ def test_watch_exits_10_the_moment_a_due_time_passes(
     assert datetime.fromisoformat(reg["due"]) == due
 
 
-def test_watch_ctrl_c_is_130_and_keeps_what_was_found(cli: Any, proc: Any, mail: MailSystem, tmp_path: Path) -> None:
+def _stopped_watcher(proc: Any, mail: MailSystem, tmp_path: Path, sig: int) -> tuple[Any, str, Path, Path]:
+    """A submission, `status --watch` on the applicant's (empty) Maildir, stopped by `sig`: the process, its
+    stdout, its stderr file and the mailbox."""
     _now_stamp(mail)
     _submit(proc, tmp_path)
     box = mail.maildir(APPLICANT)
     for sub in ("new", "cur", "tmp"):
         (box / sub).mkdir(parents=True)
     p, err = _watcher("--mailbox", str(box), "--interval", "600")
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     out, _e = p.communicate(timeout=30)
+    return p, out, err, box
+
+
+def test_watch_ctrl_c_is_130_and_keeps_what_was_found(cli: Any, proc: Any, mail: MailSystem, tmp_path: Path) -> None:
+    p, out, err, _box = _stopped_watcher(proc, mail, tmp_path, signal.SIGINT)
     assert p.returncode == ExitCode.INTERRUPTED
     assert "interrupted" in err.read_text() and "Traceback" not in err.read_text()
     assert json.loads(out)["errors"][0]["code"] == "interrupted"
@@ -373,14 +380,7 @@ def test_watch_ctrl_c_is_130_and_keeps_what_was_found(cli: Any, proc: Any, mail:
 def test_watch_sigterm_is_143_and_names_the_mailbox(cli: Any, proc: Any, mail: MailSystem, tmp_path: Path) -> None:
     """systemd or kill stopping a watcher: 143 as the README's table says (was 130, "interrupted"), and the
     envelope's `mailbox` is the one watched (was null under --watch)."""
-    _now_stamp(mail)
-    _submit(proc, tmp_path)
-    box = mail.maildir(APPLICANT)
-    for sub in ("new", "cur", "tmp"):
-        (box / sub).mkdir(parents=True)
-    p, err = _watcher("--mailbox", str(box), "--interval", "600")
-    p.send_signal(signal.SIGTERM)
-    out, _e = p.communicate(timeout=30)
+    p, out, err, box = _stopped_watcher(proc, mail, tmp_path, signal.SIGTERM)
     assert p.returncode == ExitCode.TERMINATED, err.read_text()
     assert "terminated; what was found is saved" in err.read_text() and "Traceback" not in err.read_text()
     env = json.loads(out)
