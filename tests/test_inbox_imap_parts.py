@@ -393,3 +393,39 @@ def test_a_server_that_allows_one_session_is_read_by_the_main_session_alone(
         assert "Maximum number of connections" in (srv.dir / "dovecot.log").read_text()
     finally:
         srv.stop()
+
+
+def test_text_mail_is_read_with_its_headers_in_one_command(dovecot: ds.Dovecot, monkeypatch: Any) -> None:
+    """A text body (section 1) comes with the headers: no second FETCH for plain mail, and a uuencoded file
+    in it is still found. The server reads each message once, where a command for the texts read it again."""
+    from supportctl.desk import sources, triage
+    from supportctl.package import manifest as package
+    from supportctl.schedule import eta
+    from tests.inbox_corpus import StandInValidator
+
+    mails = [rm.plain(f"question {i}", f"<q{i}@example.org>") for i in range(5)] + _office_and_zip()[2:]
+    for n, data in enumerate(mails):
+        dovecot.deliver(f"1764061200.M{n}P1.desk", data)
+    dovecot.own()
+    pkg = package.load(package.bundled_root())
+    engine = eta.Engine(pkg.process.schedule, pkg.process.classes, "hours")
+    src = sources.ImapSource(sources.parse_imap_url(dovecot.url), ds.PASSWORD, 200_000, None, dovecot.ca)
+    sent: list[str] = []
+    real = src._conn._command
+    monkeypatch.setattr(src._conn, "_command", lambda *a: sent.append(" ".join(map(str, a))) or real(*a))
+    try:
+        result = triage.triage(
+            src,
+            pkg,
+            engine,
+            __import__("datetime").datetime.fromisoformat(NOW),
+            limits=triage.Limits(max_message_bytes=200_000),
+            validator=StandInValidator(),
+        )
+    finally:
+        src.close()
+    fetches = [c for c in sent if c.startswith("UID FETCH")]
+    assert len(fetches) == 1 and "BODY.PEEK[1]<0.65536>" in fetches[0], sent
+    notes = [i for i in result.items if i.facts.subject == "notes"]
+    assert [a["name"] for a in notes[0].facts.attachments] == ["notes.txt"]
+    assert len(result.items) == len(mails)

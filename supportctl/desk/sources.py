@@ -390,27 +390,32 @@ class StdinSource(Source):
 _FETCH_RE = lazy_pattern(rb"UID ([1-9]\d{0,9})(?!\d)")  # a UID is 32 bits (RFC 3501 nz-number)
 _SECTION_RE = lazy_pattern(rb"BODY\[([0-9.]+|TEXT)\](<\d+>)? \{\d+\}$")
 _HEADER_RE = lazy_pattern(rb"BODY\[HEADER\](<0>)? \{\d+\}$")
+_FIRST_RE = lazy_pattern(rb"BODY\[1\]<0> \{\d+\}$")
 
 
-def _with_header(resp: list[Any]) -> Iterator[tuple[bytes, bytes]]:
-    """(attributes, header block) per message of a FETCH that asked for BODY.PEEK[HEADER]: the attributes as
-    the server sent them, other literals in place (`{n}` CRLF bytes), the header's literal taken out."""
-    line, head = b"", b""
+def _with_header(resp: list[Any]) -> Iterator[tuple[bytes, bytes, bytes | None]]:
+    """(attributes, header block, start of section 1) per message of a FETCH that asked for BODY.PEEK[HEADER]
+    and BODY.PEEK[1]<0.n>: the attributes as the server sent them, other literals in place (`{n}` CRLF bytes),
+    the two literals taken out (the section None when the server did not send it as one)."""
+    line, head, first = b"", b"", None
     for item in resp:
         if isinstance(item, tuple):
             meta, data = item
             h = _HEADER_RE.search(meta)
+            f = None if h else _FIRST_RE.search(meta)
             if h:
                 line, head = line + meta[: h.start()], bytes(data)
+            elif f:
+                line, first = line + meta[: f.start()], bytes(data)
             else:
                 line += meta + b"\r\n" + data
         elif isinstance(item, bytes):
             line += item
             if line.rstrip().endswith(b")"):
-                yield line, head
-                line, head = b"", b""
+                yield line, head, first
+                line, head, first = b"", b"", None
     if line:
-        yield line, head
+        yield line, head, first
 
 
 def _sections(resp: list[Any]) -> dict[tuple[int, str, str], bytes]:
@@ -953,14 +958,21 @@ class ImapSource(Source):
 
         # The header block up to HEAD_LIMIT (or the message limit), as a file's is read: a longer one neither
         # differs nor fails the run (a literal over the message limit is the server's fault: see `_guarded_imap`).
-        items = f"(UID RFC822.SIZE INTERNALDATE FLAGS BODYSTRUCTURE BODY.PEEK[HEADER]<0.{min(HEAD_LIMIT, self.limit)}>)"
+        # With them the start of section 1: the text of most mail, which is looked at for uuencode. The server
+        # reads each message once for all of it; a command of its own for the texts later costs it as much again.
+        head_span, first_span = min(HEAD_LIMIT, self.limit), min(TEXT_FETCH, self.limit)
+        items = (
+            "(UID RFC822.SIZE INTERNALDATE FLAGS BODYSTRUCTURE"
+            f" BODY.PEEK[HEADER]<0.{head_span}> BODY.PEEK[1]<0.{first_span}>)"
+        )
         typ, resp = self._conn.uid("FETCH", uids, items)
         if typ != "OK":
             raise TransferError(_("the IMAP server refused to send message headers"))
         heads: list[tuple[int, int, bytes, float | None]] = []
         structures: dict[int, bytes] = {}
+        firsts: dict[int, bytes] = {}  # section 1, where the server sent all of it (shorter than asked)
         asked = set(batch)  # a UID not asked for (or sent twice) is not believed: it would move the watermark
-        for line, head in _with_header(resp):
+        for line, head, first in _with_header(resp):
             m = _FETCH_RE.search(line)
             if not m or int(m.group(1)) not in asked:
                 continue
@@ -976,7 +988,9 @@ class ImapSource(Source):
             s = _SIZE_RE.search(attrs) or _SIZE_RE.search(line)
             d = _DATE_RE.search(attrs) or _DATE_RE.search(line)
             heads.append((uid, int(s.group(1)) if s else len(head), head, _internaldate(d.group(1)) if d else None))
-        parts = self._candidate_parts(structures, [(u, size) for u, size, _h, _a in heads])
+            if first is not None and len(first) < first_span:
+                firsts[uid] = first
+        parts = self._candidate_parts(structures, [(u, size) for u, size, _h, _a in heads], firsts)
         whole = self._whole([u for u, size, _h, _a in heads if u not in parts and size <= self.limit])
         out = []
         for uid, size, head, arrival in heads:
@@ -1008,20 +1022,24 @@ class ImapSource(Source):
         return out
 
     def _candidate_parts(
-        self, structures: dict[int, bytes], heads: list[tuple[int, int]]
+        self, structures: dict[int, bytes], heads: list[tuple[int, int]], firsts: dict[int, bytes] | None = None
     ) -> dict[int, list[tuple[Any, bytes, bool]]]:
         """For a batch: per message, the parts that can hold a form with their (still encoded) bytes.
 
         A part typed as PDF is fetched whole; any other candidate first by its first 2 KiB, and whole only
         when that shows `%PDF-` (a zip or an office file then costs 2 KiB, not its size). Messages whose
         structure cannot be parsed, or that break the part limit, are left out: their reader fetches them
-        whole (and triage lists them as skipped where the limits say so).
+        whole (and triage lists them as skipped where the limits say so). `firsts`: section 1 of messages
+        where it came whole with the headers (a text part 1 is not fetched again).
         """
         from supportctl.desk import imapparts
 
+        firsts = firsts or {}
         leaves_of: dict[int, list[Any]] = {}
         texts: dict[int, list[Any]] = {}
         search: list[int] = []
+        prefetched: dict[tuple[int, str, str], bytes] = {}
+        unfetched: dict[int, list[Any]] = {}  # the text parts still to fetch
         for uid, size in heads:
             raw = structures.get(uid)
             if raw is None or size > self.limit:
@@ -1040,6 +1058,11 @@ class ImapSource(Source):
                 search.append(uid)
             elif text:
                 texts[uid] = text
+                if uid in firsts and text[0].section == "1":
+                    prefetched[(uid, "1", "")] = firsts[uid]
+                    text = text[1:]
+                if text:
+                    unfetched[uid] = text
         # Whether a part is fetched whole or probed does not depend on what the text parts hold (only whether
         # a text part counts does): the small text parts, the probes and the PDF parts go out together.
         whole: dict[int, list[Any]] = {}
@@ -1051,7 +1074,8 @@ class ImapSource(Source):
                 pdf = part.type in ("application/pdf", "application/x-pdf")
                 (whole if pdf else probe).setdefault(uid, []).append(part)
         # Probes: 2 KiB of base64 decode to 1.5 KiB, enough to see %PDF- in the first KiB.
-        got = self._fetch_sections([(texts, ""), (probe, "<0.2048>"), (whole, "")])
+        got = self._fetch_sections([(unfetched, ""), (probe, "<0.2048>"), (whole, "")])
+        got.update(prefetched)
         self.fetched_bodies += sum(map(len, whole.values()))
         # Uuencoded files hide in text parts: small ones are looked at here; for a message with a large one
         # the server searches (SEARCH BODY reads whole bodies, attachments included: costly).
