@@ -245,6 +245,33 @@ def test_a_rejected_registration_is_shown_rejected_with_its_reasons(
     assert env["ok"] is False and env["errors"][0]["code"] == "rejected"
 
 
+@pytest.mark.slow  # a real Dovecot
+def test_a_rejection_read_over_imap_gives_its_reasons_as_from_a_maildir(
+    cli: Any, proc: Any, mail: MailSystem, dovecot: dict[str, Any], tmp_path: Path, monkeypatch: Any
+) -> None:
+    """IMAP fetches only what can hold a form; the reply's text (its reasons, a number in the body) must come too."""
+    _now_stamp(mail)
+    _empty_mailbox(dovecot)
+    _submit(proc, tmp_path)
+    r = cli("inbox", str(mail.maildir(DESK)), "--json")
+    (rec,) = [json.loads(x) for x in r.stdout.splitlines()]
+    from supportctl.desk import reply as desk_reply
+    from supportctl.desk import triage
+
+    pkg = package.load(package.bundled_root())
+    found = desk_reply.find(rec["id"], pkg, triage.Limits())
+    assert found.form is not None
+    finding = {"field": "membership_id", "code": "unknown", "message": "no such membership", "suggestion": None}
+    bad = triage.CheckedForm(False, found.form.values, (finding,), found.form.activation_class)
+    _raw_send(mail, desk_reply.compose(pkg, desk_reply.Found(found.facts, bad), reject=True))
+    (path,) = (mail.maildir(APPLICANT) / "new").iterdir()
+    _append(dovecot, path.read_bytes())
+    monkeypatch.setenv("SUPPORTCTL_IMAP_PASSWORD", "s3cret-pw")
+    url = f"imaps://desk@127.0.0.1:{dovecot['port']}/INBOX"
+    _r, (reg,) = _status(cli, "--mailbox", url, "--ca-bundle", dovecot["ca"])
+    assert reg["rejected"] == ["field Membership or subscription ID: no such membership"]
+
+
 def _watcher(*args: str) -> tuple[subprocess.Popen[str], Path]:
     err = Path("watch.err")
     env = dict(os.environ)

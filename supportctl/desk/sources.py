@@ -221,6 +221,11 @@ class Source(ABC):
     def close(self) -> None:  # an optional hook: only sources holding a connection close one
         return None
 
+    def whole(self, env: Envelope) -> bytes:
+        """All of a message `messages()` gave, its text too (`TooLarge` over the limit). An IMAP source gives
+        only what can hold a form there; `status` reads the desk's reply, its text, with this."""
+        return env.read()
+
     def marks(self) -> dict[str, frozenset[str]]:
         """The flags and keywords the mailbox keeps per message key (shared desk state); none by default."""
         return {}
@@ -1135,6 +1140,14 @@ class ImapSource(Source):
                 for j in range(0, len(members), IMAP_BATCH):
                     commands.append((",".join(map(str, members[j : j + IMAP_BATCH])), items))
         return _sections(_pipelined(self._conn, commands))
+
+    def whole(self, env: Envelope) -> bytes:
+        if env.size > self.limit:
+            raise TooLarge
+        uid = uid_of(env.key)
+        with self._talking():
+            got = self._whole([uid]) if uid is not None else {}
+        return got.get(uid or 0) or env.read()  # gone meanwhile: what was fetched
 
     def marks(self) -> dict[str, frozenset[str]]:
         """Flags of every message in the folder, in one command (read-only: FETCH FLAGS changes nothing)."""

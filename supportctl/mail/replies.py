@@ -214,7 +214,7 @@ def scan(source: Source, wanted: Iterable[Wanted], matcher: Matcher) -> list[Out
         w = _which(msg, pending, matcher, received)
         if w is None:
             continue
-        outcome = _outcome(env, msg, w, matcher, received)
+        outcome = _outcome(source, env, msg, w, matcher, received)
         if outcome is None:
             continue
         earlier = found.get(w.id)
@@ -223,9 +223,11 @@ def scan(source: Source, wanted: Iterable[Wanted], matcher: Matcher) -> list[Out
     return list(found.values())
 
 
-def _outcome(env: Envelope, msg: Message, w: Wanted, matcher: Matcher, received: datetime) -> Outcome | None:
+def _outcome(
+    source: Source, env: Envelope, msg: Message, w: Wanted, matcher: Matcher, received: datetime
+) -> Outcome | None:
     try:
-        body = _body_text(env.read())
+        body = _body_text(source.whole(env))
     except TooLarge:
         return None
     subject = _header(msg, "Subject")
