@@ -186,6 +186,63 @@ def postfix_bounce(inner: bytes, msgid: str = "<20261125090000.C0E9416411E@mx.ex
     return head.encode() + inner + f"\r\n--{b}--\r\n".encode()
 
 
+def postfix_delay(inner: bytes, to: str = "alice@example.org") -> bytes:
+    """Postfix's delay warning (`delay_warning_time`): the submission is still being retried, not returned.
+
+    Only the returned message's headers come back (`text/rfc822-headers`)."""
+    b = "4F1A2B3C4D.1764061200/mail.example.org"
+    headers = inner.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    head = (
+        "Return-Path: <>\r\nDate: Wed, 25 Nov 2026 13:00:00 +0000 (UTC)\r\n"
+        "From: Mail Delivery System <MAILER-DAEMON@mail.example.org>\r\n"
+        f"Subject: Delayed Mail (still being retried)\r\nTo: {to}\r\nAuto-Submitted: auto-replied\r\n"
+        f'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status;\r\n\tboundary="{b}"\r\n'
+        "Message-Id: <20261125130000.4F1A2B3C4D@mail.example.org>\r\n\r\nThis is a MIME-encapsulated message.\r\n\r\n"
+        f"--{b}\r\nContent-Description: Notification\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+        "This is the mail system at host mail.example.org.\r\n\r\n####################################\r\n"
+        "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\r\n\r\n"
+        f"--{b}\r\nContent-Description: Delivery report\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mail.example.org\r\nX-Postfix-Queue-ID: 4F1A2B3C4D\r\n\r\n"
+        "Final-Recipient: rfc822; regform@msdirectservices.com\r\n"
+        "Original-Recipient: rfc822;RegForm@msdirectservices.com\r\n"
+        "Action: delayed\r\nStatus: 4.4.1\r\n"
+        "Diagnostic-Code: X-Postfix; connect to mx.msdirectservices.com[192.0.2.25]:25: Connection timed out\r\n"
+        "Will-Retry-Until: Sun, 29 Nov 2026 09:00:00 +0000 (UTC)\r\n\r\n"
+        f"--{b}\r\nContent-Description: Undelivered Message Headers\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+    )
+    return head.encode() + headers + f"\r\n\r\n--{b}--\r\n".encode()
+
+
+def exchange_ndr(inner: bytes, to: str = "alice@example.org") -> bytes:
+    """Exchange Online's non-delivery report: a text and an HTML explanation, the delivery status, and the
+    returned message's headers (`text/rfc822-headers`), as Outlook shows "Undeliverable: …"."""
+    b, alt = "_000_PAXPR01MB8722E1A4C0D3B2F1A9B8C7D6PAXPR01MB8722eurp_", "_002_alt_"
+    headers = inner.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    why = "Recipient regform@msdirectservices.com not found by SMTP address lookup"
+    head = (
+        "From: Microsoft Outlook\r\n <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@example.onmicrosoft.com>\r\n"
+        f"To: <{to}>\r\nDate: Wed, 25 Nov 2026 09:00:05 +0000\r\n"
+        "Subject: =?utf-8?Q?Unzustellbar:_Registrierung?=\r\n"
+        f'Content-Type: multipart/report; report-type="delivery-status";\r\n\tboundary="{b}"\r\n'
+        "Content-Language: de-DE\r\nMessage-ID:\r\n"
+        " <7c1f9d3e-5b2a-4c8e-9f0d-1a2b3c4d5e6f@PAXPR01MB8722.eurprd01.prod.exchangelabs.com>\r\n"
+        "MIME-Version: 1.0\r\nX-MS-Exchange-Message-Is-Ndr:\r\n\r\n"
+        f'--{b}\r\nContent-Type: multipart/alternative; boundary="{alt}"\r\n\r\n'
+        f"--{alt}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + _b64(b"Ihre Nachricht hat regform@msdirectservices.com nicht erreicht.\r\n")
+        + f"\r\n--{alt}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body>nicht erreicht</body></html>\r\n"
+        f"--{alt}--\r\n\r\n"
+        f"--{b}\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns;PAXPR01MB8722.eurprd01.prod.exchangelabs.com\r\n"
+        "Received-From-MTA: dns;mail.example.org\r\nArrival-Date: Wed, 25 Nov 2026 09:00:04 +0000\r\n\r\n"
+        "Original-Recipient: rfc822;RegForm@msdirectservices.com\r\n"
+        "Final-Recipient: rfc822;RegForm@msdirectservices.com\r\nAction: failed\r\nStatus: 5.1.10\r\n"
+        f"Diagnostic-Code: smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound;\r\n {why}\r\n\r\n"
+        f"--{b}\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+    )
+    return head.encode() + headers + f"\r\n\r\n--{b}--\r\n".encode()
+
+
 def x_pdf_without_name(data: bytes, msgid: str = "<xpdf@example.org>") -> bytes:
     b = "xb"
     body = _head("script <ops@example.com>", "form", msgid, "X-Mailer: a shell script")

@@ -91,6 +91,7 @@ FIELDS = [
     "contract",
     "contract_received_at",
     "rejected",
+    "bounced",
 ]
 
 
@@ -270,6 +271,47 @@ def test_a_rejection_read_over_imap_gives_its_reasons_as_from_a_maildir(
     url = f"imaps://desk@127.0.0.1:{dovecot['port']}/INBOX"
     _r, (reg,) = _status(cli, "--mailbox", url, "--ca-bundle", dovecot["ca"])
     assert reg["rejected"] == ["field Membership or subscription ID: no such membership"]
+
+
+@pytest.mark.parametrize("mta", ["postfix", "exchange-online"])
+def test_a_submission_returned_undelivered_is_shown_bounced(
+    mta: str, cli: Any, proc: Any, mail: MailSystem, tmp_path: Path
+) -> None:
+    """A mail system's delivery report (RFC 3464, as Postfix and Exchange Online write it) that returns the
+    submission: it never reached the desk, so waiting for the due time helps nobody. A delay warning is not one."""
+    from tests import realmail as rm
+
+    _now_stamp(mail)
+    _submit(proc, tmp_path)
+    (submission,) = (mail.maildir(DESK) / "new").iterdir()
+    box = mail.maildir(APPLICANT)
+    for sub in ("new", "cur", "tmp"):
+        (box / sub).mkdir(parents=True)
+    (box / "new" / "1764061200.M1P1.delay").write_bytes(rm.postfix_delay(submission.read_bytes()))
+    _r, (reg,) = _status(cli, "--mailbox", str(box))
+    assert reg["bounced"] is None and reg["rejected"] is None
+    if mta == "postfix":  # the whole submission comes back, its form too
+        report = rm.postfix_bounce(submission.read_bytes())
+        why = ["gone@nowhere.example.net: no outside mail"]
+    else:  # only its headers
+        report = rm.exchange_ndr(submission.read_bytes())
+        why = [
+            "RegForm@msdirectservices.com: 550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient "
+            "regform@msdirectservices.com not found by SMTP address lookup"
+        ]
+    (box / "new" / "1764061300.M2P1.report").write_bytes(report)
+    _r, (reg,) = _status(cli, "--mailbox", str(box))
+    assert reg["bounced"] == why and reg["contract"] is None and reg["overdue"] is False
+    r = cli("status")
+    assert "RETURNED UNDELIVERED by the mail system" in r.stdout and f"    - {why[0]}" in r.stdout
+    assert "supportctl submit --again FORM.pdf" in r.stdout
+    r = cli("status", "--watch")
+    assert r.exit_code == ExitCode.MAIL_REFUSED
+    assert r.stderr.endswith(
+        f"{reg['id']}: the submission came back undelivered; it did not reach the registration desk.\n"
+    )
+    r = cli("--lang", "de", "status")
+    assert "UNZUSTELLBAR" in r.stdout, r.stdout
 
 
 def _watcher(*args: str) -> tuple[subprocess.Popen[str], Path]:

@@ -125,3 +125,39 @@ def test_eta_start_line_follows_tz_and_since_submit_needs_a_submission(cli: Any)
     assert r.exit_code == ExitCode.USAGE and json.loads(r.stdout)["ok"] is False
     r = cli("status", "--watch")
     assert r.exit_code == ExitCode.USAGE and "no submitted registration to watch" in r.stderr
+
+
+_DSN_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=200)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    status_text=_DSN_TEXT,
+    returned_text=_DSN_TEXT,
+    action=st.sampled_from(["failed", "FAILED", "delayed", "delivered", "relayed", "expanded", ""]),
+    headers_only=st.booleans(),
+    encoded=st.booleans(),
+)
+def test_a_delivery_report_names_the_returned_message_and_only_failed_recipients(
+    status_text: str, returned_text: str, action: str, headers_only: bool, encoded: bool
+) -> None:
+    """Whatever a report holds besides (hostile text, another encoding), `returned` never fails; it names
+    the returned message's Message-ID and lists a recipient only when its delivery failed."""
+    import base64
+
+    b = "=_b"
+    status = f"Reporting-MTA: dns; mx\r\n{status_text}\r\n\r\nFinal-Recipient: rfc822; desk@example.org\r\n"
+    status += f"Action: {action}\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 no such user\r\n"
+    cte = "Content-Transfer-Encoding: base64\r\n" if encoded else ""
+    body = base64.encodebytes(status.encode()).decode() if encoded else status
+    kind = "text/rfc822-headers" if headers_only else "message/rfc822"
+    data = (
+        f'Content-Type: multipart/report; report-type=delivery-status; boundary="{b}"\r\n\r\n'
+        f"--{b}\r\nContent-Type: text/plain\r\n\r\n{returned_text}\r\n"
+        f"--{b}\r\nContent-Type: message/delivery-status\r\n{cte}\r\n{body}\r\n"
+        f"--{b}\r\nContent-Type: {kind}\r\n\r\nMessage-ID: <sub-1@example.org>\r\nSubject: x\r\n\r\nform\r\n--{b}--\r\n"
+    ).encode()
+    message_id, failed = replies.returned(data)
+    assert message_id == "<sub-1@example.org>"
+    assert failed == (("desk@example.org: 550 no such user",) if action.lower() == "failed" else ())
+    replies.returned(data[: len(data) // 2])  # cut anywhere: still no exception

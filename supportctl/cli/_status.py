@@ -109,7 +109,7 @@ def _watch(
     json_output: bool,
     spec: str | None,
 ) -> None:
-    shown: dict[str, tuple[Any, Any, Any]] = {}
+    shown: dict[str, tuple[Any, Any, Any, Any]] = {}
     last: list[Any] = []
 
     def on_update(snap: Any) -> None:
@@ -121,9 +121,9 @@ def _watch(
             out.say(_("Waiting for the desk's reply (Ctrl-C stops; nothing is lost)…"))
         elif not json_output:
             for r in snap.registrations:
-                if shown.get(r.id) != (r.contract, r.rejected, r.state):
+                if shown.get(r.id) != (r.contract, r.rejected, r.bounced, r.state):
                     out.write_out(_screen((r,), now, user_tz, pkg))
-        shown.update({r.id: (r.contract, r.rejected, r.state) for r in snap.registrations})
+        shown.update({r.id: (r.contract, r.rejected, r.bounced, r.state) for r in snap.registrations})
 
     try:
         snap, verdict = core.watch(pkg, engine, source, interval, only, on_update)
@@ -183,7 +183,7 @@ def _screen(regs: Any, now: datetime, user_tz: Any, pkg: Any) -> str:
             lines.append("  " + _("Not accepted by the mail server yet: the activation clock has not started"))
         lines.append("  " + _("Activation class: {label}").format(label=class_label(pkg, r.activation_class)))
         if r.due is not None:
-            if r.contract is not None or r.rejected is not None:
+            if r.contract is not None or r.rejected is not None or r.bounced is not None:
                 lines.append("  " + _("Due: {when}").format(when=when(r.due)))
             else:
                 relative = out.relative(r.due.timestamp() - now.timestamp())
@@ -198,6 +198,9 @@ def _screen(regs: Any, now: datetime, user_tz: Any, pkg: Any) -> str:
         elif r.rejected is not None:
             lines.append("  " + _("REJECTED by the registration desk ({when}):").format(when=when(r.rejected_at)))
             lines.extend("    - " + reason for reason in r.rejected or [_("(no reasons given)")])
+        elif r.bounced is not None:
+            lines.append("  " + _("RETURNED UNDELIVERED by the mail system ({when}):").format(when=when(r.bounced_at)))
+            lines.extend("    - " + reason for reason in r.bounced)
         elif r.submitted_at is not None:
             lines.append("  " + _("Contract number: not arrived yet"))
         step = next_step(r, now, pkg.process.request_address)

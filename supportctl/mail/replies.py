@@ -46,7 +46,7 @@ class Outcome:
     """What the desk's reply says about one submission."""
 
     submission: str  # the outbox id
-    kind: str  # "contract" | "rejected"
+    kind: str  # "contract" | "rejected" | "bounced" (returned undelivered: `reasons` are its failed recipients)
     contract: str | None
     reasons: tuple[str, ...]
     received_at: str  # ISO 8601 with offset
@@ -211,15 +211,16 @@ def scan(source: Source, wanted: Iterable[Wanted], matcher: Matcher) -> list[Out
     for env in source.messages():
         msg = parser.parsebytes(env.head)
         received = received_time(msg, env.arrival)
-        w = _which(msg, pending, matcher, received)
-        if w is None:
-            continue
-        outcome = _outcome(source, env, msg, w, matcher, received)
+        if _is_report(msg):  # a mail system returning the submission undelivered
+            outcome = _bounce(source, env, msg, pending, received)
+        else:
+            w = _which(msg, pending, matcher, received)
+            outcome = _outcome(source, env, msg, w, matcher, received) if w is not None else None
         if outcome is None:
             continue
-        earlier = found.get(w.id)
+        earlier = found.get(outcome.submission)
         if earlier is None or earlier.received_at <= outcome.received_at:
-            found[w.id] = outcome
+            found[outcome.submission] = outcome
     return list(found.values())
 
 
@@ -243,3 +244,99 @@ def _outcome(
     if number is None:
         return None  # a reply without a number (a question, an out-of-office): not an outcome
     return Outcome(kind="contract", contract=number, reasons=(), **common)
+
+
+# ---------------------------------------------------------------- bounces (RFC 3464 delivery status notifications)
+
+_RETURNED = ("message/rfc822", "message/global", "text/rfc822-headers", "message/global-headers")
+_STATUS = ("message/delivery-status", "message/global-delivery-status")
+
+
+def _is_report(msg: Message) -> bool:
+    """A delivery status notification, as Postfix, Exim, Exchange and Gmail send one (`multipart/report`)."""
+    kind = msg.get_param("report-type")
+    return msg.get_content_type() == "multipart/report" and str(kind or "").strip().lower() == "delivery-status"
+
+
+def _bounce(source: Source, env: Envelope, msg: Message, wanted: list[Wanted], received: datetime) -> Outcome | None:
+    """The submission a mail system returned undelivered: the report names its Message-ID (in the returned
+    message or its headers) and a recipient whose delivery failed. A delay warning (`Action: delayed`) is none."""
+    try:
+        returned_id, failed = returned(source.whole(env))
+    except TooLarge:
+        return None
+    w = next((w for w in wanted if w.message_id and w.message_id == returned_id), None)
+    if w is None or not failed:
+        return None
+    return Outcome(
+        submission=w.id,
+        kind="bounced",
+        contract=None,
+        reasons=failed,
+        received_at=received.isoformat(),
+        reply_message_id=clean(str(msg.get("Message-ID") or "")),
+        subject=_header(msg, "Subject"),
+    )
+
+
+def returned(data: bytes) -> tuple[str | None, tuple[str, ...]]:
+    """(Message-ID of the message a report returns, its failed recipients each with the server's words)."""
+    from email import message_from_bytes
+    from email.parser import HeaderParser
+
+    report: Any = message_from_bytes(data)
+    message_id: str | None = None
+    failed: list[str] = []
+    children = report.get_payload() if report.is_multipart() else []
+    for part in children if isinstance(children, list) else []:
+        ctype = part.get_content_type()
+        if ctype in _STATUS:
+            failed += _failed_recipients(part)
+        elif ctype in _RETURNED and message_id is None:
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner:
+                head = inner[0]
+            else:
+                raw = part.get_payload(decode=True) or b""
+                head = HeaderParser().parsestr(raw.decode("utf-8", "replace"))
+            found = _MSGID_RE.search(str(head.get("Message-ID") or ""))
+            message_id = found.group(0) if found else None
+    return message_id, tuple(dict.fromkeys(failed))[:MAX_REASONS]
+
+
+def _failed_recipients(part: Any) -> list[str]:
+    """`recipient: diagnostic` of each per-recipient block whose Action is failed."""
+    out = []
+    for block in _status_blocks(part):
+        if str(block.get("Action") or "").strip().lower() != "failed":
+            continue
+        recipient = str(block.get("Final-Recipient") or block.get("Original-Recipient") or "").split(";", 1)[-1]
+        words = str(block.get("Diagnostic-Code") or "").split(";", 1)[-1] or str(block.get("Status") or "")
+        line = " ".join(f"{recipient.strip()}: {' '.join(words.split())}".split())
+        line = clean(line.strip(": "))[:300]
+        if line:
+            out.append(line)
+    return out
+
+
+def _status_blocks(part: Any) -> list[Any]:
+    """The header blocks of a delivery-status part. The email package splits them only when the part is
+    not encoded; a base64 or quoted-printable one (Exchange may send one) is decoded and split here."""
+    import binascii
+    from email.parser import HeaderParser
+
+    blocks = part.get_payload()
+    encoding = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
+    if isinstance(blocks, list) and encoding not in ("base64", "quoted-printable"):
+        return blocks
+    try:
+        raw = "".join(b.as_string() for b in blocks) if isinstance(blocks, list) else str(blocks or "")
+        data = raw.encode("ascii", "replace")
+        if encoding == "base64":
+            data = binascii.a2b_base64(data)
+        elif encoding == "quoted-printable":
+            data = binascii.a2b_qp(data)
+    except (binascii.Error, ValueError, LookupError):
+        return []
+    text = data.decode("utf-8", "replace").replace("\r\n", "\n")
+    return [HeaderParser().parsestr(b.strip("\n")) for b in re.split(r"\n(?:[ \t]*\n)+", text) if b.strip()]

@@ -230,6 +230,8 @@ class Registration:
     last_text: str | None
     superseded_by: str | None = None
     reached: bool = True  # the mail server answered the last attempt (False: connection refused, timed out)
+    bounced: tuple[str, ...] | None = None  # returned undelivered by a mail system: its failed recipients
+    bounced_at: datetime | None = None
 
     @property
     def settled(self) -> bool:
@@ -258,6 +260,7 @@ class Registration:
             "contract": self.contract,
             "contract_received_at": iso(self.contract_received_at),
             "rejected": list(self.rejected) if self.rejected is not None else None,
+            "bounced": list(self.bounced) if self.bounced is not None else None,
         }
 
 
@@ -277,6 +280,11 @@ def next_step(r: Registration, now: datetime, request_address: str) -> str | Non
         return _("superseded by {id}").format(id=r.superseded_by)
     if r.rejected is not None:
         return _("correct the form (`supportctl fill`), then `supportctl submit --again FORM.pdf`")
+    if r.bounced is not None:
+        return _(
+            "it did not reach the registration desk: ask the desk ({address}) or fetch the current package "
+            "(`supportctl fetch`), then `supportctl submit --again FORM.pdf`"
+        ).format(address=request_address)
     if r.contract is not None:
         return None
     steps = {
@@ -322,6 +330,7 @@ def _registration(rec: dict[str, Any], engine: Any) -> Registration:
     o = rec.get("outcome") or {}
     contract = o.get("contract") if o.get("kind") == "contract" else None
     rejected = tuple(o.get("reasons") or ()) if o.get("kind") == "rejected" else None
+    bounced = tuple(o.get("reasons") or ()) if o.get("kind") == "bounced" else None
     return Registration(
         id=str(rec["id"]),
         state=str(rec.get("state") or "sent"),
@@ -337,6 +346,8 @@ def _registration(rec: dict[str, Any], engine: Any) -> Registration:
         membership_id=rec.get("membership_id"),
         last_text=rec.get("last_text"),
         reached=rec.get("reached") is not False,
+        bounced=bounced,
+        bounced_at=when(o.get("received_at")) if bounced is not None else None,
     )
 
 
@@ -348,7 +359,7 @@ def _supersede(regs: list[Registration]) -> list[Registration]:
     result = []
     for k, r in enumerate(regs):  # newest first (by when queued: two ids of one second do not sort by time)
         newer = None
-        if r.rejected is not None or r.state in ("failed", "superseded"):
+        if r.rejected is not None or r.bounced is not None or r.state in ("failed", "superseded"):
             key = r.membership_id or ",".join(r.to)
             later = [n.id for n in regs[:k]]
             same = [n.id for n in regs[:k] if (n.membership_id or ",".join(n.to)) == key]
@@ -388,7 +399,9 @@ def refresh(pkg: Package, engine: Any, source: Any = None, only: str | None = No
                 submitted_at=datetime.fromisoformat(rec["submitted_at"]) if rec.get("submitted_at") else None,
             )
             for rec in regs_state.values()
-            if not rec.get("outcome") and rec.get("state") in ("sent", "uncertain")
+            # A bounce may be followed by the desk's answer all the same (the report named another recipient).
+            if (rec.get("outcome") or {}).get("kind", "bounced") == "bounced"
+            and rec.get("state") in ("sent", "uncertain")
         ]
         outcomes = scan(source, wanted, Matcher(pkg.process))
         if outcomes:
@@ -425,7 +438,8 @@ class Verdict:
     """How `status --watch` ends, or None in `exit_code` while it should keep waiting."""
 
     exit_code: ExitCode | None
-    reason: str  # "contract" | "rejected" | "overdue" | "failed" | "needs-credentials" | "uncertain" | "waiting"
+    # "contract" | "rejected" | "bounced" | "overdue" | "failed" | "needs-credentials" | "uncertain" | "waiting"
+    reason: str
     registration: str | None = None
 
     @property
@@ -433,6 +447,7 @@ class Verdict:
         lines = {
             "contract": _("Every registration has its contract number."),
             "rejected": _("{id}: the registration desk rejected the form."),
+            "bounced": _("{id}: the submission came back undelivered; it did not reach the registration desk."),
             "overdue": _("{id}: OVERDUE, the due time passed without a contract number."),
             "failed": _("{id}: the mail server refused the submission; it will not arrive."),
             "needs-credentials": _("{id}: not sent, the login failed; fix it and `supportctl outbox retry {id}`."),
@@ -449,13 +464,16 @@ _STATE_VERDICT = {
 
 
 def verdict(regs: tuple[Registration, ...], now: datetime) -> Verdict:
-    """Exit 0 when every registration has its contract number; 6 when the desk rejects one; 10 as soon as
-    one is past its due time without one; a submission that cannot arrive by itself ends the wait with its
-    outbox state's code (6 failed, 8 needs credentials, 9 uncertain). Superseded registrations do not count."""
+    """Exit 0 when every registration has its contract number; 6 when the desk rejects one or a mail system
+    returns one undelivered; 10 as soon as one is past its due time without one; a submission that cannot
+    arrive by itself ends the wait with its outbox state's code (6 failed, 8 needs credentials, 9 uncertain).
+    Superseded registrations do not count."""
     live = [r for r in regs if r.superseded_by is None]
     for r in live:
         if r.rejected is not None:
             return Verdict(ExitCode.MAIL_REFUSED, "rejected", r.id)
+        if r.bounced is not None:
+            return Verdict(ExitCode.MAIL_REFUSED, "bounced", r.id)
     for r in live:
         if not r.settled and r.state in _STATE_VERDICT:
             return Verdict(_STATE_VERDICT[r.state], r.state, r.id)
