@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,6 +39,26 @@ def test_the_number_the_desk_writes_with_its_templates_is_the_number_found(numbe
     assert m.contract_in(body, "Re: something") == number
     assert m.contract_in("no number here", subject) == number
     assert m.contract_in("Thank you for your registration, we are on it.", "Re: registration") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "number"),
+    [
+        ("Sehr geehrte Frau Meier,\n\nIhre Vertragsnummer lautet V-2026-0042.\n\nMfG", "V-2026-0042"),
+        ("Ihre Vertragsnummer ist die 12345678.", "12345678"),
+        ("Your contract number is SC-4711. Welcome!", "SC-4711"),
+        ("Contract no. 2026/0815", "2026/0815"),
+        ("Vertragsnummer:\n  SC-4711", "SC-4711"),
+        # No number (yet), or a sentence that says more: nothing, never a word of it.
+        ("Contract not yet assigned, we need 2 more days.", None),
+        ("Your contract number will follow in 2 days.", None),
+        ("Die Vertragsnummer für Ihren Support lautet: ABC123", None),
+        ("Ihre Vertragsnummer erhalten Sie morgen.", None),
+    ],
+)
+def test_a_contract_number_written_by_hand_is_the_number_never_a_word(body: str, number: str | None) -> None:
+    """A desk member answering from their own mail program writes sentences, not the template's `Label: X`."""
+    assert replies.Matcher(PKG.process).contract_in(body, "AW: Registrierung ABC-123-XYZ") == number
 
 
 def test_a_package_pattern_replaces_the_templates_and_a_bad_one_is_refused(tmp_path: Path, cli: Any) -> None:

@@ -26,6 +26,11 @@ from supportctl.package.manifest import Process
 NUMBER = r"[A-Za-z0-9][A-Za-z0-9./_-]{0,63}"
 # Labels of the built-in reply template, in case a package's templates put the number somewhere odd.
 _DEFAULT_LABELS = (r"Vertragsnummer", r"Contract\s+number", r"Contract\s+no\.?")
+# Between such a label and the number only what people write there ("Ihre Vertragsnummer lautet: X", "Your
+# contract number is X"), and the number has a digit: "… lautet V-1" must not give "lautet", nor "Contract not
+# yet assigned" "t". A sentence that says more ("… für Ihren Support lautet X") is left to the templates' rules.
+_FILLER = r"(?:[\s:=–-]|\b(?:is|ist|lautet|lauten|will\s+be|wird|the|die|your|ihre|our|unsere|new|neue)\b)*?"
+_WITH_DIGIT = rf"(?<![A-Za-z0-9./_-])(?=[A-Za-z0-9./_-]*\d){NUMBER}"
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
 MAX_BODY_CHARS = 200_000
 MAX_REASONS = 50
@@ -90,7 +95,7 @@ class Matcher:
             self.custom = None
             t = process.reply
             body = [_template_regex(text, "contract", f"(?P<contract>{NUMBER})") for text in t.contract_body.values()]
-            body += [rf"(?:{label})\s*:?\s*(?P<contract>{NUMBER})" for label in _DEFAULT_LABELS]
+            body += [rf"(?:{label})(?![A-Za-z]){_FILLER}(?P<contract>{_WITH_DIGIT})" for label in _DEFAULT_LABELS]
             subject = [_template_regex(x, "contract", f"(?P<contract>{NUMBER})") for x in t.contract_subject.values()]
             self.body = _alternatives(body)
             self.subject = _alternatives(subject)
