@@ -108,6 +108,29 @@ def test_a_reply_written_by_hand_is_matched_by_address_and_membership_id(tmp_pat
     assert found.received_at == "2026-11-25T11:00:00+01:00"
 
 
+def test_a_reply_in_html_only_gives_its_number_as_its_text_shows_it(tmp_path: Path) -> None:
+    """A ticket system or a web mailer may send HTML only: the number is read from the text shown, with
+    entities decoded and neither markup nor a style sheet taken for it."""
+    wanted = [replies.Wanted("20261125-090000-aaaa", "<a@example.org>", "ABC-123-XYZ", None)]
+    msg = EmailMessage()
+    msg["From"] = "Registrierung <RegForm@msdirectservices.com>"
+    msg["To"] = "alice@example.org"
+    msg["Subject"] = "[Ticket#2026112510000123] AW: Registrierung ABC-123-XYZ"
+    msg["Date"] = "Wed, 25 Nov 2026 11:00:00 +0100"
+    html = (
+        "<html><head><style>.n{font-weight:bold} /* Vertragsnummer: 1 */</style></head><body>"
+        "<p>Sehr geehrte Frau M&uuml;ller,</p><p>Ihre Vertragsnummer&nbsp;lautet <span class=n>V-2026-0042</span>."
+        "</p><p>Mit freundlichen Gr&uuml;&szlig;en</p></body></html>"
+    )
+    msg.set_content(html, subtype="html")
+    box = mailbox.mbox(tmp_path / "mbox")
+    box.add(msg)
+    box.close()
+    src = sources.open_local(str(tmp_path / "mbox"), 1 << 20)
+    (found,) = replies.scan(src, wanted, replies.Matcher(PKG.process))
+    assert found.kind == "contract" and found.contract == "V-2026-0042"
+
+
 def test_an_outbox_entry_from_before_accepted_at_counts_from_its_250() -> None:
     e = outbox.Entry(
         id="x",

@@ -166,17 +166,53 @@ def received_time(msg: Message, arrival: float | None) -> datetime:
 
 
 def _body_text(data: bytes) -> str:
+    """The reply's text: its text/plain parts, else (a ticket system or a web mailer sending HTML only) the
+    text of its HTML parts."""
     from email import message_from_bytes, policy
 
     msg: Any = message_from_bytes(data, policy=policy.default)
-    texts = []
+    texts: dict[str, list[str]] = {"text/plain": [], "text/html": []}
     for part in msg.walk():
-        if part.get_content_type() == "text/plain" and not part.is_attachment():
+        kind = part.get_content_type()
+        if kind in texts and not part.is_attachment():
             try:
-                texts.append(str(part.get_content()))
+                texts[kind].append(str(part.get_content()))
             except (LookupError, ValueError, AssertionError):
                 continue
-    return "\n".join(texts)[:MAX_BODY_CHARS]
+    if texts["text/plain"]:
+        return "\n".join(texts["text/plain"])[:MAX_BODY_CHARS]
+    return "\n".join(_html_text(h[:MAX_BODY_CHARS]) for h in texts["text/html"])[:MAX_BODY_CHARS]
+
+
+def _html_text(html: str) -> str:
+    """What a mail program shows of an HTML body: its text, a line per block, no markup, scripts or styles."""
+    from html.parser import HTMLParser
+
+    lines: list[str] = []
+
+    class Text(HTMLParser):
+        skip = 0
+
+        def handle_starttag(self, tag: str, attrs: Any) -> None:
+            if tag in ("script", "style", "head", "title"):
+                self.skip += 1
+            elif tag in ("br", "p", "div", "tr", "li", "h1", "h2", "h3", "table", "blockquote"):
+                lines.append("\n")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("script", "style", "head", "title"):
+                self.skip = max(0, self.skip - 1)
+            elif tag in ("p", "div", "tr", "li", "h1", "h2", "h3", "table"):
+                lines.append("\n")
+
+        def handle_data(self, data: str) -> None:
+            if not self.skip:
+                lines.append(data)
+
+    parser = Text(convert_charrefs=True)
+    parser.feed(html)
+    parser.close()
+    return "\n".join(" ".join(line.split()) for line in "".join(lines).splitlines() if line.strip())
 
 
 def _which(msg: Message, wanted: list[Wanted], matcher: Matcher, received: datetime) -> Wanted | None:
