@@ -53,7 +53,7 @@ def test_every_form_in_every_mail_as_real_programs_send_it(tmp_path: Path, cli: 
     assert sorted(status["two-forms"]) == ["duplicate", "open"]  # its first form is the same as the others'
     assert status["no-form"] == ["invalid"] and status["only-description"] == ["invalid"]
     assert got[keys["no-form"]][0]["reasons"] == ["no registration form attached"]
-    assert "another document: sd.pdf" in got[keys["only-description"]][0]["reasons"][0]
+    assert "which has no fields: sd.pdf" in got[keys["only-description"]][0]["reasons"][0]
     assert status["elsewhere"] == ["not-a-registration"]
     # A Date: that cannot be true is not used: the file's arrival time dates the message instead.
     assert status["date-9999"] == ["invalid"] and got[keys["date-9999"]][0]["received_from"] == "arrival"

@@ -720,7 +720,10 @@ def registrations(f: Facts, pkg: Package, forms: Forms) -> list[Facts]:
             parts.append(p)
     if not form_shas:
         names = ", ".join(str(p.get("name") or "?") for p in parts if p.get("sha256"))
-        why = _("no registration form attached (the PDF attached is another document: {names})").format(names=names)
+        why = _(
+            "no registration form attached (the PDF attached is another document, or a printout or flattened copy "
+            "of the form, which has no fields: {names})"
+        ).format(names=names)
         return [_but(f, kind="no-form", reason=why, attachment=None, sha256=None, parts=tuple(parts))]
     return [
         _but(

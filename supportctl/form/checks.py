@@ -76,10 +76,8 @@ def integrity(tpl: Snapshot, got: Snapshot) -> list[Finding]:
         )
     if got.orphan_widgets:
         found.append(Finding(None, "annotation-added", _("a widget that belongs to no form field was added")))
-    for code, key in sorted(got.forbidden - tpl.forbidden):
-        found.append(Finding(None, code, _forbidden_message(code, key)))
-    for odd in got.oddities:
-        found.append(Finding(odd.field, "structure", odd.message))
+    found += hazards(tpl, got)
+    found += [Finding(odd.field, "structure", odd.message) for odd in got.oddities]
     for name in tpl.fields:
         if name not in got.fields:
             found.append(Finding(name, "field-changed", _('field "{field}" is missing').format(field=name)))
@@ -96,6 +94,23 @@ def integrity(tpl: Snapshot, got: Snapshot) -> list[Finding]:
                 what = _('field "{field}" was changed (type, flags, options or widgets)').format(field=name)
             found.append(Finding(name, "field-changed", what))
     return found
+
+
+def hazards(tpl: Snapshot, got: Snapshot) -> list[Finding]:
+    """What the PDF does beyond the template's: actions, scripts, a second form definition, attached files."""
+    return [Finding(None, code, _forbidden_message(code, key)) for code, key in sorted(got.forbidden - tpl.forbidden)]
+
+
+def no_fields() -> Finding:
+    """A PDF without any of the form's fields: every finding about a field or a page would only repeat this."""
+    return Finding(
+        None,
+        "no-fields",
+        _(
+            "the PDF has none of the form's fields (a printout, scan or flattened copy of the form, or another "
+            "document): send the PDF that `supportctl fill` or your PDF program saved"
+        ),
+    )
 
 
 def raw_values(pkg: Package, snap: Snapshot) -> tuple[dict[str, object], list[Finding]]:

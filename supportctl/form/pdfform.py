@@ -149,6 +149,10 @@ def validate_pdf(
         reader = pdfutil.open_pdf(data, what)
         snap = read(reader, pdfutil.Budget(what), tpl.snapshot, data.startswith(tpl.data))
     findings = checks.outside(*pdfutil.outside(data))
+    if tpl.snapshot.fields and not snap.fields:  # "Microsoft Print to PDF", "Save as PDF", a scan, a flattened copy
+        # One finding says it all (what a flattening program left broken is beside the point); what the file
+        # would do when opened is still said.
+        return FormReport(False, {}, (*findings, checks.no_fields(), *checks.hazards(tpl.snapshot, snap)), None)
     findings += checks.integrity(tpl.snapshot, snap)
     raw, stored_findings = checks.raw_values(pkg, snap)
     values, value_findings = validate_values(
