@@ -670,3 +670,20 @@ def test_no_server_configured_is_exit_8_before_anything_is_queued(cli, tmp_path:
     r = cli("submit", str(make_pdf(tmp_path)))
     assert r.exit_code == ExitCode.CONFIG and "config smtp" in r.stderr
     assert outbox.entries() == []
+
+
+def test_without_smtp_submit_names_eml_and_eml_names_what_to_do_next(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A new applicant without a mail server: the error says how to go on without one, and the file written
+    # says where to send it and how to learn when support will be active (status follows only our own sends).
+    monkeypatch.delenv("SUPPORTCTL_SMTP_HOST", raising=False)
+    pdf = make_pdf(tmp_path)
+    r = cli("submit", str(pdf), "--from", "me@example.org")
+    assert r.exit_code == ExitCode.CONFIG and "no SMTP server configured" in r.stderr
+    assert "--eml FILE" in r.stderr and outbox.entries() == []
+    r = cli("submit", str(pdf), "--from", "me@example.org", "--eml", "out.eml")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.strip() == str(Path("out.eml").absolute())
+    assert "open it in your mail program and send it to RegForm@msdirectservices.com" in r.stderr
+    assert "supportctl eta" in r.stderr

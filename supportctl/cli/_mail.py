@@ -92,7 +92,12 @@ def _render_submit(result: SubmitResult, json_output: bool) -> None:
             data = {"eml": str(result.eml), "message": composed.to_dict(), "sent": False}
             out.write_out(out.envelope("submit", data))
         else:
-            out.say(_("Wrote the message to {path}; nothing was sent").format(path=result.eml))
+            wrote = _(
+                "Wrote the message to {path}; nothing was sent: open it in your mail program and send it to {address}"
+            )
+            out.say(wrote.format(path=result.eml, address=", ".join(composed.to)))
+            out.say(_("Then `supportctl eta` says when support will be active."))
+            out.write_out(str(result.eml.absolute()))
         return
     if result.server is not None:
         _render_dry_run(composed, result.server, json_output)
