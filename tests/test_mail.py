@@ -687,3 +687,19 @@ def test_without_smtp_submit_names_eml_and_eml_names_what_to_do_next(
     assert r.stdout.strip() == str(Path("out.eml").absolute())
     assert "open it in your mail program and send it to RegForm@msdirectservices.com" in r.stderr
     assert "supportctl eta" in r.stderr
+
+
+def test_outbox_list_in_a_pipe_keeps_the_whole_last_reply(cli, server, tmp_path: Path, monkeypatch) -> None:
+    # Tab-separated lines are data for scripts: the server's reply was cut at 80 characters there
+    # ("… is it the right p"); only the terminal's table has to fit a width.
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    monkeypatch.setenv("SUPPORTCTL_SMTP_PORT", str(closed))
+    assert cli("submit", str(make_pdf(tmp_path))).exit_code == ExitCode.TRANSFER
+    e = only_entry()
+    assert e.last_text and len(e.last_text) > 80
+    (line,) = cli("outbox").stdout.splitlines()
+    assert line.split("\t")[-1] == f"{e.last_code or ''} {e.last_text}".strip()

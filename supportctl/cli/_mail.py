@@ -184,6 +184,7 @@ def _outbox_list(json_output: bool) -> None:
     if not items:
         out.say(_("The outbox is empty."))
         return
+    width = 80 if out.stdout_is_tty() else None  # the table fits a width; tab-separated data is kept whole
     rows = [
         [
             e.id,
@@ -192,7 +193,7 @@ def _outbox_list(json_output: bool) -> None:
             out.format_iso(e.next_attempt, None),
             ", ".join(e.recipients),
             e.subject,
-            f"{e.last_code or ''} {e.last_text or ''}".strip()[:80],
+            f"{e.last_code or ''} {e.last_text or ''}".strip()[:width],
         ]
         for e in items
     ]
