@@ -64,6 +64,17 @@ def test_unknown_field_did_you_mean(cli: Any, tmp_path: Path) -> None:
     assert 'did you mean "last_name"' in r.stderr
 
 
+def test_an_unknown_field_is_reported_with_every_other_problem(cli: Any, tmp_path: Path) -> None:
+    # "Every problem is reported at once": a typo in one name must not hide the bad values beside it.
+    p = data_file(tmp_path, email="x@")
+    r = cli("fill", "--data", str(p), "--set", "lastname=X", "--set", "first_name=Дмитрий", "--no-input", "--json")
+    assert r.exit_code == 4
+    codes = {f["field"]: f["code"] for f in r.json()["errors"][0]["findings"]}
+    assert codes == {"lastname": "unknown-field", "email": "email", "first_name": "not-latin"}
+    assert 'did you mean "last_name"' in r.stderr and "Dmitriy" in r.stderr
+    assert not Path("registration-form-filled.pdf").exists()
+
+
 def test_bad_set_syntax_is_usage(cli: Any) -> None:
     assert cli("fill", "--set", "no-equals-sign", "--no-input").exit_code == 2
     assert cli("fill", "--resume", "--restart", "--no-input").exit_code == 2

@@ -164,6 +164,29 @@ def test_fill_lists_every_problem() -> None:
     assert codes == {"email": "email", "phone": "phone", "terms_accepted": "terms", "program": "choice"}
 
 
+@pytest.mark.parametrize(
+    ("value", "german"),
+    [
+        ("x@", "nach dem @ fehlt etwas"),
+        ("nope", "das @ fehlt"),
+        ("a@b", "nach dem @ fehlt ein Punkt"),
+        ("a..b@example.com", "zwei Punkte hintereinander"),
+        ("a@-x.com", "schreiben Sie sie wie name@example.com"),  # any other reason: not email-validator's English
+    ],
+)
+def test_an_e_mail_address_is_refused_in_the_interface_language(value: str, german: str) -> None:
+    from supportctl.i18n import speaking
+
+    with speaking("de"), pytest.raises(FormInvalidError) as exc:
+        form.fill_pdf(formkit.pkg(), dict(formkit.GOOD, email=value))
+    [finding] = exc.value.findings  # type: ignore[attr-defined]
+    assert finding.code == "email" and german in finding.message, finding.message
+    assert "sign" not in finding.message and "must" not in finding.message
+    with pytest.raises(FormInvalidError) as exc:  # in English the reason stays as precise as it was
+        form.fill_pdf(formkit.pkg(), dict(formkit.GOOD, email="x@"))
+    assert "There must be something after the @-sign." in exc.value.findings[0].message  # type: ignore[attr-defined]
+
+
 @needs_poppler
 def test_long_value_shrinks_the_font_and_still_shows_fully(tmp_path: Path) -> None:
     long = "Großwüstenfeldmühlenbach-Oberwolfsmünsterbergheim am Wald"

@@ -379,3 +379,20 @@ def test_arbitrary_bytes_never_crash(data: bytes) -> None:
     assert facts.kind in ("pdf", "no-pdf", "zip", "bad-attachment", "skipped")
     assert bool(pdfs) == (facts.kind == "pdf")
     assert not any(c in text for text in (facts.sender, facts.subject) for c in "\r\n\x1b\u202e")
+
+
+def test_an_answered_registration_keeps_its_class(tmp_path: Path, pkg: Any, engine: Any, cli: Any) -> None:
+    # A reply does not change which class a registration asked for: the list, `--json` and `inbox show` keep
+    # saying it (as `inbox report` counts it), only the due time is gone.
+    crit = _triaged_ids(tmp_path, pkg, engine)["critical"]
+    r = cli("inbox", "reply", crit, "--contract", "V-1", "--eml", str(tmp_path / "reply.eml"))
+    assert r.exit_code == 0, r.stderr
+    again = run(mailsource.MaildirSource(tmp_path / "M", LIMITS.max_message_bytes), pkg, engine)
+    item = {i.facts.id: i for i in again.items}[crit]
+    assert (item.status, item.activation_class, item.due) == ("done", "critical", None)
+    r = cli("inbox", "show", crit, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert (r.json()["data"]["status"], r.json()["data"]["class"]) == ("done", "critical")
+    r = cli("inbox", str(tmp_path / "M"), "--status", "all")
+    (line,) = [x for x in r.stdout.splitlines() if x.startswith(crit)]
+    assert line.split("\t")[1:4] == ["done", "", "critical"]

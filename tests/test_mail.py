@@ -670,3 +670,36 @@ def test_no_server_configured_is_exit_8_before_anything_is_queued(cli, tmp_path:
     r = cli("submit", str(make_pdf(tmp_path)))
     assert r.exit_code == ExitCode.CONFIG and "config smtp" in r.stderr
     assert outbox.entries() == []
+
+
+def test_without_smtp_submit_names_eml_and_eml_names_what_to_do_next(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A new applicant without a mail server: the error says how to go on without one, and the file written
+    # says where to send it and how to learn when support will be active (status follows only our own sends).
+    monkeypatch.delenv("SUPPORTCTL_SMTP_HOST", raising=False)
+    pdf = make_pdf(tmp_path)
+    r = cli("submit", str(pdf), "--from", "me@example.org")
+    assert r.exit_code == ExitCode.CONFIG and "no SMTP server configured" in r.stderr
+    assert "--eml FILE" in r.stderr and outbox.entries() == []
+    r = cli("submit", str(pdf), "--from", "me@example.org", "--eml", "out.eml")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.strip() == str(Path("out.eml").absolute())
+    assert "open it in your mail program and send it to RegForm@msdirectservices.com" in r.stderr
+    assert "supportctl eta" in r.stderr
+
+
+def test_outbox_list_in_a_pipe_keeps_the_whole_last_reply(cli, server, tmp_path: Path, monkeypatch) -> None:
+    # Tab-separated lines are data for scripts: the server's reply was cut at 80 characters there
+    # ("… is it the right p"); only the terminal's table has to fit a width.
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    monkeypatch.setenv("SUPPORTCTL_SMTP_PORT", str(closed))
+    assert cli("submit", str(make_pdf(tmp_path))).exit_code == ExitCode.TRANSFER
+    e = only_entry()
+    assert e.last_text and len(e.last_text) > 80
+    (line,) = cli("outbox").stdout.splitlines()
+    assert line.split("\t")[-1] == f"{e.last_code or ''} {e.last_text}".strip()

@@ -59,13 +59,13 @@ def fill(
     pkg = load_package(package, cfg)
     chars = form.template(pkg).font.chars
     given = filling.assign(filling.read_values(data) if data else {}, assignments or [])
+    profile = filling.profile(pkg, cfg)
+    interactive = not no_input and sys.stdin.isatty() and sys.stdout.isatty()
     unknown = unknown_fields(pkg, given)
-    if unknown:
+    if unknown and interactive:  # before any question; without questions, every problem is listed at once below
         for f in unknown:
             out.say(finding_line(f))
         raise form.FormFindingsError(unknown)
-    profile = filling.profile(pkg, cfg)
-    interactive = not no_input and sys.stdin.isatty() and sys.stdout.isatty()
     try:
         answers, use = filling.draft_answers(pkg.name, resume, restart, input if interactive else None, out.say)
     except EOFError:

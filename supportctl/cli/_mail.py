@@ -92,7 +92,12 @@ def _render_submit(result: SubmitResult, json_output: bool) -> None:
             data = {"eml": str(result.eml), "message": composed.to_dict(), "sent": False}
             out.write_out(out.envelope("submit", data))
         else:
-            out.say(_("Wrote the message to {path}; nothing was sent").format(path=result.eml))
+            wrote = _(
+                "Wrote the message to {path}; nothing was sent: open it in your mail program and send it to {address}"
+            )
+            out.say(wrote.format(path=result.eml, address=", ".join(composed.to)))
+            out.say(_("Then `supportctl eta` says when support will be active."))
+            out.write_out(str(result.eml.absolute()))
         return
     if result.server is not None:
         _render_dry_run(composed, result.server, json_output)
@@ -179,6 +184,7 @@ def _outbox_list(json_output: bool) -> None:
     if not items:
         out.say(_("The outbox is empty."))
         return
+    width = 80 if out.stdout_is_tty() else None  # the table fits a width; tab-separated data is kept whole
     rows = [
         [
             e.id,
@@ -187,7 +193,7 @@ def _outbox_list(json_output: bool) -> None:
             out.format_iso(e.next_attempt, None),
             ", ".join(e.recipients),
             e.subject,
-            f"{e.last_code or ''} {e.last_text or ''}".strip()[:80],
+            f"{e.last_code or ''} {e.last_text or ''}".strip()[:width],
         ]
         for e in items
     ]

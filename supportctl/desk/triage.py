@@ -230,14 +230,18 @@ class Item(NamedTuple):
         facts = d["facts"] if d["facts"] is not None else json.loads(message_facts or "null")
         if not isinstance(facts, dict):
             raise ValueError("a stored item without its message")
+        form = CheckedForm.from_report(d["form"]) if d["form"] else None
+        cls = d["class"]
+        if cls is None and status == "done" and form is not None:
+            cls = form.activation_class  # a list stored before answered registrations kept their class
         return Item(
             Facts.from_dict(facts),
             status,
             tuple(d["reasons"]),
-            d["class"],
+            cls,
             datetime.fromisoformat(d["due"]) if d["due"] else None,
             datetime.fromisoformat(d["clock_starts"]) if d["clock_starts"] else None,
-            CheckedForm.from_report(d["form"]) if d["form"] else None,
+            form,
             d["done"],
             tuple(d["claimed_by"]),
         )
@@ -1232,8 +1236,8 @@ def _assess_one(
     form = None
     if f.sha256 and form_key(pkg, f.sha256) in forms:
         form = CheckedForm.from_report(forms[form_key(pkg, f.sha256)])
-    if mark:
-        return Item(f, "done", form=form, done=mark)
+    if mark:  # answered: no due time any more, but still the class the form asked for
+        return Item(f, "done", activation_class=form.activation_class if form else None, form=form, done=mark)
     if f.kind == "skipped":
         return Item(f, "skipped", (f.reason or "",))
     if f.kind == "unchecked":

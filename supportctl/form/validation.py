@@ -15,7 +15,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from supportctl.form import latin
-from supportctl.i18n import N_, _, gettext_in
+from supportctl.i18n import N_, _, current_language, gettext_in
 
 if TYPE_CHECKING:
     from supportctl.package.manifest import FieldSpec, Package
@@ -208,15 +208,34 @@ def _typed(spec: FieldSpec, text: str, values: Mapping[str, object], deliverabil
     return Checked(text)
 
 
+# email-validator gives its reasons in English: the common ones are said in the interface language; any other
+# reason only in English, where it is shown as the library words it (elsewhere a hint in the user's language).
+_EMAIL_REASONS = {
+    "An email address must have an @-sign.": N_("the @ is missing"),
+    "There must be something before the @-sign.": N_("something is missing before the @"),
+    "There must be something after the @-sign.": N_("something is missing after the @"),
+    "The part after the @-sign is not valid. It should have a period.": N_(
+        "a period is missing after the @ (like example.com)"
+    ),
+    "An email address cannot have two periods in a row.": N_("it has two periods in a row"),
+}
+
+
 def _email(name: str, text: str, deliverability: bool) -> Checked:
     from email_validator import EmailNotValidError, validate_email
 
     try:
         result = validate_email(text, check_deliverability=deliverability)
     except EmailNotValidError as exc:
+        reason = str(exc)
+        if current_language() != "en":
+            known = _EMAIL_REASONS.get(reason)
+            reason = _(known) if known else _("write it like name@example.com")
         return Checked(
             None,
-            Finding(name, "email", _('"{field}": not a valid e-mail address: {reason}').format(field=name, reason=exc)),
+            Finding(
+                name, "email", _('"{field}": not a valid e-mail address: {reason}').format(field=name, reason=reason)
+            ),
         )
     return Checked(result.normalized)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from supportctl.errors import ExitCode, InvalidInputError, os_reason
+from supportctl.errors import ConfigError, ExitCode, InvalidInputError, os_reason
 from supportctl.i18n import _
 from supportctl.mail import compose as mail
 
@@ -185,6 +185,11 @@ def submit(
         return SubmitResult(composed, eml=eml)
     if dry_run:
         return SubmitResult(composed, server=server_summary(smtp))
+    if not smtp.get("smtp.host"):  # the one way on without a mail server, said where it is needed
+        raise ConfigError(
+            _("no SMTP server configured"),
+            _("run `supportctl config smtp`, or write the message for your mail program with --eml FILE"),
+        )
     session = open_session(smtp, hooks)
     try:
         key = outbox.make_dedupe_key(composed.pdf_sha256, composed.to[0])
