@@ -213,6 +213,7 @@ def test_reply_contract_reject_and_done(tmp_path: Path, pkg: Any, engine: Any, c
     crit, bad = ids[keys["critical"]], ids[keys["invalid"]]
     r = cli("inbox", "reply", crit, "--contract", "V-2026-0042", "--note", "Welcome!", "--dry-run")
     assert r.exit_code == 0, r.stderr
+    assert r.stderr.endswith("Dry run: nothing was sent or marked.\n"), r.stderr  # as submit --dry-run says it
     reply = message_from_bytes(r.stdout.encode())
     assert reply["In-Reply-To"] == "<critical@example.org>" and "<critical@example.org>" in reply["References"]
     assert reply["To"] == "anna@example.org"

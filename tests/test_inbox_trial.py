@@ -366,11 +366,13 @@ def test_inbox_show_prints_the_form_values_under_the_package_labels(tmp_path: Pa
     assert re.fullmatch(r"  Membership or subscription ID: +B-7-XYZ", block[1]), block
     assert re.fullmatch(r"  Company: +" + re.escape(values["company"]), block[2]), block
     assert re.fullmatch(r"  I have read the terms: +yes", block[-1]), block
+    assert any(re.fullmatch(r"  Requested support: +critical \(Business-critical phone support\)", x) for x in block)
     assert len({len(line) - len(line.split(": ", 1)[1].lstrip()) for line in block}) == 1, block  # one column
     german = cli("--lang", "de", "inbox", "show", good, "--now", NOW).stdout.splitlines()
     block = german[german.index("Formular:") + 1 :]
     assert re.fullmatch(r"  Mitglieds- bzw\. Abonnement-ID: +B-7-XYZ", block[1]), block
     assert re.fullmatch(r"  Ich habe die Vertragsbedingungen gelesen: +ja", block[-1]), block
+    assert any(re.fullmatch(r"  .+: +critical \(Geschäftskritischer Telefonsupport\)", line) for line in block), block
     shown = cli("--lang", "en", "inbox", "show", invalid, "--now", NOW).stdout
     assert "B-8-XYZ" in shown and "Company:" not in shown and "\x1b" not in shown, shown
     assert any(line.startswith("Finding:") and "company" in line for line in shown.splitlines()), shown

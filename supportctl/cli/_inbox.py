@@ -400,6 +400,8 @@ def _render_reply(result: "ReplyResult", json_output: bool) -> None:
     data, fid = result.to_dict(), result.found.facts.id
     if result.dry_run:
         out.write_out(out.envelope("inbox reply", data) if json_output else data["message"])
+        if not json_output:
+            out.say(_("Dry run: nothing was sent or marked."))
         return
     if result.eml is not None:
         out.say(_("reply to {to} written to {path}").format(to=data["to"], path=result.eml))
@@ -518,16 +520,15 @@ def inbox_show(
 
 def _value_lines(pkg: "Package", values: dict[str, Any]) -> list[tuple[str, str]]:
     """A form's values by the package's fields, in their order, with their labels; anything else after."""
-    from supportctl.i18n import localized
+    from supportctl.form.filling import shown
+    from supportctl.i18n import current_language, localized
 
-    def shown(value: Any) -> str:
-        if isinstance(value, bool):
-            return _("yes") if value else _("no")
-        return "-" if value is None or value == "" else str(value)
-
-    lines = [(localized(f.label, f.name), shown(values[f.name])) for f in pkg.fields if f.name in values]
+    lang = current_language()
+    lines = [
+        (localized(f.label, f.name), shown(f, values[f.name], lang) or "-") for f in pkg.fields if f.name in values
+    ]
     known = {f.name for f in pkg.fields}
-    return lines + [(name, shown(v)) for name, v in values.items() if name not in known]
+    return lines + [(name, str(v) if v not in (None, "") else "-") for name, v in values.items() if name not in known]
 
 
 IdArg = Annotated[str, typer.Argument(help=_("An id (or its first 6+ characters) shown by `inbox`."), metavar="ID")]
