@@ -687,6 +687,15 @@ def test_without_smtp_submit_names_eml_and_eml_names_what_to_do_next(
     assert r.stdout.strip() == str(Path("out.eml").absolute())
     assert "open it in your mail program and send it to RegForm@msdirectservices.com" in r.stderr
     assert "supportctl eta" in r.stderr
+    # Without --from or smtp.from the sender is the address the form gives (it was "no sender address", exit 8).
+    monkeypatch.delenv("SUPPORTCTL_SMTP_FROM", raising=False)
+    r = cli("submit", str(pdf), "--eml", "own.eml")
+    assert r.exit_code == 0, r.stderr
+    from supportctl.form import pdfform
+    from supportctl.package import manifest
+
+    given = pdfform.validate_pdf(manifest.load(manifest.bundled_root()), pdf.read_bytes()).values["email"]
+    assert email.message_from_bytes(Path("own.eml").read_bytes(), policy=policy.default)["From"] == given
 
 
 def test_outbox_list_in_a_pipe_keeps_the_whole_last_reply(cli, server, tmp_path: Path, monkeypatch) -> None:

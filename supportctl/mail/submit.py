@@ -169,12 +169,14 @@ def submit(
     report = mail.validate_form(pkg, data, form.name)
     if not report.ok:
         raise form_core.FormFindingsError(list(report.findings))
+    # The sender: --from or smtp.from, else the address the form gives (where the contract number goes).
+    own = next((report.values.get(f.name) for f in pkg.fields if f.type == "email" and report.values.get(f.name)), None)
     composed = mail.compose(
         pkg,
         report.values,
         data,
         form.name,
-        smtp.get("smtp.from"),
+        smtp.get("smtp.from") or (str(own) if own else None),
         to=mail.split_addresses(to, "--to"),
         cc=mail.split_addresses(smtp.get("smtp.cc"), "--cc"),
     )
