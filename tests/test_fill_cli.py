@@ -56,6 +56,17 @@ def test_all_errors_at_once_one_line_per_field_nothing_written(cli: Any, tmp_pat
     assert not Path("registration-form-filled.pdf").exists()
 
 
+def test_fill_without_a_terminal_or_values_says_why_nothing_was_asked(cli: Any) -> None:
+    """`supportctl fill < /dev/null` (a script, a CI job, an editor's task runner): fourteen "required" lines and
+    exit 4 did not tell that the questions were skipped for want of a terminal, nor how to give the values."""
+    r = cli("fill", input="")
+    assert r.exit_code == 4
+    assert "No questions were asked: standard input or output is not a terminal" in r.stderr
+    assert "--data FILE or --set NAME=VALUE" in r.stderr
+    r = cli("fill", "--no-input", input="")  # asked for no questions: nothing to explain
+    assert r.exit_code == 4 and "No questions were asked" not in r.stderr
+
+
 def test_unknown_field_did_you_mean(cli: Any, tmp_path: Path) -> None:
     r = cli("fill", "--data", str(data_file(tmp_path)), "--set", "lastname=X", "--no-input", "--json")
     assert r.exit_code == 4

@@ -92,6 +92,13 @@ def fill(
         if findings:
             for f in findings:
                 out.say(finding_line(f))
+            if not (data or assignments or no_input):  # nobody meant to skip the questions: say why none came
+                out.say(
+                    _(
+                        "No questions were asked: standard input or output is not a terminal. Give the values with "
+                        "--data FILE or --set NAME=VALUE, or run `supportctl fill` in a terminal."
+                    )
+                )
             raise form.FormFindingsError(findings)
     pdf = form.fill_pdf(pkg, values, check_deliverability=check_deliverability)
     from pathlib import Path
