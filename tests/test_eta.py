@@ -135,6 +135,9 @@ def test_all_classes_by_default(cli) -> None:
     r = cli("eta", "--at", "2026-12-01T14:00+01:00", "--json")
     classes = [x["class"] for x in r.json()["data"]["results"]]
     assert classes == ["critical", "standard"]
+    # Whole seconds are an integer in JSON (3600, not 3600.0), whichever unit the package gave the class in.
+    assert [x["sla_seconds"] for x in r.json()["data"]["results"]] == [3600, 32400]
+    assert '"sla_seconds": 3600,' in r.stdout and '"sla_seconds": 32400,' in r.stdout
 
 
 @pytest.mark.parametrize(

@@ -54,7 +54,8 @@ class EtaResult(NamedTuple):
     def to_dict(self, now: datetime | None = None, user_tz: ZoneInfo | None = None) -> dict[str, Any]:
         d: dict[str, Any] = {
             "class": self.activation_class,
-            "sla_seconds": self.sla_seconds,
+            # 3600, not 3600.0: the same number whichever way the package wrote the class (hours or days)
+            "sla_seconds": int(self.sla_seconds) if float(self.sla_seconds).is_integer() else self.sla_seconds,
             "mode": self.mode,
             "start": self.start.isoformat(),
             "clock_starts": self.clock_starts.isoformat(),
