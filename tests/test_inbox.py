@@ -278,6 +278,8 @@ def test_reply_queue_only_marks_done_and_refuses_a_second_reply(
     # The same message again: refused (exit 2) and nothing queued, unless --again.
     r = cli("inbox", "reply", crit, "--contract", "V-2", "--queue-only")
     assert r.exit_code == ExitCode.USAGE and "answered already" in r.stderr and "--again" in r.stderr
+    # Queued is not sent: the refusal says where the reply is (it said "contract V-1 was sent at …").
+    assert "contract V-1 is in the outbox, not sent yet (queued), since " in r.stderr, r.stderr
     assert len(outbox.entries()) == 1
     r = cli("inbox", "reply", crit, "--contract", "V-1", "--queue-only", "--again")
     assert r.exit_code == 0, r.stderr

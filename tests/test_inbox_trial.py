@@ -310,7 +310,9 @@ def test_answered_already_says_when_in_words(tmp_path: Path, cli: Any) -> None:
     assert cli("inbox", "reply", rid, "--contract", "4711-0815", "--eml", str(tmp_path / "a.eml")).exit_code == 0
     r = cli("inbox", "reply", rid, "--contract", "4711-0815", "--eml", str(tmp_path / "b.eml"))
     assert r.exit_code == ExitCode.USAGE and not ISO.search(r.stderr), r.stderr
-    assert f"message {rid} was answered already: contract 4711-0815 was sent at " in r.stderr
+    # Written to a file, not sent: said so (it said "was sent"), with the time in words.
+    assert f"message {rid} was answered already: contract 4711-0815 was written to a file at " in r.stderr
+    assert "not sent by supportctl" in r.stderr
     assert re.search(r"\w\w\w \d{4}-\d\d-\d\d \d\d:\d\d", r.stderr), r.stderr  # e.g. Mon 2026-11-30 21:05 UTC
     r = cli("--lang", "de", "inbox", "reply", rid, "--contract", "4711-0815", "--eml", str(tmp_path / "b.eml"))
     assert r.exit_code == ExitCode.USAGE and "Vertrag 4711-0815" in r.stderr, r.stderr

@@ -88,8 +88,21 @@ def when(iso: object) -> str:
 
 def answered_words(mark: dict[str, Any]) -> str:
     """What was sent (`action`: contract or reject, `contract`) and when (`at`), in words: for people, never the
-    codes. Both the local record of a reply and the Sent folder's copy are read this way."""
+    codes. Both the local record of a reply and the Sent folder's copy are read this way. A reply written to a
+    file (`--eml`, outbox None) or still in the outbox was not sent, and is not said to be."""
     at = mark.get("at")
+    pending = _not_sent(mark)
+    if pending is not None:
+        what = (
+            _("a rejection")
+            if mark.get("action") == "reject"
+            else _("contract {contract}").format(contract=mark.get("contract") or "?")
+        )
+        if pending == "file":
+            return _("{what} was written to a file at {at}, not sent by supportctl").format(what=what, at=when(at))
+        return _("{what} is in the outbox, not sent yet ({state}), since {at}").format(
+            what=what, state=pending, at=when(at)
+        )
     if mark.get("action") == "reject":
         return _("a rejection was sent at {at}").format(at=when(at)) if at else _("a rejection was sent")
     if mark.get("action") == "contract":
@@ -98,6 +111,22 @@ def answered_words(mark: dict[str, Any]) -> str:
             return _("contract {contract} was sent at {at}").format(contract=contract, at=when(at))
         return _("contract {contract} was sent").format(contract=contract)
     return _("it is marked answered on the server")  # answered from a mail program
+
+
+def _not_sent(mark: dict[str, Any]) -> str | None:
+    """ "file" for a reply written with --eml, the outbox state (in words) of one queued and not sent yet, else
+    None (sent, or a record that does not say: a Sent folder's copy, a mark set by another member)."""
+    if mark.get("action") not in ("contract", "reject") or "outbox" not in mark:
+        return None
+    if mark["outbox"] is None:
+        return "file"
+    from supportctl.mail import outbox
+
+    try:
+        state = outbox.get(str(mark["outbox"])).state
+    except Exception:  # purged, or another member's: nothing known here, as before
+        return None
+    return None if state in ("sent", "uncertain", "superseded") else outbox.state_label(state)
 
 
 class AlreadyAnswered(UsageError):
