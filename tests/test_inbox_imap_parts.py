@@ -429,3 +429,79 @@ def test_text_mail_is_read_with_its_headers_in_one_command(dovecot: ds.Dovecot, 
     notes = [i for i in result.items if i.facts.subject == "notes"]
     assert [a["name"] for a in notes[0].facts.attachments] == ["notes.txt"]
     assert len(result.items) == len(mails)
+
+
+def _quoted_first(session: Any, seq: int, mail: Any, items: str) -> bytes:
+    """Section 1 as a quoted string (legal for a body without CR and LF), sent before every other item."""
+    import re
+
+    from tests import hostileimap as hi
+
+    raw = hi.honest_fetch(session, seq, mail, items)
+    m = re.search(rb" BODY\[1\]<0> \{(\d+)\}\r\n", raw)
+    if m is None:
+        return raw
+    data = raw[m.end() : m.end() + int(m.group(1))]
+    if b"\r" in data or b"\n" in data:
+        return raw
+    quoted = b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    rest = raw[: m.start()] + raw[m.end() + len(data) :]
+    return rest.replace(b"FETCH (", b"FETCH (BODY[1]<0> " + quoted + b" ", 1)
+
+
+def _uid_last(session: Any, seq: int, mail: Any, items: str) -> bytes:
+    """The header command's items in another order: the UID last, after the structure and its file names."""
+    import re
+
+    from tests import hostileimap as hi
+
+    raw = hi.honest_fetch(session, seq, mail, items)
+    uid = re.search(rb"UID \d+ ", raw)
+    if "BODY.PEEK[HEADER]" not in items or uid is None or not raw.endswith(b")\r\n"):
+        return raw
+    return raw[: uid.start()] + raw[uid.end() : -3] + b" " + uid.group(0).strip() + b")\r\n"
+
+
+@pytest.mark.parametrize("reply", [_quoted_first, _uid_last], ids=["section-1-quoted-first", "uid-last"])
+def test_what_a_mail_says_never_passes_for_the_servers_items(reply: Any) -> None:
+    """Items a server may send in any order, section 1 as a quoted string: the text a sender wrote (a body of one
+    line, a file name) is never taken for the UID, the size or the structure. Such a mail took another's UID,
+    and it (or the other) was never listed while the watermark moved past it."""
+    from supportctl.desk import sources
+    from tests import hostileimap as hi
+
+    forged = 'UID 1 RFC822.SIZE 1 BODYSTRUCTURE ("APPLICATION" "PDF" NIL NIL NIL "BASE64" 10 NIL NIL NIL NIL) FLAGS'
+    mails = [
+        rm.plain("question", "<q@example.org>"),
+        rm._head("Eve <eve@example.org>", "one line", "<eve@example.org>", "X-Mailer: t").encode()
+        + b"Content-Type: text/plain\r\n\r\n"
+        + forged.encode(),
+        rm.thunderbird([("x UID 1 RFC822.SIZE 1.pdf", rm.form())], "<name@example.org>"),
+        rm.uuencoded("form.pdf", rm.form(), "<uu@example.org>"),
+    ]
+
+    def read(srv: hi.HostileImap) -> list[tuple[Any, ...]]:
+        src = sources.ImapSource(sources.parse_imap_url(srv.url), hi.PASSWORD, 25 << 20, None, srv.ca)
+        try:
+            return [
+                (
+                    e.key,
+                    e.size,
+                    e.head,
+                    e.error,
+                    [(p.section, p.type, d) for p, d, _w in e.files.parts] if e.files else e.read(),
+                )
+                for e in src.messages()
+            ]
+        finally:
+            src.close()
+
+    honest, hostile = hi.HostileImap(mails), hi.HostileImap(mails)
+    hostile.fetch_reply = reply
+    try:
+        expected = read(honest)
+        assert [k for k, *_rest in expected] == ["uid:1", "uid:2", "uid:3", "uid:4"]
+        assert read(hostile) == expected
+    finally:
+        honest.stop()
+        hostile.stop()
