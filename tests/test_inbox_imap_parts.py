@@ -505,3 +505,100 @@ def test_what_a_mail_says_never_passes_for_the_servers_items(reply: Any) -> None
     finally:
         honest.stop()
         hostile.stop()
+
+
+def _section_one_shapes() -> list[bytes]:
+    """Mail whose section 1 is each thing it can be: a PDF (inline, first), the whole body of a single PDF, text
+    with a uuencoded form just under, at and over 64 KiB (what comes with the headers), text sent as base64 or
+    quoted-printable with uuencode in it, a multipart/alternative holding it, a forwarded message, nothing."""
+    import base64
+    import binascii
+
+    form, small = rm.form(), b"notes for the desk\n" * 3
+
+    def uu(name: str, data: bytes) -> str:
+        lines = [binascii.b2a_uu(data[i : i + 45]).decode().rstrip("\n") for i in range(0, len(data), 45)]
+        return f"begin 644 {name}\r\n" + "\r\n".join(lines) + "\r\n`\r\nend\r\n"
+
+    def mail(subject: str, body: str | bytes, ctype: str = "text/plain", cte: str | None = None) -> bytes:
+        head = rm._head("Old Client <old@example.org>", subject, f"<{subject}@example.org>", "X-Mailer: t")
+        head += f"Content-Type: {ctype}\r\n" + (f"Content-Transfer-Encoding: {cte}\r\n" if cte else "") + "\r\n"
+        return head.encode() + (body if isinstance(body, bytes) else body.encode())
+
+    def mixed(subject: str, *parts: str) -> bytes:
+        body = "".join(f"--mx\r\n{p}\r\n" for p in parts) + "--mx--\r\n"
+        return mail(subject, body, 'multipart/mixed; boundary="mx"')
+
+    out = []
+    pdf = 'Content-Type: application/pdf; name="Reg.pdf"\r\nContent-Disposition: inline; filename="Reg.pdf"\r\n'
+    out.append(
+        mixed(
+            "pdf-first",
+            pdf + "Content-Transfer-Encoding: base64\r\n\r\n" + rm._b64(form),
+            "Content-Type: text/plain\r\n\r\nHi",
+        )
+    )
+    out.append(mail("single-pdf", rm._b64(form), 'application/pdf; name="f.pdf"', "base64"))
+    notes = "Hello\r\n\r\n" + uu("notes.txt", small)
+    for size in (65535, 65536, 65537):  # the uuencoded file at the end, behind what a partial fetch would see
+        out.append(mail(f"text-{size}", "x" * (size - len(notes) - 2) + "\r\n" + notes))
+    for cte, text in (
+        ("base64", rm._b64(notes.encode())),
+        ("quoted-printable", binascii.b2a_qp(notes.encode()).decode()),
+    ):
+        out.append(mail(f"text-{cte}", text, "text/plain; charset=utf-8", cte))
+    out.append(
+        mail("form-in-base64-text", base64.encodebytes(("Hi\r\n" + uu("form.pdf", form)).encode()), cte="base64")
+    )
+    alternative = f"--alt\r\nContent-Type: text/plain\r\n\r\n{notes}\r\n"
+    alternative += "--alt\r\nContent-Type: text/html\r\n\r\n<p>Hi</p>\r\n--alt--"
+    out.append(
+        mixed(
+            "alternative-first",
+            'Content-Type: multipart/alternative; boundary="alt"\r\n\r\n' + alternative,
+            "Content-Type: text/plain\r\n\r\nPS",
+        )
+    )
+    inner = mail("inner", notes).decode()
+    out.append(
+        mixed(
+            "forwarded-first",
+            "Content-Type: message/rfc822\r\n\r\n" + inner,
+            "Content-Type: text/plain\r\n\r\nsee above",
+        )
+    )
+    out.append(mail("forwarded-only", inner, "message/rfc822"))
+    out.append(mail("empty", ""))
+    return out
+
+
+def test_every_shape_of_section_one_gives_the_maildirs_records(dovecot: ds.Dovecot, cli: Any, monkeypatch: Any) -> None:
+    """Section 1 comes with the headers (whole only when shorter than 64 KiB): whatever it is, the records are the
+    Maildir's, uuencoded files found in the same texts (a text sent as base64 too: it was missed in a Maildir)."""
+    mails = _section_one_shapes()
+    for n, data in enumerate(mails):
+        dovecot.deliver(f"1764061200.M{n}P1.desk", data)
+    monkeypatch.setenv("SUPPORTCTL_IMAP_PASSWORD", ds.PASSWORD)
+    local = cli("inbox", str(dovecot.maildir), "--now", NOW, "--json")
+    remote = cli("inbox", dovecot.url, "--ca-bundle", dovecot.ca, "--now", NOW, "--json")
+    assert local.exit_code == remote.exit_code == 0, remote.stderr
+
+    def essence(out: str) -> dict[str, tuple[Any, ...]]:
+        return {
+            r["subject"]: (
+                r["id"],
+                r["status"],
+                r["class"],
+                r["attachment"],
+                r["sha256"],
+                tuple(r["reasons"]),
+                tuple(a["name"] for a in r["attachments"]),
+            )
+            for r in map(json.loads, out.splitlines())
+        }
+
+    mine = essence(local.stdout)
+    assert len(mine) == len(mails) and essence(remote.stdout) == mine
+    found = {s: names for s, (*_r, names) in mine.items()}
+    assert found["text-65537"] == found["text-base64"] == found["alternative-first"] == ("notes.txt",)
+    assert mine["form-in-base64-text"][3] == "form.pdf" and mine["pdf-first"][3] == "Reg.pdf"

@@ -479,8 +479,10 @@ def examine_head(
         data = env.read()
     except (TooLarge, OSError) as exc:
         return Facts(**base, kind="skipped", reason=unreadable_reason(exc, limits)), None
-    # IMAP hands over only the parts that can hold a form, already decoded (`env.files`).
-    if env.files is None and single_text and b"begin " not in data:
+    # IMAP hands over only the parts that can hold a form, already decoded (`env.files`). A text sent as base64
+    # or quoted-printable shows its `begin ` line only decoded: it is scanned (as IMAP looks at it decoded).
+    encoded = str(msg.get("Content-Transfer-Encoding") or "").strip().lower() in ("base64", "quoted-printable")
+    if env.files is None and single_text and not encoded and b"begin " not in data:
         return Facts(**base, kind="no-pdf"), None  # one text part and no uuencoded file: nothing to parse
     return Facts(**base, kind="unchecked"), data
 
