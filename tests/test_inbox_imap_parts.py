@@ -572,10 +572,8 @@ def _section_one_shapes() -> list[bytes]:
     return out
 
 
-def test_every_shape_of_section_one_gives_the_maildirs_records(dovecot: ds.Dovecot, cli: Any, monkeypatch: Any) -> None:
-    """Section 1 comes with the headers (whole only when shorter than 64 KiB): whatever it is, the records are the
-    Maildir's, uuencoded files found in the same texts (a text sent as base64 too: it was missed in a Maildir)."""
-    mails = _section_one_shapes()
+def _records_both_ways(dovecot: ds.Dovecot, cli: Any, monkeypatch: Any, mails: list[bytes]) -> dict[str, Any]:
+    """The records of `mails` read from the Maildir, by subject, after checking IMAP gives the same."""
     for n, data in enumerate(mails):
         dovecot.deliver(f"1764061200.M{n}P1.desk", data)
     monkeypatch.setenv("SUPPORTCTL_IMAP_PASSWORD", ds.PASSWORD)
@@ -592,13 +590,59 @@ def test_every_shape_of_section_one_gives_the_maildirs_records(dovecot: ds.Dovec
                 r["attachment"],
                 r["sha256"],
                 tuple(r["reasons"]),
-                tuple(a["name"] for a in r["attachments"]),
+                tuple((a["name"], a["type"]) for a in r["attachments"]),
             )
             for r in map(json.loads, out.splitlines())
         }
 
     mine = essence(local.stdout)
     assert len(mine) == len(mails) and essence(remote.stdout) == mine
-    found = {s: names for s, (*_r, names) in mine.items()}
+    return mine
+
+
+def test_every_shape_of_section_one_gives_the_maildirs_records(dovecot: ds.Dovecot, cli: Any, monkeypatch: Any) -> None:
+    """Section 1 comes with the headers (whole only when shorter than 64 KiB): whatever it is, the records are the
+    Maildir's, uuencoded files found in the same texts (a text sent as base64 too: it was missed in a Maildir)."""
+    mine = _records_both_ways(dovecot, cli, monkeypatch, _section_one_shapes())
+    found = {s: tuple(n for n, _t in files) for s, (*_r, files) in mine.items()}
     assert found["text-65537"] == found["text-base64"] == found["alternative-first"] == ("notes.txt",)
     assert mine["form-in-base64-text"][3] == "form.pdf" and mine["pdf-first"][3] == "Reg.pdf"
+
+
+def test_a_file_sent_as_named_text_is_seen_over_imap_as_in_a_maildir(
+    dovecot: ds.Dovecot, cli: Any, monkeypatch: Any
+) -> None:
+    """A part typed text/* with a file name is a file: the form a mail program sent as `text/plain; name=form.pdf`
+    (found in a Maildir, missed over IMAP, which fetched text only to look for uuencode), and a notes.txt or
+    a.csv listed among the attachments, in a short message or in one whose long text the server searches."""
+    form, long_text = rm.form(), "Hello,\r\n" + "words " * 12_000 + "\r\n"
+
+    def mail(subject: str, *parts: str, ctype: str = "multipart/mixed") -> bytes:
+        head = rm._head("Anna <anna@example.org>", subject, f"<{subject}@example.org>", "X-Mailer: t")
+        if not ctype.startswith("multipart/"):
+            return (head + f"Content-Type: {ctype}\r\n{parts[0]}").encode()
+        body = "".join(f"--nt\r\n{p}\r\n" for p in parts) + "--nt--\r\n"
+        return (head + f'Content-Type: {ctype}; boundary="nt"\r\n\r\n' + body).encode()
+
+    def named(ctype: str, name: str, body: str, cte: str = "7bit") -> str:
+        return (
+            f'Content-Type: {ctype}; name="{name}"\r\nContent-Disposition: attachment; filename="{name}"\r\n'
+            f"Content-Transfer-Encoding: {cte}\r\n\r\n{body}"
+        )
+
+    pdf_as_text = named("text/plain", "form.pdf", rm._b64(form), "base64")
+    mails = [
+        mail("pdf-as-text", "Content-Type: text/plain\r\n\r\nHi", pdf_as_text),
+        mail("pdf-as-text-first", pdf_as_text, "Content-Type: text/plain\r\n\r\nHi"),
+        mail("pdf-as-text-long", "Content-Type: text/plain\r\n\r\n" + long_text, pdf_as_text),
+        mail("notes", "Content-Type: text/plain\r\n\r\nHi", named("text/plain", "notes.txt", "some notes\r\n")),
+        mail("csv-long", "Content-Type: text/plain\r\n\r\n" + long_text, named("text/csv", "a.csv", "a,b\r\n")),
+        mail("named-alone", "\r\nnotes\r\n", ctype='text/plain; name="n.txt"'),
+    ]
+    mine = _records_both_ways(dovecot, cli, monkeypatch, mails)
+    assert {s: r[3] for s, r in mine.items() if s.startswith("pdf-as-text")} == {
+        "pdf-as-text": "form.pdf",
+        "pdf-as-text-first": "form.pdf",
+        "pdf-as-text-long": "form.pdf",
+    }
+    assert mine["notes"][-1] == (("notes.txt", "text/plain"),) and mine["csv-long"][-1] == (("a.csv", "text/csv"),)

@@ -1132,7 +1132,8 @@ class ImapSource(Source):
         probe: dict[int, list[Any]] = {}
         for uid, leaves in leaves_of.items():
             for part in leaves:
-                if part.type.startswith("text/") or not imapparts.may_hold_form(part, False):
+                # A text part comes whole with the texts (a named one is a file: probed where the server searches)
+                if not imapparts.may_hold_form(part, False) or (part.type.startswith("text/") and uid in texts):
                     continue
                 pdf = part.type in ("application/pdf", "application/x-pdf")
                 (whole if pdf else probe).setdefault(uid, []).append(part)
@@ -1154,7 +1155,7 @@ class ImapSource(Source):
         starts: dict[tuple[int, str], bytes] = {}
         for uid, leaves in leaves_of.items():
             for part in leaves:
-                if part.type.startswith("text/"):
+                if part.type.startswith("text/") and part not in probe.get(uid, ()):
                     if uid in uu and imapparts.may_hold_form(part, True) and (uid, part.section, "") not in got:
                         later.setdefault(uid, []).append(part)
                 elif part in probe.get(uid, ()):
