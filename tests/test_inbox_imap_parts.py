@@ -429,3 +429,220 @@ def test_text_mail_is_read_with_its_headers_in_one_command(dovecot: ds.Dovecot, 
     notes = [i for i in result.items if i.facts.subject == "notes"]
     assert [a["name"] for a in notes[0].facts.attachments] == ["notes.txt"]
     assert len(result.items) == len(mails)
+
+
+def _quoted_first(session: Any, seq: int, mail: Any, items: str) -> bytes:
+    """Section 1 as a quoted string (legal for a body without CR and LF), sent before every other item."""
+    import re
+
+    from tests import hostileimap as hi
+
+    raw = hi.honest_fetch(session, seq, mail, items)
+    m = re.search(rb" BODY\[1\]<0> \{(\d+)\}\r\n", raw)
+    if m is None:
+        return raw
+    data = raw[m.end() : m.end() + int(m.group(1))]
+    if b"\r" in data or b"\n" in data:
+        return raw
+    quoted = b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    rest = raw[: m.start()] + raw[m.end() + len(data) :]
+    return rest.replace(b"FETCH (", b"FETCH (BODY[1]<0> " + quoted + b" ", 1)
+
+
+def _uid_last(session: Any, seq: int, mail: Any, items: str) -> bytes:
+    """The header command's items in another order: the UID last, after the structure and its file names."""
+    import re
+
+    from tests import hostileimap as hi
+
+    raw = hi.honest_fetch(session, seq, mail, items)
+    uid = re.search(rb"UID \d+ ", raw)
+    if "BODY.PEEK[HEADER]" not in items or uid is None or not raw.endswith(b")\r\n"):
+        return raw
+    return raw[: uid.start()] + raw[uid.end() : -3] + b" " + uid.group(0).strip() + b")\r\n"
+
+
+@pytest.mark.parametrize("reply", [_quoted_first, _uid_last], ids=["section-1-quoted-first", "uid-last"])
+def test_what_a_mail_says_never_passes_for_the_servers_items(reply: Any) -> None:
+    """Items a server may send in any order, section 1 as a quoted string: the text a sender wrote (a body of one
+    line, a file name) is never taken for the UID, the size or the structure. Such a mail took another's UID,
+    and it (or the other) was never listed while the watermark moved past it."""
+    from supportctl.desk import sources
+    from tests import hostileimap as hi
+
+    forged = 'UID 1 RFC822.SIZE 1 BODYSTRUCTURE ("APPLICATION" "PDF" NIL NIL NIL "BASE64" 10 NIL NIL NIL NIL) FLAGS'
+    mails = [
+        rm.plain("question", "<q@example.org>"),
+        rm._head("Eve <eve@example.org>", "one line", "<eve@example.org>", "X-Mailer: t").encode()
+        + b"Content-Type: text/plain\r\n\r\n"
+        + forged.encode(),
+        rm.thunderbird([("x UID 1 RFC822.SIZE 1.pdf", rm.form())], "<name@example.org>"),
+        rm.uuencoded("form.pdf", rm.form(), "<uu@example.org>"),
+    ]
+
+    def read(srv: hi.HostileImap) -> list[tuple[Any, ...]]:
+        src = sources.ImapSource(sources.parse_imap_url(srv.url), hi.PASSWORD, 25 << 20, None, srv.ca)
+        try:
+            return [
+                (
+                    e.key,
+                    e.size,
+                    e.head,
+                    e.error,
+                    [(p.section, p.type, d) for p, d, _w in e.files.parts] if e.files else e.read(),
+                )
+                for e in src.messages()
+            ]
+        finally:
+            src.close()
+
+    honest, hostile = hi.HostileImap(mails), hi.HostileImap(mails)
+    hostile.fetch_reply = reply
+    try:
+        expected = read(honest)
+        assert [k for k, *_rest in expected] == ["uid:1", "uid:2", "uid:3", "uid:4"]
+        assert read(hostile) == expected
+    finally:
+        honest.stop()
+        hostile.stop()
+
+
+def _section_one_shapes() -> list[bytes]:
+    """Mail whose section 1 is each thing it can be: a PDF (inline, first), the whole body of a single PDF, text
+    with a uuencoded form just under, at and over 64 KiB (what comes with the headers), text sent as base64 or
+    quoted-printable with uuencode in it, a multipart/alternative holding it, a forwarded message, nothing."""
+    import base64
+    import binascii
+
+    form, small = rm.form(), b"notes for the desk\n" * 3
+
+    def uu(name: str, data: bytes) -> str:
+        lines = [binascii.b2a_uu(data[i : i + 45]).decode().rstrip("\n") for i in range(0, len(data), 45)]
+        return f"begin 644 {name}\r\n" + "\r\n".join(lines) + "\r\n`\r\nend\r\n"
+
+    def mail(subject: str, body: str | bytes, ctype: str = "text/plain", cte: str | None = None) -> bytes:
+        head = rm._head("Old Client <old@example.org>", subject, f"<{subject}@example.org>", "X-Mailer: t")
+        head += f"Content-Type: {ctype}\r\n" + (f"Content-Transfer-Encoding: {cte}\r\n" if cte else "") + "\r\n"
+        return head.encode() + (body if isinstance(body, bytes) else body.encode())
+
+    def mixed(subject: str, *parts: str) -> bytes:
+        body = "".join(f"--mx\r\n{p}\r\n" for p in parts) + "--mx--\r\n"
+        return mail(subject, body, 'multipart/mixed; boundary="mx"')
+
+    out = []
+    pdf = 'Content-Type: application/pdf; name="Reg.pdf"\r\nContent-Disposition: inline; filename="Reg.pdf"\r\n'
+    out.append(
+        mixed(
+            "pdf-first",
+            pdf + "Content-Transfer-Encoding: base64\r\n\r\n" + rm._b64(form),
+            "Content-Type: text/plain\r\n\r\nHi",
+        )
+    )
+    out.append(mail("single-pdf", rm._b64(form), 'application/pdf; name="f.pdf"', "base64"))
+    notes = "Hello\r\n\r\n" + uu("notes.txt", small)
+    for size in (65535, 65536, 65537):  # the uuencoded file at the end, behind what a partial fetch would see
+        out.append(mail(f"text-{size}", "x" * (size - len(notes) - 2) + "\r\n" + notes))
+    for cte, text in (
+        ("base64", rm._b64(notes.encode())),
+        ("quoted-printable", binascii.b2a_qp(notes.encode()).decode()),
+    ):
+        out.append(mail(f"text-{cte}", text, "text/plain; charset=utf-8", cte))
+    out.append(
+        mail("form-in-base64-text", base64.encodebytes(("Hi\r\n" + uu("form.pdf", form)).encode()), cte="base64")
+    )
+    alternative = f"--alt\r\nContent-Type: text/plain\r\n\r\n{notes}\r\n"
+    alternative += "--alt\r\nContent-Type: text/html\r\n\r\n<p>Hi</p>\r\n--alt--"
+    out.append(
+        mixed(
+            "alternative-first",
+            'Content-Type: multipart/alternative; boundary="alt"\r\n\r\n' + alternative,
+            "Content-Type: text/plain\r\n\r\nPS",
+        )
+    )
+    inner = mail("inner", notes).decode()
+    out.append(
+        mixed(
+            "forwarded-first",
+            "Content-Type: message/rfc822\r\n\r\n" + inner,
+            "Content-Type: text/plain\r\n\r\nsee above",
+        )
+    )
+    out.append(mail("forwarded-only", inner, "message/rfc822"))
+    out.append(mail("empty", ""))
+    return out
+
+
+def _records_both_ways(dovecot: ds.Dovecot, cli: Any, monkeypatch: Any, mails: list[bytes]) -> dict[str, Any]:
+    """The records of `mails` read from the Maildir, by subject, after checking IMAP gives the same."""
+    for n, data in enumerate(mails):
+        dovecot.deliver(f"1764061200.M{n}P1.desk", data)
+    monkeypatch.setenv("SUPPORTCTL_IMAP_PASSWORD", ds.PASSWORD)
+    local = cli("inbox", str(dovecot.maildir), "--now", NOW, "--json")
+    remote = cli("inbox", dovecot.url, "--ca-bundle", dovecot.ca, "--now", NOW, "--json")
+    assert local.exit_code == remote.exit_code == 0, remote.stderr
+
+    def essence(out: str) -> dict[str, tuple[Any, ...]]:
+        return {
+            r["subject"]: (
+                r["id"],
+                r["status"],
+                r["class"],
+                r["attachment"],
+                r["sha256"],
+                tuple(r["reasons"]),
+                tuple((a["name"], a["type"]) for a in r["attachments"]),
+            )
+            for r in map(json.loads, out.splitlines())
+        }
+
+    mine = essence(local.stdout)
+    assert len(mine) == len(mails) and essence(remote.stdout) == mine
+    return mine
+
+
+def test_every_shape_of_section_one_gives_the_maildirs_records(dovecot: ds.Dovecot, cli: Any, monkeypatch: Any) -> None:
+    """Section 1 comes with the headers (whole only when shorter than 64 KiB): whatever it is, the records are the
+    Maildir's, uuencoded files found in the same texts (a text sent as base64 too: it was missed in a Maildir)."""
+    mine = _records_both_ways(dovecot, cli, monkeypatch, _section_one_shapes())
+    found = {s: tuple(n for n, _t in files) for s, (*_r, files) in mine.items()}
+    assert found["text-65537"] == found["text-base64"] == found["alternative-first"] == ("notes.txt",)
+    assert mine["form-in-base64-text"][3] == "form.pdf" and mine["pdf-first"][3] == "Reg.pdf"
+
+
+def test_a_file_sent_as_named_text_is_seen_over_imap_as_in_a_maildir(
+    dovecot: ds.Dovecot, cli: Any, monkeypatch: Any
+) -> None:
+    """A part typed text/* with a file name is a file: the form a mail program sent as `text/plain; name=form.pdf`
+    (found in a Maildir, missed over IMAP, which fetched text only to look for uuencode), and a notes.txt or
+    a.csv listed among the attachments, in a short message or in one whose long text the server searches."""
+    form, long_text = rm.form(), "Hello,\r\n" + "words " * 12_000 + "\r\n"
+
+    def mail(subject: str, *parts: str, ctype: str = "multipart/mixed") -> bytes:
+        head = rm._head("Anna <anna@example.org>", subject, f"<{subject}@example.org>", "X-Mailer: t")
+        if not ctype.startswith("multipart/"):
+            return (head + f"Content-Type: {ctype}\r\n{parts[0]}").encode()
+        body = "".join(f"--nt\r\n{p}\r\n" for p in parts) + "--nt--\r\n"
+        return (head + f'Content-Type: {ctype}; boundary="nt"\r\n\r\n' + body).encode()
+
+    def named(ctype: str, name: str, body: str, cte: str = "7bit") -> str:
+        return (
+            f'Content-Type: {ctype}; name="{name}"\r\nContent-Disposition: attachment; filename="{name}"\r\n'
+            f"Content-Transfer-Encoding: {cte}\r\n\r\n{body}"
+        )
+
+    pdf_as_text = named("text/plain", "form.pdf", rm._b64(form), "base64")
+    mails = [
+        mail("pdf-as-text", "Content-Type: text/plain\r\n\r\nHi", pdf_as_text),
+        mail("pdf-as-text-first", pdf_as_text, "Content-Type: text/plain\r\n\r\nHi"),
+        mail("pdf-as-text-long", "Content-Type: text/plain\r\n\r\n" + long_text, pdf_as_text),
+        mail("notes", "Content-Type: text/plain\r\n\r\nHi", named("text/plain", "notes.txt", "some notes\r\n")),
+        mail("csv-long", "Content-Type: text/plain\r\n\r\n" + long_text, named("text/csv", "a.csv", "a,b\r\n")),
+        mail("named-alone", "\r\nnotes\r\n", ctype='text/plain; name="n.txt"'),
+    ]
+    mine = _records_both_ways(dovecot, cli, monkeypatch, mails)
+    assert {s: r[3] for s, r in mine.items() if s.startswith("pdf-as-text")} == {
+        "pdf-as-text": "form.pdf",
+        "pdf-as-text-first": "form.pdf",
+        "pdf-as-text-long": "form.pdf",
+    }
+    assert mine["notes"][-1] == (("notes.txt", "text/plain"),) and mine["csv-long"][-1] == (("a.csv", "text/csv"),)

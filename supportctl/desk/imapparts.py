@@ -1,10 +1,11 @@
 """Fetch only the parts of IMAP messages that can hold a form, many messages per command.
 
 The decision comes from BODYSTRUCTURE (RFC 3501 7.4.2): a part can hold a form when it is `application/*`
-(the PDF by any type or name) or a named non-text file; a text part only when the server's own search
-found a uuencoded `begin ` line in that message. The fetched parts are put back together as a small MIME
-message (the original header, then each part with its own headers), so triage reads IMAP mail with the same
-code as a Maildir. Nothing is fetched for text-only mail, pictures or office files without an application
+(the PDF by any type or name) or a named file that is no picture (a named text part too: a form sent as
+`text/plain; name=form.pdf`); any other text part only when a uuencoded `begin ` line was found in that
+message (in its fetched texts, or by the server's own search). The fetched parts are put back together as a
+small MIME message (the original header, then each part with its own headers), so triage reads IMAP mail with
+the same code as a Maildir. Nothing is fetched for text-only mail, pictures or office files without an application
 type: they cannot carry a form.
 """
 
@@ -186,11 +187,11 @@ def leaves(body: list[Any], section: str = "", depth: int = 0) -> list[Part]:
 def may_hold_form(part: Part, uuencode: bool) -> bool:
     """Whether triage must see this part (the intake rules of `scan_message`)."""
     main = part.type.split("/", 1)[0]
-    named = any(k in ("name", "filename", "filename*") for k, _v in part.params + part.disposition_params)
+    named = any(k in ("name", "filename", "name*", "filename*") for k, _v in part.params + part.disposition_params)
     if main == "application":
         return True
     if main == "text":
-        return uuencode
+        return uuencode or named  # a named text part is a file (a form sent as `text/plain; name=form.pdf`)
     return named and main not in ("image", "audio", "video")
 
 

@@ -395,13 +395,19 @@ class StdinSource(Source):
 _FETCH_RE = lazy_pattern(rb"UID ([1-9]\d{0,9})(?!\d)")  # a UID is 32 bits (RFC 3501 nz-number)
 _SECTION_RE = lazy_pattern(rb"BODY\[([0-9.]+|TEXT)\](<\d+>)? \{\d+\}$")
 _HEADER_RE = lazy_pattern(rb"BODY\[HEADER\](<0>)? \{\d+\}$")
-_FIRST_RE = lazy_pattern(rb"BODY\[1\]<0> \{\d+\}$")
+_FIRST_RE = lazy_pattern(rb"BODY\[1\](<0>)? \{\d+\}$")
+_UID_FIRST_RE = lazy_pattern(rb"\d+ \(UID [1-9]\d{0,9} ")
+_ATOM_RE = lazy_pattern(rb'[^\s()"{}\\]+|\\[^\s()"{}\\]+')
 
 
 def _with_header(resp: list[Any]) -> Iterator[tuple[bytes, bytes, bytes | None]]:
     """(attributes, header block, start of section 1) per message of a FETCH that asked for BODY.PEEK[HEADER]
     and BODY.PEEK[1]<0.n>: the attributes as the server sent them, other literals in place (`{n}` CRLF bytes),
-    the two literals taken out (the section None when the server did not send it as one)."""
+    the two literals taken out (the section None when the server did not send it).
+
+    The attributes are later found by searching the line, which holds text a mail's sender wrote (file names
+    in the structure; section 1 where a server sends it as a quoted string): a line that does not start with
+    the UID, or still holds section 1, is read item by item and rebuilt (see `_rebuilt`)."""
     line, head, first = b"", b"", None
     for item in resp:
         if isinstance(item, tuple):
@@ -417,10 +423,67 @@ def _with_header(resp: list[Any]) -> Iterator[tuple[bytes, bytes, bytes | None]]
         elif isinstance(item, bytes):
             line += item
             if line.rstrip().endswith(b")"):
-                yield line, head, first
+                yield _settled(line, head, first)
                 line, head, first = b"", b"", None
     if line:
-        yield line, head, first
+        yield _settled(line, head, first)
+
+
+def _settled(line: bytes, head: bytes, first: bytes | None) -> tuple[bytes, bytes, bytes | None]:
+    """The line as `_with_header` hands it on: as sent when the UID comes first and section 1 is out of it (as
+    Dovecot sends it: a search finds the server's items before any text of the mail)."""
+    if _UID_FIRST_RE.match(line) and b"BODY[1]" not in line:
+        return line, head, first
+    rebuilt, first = _rebuilt(line, first)
+    return rebuilt, head, first
+
+
+def _rebuilt(line: bytes, first: bytes | None) -> tuple[bytes, bytes | None]:
+    """A FETCH line read item by item (an exact parse, the strings kept apart from the item names), rebuilt in
+    Dovecot's order: UID, RFC822.SIZE, INTERNALDATE, FLAGS, then BODYSTRUCTURE (every string a literal), and
+    section 1 taken out where the server sent it in the line (a quoted string, NIL, a literal without origin).
+    A line that cannot be parsed is handed on as it is (its UID is then searched for, as before)."""
+    from supportctl.desk import imapparts
+
+    try:
+        parsed = imapparts.parse_sexp(line)
+    except imapparts.Unparsable:
+        return line, first
+    seq = parsed[0] if parsed and isinstance(parsed[0], bytes) and parsed[0].isdigit() else b"0"
+    items = next((x for x in parsed if isinstance(x, list)), [])
+    found: dict[bytes, Any] = {}
+    for name, value in zip(items[::2], items[1::2], strict=False):
+        if not isinstance(name, bytes):
+            break  # not an item name: the rest cannot be paired
+        key = name.upper()
+        if key in (b"BODY[1]", b"BODY[1]<0>"):
+            first = value if isinstance(value, bytes) else first
+        else:
+            found.setdefault(key, value)
+    out = []
+    for key in (b"UID", b"RFC822.SIZE"):
+        value = found.get(key)
+        if isinstance(value, bytes) and value.isdigit():
+            out.append(key + b" " + value)
+    date = found.get(b"INTERNALDATE")
+    if isinstance(date, bytes) and _ATOM_RE.fullmatch(date.replace(b" ", b"x")):
+        out.append(b'INTERNALDATE "' + date + b'"')
+    flags = found.get(b"FLAGS")
+    if isinstance(flags, list):
+        out.append(b"FLAGS (" + b" ".join(f for f in flags if isinstance(f, bytes) and _ATOM_RE.fullmatch(f)) + b")")
+    structure = found.get(b"BODYSTRUCTURE")
+    if isinstance(structure, list):
+        out.append(b"BODYSTRUCTURE " + _literals(structure))
+    return seq + b" (" + b" ".join(out) + b")", first
+
+
+def _literals(x: Any) -> bytes:
+    """A parsed s-expression written back, every string as a literal (nothing in it can end or fake an item)."""
+    if x is None:
+        return b"NIL"
+    if isinstance(x, list):
+        return b"(" + b" ".join(map(_literals, x)) + b")"
+    return b"{%d}\r\n" % len(x) + bytes(x)
 
 
 def _sections(resp: list[Any]) -> dict[tuple[int, str, str], bytes]:
@@ -1074,7 +1137,8 @@ class ImapSource(Source):
         probe: dict[int, list[Any]] = {}
         for uid, leaves in leaves_of.items():
             for part in leaves:
-                if part.type.startswith("text/") or not imapparts.may_hold_form(part, False):
+                # A text part comes whole with the texts (a named one is a file: probed where the server searches)
+                if not imapparts.may_hold_form(part, False) or (part.type.startswith("text/") and uid in texts):
                     continue
                 pdf = part.type in ("application/pdf", "application/x-pdf")
                 (whole if pdf else probe).setdefault(uid, []).append(part)
@@ -1096,7 +1160,7 @@ class ImapSource(Source):
         starts: dict[tuple[int, str], bytes] = {}
         for uid, leaves in leaves_of.items():
             for part in leaves:
-                if part.type.startswith("text/"):
+                if part.type.startswith("text/") and part not in probe.get(uid, ()):
                     if uid in uu and imapparts.may_hold_form(part, True) and (uid, part.section, "") not in got:
                         later.setdefault(uid, []).append(part)
                 elif part in probe.get(uid, ()):

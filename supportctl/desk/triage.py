@@ -483,8 +483,11 @@ def examine_head(
         data = env.read()
     except (TooLarge, OSError) as exc:
         return Facts(**base, kind="skipped", reason=unreadable_reason(exc, limits)), None
-    # IMAP hands over only the parts that can hold a form, already decoded (`env.files`).
-    if env.files is None and single_text and b"begin " not in data:
+    # IMAP hands over only the parts that can hold a form, already decoded (`env.files`). A text sent as base64
+    # or quoted-printable shows its `begin ` line only decoded, and a named one is a file: both are scanned.
+    encoded = str(msg.get("Content-Transfer-Encoding") or "").strip().lower() in ("base64", "quoted-printable")
+    plain_text = single_text and not encoded and not _names_a_file(msg)
+    if env.files is None and plain_text and b"begin " not in data:
         return Facts(**base, kind="no-pdf"), None  # one text part and no uuencoded file: nothing to parse
     return Facts(**base, kind="unchecked"), data
 
@@ -548,6 +551,20 @@ class Scan(NamedTuple):
     kind: str  # "pdf" | "no-pdf" | "zip" | "bad-attachment" | "skipped"
     reason: str | None
     files: tuple[tuple[str | None, str, bytes | None], ...]  # (name, type, PDF bytes or None) per file
+
+
+def _names_a_file(head: Any) -> bool:
+    """Whether a header block's Content-Type or Content-Disposition names a file (as `_part_name` reads it)."""
+    fields = [(k, head.get(k)) for k in ("Content-Type", "Content-Disposition")]
+    if not any(v is not None and "name" in str(v).lower() for _k, v in fields):
+        return False  # the usual text mail: no parameters to parse
+    from email.message import Message
+
+    part = Message()
+    for key, value in fields:
+        if value is not None:
+            part[key] = str(value)
+    return _part_name(part) is not None
 
 
 def _part_name(part: Message) -> str | None:
