@@ -207,6 +207,31 @@ def test_a_server_that_stalls_mid_literal_is_given_up_on_in_time(server: hi.Host
     not_poisoned(server)
 
 
+@pytest.mark.parametrize("how", ["close", "stall"])
+def test_a_large_part_cut_off_midway_is_one_line(server: hi.HostileImap, how: str) -> None:
+    """A PDF part (large: read from TLS into one buffer) that stops halfway: the server hangs up, or falls silent."""
+
+    def cut(session: hi.Session, seq: int, mail: hi.Mail, items: str) -> bytes:
+        if "HEADER" in items or mail.uid != 2 or "BODY.PEEK[2]" not in items:
+            return hi.honest_fetch(session, seq, mail, items)
+        data = mail.sections["2"]
+        assert len(data) > 100_000  # past the size read in one buffer
+        session.send(b"* %d FETCH (UID 2 BODY[2] {%d}\r\n" % (seq, len(data)) + data[: len(data) // 2])
+        if how == "stall":
+            session.server.stopping.wait(120)
+        raise OSError("hang up")
+
+    server.fetch_reply = cut
+    r = run(server.url, "--json", ca=server.ca, env={"SUPPORTCTL_IMAP_TIMEOUT": "3"}, timeout=40)
+    bounded(r)
+    if how == "close":
+        one_error(r, ExitCode.TRANSFER, "127.0.0.1", "closed in the middle of a message")
+    else:
+        one_error(r, ExitCode.TRANSFER, "127.0.0.1", "did not answer")
+        assert r.seconds < 20
+    not_poisoned(server)
+
+
 # ---------------------------------------------------------------- UIDs, sessions, hang-ups
 
 
