@@ -817,7 +817,7 @@ def _guarded_imap(max_bytes: int) -> type:
             # first, then record by record. The file and socket wrappers cost three Python calls per TLS
             # record (a few KiB): a third of reading a folder's PDFs, all of it in the calls.
             buf = bytearray(size)
-            head = self.file.read1(size)
+            head = self.file.read1(size)  # type: ignore[attr-defined]  # a BufferedReader
             buf[: len(head)] = head
             pos, view, tls = len(head), memoryview(buf), self.sock._sslobj
             while pos < size:
