@@ -966,6 +966,9 @@ def _run(
     facts: dict[str, Facts] = {}
     new_ids: set[str] = set()
     examined: set[str] = set()  # read this run (the others come unchanged from the store)
+    # Their stored JSON, made while the messages arrive (this process mostly waits for the readers then; after
+    # the last message it is the one process working): what a worker completes later is encoded again.
+    encoded: dict[str, str] = {}
     suffix: dict[str, int] = {}  # the last `-N` given to a Message-ID's copies
     known = _unchanged_files(store, source) if validate and meta.get("limits") == limit_list else {}
     from supportctl.desk.workers import Judge
@@ -995,8 +998,14 @@ def _run(
         new_ids.add(fid)
         examined.add(fid)
         facts[fid] = f
+        if f.kind != "unchecked":
+            encoded[fid] = _json(_facts_dict(f))
     judge.finish()
-    facts.update({fid: judge.completed(facts[fid]) for fid in examined})  # bodies a worker read
+    for fid in examined:  # bodies a worker read
+        done = judge.completed(facts[fid])
+        if done is not facts[fid]:
+            facts[fid] = done
+            encoded.pop(fid, None)
     stats["validated"] += judge.count
     wm_now = getattr(source, "watermark", None)
     imap = None
@@ -1026,7 +1035,9 @@ def _run(
         store.set_meta(**{k: v for k, v in settings.items() if meta.get(k) != v})  # a look changes nothing
         if not settled:
             store.put_forms(forms.new)
-            _update(store, source, pkg, engine, now, forms, facts, examined, vanished, moved, full, meta, done_sig)
+            _update(
+                store, source, pkg, engine, now, forms, facts, examined, vanished, moved, full, meta, done_sig, encoded
+            )
     return Triage(source.key, None, stats, store=store, engine=engine, now=now)
 
 
@@ -1044,6 +1055,7 @@ def _update(
     full: bool,
     meta: dict[str, Any],
     done_sig: Any,
+    encoded: dict[str, str] | None = None,
 ) -> None:
     """Bring the stored messages and work list up to date: only what changed is assessed again.
 
@@ -1065,8 +1077,9 @@ def _update(
     shas = store.shas_of([*gone, *examined])
     store.drop_messages(gone)
     store.drop_items_of(gone)
-    encoded = {i: _json(_facts_dict(facts[i])) for i in examined}
-    store.put_messages(((facts[i], text) for i, text in encoded.items()), wm.uidvalidity if wm is not None else None)
+    known = encoded or {}  # `examined` facts already encoded (`_run`)
+    texts = ((facts[i], known.get(i) or _json(_facts_dict(facts[i]))) for i in examined)
+    store.put_messages(texts, wm.uidvalidity if wm is not None else None)
     if full:
         todo = {i for i, _u in store.message_ids()}
     else:
