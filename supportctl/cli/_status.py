@@ -6,8 +6,7 @@ supportctl/mail/replies.py (the desk's reply in the applicant's mailbox).
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,6 +15,13 @@ from supportctl.cli._base import app
 from supportctl.cli.common import JsonOpt, PackageOpt, TzOpt, begin, load_config, load_package, password_prompt
 from supportctl.errors import ExitCode, Terminated
 from supportctl.i18n import _
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
+
+    from supportctl.mail.status import Snapshot
+    from supportctl.package.manifest import Package
+    from supportctl.schedule.eta import Engine
 
 
 @app.command()
@@ -80,7 +86,7 @@ def status(
     try:
         if watch:
             interval_s = float(cfg.get("status.interval"))
-            _watch(core, pkg, engine, source, interval_s, registration, user_tz, json_output, spec)
+            _watch(pkg, engine, source, interval_s, registration, user_tz, json_output, spec)
         snap = core.refresh(pkg, engine, source, registration)
     finally:
         if source is not None:
@@ -92,37 +98,38 @@ def status(
     if not snap.registrations:
         out.say(_("No registration submitted yet: `supportctl submit FORM.pdf` sends it."))
         return
-    out.write_out(_screen(snap.registrations, now, user_tz, pkg))
+    out.write_out(core.screen(snap.registrations, now, user_tz, pkg))
 
 
 # ---------------------------------------------------------------- --watch
 
 
 def _watch(
-    core: Any,
-    pkg: Any,
-    engine: Any,
+    pkg: Package,
+    engine: Engine,
     source: Any,
     interval: float,
     only: str | None,
-    user_tz: Any,
+    user_tz: tzinfo,
     json_output: bool,
     spec: str | None,
 ) -> None:
-    shown: dict[str, tuple[Any, Any, Any, Any]] = {}
-    last: list[Any] = []
+    from supportctl.mail import status as core
 
-    def on_update(snap: Any) -> None:
+    shown: dict[str, tuple[Any, ...]] = {}
+    last: list[Snapshot] = []
+
+    def on_update(snap: Snapshot) -> None:
         last[:] = [snap]
         now = core.now_utc()
         if not shown:
             if not json_output:
-                out.write_out(_screen(snap.registrations, now, user_tz, pkg))
+                out.write_out(core.screen(snap.registrations, now, user_tz, pkg))
             out.say(_("Waiting for the desk's reply (Ctrl-C stops; nothing is lost)…"))
         elif not json_output:
             for r in snap.registrations:
                 if shown.get(r.id) != (r.contract, r.rejected, r.bounced, r.state):
-                    out.write_out(_screen((r,), now, user_tz, pkg))
+                    out.write_out(core.screen((r,), now, user_tz, pkg))
         shown.update({r.id: (r.contract, r.rejected, r.bounced, r.state) for r in snap.registrations})
 
     try:
@@ -148,6 +155,7 @@ def _watch(
         if source is not None:
             source.close()
     code = verdict.exit_code
+    assert code is not None  # `watch` returns once it has decided
     message = verdict.message
     if json_output:
         errors = []
@@ -157,54 +165,3 @@ def _watch(
     else:
         out.say(message)
     raise typer.Exit(int(code))
-
-
-def _screen(regs: Any, now: datetime, user_tz: Any, pkg: Any) -> str:
-    from supportctl.mail.outbox import state_label
-    from supportctl.mail.status import class_label, next_step
-
-    def when(dt: datetime) -> str:
-        return out.format_datetime(dt.astimezone(user_tz))
-
-    blocks = []
-    for r in regs:
-        lines = [f"{r.id}  {state_label(r.state)} → {', '.join(r.to)}"]
-        if r.submitted_at is not None:
-            lines.append("  " + _("Accepted by the mail server: {when}").format(when=when(r.submitted_at)))
-        elif r.state == "sent":  # `outbox resolve --delivered` of a message that never got a 250 from the server
-            lines.append(
-                "  "
-                + _(
-                    "Marked as delivered by you: when the mail server accepted it is not known,"
-                    " so no due time is counted"
-                )
-            )
-        else:
-            lines.append("  " + _("Not accepted by the mail server yet: the activation clock has not started"))
-        lines.append("  " + _("Activation class: {label}").format(label=class_label(pkg, r.activation_class)))
-        if r.due is not None:
-            if r.contract is not None or r.rejected is not None or r.bounced is not None:
-                lines.append("  " + _("Due: {when}").format(when=when(r.due)))
-            else:
-                relative = out.relative(r.due.timestamp() - now.timestamp())
-                lines.append("  " + _("Due: {when}, {relative}").format(when=when(r.due), relative=relative))
-        if r.contract is not None:
-            lines.append(
-                "  "
-                + _("Contract number: {contract} (arrived {when})").format(
-                    contract=r.contract, when=when(r.contract_received_at)
-                )
-            )
-        elif r.rejected is not None:
-            lines.append("  " + _("REJECTED by the registration desk ({when}):").format(when=when(r.rejected_at)))
-            lines.extend("    - " + reason for reason in r.rejected or [_("(no reasons given)")])
-        elif r.bounced is not None:
-            lines.append("  " + _("RETURNED UNDELIVERED by the mail system ({when}):").format(when=when(r.bounced_at)))
-            lines.extend("    - " + reason for reason in r.bounced)
-        elif r.submitted_at is not None:
-            lines.append("  " + _("Contract number: not arrived yet"))
-        step = next_step(r, now, pkg.process.request_address)
-        if step:
-            lines.append("  " + _("Next: {step}").format(step=step))
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)

@@ -17,9 +17,9 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -313,6 +313,57 @@ def next_step(r: Registration, now: datetime, request_address: str) -> str | Non
             address=request_address, subject=r.subject
         )
     return None
+
+
+def screen(regs: Iterable[Registration], now: datetime, user_tz: tzinfo, pkg: Package) -> str:
+    """`status` on a terminal: a block of lines per registration, in `user_tz`."""
+    from supportctl import output as out
+
+    def when(dt: datetime | None) -> str:
+        return out.format_datetime(dt.astimezone(user_tz)) if dt is not None else "-"
+
+    blocks = []
+    for r in regs:
+        lines = [f"{r.id}  {outbox.state_label(r.state)} → {', '.join(r.to)}"]
+        if r.submitted_at is not None:
+            lines.append("  " + _("Accepted by the mail server: {when}").format(when=when(r.submitted_at)))
+        elif r.state == "sent":  # `outbox resolve --delivered` of a message that never got a 250 from the server
+            lines.append(
+                "  "
+                + _(
+                    "Marked as delivered by you: when the mail server accepted it is not known,"
+                    " so no due time is counted"
+                )
+            )
+        else:
+            lines.append("  " + _("Not accepted by the mail server yet: the activation clock has not started"))
+        lines.append("  " + _("Activation class: {label}").format(label=class_label(pkg, r.activation_class)))
+        if r.due is not None:
+            if r.contract is not None or r.rejected is not None or r.bounced is not None:
+                lines.append("  " + _("Due: {when}").format(when=when(r.due)))
+            else:
+                relative = out.relative(r.due.timestamp() - now.timestamp())
+                lines.append("  " + _("Due: {when}, {relative}").format(when=when(r.due), relative=relative))
+        if r.contract is not None:
+            lines.append(
+                "  "
+                + _("Contract number: {contract} (arrived {when})").format(
+                    contract=r.contract, when=when(r.contract_received_at)
+                )
+            )
+        elif r.rejected is not None:
+            lines.append("  " + _("REJECTED by the registration desk ({when}):").format(when=when(r.rejected_at)))
+            lines.extend("    - " + reason for reason in r.rejected or [_("(no reasons given)")])
+        elif r.bounced is not None:
+            lines.append("  " + _("RETURNED UNDELIVERED by the mail system ({when}):").format(when=when(r.bounced_at)))
+            lines.extend("    - " + reason for reason in r.bounced)
+        elif r.submitted_at is not None:
+            lines.append("  " + _("Contract number: not arrived yet"))
+        step = next_step(r, now, pkg.process.request_address)
+        if step:
+            lines.append("  " + _("Next: {step}").format(step=step))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def _registration(rec: dict[str, Any], engine: Any) -> Registration:
