@@ -108,47 +108,13 @@ def _render_submit(result: SubmitResult, json_output: bool) -> None:
     common.report_sent("submit", result.sent, data, json_output, next_step=next_step)
 
 
-def _server_line(server: dict[str, Any]) -> str:
-    """The server part of `submit --dry-run`: the password's source in words, never the password."""
-    from supportctl.mail.credentials import source_label
-
-    host = server["host"] or _("(not configured)")
-    port = server["port"] or "-"
-    if server["password_source"] == "none":
-        return _("Server: {host}:{port} ({security}), no login").format(
-            host=host, port=port, security=server["security"]
-        )
-    return _("Server: {host}:{port} ({security}), login {user}, password from {source}").format(
-        host=host,
-        port=port,
-        security=server["security"],
-        user=server["username"] or "-",
-        source=source_label(server["password_source"]),
-    )
-
-
 def _render_dry_run(composed: Composed, server: dict[str, Any], json_output: bool) -> None:
+    from supportctl.mail.submit import dry_run_text
+
     if json_output:
         out.write_out(out.envelope("submit", {"dry_run": True, "message": composed.to_dict(), "server": server}))
-        return
-    d = composed.to_dict()
-    lines = [
-        f"From: {d['from']}",
-        f"To: {', '.join(d['to'])}",
-        *([f"Cc: {', '.join(d['cc'])}"] if d["cc"] else []),
-        f"Date: {d['date']}",
-        f"Message-ID: {d['message_id']}",
-        f"Subject: {d['subject']}",
-        _("Attachment: {name} (application/pdf, {size} bytes, sha256 {sha})").format(
-            name=d["attachment"]["filename"], size=d["attachment"]["size"], sha=d["attachment"]["sha256"]
-        ),
-        "",
-        d["body"].rstrip("\n"),
-        "",
-        _server_line(server),
-        _("Dry run: nothing was sent or queued."),
-    ]
-    out.write_out("\n".join(lines))
+    else:
+        out.write_out(dry_run_text(composed, server))
 
 
 outbox_app = typer.Typer(
@@ -175,7 +141,7 @@ def outbox_list(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 
 
 def _outbox_list(json_output: bool) -> None:
-    from supportctl.mail.outbox import entries, state_label
+    from supportctl.mail.outbox import entries, table
 
     items = entries()
     if json_output:
@@ -184,25 +150,7 @@ def _outbox_list(json_output: bool) -> None:
     if not items:
         out.say(_("The outbox is empty."))
         return
-    width = 80 if out.stdout_is_tty() else None  # the table fits a width; tab-separated data is kept whole
-    rows = [
-        [
-            e.id,
-            out.token(e.state, state_label(e.state)),
-            str(e.attempts),
-            out.format_iso(e.next_attempt, None),
-            ", ".join(e.recipients),
-            e.subject,
-            f"{e.last_code or ''} {e.last_text or ''}".strip()[:width],
-        ]
-        for e in items
-    ]
-    out.table(
-        _("Outbox"),
-        [_("ID"), _("State"), _("Attempts"), _("Next try"), _("To"), _("Subject"), _("Last reply")],
-        rows,
-        whole=(0,),
-    )
+    out.table(_("Outbox"), *table(items, out.stdout_is_tty()), whole=(0,))
 
 
 @outbox_app.command("show")
@@ -213,35 +161,13 @@ def outbox_show(
 ) -> None:
     """Show one message: its state, headers and every attempt."""
     begin(ctx, "outbox show", json_output)
-    from supportctl.mail.outbox import get, state_label
+    from supportctl.mail.outbox import describe, get
 
     e = get(message_id)
     if json_output:
         out.write_out(out.envelope("outbox show", e.to_dict()))
         return
-    lines = [
-        _("ID: {id}").format(id=e.id),
-        _("State: {state}").format(state=state_label(e.state)),
-        f"Message-ID: {e.message_id}",
-        f"From: {e.sender}",
-        f"To: {', '.join(e.recipients)}",
-        f"Subject: {e.subject}",
-        _("Queued: {when}").format(when=out.format_iso(e.created, None)),
-        _("Attempts: {n}").format(n=e.attempts),
-    ]
-    if e.queue_id:
-        lines.append(_("Server queue id: {qid}").format(qid=e.queue_id))
-    if e.next_attempt and e.state == "deferred":
-        lines.append(_("Next try: {when}").format(when=out.format_iso(e.next_attempt, None)))
-    for addr, (rc, rt) in sorted(e.refused.items()):
-        lines.append(_("Recipient {addr} refused: {code} {text}").format(addr=addr, code=rc, text=rt))
-    lines.append(_("History:"))
-    for h in e.history:
-        state = state_label(str(h.get("state")))
-        at = out.format_iso(h.get("at"), None)
-        lines.append(f"  {at}  {state}  {h.get('code') or ''} {h.get('text') or ''}".rstrip())
-    lines.append(_("Message file: {path}").format(path=e.path / "message.eml"))
-    out.write_out("\n".join(lines))
+    out.write_out(describe(e))
 
 
 def _render_results(command: str, results: list[SendResult], json_output: bool, waiting: bool = False) -> NoReturn:

@@ -404,6 +404,56 @@ def get(entry_id: str) -> Entry:
     return e
 
 
+def table(items: list[Entry], tty: bool) -> tuple[list[str], list[list[str]]]:
+    """`outbox list`'s columns and rows; on a terminal the server's last reply is cut to fit, in a pipe kept whole."""
+    from supportctl import output as out
+
+    width = 80 if tty else None  # the table fits a width; tab-separated data is kept whole
+    rows = [
+        [
+            e.id,
+            out.token(e.state, state_label(e.state)),
+            str(e.attempts),
+            out.format_iso(e.next_attempt, None),
+            ", ".join(e.recipients),
+            e.subject,
+            f"{e.last_code or ''} {e.last_text or ''}".strip()[:width],
+        ]
+        for e in items
+    ]
+    columns = [_("ID"), _("State"), _("Attempts"), _("Next try"), _("To"), _("Subject"), _("Last reply")]
+    return columns, rows
+
+
+def describe(e: Entry) -> str:
+    """`outbox show` as text: state, headers, every attempt and where the message file is."""
+    from supportctl import output as out
+
+    lines = [
+        _("ID: {id}").format(id=e.id),
+        _("State: {state}").format(state=state_label(e.state)),
+        f"Message-ID: {e.message_id}",
+        f"From: {e.sender}",
+        f"To: {', '.join(e.recipients)}",
+        f"Subject: {e.subject}",
+        _("Queued: {when}").format(when=out.format_iso(e.created, None)),
+        _("Attempts: {n}").format(n=e.attempts),
+    ]
+    if e.queue_id:
+        lines.append(_("Server queue id: {qid}").format(qid=e.queue_id))
+    if e.next_attempt and e.state == "deferred":
+        lines.append(_("Next try: {when}").format(when=out.format_iso(e.next_attempt, None)))
+    for addr, (rc, rt) in sorted(e.refused.items()):
+        lines.append(_("Recipient {addr} refused: {code} {text}").format(addr=addr, code=rc, text=rt))
+    lines.append(_("History:"))
+    for h in e.history:
+        state = state_label(str(h.get("state")))
+        at = out.format_iso(h.get("at"), None)
+        lines.append(f"  {at}  {state}  {h.get('code') or ''} {h.get('text') or ''}".rstrip())
+    lines.append(_("Message file: {path}").format(path=e.path / "message.eml"))
+    return "\n".join(lines)
+
+
 def _recover(e: Entry) -> Entry:
     """A "dot-sent" state whose lock is free: the sender died after the ".", so the message is uncertain."""
     with flock(e.path / "lock", blocking=False) as got:

@@ -116,6 +116,47 @@ def server_summary(smtp: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def server_line(server: dict[str, Any]) -> str:
+    """The server part of `submit --dry-run`: the password's source in words, never the password."""
+    from supportctl.mail.credentials import source_label
+
+    host = server["host"] or _("(not configured)")
+    port = server["port"] or "-"
+    if server["password_source"] == "none":
+        return _("Server: {host}:{port} ({security}), no login").format(
+            host=host, port=port, security=server["security"]
+        )
+    return _("Server: {host}:{port} ({security}), login {user}, password from {source}").format(
+        host=host,
+        port=port,
+        security=server["security"],
+        user=server["username"] or "-",
+        source=source_label(server["password_source"]),
+    )
+
+
+def dry_run_text(composed: mail.Composed, server: dict[str, Any]) -> str:
+    """`submit --dry-run` as text: the message's headers, attachment and body, then the server it would use."""
+    d = composed.to_dict()
+    lines = [
+        f"From: {d['from']}",
+        f"To: {', '.join(d['to'])}",
+        *([f"Cc: {', '.join(d['cc'])}"] if d["cc"] else []),
+        f"Date: {d['date']}",
+        f"Message-ID: {d['message_id']}",
+        f"Subject: {d['subject']}",
+        _("Attachment: {name} (application/pdf, {size} bytes, sha256 {sha})").format(
+            name=d["attachment"]["filename"], size=d["attachment"]["size"], sha=d["attachment"]["sha256"]
+        ),
+        "",
+        d["body"].rstrip("\n"),
+        "",
+        server_line(server),
+        _("Dry run: nothing was sent or queued."),
+    ]
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class SubmitResult:
     """What `submit` did: wrote a .eml, showed a dry run, or queued (and tried to send) the message."""
