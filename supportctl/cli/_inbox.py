@@ -5,7 +5,7 @@ names imported only for type checking are quoted.
 """
 
 import sys
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, timezone
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,13 +17,14 @@ from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app
 from supportctl.cli.common import JsonOpt, PackageOpt, ServerCaOpt, begin, load_config, load_package
 from supportctl.errors import ExitCode
-from supportctl.i18n import N_, _, word
+from supportctl.i18n import _
 
 if TYPE_CHECKING:
     from supportctl.config import Config
     from supportctl.desk.reply import ReplyResult
+    from supportctl.desk.shared import DeskState
     from supportctl.desk.sources import Source
-    from supportctl.desk.triage import Item, Limits
+    from supportctl.desk.triage import Found, Item, Limits
     from supportctl.mail.outbox import Entry
     from supportctl.package.manifest import Package
     from supportctl.schedule.eta import Engine
@@ -144,7 +145,7 @@ def inbox(
         return
     begin(ctx, "inbox", json_output, stream=True)
     from supportctl.desk import triage as core
-    from supportctl.desk.report import SHOWN, Tally
+    from supportctl.desk.report import SHOWN, Tally, inbox_table
     from supportctl.schedule.eta import engine_for
     from supportctl.schedule.timeparse import parse_when, resolve_zone
 
@@ -187,7 +188,8 @@ def inbox(
             for i in result.items:
                 tally.add(i.status, i.facts.key, i.reasons, i.facts.index is None or i.facts.index == 1)
             items = [i for i in result.items if wanted is None or i.status in wanted]
-            _render_inbox(items, when, engine.calendar.to_local(when.timestamp()).tzinfo, pkg)
+            zone = engine.calendar.to_local(when.timestamp()).tzinfo
+            out.table(_("Registrations"), *inbox_table(items, when, zone, pkg, out.stdout_is_tty()), whole=(0,))
     finally:
         result.close()
     for line in tally.lines(source, result.stats):
@@ -236,15 +238,10 @@ def _watch(
         events = watch(src, lambda s, when: core.triage(s, pkg, engine, when, limits=limits), interval)
         for result, changes in events:
             for change in changes:
-                item, now = change.item, datetime.now(timezone.utc)
-                claimed_before = list(change.claimed_before) if change.claimed_before is not None else None
                 if as_json:
-                    record = {"type": "change", "before": change.before, "claimed_before": claimed_before}
-                    sys.stdout.write(out.ndjson({**record, **item.to_dict(now)}) + "\n")
-                else:  # who claimed it is the last column, as in `inbox` in a pipe
-                    was = _status_label(change.before) if change.before else _("new")
-                    moved = f"{was} -> {_status_label(item.status)}"
-                    out.write_out(f"{item.facts.id}\t{moved}\t{item.facts.subject}\t{', '.join(item.claimed_by)}")
+                    sys.stdout.write(out.ndjson(change.to_dict(datetime.now(timezone.utc))) + "\n")
+                else:
+                    out.write_out(change.line())
             sys.stdout.flush()
             overdue = [i for i in result.items if i.status == "overdue"]
             if fail and overdue:
@@ -252,41 +249,6 @@ def _watch(
                 raise typer.Exit(ExitCode.OVERDUE)
     finally:
         src.close()
-
-
-def _status_label(status: str) -> str:
-    from supportctl.desk.triage import status_label
-
-    return status_label(status)
-
-
-def _render_inbox(items: "list[Item]", now: datetime, zone: tzinfo | None, pkg: "Package") -> None:
-    from supportctl.desk.report import class_word, received_from_word
-
-    tty, rows = out.stdout_is_tty(), []
-    for i in items:
-        f = i.facts
-        due = ""
-        if i.due is not None:
-            due = f"{out.format_datetime(i.due.astimezone(zone))} ({out.relative(i.due.timestamp() - now.timestamp())})"
-        received = ""
-        if f.received:
-            came = out.token(f.received_from, received_from_word(f.received_from))
-            received = f"{out.format_iso(f.received, zone)} [{came}]"
-        what = "; ".join(i.reasons) if i.reasons else f.subject
-        status = out.token(i.status, _status_label(i.status))
-        cls = out.token(i.activation_class or "", class_word(pkg, i.activation_class))
-        claimed = ", ".join(i.claimed_by)  # who took it (inbox claim)
-        if tty:  # in a pipe the column stays the bare status token, and the claims are a column of their own
-            if i.done and i.done.get("contract"):
-                status += f" {i.done['contract']}"
-            if claimed:
-                status += f" [{claimed}]"
-            rows.append([f.id, status, due, cls, received, f.sender, what])
-        else:
-            rows.append([f.id, status, due, cls, received, f.sender, what, claimed])
-    columns = [_("Id"), _("Status"), _("Due"), _("Class"), _("Received"), _("From"), _("Subject or reasons")]
-    out.table(_("Registrations"), columns if tty else [*columns, _("Claimed by")], rows, whole=(0,))
 
 
 @inbox_app.command("reply")
@@ -415,22 +377,15 @@ def _render_reply(result: "ReplyResult", json_output: bool) -> None:
         out.write_out(out.envelope("inbox reply", data))
 
 
-def _desk_state(found: Any, cfg: "Config", replying: bool = True) -> Any:
-    """Where the registration's mailbox keeps the shared state: IMAP flags, a Maildir's flags, or nowhere (a
-    reply is then recorded for this member only, and said so; a claim is refused by `take`)."""
+def _desk_state(found: "Found", cfg: "Config", replying: bool = True) -> "DeskState":
+    """Where the registration's mailbox keeps the shared state (IMAP flags, a Maildir's flags, or nowhere);
+    replying, say when the reply is recorded for this desk member only."""
     from supportctl.desk import shared
 
     state = shared.state_for(found.source or "", cfg, common.password_prompt())
-    source = (found.source or "").split(":", 1)[-1]
-    if replying and found.source and not state.records_reply(found.facts):
-        if state.shared:  # a later form of a mail, in a Maildir without keywords: `R` would mark the first
-            note = _(
-                "{source} can mark only a mail's first form as answered (it has no dovecot-keywords): the reply to "
-                "{id} is recorded for you only, not for other desk members"
-            )
-        else:
-            note = _("{source} is read-only: the reply is recorded for you only, not for other desk members")
-        out.say(note.format(source=source, id=found.facts.id))
+    note = state.reply_note(found.facts, (found.source or "").split(":", 1)[-1]) if replying and found.source else None
+    if note:
+        out.say(note)
     return state
 
 
@@ -464,7 +419,7 @@ def inbox_show(
     Examples:  supportctl inbox show 3f2a9c   ·   supportctl inbox show 3f2a9c01b7de.2 --json
     """
     begin(ctx, "inbox show", json_output)
-    from supportctl.desk.report import ROLE_WORDS, class_word, detail, received_from_word
+    from supportctl.desk.report import detail, show_text
     from supportctl.desk.triage import Limits
     from supportctl.schedule.eta import engine_for
     from supportctl.schedule.timeparse import parse_when, resolve_zone
@@ -486,49 +441,7 @@ def inbox_show(
         out.write_out(out.envelope("inbox show", data))
         return
     zone = engine.calendar.to_local(when.timestamp()).tzinfo
-    f = found.facts
-    came = received_from_word(f.received_from)
-    lines = [
-        (_("Id"), f.id),
-        (_("Status"), _status_label(item.status)),
-        (_("From"), f.sender),
-        (_("Subject"), f.subject),
-        (_("Message-ID"), f.message_id or "-"),
-        (_("Received"), out.format_iso(f.received, zone, "-") + (f" [{came}]" if f.received else "")),
-        (_("Class"), class_word(pkg, item.activation_class) or "-"),
-        (_("Due"), out.format_iso(data["due"], zone, "-")),
-    ]
-    for a in f.attachments:
-        lines.append((_("File"), f"{a['name'] or '?'} ({a['type']}, {word(ROLE_WORDS, a['role'])})"))
-    for r in item.reasons:
-        lines.append((_("Finding"), r))
-    if item.claimed_by:
-        lines.append((_("Claimed by"), ", ".join(item.claimed_by)))
-    if item.done:
-        from supportctl.desk.shared import answered_words
-
-        lines.append((_("History"), answered_words(item.done)))
-    width = max(len(k) for k, _v in lines)
-    text = "\n".join(f"{k + ':':<{width + 1}} {out.sanitize(v)}" for k, v in lines)
-    values = _value_lines(pkg, data["values"])
-    if values:  # what the form says, as the desk needs it for the contract: labels in the run's language
-        width = max(len(k) for k, _v in values)
-        heading = _("Form")
-        text += f"\n{heading}:\n" + "\n".join(f"  {k + ':':<{width + 1}} {out.sanitize(v)}" for k, v in values)
-    out.write_out(text)
-
-
-def _value_lines(pkg: "Package", values: dict[str, Any]) -> list[tuple[str, str]]:
-    """A form's values by the package's fields, in their order, with their labels; anything else after."""
-    from supportctl.form.filling import shown
-    from supportctl.i18n import current_language, localized
-
-    lang = current_language()
-    lines = [
-        (localized(f.label, f.name), shown(f, values[f.name], lang) or "-") for f in pkg.fields if f.name in values
-    ]
-    known = {f.name for f in pkg.fields}
-    return lines + [(name, str(v) if v not in (None, "") else "-") for name, v in values.items() if name not in known]
+    out.write_out(show_text(found, item, data, pkg, zone))
 
 
 IdArg = Annotated[str, typer.Argument(help=_("An id (or its first 6+ characters) shown by `inbox`."), metavar="ID")]
@@ -602,7 +515,7 @@ def inbox_report(
     Examples:  supportctl inbox report imaps://desk@mail.example.com/INBOX --since 2026-11-01 --until 2026-12-01
     """
     begin(ctx, "inbox report", json_output)
-    from supportctl.desk.report import UNCLASSIFIED, class_word, sla
+    from supportctl.desk.report import sla, sla_data, sla_table
     from supportctl.desk.triage import Limits
     from supportctl.schedule.eta import engine_for
     from supportctl.schedule.timeparse import parse_when, resolve_zone
@@ -616,37 +529,10 @@ def inbox_report(
     start = parse_when(since, zone, now) if since else None
     end = parse_when(until, zone, now) if until else None
     figures = sla(_open_mail_source(source, cfg), pkg, engine, Limits.from_config(cfg), now, start, end)
-    unclassified = figures.pop(UNCLASSIFIED, None)
-    data = {
-        "source": source,
-        "since": start.isoformat() if start else None,
-        "until": end.isoformat() if end else None,
-        "classes": {cls: fig.to_dict() for cls, fig in sorted(figures.items())},
-        # Registrations without an activation class (no form, or its class unreadable): invalid or rejected.
-        "unclassified": unclassified.to_dict() if unclassified is not None else None,
-    }
     if json_output:
-        out.write_out(out.envelope("inbox report", data))
+        out.write_out(out.envelope("inbox report", sla_data(source, start, end, figures)))
         return
-    # On a terminal "Invalid" stands beside "Rejected"; in a pipe it is the last column (columns there are only
-    # ever added at the end, so scripts that cut them keep working).
-    tty = out.stdout_is_tty()
-    counts = ["received", "answered_in_time", "answered_late", "rejected", "open", "overdue_now"]
-    times = ["median_business_seconds_to_reply", "p90_business_seconds_to_reply"]
-    columns = [N_("Class"), N_("Received"), N_("In time"), N_("Late"), N_("Rejected"), N_("Open"), N_("Overdue now")]
-    columns += [N_("Median"), N_("90th pct.")]
-    fields = [*counts, *times, "invalid"]
-    columns.append(N_("Invalid"))
-    if tty:
-        fields.insert(4, fields.pop())
-        columns.insert(5, columns.pop())
-    named = [(out.token(cls, class_word(pkg, cls)), fig) for cls, fig in sorted(figures.items())]
-    if unclassified is not None:
-        named.append((out.token("-", _("(no class)")), unclassified))
-    rows = []
-    for name, fig in named:
-        d = fig.to_dict()
-        rows.append([name, *(out.hours_minutes(d[k]) if k in times else str(d[k]) for k in fields)])
-    out.table(_("SLA report"), [_(c) for c in columns], rows)
+    columns, rows = sla_table(figures, pkg, out.stdout_is_tty())
+    out.table(_("SLA report"), columns, rows)
     if not rows:
         out.say(_("no registrations received in this period"))

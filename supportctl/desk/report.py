@@ -11,7 +11,7 @@ folder, or this desk member's own record).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from supportctl.desk.triage import STATUSES, Item, status_label
@@ -126,6 +126,88 @@ ROLE_WORDS = {
 }
 
 
+def inbox_table(
+    items: list[Item], now: datetime, zone: tzinfo | None, pkg: Package, tty: bool
+) -> tuple[list[str], list[list[str]]]:
+    """`inbox`'s columns and rows. In a pipe the status column is the bare token and who claimed a registration
+    is a last column of its own; on a terminal both join the status, with the contract number."""
+    from supportctl import output as out
+
+    rows = []
+    for i in items:
+        f = i.facts
+        due = ""
+        if i.due is not None:
+            due = f"{out.format_datetime(i.due.astimezone(zone))} ({out.relative(i.due.timestamp() - now.timestamp())})"
+        received = ""
+        if f.received:
+            came = out.token(f.received_from, received_from_word(f.received_from))
+            received = f"{out.format_iso(f.received, zone)} [{came}]"
+        what = "; ".join(i.reasons) if i.reasons else f.subject
+        status = out.token(i.status, status_label(i.status))
+        cls = out.token(i.activation_class or "", class_word(pkg, i.activation_class))
+        claimed = ", ".join(i.claimed_by)  # who took it (inbox claim)
+        if tty:  # in a pipe the column stays the bare status token, and the claims are a column of their own
+            if i.done and i.done.get("contract"):
+                status += f" {i.done['contract']}"
+            if claimed:
+                status += f" [{claimed}]"
+            rows.append([f.id, status, due, cls, received, f.sender, what])
+        else:
+            rows.append([f.id, status, due, cls, received, f.sender, what, claimed])
+    columns = [_("Id"), _("Status"), _("Due"), _("Class"), _("Received"), _("From"), _("Subject or reasons")]
+    return (columns if tty else [*columns, _("Claimed by")]), rows
+
+
+def show_text(found: Found, item: Item, data: dict[str, Any], pkg: Package, zone: tzinfo | None) -> str:
+    """`inbox show` as text: the message, its files, findings, claims and history, then the form's values."""
+    from supportctl import output as out
+
+    f = found.facts
+    came = received_from_word(f.received_from)
+    lines = [
+        (_("Id"), f.id),
+        (_("Status"), status_label(item.status)),
+        (_("From"), f.sender),
+        (_("Subject"), f.subject),
+        (_("Message-ID"), f.message_id or "-"),
+        (_("Received"), out.format_iso(f.received, zone, "-") + (f" [{came}]" if f.received else "")),
+        (_("Class"), class_word(pkg, item.activation_class) or "-"),
+        (_("Due"), out.format_iso(data["due"], zone, "-")),
+    ]
+    for a in f.attachments:
+        lines.append((_("File"), f"{a['name'] or '?'} ({a['type']}, {word(ROLE_WORDS, a['role'])})"))
+    for r in item.reasons:
+        lines.append((_("Finding"), r))
+    if item.claimed_by:
+        lines.append((_("Claimed by"), ", ".join(item.claimed_by)))
+    if item.done:
+        from supportctl.desk.shared import answered_words
+
+        lines.append((_("History"), answered_words(item.done)))
+    width = max(len(k) for k, _v in lines)
+    text = "\n".join(f"{k + ':':<{width + 1}} {out.sanitize(v)}" for k, v in lines)
+    values = value_lines(pkg, data["values"])
+    if values:  # what the form says, as the desk needs it for the contract: labels in the run's language
+        width = max(len(k) for k, _v in values)
+        heading = _("Form")
+        text += f"\n{heading}:\n" + "\n".join(f"  {k + ':':<{width + 1}} {out.sanitize(v)}" for k, v in values)
+    return text
+
+
+def value_lines(pkg: Package, values: dict[str, Any]) -> list[tuple[str, str]]:
+    """A form's values by the package's fields, in their order, with their labels; anything else after."""
+    from supportctl.form.filling import shown
+    from supportctl.i18n import current_language, localized
+
+    lang = current_language()
+    lines = [
+        (localized(f.label, f.name), shown(f, values[f.name], lang) or "-") for f in pkg.fields if f.name in values
+    ]
+    known = {f.name for f in pkg.fields}
+    return lines + [(name, str(v) if v not in (None, "") else "-") for name, v in values.items() if name not in known]
+
+
 @dataclass
 class ClassFigures:
     received: int = 0
@@ -238,3 +320,44 @@ def sla(
 def _class_of(item: Item) -> str | None:
     """A done item's class: the form's, as validated when it was triaged."""
     return item.form.activation_class if item.form is not None else None
+
+
+def sla_data(
+    source: str, start: datetime | None, end: datetime | None, figures: dict[str, ClassFigures]
+) -> dict[str, Any]:
+    """`inbox report --json`'s data."""
+    unclassified = figures.get(UNCLASSIFIED)
+    return {
+        "source": source,
+        "since": start.isoformat() if start else None,
+        "until": end.isoformat() if end else None,
+        "classes": {cls: fig.to_dict() for cls, fig in sorted(figures.items()) if cls != UNCLASSIFIED},
+        # Registrations without an activation class (no form, or its class unreadable): invalid or rejected.
+        "unclassified": unclassified.to_dict() if unclassified is not None else None,
+    }
+
+
+def sla_table(figures: dict[str, ClassFigures], pkg: Package, tty: bool) -> tuple[list[str], list[list[str]]]:
+    """`inbox report`'s columns and rows: a row per activation class, then one for registrations without one."""
+    from supportctl import output as out
+
+    unclassified = figures.get(UNCLASSIFIED)
+    # On a terminal "Invalid" stands beside "Rejected"; in a pipe it is the last column (columns there are only
+    # ever added at the end, so scripts that cut them keep working).
+    counts = ["received", "answered_in_time", "answered_late", "rejected", "open", "overdue_now"]
+    times = ["median_business_seconds_to_reply", "p90_business_seconds_to_reply"]
+    columns = [N_("Class"), N_("Received"), N_("In time"), N_("Late"), N_("Rejected"), N_("Open"), N_("Overdue now")]
+    columns += [N_("Median"), N_("90th pct.")]
+    fields = [*counts, *times, "invalid"]
+    columns.append(N_("Invalid"))
+    if tty:
+        fields.insert(4, fields.pop())
+        columns.insert(5, columns.pop())
+    named = [(out.token(cls, class_word(pkg, cls)), fig) for cls, fig in sorted(figures.items()) if cls != UNCLASSIFIED]
+    if unclassified is not None:
+        named.append((out.token("-", _("(no class)")), unclassified))
+    rows = []
+    for name, fig in named:
+        d = fig.to_dict()
+        rows.append([name, *(out.hours_minutes(d[k]) if k in times else str(d[k]) for k in fields)])
+    return [_(c) for c in columns], rows

@@ -558,6 +558,20 @@ class DeskState:
         """Whether a reply to this registration is recorded where the other desk members see it."""
         return self.shared
 
+    def reply_note(self, facts: Any, source: str) -> str | None:
+        """Why a reply to this registration (read from `source`) is recorded for this desk member only; None when
+        the other members see it."""
+        if self.records_reply(facts):
+            return None
+        if self.shared:  # a later form of a mail, in a Maildir without keywords: `R` would mark the first
+            note = _(
+                "{source} can mark only a mail's first form as answered (it has no dovecot-keywords): the reply to "
+                "{id} is recorded for you only, not for other desk members"
+            )
+        else:
+            note = _("{source} is read-only: the reply is recorded for you only, not for other desk members")
+        return note.format(source=source, id=facts.id)
+
     def claim(self, facts: Any, outcome: str, again: bool) -> Any:
         return None
 

@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from supportctl.desk.sources import Source
-from supportctl.desk.triage import Item, Triage
+from supportctl.desk.triage import Item, Triage, status_label
+from supportctl.i18n import _
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,18 @@ class Change:
     item: Item
     before: str | None  # the status at the last look, None for a registration seen for the first time
     claimed_before: tuple[str, ...] | None = None  # who had claimed it at the last look (None: first seen)
+
+    def to_dict(self, now: datetime) -> dict[str, Any]:
+        """`inbox --watch --json`'s record: the item's, with what it was before."""
+        claimed_before = list(self.claimed_before) if self.claimed_before is not None else None
+        return {"type": "change", "before": self.before, "claimed_before": claimed_before, **self.item.to_dict(now)}
+
+    def line(self) -> str:
+        """`inbox --watch`'s line: id, old -> new status, subject, and who claimed it last (as `inbox` in a pipe)."""
+        item = self.item
+        was = status_label(self.before) if self.before else _("new")
+        moved = f"{was} -> {status_label(item.status)}"
+        return f"{item.facts.id}\t{moved}\t{item.facts.subject}\t{', '.join(item.claimed_by)}"
 
 
 Seen = dict[str, tuple[str, tuple[str, ...]]]  # id -> (status, claimed by)
