@@ -164,18 +164,8 @@ def inbox(
         result = core.triage(src, pkg, engine, when, limits=limits)
     finally:
         src.close()
-    if result.unsaved is not None:
-        out.say(
-            _("the desk's state cannot be written ({reason}); this run did not remember anything").format(
-                reason=result.unsaved
-            )
-        )
-    if result.recovered is not None:
-        out.say(
-            _("the desk's state was damaged: moved to {path}; this run read the mailbox afresh").format(
-                path=result.recovered
-            )
-        )
+    for line in result.warnings():
+        out.say(line)
     wanted, tally = SHOWN[status.value], Tally()
     try:
         if json_output:  # streamed: a rerun that found nothing new holds no list in memory

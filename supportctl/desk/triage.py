@@ -317,6 +317,23 @@ class Triage:
         """Where a damaged state file was moved before this run started afresh (else None)."""
         return getattr(self._store, "recovered", None)
 
+    def warnings(self) -> list[str]:
+        """What the desk is told before the list: the state could not be written, or was damaged and set aside."""
+        said = []
+        if self.unsaved is not None:
+            said.append(
+                _("the desk's state cannot be written ({reason}); this run did not remember anything").format(
+                    reason=self.unsaved
+                )
+            )
+        if self.recovered is not None:
+            said.append(
+                _("the desk's state was damaged: moved to {path}; this run read the mailbox afresh").format(
+                    path=self.recovered
+                )
+            )
+        return said
+
     def close(self) -> None:
         """Let go of the store (its write-ahead log is folded into the file then)."""
         if self._store is not None:
