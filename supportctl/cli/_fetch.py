@@ -260,22 +260,7 @@ def show(
         if json_output:
             out.write_out(out.envelope("show", {"what": "fields", "lang": lang, "fields": fields}))
             return
-        rows = [
-            [
-                f["name"],
-                f["type"],
-                _("yes") if f["required"] else _("no"),
-                "" if f["max_length"] is None else str(f["max_length"]),
-                ", ".join(c["value"] for c in f["choices"]),
-                f["label"],
-            ]
-            for f in fields
-        ]
-        out.table(
-            _("Fields of {form}").format(form=pkg.form_document),
-            [_("Field"), _("Type"), _("Required"), _("Max length"), _("Allowed values"), _("Label")],
-            rows,
-        )
+        out.table(*documents.fields_table(pkg, fields))
         return
     doc = documents.text_of(pkg, what, lang)
     if json_output:
@@ -374,28 +359,10 @@ def _filled_form(pkg: Package, path: Path, force: bool, canonical: bool) -> Prin
 
 
 def _report_print(result: PrintResult, json_output: bool, command: str) -> None:
-    from supportctl.package import printing
-
     if json_output:
         out.write_out(out.envelope(command, result.to_dict(), ok=not result.exit_code))
-    if result.printer:
-        out.say(
-            _("Printing on {printer} ({source}) with {system}").format(
-                printer=result.printer, source=printing.source_words(result.printer_source), system=result.system
-            )
-        )
-    else:
-        out.say(_("Printing on the default printer with {system}").format(system=result.system))
-    for j in result.jobs:
-        out.say(j.line())
-    if result.exit_code:
-        pending = [j.job or j.item.file.name for j in result.jobs if j.state in printing.QUEUED]
-        out.say(
-            out.error_line(
-                _("still queued after {n} s: {jobs}").format(n=round(result.waited), jobs=", ".join(pending)),
-                _("they print when the printer takes them; running print again does not send them twice"),
-            )
-        )
+    for line in result.lines():
+        out.say(line)
 
 
 def _list_printers(json_output: bool) -> None:
@@ -405,22 +372,7 @@ def _list_printers(json_output: bool) -> None:
     if json_output:
         out.write_out(out.envelope("print", {"system": system, "printers": [p.to_dict() for p in found]}))
         return
-    states = {"idle": _("idle"), "processing": _("printing"), "stopped": _("disabled"), "unknown": _("unknown")}
-    rows = [
-        [
-            p.name + (" *" if p.default else ""),
-            states.get(p.state, p.state),
-            _("yes") if p.accepting else _("no"),
-            p.info,
-            p.message,
-        ]
-        for p in found
-    ]
-    if not rows:
+    if not found:
         out.say(_("no printers ({system})").format(system=system))
         return
-    out.table(
-        _("Printers ({system}; * = default)").format(system=system),
-        [_("Printer"), _("State"), _("Accepting"), _("Description"), _("Message")],
-        rows,
-    )
+    out.table(*printing.printers_table(system, found))
