@@ -15,12 +15,9 @@ from supportctl.errors import SupportctlError
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from supportctl.config import Config
     from supportctl.mail.outbox import Entry
-    from supportctl.package.manifest import Package
-    from supportctl.package.printing import Job, PrintItem, PrintResult
+    from supportctl.package.printing import Job, PrintResult
 
 
 @app.command(no_args_is_help=False)
@@ -329,33 +326,12 @@ def print_cmd(
     wanted = list(docs or [])
     if canonical and not any(printing.is_file_argument(w) for w in wanted):
         raise typer.BadParameter(_("--canonical goes with a filled form FILE.pdf"), param_hint="--canonical")
-    items = printing.items_for(pkg, wanted, lambda path: _filled_form(pkg, path, force, canonical))
+    items = printing.items_for(pkg, wanted, lambda path: printing.reported_form(pkg, path, force, canonical, out.say))
     setting = cfg.source("print.printer")
     result = printing.print_items(items, setting.value, setting.source, wait=wait, again=again)
     _report_print(result, json_output, "print")
     if result.exit_code:
         raise typer.Exit(int(result.exit_code))
-
-
-def _filled_form(pkg: Package, path: Path, force: bool, canonical: bool) -> PrintItem:
-    from supportctl.form.pdfform import FormFindingsError
-    from supportctl.form.validation import finding_line
-    from supportctl.package import printing
-    from supportctl.package.documents import sanitize
-
-    try:
-        item, report = printing.filled_form(pkg, path, force, canonical)
-    except FormFindingsError as exc:
-        for f in exc.findings:
-            out.say("  " + sanitize(finding_line(f, label=False)))
-        raise
-    if not report.ok:
-        out.say(
-            _("warning: {path} is not valid ({n} problem(s)); printing it anyway (--force)").format(
-                path=path, n=len(report.findings)
-            )
-        )
-    return item
 
 
 def _report_print(result: PrintResult, json_output: bool, command: str) -> None:

@@ -228,6 +228,28 @@ def filled_form(pkg: Package, path: Path, force: bool, canonical: bool = False) 
     return PrintItem(path.name, path, ()), report
 
 
+def reported_form(pkg: Package, path: Path, force: bool, canonical: bool, say: Callable[[str], None]) -> PrintItem:
+    """`filled_form` for `print FILE.pdf`, telling the person (`say`) about its findings: each one when the form
+    is refused, a warning when --force prints an invalid form anyway."""
+    from supportctl.form.pdfform import FormFindingsError
+    from supportctl.form.validation import finding_line
+    from supportctl.package.documents import sanitize
+
+    try:
+        item, report = filled_form(pkg, path, force, canonical)
+    except FormFindingsError as exc:
+        for f in exc.findings:
+            say("  " + sanitize(finding_line(f, label=False)))
+        raise
+    if not report.ok:
+        say(
+            _("warning: {path} is not valid ({n} problem(s)); printing it anyway (--force)").format(
+                path=path, n=len(report.findings)
+            )
+        )
+    return item
+
+
 # ---------------------------------------------------------------- print systems
 
 
