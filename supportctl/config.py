@@ -189,6 +189,25 @@ class Config:
                 settings[key]["value"] = redact(str(settings[key]["value"]))
         return settings
 
+    def show_data(self) -> dict[str, Any]:
+        """The data of `config show --json`: the file's path, whether it exists, and every setting."""
+        return {"path": str(self.path), "exists": self.file_exists, "settings": self.to_dict()}
+
+    def show_table(self) -> tuple[str, list[str], list[list[str]]]:
+        """`config show` for the person: the table's title, columns and rows (setting, value, source)."""
+        from supportctl.output import token
+
+        sources = {"env": _("environment"), "file": _("config file"), "default": _("default"), "flag": _("flag")}
+        rows = []
+        for key, s in self.to_dict().items():
+            # As written in the config file (TOML): true/false, not Python's True/False.
+            v = s["value"]
+            value = "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+            # On a terminal the word; in a pipe the code of --json (env, file, default, flag), as for states.
+            where = token(s["source"], sources[s["source"]]) + (f" ({s['origin']})" if s["source"] == "env" else "")
+            rows.append([key, value, where])
+        return _("Settings ({path})").format(path=self.path), [_("Setting"), _("Value"), _("Source")], rows
+
 
 def coerce(setting: Setting, raw: Any, where: str) -> Any:
     if setting.kind == "bool":

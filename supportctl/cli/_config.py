@@ -29,23 +29,10 @@ def config_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """Print every setting, its value and where it came from (flag, environment, file, default)."""
     begin(ctx, "config show", json_output)
     cfg = load_config()
-    settings = cfg.to_dict()
     if json_output:
-        out.write_out(
-            out.envelope("config show", {"path": str(cfg.path), "exists": cfg.file_exists, "settings": settings})
-        )
+        out.write_out(out.envelope("config show", cfg.show_data()))
         return
-    sources = {"env": _("environment"), "file": _("config file"), "default": _("default"), "flag": _("flag")}
-    rows = []
-    for key, s in settings.items():
-        # As written in the config file (TOML): true/false, not Python's True/False.
-        value = (
-            "" if s["value"] is None else str(s["value"]).lower() if isinstance(s["value"], bool) else str(s["value"])
-        )
-        # On a terminal the word; in a pipe the code of --json (env, file, default, flag), as for states.
-        where = out.token(s["source"], sources[s["source"]]) + (f" ({s['origin']})" if s["source"] == "env" else "")
-        rows.append([key, value, where])
-    out.table(_("Settings ({path})").format(path=cfg.path), [_("Setting"), _("Value"), _("Source")], rows)
+    out.table(*cfg.show_table())
 
 
 @config_app.command("path")

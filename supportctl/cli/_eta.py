@@ -20,7 +20,7 @@ from supportctl.i18n import _
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from supportctl.schedule.eta import Engine, EtaResult
+    from supportctl.schedule.eta import Engine
 
 
 class Mode(str, Enum):
@@ -112,7 +112,6 @@ def eta(
     )
     pkg = load_package(package, cfg)
     engine = core.engine_for(pkg.process, cfg)
-    schedule = engine.schedule
     # One setting for "my zone": a naive --at is read in input_tz if set, else in tz (display), else local.
     in_tz = resolve_zone(cfg.get("input_tz") or cfg.get("tz"))
     user_tz = resolve_zone(cfg.get("tz"))
@@ -148,18 +147,11 @@ def eta(
         start = submitted_at(submission)
     else:
         start = parse_when(at, in_tz, now)
-    results = [engine.compute(start, name, explain) for name in names]
+    report = core.report(engine, pkg, start, names, now, user_tz, explain)
     if json_output:
-        data = {
-            "package": {"name": pkg.name, "version": pkg.version},
-            "schedule": schedule.to_dict(),
-            "now": now.isoformat(),
-            "user_tz": user_tz.key,
-            "results": [r.to_dict(now, user_tz) for r in results],
-        }
-        out.write_out(out.envelope("eta", data))
+        out.write_out(out.envelope("eta", report.to_dict()))
         return
-    _render_eta(results, now, user_tz, schedule.timezone)
+    out.write_out(report.text(out.use_color()))
 
 
 def _eta_batch(engine: "Engine", default_class: str, in_tz: "ZoneInfo", fmt: BatchFormat) -> None:
@@ -167,39 +159,8 @@ def _eta_batch(engine: "Engine", default_class: str, in_tz: "ZoneInfo", fmt: Bat
 
     if sys.stdin.isatty():
         out.say(_("Reading start times from standard input, one per line; Ctrl-D ends."))
-    import itertools
-
-    lines = iter(sys.stdin)
-    first = next(lines, "").removeprefix("\ufeff")  # a file saved by Notepad or PowerShell 5 starts with a BOM
-    failed = write_batch(engine, itertools.chain((first,), lines), default_class, in_tz, sys.stdout, fmt.value)
+    failed = write_batch(engine, sys.stdin, default_class, in_tz, sys.stdout, fmt.value)
     sys.stdout.flush()
     if failed:
         out.say(_("{n} input line(s) could not be read; see the error records").format(n=failed))
         raise typer.Exit(ExitCode.INVALID_INPUT)
-
-
-def _render_eta(results: "list[EtaResult]", now: datetime, user_tz: "ZoneInfo", schedule_tz: str) -> None:
-    from supportctl.i18n import localized
-    from supportctl.schedule.eta import step_text
-
-    color = out.use_color()
-    lines = [_("Start: {when}").format(when=out.format_datetime(results[0].start.astimezone(user_tz)))]
-    for r in results:
-        label = localized(r.label, r.activation_class)
-        lines.append(
-            _("{label}: active by {due} ({zone}), {relative}").format(
-                label=f"\x1b[1m{label}\x1b[0m" if color else label,
-                due=out.format_datetime(r.due, long=True),
-                zone=schedule_tz,
-                relative=out.relative(r.due.timestamp() - now.timestamp()),
-            )
-        )
-        if r.clock_starts.timestamp() != r.start.timestamp():
-            when = out.format_datetime(r.clock_starts)
-            lines.append("  " + _("outside business hours: the clock starts {when}").format(when=when))
-        if user_tz.key != schedule_tz:
-            due = out.format_datetime(r.due.astimezone(user_tz))
-            lines.append("  " + _("in your time zone ({zone}): {due}").format(zone=user_tz.key, due=due))
-        if r.steps is not None:
-            lines.extend("    " + step_text(s) for s in r.steps)
-    out.write_out("\n".join(lines))

@@ -15,12 +15,9 @@ from supportctl.errors import SupportctlError
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from supportctl.config import Config
     from supportctl.mail.outbox import Entry
-    from supportctl.package.manifest import Package
-    from supportctl.package.printing import Job, PrintItem, PrintResult
+    from supportctl.package.printing import Job, PrintResult
 
 
 @app.command(no_args_is_help=False)
@@ -260,22 +257,7 @@ def show(
         if json_output:
             out.write_out(out.envelope("show", {"what": "fields", "lang": lang, "fields": fields}))
             return
-        rows = [
-            [
-                f["name"],
-                f["type"],
-                _("yes") if f["required"] else _("no"),
-                "" if f["max_length"] is None else str(f["max_length"]),
-                ", ".join(c["value"] for c in f["choices"]),
-                f["label"],
-            ]
-            for f in fields
-        ]
-        out.table(
-            _("Fields of {form}").format(form=pkg.form_document),
-            [_("Field"), _("Type"), _("Required"), _("Max length"), _("Allowed values"), _("Label")],
-            rows,
-        )
+        out.table(*documents.fields_table(pkg, fields))
         return
     doc = documents.text_of(pkg, what, lang)
     if json_output:
@@ -344,7 +326,7 @@ def print_cmd(
     wanted = list(docs or [])
     if canonical and not any(printing.is_file_argument(w) for w in wanted):
         raise typer.BadParameter(_("--canonical goes with a filled form FILE.pdf"), param_hint="--canonical")
-    items = printing.items_for(pkg, wanted, lambda path: _filled_form(pkg, path, force, canonical))
+    items = printing.items_for(pkg, wanted, lambda path: printing.reported_form(pkg, path, force, canonical, out.say))
     setting = cfg.source("print.printer")
     result = printing.print_items(items, setting.value, setting.source, wait=wait, again=again)
     _report_print(result, json_output, "print")
@@ -352,50 +334,11 @@ def print_cmd(
         raise typer.Exit(int(result.exit_code))
 
 
-def _filled_form(pkg: Package, path: Path, force: bool, canonical: bool) -> PrintItem:
-    from supportctl.form.pdfform import FormFindingsError
-    from supportctl.form.validation import finding_line
-    from supportctl.package import printing
-    from supportctl.package.documents import sanitize
-
-    try:
-        item, report = printing.filled_form(pkg, path, force, canonical)
-    except FormFindingsError as exc:
-        for f in exc.findings:
-            out.say("  " + sanitize(finding_line(f, label=False)))
-        raise
-    if not report.ok:
-        out.say(
-            _("warning: {path} is not valid ({n} problem(s)); printing it anyway (--force)").format(
-                path=path, n=len(report.findings)
-            )
-        )
-    return item
-
-
 def _report_print(result: PrintResult, json_output: bool, command: str) -> None:
-    from supportctl.package import printing
-
     if json_output:
         out.write_out(out.envelope(command, result.to_dict(), ok=not result.exit_code))
-    if result.printer:
-        out.say(
-            _("Printing on {printer} ({source}) with {system}").format(
-                printer=result.printer, source=printing.source_words(result.printer_source), system=result.system
-            )
-        )
-    else:
-        out.say(_("Printing on the default printer with {system}").format(system=result.system))
-    for j in result.jobs:
-        out.say(j.line())
-    if result.exit_code:
-        pending = [j.job or j.item.file.name for j in result.jobs if j.state in printing.QUEUED]
-        out.say(
-            out.error_line(
-                _("still queued after {n} s: {jobs}").format(n=round(result.waited), jobs=", ".join(pending)),
-                _("they print when the printer takes them; running print again does not send them twice"),
-            )
-        )
+    for line in result.lines():
+        out.say(line)
 
 
 def _list_printers(json_output: bool) -> None:
@@ -405,22 +348,7 @@ def _list_printers(json_output: bool) -> None:
     if json_output:
         out.write_out(out.envelope("print", {"system": system, "printers": [p.to_dict() for p in found]}))
         return
-    states = {"idle": _("idle"), "processing": _("printing"), "stopped": _("disabled"), "unknown": _("unknown")}
-    rows = [
-        [
-            p.name + (" *" if p.default else ""),
-            states.get(p.state, p.state),
-            _("yes") if p.accepting else _("no"),
-            p.info,
-            p.message,
-        ]
-        for p in found
-    ]
-    if not rows:
+    if not found:
         out.say(_("no printers ({system})").format(system=system))
         return
-    out.table(
-        _("Printers ({system}; * = default)").format(system=system),
-        [_("Printer"), _("State"), _("Accepting"), _("Description"), _("Message")],
-        rows,
-    )
+    out.table(*printing.printers_table(system, found))

@@ -14,12 +14,6 @@ from supportctl.errors import ExitCode, Terminated
 from supportctl.i18n import _
 
 
-def finding_line(f: Any) -> str:
-    from supportctl.form.validation import finding_line as line
-
-    return line(f, label=False)
-
-
 @app.command(no_args_is_help=False)
 def fill(
     ctx: typer.Context,
@@ -51,7 +45,6 @@ def fill(
     from supportctl.errors import UsageError
     from supportctl.form import drafts, filling
     from supportctl.form import pdfform as form
-    from supportctl.form.validation import unknown_fields, validate_values
 
     if resume and restart:
         raise UsageError(_("use either --resume or --restart, not both"))
@@ -61,11 +54,8 @@ def fill(
     given = filling.assign(filling.read_values(data) if data else {}, assignments or [])
     profile = filling.profile(pkg, cfg)
     interactive = not no_input and sys.stdin.isatty() and sys.stdout.isatty()
-    unknown = unknown_fields(pkg, given)
-    if unknown and interactive:  # before any question; without questions, every problem is listed at once below
-        for f in unknown:
-            out.say(finding_line(f))
-        raise form.FormFindingsError(unknown)
+    if interactive:  # before any question; without questions, every problem is listed at once below
+        filling.refuse_unknown(pkg, given, out.say)
     try:
         answers, use = filling.draft_answers(pkg.name, resume, restart, input if interactive else None, out.say)
     except EOFError:
@@ -86,20 +76,10 @@ def fill(
         values: dict[str, Any] = dict(answers)
     else:
         values = {**profile, **answers, **given}
-        for name in filling.dates_not_given(pkg, values):
-            out.say(_('"{field}" not given: today, {date}').format(field=name, date=values[name]))
-        _good, findings = validate_values(pkg, values, chars, check_deliverability=check_deliverability)
-        if findings:
-            for f in findings:
-                out.say(finding_line(f))
-            if not (data or assignments or no_input):  # nobody meant to skip the questions: say why none came
-                out.say(
-                    _(
-                        "No questions were asked: standard input or output is not a terminal. Give the values with "
-                        "--data FILE or --set NAME=VALUE, or run `supportctl fill` in a terminal."
-                    )
-                )
-            raise form.FormFindingsError(findings)
+        skipping_meant = bool(data or assignments or no_input)
+        filling.check_without_questions(
+            pkg, values, chars, check_deliverability=check_deliverability, skipping_meant=skipping_meant, say=out.say
+        )
     pdf = form.fill_pdf(pkg, values, check_deliverability=check_deliverability)
     from pathlib import Path
 
@@ -144,35 +124,21 @@ def validate(
         from supportctl.errors import UsageError
 
         raise UsageError(_("give exactly one form with --canonical"))
-    from supportctl.form.pdfform import check_files
+    from supportctl.form.pdfform import check_files, checks_json, worst_exit
 
     cfg = load_config()
     pkg = load_package(package, cfg)
     checked = []
     for c in check_files(pkg, forms, check_deliverability=check_deliverability, canonical=canonical):
         checked.append(c)
-        if c.error is not None:
-            out.say(out.error_line(c.error.message, c.error.hint))
-            continue
-        assert c.report is not None
-        if c.canonical is not None:
-            out.say(_("Canonical copy written to {path}").format(path=c.canonical))
-        elif canonical is not None:
-            out.say(_("No canonical copy: {path} is not valid").format(path=c.path))
-        if json_output:
-            continue
-        cls = c.report.activation_class
-        if not c.report.ok:
-            out.write_out(_("{path}: INVALID").format(path=c.path))
-            out.write_out("\n".join("  " + finding_line(f) for f in c.report.findings))
-        elif cls is None:
-            out.write_out(_("{path}: valid").format(path=c.path))
-        else:
-            out.write_out(_("{path}: valid (activation class {cls})").format(path=c.path, cls=cls))
-    codes = {c.exit_code for c in checked}
-    worst = next((code for code in (ExitCode.INVALID_INPUT, ExitCode.FORM_INVALID) if code in codes), ExitCode.OK)
+        for note in c.notes():
+            out.say(note)
+        text = c.text()
+        if text is not None and not json_output:
+            out.write_out(text)
+    worst = worst_exit(checked)
     if json_output:
-        errors = [e for e in (c.error_dict() for c in checked) if e is not None]
-        out.write_out(out.envelope("validate", {"forms": [c.to_dict() for c in checked]}, errors, ok=not worst))
+        data, errors = checks_json(checked)
+        out.write_out(out.envelope("validate", data, errors, ok=not worst))
     if worst:
         raise typer.Exit(int(worst))

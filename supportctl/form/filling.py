@@ -99,6 +99,51 @@ def dates_not_given(pkg: Package, values: dict[str, Any]) -> list[str]:
     return filled
 
 
+def refuse_unknown(pkg: Package, given: dict[str, Any], say: Callable[[str], None]) -> None:
+    """Before the first question: values given for fields the form does not have are each said, then refused
+    (`FormFindingsError`); without questions `check_without_questions` lists them with every other problem."""
+    from supportctl.form.pdfform import FormFindingsError
+    from supportctl.form.validation import finding_line, unknown_fields
+
+    unknown = unknown_fields(pkg, given)
+    if unknown:
+        for f in unknown:
+            say(finding_line(f, label=False))
+        raise FormFindingsError(unknown)
+
+
+def check_without_questions(
+    pkg: Package,
+    values: dict[str, Any],
+    chars: Container[str] | None,
+    *,
+    check_deliverability: bool,
+    skipping_meant: bool,
+    say: Callable[[str], None],
+) -> None:
+    """`fill` without questions: every date nobody gave becomes today (and is said), then every problem is said at
+    once and refused (`FormFindingsError`). `skipping_meant`: the values came from --data/--set or --no-input was
+    given; if not, nobody meant to skip the questions, so why none came is said too."""
+    from supportctl.form.pdfform import FormFindingsError
+    from supportctl.form.validation import finding_line, validate_values
+
+    for name in dates_not_given(pkg, values):
+        say(_('"{field}" not given: today, {date}').format(field=name, date=values[name]))
+    _good, findings = validate_values(pkg, values, chars, check_deliverability=check_deliverability)
+    if not findings:
+        return
+    for f in findings:
+        say(finding_line(f, label=False))
+    if not skipping_meant:
+        say(
+            _(
+                "No questions were asked: standard input or output is not a terminal. Give the values with "
+                "--data FILE or --set NAME=VALUE, or run `supportctl fill` in a terminal."
+            )
+        )
+    raise FormFindingsError(findings)
+
+
 def asking_order(fields: list[Any]) -> list[Any]:
     """The form's fields in the order they are asked: the country before the phone number (its region hint),
     so a national number such as 030 1234567 is understood, as it is from --data."""

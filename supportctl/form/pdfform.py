@@ -21,7 +21,7 @@ from typing import Any
 from supportctl.errors import ExitCode, FormInvalidError, InvalidInputError, SupportctlError, os_reason
 from supportctl.form import checks, fonts, pdfutil
 from supportctl.form.snapshot import Snapshot, read, text
-from supportctl.form.validation import Finding, activation_class, validate_values
+from supportctl.form.validation import Finding, activation_class, finding_line, validate_values
 from supportctl.i18n import _
 from supportctl.package.manifest import Package
 
@@ -198,6 +198,44 @@ class FileCheck:
             return None
         problems = _("{path}: {n} problem(s)").format(path=self.path, n=len(self.report.findings))
         return {**FormInvalidError(problems).to_dict(), "path": self.path}
+
+    def notes(self) -> list[str]:
+        """What `validate` tells the person about this file (stderr): why it is not a readable PDF, or where its
+        canonical copy went and why there is none."""
+        if self.error is not None:
+            from supportctl.output import error_line
+
+            return [error_line(self.error.message, self.error.hint)]
+        if self.canonical is not None:
+            return [_("Canonical copy written to {path}").format(path=self.canonical)]
+        if self.wants_canonical:
+            return [_("No canonical copy: {path} is not valid").format(path=self.path)]
+        return []
+
+    def text(self) -> str | None:
+        """The file's verdict as `validate` prints it (stdout): valid, with its activation class, or INVALID with
+        each finding on its own line; None for a file that is not a readable PDF (`notes` says why)."""
+        if self.report is None:
+            return None
+        cls = self.report.activation_class
+        if not self.report.ok:
+            lines = [_("{path}: INVALID").format(path=self.path)]
+            return "\n".join([*lines, *("  " + finding_line(f, label=False) for f in self.report.findings)])
+        if cls is None:
+            return _("{path}: valid").format(path=self.path)
+        return _("{path}: valid (activation class {cls})").format(path=self.path, cls=cls)
+
+
+def worst_exit(checks: Iterable[FileCheck]) -> ExitCode:
+    """`validate`'s exit status: 3 if a file is not a readable PDF, else 4 if a form is invalid, else 0."""
+    codes = {c.exit_code for c in checks}
+    return next((code for code in (ExitCode.INVALID_INPUT, ExitCode.FORM_INVALID) if code in codes), ExitCode.OK)
+
+
+def checks_json(checks: list[FileCheck]) -> tuple[dict[str, object], list[dict[str, object]]]:
+    """`validate --json`: the data (every form) and the errors (each unreadable file or invalid form, with its path)."""
+    errors = [e for e in (c.error_dict() for c in checks) if e is not None]
+    return {"forms": [c.to_dict() for c in checks]}, errors
 
 
 def check_files(

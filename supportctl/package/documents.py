@@ -148,3 +148,23 @@ def fields(pkg: Package, lang: str) -> list[dict[str, Any]]:
             }
         )
     return result
+
+
+def fields_table(pkg: Package, fields: list[dict[str, Any]]) -> tuple[str, list[str], list[list[str]]]:
+    """`show fields` for the person: the table's title, columns and rows of `fields` (as `fields()` gives them)."""
+    rows = [
+        [
+            f["name"],
+            f["type"],
+            _("yes") if f["required"] else _("no"),
+            "" if f["max_length"] is None else str(f["max_length"]),
+            ", ".join(c["value"] for c in f["choices"]),
+            f["label"],
+        ]
+        for f in fields
+    ]
+    return (
+        _("Fields of {form}").format(form=pkg.form_document),
+        [_("Field"), _("Type"), _("Required"), _("Max length"), _("Allowed values"), _("Label")],
+        rows,
+    )

@@ -136,6 +136,27 @@ class PrintResult:
             "waited": round(self.waited, 2),
         }
 
+    def lines(self) -> list[str]:
+        """What `print` tells the person (stderr): the printer and print system, each job, and the jobs still
+        queued when the wait ran out."""
+        from supportctl.output import error_line
+
+        if self.printer:
+            where = _("Printing on {printer} ({source}) with {system}")
+            lines = [where.format(printer=self.printer, source=source_words(self.printer_source), system=self.system)]
+        else:
+            lines = [_("Printing on the default printer with {system}").format(system=self.system)]
+        lines += [j.line() for j in self.jobs]
+        if self.exit_code:
+            pending = [j.job or j.item.file.name for j in self.jobs if j.state in QUEUED]
+            lines.append(
+                error_line(
+                    _("still queued after {n} s: {jobs}").format(n=round(self.waited), jobs=", ".join(pending)),
+                    _("they print when the printer takes them; running print again does not send them twice"),
+                )
+            )
+        return lines
+
 
 # ---------------------------------------------------------------- what to print
 
@@ -205,6 +226,28 @@ def filled_form(pkg: Package, path: Path, force: bool, canonical: bool = False) 
         pdfform.write_atomic(copy, pdfform.canonical_pdf(pkg, report))
         return PrintItem(path.name, copy, ()), report
     return PrintItem(path.name, path, ()), report
+
+
+def reported_form(pkg: Package, path: Path, force: bool, canonical: bool, say: Callable[[str], None]) -> PrintItem:
+    """`filled_form` for `print FILE.pdf`, telling the person (`say`) about its findings: each one when the form
+    is refused, a warning when --force prints an invalid form anyway."""
+    from supportctl.form.pdfform import FormFindingsError
+    from supportctl.form.validation import finding_line
+    from supportctl.package.documents import sanitize
+
+    try:
+        item, report = filled_form(pkg, path, force, canonical)
+    except FormFindingsError as exc:
+        for f in exc.findings:
+            say("  " + sanitize(finding_line(f, label=False)))
+        raise
+    if not report.ok:
+        say(
+            _("warning: {path} is not valid ({n} problem(s)); printing it anyway (--force)").format(
+                path=path, n=len(report.findings)
+            )
+        )
+    return item
 
 
 # ---------------------------------------------------------------- print systems
@@ -589,3 +632,23 @@ def state_word(state: str) -> str:
 def list_printers(system: PrintSystem | None = None) -> tuple[str, list[PrinterInfo]]:
     system = system or choose_system()
     return system.name, system.printers()
+
+
+def printers_table(system: str, found: list[PrinterInfo]) -> tuple[str, list[str], list[list[str]]]:
+    """`print --list-printers` for the person: the table's title, columns and rows (the default marked *)."""
+    states = {"idle": _("idle"), "processing": _("printing"), "stopped": _("disabled"), "unknown": _("unknown")}
+    rows = [
+        [
+            p.name + (" *" if p.default else ""),
+            states.get(p.state, p.state),
+            _("yes") if p.accepting else _("no"),
+            p.info,
+            p.message,
+        ]
+        for p in found
+    ]
+    return (
+        _("Printers ({system}; * = default)").format(system=system),
+        [_("Printer"), _("State"), _("Accepting"), _("Description"), _("Message")],
+        rows,
+    )

@@ -4,13 +4,16 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
-from typing import IO, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from supportctl.errors import InvalidInputError, SupportctlError
 from supportctl.i18n import _
 from supportctl.schedule import calendar as cal
 from supportctl.schedule.timeparse import localize, parse_when
+
+if TYPE_CHECKING:
+    from supportctl.package.manifest import Package
 
 MODES = ("hours", "eod")
 
@@ -69,6 +72,68 @@ class EtaResult(NamedTuple):
         if self.steps is not None:
             d["explain"] = [step_to_dict(s) for s in self.steps]
         return d
+
+
+class EtaReport(NamedTuple):
+    """What `eta` answers for one start: each class's result, with the schedule, "now" and the user's zone."""
+
+    package: tuple[str, str]  # name, version
+    schedule: cal.Schedule
+    now: datetime
+    user_tz: ZoneInfo
+    results: list[EtaResult]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The data of `eta --json`."""
+        return {
+            "package": {"name": self.package[0], "version": self.package[1]},
+            "schedule": self.schedule.to_dict(),
+            "now": self.now.isoformat(),
+            "user_tz": self.user_tz.key,
+            "results": [r.to_dict(self.now, self.user_tz) for r in self.results],
+        }
+
+    def text(self, color: bool = False) -> str:
+        """`eta`'s report for the person: the start, then each class's due time (its label bold with `color`),
+        where the clock starts outside business hours, the due time in the user's zone, and `--explain`'s steps."""
+        from supportctl.i18n import localized
+        from supportctl.output import format_datetime, relative
+
+        user_tz, schedule_tz = self.user_tz, self.schedule.timezone
+        lines = [_("Start: {when}").format(when=format_datetime(self.results[0].start.astimezone(user_tz)))]
+        for r in self.results:
+            label = localized(r.label, r.activation_class)
+            lines.append(
+                _("{label}: active by {due} ({zone}), {relative}").format(
+                    label=f"\x1b[1m{label}\x1b[0m" if color else label,
+                    due=format_datetime(r.due, long=True),
+                    zone=schedule_tz,
+                    relative=relative(r.due.timestamp() - self.now.timestamp()),
+                )
+            )
+            if r.clock_starts.timestamp() != r.start.timestamp():
+                when = format_datetime(r.clock_starts)
+                lines.append("  " + _("outside business hours: the clock starts {when}").format(when=when))
+            if user_tz.key != schedule_tz:
+                due = format_datetime(r.due.astimezone(user_tz))
+                lines.append("  " + _("in your time zone ({zone}): {due}").format(zone=user_tz.key, due=due))
+            if r.steps is not None:
+                lines.extend("    " + step_text(s) for s in r.steps)
+        return "\n".join(lines)
+
+
+def report(
+    engine: "Engine",
+    pkg: "Package",
+    start: datetime,
+    names: list[str],
+    now: datetime,
+    user_tz: ZoneInfo,
+    explain: bool = False,
+) -> EtaReport:
+    """`eta`: the due times of `start` for the classes `names` (see `Engine.class_names`)."""
+    results = [engine.compute(start, name, explain) for name in names]
+    return EtaReport((pkg.name, pkg.version), engine.schedule, now, user_tz, results)
 
 
 def step_to_dict(s: cal.Step) -> dict[str, Any]:
@@ -297,8 +362,12 @@ def write_batch(
 ) -> int:
     """`--batch` as a stream: one NDJSON object (`fmt` "ndjson") or CSV row per result and per unreadable line,
     written as they come, so a large batch is never held in memory. Returns the number of unreadable lines."""
+    import itertools
+
     failed = 0
-    records = run_batch(engine, lines, default_class, input_tz)
+    rest = iter(lines)
+    first = next(rest, "").removeprefix("\ufeff")  # a file saved by Notepad or PowerShell 5 starts with a BOM
+    records = run_batch(engine, itertools.chain((first,), rest), default_class, input_tz)
     if fmt == "csv":
         import csv
 
