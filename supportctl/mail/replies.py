@@ -165,9 +165,30 @@ def received_time(msg: Message, arrival: float | None) -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Where a reply's own text ends and the mail it answers begins, when that is not marked with ">": Outlook's
+# "-----Original Message-----" line or its header block ("Von: …" then "Gesendet: …", in the HTML too).
+_ORIGINAL_RE = re.compile(
+    r"(?im)^[ \t]*(?:-{3,}[ \t]*(?:original(?:[ \t]+message|nachricht)|urspr\u00fcngliche[ \t]+nachricht)[ \t]*-{3,}"
+    r"|\*?(?:from|von|de|da):\*?[ \t].*\n(?:[ \t]*\*?(?:to|an|cc):\*?[ \t].*\n)?"
+    r"[ \t]*\*?(?:sent|gesendet|envoy\u00e9|inviato):\*?[ \t])"
+)
+_FORWARD_RE = re.compile(r"^\s*(?:fwd?|wg|wtr|tr|doorst|i)\s*:", re.IGNORECASE)
+
+
+def own_text(text: str, subject: str = "") -> str:
+    """What a reply says itself: without the lines it quotes ("> …", as Thunderbird, Apple Mail, Gmail and
+    mutt quote) and, unless it is a forward, without the original Outlook puts below its own text."""
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
+    if not _FORWARD_RE.match(subject):
+        m = _ORIGINAL_RE.search(text)
+        if m is not None:
+            text = text[: m.start()]
+    return text
+
+
 def _body_text(data: bytes) -> str:
     """The reply's text: its text/plain parts, else (a ticket system or a web mailer sending HTML only) the
-    text of its HTML parts."""
+    text of its HTML parts, the quoted ones (`<blockquote>`) left out."""
     from email import message_from_bytes, policy
 
     msg: Any = message_from_bytes(data, policy=policy.default)
@@ -194,13 +215,13 @@ def _html_text(html: str) -> str:
         skip = 0
 
         def handle_starttag(self, tag: str, attrs: Any) -> None:
-            if tag in ("script", "style", "head", "title"):
+            if tag in ("script", "style", "head", "title", "blockquote"):
                 self.skip += 1
-            elif tag in ("br", "p", "div", "tr", "li", "h1", "h2", "h3", "table", "blockquote"):
+            elif tag in ("br", "p", "div", "tr", "li", "h1", "h2", "h3", "table"):
                 lines.append("\n")
 
         def handle_endtag(self, tag: str) -> None:
-            if tag in ("script", "style", "head", "title"):
+            if tag in ("script", "style", "head", "title", "blockquote"):
                 self.skip = max(0, self.skip - 1)
             elif tag in ("p", "div", "tr", "li", "h1", "h2", "h3", "table"):
                 lines.append("\n")
@@ -268,11 +289,11 @@ def scan(source: Source, wanted: Iterable[Wanted], matcher: Matcher) -> list[Out
 def _outcome(
     source: Source, env: Envelope, msg: Message, w: Wanted, matcher: Matcher, received: datetime
 ) -> Outcome | None:
+    subject = _header(msg, "Subject")
     try:
-        body = _body_text(source.whole(env))
+        body = own_text(_body_text(source.whole(env)), subject)
     except TooLarge:
         return None
-    subject = _header(msg, "Subject")
     common = {
         "submission": w.id,
         "received_at": received.isoformat(),
