@@ -339,3 +339,15 @@ def test_a_forward_by_the_desk_keeps_the_forwarded_text(tmp_path: Path) -> None:
         subject=f"WG: {SUB_SUBJECT}",
     )
     assert _only(_scan(tmp_path, mail)).contract == CONTRACT
+
+
+def test_a_table_in_html_gives_the_number_from_its_cell(tmp_path: Path) -> None:
+    """A ticket system's HTML lays label and number out in two cells of a row."""
+    html = (
+        "<html><body><p>Guten Tag,</p><table><tr><td>Vertragsnummer</td><td>V-2026-0042</td></tr>"
+        "<tr><td>Support</td><td>Geschäftskritischer Telefonsupport</td></tr></table></body></html>"
+    )
+    h = _head(subject="[Ticket#2026112510000123] Ihre Registrierung", extra="X-Mailer: OTRS\r\n")
+    h += "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    found = _only(_scan(tmp_path, (h + html).encode("utf-8")))
+    assert found.contract == CONTRACT

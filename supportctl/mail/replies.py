@@ -219,6 +219,8 @@ def _html_text(html: str) -> str:
                 self.skip += 1
             elif tag in ("br", "p", "div", "tr", "li", "h1", "h2", "h3", "table"):
                 lines.append("\n")
+            elif tag in ("td", "th"):  # cells of a row: apart, as a mail program shows them
+                lines.append(" ")
 
         def handle_endtag(self, tag: str) -> None:
             if tag in ("script", "style", "head", "title", "blockquote"):
