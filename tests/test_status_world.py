@@ -351,3 +351,21 @@ def test_a_table_in_html_gives_the_number_from_its_cell(tmp_path: Path) -> None:
     h += "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
     found = _only(_scan(tmp_path, (h + html).encode("utf-8")))
     assert found.contract == CONTRACT
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Ihre Vertragsnr. lautet V-2026-0042.",
+        "Ihre Vertrags-Nr.: V-2026-0042",
+        "Vertrags-Nummer: V-2026-0042",
+        "VERTRAGSNUMMER: V-2026-0042",
+        "Ihre neue Vertragsnummer lautet\u00a0V-2026-0042.",
+        "Ihre Vertragsnummer ist: V-2026-0042",
+        "Contract No: V-2026-0042",
+        "Your contract number: V-2026-0042",
+    ],
+)
+def test_german_and_english_spellings_of_the_label(tmp_path: Path, sentence: str) -> None:
+    mail = thunderbird(f"Guten Tag,\n\n{sentence}\n\nGrüße\n")
+    assert _only(_scan(tmp_path, mail)).contract == CONTRACT

@@ -25,7 +25,8 @@ from supportctl.package.manifest import Process
 # The desk's own check on contract numbers (`inbox reply --contract`): what a number can look like.
 NUMBER = r"[A-Za-z0-9][A-Za-z0-9./_-]{0,63}"
 # Labels of the built-in reply template, in case a package's templates put the number somewhere odd.
-_DEFAULT_LABELS = (r"Vertragsnummer", r"Contract\s+number", r"Contract\s+no\.?")
+# German is written "Vertragsnummer", "Vertrags-Nummer", "Vertragsnr." and "Vertrags-Nr." alike.
+_DEFAULT_LABELS = (r"Vertrags-?(?:nummer|nr\.?)", r"Contract\s+number", r"Contract\s+no\.?")
 # Between such a label and the number only what people write there ("Ihre Vertragsnummer lautet: X", "Your
 # contract number is X"), and the number has a digit: "… lautet V-1" must not give "lautet", nor "Contract not
 # yet assigned" "t". A sentence that says more ("… für Ihren Support lautet X") is left to the templates' rules.
