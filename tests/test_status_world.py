@@ -369,3 +369,11 @@ def test_a_table_in_html_gives_the_number_from_its_cell(tmp_path: Path) -> None:
 def test_german_and_english_spellings_of_the_label(tmp_path: Path, sentence: str) -> None:
     mail = thunderbird(f"Guten Tag,\n\n{sentence}\n\nGrüße\n")
     assert _only(_scan(tmp_path, mail)).contract == CONTRACT
+
+
+def test_the_number_only_in_a_subject_written_by_hand(tmp_path: Path) -> None:
+    mail = thunderbird(
+        "Guten Tag,\n\nsiehe Betreff. Alles Gute!\n\n" + QUOTED_SUMMARY,
+        subject=f"AW: {SUB_SUBJECT} - Vertragsnummer {CONTRACT}",
+    )
+    assert _only(_scan(tmp_path, mail)).contract == CONTRACT

@@ -96,8 +96,10 @@ class Matcher:
             self.custom = None
             t = process.reply
             body = [_template_regex(text, "contract", f"(?P<contract>{NUMBER})") for text in t.contract_body.values()]
-            body += [rf"(?:{label})(?![A-Za-z]){_FILLER}(?P<contract>{_WITH_DIGIT})" for label in _DEFAULT_LABELS]
+            by_hand = [rf"(?:{label})(?![A-Za-z]){_FILLER}(?P<contract>{_WITH_DIGIT})" for label in _DEFAULT_LABELS]
+            body += by_hand
             subject = [_template_regex(x, "contract", f"(?P<contract>{NUMBER})") for x in t.contract_subject.values()]
+            subject += by_hand  # "AW: Registrierung ABC-123 - Vertragsnummer V-2026-0042", typed into the subject
             self.body = _alternatives(body)
             self.subject = _alternatives(subject)
         reject = []
