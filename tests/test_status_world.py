@@ -377,3 +377,16 @@ def test_the_number_only_in_a_subject_written_by_hand(tmp_path: Path) -> None:
         subject=f"AW: {SUB_SUBJECT} - Vertragsnummer {CONTRACT}",
     )
     assert _only(_scan(tmp_path, mail)).contract == CONTRACT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ihre bisherige Vertragsnummer SC-4711 wird ersetzt. Ihre neue Vertragsnummer lautet V-2026-0042.",
+        "Your old contract number SC-4711 is no longer valid; your new contract number is V-2026-0042.",
+        "Statt der alten Vertragsnummer SC-4711 gilt ab sofort: Vertragsnummer: V-2026-0042",
+    ],
+)
+def test_an_old_number_cited_and_a_new_one_given_gives_the_new_one(tmp_path: Path, text: str) -> None:
+    assert _only(_scan(tmp_path, thunderbird(f"Guten Tag,\n\n{text}\n"))).contract == CONTRACT
+    assert _scan(tmp_path / "only-old", thunderbird("Ihre alte Vertragsnummer SC-4711 ist abgelaufen.\n")) == []

@@ -32,6 +32,18 @@ _DEFAULT_LABELS = (r"Vertrags-?(?:nummer|nr\.?)", r"Contract\s+number", r"Contra
 # yet assigned" "t". A sentence that says more ("… für Ihren Support lautet X") is left to the templates' rules.
 _FILLER = r"(?:[\s:=–-]|\b(?:is|ist|lautet|lauten|will\s+be|wird|the|die|your|ihre|our|unsere|new|neue)\b)*?"
 _WITH_DIGIT = rf"(?<![A-Za-z0-9./_-])(?=[A-Za-z0-9./_-]*\d){NUMBER}"
+# Words saying that the label which follows names a number no longer in force.
+_FORMER = re.compile(
+    r"(?:\b(?:old|previous|former|prior)|\b(?:alt|bisherig|fr\u00fcher|vorherig|ehemalig)(?:e|en|er|es)?)\s+\Z",
+    re.IGNORECASE,
+)
+
+
+def _former(text: str, at: int) -> bool:
+    """Whether the words just before `at` call what follows old (a number no longer in force)."""
+    return _FORMER.search(text, max(0, at - 40), at) is not None
+
+
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
 MAX_BODY_CHARS = 200_000
 MAX_REASONS = 50
@@ -117,7 +129,11 @@ class Matcher:
             else [(self.body, body), (self.subject, subject)]
         )
         for pattern, text in tries:
-            m = pattern.search(text) if pattern is not None else None
+            if pattern is None:
+                continue
+            matches = pattern.finditer(text)
+            # An old number cited ("Ihre bisherige Vertragsnummer X wird ersetzt: …") is not the one given.
+            m = next((m for m in matches if self.custom or not _former(text, m.start())), None)
             if m is None:
                 continue
             groups = {k: v for k, v in m.groupdict().items() if v}
