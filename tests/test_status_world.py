@@ -390,3 +390,18 @@ def test_the_number_only_in_a_subject_written_by_hand(tmp_path: Path) -> None:
 def test_an_old_number_cited_and_a_new_one_given_gives_the_new_one(tmp_path: Path, text: str) -> None:
     assert _only(_scan(tmp_path, thunderbird(f"Guten Tag,\n\n{text}\n"))).contract == CONTRACT
     assert _scan(tmp_path / "only-old", thunderbird("Ihre alte Vertragsnummer SC-4711 ist abgelaufen.\n")) == []
+
+
+def test_a_new_mail_from_a_desk_members_own_address(tmp_path: Path) -> None:
+    """Not a reply (no In-Reply-To): a desk member writes from their own address, the membership ID in the subject."""
+    mail = thunderbird(
+        f"Guten Tag Frau Müller,\n\nIhre Vertragsnummer lautet {CONTRACT}.\n",
+        sender="Jana Schmidt <j.schmidt@msdirectservices.com>",
+        subject=f"Ihre Registrierung {MEMBERSHIP}",
+        in_reply_to=None,
+        references=None,
+    )
+    assert _only(_scan(tmp_path, mail)).contract == CONTRACT
+    # The same mail from an address of another domain: not the desk.
+    stranger = mail.replace(b"j.schmidt@msdirectservices.com", b"j.schmidt@msdirectservices.com.example.net")
+    assert _scan(tmp_path / "stranger", stranger) == []

@@ -1,8 +1,8 @@
 """Find the registration desk's reply to a submission in the applicant's mailbox (for `status`).
 
 A reply belongs to a submission when its `In-Reply-To` or `References` names the submission's `Message-ID`;
-failing that, when it comes from one of the package's addresses and its subject names the membership ID
-(a desk answering by hand from another mail program). The contract number is found with the package's
+failing that, when it comes from one of the package's addresses (or their domain) and its subject names the
+membership ID (a desk answering by hand from another mail program). The contract number is found with the package's
 `process.contract_pattern`, else with a pattern derived from the desk's own reply templates (German and
 English); a reply whose subject is the desk's reject subject is a rejection, its reasons the listed findings.
 
@@ -100,6 +100,8 @@ class Matcher:
 
     def __init__(self, process: Process) -> None:
         self.addresses = {process.registration_address.lower(), process.request_address.lower()}
+        # A desk member may write from their own address at the desk's domain.
+        self.domains = {a.rsplit("@", 1)[-1] for a in self.addresses}
         self.body: re.Pattern[str] | None = None
         self.subject: re.Pattern[str] | None = None
         if process.contract_pattern:
@@ -268,7 +270,7 @@ def _which(msg: Message, wanted: list[Wanted], matcher: Matcher, received: datet
         sender = getaddresses([str(msg.get("From") or "")])[0][1].lower()
     except Exception:
         return None
-    if sender not in matcher.addresses:
+    if sender not in matcher.addresses and sender.rsplit("@", 1)[-1] not in matcher.domains:
         return None
     subject = _header(msg, "Subject")
     fits = [
