@@ -405,3 +405,31 @@ def test_a_new_mail_from_a_desk_members_own_address(tmp_path: Path) -> None:
     # The same mail from an address of another domain: not the desk.
     stranger = mail.replace(b"j.schmidt@msdirectservices.com", b"j.schmidt@msdirectservices.com.example.net")
     assert _scan(tmp_path / "stranger", stranger) == []
+
+
+@pytest.mark.parametrize("charset", ["windows-1252", "cp1252", "unknown-8bit", "x-unknown"])
+def test_a_windows_1252_body(tmp_path: Path, charset: str) -> None:
+    text = "Sehr geehrte Frau Müller,\r\n\r\nIhre Vertragsnummer lautet \u2013 wie besprochen \u2013 unten:\r\n"
+    text += f"Vertragsnummer: {CONTRACT}\r\nKosten: 100 \u20ac\r\n"
+    h = _head(extra="X-Mailer: Microsoft Outlook Express 6.00.2900.5931\r\n")
+    h += f'Content-Type: text/plain;\r\n\tcharset="{charset}"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'
+    found = _only(_scan(tmp_path, h.encode("ascii") + text.encode("cp1252")))
+    assert found.contract == CONTRACT
+
+
+def test_a_rejection_in_8bit_without_a_charset_keeps_its_umlauts(tmp_path: Path) -> None:
+    """A script or an old mail program sending UTF-8 text without saying so (no charset: US-ASCII by the RFC)."""
+    text = "Guten Tag,\r\n\r\n  - Feld Straße: fehlt\r\n  - Feld Gewünschter Support: ungültig\r\n"
+    h = _head(subject="Ihre Registrierung konnte nicht bearbeitet werden", extra="X-Mailer: PHPMailer 5.2\r\n")
+    h += "Content-Type: text/plain\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    found = _only(_scan(tmp_path, h.encode("ascii") + text.encode("utf-8")))
+    assert found.reasons == ("Feld Straße: fehlt", "Feld Gewünschter Support: ungültig")
+
+
+def test_windows_1252_text_labelled_utf_8_keeps_its_umlauts(tmp_path: Path) -> None:
+    """A web mailer labelling Windows-1252 text as UTF-8: the text is read as what it is, not as "?"s."""
+    text = "Guten Tag,\r\n\r\n  - Feld Straße: fehlt\r\n"
+    h = _head(subject="Ihre Registrierung konnte nicht bearbeitet werden")
+    h += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    found = _only(_scan(tmp_path, h.encode("ascii") + text.encode("cp1252")))
+    assert found.reasons == ("Feld Straße: fehlt",)

@@ -217,13 +217,34 @@ def _body_text(data: bytes) -> str:
     for part in msg.walk():
         kind = part.get_content_type()
         if kind in texts and not part.is_attachment():
-            try:
-                texts[kind].append(str(part.get_content()))
-            except (LookupError, ValueError, AssertionError):
-                continue
+            text = _part_text(part)
+            if text is not None:
+                texts[kind].append(text)
     if texts["text/plain"]:
         return "\n".join(texts["text/plain"])[:MAX_BODY_CHARS]
     return "\n".join(_html_text(h[:MAX_BODY_CHARS]) for h in texts["text/html"])[:MAX_BODY_CHARS]
+
+
+_ASCII = {"us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us"}
+
+
+def _part_text(part: Any) -> str | None:
+    """A text part's text in the charset it names; when that is unknown (`unknown-8bit`), missing while the
+    bytes are 8-bit, or wrong for them (Windows-1252 labelled UTF-8), UTF-8 and then Windows-1252, the
+    charsets such text is written in: umlauts stay umlauts, never "?"s or a lost text."""
+    try:
+        raw = part.get_payload(decode=True)
+    except (LookupError, ValueError, AssertionError):
+        return None
+    if not isinstance(raw, bytes):
+        return None
+    named = str(part.get_content_charset() or "").lower()
+    for charset in ([named] if named and named not in _ASCII else []) + ["utf-8", "cp1252"]:
+        try:
+            return raw.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return raw.decode("cp1252", "replace")
 
 
 def _html_text(html: str) -> str:
