@@ -433,3 +433,17 @@ def test_windows_1252_text_labelled_utf_8_keeps_its_umlauts(tmp_path: Path) -> N
     h += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
     found = _only(_scan(tmp_path, h.encode("ascii") + text.encode("cp1252")))
     assert found.reasons == ("Feld Straße: fehlt",)
+
+
+def test_the_later_of_two_replies_wins_whatever_their_zones(tmp_path: Path) -> None:
+    """The template's number from a server in +0100, then a correction from a desk member's mail in UTC a
+    quarter of an hour later: the correction is the answer (the zones' texts sort the other way round)."""
+    first = thunderbird(f"Vertragsnummer: {CONTRACT}\n", date="Wed, 25 Nov 2026 11:30:00 +0100")
+    fix = thunderbird(
+        "Korrektur: Ihre Vertragsnummer lautet V-2026-0043.\n",
+        date="Wed, 25 Nov 2026 10:45:00 +0000",
+        msgid="<reply-2@msdirectservices.com>",
+    )
+    for i, order in enumerate(((first, fix), (fix, first))):
+        found = _only(_scan(tmp_path / f"order{i}", *order))
+        assert found.contract == "V-2026-0043"

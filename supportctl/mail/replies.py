@@ -305,6 +305,15 @@ def _which(msg: Message, wanted: list[Wanted], matcher: Matcher, received: datet
     return max(fits, key=lambda w: w.submitted_at.timestamp() if w.submitted_at else 0.0, default=None)
 
 
+def later(first: str, second: str) -> bool:
+    """Whether ISO time `second` is not before `first`: as times, not as texts (offsets differ: a desk
+    server's +01:00, a desk member's webmail in UTC)."""
+    try:
+        return datetime.fromisoformat(first) <= datetime.fromisoformat(second)
+    except ValueError:
+        return first <= second
+
+
 def scan(source: Source, wanted: Iterable[Wanted], matcher: Matcher) -> list[Outcome]:
     """The desk's replies to `wanted` in `source`: at most one outcome per submission (the latest reply)."""
     from email.parser import BytesHeaderParser
@@ -325,7 +334,7 @@ def scan(source: Source, wanted: Iterable[Wanted], matcher: Matcher) -> list[Out
         if outcome is None:
             continue
         earlier = found.get(outcome.submission)
-        if earlier is None or earlier.received_at <= outcome.received_at:
+        if earlier is None or later(earlier.received_at, outcome.received_at):
             found[outcome.submission] = outcome
     return list(found.values())
 
