@@ -447,3 +447,66 @@ def test_the_later_of_two_replies_wins_whatever_their_zones(tmp_path: Path) -> N
     for i, order in enumerate(((first, fix), (fix, first))):
         found = _only(_scan(tmp_path / f"order{i}", *order))
         assert found.contract == "V-2026-0043"
+
+
+def test_a_contract_given_in_reply_to_the_applicants_answer_to_a_rejection(tmp_path: Path) -> None:
+    """Rejected; the applicant answers "the ID is right"; the desk replies "AW: AW: <reject subject>" with the
+    number. The latest reply gives the contract; it was taken for a second rejection."""
+    reject = "Ihre Registrierung konnte nicht bearbeitet werden"
+    first = thunderbird(
+        "Guten Tag,\n\n  - Feld Mitglieds- bzw. Abonnement-ID: unbekannt\n",
+        subject=reject,
+        date="Wed, 25 Nov 2026 11:00:00 +0100",
+    )
+    then = outlook(
+        ["Entschuldigung, unser Fehler.", f"Ihre Vertragsnummer lautet {CONTRACT}."],
+        ["Die ID ist richtig, bitte prüfen Sie noch einmal."],
+        subject=f"AW: AW: {reject}",
+        msgid="<reply-3@msdirectservices.com>",
+        in_reply_to="<applicant-answer@example.org>",
+        references=f"{SUB_MSGID} <reply-1@msdirectservices.com> <applicant-answer@example.org>",
+        date="Wed, 25 Nov 2026 14:00:00 +0100",
+    )
+    found = _only(_scan(tmp_path, first, then))
+    assert (found.kind, found.contract, found.reasons) == ("contract", CONTRACT, ())
+    # Without a number, such a reply (a question in the thread) leaves the rejection as it was.
+    question = thunderbird("Welche ID meinen Sie?\n", subject=f"AW: AW: {reject}", msgid="<reply-4@x>")
+    found = _only(_scan(tmp_path / "q", first, question))
+    assert found.kind == "rejected" and found.reasons == ("Feld Mitglieds- bzw. Abonnement-ID: unbekannt",)
+
+
+# ---------------------------------------------------------------- what is no answer (these worked already)
+
+
+def test_an_exchange_out_of_office_is_no_answer(tmp_path: Path) -> None:
+    h = _head(
+        subject=f"Automatische Antwort: {SUB_SUBJECT}",
+        extra="Auto-Submitted: auto-replied\r\nX-Auto-Response-Suppress: All\r\n",
+    )
+    h += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    text = "Ich bin bis einschließlich 30.11.2026 nicht im Büro. Ihre Nachricht wird nicht weitergeleitet.\r\n"
+    mail = (h + text + "Fragen zu Vertragsnummern: Telefon 0800 123456\r\n").encode("utf-8")
+    assert _scan(tmp_path, mail) == []
+
+
+def test_a_read_receipt_is_no_answer(tmp_path: Path) -> None:
+    """Outlook's read receipt (RFC 8098: multipart/report; report-type=disposition-notification)."""
+    b = "----=_Part_MDN_1"
+    h = _head(subject=f"Gelesen: {SUB_SUBJECT}", references=None)
+    h += f'Content-Type: multipart/report; report-type=disposition-notification;\r\n\tboundary="{b}"\r\n\r\n'
+    h += f"--{b}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nIhre Nachricht wurde am 25.11.2026 gelesen.\r\n"
+    h += f"--{b}\r\nContent-Type: message/disposition-notification\r\n\r\n"
+    h += f"Final-Recipient: rfc822;{DESK}\r\nOriginal-Message-ID: {SUB_MSGID}\r\n"
+    h += "Disposition: manual-action/MDN-sent-manually; displayed\r\n\r\n"
+    h += f"--{b}\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {SUB_MSGID}\r\nSubject: x\r\n\r\n--{b}--\r\n"
+    assert _scan(tmp_path, h.encode("ascii")) == []
+
+
+def test_a_rejection_written_by_hand_without_the_reject_subject_is_no_outcome(tmp_path: Path) -> None:
+    """Documented: only the desk's reject subject makes a rejection; a hand-written one is left to the applicant
+    to read (and the due time still counts), rather than guessing from words that out-of-office mails use too."""
+    mail = thunderbird(
+        "Guten Tag Frau Müller,\n\nleider können wir Ihre Registrierung nicht bearbeiten: die Mitgliedsnummer "
+        "ist uns unbekannt.\n"
+    )
+    assert _scan(tmp_path, mail) == []

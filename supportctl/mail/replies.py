@@ -193,6 +193,7 @@ _ORIGINAL_RE = re.compile(
     r"|\*?(?:from|von|de|da):\*?[ \t].*\n(?:[ \t]*\*?(?:to|an|cc):\*?[ \t].*\n)?"
     r"[ \t]*\*?(?:sent|gesendet|envoy\u00e9|inviato):\*?[ \t])"
 )
+_REPLY_RE = re.compile(r"^\s*(?:re|aw|antw|sv|vs)\s*:", re.IGNORECASE)
 _FORWARD_RE = re.compile(r"^\s*(?:fwd?|wg|wtr|tr|doorst|i)\s*:", re.IGNORECASE)
 
 
@@ -353,9 +354,11 @@ def _outcome(
         "reply_message_id": clean(str(msg.get("Message-ID") or "")),
         "subject": subject,
     }
-    if matcher.is_reject(subject):
-        return Outcome(kind="rejected", contract=None, reasons=reasons_in(body), **common)
     number = matcher.contract_in(body, subject)
+    # The reject subject answered ("AW: AW: Ihre Registrierung konnte nicht …") is the thread of a rejection,
+    # where the desk may yet give the number; without one it changes nothing (the rejection stands).
+    if matcher.is_reject(subject) and not _REPLY_RE.match(subject):
+        return Outcome(kind="rejected", contract=None, reasons=reasons_in(body), **common)
     if number is None:
         return None  # a reply without a number (a question, an out-of-office): not an outcome
     return Outcome(kind="contract", contract=number, reasons=(), **common)
