@@ -1,8 +1,8 @@
 """Find the registration desk's reply to a submission in the applicant's mailbox (for `status`).
 
 A reply belongs to a submission when its `In-Reply-To` or `References` names the submission's `Message-ID`;
-failing that, when it comes from one of the package's addresses and its subject names the membership ID
-(a desk answering by hand from another mail program). The contract number is found with the package's
+failing that, when it comes from one of the package's addresses (or their domain) and its subject names the
+membership ID (a desk answering by hand from another mail program). The contract number is found with the package's
 `process.contract_pattern`, else with a pattern derived from the desk's own reply templates (German and
 English); a reply whose subject is the desk's reject subject is a rejection, its reasons the listed findings.
 
@@ -25,12 +25,25 @@ from supportctl.package.manifest import Process
 # The desk's own check on contract numbers (`inbox reply --contract`): what a number can look like.
 NUMBER = r"[A-Za-z0-9][A-Za-z0-9./_-]{0,63}"
 # Labels of the built-in reply template, in case a package's templates put the number somewhere odd.
-_DEFAULT_LABELS = (r"Vertragsnummer", r"Contract\s+number", r"Contract\s+no\.?")
+# German is written "Vertragsnummer", "Vertrags-Nummer", "Vertragsnr." and "Vertrags-Nr." alike.
+_DEFAULT_LABELS = (r"Vertrags-?(?:nummer|nr\.?)", r"Contract\s+number", r"Contract\s+no\.?")
 # Between such a label and the number only what people write there ("Ihre Vertragsnummer lautet: X", "Your
 # contract number is X"), and the number has a digit: "… lautet V-1" must not give "lautet", nor "Contract not
 # yet assigned" "t". A sentence that says more ("… für Ihren Support lautet X") is left to the templates' rules.
 _FILLER = r"(?:[\s:=–-]|\b(?:is|ist|lautet|lauten|will\s+be|wird|the|die|your|ihre|our|unsere|new|neue)\b)*?"
 _WITH_DIGIT = rf"(?<![A-Za-z0-9./_-])(?=[A-Za-z0-9./_-]*\d){NUMBER}"
+# Words saying that the label which follows names a number no longer in force.
+_FORMER = re.compile(
+    r"(?:\b(?:old|previous|former|prior)|\b(?:alt|bisherig|fr\u00fcher|vorherig|ehemalig)(?:e|en|er|es)?)\s+\Z",
+    re.IGNORECASE,
+)
+
+
+def _former(text: str, at: int) -> bool:
+    """Whether the words just before `at` call what follows old (a number no longer in force)."""
+    return _FORMER.search(text, max(0, at - 40), at) is not None
+
+
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
 MAX_BODY_CHARS = 200_000
 MAX_REASONS = 50
@@ -87,6 +100,8 @@ class Matcher:
 
     def __init__(self, process: Process) -> None:
         self.addresses = {process.registration_address.lower(), process.request_address.lower()}
+        # A desk member may write from their own address at the desk's domain.
+        self.domains = {a.rsplit("@", 1)[-1] for a in self.addresses}
         self.body: re.Pattern[str] | None = None
         self.subject: re.Pattern[str] | None = None
         if process.contract_pattern:
@@ -95,8 +110,10 @@ class Matcher:
             self.custom = None
             t = process.reply
             body = [_template_regex(text, "contract", f"(?P<contract>{NUMBER})") for text in t.contract_body.values()]
-            body += [rf"(?:{label})(?![A-Za-z]){_FILLER}(?P<contract>{_WITH_DIGIT})" for label in _DEFAULT_LABELS]
+            by_hand = [rf"(?:{label})(?![A-Za-z]){_FILLER}(?P<contract>{_WITH_DIGIT})" for label in _DEFAULT_LABELS]
+            body += by_hand
             subject = [_template_regex(x, "contract", f"(?P<contract>{NUMBER})") for x in t.contract_subject.values()]
+            subject += by_hand  # "AW: Registrierung ABC-123 - Vertragsnummer V-2026-0042", typed into the subject
             self.body = _alternatives(body)
             self.subject = _alternatives(subject)
         reject = []
@@ -114,7 +131,11 @@ class Matcher:
             else [(self.body, body), (self.subject, subject)]
         )
         for pattern, text in tries:
-            m = pattern.search(text) if pattern is not None else None
+            if pattern is None:
+                continue
+            matches = pattern.finditer(text)
+            # An old number cited ("Ihre bisherige Vertragsnummer X wird ersetzt: …") is not the one given.
+            m = next((m for m in matches if self.custom or not _former(text, m.start())), None)
             if m is None:
                 continue
             groups = {k: v for k, v in m.groupdict().items() if v}
@@ -165,9 +186,31 @@ def received_time(msg: Message, arrival: float | None) -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Where a reply's own text ends and the mail it answers begins, when that is not marked with ">": Outlook's
+# "-----Original Message-----" line or its header block ("Von: …" then "Gesendet: …", in the HTML too).
+_ORIGINAL_RE = re.compile(
+    r"(?im)^[ \t]*(?:-{3,}[ \t]*(?:original(?:[ \t]+message|nachricht)|urspr\u00fcngliche[ \t]+nachricht)[ \t]*-{3,}"
+    r"|\*?(?:from|von|de|da):\*?[ \t].*\n(?:[ \t]*\*?(?:to|an|cc):\*?[ \t].*\n)?"
+    r"[ \t]*\*?(?:sent|gesendet|envoy\u00e9|inviato):\*?[ \t])"
+)
+_REPLY_RE = re.compile(r"^\s*(?:re|aw|antw|sv|vs)\s*:", re.IGNORECASE)
+_FORWARD_RE = re.compile(r"^\s*(?:fwd?|wg|wtr|tr|doorst|i)\s*:", re.IGNORECASE)
+
+
+def own_text(text: str, subject: str = "") -> str:
+    """What a reply says itself: without the lines it quotes ("> …", as Thunderbird, Apple Mail, Gmail and
+    mutt quote) and, unless it is a forward, without the original Outlook puts below its own text."""
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
+    if not _FORWARD_RE.match(subject):
+        m = _ORIGINAL_RE.search(text)
+        if m is not None:
+            text = text[: m.start()]
+    return text
+
+
 def _body_text(data: bytes) -> str:
     """The reply's text: its text/plain parts, else (a ticket system or a web mailer sending HTML only) the
-    text of its HTML parts."""
+    text of its HTML parts, the quoted ones (`<blockquote>`) left out."""
     from email import message_from_bytes, policy
 
     msg: Any = message_from_bytes(data, policy=policy.default)
@@ -175,13 +218,34 @@ def _body_text(data: bytes) -> str:
     for part in msg.walk():
         kind = part.get_content_type()
         if kind in texts and not part.is_attachment():
-            try:
-                texts[kind].append(str(part.get_content()))
-            except (LookupError, ValueError, AssertionError):
-                continue
+            text = _part_text(part)
+            if text is not None:
+                texts[kind].append(text)
     if texts["text/plain"]:
         return "\n".join(texts["text/plain"])[:MAX_BODY_CHARS]
     return "\n".join(_html_text(h[:MAX_BODY_CHARS]) for h in texts["text/html"])[:MAX_BODY_CHARS]
+
+
+_ASCII = {"us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us"}
+
+
+def _part_text(part: Any) -> str | None:
+    """A text part's text in the charset it names; when that is unknown (`unknown-8bit`), missing while the
+    bytes are 8-bit, or wrong for them (Windows-1252 labelled UTF-8), UTF-8 and then Windows-1252, the
+    charsets such text is written in: umlauts stay umlauts, never "?"s or a lost text."""
+    try:
+        raw = part.get_payload(decode=True)
+    except (LookupError, ValueError, AssertionError):
+        return None
+    if not isinstance(raw, bytes):
+        return None
+    named = str(part.get_content_charset() or "").lower()
+    for charset in ([named] if named and named not in _ASCII else []) + ["utf-8", "cp1252"]:
+        try:
+            return raw.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return raw.decode("cp1252", "replace")
 
 
 def _html_text(html: str) -> str:
@@ -194,13 +258,15 @@ def _html_text(html: str) -> str:
         skip = 0
 
         def handle_starttag(self, tag: str, attrs: Any) -> None:
-            if tag in ("script", "style", "head", "title"):
+            if tag in ("script", "style", "head", "title", "blockquote"):
                 self.skip += 1
-            elif tag in ("br", "p", "div", "tr", "li", "h1", "h2", "h3", "table", "blockquote"):
+            elif tag in ("br", "p", "div", "tr", "li", "h1", "h2", "h3", "table"):
                 lines.append("\n")
+            elif tag in ("td", "th"):  # cells of a row: apart, as a mail program shows them
+                lines.append(" ")
 
         def handle_endtag(self, tag: str) -> None:
-            if tag in ("script", "style", "head", "title"):
+            if tag in ("script", "style", "head", "title", "blockquote"):
                 self.skip = max(0, self.skip - 1)
             elif tag in ("p", "div", "tr", "li", "h1", "h2", "h3", "table"):
                 lines.append("\n")
@@ -226,7 +292,7 @@ def _which(msg: Message, wanted: list[Wanted], matcher: Matcher, received: datet
         sender = getaddresses([str(msg.get("From") or "")])[0][1].lower()
     except Exception:
         return None
-    if sender not in matcher.addresses:
+    if sender not in matcher.addresses and sender.rsplit("@", 1)[-1] not in matcher.domains:
         return None
     subject = _header(msg, "Subject")
     fits = [
@@ -238,6 +304,15 @@ def _which(msg: Message, wanted: list[Wanted], matcher: Matcher, received: datet
     ]
     # Several submissions of one membership: the newest one sent before the reply is the one answered.
     return max(fits, key=lambda w: w.submitted_at.timestamp() if w.submitted_at else 0.0, default=None)
+
+
+def later(first: str, second: str) -> bool:
+    """Whether ISO time `second` is not before `first`: as times, not as texts (offsets differ: a desk
+    server's +01:00, a desk member's webmail in UTC)."""
+    try:
+        return datetime.fromisoformat(first) <= datetime.fromisoformat(second)
+    except ValueError:
+        return first <= second
 
 
 def scan(source: Source, wanted: Iterable[Wanted], matcher: Matcher) -> list[Outcome]:
@@ -260,7 +335,7 @@ def scan(source: Source, wanted: Iterable[Wanted], matcher: Matcher) -> list[Out
         if outcome is None:
             continue
         earlier = found.get(outcome.submission)
-        if earlier is None or earlier.received_at <= outcome.received_at:
+        if earlier is None or later(earlier.received_at, outcome.received_at):
             found[outcome.submission] = outcome
     return list(found.values())
 
@@ -268,20 +343,22 @@ def scan(source: Source, wanted: Iterable[Wanted], matcher: Matcher) -> list[Out
 def _outcome(
     source: Source, env: Envelope, msg: Message, w: Wanted, matcher: Matcher, received: datetime
 ) -> Outcome | None:
+    subject = _header(msg, "Subject")
     try:
-        body = _body_text(source.whole(env))
+        body = own_text(_body_text(source.whole(env)), subject)
     except TooLarge:
         return None
-    subject = _header(msg, "Subject")
     common = {
         "submission": w.id,
         "received_at": received.isoformat(),
         "reply_message_id": clean(str(msg.get("Message-ID") or "")),
         "subject": subject,
     }
-    if matcher.is_reject(subject):
-        return Outcome(kind="rejected", contract=None, reasons=reasons_in(body), **common)
     number = matcher.contract_in(body, subject)
+    # The reject subject answered ("AW: AW: Ihre Registrierung konnte nicht …") is the thread of a rejection,
+    # where the desk may yet give the number; without one it changes nothing (the rejection stands).
+    if matcher.is_reject(subject) and not _REPLY_RE.match(subject):
+        return Outcome(kind="rejected", contract=None, reasons=reasons_in(body), **common)
     if number is None:
         return None  # a reply without a number (a question, an out-of-office): not an outcome
     return Outcome(kind="contract", contract=number, reasons=(), **common)

@@ -29,7 +29,7 @@ from supportctl.errors import ExitCode, UsageError
 from supportctl.fsutil import atomic_write, flock
 from supportctl.i18n import _
 from supportctl.mail import outbox
-from supportctl.mail.replies import Matcher, Outcome, Wanted, scan
+from supportctl.mail.replies import Matcher, Outcome, Wanted, later, scan
 from supportctl.package.manifest import Package
 
 STATE_VERSION = 1
@@ -157,7 +157,7 @@ def _remember_outcomes(outcomes: list[Outcome]) -> dict[str, Any]:
             if rec is None:
                 continue
             old = rec.get("outcome")
-            if old and old.get("received_at", "") > o.received_at:
+            if old and not later(str(old.get("received_at") or ""), o.received_at):
                 continue
             rec["outcome"] = {
                 "kind": o.kind,
