@@ -107,8 +107,10 @@ def _json_default(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=_json_default)
 
 
-def write_out(text: str) -> None:
-    text = sanitize(text, multiline=True)
+def write_out(text: str, *, styled: bool = False) -> None:
+    """Data on stdout. Untrusted parts are shown escaped, unless the text is `styled`: made safe by its maker
+    (every value in it escaped already), its own terminal styles (bold) kept."""
+    text = text if styled else sanitize(text, multiline=True)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 

@@ -272,3 +272,39 @@ def test_batch_refuses_a_start_it_would_ignore(cli, extra: list[str]) -> None:
     assert r.stderr.strip().splitlines()[-1] == (
         "error: --batch reads every start from standard input (leave out --at and --since-submit)"
     )
+
+
+@pytest.mark.slow
+def test_class_labels_are_bold_on_a_terminal() -> None:
+    """On a terminal each class's label is bold: the terminal gets the SGR, not `\\u001b[1m` spelt out."""
+    import os
+    import sys
+
+    import pexpect
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(PYTHONPATH=str(ROOT), TERM="xterm", SUPPORTCTL_LANG="en")
+    args = ["-m", "supportctl", "eta", "--at", "2026-11-27T17:30+01:00", "-c", "critical", "--tz", "Europe/Berlin"]
+    child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=20)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "\x1b[1mBusiness-critical phone support\x1b[0m: active by " in child.before
+    assert "\\u001b" not in child.before
+
+
+def test_a_bold_label_keeps_every_value_escaped() -> None:
+    """The styled text escapes what the package says (a label that would retitle the terminal) itself."""
+    from supportctl.schedule.eta import report
+
+    pkg = package.load(package.bundled_root())
+    start = parse_when("2026-11-27T17:30", BERLIN)
+    rep = report(engine(), pkg, start, ["critical"], start, ZoneInfo("America/New_York"), explain=True)
+    hostile = {"en": "Evil\x1b]0;owned\x07", "de": "Böse\x1b]0;owned\x07"}
+    rep.results[0] = rep.results[0]._replace(label=hostile)
+    text = rep.text(color=True)
+    assert text.splitlines()[1].startswith("\x1b[1mEvil\\u001b]0;owned\\u0007\x1b[0m: active by ")
+    assert [c for c in text if c < " " and c != "\n"] == ["\x1b", "\x1b"]  # the bold's on and off, nothing else
+    assert "\x1b" not in rep.text(color=False).replace("\x1b]0;owned\x07", "")

@@ -151,7 +151,8 @@ def eta(
     if json_output:
         out.write_out(out.envelope("eta", report.to_dict()))
         return
-    out.write_out(report.text(out.use_color()))
+    color = out.use_color()
+    out.write_out(report.text(color), styled=color)
 
 
 def _eta_batch(engine: "Engine", default_class: str, in_tz: "ZoneInfo", fmt: BatchFormat) -> None:

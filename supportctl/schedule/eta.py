@@ -95,22 +95,26 @@ class EtaReport(NamedTuple):
 
     def text(self, color: bool = False) -> str:
         """`eta`'s report for the person: the start, then each class's due time (its label bold with `color`),
-        where the clock starts outside business hours, the due time in the user's zone, and `--explain`'s steps."""
+        where the clock starts outside business hours, the due time in the user's zone, and `--explain`'s steps.
+
+        With `color` the text is already safe for a terminal (every value in it escaped, only the bold its
+        own): write it with `write_out(text, styled=True)`, which would otherwise escape the bold too."""
         from supportctl.i18n import localized
-        from supportctl.output import format_datetime, relative
+        from supportctl.output import format_datetime, relative, sanitize
 
         user_tz, schedule_tz = self.user_tz, self.schedule.timezone
         lines = [_("Start: {when}").format(when=format_datetime(self.results[0].start.astimezone(user_tz)))]
+        styled: set[int] = set()  # the lines whose values are escaped here, so that their bold stays
         for r in self.results:
             label = localized(r.label, r.activation_class)
-            lines.append(
-                _("{label}: active by {due} ({zone}), {relative}").format(
-                    label=f"\x1b[1m{label}\x1b[0m" if color else label,
-                    due=format_datetime(r.due, long=True),
-                    zone=schedule_tz,
-                    relative=relative(r.due.timestamp() - self.now.timestamp()),
-                )
+            line = _("{label}: active by {due} ({zone}), {relative}").format(
+                label=f"\x1b[1m{sanitize(label)}\x1b[0m" if color else label,
+                due=format_datetime(r.due, long=True),
+                zone=sanitize(schedule_tz),
+                relative=relative(r.due.timestamp() - self.now.timestamp()),
             )
+            styled.add(len(lines))
+            lines.append(line)
             if r.clock_starts.timestamp() != r.start.timestamp():
                 when = format_datetime(r.clock_starts)
                 lines.append("  " + _("outside business hours: the clock starts {when}").format(when=when))
@@ -119,7 +123,9 @@ class EtaReport(NamedTuple):
                 lines.append("  " + _("in your time zone ({zone}): {due}").format(zone=user_tz.key, due=due))
             if r.steps is not None:
                 lines.extend("    " + step_text(s) for s in r.steps)
-        return "\n".join(lines)
+        if not color:
+            return "\n".join(lines)
+        return "\n".join(line if i in styled else sanitize(line) for i, line in enumerate(lines))
 
 
 def report(
