@@ -21,11 +21,8 @@ from supportctl.i18n import _
 
 if TYPE_CHECKING:
     from supportctl.config import Config
-    from supportctl.desk.reply import ReplyResult
-    from supportctl.desk.shared import DeskState
     from supportctl.desk.sources import Source
-    from supportctl.desk.triage import Found, Item, Limits
-    from supportctl.mail.outbox import Entry
+    from supportctl.desk.triage import Limits
     from supportctl.package.manifest import Package
     from supportctl.schedule.eta import Engine
 
@@ -296,87 +293,34 @@ def inbox_reply(
     from pathlib import Path
 
     from supportctl.desk import reply as replies
-    from supportctl.desk.triage import Limits
 
     replies.check_options(contract, reject, Path(eml) if eml else None, queue_only)
     cfg, smtp = common.mail_config({"smtp.ca_bundle": ca_bundle, "imap.ca_bundle": imap_ca_bundle})
     pkg = load_package(package, cfg)
-    found = replies.find(message, pkg, Limits.from_config(cfg))
-    listed = None if force else _listed(found, pkg, cfg)
-
-    def queued(entry: "Entry", reused: bool) -> None:
-        if reused:
-            out.say(
-                _("the reply to message {id} was queued before as {entry}; using that one").format(
-                    id=found.facts.id, entry=entry.id
-                )
-            )
-        else:
-            out.say(_("reply to {to} queued in the outbox as {entry}").format(to=entry.recipients[0], entry=entry.id))
-        out.say(_("message {id} marked done").format(id=found.facts.id))
-
-    desk = None if dry_run else _desk_state(found, cfg)
-    try:
-        result = replies.reply(
-            found,
-            pkg,
-            smtp,
-            contract=contract,
-            reject=reject,
-            note=note,
-            sender=cfg.get("inbox.reply_from"),
-            again=again,
-            queue_only=queue_only,
-            dry_run=dry_run,
-            eml=Path(eml) if eml else None,
-            hooks=common.hooks(queued),
-            desk=desk,
-            listed=listed,
-            force=force,
-        )
-    finally:
-        if desk is not None:
-            desk.close()
-    _render_reply(result, json_output)
-
-
-def _listed(found: Any, pkg: "Package", cfg: "Config") -> "Item":
-    """The registration as `inbox` lists it now (a duplicate, not a registration, …): what a reply checks first."""
-    from supportctl.desk.report import assessed
-    from supportctl.schedule.eta import engine_for
-
-    return assessed(found, pkg, engine_for(pkg.process, cfg), datetime.now(timezone.utc))
-
-
-def _render_reply(result: "ReplyResult", json_output: bool) -> None:
-    data, fid = result.to_dict(), result.found.facts.id
-    if result.dry_run:
-        out.write_out(out.envelope("inbox reply", data) if json_output else data["message"])
-        if not json_output:
-            out.say(_("Dry run: nothing was sent or marked."))
-        return
-    if result.eml is not None:
-        out.say(_("reply to {to} written to {path}").format(to=data["to"], path=result.eml))
-        out.say(_("message {id} marked done").format(id=fid))
-    elif result.sent is None:
-        retry = _("not sent yet: `supportctl outbox flush` or `supportctl outbox retry {entry}` sends it")
-        out.say(retry.format(entry=data["outbox"]))
-    else:
+    result = replies.reply_to(
+        message,
+        pkg,
+        cfg,
+        smtp,
+        common.hooks(),
+        contract=contract,
+        reject=reject,
+        eml=Path(eml) if eml else None,
+        queue_only=queue_only,
+        dry_run=dry_run,
+        force=force,
+        note=note,
+        again=again,
+    )
+    data = result.to_dict()
+    if result.sent is not None:
         common.report_sent("inbox reply", result.sent, data, json_output, _("correct it and reply again with --again"))
     if json_output:
         out.write_out(out.envelope("inbox reply", data))
-
-
-def _desk_state(found: "Found", cfg: "Config", replying: bool = True) -> "DeskState":
-    """Where the registration's mailbox keeps the shared state (IMAP flags, a Maildir's flags, or nowhere);
-    replying, say when the reply is recorded for this desk member only."""
-    from supportctl.desk import shared
-
-    state = shared.state_for(found.source or "", cfg, common.password_prompt())
-    note = state.reply_note(found.facts, (found.source or "").split(":", 1)[-1]) if replying and found.source else None
-    if note:
-        out.say(note)
-    return state
+    elif result.dry_run:
+        out.write_out(data["message"])
+    for line in [] if json_output and result.dry_run else result.notes():
+        out.say(line)
 
 
 @inbox_app.command("show")
@@ -442,29 +386,15 @@ def inbox_claim_or_release(
 ) -> None:
     """`inbox claim` and `inbox release` (one command under two names: `ctx.info_name` says which)."""
     from supportctl.desk import shared
-    from supportctl.desk import triage as core
 
     claim = ctx.info_name == "claim"
     begin(ctx, "inbox claim" if claim else "inbox release", json_output)
     cfg = load_config({"imap.ca_bundle": ca_bundle})
-    pkg = load_package(None, cfg)
-    found = core.find(message, pkg, core.Limits.from_config(cfg))
-    state = _desk_state(found, cfg, replying=False)
-    member = shared.member_name(cfg.get("inbox.member"))
-    try:
-        mark = state.take(found.facts, member, claim)
-    finally:
-        state.close()
-    others = [m for m in mark.claimed_by if m != member]
-    if claim:
-        out.say(_("{id} is claimed by {member}").format(id=found.facts.id, member=member))
-        if others:
-            out.say(_("note: also claimed by {others}").format(others=", ".join(others)))
-    else:
-        out.say(_("{id} released").format(id=found.facts.id))
+    taken = shared.take(message, load_package(None, cfg), cfg, claim, common.password_prompt())
+    for line in taken.lines():
+        out.say(line)
     if json_output:
-        data = {"id": found.facts.id, "claimed_by": list(mark.claimed_by)}
-        out.write_out(out.envelope("inbox claim" if claim else "inbox release", data))
+        out.write_out(out.envelope(taken.command, taken.to_dict()))
 
 
 # The help of each name is its own: Typer shows `help=` as it would the docstring (the same msgids).

@@ -283,6 +283,21 @@ class ReplyResult:
     def exit_code(self) -> ExitCode:
         return self.sent.exit_code if self.sent is not None else ExitCode.OK
 
+    def notes(self) -> list[str]:
+        """What the person is told of a reply that was not sent now (a sent one is told by its `SendResult`)."""
+        if self.dry_run:
+            return [_("Dry run: nothing was sent or marked.")]
+        if self.eml is not None:
+            return [
+                _("reply to {to} written to {path}").format(to=self.message["To"], path=self.eml),
+                _("message {id} marked done").format(id=self.found.facts.id),
+            ]
+        if self.sent is None:
+            assert self.queued is not None
+            retry = _("not sent yet: `supportctl outbox flush` or `supportctl outbox retry {entry}` sends it")
+            return [retry.format(entry=self.queued.entry.id)]
+        return []
+
     def to_dict(self) -> dict[str, Any]:
         """The --json record: the reply to whom, and where it went (printed, a .eml file, the outbox)."""
         msg = self.message
@@ -387,3 +402,65 @@ def reply(
     finally:
         if session is not None:
             session.close()
+
+
+def reply_to(
+    message: str,
+    pkg: Package,
+    cfg: Any,
+    smtp: Mapping[str, Any],
+    hooks: Hooks,
+    *,
+    contract: str | None = None,
+    reject: bool = False,
+    eml: Path | None = None,
+    queue_only: bool = False,
+    dry_run: bool = False,
+    force: bool = False,
+    note: str | None = None,
+    again: bool = False,
+) -> ReplyResult:
+    """`inbox reply`: find the registration `message` names, check it as `inbox` lists it now (unless `force`),
+    hold its mailbox's shared state, and `reply`."""
+    from dataclasses import replace
+
+    from supportctl.desk import shared
+    from supportctl.desk.report import assessed
+    from supportctl.schedule.eta import engine_for
+
+    check_options(contract, reject, eml, queue_only)
+    found = find(message, pkg, inbox.Limits.from_config(cfg))
+    now = datetime.now(timezone.utc)
+    listed = None if force else assessed(found, pkg, engine_for(pkg.process, cfg), now)
+    say = hooks.warn or (lambda _line: None)
+
+    def queued(entry: Entry, reused: bool) -> None:
+        if reused:
+            before = _("the reply to message {id} was queued before as {entry}; using that one")
+            say(before.format(id=found.facts.id, entry=entry.id))
+        else:
+            say(_("reply to {to} queued in the outbox as {entry}").format(to=entry.recipients[0], entry=entry.id))
+        say(_("message {id} marked done").format(id=found.facts.id))
+
+    desk = None if dry_run else shared.state_of(found, cfg, hooks.prompt, say)
+    try:
+        return reply(
+            found,
+            pkg,
+            smtp,
+            contract=contract,
+            reject=reject,
+            sender=cfg.get("inbox.reply_from"),
+            queue_only=queue_only,
+            dry_run=dry_run,
+            eml=eml,
+            hooks=replace(hooks, queued=queued),
+            desk=desk,
+            listed=listed,
+            force=force,
+            note=note,
+            again=again,
+        )
+    finally:
+        if desk is not None:
+            desk.close()

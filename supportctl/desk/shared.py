@@ -677,3 +677,54 @@ def state_for(source: str, cfg: Any, prompt: Callable[[str], str] | None = None)
     if source.startswith("maildir:"):
         return MaildirDeskState(Path(source[len("maildir:") :]))
     return DeskState()
+
+
+def state_of(found: Any, cfg: Any, prompt: Callable[[str], str] | None, say: Callable[[str], None] | None) -> DeskState:
+    """The shared state of the mailbox `found` was read from; with `say` (replying), told when the reply is
+    recorded for this desk member only."""
+    source = found.source or ""
+    state = state_for(source, cfg, prompt)
+    note = state.reply_note(found.facts, source.split(":", 1)[-1]) if say and source else None
+    if say and note:
+        say(note)
+    return state
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What `inbox claim` or `inbox release` did to a registration, and who claims it now."""
+
+    id: str
+    member: str
+    claim: bool
+    claimed_by: tuple[str, ...]
+
+    @property
+    def command(self) -> str:
+        return "inbox claim" if self.claim else "inbox release"
+
+    def lines(self) -> list[str]:
+        if not self.claim:
+            return [_("{id} released").format(id=self.id)]
+        lines = [_("{id} is claimed by {member}").format(id=self.id, member=self.member)]
+        others = [m for m in self.claimed_by if m != self.member]
+        if others:
+            lines.append(_("note: also claimed by {others}").format(others=", ".join(others)))
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "claimed_by": list(self.claimed_by)}
+
+
+def take(message: str, pkg: Any, cfg: Any, claim: bool, prompt: Callable[[str], str] | None = None) -> Taken:
+    """`inbox claim` (`claim`) or `inbox release` of the registration `message` names (an id, a prefix, a file)."""
+    from supportctl.desk import triage
+
+    found = triage.find(message, pkg, triage.Limits.from_config(cfg))
+    state = state_of(found, cfg, prompt, None)
+    member = member_name(cfg.get("inbox.member"))
+    try:
+        mark = state.take(found.facts, member, claim)
+    finally:
+        state.close()
+    return Taken(found.facts.id, member, claim, tuple(mark.claimed_by))
