@@ -4,6 +4,7 @@ No `from __future__ import annotations` (see cli/_base.py; a desk's cron job sta
 names imported only for type checking are quoted.
 """
 
+import functools
 import sys
 from datetime import datetime, timezone
 from enum import Enum
@@ -20,11 +21,11 @@ from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from supportctl.config import Config
     from supportctl.desk.sources import Source
-    from supportctl.desk.triage import Limits
-    from supportctl.package.manifest import Package
-    from supportctl.schedule.eta import Engine
+    from supportctl.desk.triage import Triage
 
 
 class _InboxGroup(Group):
@@ -142,23 +143,22 @@ def inbox(
         return
     begin(ctx, "inbox", json_output, stream=True)
     from supportctl.desk import triage as core
-    from supportctl.desk.report import SHOWN, Tally, inbox_table
+    from supportctl.desk.report import SHOWN, Tally, as_of, inbox_table
+    from supportctl.desk.sources import configured
     from supportctl.schedule.eta import engine_for
-    from supportctl.schedule.timeparse import parse_when, resolve_zone
 
     cfg = load_config({"imap.ca_bundle": ca_bundle})
-    source = _source(source, cfg)
+    source = configured(source, cfg)
     pkg = load_package(package, cfg)
     engine = engine_for(pkg.process, cfg)
-    limits = core.Limits.from_config(cfg)
+    triage = functools.partial(core.triage, pkg=pkg, engine=engine, limits=core.Limits.from_config(cfg))
     if watch:
-        _watch(source, cfg, pkg, engine, limits, interval, fail_on is FailOn.overdue, json_output)
+        _watch(source, cfg, triage, interval, fail_on is FailOn.overdue, json_output)
         return
-    real_now = datetime.now(timezone.utc)
-    when = parse_when(now, resolve_zone(cfg.get("input_tz")), real_now)
+    when = as_of(now, cfg)
     src = _open_mail_source(source, cfg)
     try:
-        result = core.triage(src, pkg, engine, when, limits=limits)
+        result = triage(src, now=when)
     finally:
         src.close()
     for line in result.warnings():
@@ -166,54 +166,28 @@ def inbox(
     wanted, tally = SHOWN[status.value], Tally()
     try:
         if json_output:  # streamed: a rerun that found nothing new holds no list in memory
-            for rec in result.records(when):
-                tally.add(rec.status, rec.key, rec.reasons, rec.first)
-                if wanted is None or rec.status in wanted:
-                    sys.stdout.write(rec.line + "\n")
+            for rec in tally.records(result.records(when), wanted):
+                sys.stdout.write(rec.line + "\n")
             sys.stdout.flush()
         else:
-            for i in result.items:
-                tally.add(i.status, i.facts.key, i.reasons, i.facts.index is None or i.facts.index == 1)
-            items = [i for i in result.items if wanted is None or i.status in wanted]
             zone = engine.calendar.to_local(when.timestamp()).tzinfo
-            out.table(_("Registrations"), *inbox_table(items, when, zone, pkg, out.stdout_is_tty()), whole=(0,))
+            rows = inbox_table(tally.items(result.items, wanted), when, zone, pkg, out.stdout_is_tty())
+            out.table(_("Registrations"), *rows, whole=(0,))
     finally:
         result.close()
     for line in tally.lines(source, result.stats):
         out.say(line)
-    counts = tally.counts
-    if fail_on is FailOn.overdue and counts.get("overdue"):
-        out.say(_("{n} registration(s) overdue").format(n=counts["overdue"]))
-        raise typer.Exit(ExitCode.OVERDUE)
-    if counts.get("skipped"):
-        raise typer.Exit(ExitCode.PARTIAL)  # every other message is listed; these could not be read
-
-
-def _source(source: str, cfg: "Config") -> str:
-    """SOURCE as given, else the configured `inbox.mailbox`."""
-    from supportctl.errors import UsageError
-
-    chosen = source or cfg.get("inbox.mailbox")
-    if not chosen:
-        raise UsageError(
-            _("give a SOURCE"),
-            _("a Maildir, an mbox file, a directory of .eml files, - or imaps://… (or set inbox.mailbox)"),
-        )
-    return str(chosen)
+    code, why = tally.verdict(fail_on is FailOn.overdue)
+    if why:
+        out.say(why)
+    if code:
+        raise typer.Exit(code)
 
 
 def _watch(
-    source: str,
-    cfg: "Config",
-    pkg: "Package",
-    engine: "Engine",
-    limits: "Limits",
-    interval: float,
-    fail: bool,
-    as_json: bool,
+    source: str, cfg: "Config", triage: "Callable[..., Triage]", interval: float, fail: bool, as_json: bool
 ) -> None:
     """`inbox --watch`: one line (or NDJSON record) per new registration or status change, until Ctrl-C."""
-    from supportctl.desk import triage as core
     from supportctl.desk.watch import watch
     from supportctl.errors import UsageError
 
@@ -222,8 +196,7 @@ def _watch(
     src = _open_mail_source(source, cfg)
     out.say(_("watching {source} (Ctrl-C to stop)").format(source=source))
     try:
-        events = watch(src, lambda s, when: core.triage(s, pkg, engine, when, limits=limits), interval)
-        for result, changes in events:
+        for result, changes in watch(src, lambda s, when: triage(s, now=when), interval):
             for change in changes:
                 if as_json:
                     sys.stdout.write(out.ndjson(change.to_dict(datetime.now(timezone.utc))) + "\n")
@@ -353,15 +326,14 @@ def inbox_show(
     Examples:  supportctl inbox show 3f2a9c   ·   supportctl inbox show 3f2a9c01b7de.2 --json
     """
     begin(ctx, "inbox show", json_output)
-    from supportctl.desk.report import detail, show_text
+    from supportctl.desk.report import as_of, detail, show_text
     from supportctl.desk.triage import Limits
     from supportctl.schedule.eta import engine_for
-    from supportctl.schedule.timeparse import parse_when, resolve_zone
 
     cfg = load_config({})
     pkg = load_package(package, cfg)
     engine = engine_for(pkg.process, cfg)
-    when = parse_when(now, resolve_zone(cfg.get("input_tz")), datetime.now(timezone.utc))
+    when = as_of(now, cfg)
     found, item, data = detail(message, pkg, engine, when, Limits.from_config(cfg))
     if pdf is not None:
         from pathlib import Path
@@ -435,20 +407,18 @@ def inbox_report(
     Examples:  supportctl inbox report imaps://desk@mail.example.com/INBOX --since 2026-11-01 --until 2026-12-01
     """
     begin(ctx, "inbox report", json_output)
-    from supportctl.desk.report import sla, sla_data, sla_table
+    from supportctl.desk.report import as_of, sla, sla_data, sla_table
+    from supportctl.desk.sources import configured
     from supportctl.desk.triage import Limits
     from supportctl.schedule.eta import engine_for
-    from supportctl.schedule.timeparse import parse_when, resolve_zone
 
     cfg = load_config({"imap.ca_bundle": ca_bundle})
-    source = _source(source, cfg)
+    source = configured(source, cfg)
     pkg = load_package(package, cfg)
-    engine = engine_for(pkg.process, cfg)
     now = datetime.now(timezone.utc)
-    zone = resolve_zone(cfg.get("input_tz"))
-    start = parse_when(since, zone, now) if since else None
-    end = parse_when(until, zone, now) if until else None
-    figures = sla(_open_mail_source(source, cfg), pkg, engine, Limits.from_config(cfg), now, start, end)
+    start, end = (as_of(x, cfg, now) if x else None for x in (since, until))
+    limits = Limits.from_config(cfg)
+    figures = sla(_open_mail_source(source, cfg), pkg, engine_for(pkg.process, cfg), limits, now, start, end)
     if json_output:
         out.write_out(out.envelope("inbox report", sla_data(source, start, end, figures)))
         return

@@ -15,11 +15,14 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from supportctl.desk.triage import STATUSES, Item, status_label
+from supportctl.errors import ExitCode
 from supportctl.i18n import N_, _, word
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from supportctl.desk.sources import Source
-    from supportctl.desk.triage import Found, Limits
+    from supportctl.desk.triage import Found, Limits, Record
     from supportctl.package.manifest import Package
 
 # What `inbox --status` lists: "open" is everything not yet answered that is still in time or overdue.
@@ -50,6 +53,27 @@ class Tally:
         self.messages += first
         if status == "skipped":
             self.skipped.append((key, reasons))
+
+    def records(self, records: Iterable[Record], wanted: set[str] | None) -> Iterator[Record]:
+        """The records `wanted` lists (None: all), each counted as it goes by (streamed: flat memory)."""
+        for rec in records:
+            self.add(rec.status, rec.key, rec.reasons, rec.first)
+            if wanted is None or rec.status in wanted:
+                yield rec
+
+    def items(self, items: Iterable[Item], wanted: set[str] | None) -> list[Item]:
+        """The items `wanted` lists (None: all), every one counted."""
+        for i in items:
+            self.add(i.status, i.facts.key, i.reasons, i.facts.index is None or i.facts.index == 1)
+        return [i for i in items if wanted is None or i.status in wanted]
+
+    def verdict(self, fail_on_overdue: bool) -> tuple[ExitCode, str | None]:
+        """`inbox`'s exit status and what it says of it: 10 with --fail-on overdue when anything is overdue,
+        else 11 when messages were skipped (every other one is listed), else 0."""
+        overdue = self.counts.get("overdue", 0)
+        if fail_on_overdue and overdue:
+            return ExitCode.OVERDUE, _("{n} registration(s) overdue").format(n=overdue)
+        return (ExitCode.PARTIAL if self.counts.get("skipped") else ExitCode.OK), None
 
     def lines(self, source: str, stats: dict[str, int]) -> list[str]:
         """The summary, in the current language: an empty mailbox, the counts, then one line per skip."""
@@ -361,3 +385,12 @@ def sla_table(figures: dict[str, ClassFigures], pkg: Package, tty: bool) -> tupl
         d = fig.to_dict()
         rows.append([name, *(out.hours_minutes(d[k]) if k in times else str(d[k]) for k in fields)])
     return [_(c) for c in columns], rows
+
+
+def as_of(when: str | None, cfg: Any, now: datetime | None = None) -> datetime:
+    """`--now`, `--since`, `--until`: WHEN read in the configured input zone (`now` for "now", default: now)."""
+    from datetime import timezone
+
+    from supportctl.schedule.timeparse import parse_when, resolve_zone
+
+    return parse_when(when or "now", resolve_zone(cfg.get("input_tz")), now or datetime.now(timezone.utc))

@@ -1473,3 +1473,17 @@ def open_source(
     wm = watermark("imap:" + target.url) if watermark is not None else None
     secret = credentials.imap_password(target.user, target.host, cfg.get("imap.password_command"), prompt=prompt)
     return ImapSource(target, secret.value, limit, wm, cfg.get("imap.ca_bundle"), float(cfg.get("imap.timeout")))
+
+
+def configured(spec: str, cfg: Any) -> str:
+    """The mailbox of `inbox` and `inbox report`: SPEC as given, else the configured `inbox.mailbox`."""
+    from supportctl.errors import UsageError
+    from supportctl.i18n import _
+
+    chosen = spec or cfg.get("inbox.mailbox")
+    if not chosen:
+        raise UsageError(
+            _("give a SOURCE"),
+            _("a Maildir, an mbox file, a directory of .eml files, - or imaps://… (or set inbox.mailbox)"),
+        )
+    return str(chosen)
