@@ -25,7 +25,7 @@ from typing import Any
 
 from supportctl import paths
 from supportctl.desk.triage import clean
-from supportctl.errors import ExitCode, UsageError
+from supportctl.errors import ExitCode, Terminated, UsageError
 from supportctl.fsutil import atomic_write, flock
 from supportctl.i18n import _
 from supportctl.mail import outbox
@@ -631,8 +631,6 @@ def watch_for(
     """`status --watch` for a person: `write` (None with --json) shows every registration at the first look, then
     each one whose state changed; `say` tells that it waits. Ctrl-C and SIGTERM end it too: what was found is
     saved already (`watch`), so they end it with the last look, not with a traceback."""
-    from supportctl.errors import Terminated
-
     shown: dict[str, tuple[Any, ...]] = {}
     last: list[Snapshot] = []
 
