@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -12,9 +12,6 @@ from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app
 from supportctl.cli.common import JsonOpt, begin, load_config
 from supportctl.i18n import _
-
-if TYPE_CHECKING:
-    from supportctl.errors import SupportctlError
 
 config_app = typer.Typer(
     cls=Group,
@@ -78,10 +75,9 @@ def config_smtp(
 ) -> None:
     """Set up sending: server, security, login and where the password comes from. Never stores a password."""
     begin(ctx, "config smtp", json_output)
-    from supportctl.mail import credentials, setup
+    from supportctl.mail import setup
 
     cfg, current = common.mail_config({})
-    tty = sys.stdin.isatty() and not json_output
     given = {
         "host": host,
         "port": port,
@@ -98,34 +94,18 @@ def config_smtp(
     def ask(question: str, default: str) -> str:
         return str(typer.prompt(question, default=default, show_default=True))
 
-    def bad_answer(exc: SupportctlError) -> None:
-        out.say("  " + out.error_line(exc.message, exc.hint))
-
     try:
-        chosen = setup.choose(cfg, current, given, ask if tty else None, bad_answer)
+        done = setup.configure(
+            cfg,
+            current,
+            given,
+            ask=ask if sys.stdin.isatty() and not json_output else None,
+            prompt=common.password_prompt(),
+            say=out.say,
+            quiet=json_output,
+            reread=(lambda: common.mail_config({})[1]) if test else None,
+        )
     except setup.BadOptionValue as exc:  # a usage error (exit 2, with the usage hint), as for every option
         raise typer.BadParameter(exc.message, param_hint=f"'{exc.flag}'") from None
-    keyring = chosen.get("password_source") == "keyring"
-    if tty and keyring and chosen.get("username") and credentials.keyring_available():
-        import getpass
-
-        pw = getpass.getpass(_("Password to store in the system keyring: "))
-        if pw:
-            credentials.store_in_keyring(chosen["username"], chosen["host"], pw)
-    if keyring and not credentials.keyring_available():
-        out.say(
-            _("warning: {message}").format(
-                message=_("the password source keyring needs the keyring module: pip install 'supportctl[keyring]'")
-            )
-        )
-    setup.write_smtp_config(cfg.path, chosen)
-    result: dict[str, Any] = {"path": str(cfg.path), "settings": {f"smtp.{k}": v for k, v in chosen.items()}}
-    if not json_output:
-        out.say(_("Wrote the [smtp] settings to {path} (no password)").format(path=cfg.path))
-    if test:
-        _fresh, values = common.mail_config({})
-        result["test"] = setup.test_login(values, common.password_prompt())
-        if not json_output:
-            out.say(_("Test login to {host}: ok").format(host=values["smtp.host"]))
     if json_output:
-        out.write_out(out.envelope("config smtp", result))
+        out.write_out(out.envelope("config smtp", done.to_dict()))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from supportctl import output as out
 from supportctl.cli._base import app
 from supportctl.cli.common import DeliverabilityOpt, JsonOpt, PackageOpt, begin, load_config, load_package
-from supportctl.errors import ExitCode, Terminated
 from supportctl.i18n import _
 
 
@@ -43,52 +42,31 @@ def fill(
     """
     begin(ctx, "fill", json_output)
     from supportctl.errors import UsageError
-    from supportctl.form import drafts, filling
-    from supportctl.form import pdfform as form
+    from supportctl.form import filling
 
     if resume and restart:
         raise UsageError(_("use either --resume or --restart, not both"))
     cfg = load_config()
     pkg = load_package(package, cfg)
-    chars = form.template(pkg).font.chars
-    given = filling.assign(filling.read_values(data) if data else {}, assignments or [])
-    profile = filling.profile(pkg, cfg)
     interactive = not no_input and sys.stdin.isatty() and sys.stdout.isatty()
-    if interactive:  # before any question; without questions, every problem is listed at once below
-        filling.refuse_unknown(pkg, given, out.say)
     try:
-        answers, use = filling.draft_answers(pkg.name, resume, restart, input if interactive else None, out.say)
-    except EOFError:
-        raise typer.Exit(ExitCode.INTERRUPTED) from None
-    if interactive:
-        from supportctl.i18n import current_language
-
-        try:
-            filling.Interview(pkg, chars, current_language(), input, out.say).run(given, {**given, **profile}, answers)
-        except (KeyboardInterrupt, filling.Abandoned) as exc:
-            out.say("")
-            if answers:
-                out.say(_("Your answers are saved; run `supportctl fill` again to continue."))
-            else:  # stopped at the first question: there is no draft to speak of
-                out.say(_("Nothing was answered, so nothing was saved."))
-            # SIGTERM arrives as `Terminated`: 143, as every other command exits on it.
-            raise typer.Exit(ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED) from None
-        values: dict[str, Any] = dict(answers)
-    else:
-        values = {**profile, **answers, **given}
-        skipping_meant = bool(data or assignments or no_input)
-        filling.check_without_questions(
-            pkg, values, chars, check_deliverability=check_deliverability, skipping_meant=skipping_meant, say=out.say
+        values, ours = filling.gather(
+            pkg,
+            cfg,
+            data,
+            assignments or [],
+            ask=input if interactive else None,
+            no_input=no_input,
+            resume=resume,
+            restart=restart,
+            check_deliverability=check_deliverability,
+            say=out.say,
         )
-    pdf = form.fill_pdf(pkg, values, check_deliverability=check_deliverability)
-    from pathlib import Path
-
-    target = Path(out_path)
-    form.write_atomic(target, pdf)
-    if interactive or use:
-        # Only the draft this run filled in is finished; one a --no-input run left aside stays.
-        drafts.discard(pkg.name)
-    report = form.validate_pdf(pkg, pdf)
+    except filling.Stopped as exc:
+        raise typer.Exit(int(exc.exit_code)) from None
+    target, report = filling.write_form(
+        pkg, values, out_path, check_deliverability=check_deliverability, discard_draft=ours
+    )
     if json_output:
         out.write_out(out.envelope("fill", {"path": str(target), **report.to_dict()}))
         return

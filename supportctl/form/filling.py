@@ -11,11 +11,14 @@ from collections.abc import Callable, Container, Iterable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from supportctl.errors import InvalidInputError, SupportctlError, UsageError
+from supportctl.errors import ExitCode, InvalidInputError, SupportctlError, UsageError
 from supportctl.i18n import _, localized
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from supportctl.config import Config
+    from supportctl.form.pdfform import FormReport
     from supportctl.form.validation import Value
     from supportctl.package.manifest import FieldSpec, Package
 
@@ -24,6 +27,15 @@ MAX_DATA_BYTES = 1 << 20
 
 class Abandoned(Exception):
     """The person stopped answering (end of input) in the middle of the interview: the draft is kept."""
+
+
+class Stopped(Exception):
+    """`fill` stopped by the person (Ctrl-C, SIGTERM, end of input) before the form was written; what became of
+    the answers was said. `exit_code`: 130, or 143 for SIGTERM, as every other command exits on it."""
+
+    def __init__(self, exit_code: ExitCode) -> None:
+        super().__init__(int(exit_code))
+        self.exit_code = exit_code
 
 
 def read_values(source: str) -> dict[str, Any]:
@@ -193,6 +205,72 @@ def draft_answers(
     else:
         say(_("note: a saved draft exists; --resume uses it, --restart discards it"))
     return {}, False
+
+
+def gather(
+    pkg: Package,
+    cfg: Config,
+    data: str | None,
+    assignments: list[str],
+    *,
+    ask: Callable[[str], str] | None,
+    no_input: bool,
+    resume: bool,
+    restart: bool,
+    check_deliverability: bool,
+    say: Callable[[str], None],
+) -> tuple[dict[str, Any], bool]:
+    """`fill`'s values: --data and --set over the draft and the profile; with `ask` (a person at the terminal) the
+    interview asks for the rest, without it every problem is refused at once (`FormFindingsError`). Also whether
+    the draft is this run's, to be discarded once the form is written. `Stopped` when the person stops."""
+    from supportctl.errors import Terminated
+    from supportctl.form import pdfform
+
+    chars = pdfform.template(pkg).font.chars
+    given = assign(read_values(data) if data else {}, assignments)
+    defaults = profile(pkg, cfg)
+    if ask is not None:  # before any question; without questions, every problem is listed at once below
+        refuse_unknown(pkg, given, say)
+    try:
+        answers, use = draft_answers(pkg.name, resume, restart, ask, say)
+    except EOFError:
+        raise Stopped(ExitCode.INTERRUPTED) from None
+    if ask is None:
+        values = {**defaults, **answers, **given}
+        skipping_meant = bool(data or assignments or no_input)
+        check_without_questions(
+            pkg, values, chars, check_deliverability=check_deliverability, skipping_meant=skipping_meant, say=say
+        )
+        return values, use  # a draft a --no-input run left aside stays
+    from supportctl.i18n import current_language
+
+    try:
+        Interview(pkg, chars, current_language(), ask, say).run(given, {**given, **defaults}, answers)
+    except (KeyboardInterrupt, Abandoned) as exc:
+        say("")
+        if answers:
+            say(_("Your answers are saved; run `supportctl fill` again to continue."))
+        else:  # stopped at the first question: there is no draft to speak of
+            say(_("Nothing was answered, so nothing was saved."))
+        # SIGTERM arrives as `Terminated`: 143, as every other command exits on it.
+        raise Stopped(ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED) from None
+    return dict(answers), True
+
+
+def write_form(
+    pkg: Package, values: dict[str, Any], path: str, *, check_deliverability: bool, discard_draft: bool
+) -> tuple[Path, FormReport]:
+    """The filled form written to `path` (its draft, when this run's, discarded), and its check."""
+    from pathlib import Path
+
+    from supportctl.form import drafts, pdfform
+
+    pdf = pdfform.fill_pdf(pkg, values, check_deliverability=check_deliverability)
+    target = Path(path)
+    pdfform.write_atomic(target, pdf)
+    if discard_draft:  # only the draft this run filled in is finished
+        drafts.discard(pkg.name)
+    return target, pdfform.validate_pdf(pkg, pdf)
 
 
 def next_steps(pkg: Package, cfg: Config, path: str, activation_class: str | None) -> list[str]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from supportctl.errors import ConfigError, SupportctlError, UsageError
@@ -123,6 +125,68 @@ def choose(
     return chosen
 
 
+@dataclass(frozen=True)
+class SmtpSetup:
+    """What `config smtp` did: the file written, the [smtp] block in it, and the test login (None: not tried)."""
+
+    path: Path
+    chosen: dict[str, Any]
+    test: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"path": str(self.path), "settings": {f"smtp.{k}": v for k, v in self.chosen.items()}}
+        if self.test is not None:
+            data["test"] = self.test
+        return data
+
+
+def configure(
+    cfg: Config,
+    current: Mapping[str, Any],
+    given: Mapping[str, Any],
+    *,
+    ask: Ask | None,
+    prompt: Prompt | None,
+    say: Callable[[str], None],
+    quiet: bool,
+    reread: Callable[[], Mapping[str, Any]] | None,
+) -> SmtpSetup:
+    """`config smtp`: choose the [smtp] block (`choose`), store the password in the keyring when asked at a
+    terminal (`ask` and `prompt` given), write the file, then log in once with the settings as read back
+    (`reread`; None: no test). `say` warns and refuses a bad answer; what was done is said too unless `quiet`."""
+    from supportctl.mail import credentials
+    from supportctl.output import error_line
+
+    chosen = choose(cfg, current, given, ask, lambda exc: say("  " + error_line(exc.message, exc.hint)))
+    keyring = chosen.get("password_source") == "keyring"
+    if (
+        ask is not None
+        and prompt is not None
+        and keyring
+        and chosen.get("username")
+        and credentials.keyring_available()
+    ):
+        pw = prompt(_("Password to store in the system keyring: "))
+        if pw:
+            credentials.store_in_keyring(chosen["username"], chosen["host"], pw)
+    if keyring and not credentials.keyring_available():
+        say(
+            _("warning: {message}").format(
+                message=_("the password source keyring needs the keyring module: pip install 'supportctl[keyring]'")
+            )
+        )
+    write_smtp_config(cfg.path, chosen)
+    if not quiet:
+        say(_("Wrote the [smtp] settings to {path} (no password)").format(path=cfg.path))
+    if reread is None:
+        return SmtpSetup(cfg.path, chosen)
+    values = reread()
+    test = test_login(values, prompt)
+    if not quiet:
+        say(_("Test login to {host}: ok").format(host=values["smtp.host"]))
+    return SmtpSetup(cfg.path, chosen, test)
+
+
 def test_login(values: Mapping[str, Any], prompt: Prompt | None) -> dict[str, Any]:
     """Log in once with the settings as written; a failure is a config error (the settings stay saved)."""
     from supportctl.mail import credentials, smtp
@@ -148,7 +212,6 @@ def write_smtp_config(path: Any, values: Mapping[str, object]) -> None:
     Never writes a password: `values` with a password-like key is a programming error.
     """
     import sys
-    from pathlib import Path
 
     from supportctl.fsutil import atomic_write_text
     from supportctl.mail.credentials import FORBIDDEN_KEYS

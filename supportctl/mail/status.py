@@ -25,7 +25,7 @@ from typing import Any
 
 from supportctl import paths
 from supportctl.desk.triage import clean
-from supportctl.errors import ExitCode, UsageError
+from supportctl.errors import ExitCode, Terminated, UsageError
 from supportctl.fsutil import atomic_write, flock
 from supportctl.i18n import _
 from supportctl.mail import outbox
@@ -584,6 +584,90 @@ def watch(
             sleep(wait)
         snap = refresh(pkg, engine, source, only)
         on_update(snap)
+
+
+@dataclass(frozen=True)
+class WatchEnd:
+    """How `status --watch` ended for the person: decided (`verdict`), or stopped by Ctrl-C or SIGTERM.
+
+    `snapshot` is the last look (None when stopped before the first); `reason` the --json error code."""
+
+    snapshot: Snapshot | None
+    exit_code: ExitCode
+    reason: str
+    message: str
+
+    @property
+    def stopped(self) -> bool:
+        return self.reason in ("interrupted", "terminated")
+
+    @property
+    def ok(self) -> bool:
+        """Every registration has its contract number."""
+        return self.exit_code == ExitCode.OK
+
+    def errors(self) -> list[dict[str, Any]]:
+        """The --json envelope's errors: none when every registration has its contract number."""
+        if self.ok:
+            return []
+        message = _("terminated") if self.reason == "terminated" else _("interrupted") if self.stopped else self.message
+        return [{"code": self.reason, "exit_code": int(self.exit_code), "message": message, "hint": None}]
+
+    def lines(self, json_output: bool) -> list[str]:
+        """What is said on stderr at the end: the verdict (its --json error instead), or that nothing was lost."""
+        return [self.message] if self.stopped or not json_output else []
+
+
+def watch_for(
+    pkg: Package,
+    engine: Any,
+    source: Any,
+    interval: float,
+    only: str | None,
+    user_tz: tzinfo,
+    write: Callable[[str], None] | None,
+    say: Callable[[str], None],
+) -> WatchEnd:
+    """`status --watch` for a person: `write` (None with --json) shows every registration at the first look, then
+    each one whose state changed; `say` tells that it waits. Ctrl-C and SIGTERM end it too: what was found is
+    saved already (`watch`), so they end it with the last look, not with a traceback."""
+    shown: dict[str, tuple[Any, ...]] = {}
+    last: list[Snapshot] = []
+
+    def on_update(snap: Snapshot) -> None:
+        last[:] = [snap]
+        now = now_utc()
+        if not shown:
+            if write is not None:
+                write(screen(snap.registrations, now, user_tz, pkg))
+            say(_("Waiting for the desk's reply (Ctrl-C stops; nothing is lost)…"))
+        elif write is not None:
+            for r in snap.registrations:
+                if shown.get(r.id) != (r.contract, r.rejected, r.bounced, r.state):
+                    write(screen((r,), now, user_tz, pkg))
+        shown.update({r.id: (r.contract, r.rejected, r.bounced, r.state) for r in snap.registrations})
+
+    try:
+        snap, v = watch(pkg, engine, source, interval, only, on_update)
+    except KeyboardInterrupt as exc:
+        # SIGTERM (systemd, kill) arrives as `Terminated`: exit 143 as everywhere else, not Ctrl-C's 130.
+        if isinstance(exc, Terminated):
+            return WatchEnd(
+                last[0] if last else None, ExitCode.TERMINATED, "terminated", _("terminated; what was found is saved")
+            )
+        return WatchEnd(
+            last[0] if last else None, ExitCode.INTERRUPTED, "interrupted", _("interrupted; what was found is saved")
+        )
+    assert v.exit_code is not None  # `watch` returns once it has decided
+    return WatchEnd(snap, v.exit_code, v.reason, v.message)
+
+
+def no_mailbox_note() -> str:
+    """Said by `status` without a mailbox (not with --json)."""
+    return _(
+        "No mailbox given: the desk's reply is not looked for, only what was found before "
+        "(--mailbox, status.mailbox or SUPPORTCTL_STATUS_MAILBOX)"
+    )
 
 
 def _ts(at: datetime | None) -> float:
