@@ -196,22 +196,15 @@ def show(
 
     cfg = load_config()
     pkg = load_package(package, cfg)
-    lang = current_language()
-    if what == "fields":
-        fields = documents.fields(pkg, lang)
-        if json_output:
-            out.write_out(out.envelope("show", {"what": "fields", "lang": lang, "fields": fields}))
-            return
-        out.table(*documents.fields_table(pkg, fields))
-        return
-    doc = documents.text_of(pkg, what, lang)
+    shown = documents.show(pkg, what, current_language())
     if json_output:
-        out.write_out(out.envelope("show", {"what": what, "lang": lang, **doc.to_dict()}))
-        return
-    if out.stdout_is_tty():
-        out.page(doc.text)
+        out.write_out(out.envelope("show", shown.to_dict()))
+    elif shown.table is not None:
+        out.table(*shown.table)
+    elif out.stdout_is_tty():
+        out.page(shown.text)
     else:
-        out.write_out(doc.text)
+        out.write_out(shown.text)
 
 
 @app.command("print", no_args_is_help=False)
