@@ -16,7 +16,6 @@ from supportctl.i18n import _
 
 if TYPE_CHECKING:
     from supportctl.config import Config
-    from supportctl.package.printing import PrintResult
 
 
 @app.command(no_args_is_help=False)
@@ -257,7 +256,13 @@ def print_cmd(
     from supportctl.package import printing
 
     if list_printers:
-        _list_printers(json_output)
+        found = printing.list_printers()
+        if json_output:
+            out.write_out(out.envelope("print", found.to_dict()))
+        elif found.printers:
+            out.table(*found.table())
+        else:
+            out.say(found.none_line())
         return
     cfg = load_config({"print.printer": printer})
     pkg = load_package(package, cfg)
@@ -267,26 +272,8 @@ def print_cmd(
     items = printing.items_for(pkg, wanted, lambda path: printing.reported_form(pkg, path, force, canonical, out.say))
     setting = cfg.source("print.printer")
     result = printing.print_items(items, setting.value, setting.source, wait=wait, again=again)
-    _report_print(result, json_output, "print")
+    if json_output:
+        out.write_out(out.envelope("print", result.to_dict(), ok=not result.exit_code))
+    _say(result.lines())
     if result.exit_code:
         raise typer.Exit(int(result.exit_code))
-
-
-def _report_print(result: PrintResult, json_output: bool, command: str) -> None:
-    if json_output:
-        out.write_out(out.envelope(command, result.to_dict(), ok=not result.exit_code))
-    for line in result.lines():
-        out.say(line)
-
-
-def _list_printers(json_output: bool) -> None:
-    from supportctl.package import printing
-
-    system, found = printing.list_printers()
-    if json_output:
-        out.write_out(out.envelope("print", {"system": system, "printers": [p.to_dict() for p in found]}))
-        return
-    if not found:
-        out.say(_("no printers ({system})").format(system=system))
-        return
-    out.table(*printing.printers_table(system, found))
