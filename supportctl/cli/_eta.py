@@ -96,7 +96,6 @@ def eta(
     """
     begin(ctx, "eta", json_output)
     from supportctl.schedule import eta as core
-    from supportctl.schedule.timeparse import parse_when, resolve_zone
 
     cfg = load_config(
         {
@@ -112,41 +111,20 @@ def eta(
     )
     pkg = load_package(package, cfg)
     engine = core.engine_for(pkg.process, cfg)
-    # One setting for "my zone": a naive --at is read in input_tz if set, else in tz (display), else local.
-    in_tz = resolve_zone(cfg.get("input_tz") or cfg.get("tz"))
-    user_tz = resolve_zone(cfg.get("tz"))
+    in_tz, user_tz = core.zones(cfg)
     try:
         names = engine.class_names(activation_class)
     except InvalidInputError as exc:  # --class is an option value: a wrong command line, exit 2
         raise typer.BadParameter(f"{exc.message} ({exc.hint})", param_hint="'--class'") from None
     if batch:
-        if at != "now" or since_submit or submission is not None:
-            from supportctl.errors import UsageError
-
-            raise UsageError(_("--batch reads every start from standard input"), _("leave out --at and --since-submit"))
+        core.check_batch(at, since_submit, submission)
         if json_output and fmt is BatchFormat.csv:
             raise typer.BadParameter(_("--json streams NDJSON; leave out --format csv"), param_hint="--json")
         # --json with --batch is the NDJSON stream (one object per line), the machine-readable form of a stream.
         _eta_batch(engine, activation_class, in_tz, fmt)
         return
     now = datetime.now(timezone.utc)
-    if submission is not None and not since_submit:
-        from supportctl.errors import UsageError
-
-        raise UsageError(
-            _("unexpected argument {arg!r}").format(arg=submission),
-            _("to count from a submission use --since-submit {arg}").format(arg=submission),
-        )
-    if since_submit:
-        if at != "now":
-            from supportctl.errors import UsageError
-
-            raise UsageError(_("use either --at or --since-submit"))
-        from supportctl.mail.status import submitted_at
-
-        start = submitted_at(submission)
-    else:
-        start = parse_when(at, in_tz, now)
+    start = core.start_of(at, since_submit, submission, in_tz, now)
     report = core.report(engine, pkg, start, names, now, user_tz, explain)
     if json_output:
         out.write_out(out.envelope("eta", report.to_dict()))

@@ -11,13 +11,11 @@ from supportctl import output as out
 from supportctl.cli import common
 from supportctl.cli._base import app
 from supportctl.cli.common import JsonOpt, PackageOpt, argument, begin, load_config, load_package, seconds_option
-from supportctl.errors import SupportctlError
+from supportctl.errors import UsageError
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
     from supportctl.config import Config
-    from supportctl.mail.outbox import Entry
-    from supportctl.package.printing import Job, PrintResult
 
 
 @app.command(no_args_is_help=False)
@@ -129,58 +127,29 @@ def fetch(
         _fetch_request(cfg, package, sender, eml, send, json_output)
         return
     if send or eml:
-        from supportctl.errors import UsageError
-
         raise UsageError(_("--send and --eml go with --request"))
     opts = core.options_from(
         cfg, sha256=sha256, force=force, force_download=force_download, prompt=common.password_prompt()
     )
     with out.download_progress(_("Downloading")) as progress:
         result = core.fetch(source, opts, cfg.get("package_url"), progress)
-    for w in result.warnings:
-        out.say(_("warning: {message}").format(message=w))
-    if result.unchanged and not json_output:
-        out.say(
-            _("Package {name} {version} in {dest} is unchanged on the server; nothing was downloaded").format(
-                name=result.name, version=result.version, dest=result.dest
-            )
-        )
-    if result.resumed:
-        out.say(_("The download broke off and was resumed ({n} times)").format(n=result.resumed))
-    jobs: list[Job] = []
-    print_error: SupportctlError | None = None
+    _say(result.notes(text=not json_output))
     if print_after:
-        from supportctl.package import manifest as pkgmod
-        from supportctl.package import printing
-
-        pkg = pkgmod.load(result.dest)
         setting = cfg.source("print.printer")
-        try:
-            printed = printing.print_items(printing.select(pkg, []), setting.value, setting.source, wait=0)
-            jobs = printed.jobs
-        except SupportctlError as exc:
-            print_error = exc  # the fetch itself worked: say so first, then what went wrong with printing
+        result = core.print_documents(result, setting.value, setting.source)
     if json_output:
-        data = {**result.to_dict(), "printed": [j.to_dict() for j in jobs]}
-        errors = [print_error.to_dict()] if print_error else []
-        out.write_out(out.envelope("fetch", data, errors, ok=print_error is None))
+        out.write_out(out.envelope("fetch", result.to_dict(), result.errors(), ok=result.print_error is None))
     else:
-        if not result.unchanged:
-            out.say(
-                _("Fetched package {name} {version} into {dest}").format(
-                    name=result.name, version=result.version, dest=result.dest
-                )
-            )
-        out.table(None, [_("Document"), _("File")], [[d["id"], d["file"]] for d in result.documents])
-        for j in jobs:
-            out.say(_("Sent {file} to the printer ({job})").format(file=j.item.file, job=j.job or j.state))
-    if print_error:
-        out.say(out.error_line(print_error.message, print_error.hint))
-        raise typer.Exit(int(print_error.exit_code))
-    if not json_output:
-        out.say(
-            _("Next: read `supportctl show service-description` and `supportctl show terms`, then `supportctl fill`.")
-        )
+        _say(result.lines())
+        out.table(*result.documents_table())
+    _say(result.closing_lines(text=not json_output))
+    if result.exit_code:
+        raise typer.Exit(int(result.exit_code))
+
+
+def _say(lines: list[str]) -> None:
+    for line in lines:
+        out.say(line)
 
 
 def _fetch_request(
@@ -189,42 +158,17 @@ def _fetch_request(
     """The fallback: the request mail, sent through the outbox (SMTP configured or --send), else a .eml file."""
     from pathlib import Path
 
-    from supportctl.package.request import request_package
+    from supportctl.package.request import RequestResult, request_package
 
     pkg = load_package(package, cfg)
-
-    def queued(entry: Entry, _reused: bool) -> None:
-        out.say(
-            _("Queued the request to {address} as {id} in the outbox").format(address=entry.recipients[0], id=entry.id)
-        )
-
-    result = request_package(
-        pkg,
-        cfg,
-        sender=sender,
-        send=send,
-        eml=Path(eml) if eml is not None else None,
-        hooks=common.hooks(queued),
-    )
+    hooks = common.hooks(lambda entry, _reused: out.say(RequestResult.queued_line(entry)))
+    path = Path(eml) if eml is not None else None
+    result = request_package(pkg, cfg, sender=sender, send=send, eml=path, hooks=hooks)
     if result.sent is not None:
-        failed = _("read the server's reason; correct the addresses and run `supportctl fetch --request --send` again")
-        common.report_sent("fetch", result.sent, result.to_dict(), json_output, failed)
+        common.report_sent("fetch", result.sent, result.to_dict(), json_output, result.failed_hint())
     assert result.eml is not None
-    if eml is None:
-        out.say(
-            _("SMTP is not configured, so the request was written to a file (`supportctl config smtp`, then --send)")
-        )
-    if json_output:
-        out.write_out(out.envelope("fetch", result.to_dict()))
-        return
-    if not result.sender:
-        out.say(_("note: no sender address given (--from); your mail program will fill it in"))
-    out.say(
-        _("Wrote the request to {path}; open it in your mail program and send it to {address}").format(
-            path=result.eml, address=result.message["To"]
-        )
-    )
-    out.write_out(str(result.eml.absolute()))
+    _say(result.lines(text=not json_output))
+    out.write_out(out.envelope("fetch", result.to_dict()) if json_output else str(result.eml.absolute()))
 
 
 @app.command()
@@ -251,22 +195,15 @@ def show(
 
     cfg = load_config()
     pkg = load_package(package, cfg)
-    lang = current_language()
-    if what == "fields":
-        fields = documents.fields(pkg, lang)
-        if json_output:
-            out.write_out(out.envelope("show", {"what": "fields", "lang": lang, "fields": fields}))
-            return
-        out.table(*documents.fields_table(pkg, fields))
-        return
-    doc = documents.text_of(pkg, what, lang)
+    shown = documents.show(pkg, what, current_language())
     if json_output:
-        out.write_out(out.envelope("show", {"what": what, "lang": lang, **doc.to_dict()}))
-        return
-    if out.stdout_is_tty():
-        out.page(doc.text)
+        out.write_out(out.envelope("show", shown.to_dict()))
+    elif shown.table is not None:
+        out.table(*shown.table)
+    elif out.stdout_is_tty():
+        out.page(shown.text)
     else:
-        out.write_out(doc.text)
+        out.write_out(shown.text)
 
 
 @app.command("print", no_args_is_help=False)
@@ -319,7 +256,13 @@ def print_cmd(
     from supportctl.package import printing
 
     if list_printers:
-        _list_printers(json_output)
+        found = printing.list_printers()
+        if json_output:
+            out.write_out(out.envelope("print", found.to_dict()))
+        elif found.printers:
+            out.table(*found.table())
+        else:
+            out.say(found.none_line())
         return
     cfg = load_config({"print.printer": printer})
     pkg = load_package(package, cfg)
@@ -329,26 +272,8 @@ def print_cmd(
     items = printing.items_for(pkg, wanted, lambda path: printing.reported_form(pkg, path, force, canonical, out.say))
     setting = cfg.source("print.printer")
     result = printing.print_items(items, setting.value, setting.source, wait=wait, again=again)
-    _report_print(result, json_output, "print")
+    if json_output:
+        out.write_out(out.envelope("print", result.to_dict(), ok=not result.exit_code))
+    _say(result.lines())
     if result.exit_code:
         raise typer.Exit(int(result.exit_code))
-
-
-def _report_print(result: PrintResult, json_output: bool, command: str) -> None:
-    if json_output:
-        out.write_out(out.envelope(command, result.to_dict(), ok=not result.exit_code))
-    for line in result.lines():
-        out.say(line)
-
-
-def _list_printers(json_output: bool) -> None:
-    from supportctl.package import printing
-
-    system, found = printing.list_printers()
-    if json_output:
-        out.write_out(out.envelope("print", {"system": system, "printers": [p.to_dict() for p in found]}))
-        return
-    if not found:
-        out.say(_("no printers ({system})").format(system=system))
-        return
-    out.table(*printing.printers_table(system, found))

@@ -168,3 +168,32 @@ def fields_table(pkg: Package, fields: list[dict[str, Any]]) -> tuple[str, list[
         [_("Field"), _("Type"), _("Required"), _("Max length"), _("Allowed values"), _("Label")],
         rows,
     )
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What `show WHAT` shows in language `lang`: a document's text, or (`fields`) the form's fields as a table."""
+
+    what: str
+    lang: str
+    doc: DocumentText | None = None
+    fields: list[dict[str, Any]] | None = None
+    table: tuple[str, list[str], list[list[str]]] | None = None
+
+    @property
+    def text(self) -> str:
+        return self.doc.text if self.doc is not None else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The data of `show --json`."""
+        if self.doc is None:
+            return {"what": "fields", "lang": self.lang, "fields": self.fields}
+        return {"what": self.what, "lang": self.lang, **self.doc.to_dict()}
+
+
+def show(pkg: Package, what: str, lang: str) -> Shown:
+    """`show`: the text of document `what` (see `text_of`), or for `fields` the form's fields."""
+    if what == "fields":
+        found = fields(pkg, lang)
+        return Shown(what, lang, fields=found, table=fields_table(pkg, found))
+    return Shown(what, lang, doc=text_of(pkg, what, lang))

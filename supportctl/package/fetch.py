@@ -22,14 +22,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from supportctl.errors import InvalidInputError, SupportctlError, TransferError, UsageError, os_reason
+from supportctl.errors import ExitCode, InvalidInputError, SupportctlError, TransferError, UsageError, os_reason
 from supportctl.fsutil import atomic_write_text, check_name, inside, open_regular
 from supportctl.i18n import _
 from supportctl.package import manifest as pkgmod
 from supportctl.package import transfer, transfer_errors, urlauth
 from supportctl.package.urlauth import PasswordSource, redact
+
+if TYPE_CHECKING:
+    from supportctl.package.printing import Job
 
 MAX_REDIRECTS = 5
 MARKER = ".supportctl-package"
@@ -69,8 +72,15 @@ class FetchResult:
     warnings: tuple[str, ...] = field(default=())
     unchanged: bool = False  # the server answered 304: nothing downloaded, nothing rewritten
     resumed: int = 0  # how often a broken-off download was resumed
+    printed: tuple[Job, ...] = field(default=())  # `fetch --print`: the jobs sent (`print_documents`)
+    print_error: SupportctlError | None = None  # `fetch --print`: why printing failed (the fetch itself worked)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.print_error.exit_code if self.print_error is not None else ExitCode.OK
 
     def to_dict(self) -> dict[str, Any]:
+        """The data of `fetch --json`; `errors()` is its errors."""
         return {
             "dest": str(self.dest),
             "source": self.source,
@@ -82,7 +92,53 @@ class FetchResult:
             "warnings": list(self.warnings),
             "unchanged": self.unchanged,
             "resumed": self.resumed,
+            "printed": [j.to_dict() for j in self.printed],
         }
+
+    def errors(self) -> list[dict[str, Any]]:
+        return [self.print_error.to_dict()] if self.print_error is not None else []
+
+    def notes(self, text: bool = True) -> list[str]:
+        """What is said (stderr) as soon as the download is done: the warnings, that nothing was downloaded
+        (`text` only: --json has `unchanged`) and how often it was resumed."""
+        notes = [_("warning: {message}").format(message=w) for w in self.warnings]
+        if self.unchanged and text:
+            notes.append(
+                _("Package {name} {version} in {dest} is unchanged on the server; nothing was downloaded").format(
+                    name=self.name, version=self.version, dest=self.dest
+                )
+            )
+        if self.resumed:
+            notes.append(_("The download broke off and was resumed ({n} times)").format(n=self.resumed))
+        return notes
+
+    def lines(self) -> list[str]:
+        """`fetch`'s report for the person, before the table of documents (unchanged: said by `notes`)."""
+        if self.unchanged:
+            return []
+        fetched = _("Fetched package {name} {version} into {dest}")
+        return [fetched.format(name=self.name, version=self.version, dest=self.dest)]
+
+    def documents_table(self) -> tuple[None, list[str], list[list[str]]]:
+        """The package's documents for the person: the table's title (none), columns and rows."""
+        return None, [_("Document"), _("File")], [[d["id"], d["file"]] for d in self.documents]
+
+    def closing_lines(self, text: bool = True) -> list[str]:
+        """After the table: the jobs `--print` sent (`text`), then why printing failed, else (`text`) what next."""
+        from supportctl.output import error_line
+
+        sent = _("Sent {file} to the printer ({job})")
+        lines = [sent.format(file=j.item.file, job=j.job or j.state) for j in self.printed] if text else []
+        if self.print_error is not None:
+            lines.append(error_line(self.print_error.message, self.print_error.hint))
+        elif text:
+            lines.append(
+                _(
+                    "Next: read `supportctl show service-description` and `supportctl show terms`, "
+                    "then `supportctl fill`."
+                )
+            )
+        return lines
 
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
@@ -251,6 +307,20 @@ def fetch(
     finally:
         for left in dest.parent.glob(glob.escape(prefix) + "*.partial"):
             shutil.rmtree(left, ignore_errors=True)
+
+
+def print_documents(result: FetchResult, configured: str | None, configured_source: str) -> FetchResult:
+    """`fetch --print`: the fetched package's printable documents sent to the printer, without waiting.
+
+    A printing error does not undo the fetch: it is kept in the result (`print_error`), to be said after it."""
+    from supportctl.package import printing
+
+    pkg = pkgmod.load(result.dest)
+    try:
+        printed = printing.print_items(printing.select(pkg, []), configured, configured_source, wait=0)
+    except SupportctlError as exc:
+        return dataclasses.replace(result, print_error=exc)
+    return dataclasses.replace(result, printed=tuple(printed.jobs))
 
 
 def _record_last(dest: Path, warnings: list[str]) -> None:

@@ -629,26 +629,40 @@ def state_word(state: str) -> str:
     return _state_word(state)
 
 
-def list_printers(system: PrintSystem | None = None) -> tuple[str, list[PrinterInfo]]:
-    system = system or choose_system()
-    return system.name, system.printers()
+@dataclass(frozen=True)
+class Printers:
+    """`print --list-printers`: the print system and its printers."""
 
+    system: str
+    printers: list[PrinterInfo]
 
-def printers_table(system: str, found: list[PrinterInfo]) -> tuple[str, list[str], list[list[str]]]:
-    """`print --list-printers` for the person: the table's title, columns and rows (the default marked *)."""
-    states = {"idle": _("idle"), "processing": _("printing"), "stopped": _("disabled"), "unknown": _("unknown")}
-    rows = [
-        [
-            p.name + (" *" if p.default else ""),
-            states.get(p.state, p.state),
-            _("yes") if p.accepting else _("no"),
-            p.info,
-            p.message,
+    def to_dict(self) -> dict[str, Any]:
+        return {"system": self.system, "printers": [p.to_dict() for p in self.printers]}
+
+    def none_line(self) -> str:
+        """Said instead of the table when the print system has no printer."""
+        return _("no printers ({system})").format(system=self.system)
+
+    def table(self) -> tuple[str, list[str], list[list[str]]]:
+        """The printers for the person: the table's title, columns and rows (the default marked *)."""
+        states = {"idle": _("idle"), "processing": _("printing"), "stopped": _("disabled"), "unknown": _("unknown")}
+        rows = [
+            [
+                p.name + (" *" if p.default else ""),
+                states.get(p.state, p.state),
+                _("yes") if p.accepting else _("no"),
+                p.info,
+                p.message,
+            ]
+            for p in self.printers
         ]
-        for p in found
-    ]
-    return (
-        _("Printers ({system}; * = default)").format(system=system),
-        [_("Printer"), _("State"), _("Accepting"), _("Description"), _("Message")],
-        rows,
-    )
+        return (
+            _("Printers ({system}; * = default)").format(system=self.system),
+            [_("Printer"), _("State"), _("Accepting"), _("Description"), _("Message")],
+            rows,
+        )
+
+
+def list_printers(system: PrintSystem | None = None) -> Printers:
+    system = system or choose_system()
+    return Printers(system.name, system.printers())

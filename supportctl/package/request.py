@@ -31,10 +31,34 @@ class RequestResult:
     eml: Path | None = None  # written here (not sent)
     entry: Entry | None = None  # queued in the outbox
     sent: SendResult | None = None
+    no_smtp: bool = False  # written to the default file because SMTP is not configured
 
     @property
     def exit_code(self) -> ExitCode:
         return self.sent.exit_code if self.sent is not None else ExitCode.OK
+
+    @staticmethod
+    def failed_hint() -> str:
+        """What to do when the server refused the request."""
+        return _("read the server's reason; correct the addresses and run `supportctl fetch --request --send` again")
+
+    @staticmethod
+    def queued_line(entry: Entry) -> str:
+        return _("Queued the request to {address} as {id} in the outbox").format(
+            address=entry.recipients[0], id=entry.id
+        )
+
+    def lines(self, text: bool = True) -> list[str]:
+        """What `fetch --request` says (stderr) of a request written to a file: why a file, and (`text`) where
+        it is and what to do with it."""
+        why = _("SMTP is not configured, so the request was written to a file (`supportctl config smtp`, then --send)")
+        lines = [why] if self.no_smtp else []
+        if text:
+            if not self.sender:
+                lines.append(_("note: no sender address given (--from); your mail program will fill it in"))
+            wrote = _("Wrote the request to {path}; open it in your mail program and send it to {address}")
+            lines.append(wrote.format(path=self.eml, address=self.message["To"]))
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         msg = self.message
@@ -84,4 +108,4 @@ def request_package(
     msg = mail.compose_request(pkg, sender, membership)
     path = eml or DEFAULT_EML
     write_eml(msg, path)
-    return RequestResult(msg, sender, eml=path)
+    return RequestResult(msg, sender, eml=path, no_smtp=eml is None)

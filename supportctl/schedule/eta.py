@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from supportctl.errors import InvalidInputError, SupportctlError
+from supportctl.errors import InvalidInputError, SupportctlError, UsageError
 from supportctl.i18n import _
 from supportctl.schedule import calendar as cal
-from supportctl.schedule.timeparse import localize, parse_when
+from supportctl.schedule.timeparse import localize, parse_when, resolve_zone
 
 if TYPE_CHECKING:
     from supportctl.package.manifest import Package
@@ -140,6 +140,31 @@ def report(
     """`eta`: the due times of `start` for the classes `names` (see `Engine.class_names`)."""
     results = [engine.compute(start, name, explain) for name in names]
     return EtaReport((pkg.name, pkg.version), engine.schedule, now, user_tz, results)
+
+
+def zones(settings: Any) -> tuple[ZoneInfo, ZoneInfo]:
+    """(the zone a start without offset is read in, the user's zone for display) from `input_tz` and `tz`.
+
+    One setting for "my zone": a naive --at is read in input_tz if set, else in tz (display), else local."""
+    return resolve_zone(settings.get("input_tz") or settings.get("tz")), resolve_zone(settings.get("tz"))
+
+
+def start_of(at: str, since_submit: bool, submission: str | None, input_tz: ZoneInfo, now: datetime) -> datetime:
+    """`eta`'s start: `at` (`--at`, read in `input_tz`; "now" is `now`), or with `since_submit` when the mail
+    server accepted the submission `submission` (None: the newest). Both at once, or a submission without
+    `since_submit`, is a wrong command line."""
+    if submission is not None and not since_submit:
+        raise UsageError(
+            _("unexpected argument {arg!r}").format(arg=submission),
+            _("to count from a submission use --since-submit {arg}").format(arg=submission),
+        )
+    if not since_submit:
+        return parse_when(at, input_tz, now)
+    if at != "now":
+        raise UsageError(_("use either --at or --since-submit"))
+    from supportctl.mail.status import submitted_at
+
+    return submitted_at(submission)
 
 
 def step_to_dict(s: cal.Step) -> dict[str, Any]:
@@ -361,6 +386,13 @@ def run_batch(
                 yield new(BatchResult, (n, name, start_iso, cal_.iso_at(clock, i), due_iso))
         except SupportctlError as exc:
             yield BatchError(n, exc, raw.rstrip("\r\n"))
+
+
+def check_batch(at: str, since_submit: bool, submission: str | None) -> None:
+    """`--batch` reads every start from its input: a start given as well (`--at`, `--since-submit`, an ID) would be
+    ignored, so it is refused."""
+    if at != "now" or since_submit or submission is not None:
+        raise UsageError(_("--batch reads every start from standard input"), _("leave out --at and --since-submit"))
 
 
 def write_batch(
