@@ -143,10 +143,7 @@ def _usage_failed(e: click.UsageError, argv: list[str]) -> NoReturn:
     ctx = e.ctx
     if "--json" in argv:
         command = ctx.command_path.partition(" ")[2] if ctx is not None else ""
-        if command in STREAM_COMMANDS:
-            out.write_out(out.ndjson({"type": "error", **UsageError(message).to_dict()}))
-        else:
-            out.write_out(out.envelope(command or "supportctl", None, [UsageError(message).to_dict()], ok=False))
+        _json_error(command or "supportctl", UsageError(message), command in STREAM_COMMANDS)
     out.say(out.error_line(message, None))
     missing_command = ctx is not None and isinstance(ctx.command, click.Group)  # no or an unknown subcommand
     if ctx is not None and (isinstance(e, click.MissingParameter) or missing_command):
@@ -158,13 +155,16 @@ def _usage_failed(e: click.UsageError, argv: list[str]) -> NoReturn:
 
 
 def _fail(ctx: Any, exc: SupportctlError) -> NoReturn:
-    meta = ctx.meta
-    if meta.get(JSON_KEY) and meta.get(STREAM_KEY):
-        out.write_out(out.ndjson({"type": "error", **exc.to_dict()}))  # a stream's errors are records of it
-    elif meta.get(JSON_KEY):
-        out.write_out(out.envelope(meta.get(COMMAND_KEY, "supportctl"), None, [exc.to_dict()], ok=False))
+    if ctx.meta.get(JSON_KEY):
+        _json_error(ctx.meta.get(COMMAND_KEY, "supportctl"), exc, ctx.meta.get(STREAM_KEY, False))
     out.say(out.error_line(exc.message, exc.hint))
     raise typer.Exit(int(exc.exit_code))
+
+
+def _json_error(command: str, exc: SupportctlError, stream: bool) -> None:
+    """An error with --json: a record of the NDJSON stream (inbox), else the envelope with no data."""
+    error = exc.to_dict()
+    out.write_out(out.ndjson({"type": "error", **error}) if stream else out.envelope(command, None, [error], ok=False))
 
 
 def _quiet_broken_pipe() -> NoReturn:
@@ -250,22 +250,16 @@ def _terminate_like_interrupt() -> None:
 _GLOBAL_FLAGS = ("-h", "--help", "--version", "--install-completion", "--show-completion")
 
 
-# Which module registers each top-level command.
-VERB_MODULES: dict[str, tuple[str, ...]] = {
-    "eta": ("_eta",),
-    "config": ("_config",),
-    "fetch": ("_fetch",),
-    "show": ("_fetch",),
-    "print": ("_fetch",),
-    "fill": ("_form",),
-    "validate": ("_form",),
-    "submit": ("_mail",),
-    "outbox": ("_mail",),
-    "inbox": ("_inbox",),
-    "status": ("_status",),
+# Which module registers each top-level command, in the order of `--help`'s command list.
+VERB_MODULES = {
+    "eta": "_eta",
+    **dict.fromkeys(("fetch", "show", "print"), "_fetch"),
+    **dict.fromkeys(("fill", "validate"), "_form"),
+    "config": "_config",
+    **dict.fromkeys(("submit", "outbox"), "_mail"),
+    "status": "_status",
+    "inbox": "_inbox",
 }
-# In the order of `--help`'s command list.
-ALL_MODULES = ("_eta", "_fetch", "_form", "_config", "_mail", "_status", "_inbox")
 
 
 def load(*modules: str) -> None:
@@ -277,7 +271,7 @@ def load(*modules: str) -> None:
 
 
 def load_all() -> typer.Typer:
-    load(*ALL_MODULES)
+    load(*dict.fromkeys(VERB_MODULES.values()))
     return app
 
 
@@ -309,7 +303,7 @@ def only_for(args: list[str]) -> typer.Typer:
         i += 1
     if name is None or name not in VERB_MODULES:
         return _listing()
-    load(*VERB_MODULES[name])
+    load(VERB_MODULES[name])
     commands = [c for c in app.registered_commands if command_name(c) == name]
     groups = [_only_named(g, args[i + 1 :]) for g in app.registered_groups if g.name == name]
     slim = copy.copy(app)  # without Typer's --install/--show-completion: they come before a command (`_listing`)
@@ -393,6 +387,6 @@ def _subcommands(name: str) -> set[str]:
     """The subcommands of the group `name` (none for a command or an unknown word)."""
     if name not in VERB_MODULES:
         return set()
-    load(*VERB_MODULES[name])
+    load(VERB_MODULES[name])
     groups = [g.typer_instance for g in app.registered_groups if g.name == name]
     return {command_name(c) for sub in groups if sub is not None for c in sub.registered_commands}
