@@ -17,7 +17,7 @@ from supportctl.i18n import _
 
 if TYPE_CHECKING:
     from supportctl.mail.compose import Composed
-    from supportctl.mail.outbox import Entry, SendResult
+    from supportctl.mail.outbox import Entry, SendRun
     from supportctl.mail.submit import SubmitResult
 
 
@@ -170,30 +170,13 @@ def outbox_show(
     out.write_out(describe(e))
 
 
-def _render_results(command: str, results: list[SendResult], json_output: bool, waiting: bool = False) -> NoReturn:
-    """One line per message, then the exit code of the worst. With `waiting` (flush, retry --all), messages
-    left `uncertain` from earlier runs are named too and make it exit 9: cron must notice them."""
-    from supportctl.mail.outbox import entries, worst_exit
-    from supportctl.mail.submit import outcome_line
-
-    code = worst_exit(results)
-    uncertain = [e.id for e in entries() if e.state == "uncertain"] if waiting else []
-    if uncertain and code == ExitCode.OK:
-        code = ExitCode.UNCERTAIN
+def _render_run(command: str, run: SendRun, json_output: bool) -> NoReturn:
+    """One line per message (`SendRun.lines`), the uncertain ones named, then the exit code of the worst."""
     if json_output:
-        data = {"results": [r.to_dict() for r in results], "uncertain": uncertain}
-        out.write_out(out.envelope(command, data, ok=code == ExitCode.OK))
-    else:
-        for r in results:
-            out.say(outcome_line(r))
-    for entry_id in uncertain:
-        out.say(
-            _(
-                "message {id} is uncertain (it may have been delivered): decide with "
-                "`supportctl outbox resolve {id} --delivered` or `--resend`"
-            ).format(id=entry_id)
-        )
-    raise typer.Exit(int(code))
+        out.write_out(out.envelope(command, run.to_dict(), ok=run.exit_code == ExitCode.OK))
+    for line in run.lines(json_output):
+        out.say(line)
+    raise typer.Exit(int(run.exit_code))
 
 
 @outbox_app.command("retry")
@@ -217,8 +200,7 @@ def outbox_retry(
     from supportctl.mail import submit
 
     _cfg, smtp = common.mail_config({})
-    results = submit.retry(smtp, None if all_ else list(ids or []), common.hooks())
-    _render_results("outbox retry", results, json_output, waiting=all_)
+    _render_run("outbox retry", submit.retry(smtp, None if all_ else list(ids or []), common.hooks()), json_output)
 
 
 @outbox_app.command("flush")
@@ -228,7 +210,7 @@ def outbox_flush(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     from supportctl.mail import submit
 
     _cfg, smtp = common.mail_config({})
-    _render_results("outbox flush", submit.flush(smtp, common.hooks()), json_output, waiting=True)
+    _render_run("outbox flush", submit.flush(smtp, common.hooks()), json_output)
 
 
 @outbox_app.command("resolve")
