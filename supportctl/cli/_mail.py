@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -16,9 +16,7 @@ from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
-    from supportctl.mail.compose import Composed
     from supportctl.mail.outbox import Entry, SendRun
-    from supportctl.mail.submit import SubmitResult
 
 
 @app.command()
@@ -54,7 +52,6 @@ def submit(
     from pathlib import Path
 
     from supportctl.form import pdfform as form_core
-    from supportctl.form.validation import finding_line
     from supportctl.mail import submit as workflow
     from supportctl.mail.setup import check_configured_sender
 
@@ -79,42 +76,17 @@ def submit(
         )
     except form_core.FormFindingsError as exc:
         if not json_output:  # with --json the envelope's error carries every finding
-            for f in exc.findings:
-                out.say("  " + finding_line(f))
+            for line in exc.lines():
+                out.say(line)
         raise
-    _render_submit(result, json_output)
-
-
-def _render_submit(result: SubmitResult, json_output: bool) -> None:
-    composed = result.composed
-    if result.eml is not None:
-        if json_output:
-            data = {"eml": str(result.eml), "message": composed.to_dict(), "sent": False}
-            out.write_out(out.envelope("submit", data))
-        else:
-            wrote = _(
-                "Wrote the message to {path}; nothing was sent: open it in your mail program and send it to {address}"
-            )
-            out.say(wrote.format(path=result.eml, address=", ".join(composed.to)))
-            out.say(_("Then `supportctl eta` says when support will be active."))
-            out.write_out(str(result.eml.absolute()))
-        return
-    if result.server is not None:
-        _render_dry_run(composed, result.server, json_output)
-        return
-    assert result.entry is not None and result.sent is not None
-    data = {"id": result.entry.id, "message": composed.to_dict()}
-    next_step = _("Next: `supportctl status` shows whether the desk answered and when support will be active.")
-    common.report_sent("submit", result.sent, data, json_output, next_step=next_step)
-
-
-def _render_dry_run(composed: Composed, server: dict[str, Any], json_output: bool) -> None:
-    from supportctl.mail.submit import dry_run_text
-
+    if result.sent is not None:
+        common.report_sent("submit", result.sent, result.to_dict(), json_output, next_step=result.next_step)
     if json_output:
-        out.write_out(out.envelope("submit", {"dry_run": True, "message": composed.to_dict(), "server": server}))
-    else:
-        out.write_out(dry_run_text(composed, server))
+        out.write_out(out.envelope("submit", result.to_dict()))
+        return
+    for line in result.notes():
+        out.say(line)
+    out.write_out(result.text())
 
 
 outbox_app = typer.Typer(

@@ -175,6 +175,41 @@ class SubmitResult:
     def exit_code(self) -> ExitCode:
         return self.sent.exit_code if self.sent is not None else ExitCode.OK
 
+    @property
+    def next_step(self) -> str:
+        """Said once the message was sent now."""
+        return _("Next: `supportctl status` shows whether the desk answered and when support will be active.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The --json data: the .eml written, the dry run's message and server, or the queued message (the
+        outcome of sending it is added as `result` where it is reported)."""
+        message = self.composed.to_dict()
+        if self.eml is not None:
+            return {"eml": str(self.eml), "message": message, "sent": False}
+        if self.server is not None:
+            return {"dry_run": True, "message": message, "server": self.server}
+        assert self.entry is not None
+        return {"id": self.entry.id, "message": message}
+
+    def notes(self) -> list[str]:
+        """What the person is told (on stderr) of a message written to a .eml file."""
+        if self.eml is None:
+            return []
+        wrote = _(
+            "Wrote the message to {path}; nothing was sent: open it in your mail program and send it to {address}"
+        )
+        return [
+            wrote.format(path=self.eml, address=", ".join(self.composed.to)),
+            _("Then `supportctl eta` says when support will be active."),
+        ]
+
+    def text(self) -> str:
+        """The output of a message not sent: the .eml file's absolute path, or the dry run."""
+        if self.eml is not None:
+            return str(self.eml.absolute())
+        assert self.server is not None
+        return dry_run_text(self.composed, self.server)
+
 
 def read_form(path: Path) -> bytes:
     from supportctl.fsutil import read_regular
