@@ -16,7 +16,7 @@ from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
-    from supportctl.mail.outbox import Entry, SendRun
+    from supportctl.mail.outbox import Entry, Purged, Resolved, SendRun
 
 
 @app.command()
@@ -195,18 +195,9 @@ def outbox_resolve(
 ) -> None:
     """Decide an uncertain message: it was delivered, or send it again."""
     begin(ctx, "outbox resolve", json_output)
-    from supportctl.errors import UsageError
     from supportctl.mail import outbox
 
-    if delivered == resend:
-        raise UsageError(_("use exactly one of --delivered and --resend"))
-    e = outbox.resolve(message_id, delivered=delivered)
-    if json_output:
-        out.write_out(out.envelope("outbox resolve", e.to_dict()))
-    elif delivered:
-        out.say(_("{id} marked as delivered").format(id=e.id))
-    else:
-        out.say(_("{id} queued again; `supportctl outbox retry {id}` sends it now").format(id=e.id))
+    _render("outbox resolve", outbox.decide(message_id, delivered=delivered, resend=resend), json_output)
 
 
 @outbox_app.command("purge")
@@ -218,23 +209,16 @@ def outbox_purge(
 ) -> None:
     """Delete sent and superseded messages (and failed ones with --failed). Duplicate protection stays."""
     begin(ctx, "outbox purge", json_output)
-    from supportctl.errors import UsageError
     from supportctl.mail import outbox
 
-    states = ("sent", "superseded", "failed") if failed else ("sent", "superseded")
-    doomed = [e for e in outbox.entries() if e.state in states]
-    if doomed and not yes:
-        if not (sys.stdin.isatty() and not json_output):
-            raise UsageError(
-                _("outbox purge deletes {n} message(s) and asks first").format(n=len(doomed)),
-                _("add --yes to delete them without asking"),
-            )
-        question = _("Delete {n} message(s) from the outbox (their files; resubmitting still needs --again)?")
-        if not typer.confirm(question.format(n=len(doomed)), default=False):
-            out.say(_("Nothing deleted."))
-            raise typer.Exit(int(ExitCode.OK))
-    removed = outbox.purge(states)
+    ask = (lambda question: typer.confirm(question, default=False)) if sys.stdin.isatty() and not json_output else None
+    _render("outbox purge", outbox.purge_asking(failed, yes, ask), json_output)
+
+
+def _render(command: str, result: Resolved | Purged, json_output: bool) -> None:
+    """Its --json data, or its lines (on stderr)."""
     if json_output:
-        out.write_out(out.envelope("outbox purge", {"removed": removed}))
+        out.write_out(out.envelope(command, result.to_dict()))
     else:
-        out.say(_("Deleted {n} message(s) from the outbox").format(n=len(removed)))
+        for line in result.lines():
+            out.say(line)

@@ -705,6 +705,29 @@ def resolve(entry_id: str, delivered: bool) -> Entry:
         return new
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """What `outbox resolve` decided for a message: delivered (marked sent), or queued again."""
+
+    entry: Entry
+    delivered: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.entry.to_dict()
+
+    def lines(self) -> list[str]:
+        if self.delivered:
+            return [_("{id} marked as delivered").format(id=self.entry.id)]
+        return [_("{id} queued again; `supportctl outbox retry {id}` sends it now").format(id=self.entry.id)]
+
+
+def decide(entry_id: str, delivered: bool, resend: bool) -> Resolved:
+    """`outbox resolve`: exactly one of `delivered` (--delivered) and `resend` (--resend), then `resolve`."""
+    if delivered == resend:
+        raise UsageError(_("use exactly one of --delivered and --resend"))
+    return Resolved(resolve(entry_id, delivered=delivered), delivered)
+
+
 def purge(states: tuple[str, ...] = ("sent", "superseded")) -> list[str]:
     """Delete messages in the given final states; returns their ids.
 
@@ -734,3 +757,37 @@ def purge(states: tuple[str, ...] = ("sent", "superseded")) -> list[str]:
             removed.append(e.id)
         fsync_dir(root)
     return removed
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What `outbox purge` deleted (`declined`: the person said no when asked)."""
+
+    removed: list[str]
+    declined: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"removed": self.removed}
+
+    def lines(self) -> list[str]:
+        if self.declined:
+            return [_("Nothing deleted.")]
+        return [_("Deleted {n} message(s) from the outbox").format(n=len(self.removed))]
+
+
+def purge_asking(failed: bool, yes: bool, ask: Callable[[str], bool] | None) -> Purged:
+    """`outbox purge`: the sent and superseded messages (and failed ones with `failed`), once `ask` (given only
+    when a person is at a terminal) agreed, or `yes`; with something to delete, nobody to ask and no `yes`,
+    a usage error."""
+    states = ("sent", "superseded", "failed") if failed else ("sent", "superseded")
+    doomed = [e for e in entries() if e.state in states]
+    if doomed and not yes:
+        if ask is None:
+            raise UsageError(
+                _("outbox purge deletes {n} message(s) and asks first").format(n=len(doomed)),
+                _("add --yes to delete them without asking"),
+            )
+        question = _("Delete {n} message(s) from the outbox (their files; resubmitting still needs --again)?")
+        if not ask(question.format(n=len(doomed))):
+            return Purged([], declined=True)
+    return Purged(purge(states))
