@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -16,9 +16,7 @@ from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
-    from supportctl.mail.compose import Composed
-    from supportctl.mail.outbox import Entry, SendResult
-    from supportctl.mail.submit import SubmitResult
+    from supportctl.mail.outbox import Entry, Purged, Resolved, SendRun
 
 
 @app.command()
@@ -54,7 +52,6 @@ def submit(
     from pathlib import Path
 
     from supportctl.form import pdfform as form_core
-    from supportctl.form.validation import finding_line
     from supportctl.mail import submit as workflow
     from supportctl.mail.setup import check_configured_sender
 
@@ -79,42 +76,17 @@ def submit(
         )
     except form_core.FormFindingsError as exc:
         if not json_output:  # with --json the envelope's error carries every finding
-            for f in exc.findings:
-                out.say("  " + finding_line(f))
+            for line in exc.lines():
+                out.say(line)
         raise
-    _render_submit(result, json_output)
-
-
-def _render_submit(result: SubmitResult, json_output: bool) -> None:
-    composed = result.composed
-    if result.eml is not None:
-        if json_output:
-            data = {"eml": str(result.eml), "message": composed.to_dict(), "sent": False}
-            out.write_out(out.envelope("submit", data))
-        else:
-            wrote = _(
-                "Wrote the message to {path}; nothing was sent: open it in your mail program and send it to {address}"
-            )
-            out.say(wrote.format(path=result.eml, address=", ".join(composed.to)))
-            out.say(_("Then `supportctl eta` says when support will be active."))
-            out.write_out(str(result.eml.absolute()))
-        return
-    if result.server is not None:
-        _render_dry_run(composed, result.server, json_output)
-        return
-    assert result.entry is not None and result.sent is not None
-    data = {"id": result.entry.id, "message": composed.to_dict()}
-    next_step = _("Next: `supportctl status` shows whether the desk answered and when support will be active.")
-    common.report_sent("submit", result.sent, data, json_output, next_step=next_step)
-
-
-def _render_dry_run(composed: Composed, server: dict[str, Any], json_output: bool) -> None:
-    from supportctl.mail.submit import dry_run_text
-
+    if result.sent is not None:
+        common.report_sent("submit", result.sent, result.to_dict(), json_output, next_step=result.next_step)
     if json_output:
-        out.write_out(out.envelope("submit", {"dry_run": True, "message": composed.to_dict(), "server": server}))
-    else:
-        out.write_out(dry_run_text(composed, server))
+        out.write_out(out.envelope("submit", result.to_dict()))
+        return
+    for line in result.notes():
+        out.say(line)
+    out.write_out(result.text())
 
 
 outbox_app = typer.Typer(
@@ -170,30 +142,13 @@ def outbox_show(
     out.write_out(describe(e))
 
 
-def _render_results(command: str, results: list[SendResult], json_output: bool, waiting: bool = False) -> NoReturn:
-    """One line per message, then the exit code of the worst. With `waiting` (flush, retry --all), messages
-    left `uncertain` from earlier runs are named too and make it exit 9: cron must notice them."""
-    from supportctl.mail.outbox import entries, worst_exit
-    from supportctl.mail.submit import outcome_line
-
-    code = worst_exit(results)
-    uncertain = [e.id for e in entries() if e.state == "uncertain"] if waiting else []
-    if uncertain and code == ExitCode.OK:
-        code = ExitCode.UNCERTAIN
+def _render_run(command: str, run: SendRun, json_output: bool) -> NoReturn:
+    """One line per message (`SendRun.lines`), the uncertain ones named, then the exit code of the worst."""
     if json_output:
-        data = {"results": [r.to_dict() for r in results], "uncertain": uncertain}
-        out.write_out(out.envelope(command, data, ok=code == ExitCode.OK))
-    else:
-        for r in results:
-            out.say(outcome_line(r))
-    for entry_id in uncertain:
-        out.say(
-            _(
-                "message {id} is uncertain (it may have been delivered): decide with "
-                "`supportctl outbox resolve {id} --delivered` or `--resend`"
-            ).format(id=entry_id)
-        )
-    raise typer.Exit(int(code))
+        out.write_out(out.envelope(command, run.to_dict(), ok=run.exit_code == ExitCode.OK))
+    for line in run.lines(json_output):
+        out.say(line)
+    raise typer.Exit(int(run.exit_code))
 
 
 @outbox_app.command("retry")
@@ -217,8 +172,7 @@ def outbox_retry(
     from supportctl.mail import submit
 
     _cfg, smtp = common.mail_config({})
-    results = submit.retry(smtp, None if all_ else list(ids or []), common.hooks())
-    _render_results("outbox retry", results, json_output, waiting=all_)
+    _render_run("outbox retry", submit.retry(smtp, None if all_ else list(ids or []), common.hooks()), json_output)
 
 
 @outbox_app.command("flush")
@@ -228,7 +182,7 @@ def outbox_flush(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     from supportctl.mail import submit
 
     _cfg, smtp = common.mail_config({})
-    _render_results("outbox flush", submit.flush(smtp, common.hooks()), json_output, waiting=True)
+    _render_run("outbox flush", submit.flush(smtp, common.hooks()), json_output)
 
 
 @outbox_app.command("resolve")
@@ -241,18 +195,9 @@ def outbox_resolve(
 ) -> None:
     """Decide an uncertain message: it was delivered, or send it again."""
     begin(ctx, "outbox resolve", json_output)
-    from supportctl.errors import UsageError
     from supportctl.mail import outbox
 
-    if delivered == resend:
-        raise UsageError(_("use exactly one of --delivered and --resend"))
-    e = outbox.resolve(message_id, delivered=delivered)
-    if json_output:
-        out.write_out(out.envelope("outbox resolve", e.to_dict()))
-    elif delivered:
-        out.say(_("{id} marked as delivered").format(id=e.id))
-    else:
-        out.say(_("{id} queued again; `supportctl outbox retry {id}` sends it now").format(id=e.id))
+    _render("outbox resolve", outbox.decide(message_id, delivered=delivered, resend=resend), json_output)
 
 
 @outbox_app.command("purge")
@@ -264,23 +209,16 @@ def outbox_purge(
 ) -> None:
     """Delete sent and superseded messages (and failed ones with --failed). Duplicate protection stays."""
     begin(ctx, "outbox purge", json_output)
-    from supportctl.errors import UsageError
     from supportctl.mail import outbox
 
-    states = ("sent", "superseded", "failed") if failed else ("sent", "superseded")
-    doomed = [e for e in outbox.entries() if e.state in states]
-    if doomed and not yes:
-        if not (sys.stdin.isatty() and not json_output):
-            raise UsageError(
-                _("outbox purge deletes {n} message(s) and asks first").format(n=len(doomed)),
-                _("add --yes to delete them without asking"),
-            )
-        question = _("Delete {n} message(s) from the outbox (their files; resubmitting still needs --again)?")
-        if not typer.confirm(question.format(n=len(doomed)), default=False):
-            out.say(_("Nothing deleted."))
-            raise typer.Exit(int(ExitCode.OK))
-    removed = outbox.purge(states)
+    ask = (lambda question: typer.confirm(question, default=False)) if sys.stdin.isatty() and not json_output else None
+    _render("outbox purge", outbox.purge_asking(failed, yes, ask), json_output)
+
+
+def _render(command: str, result: Resolved | Purged, json_output: bool) -> None:
+    """Its --json data, or its lines (on stderr)."""
     if json_output:
-        out.write_out(out.envelope("outbox purge", {"removed": removed}))
+        out.write_out(out.envelope(command, result.to_dict()))
     else:
-        out.say(_("Deleted {n} message(s) from the outbox").format(n=len(removed)))
+        for line in result.lines():
+            out.say(line)

@@ -124,25 +124,14 @@ def report_sent(
     failed_hint: str | None = None,
     next_step: str | None = None,
 ) -> NoReturn:
-    """The outcome of sending one queued message, and the exit status it gives (`SendResult.exit_code`).
+    """The outcome of sending one queued message (`SendResult.lines`, `.errors`), and the exit status it gives.
 
     `next_step` is said (on stderr) once the message was sent now."""
-    from supportctl.mail.submit import outcome_hint, outcome_line
-
     code = result.exit_code
-    hint = failed_hint if failed_hint and result.state == "failed" else outcome_hint(result.state, result.id)
     if json_output:
-        errors = []
-        if code != ExitCode.OK:
-            errors.append({"code": result.state, "exit_code": int(code), "message": result.text, "hint": hint})
-        out.write_out(out.envelope(command, {**data, "result": result.to_dict()}, errors, ok=code == ExitCode.OK))
+        data = {**data, "result": result.to_dict()}
+        out.write_out(out.envelope(command, data, result.errors(failed_hint), ok=code == ExitCode.OK))
     else:
-        if result.skipped == "state" and result.state == "sent":
-            out.say(_("{id}: sent before").format(id=result.id))
-        else:
-            out.say(outcome_line(result))
-        if hint:
-            out.say("  " + hint)
-        if next_step and result.state == "sent" and not result.skipped:
-            out.say(next_step)
+        for line in result.lines(failed_hint, next_step):
+            out.say(line)
     raise typer.Exit(int(code))

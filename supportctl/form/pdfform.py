@@ -60,6 +60,10 @@ class FormFindingsError(FormInvalidError):
     def to_dict(self) -> dict[str, object]:
         return {**super().to_dict(), "findings": [f.to_dict() for f in self.findings]}
 
+    def lines(self) -> list[str]:
+        """Every finding, one indented line each (said before the error; with --json its `findings` say it)."""
+        return ["  " + finding_line(f) for f in self.findings]
+
 
 # ---------------------------------------------------------------- the package's template
 

@@ -177,11 +177,102 @@ class SendResult:
             return ExitCode.TRANSFER
         return STATE_EXIT.get(self.state, ExitCode.ERROR)
 
+    def line(self) -> str:
+        """This outcome in words: `<id>: sent (250 ok)`, `<id>: refused permanently: …`."""
+        if self.skipped == "busy":
+            return _("{id}: skipped, another supportctl run is sending it").format(id=self.id)
+        if self.skipped == "expired":
+            return _("{id}: failed, given up after 5 days").format(id=self.id)
+        if self.skipped:
+            return _("{id}: not sent, it is {state} (see `supportctl outbox show {id}`)").format(
+                id=self.id, state=state_label(self.state)
+            )
+        lines = {
+            "sent": _("{id}: sent ({text})"),
+            "deferred": _("{id}: not sent, will be retried: {text}"),
+            "failed": _("{id}: refused permanently: {text}"),
+            "needs-credentials": _("{id}: login failed or no credentials: {text}"),
+            "uncertain": _("{id}: UNCERTAIN whether it was delivered: {text}"),
+        }
+        code = f"{self.code} " if self.code else ""
+        line = lines.get(self.state, "{id}: {text}").format(id=self.id, text=(code + self.text).strip())
+        for addr, (rc, rt) in sorted(self.refused.items()):
+            line += "\n  " + _("recipient {addr} refused: {code} {text}").format(addr=addr, code=rc, text=rt)
+        return line
+
+    def hint(self, failed_hint: str | None = None) -> str | None:
+        """What to do about the message as this outcome left it (None: nothing); `failed_hint` replaces the
+        hint of a refused message (a reply is corrected and sent again differently from a form)."""
+        if failed_hint and self.state == "failed":
+            return failed_hint
+        hints = {
+            "deferred": _("it stays in the outbox; `supportctl outbox flush` (cron) or `supportctl outbox retry {id}`"),
+            "needs-credentials": _("fix the login (`supportctl config smtp`), then `supportctl outbox retry {id}`"),
+            "uncertain": _(
+                "check the recipient's mailbox or the sent folder; then `supportctl outbox resolve {id} "
+                "--delivered` or `--resend`"
+            ),
+            "failed": _("read the server's reason; correct and `supportctl submit --again`"),
+        }
+        h = hints.get(self.state)
+        return h.format(id=self.id) if h else None
+
+    def errors(self, failed_hint: str | None = None) -> list[dict[str, Any]]:
+        """The --json errors of a command that sent this one message: none once it is sent."""
+        if self.exit_code == ExitCode.OK:
+            return []
+        hint = self.hint(failed_hint)
+        return [{"code": self.state, "exit_code": int(self.exit_code), "message": self.text, "hint": hint}]
+
+    def lines(self, failed_hint: str | None = None, next_step: str | None = None) -> list[str]:
+        """What the person is told of sending this one message: the outcome, what to do, and `next_step`
+        once it was sent now."""
+        sent_before = self.skipped == "state" and self.state == "sent"
+        lines = [_("{id}: sent before").format(id=self.id) if sent_before else self.line()]
+        hint = self.hint(failed_hint)
+        if hint:
+            lines.append("  " + hint)
+        if next_step and self.state == "sent" and not self.skipped:
+            lines.append(next_step)
+        return lines
+
 
 def worst_exit(results: list[SendResult]) -> ExitCode:
     """The exit status of a run that tried several messages: the worst of theirs."""
     codes = {r.exit_code for r in results}
     return next((code for code in EXIT_ORDER if code in codes), ExitCode.OK)
+
+
+@dataclass(frozen=True)
+class SendRun:
+    """What `outbox flush` or `outbox retry` did: each message's outcome, and the messages left `uncertain`
+    from earlier runs (named when the run sends whatever waits: cron must notice them)."""
+
+    results: list[SendResult]
+    uncertain: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The worst outcome's; 9 (uncertain) when all went well but an uncertain message waits."""
+        code = worst_exit(self.results)
+        return ExitCode.UNCERTAIN if self.uncertain and code == ExitCode.OK else code
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"results": [r.to_dict() for r in self.results], "uncertain": self.uncertain}
+
+    def lines(self, json_output: bool = False) -> list[str]:
+        """One line per message (with --json the data carries them), then what to do about each uncertain one."""
+        resolve = _(
+            "message {id} is uncertain (it may have been delivered): decide with "
+            "`supportctl outbox resolve {id} --delivered` or `--resend`"
+        )
+        outcomes = [] if json_output else [r.line() for r in self.results]
+        return [*outcomes, *(resolve.format(id=entry_id) for entry_id in self.uncertain)]
+
+
+def send_run(results: list[SendResult], waiting: bool) -> SendRun:
+    """The run of `results`; with `waiting` (flush, retry --all) naming the messages left uncertain too."""
+    return SendRun(results, [e.id for e in entries() if e.state == "uncertain"] if waiting else [])
 
 
 # ---------------------------------------------------------------- files and locks
@@ -614,6 +705,29 @@ def resolve(entry_id: str, delivered: bool) -> Entry:
         return new
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """What `outbox resolve` decided for a message: delivered (marked sent), or queued again."""
+
+    entry: Entry
+    delivered: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.entry.to_dict()
+
+    def lines(self) -> list[str]:
+        if self.delivered:
+            return [_("{id} marked as delivered").format(id=self.entry.id)]
+        return [_("{id} queued again; `supportctl outbox retry {id}` sends it now").format(id=self.entry.id)]
+
+
+def decide(entry_id: str, delivered: bool, resend: bool) -> Resolved:
+    """`outbox resolve`: exactly one of `delivered` (--delivered) and `resend` (--resend), then `resolve`."""
+    if delivered == resend:
+        raise UsageError(_("use exactly one of --delivered and --resend"))
+    return Resolved(resolve(entry_id, delivered=delivered), delivered)
+
+
 def purge(states: tuple[str, ...] = ("sent", "superseded")) -> list[str]:
     """Delete messages in the given final states; returns their ids.
 
@@ -643,3 +757,37 @@ def purge(states: tuple[str, ...] = ("sent", "superseded")) -> list[str]:
             removed.append(e.id)
         fsync_dir(root)
     return removed
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What `outbox purge` deleted (`declined`: the person said no when asked)."""
+
+    removed: list[str]
+    declined: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"removed": self.removed}
+
+    def lines(self) -> list[str]:
+        if self.declined:
+            return [_("Nothing deleted.")]
+        return [_("Deleted {n} message(s) from the outbox").format(n=len(self.removed))]
+
+
+def purge_asking(failed: bool, yes: bool, ask: Callable[[str], bool] | None) -> Purged:
+    """`outbox purge`: the sent and superseded messages (and failed ones with `failed`), once `ask` (given only
+    when a person is at a terminal) agreed, or `yes`; with something to delete, nobody to ask and no `yes`,
+    a usage error."""
+    states = ("sent", "superseded", "failed") if failed else ("sent", "superseded")
+    doomed = [e for e in entries() if e.state in states]
+    if doomed and not yes:
+        if ask is None:
+            raise UsageError(
+                _("outbox purge deletes {n} message(s) and asks first").format(n=len(doomed)),
+                _("add --yes to delete them without asking"),
+            )
+        question = _("Delete {n} message(s) from the outbox (their files; resubmitting still needs --again)?")
+        if not ask(question.format(n=len(doomed))):
+            return Purged([], declined=True)
+    return Purged(purge(states))

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from supportctl.config import Config
     from supportctl.mail.credentials import Prompt
-    from supportctl.mail.outbox import Entry, SendResult
+    from supportctl.mail.outbox import Entry, SendResult, SendRun
     from supportctl.mail.smtp import Session
     from supportctl.package.manifest import Package
 
@@ -81,24 +81,28 @@ def send_queued(smtp: Mapping[str, Any], ids: list[str] | None, mode: str, hooks
         session.close()
 
 
-def retry(smtp: Mapping[str, Any], ids: list[str] | None, hooks: Hooks = NO_HOOKS) -> list[SendResult]:
+def retry(smtp: Mapping[str, Any], ids: list[str] | None, hooks: Hooks = NO_HOOKS) -> SendRun:
     """`outbox retry`: these messages now, whatever their backoff; `ids` None: every pending one (a message
-    that is not pending is then left out, not reported); no connection at all when nothing is pending."""
+    that is not pending is then left out, not reported, and the uncertain ones are named); no connection at
+    all when nothing is pending."""
     from supportctl.mail import outbox
 
     if ids is None and not any(e.state in outbox.PENDING for e in outbox.entries()):
-        return []
+        return outbox.send_run([], waiting=True)
     results = send_queued(smtp, ids, "retry", hooks)
-    return results if ids is not None else [r for r in results if r.skipped != "state"]
+    if ids is not None:
+        return outbox.send_run(results, waiting=False)
+    return outbox.send_run([r for r in results if r.skipped != "state"], waiting=True)
 
 
-def flush(smtp: Mapping[str, Any], hooks: Hooks = NO_HOOKS) -> list[SendResult]:
-    """`outbox flush`: what is due, over one connection; no connection at all when nothing waits."""
+def flush(smtp: Mapping[str, Any], hooks: Hooks = NO_HOOKS) -> SendRun:
+    """`outbox flush`: what is due, over one connection (the uncertain ones named); no connection at all
+    when nothing waits."""
     from supportctl.mail import outbox
 
     if not any(e.state in ("queued", "deferred") for e in outbox.entries()):
-        return []
-    return [r for r in send_queued(smtp, None, "flush", hooks) if r.skipped != "state"]
+        return outbox.send_run([], waiting=True)
+    return outbox.send_run([r for r in send_queued(smtp, None, "flush", hooks) if r.skipped != "state"], waiting=True)
 
 
 def server_summary(smtp: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,6 +174,41 @@ class SubmitResult:
     @property
     def exit_code(self) -> ExitCode:
         return self.sent.exit_code if self.sent is not None else ExitCode.OK
+
+    @property
+    def next_step(self) -> str:
+        """Said once the message was sent now."""
+        return _("Next: `supportctl status` shows whether the desk answered and when support will be active.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The --json data: the .eml written, the dry run's message and server, or the queued message (the
+        outcome of sending it is added as `result` where it is reported)."""
+        message = self.composed.to_dict()
+        if self.eml is not None:
+            return {"eml": str(self.eml), "message": message, "sent": False}
+        if self.server is not None:
+            return {"dry_run": True, "message": message, "server": self.server}
+        assert self.entry is not None
+        return {"id": self.entry.id, "message": message}
+
+    def notes(self) -> list[str]:
+        """What the person is told (on stderr) of a message written to a .eml file."""
+        if self.eml is None:
+            return []
+        wrote = _(
+            "Wrote the message to {path}; nothing was sent: open it in your mail program and send it to {address}"
+        )
+        return [
+            wrote.format(path=self.eml, address=", ".join(self.composed.to)),
+            _("Then `supportctl eta` says when support will be active."),
+        ]
+
+    def text(self) -> str:
+        """The output of a message not sent: the .eml file's absolute path, or the dry run."""
+        if self.eml is not None:
+            return str(self.eml.absolute())
+        assert self.server is not None
+        return dry_run_text(self.composed, self.server)
 
 
 def read_form(path: Path) -> bytes:
@@ -259,44 +298,3 @@ def queue_and_send(
         return entry, send_now(session, entry)
     finally:
         session.close()
-
-
-def outcome_line(r: SendResult) -> str:
-    """One send outcome in words: `<id>: sent (250 ok)`, `<id>: refused permanently: …`."""
-    from supportctl.mail.outbox import state_label
-
-    if r.skipped == "busy":
-        return _("{id}: skipped, another supportctl run is sending it").format(id=r.id)
-    if r.skipped == "expired":
-        return _("{id}: failed, given up after 5 days").format(id=r.id)
-    if r.skipped:
-        return _("{id}: not sent, it is {state} (see `supportctl outbox show {id}`)").format(
-            id=r.id, state=state_label(r.state)
-        )
-    lines = {
-        "sent": _("{id}: sent ({text})"),
-        "deferred": _("{id}: not sent, will be retried: {text}"),
-        "failed": _("{id}: refused permanently: {text}"),
-        "needs-credentials": _("{id}: login failed or no credentials: {text}"),
-        "uncertain": _("{id}: UNCERTAIN whether it was delivered: {text}"),
-    }
-    code = f"{r.code} " if r.code else ""
-    line = lines.get(r.state, "{id}: {text}").format(id=r.id, text=(code + r.text).strip())
-    for addr, (rc, rt) in sorted(r.refused.items()):
-        line += "\n  " + _("recipient {addr} refused: {code} {text}").format(addr=addr, code=rc, text=rt)
-    return line
-
-
-def outcome_hint(state: str, entry_id: str) -> str | None:
-    """What to do about a message left in `state` (None: nothing to do)."""
-    hints = {
-        "deferred": _("it stays in the outbox; `supportctl outbox flush` (cron) or `supportctl outbox retry {id}`"),
-        "needs-credentials": _("fix the login (`supportctl config smtp`), then `supportctl outbox retry {id}`"),
-        "uncertain": _(
-            "check the recipient's mailbox or the sent folder; then `supportctl outbox resolve {id} "
-            "--delivered` or `--resend`"
-        ),
-        "failed": _("read the server's reason; correct and `supportctl submit --again`"),
-    }
-    h = hints.get(state)
-    return h.format(id=entry_id) if h else None
