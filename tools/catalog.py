@@ -125,7 +125,7 @@ def extract_cli(fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: A
     """Babel's Python extraction, plus the texts `supportctl.cli` translates without a call.
 
     Command docstrings (`@x.command()`/`@x.callback()`: Typer shows them as help), literal `help="…"`, the
-    capitalised words of a metavar (`metavar="…"`, or the second argument of `cli.common.argument`), and an
+    capitalised words of a metavar (`metavar="…"`, or the metavar argument of `cli.common.argument`/`option`), and an
     argument's name in capitals (its default metavar).
     """
     from babel.messages.extract import extract_python
@@ -146,9 +146,11 @@ def extract_cli(fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: A
             if isinstance(metavar := _keyword(call, "metavar"), str):
                 for word in METAVAR_WORD.findall(metavar):
                     yield call.lineno, None, word, []
-        for call in _calls(node, "argument", deep=False):  # cli.common.argument(help, metavar, complete)
-            if len(call.args) > 1 and isinstance(call.args[1], ast.Constant) and isinstance(call.args[1].value, str):
-                for word in METAVAR_WORD.findall(call.args[1].value):
+        # cli.common.argument(help, metavar, complete) and cli.common.option(flags, help, metavar)
+        for call in _calls(node, "argument", "option", deep=False):
+            i = 1 if getattr(call.func, "attr", getattr(call.func, "id", "")) == "argument" else 2
+            if len(call.args) > i and isinstance(call.args[i], ast.Constant) and isinstance(call.args[i].value, str):
+                for word in METAVAR_WORD.findall(call.args[i].value):
                     yield call.lineno, None, word, []
 
 

@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 
 from supportctl import __version__
 from supportctl import output as out
-from supportctl.cli.common import COMMAND_KEY, JSON_KEY, STREAM_COMMANDS, STREAM_KEY
+from supportctl.cli.common import COMMAND_KEY, JSON_KEY, STREAM_COMMANDS, STREAM_KEY, option
 from supportctl.errors import ExitCode, SupportctlError, Terminated, os_message
 from supportctl.i18n import N_, _, lang_flag, ngettext
 
@@ -207,7 +207,7 @@ def root(
     ] = False,
     lang: Annotated[
         str | None,
-        typer.Option("--lang", help=_("Language of messages: de or en (also SUPPORTCTL_LANG, LANG)."), metavar="de|en"),
+        option("--lang", _("Language of messages: de or en (also SUPPORTCTL_LANG, LANG)."), "de|en"),
     ] = None,
 ) -> None:
     if lang is not None:

@@ -10,7 +10,7 @@ import typer
 from supportctl import output as out
 from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app
-from supportctl.cli.common import JsonOpt, begin, load_config
+from supportctl.cli.common import JsonOpt, begin, load_config, option
 from supportctl.i18n import _
 
 config_app = typer.Typer(
@@ -52,25 +52,23 @@ def config_path(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 @config_app.command("smtp")
 def config_smtp(
     ctx: typer.Context,
-    host: Annotated[str | None, typer.Option("--host", help=_("SMTP server."))] = None,
-    port: Annotated[int | None, typer.Option("--port", help=_("Port (587 starttls, 465 tls)."))] = None,
-    security: Annotated[str | None, typer.Option("--security", help=_("starttls, tls or none."))] = None,
-    username: Annotated[str | None, typer.Option("--username", help=_("Login name."))] = None,
-    sender: Annotated[str | None, typer.Option("--from", help=_("Sender address."), metavar="ADDR")] = None,
-    auth: Annotated[str | None, typer.Option("--auth", help=_("password, xoauth2 or none."))] = None,
+    host: Annotated[str | None, option("--host", _("SMTP server."))] = None,
+    port: Annotated[int | None, option("--port", _("Port (587 starttls, 465 tls)."))] = None,
+    security: Annotated[str | None, option("--security", _("starttls, tls or none."))] = None,
+    username: Annotated[str | None, option("--username", _("Login name."))] = None,
+    sender: Annotated[str | None, option("--from", _("Sender address."), "ADDR")] = None,
+    auth: Annotated[str | None, option("--auth", _("password, xoauth2 or none."))] = None,
     password_source: Annotated[
-        str | None, typer.Option("--password-source", help=_("auto, env, keyring, command or prompt."))
+        str | None, option("--password-source", _("auto, env, keyring, command or prompt."))
     ] = None,
     password_command: Annotated[
-        str | None, typer.Option("--password-command", help=_("Command that prints the password (no shell)."))
+        str | None, option("--password-command", _("Command that prints the password (no shell)."))
     ] = None,
     token_command: Annotated[
-        str | None, typer.Option("--token-command", help=_("Command that prints an OAuth2 access token."))
+        str | None, option("--token-command", _("Command that prints an OAuth2 access token."))
     ] = None,
-    ca_bundle: Annotated[
-        str | None, typer.Option("--ca-bundle", help=_("CA certificates file."), metavar="FILE")
-    ] = None,
-    test: Annotated[bool, typer.Option("--test/--no-test", help=_("Log in once to check the settings."))] = True,
+    ca_bundle: Annotated[str | None, option("--ca-bundle", _("CA certificates file."), "FILE")] = None,
+    test: Annotated[bool, option("--test/--no-test", _("Log in once to check the settings."))] = True,
     json_output: JsonOpt = False,
 ) -> None:
     """Set up sending: server, security, login and where the password comes from. Never stores a password."""

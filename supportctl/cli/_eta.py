@@ -13,7 +13,7 @@ import typer
 import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli._base import app
-from supportctl.cli.common import JsonOpt, PackageOpt, TzOpt, begin, load_config, load_package
+from supportctl.cli.common import JsonOpt, PackageOpt, TzOpt, begin, load_config, load_package, option
 from supportctl.errors import ExitCode, InvalidInputError
 from supportctl.i18n import _
 
@@ -40,9 +40,7 @@ def eta(
         str | None,
         typer.Argument(help=_("With --since-submit: the submission's outbox id (default: the newest)."), metavar="ID"),
     ] = None,
-    at: Annotated[
-        str, typer.Option("--at", help=_("Start: ISO 8601, an e-mail Date: header, or now."), metavar="WHEN")
-    ] = "now",
+    at: Annotated[str, option("--at", _("Start: ISO 8601, an e-mail Date: header, or now."), "WHEN")] = "now",
     activation_class: Annotated[
         str,
         typer.Option(
@@ -54,38 +52,28 @@ def eta(
         ),
     ] = "all",
     input_tz: Annotated[
-        str | None, typer.Option("--input-tz", help=_("Zone of a --at without offset (default: local)."), metavar="TZ")
+        str | None, option("--input-tz", _("Zone of a --at without offset (default: local)."), "TZ")
     ] = None,
     tz: TzOpt = None,
     standard_mode: Annotated[
-        Mode | None, typer.Option("--standard-mode", help=_("standard: +9 business hours, or end of that day."))
+        Mode | None, option("--standard-mode", _("standard: +9 business hours, or end of that day."))
     ] = None,
-    explain: Annotated[
-        bool, typer.Option("--explain", help=_("Show each window, skipped day and DST change."))
-    ] = False,
-    batch: Annotated[
-        bool, typer.Option("--batch", help=_("Read one start per line from stdin; stream results."))
-    ] = False,
-    fmt: Annotated[BatchFormat, typer.Option("--format", help=_("Output format of --batch."))] = BatchFormat.ndjson,
-    schedule_tz: Annotated[
-        str | None, typer.Option("--schedule-tz", help=_("Override the schedule's time zone."), metavar="TZ")
-    ] = None,
+    explain: Annotated[bool, option("--explain", _("Show each window, skipped day and DST change."))] = False,
+    batch: Annotated[bool, option("--batch", _("Read one start per line from stdin; stream results."))] = False,
+    fmt: Annotated[BatchFormat, option("--format", _("Output format of --batch."))] = BatchFormat.ndjson,
+    schedule_tz: Annotated[str | None, option("--schedule-tz", _("Override the schedule's time zone."), "TZ")] = None,
     hours: Annotated[
-        str | None, typer.Option("--hours", help=_("Override business hours, e.g. 08:00-17:00."), metavar="HH:MM-HH:MM")
+        str | None, option("--hours", _("Override business hours, e.g. 08:00-17:00."), "HH:MM-HH:MM")
     ] = None,
-    days: Annotated[str | None, typer.Option("--days", help=_("Override business days, e.g. mon-sat."))] = None,
-    holidays: Annotated[
-        str | None, typer.Option("--holidays", help=_("Override holidays: DE, DE-BY, … or none."), metavar="SPEC")
-    ] = None,
+    days: Annotated[str | None, option("--days", _("Override business days, e.g. mon-sat."))] = None,
+    holidays: Annotated[str | None, option("--holidays", _("Override holidays: DE, DE-BY, … or none."), "SPEC")] = None,
     half_days: Annotated[
         str | None,
-        typer.Option("--half-days", help=_("Shortened days, e.g. 12-24=09:00-13:00,12-31=09:00-13:00, or none.")),
+        option("--half-days", _("Shortened days, e.g. 12-24=09:00-13:00,12-31=09:00-13:00, or none.")),
     ] = None,
     since_submit: Annotated[
         bool,
-        typer.Option(
-            "--since-submit", help=_("Start when the mail server accepted your submission (`supportctl submit`).")
-        ),
+        option("--since-submit", _("Start when the mail server accepted your submission (`supportctl submit`).")),
     ] = False,
     package: PackageOpt = None,
     json_output: JsonOpt = False,

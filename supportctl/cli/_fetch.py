@@ -10,7 +10,16 @@ import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
 from supportctl.cli._base import app
-from supportctl.cli.common import JsonOpt, PackageOpt, argument, begin, load_config, load_package, seconds_option
+from supportctl.cli.common import (
+    JsonOpt,
+    PackageOpt,
+    argument,
+    begin,
+    load_config,
+    load_package,
+    option,
+    seconds_option,
+)
 from supportctl.errors import UsageError
 from supportctl.i18n import _
 
@@ -34,21 +43,15 @@ def fetch(
     ] = None,
     dest: Annotated[
         str | None,
-        typer.Option(
-            "--dest", "-d", help=_("Directory to write the package to (default ./registration-package)."), metavar="DIR"
-        ),
+        option("--dest -d", _("Directory to write the package to (default ./registration-package)."), "DIR"),
     ] = None,
-    sha256: Annotated[
-        str | None, typer.Option("--sha256", help=_("Expected sha256 of the downloaded zip."), metavar="HEX")
-    ] = None,
+    sha256: Annotated[str | None, option("--sha256", _("Expected sha256 of the downloaded zip."), "HEX")] = None,
     max_size: Annotated[
-        str | None, typer.Option("--max-size", help=_("Largest download accepted (default 100MB)."), metavar="SIZE")
+        str | None, option("--max-size", _("Largest download accepted (default 100MB)."), "SIZE")
     ] = None,
     ca_bundle: Annotated[
         str | None,
-        typer.Option(
-            "--ca-bundle", help=_("CA certificates to verify https with (also SSL_CERT_FILE)."), metavar="FILE"
-        ),
+        option("--ca-bundle", _("CA certificates to verify https with (also SSL_CERT_FILE)."), "FILE"),
     ] = None,
     timeout: Annotated[
         int | None, seconds_option("--timeout", _("Seconds to wait for a connection or for data (default 30)."), 1)
@@ -61,46 +64,38 @@ def fetch(
     ] = None,
     force: Annotated[
         bool,
-        typer.Option(
+        option(
             "--force",
-            help=_("Replace --dest even if it is not a package written by fetch; it is moved aside, never deleted."),
+            _("Replace --dest even if it is not a package written by fetch; it is moved aside, never deleted."),
         ),
     ] = False,
     force_download: Annotated[
         bool,
-        typer.Option(
-            "--force-download",
-            help=_("Download even if the server says the package is unchanged since the last fetch."),
+        option(
+            "--force-download", _("Download even if the server says the package is unchanged since the last fetch.")
         ),
     ] = False,
-    print_after: Annotated[
-        bool, typer.Option("--print", help=_("Print the printable documents after fetching."))
-    ] = False,
-    printer: Annotated[str | None, typer.Option("--printer", help=_("Printer for --print."), metavar="NAME")] = None,
+    print_after: Annotated[bool, option("--print", _("Print the printable documents after fetching."))] = False,
+    printer: Annotated[str | None, option("--printer", _("Printer for --print."), "NAME")] = None,
     request: Annotated[
         bool,
-        typer.Option(
+        option(
             "--request",
-            help=_("Do not download: write the e-mail asking the registration desk for the package (the fallback)."),
+            _("Do not download: write the e-mail asking the registration desk for the package (the fallback)."),
         ),
     ] = False,
-    sender: Annotated[
-        str | None, typer.Option("--from", help=_("Your e-mail address for --request."), metavar="ADDR")
-    ] = None,
+    sender: Annotated[str | None, option("--from", _("Your e-mail address for --request."), "ADDR")] = None,
     eml: Annotated[
         str | None,
-        typer.Option(
+        option(
             "--eml",
-            help=_("Write the --request e-mail to FILE instead of sending it (default without SMTP settings)."),
-            metavar="FILE",
+            _("Write the --request e-mail to FILE instead of sending it (default without SMTP settings)."),
+            "FILE",
         ),
     ] = None,
     send: Annotated[
         bool,
-        typer.Option(
-            "--send",
-            help=_("Send the --request e-mail now through the outbox (the default when SMTP is configured)."),
-        ),
+        option("--send", _("Send the --request e-mail now through the outbox (the default when SMTP is configured).")),
     ] = False,
     package: PackageOpt = None,
     json_output: JsonOpt = False,
@@ -220,29 +215,25 @@ def print_cmd(
     ] = None,
     printer: Annotated[
         str | None,
-        typer.Option(
-            "--printer",
-            help=_("Printer name (default: print.printer, PRINTER, LPDEST, the system default)."),
-            metavar="NAME",
-        ),
+        option("--printer", _("Printer name (default: print.printer, PRINTER, LPDEST, the system default)."), "NAME"),
     ] = None,
     wait: Annotated[
         float,
         seconds_option("--wait", _("Seconds to wait until the print system has taken the jobs (0: do not wait)."), 0),
     ] = 30.0,
-    force: Annotated[bool, typer.Option("--force", help=_("Print a filled form even if it is invalid."))] = False,
+    force: Annotated[bool, option("--force", _("Print a filled form even if it is invalid."))] = False,
     canonical: Annotated[
         bool,
-        typer.Option(
+        option(
             "--canonical",
-            help=_("Print a valid filled form's canonical copy: the package's form re-filled with the checked values."),
+            _("Print a valid filled form's canonical copy: the package's form re-filled with the checked values."),
         ),
     ] = False,
     again: Annotated[
-        bool, typer.Option("--again", help=_("Print documents that were printed or queued before once more."))
+        bool, option("--again", _("Print documents that were printed or queued before once more."))
     ] = False,
     list_printers: Annotated[
-        bool, typer.Option("--list-printers", help=_("List the printers and their state, then exit."))
+        bool, option("--list-printers", _("List the printers and their state, then exit."))
     ] = False,
     package: PackageOpt = None,
     json_output: JsonOpt = False,

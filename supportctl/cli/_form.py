@@ -9,7 +9,7 @@ import typer
 
 from supportctl import output as out
 from supportctl.cli._base import app
-from supportctl.cli.common import DeliverabilityOpt, JsonOpt, PackageOpt, begin, load_config, load_package
+from supportctl.cli.common import DeliverabilityOpt, JsonOpt, PackageOpt, begin, load_config, load_package, option
 from supportctl.i18n import _
 
 
@@ -19,20 +19,18 @@ def fill(
     package: PackageOpt = None,
     data: Annotated[
         str | None,
-        typer.Option("--data", help=_("Field values from a JSON or TOML object; - reads stdin."), metavar="FILE|-"),
+        option("--data", _("Field values from a JSON or TOML object; - reads stdin."), "FILE|-"),
     ] = None,
     assignments: Annotated[
         list[str] | None,
-        typer.Option("--set", help=_("One field value, e.g. --set first_name=Łukasz."), metavar="FIELD=VALUE"),
+        option("--set", _("One field value, e.g. --set first_name=Łukasz."), "FIELD=VALUE"),
     ] = None,
     out_path: Annotated[
-        str, typer.Option("--out", "-o", help=_("Where to write the filled form."), metavar="FILE.pdf")
+        str, option("--out -o", _("Where to write the filled form."), "FILE.pdf")
     ] = "registration-form-filled.pdf",
-    no_input: Annotated[
-        bool, typer.Option("--no-input", help=_("Never prompt; report every problem at once."))
-    ] = False,
-    resume: Annotated[bool, typer.Option("--resume", help=_("Continue the saved draft without asking."))] = False,
-    restart: Annotated[bool, typer.Option("--restart", help=_("Discard the saved draft and start again."))] = False,
+    no_input: Annotated[bool, option("--no-input", _("Never prompt; report every problem at once."))] = False,
+    resume: Annotated[bool, option("--resume", _("Continue the saved draft without asking."))] = False,
+    restart: Annotated[bool, option("--restart", _("Discard the saved draft and start again."))] = False,
     check_deliverability: DeliverabilityOpt = False,
     json_output: JsonOpt = False,
 ) -> None:

@@ -16,7 +16,7 @@ import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app
-from supportctl.cli.common import JsonOpt, PackageOpt, ServerCaOpt, begin, load_config, load_package
+from supportctl.cli.common import JsonOpt, PackageOpt, ServerCaOpt, begin, load_config, load_package, option
 from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
@@ -79,9 +79,7 @@ app.add_typer(inbox_app, name="inbox")
 
 
 # The IMAP server's CA, for every inbox command that talks to the mailbox (`imap.ca_bundle` otherwise).
-ImapCaOpt = Annotated[
-    str | None, typer.Option("--ca-bundle", help=_("CA certificates (PEM) for the IMAP server."), metavar="FILE")
-]
+ImapCaOpt = Annotated[str | None, option("--ca-bundle", _("CA certificates (PEM) for the IMAP server."), "FILE")]
 
 
 class InboxStatus(str, Enum):
@@ -114,22 +112,16 @@ def inbox(
         ),
     ] = "",
     package: PackageOpt = None,
-    now: Annotated[
-        str, typer.Option("--now", help=_("Assess due times as of WHEN (default: now)."), metavar="WHEN")
-    ] = "now",
+    now: Annotated[str, option("--now", _("Assess due times as of WHEN (default: now)."), "WHEN")] = "now",
     status: Annotated[
-        InboxStatus, typer.Option("--status", help=_("Which messages to list; open = open, due-soon and overdue."))
+        InboxStatus, option("--status", _("Which messages to list; open = open, due-soon and overdue."))
     ] = InboxStatus.all,
-    fail_on: Annotated[
-        FailOn | None, typer.Option("--fail-on", help=_("Exit with status 10 when anything is overdue."))
-    ] = None,
+    fail_on: Annotated[FailOn | None, option("--fail-on", _("Exit with status 10 when anything is overdue."))] = None,
     ca_bundle: ImapCaOpt = None,
-    json_output: Annotated[bool, typer.Option("--json", help=_("Print one JSON object per message (NDJSON)."))] = False,
+    json_output: Annotated[bool, option("--json", _("Print one JSON object per message (NDJSON)."))] = False,
     watch: Annotated[
         bool,
-        typer.Option(
-            "--watch", help=_("Stay connected and print new registrations and status changes as they happen.")
-        ),
+        option("--watch", _("Stay connected and print new registrations and status changes as they happen.")),
     ] = False,
     interval: Annotated[
         float,
@@ -218,39 +210,25 @@ def inbox_reply(
         str, common.argument(_("A message file, or an id shown by `inbox`."), "MESSAGE", completion.reply_ids)
     ],
     contract: Annotated[
-        str | None, typer.Option("--contract", help=_("Send the contract details with this number."), metavar="NUMBER")
+        str | None, option("--contract", _("Send the contract details with this number."), "NUMBER")
     ] = None,
-    reject: Annotated[
-        bool, typer.Option("--reject", help=_("Send the list of everything wrong with the form."))
-    ] = False,
-    note: Annotated[
-        str | None, typer.Option("--note", help=_("A line of your own for the mail."), metavar="TEXT")
-    ] = None,
+    reject: Annotated[bool, option("--reject", _("Send the list of everything wrong with the form."))] = False,
+    note: Annotated[str | None, option("--note", _("A line of your own for the mail."), "TEXT")] = None,
     queue_only: Annotated[
         bool,
-        typer.Option(
-            "--queue-only", help=_("Put the reply in the outbox without sending it (`supportctl outbox flush` sends).")
-        ),
+        option("--queue-only", _("Put the reply in the outbox without sending it (`supportctl outbox flush` sends).")),
     ] = False,
-    again: Annotated[
-        bool, typer.Option("--again", help=_("Reply to a message that was answered before once more."))
-    ] = False,
+    again: Annotated[bool, option("--again", _("Reply to a message that was answered before once more."))] = False,
     force: Annotated[
         bool,
-        typer.Option(
-            "--force", help=_("Reply even to a duplicate, or to a message that is not a registration (exit 2 without).")
-        ),
+        option("--force", _("Reply even to a duplicate, or to a message that is not a registration (exit 2 without).")),
     ] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help=_("Print the reply; send nothing, mark nothing."))] = False,
-    eml: Annotated[
-        str | None, typer.Option("--eml", help=_("Write the reply to FILE instead of sending it."), metavar="FILE")
-    ] = None,
+    dry_run: Annotated[bool, option("--dry-run", _("Print the reply; send nothing, mark nothing."))] = False,
+    eml: Annotated[str | None, option("--eml", _("Write the reply to FILE instead of sending it."), "FILE")] = None,
     ca_bundle: ServerCaOpt = None,
     imap_ca_bundle: Annotated[
         str | None,
-        typer.Option(
-            "--imap-ca-bundle", help=_("CA certificates (PEM) for the IMAP server the message is in."), metavar="FILE"
-        ),
+        option("--imap-ca-bundle", _("CA certificates (PEM) for the IMAP server the message is in."), "FILE"),
     ] = None,
     package: PackageOpt = None,
     json_output: JsonOpt = False,
@@ -305,17 +283,13 @@ def inbox_show(
             _("A message file, or an id (or its first 6+ characters) shown by `inbox`."), "ID", completion.inbox_ids
         ),
     ],
-    now: Annotated[
-        str, typer.Option("--now", help=_("Assess the due time as of WHEN (default: now)."), metavar="WHEN")
-    ] = "now",
+    now: Annotated[str, option("--now", _("Assess the due time as of WHEN (default: now)."), "WHEN")] = "now",
     pdf: Annotated[
         str | None,
-        typer.Option(
+        option(
             "--pdf",
-            help=_(
-                "Write the canonical copy of a valid form to FILE: the package's form with the values it activated."
-            ),
-            metavar="FILE",
+            _("Write the canonical copy of a valid form to FILE: the package's form with the values it activated."),
+            "FILE",
         ),
     ] = None,
     package: PackageOpt = None,
@@ -389,12 +363,8 @@ def inbox_report(
         str,
         typer.Argument(help=_("The mailbox, as for `inbox` (default: inbox.mailbox)."), metavar="SOURCE"),
     ] = "",
-    since: Annotated[
-        str | None, typer.Option("--since", help=_("Registrations received from DATE on."), metavar="DATE")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option("--until", help=_("Registrations received before DATE."), metavar="DATE")
-    ] = None,
+    since: Annotated[str | None, option("--since", _("Registrations received from DATE on."), "DATE")] = None,
+    until: Annotated[str | None, option("--until", _("Registrations received before DATE."), "DATE")] = None,
     ca_bundle: ImapCaOpt = None,
     package: PackageOpt = None,
     json_output: JsonOpt = False,

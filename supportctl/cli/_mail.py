@@ -11,7 +11,7 @@ import supportctl.cli.completion as completion
 from supportctl import output as out
 from supportctl.cli import common
 from supportctl.cli._base import HELP_MARKUP, Group, app
-from supportctl.cli.common import JsonOpt, PackageOpt, ServerCaOpt, argument, begin, load_package
+from supportctl.cli.common import JsonOpt, PackageOpt, ServerCaOpt, argument, begin, load_package, option
 from supportctl.errors import ExitCode
 from supportctl.i18n import _
 
@@ -26,21 +26,15 @@ def submit(
     package: PackageOpt = None,
     to: Annotated[
         str | None,
-        typer.Option("--to", help=_("Recipient (default: the package's registration address)."), metavar="ADDR"),
+        option("--to", _("Recipient (default: the package's registration address)."), "ADDR"),
     ] = None,
-    sender: Annotated[
-        str | None, typer.Option("--from", help=_("Sender address (default: smtp.from)."), metavar="ADDR")
-    ] = None,
-    cc: Annotated[
-        str | None, typer.Option("--cc", help=_("Copy to these addresses (comma-separated)."), metavar="ADDR")
-    ] = None,
-    again: Annotated[bool, typer.Option("--again", help=_("Send a form that was submitted before once more."))] = False,
+    sender: Annotated[str | None, option("--from", _("Sender address (default: smtp.from)."), "ADDR")] = None,
+    cc: Annotated[str | None, option("--cc", _("Copy to these addresses (comma-separated)."), "ADDR")] = None,
+    again: Annotated[bool, option("--again", _("Send a form that was submitted before once more."))] = False,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help=_("Show the message and the server; send and queue nothing."))
+        bool, option("--dry-run", _("Show the message and the server; send and queue nothing."))
     ] = False,
-    eml: Annotated[
-        str | None, typer.Option("--eml", help=_("Write the message to FILE instead of sending it."), metavar="FILE")
-    ] = None,
+    eml: Annotated[str | None, option("--eml", _("Write the message to FILE instead of sending it."), "FILE")] = None,
     ca_bundle: ServerCaOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
@@ -158,9 +152,7 @@ def outbox_retry(
         list[str] | None,
         typer.Argument(help=_("Message ids."), metavar="ID…", autocompletion=completion.outbox_pending_ids),
     ] = None,
-    all_: Annotated[
-        bool, typer.Option("--all", help=_("Every queued, deferred or needs-credentials message."))
-    ] = False,
+    all_: Annotated[bool, option("--all", _("Every queued, deferred or needs-credentials message."))] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Try these messages now, whatever their backoff, over one connection (never uncertain or failed ones)."""
@@ -189,8 +181,8 @@ def outbox_flush(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 def outbox_resolve(
     ctx: typer.Context,
     message_id: Annotated[str, argument(_("Message id."), "ID", completion.outbox_ids)],
-    delivered: Annotated[bool, typer.Option("--delivered", help=_("It arrived: mark it sent."))] = False,
-    resend: Annotated[bool, typer.Option("--resend", help=_("It did not arrive: queue it again."))] = False,
+    delivered: Annotated[bool, option("--delivered", _("It arrived: mark it sent."))] = False,
+    resend: Annotated[bool, option("--resend", _("It did not arrive: queue it again."))] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Decide an uncertain message: it was delivered, or send it again."""
@@ -203,8 +195,8 @@ def outbox_resolve(
 @outbox_app.command("purge")
 def outbox_purge(
     ctx: typer.Context,
-    failed: Annotated[bool, typer.Option("--failed", help=_("Also delete failed messages."))] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help=_("Do not ask (for scripts)."))] = False,
+    failed: Annotated[bool, option("--failed", _("Also delete failed messages."))] = False,
+    yes: Annotated[bool, option("--yes -y", _("Do not ask (for scripts)."))] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Delete sent and superseded messages (and failed ones with --failed). Duplicate protection stays."""

@@ -12,7 +12,7 @@ import typer
 
 from supportctl import output as out
 from supportctl.cli._base import app
-from supportctl.cli.common import JsonOpt, PackageOpt, TzOpt, begin, load_config, load_package, password_prompt
+from supportctl.cli.common import JsonOpt, PackageOpt, TzOpt, begin, load_config, load_package, option, password_prompt
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
@@ -27,17 +27,17 @@ def status(
     ] = None,
     mailbox: Annotated[
         str | None,
-        typer.Option(
+        option(
             "--mailbox",
-            help=_(
+            _(
                 "Your mailbox, where the desk's reply arrives: Maildir, mbox, .eml directory or imaps://USER@HOST/FOLDER."
             ),
-            metavar="SOURCE",
+            "SOURCE",
         ),
     ] = None,
     watch: Annotated[
         bool,
-        typer.Option("--watch", help=_("Wait until every registration has its contract number (exit 0).")),
+        option("--watch", _("Wait until every registration has its contract number (exit 0).")),
     ] = False,
     interval: Annotated[
         int | None,
@@ -51,7 +51,7 @@ def status(
     tz: TzOpt = None,
     ca_bundle: Annotated[
         str | None,
-        typer.Option("--ca-bundle", help=_("CA certificates to verify the IMAP server with."), metavar="FILE"),
+        option("--ca-bundle", _("CA certificates to verify the IMAP server with."), "FILE"),
     ] = None,
     package: PackageOpt = None,
     json_output: JsonOpt = False,

@@ -31,20 +31,6 @@ STREAM_KEY = "supportctl.stream"
 # runs, is then a record of that stream too.
 STREAM_COMMANDS = frozenset({"inbox"})
 
-JsonOpt = Annotated[bool, typer.Option("--json", help=_("Print one JSON document (see README) instead of text."))]
-PackageOpt = Annotated[
-    str | None, typer.Option("--package", "-p", help=_("Document package (directory or .zip)."), metavar="P")
-]
-TzOpt = Annotated[
-    str | None, typer.Option("--tz", help=_("Your time zone for display (default: local)."), metavar="TZ")
-]
-ServerCaOpt = Annotated[
-    str | None, typer.Option("--ca-bundle", help=_("CA certificates to verify the server with."), metavar="FILE")
-]
-DeliverabilityOpt = Annotated[
-    bool, typer.Option("--check-deliverability", help=_("Also look up the e-mail domain in DNS."))
-]
-
 
 def argument(help_text: str, metavar: str, complete: Callable[..., Any] | None = None) -> Any:
     """A required argument with its help, its metavar and what completes it (for `Annotated[str, …]`).
@@ -53,9 +39,23 @@ def argument(help_text: str, metavar: str, complete: Callable[..., Any] | None =
     return typer.Argument(help=help_text, metavar=metavar, autocompletion=complete)
 
 
+def option(flags: str, help_text: str, metavar: str | None = None) -> Any:
+    """An option with its flags (`"--dest -d"`), its help and its metavar (for `Annotated[…, option(…)]`).
+
+    `tools/catalog.py` extracts the metavar words of `option(…, "METAVAR")` as it does `metavar="…"`."""
+    return typer.Option(*flags.split(), help=help_text, metavar=metavar)
+
+
 def seconds_option(flag: str, help_text: str, minimum: float) -> Any:
     """An option that takes a number of SECONDS, at least `minimum`."""
     return typer.Option(flag, help=help_text, metavar="SECONDS", min=minimum)
+
+
+JsonOpt = Annotated[bool, option("--json", _("Print one JSON document (see README) instead of text."))]
+PackageOpt = Annotated[str | None, option("--package -p", _("Document package (directory or .zip)."), "P")]
+TzOpt = Annotated[str | None, option("--tz", _("Your time zone for display (default: local)."), "TZ")]
+ServerCaOpt = Annotated[str | None, option("--ca-bundle", _("CA certificates to verify the server with."), "FILE")]
+DeliverabilityOpt = Annotated[bool, option("--check-deliverability", _("Also look up the e-mail domain in DNS."))]
 
 
 def begin(ctx: typer.Context, command: str, json_output: bool, stream: bool = False) -> None:
