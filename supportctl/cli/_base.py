@@ -206,8 +206,7 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help=_("Show the version and exit."))
     ] = False,
     lang: Annotated[
-        str | None,
-        option("--lang", _("Language of messages: de or en (also SUPPORTCTL_LANG, LANG)."), "de|en"),
+        str | None, option("--lang", _("Language of messages: de or en (also SUPPORTCTL_LANG, LANG)."), "de|en")
     ] = None,
 ) -> None:
     if lang is not None:

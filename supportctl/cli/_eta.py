@@ -68,12 +68,10 @@ def eta(
     days: Annotated[str | None, option("--days", _("Override business days, e.g. mon-sat."))] = None,
     holidays: Annotated[str | None, option("--holidays", _("Override holidays: DE, DE-BY, … or none."), "SPEC")] = None,
     half_days: Annotated[
-        str | None,
-        option("--half-days", _("Shortened days, e.g. 12-24=09:00-13:00,12-31=09:00-13:00, or none.")),
+        str | None, option("--half-days", _("Shortened days, e.g. 12-24=09:00-13:00,12-31=09:00-13:00, or none."))
     ] = None,
     since_submit: Annotated[
-        bool,
-        option("--since-submit", _("Start when the mail server accepted your submission (`supportctl submit`).")),
+        bool, option("--since-submit", _("Start when the mail server accepted your submission (`supportctl submit`)."))
     ] = False,
     package: PackageOpt = None,
     json_output: JsonOpt = False,

@@ -42,16 +42,14 @@ def fetch(
         ),
     ] = None,
     dest: Annotated[
-        str | None,
-        option("--dest -d", _("Directory to write the package to (default ./registration-package)."), "DIR"),
+        str | None, option("--dest -d", _("Directory to write the package to (default ./registration-package)."), "DIR")
     ] = None,
     sha256: Annotated[str | None, option("--sha256", _("Expected sha256 of the downloaded zip."), "HEX")] = None,
     max_size: Annotated[
         str | None, option("--max-size", _("Largest download accepted (default 100MB)."), "SIZE")
     ] = None,
     ca_bundle: Annotated[
-        str | None,
-        option("--ca-bundle", _("CA certificates to verify https with (also SSL_CERT_FILE)."), "FILE"),
+        str | None, option("--ca-bundle", _("CA certificates to verify https with (also SSL_CERT_FILE)."), "FILE")
     ] = None,
     timeout: Annotated[
         int | None, seconds_option("--timeout", _("Seconds to wait for a connection or for data (default 30)."), 1)

@@ -18,12 +18,10 @@ def fill(
     ctx: typer.Context,
     package: PackageOpt = None,
     data: Annotated[
-        str | None,
-        option("--data", _("Field values from a JSON or TOML object; - reads stdin."), "FILE|-"),
+        str | None, option("--data", _("Field values from a JSON or TOML object; - reads stdin."), "FILE|-")
     ] = None,
     assignments: Annotated[
-        list[str] | None,
-        option("--set", _("One field value, e.g. --set first_name=Łukasz."), "FIELD=VALUE"),
+        list[str] | None, option("--set", _("One field value, e.g. --set first_name=Łukasz."), "FIELD=VALUE")
     ] = None,
     out_path: Annotated[
         str, option("--out -o", _("Where to write the filled form."), "FILE.pdf")
@@ -82,10 +80,10 @@ def validate(
     check_deliverability: DeliverabilityOpt = False,
     canonical: Annotated[
         str | None,
-        typer.Option(
+        option(
             "--canonical",
-            metavar="OUT.pdf",
-            help=_("For a valid form: write the package's form re-filled by supportctl with the validated values."),
+            _("For a valid form: write the package's form re-filled by supportctl with the validated values."),
+            "OUT.pdf",
         ),
     ] = None,
     json_output: JsonOpt = False,

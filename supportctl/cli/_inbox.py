@@ -120,8 +120,7 @@ def inbox(
     ca_bundle: ImapCaOpt = None,
     json_output: Annotated[bool, option("--json", _("Print one JSON object per message (NDJSON)."))] = False,
     watch: Annotated[
-        bool,
-        option("--watch", _("Stay connected and print new registrations and status changes as they happen.")),
+        bool, option("--watch", _("Stay connected and print new registrations and status changes as they happen."))
     ] = False,
     interval: Annotated[
         float,
@@ -360,8 +359,7 @@ inbox_app.command(
 def inbox_report(
     ctx: typer.Context,
     source: Annotated[
-        str,
-        typer.Argument(help=_("The mailbox, as for `inbox` (default: inbox.mailbox)."), metavar="SOURCE"),
+        str, typer.Argument(help=_("The mailbox, as for `inbox` (default: inbox.mailbox)."), metavar="SOURCE")
     ] = "",
     since: Annotated[str | None, option("--since", _("Registrations received from DATE on."), "DATE")] = None,
     until: Annotated[str | None, option("--until", _("Registrations received before DATE."), "DATE")] = None,

@@ -25,8 +25,7 @@ def submit(
     form: Annotated[str, typer.Argument(help=_("The filled registration form (PDF)."), metavar="FORM.pdf")],
     package: PackageOpt = None,
     to: Annotated[
-        str | None,
-        option("--to", _("Recipient (default: the package's registration address)."), "ADDR"),
+        str | None, option("--to", _("Recipient (default: the package's registration address)."), "ADDR")
     ] = None,
     sender: Annotated[str | None, option("--from", _("Sender address (default: smtp.from)."), "ADDR")] = None,
     cc: Annotated[str | None, option("--cc", _("Copy to these addresses (comma-separated)."), "ADDR")] = None,

@@ -12,7 +12,17 @@ import typer
 
 from supportctl import output as out
 from supportctl.cli._base import app
-from supportctl.cli.common import JsonOpt, PackageOpt, TzOpt, begin, load_config, load_package, option, password_prompt
+from supportctl.cli.common import (
+    JsonOpt,
+    PackageOpt,
+    TzOpt,
+    begin,
+    load_config,
+    load_package,
+    option,
+    password_prompt,
+    seconds_option,
+)
 from supportctl.i18n import _
 
 if TYPE_CHECKING:
@@ -36,22 +46,15 @@ def status(
         ),
     ] = None,
     watch: Annotated[
-        bool,
-        option("--watch", _("Wait until every registration has its contract number (exit 0).")),
+        bool, option("--watch", _("Wait until every registration has its contract number (exit 0)."))
     ] = False,
     interval: Annotated[
         int | None,
-        typer.Option(
-            "--interval",
-            help=_("With --watch: seconds between looks at a local mailbox (default 60)."),
-            metavar="SECONDS",
-            min=1,
-        ),
+        seconds_option("--interval", _("With --watch: seconds between looks at a local mailbox (default 60)."), 1),
     ] = None,
     tz: TzOpt = None,
     ca_bundle: Annotated[
-        str | None,
-        option("--ca-bundle", _("CA certificates to verify the IMAP server with."), "FILE"),
+        str | None, option("--ca-bundle", _("CA certificates to verify the IMAP server with."), "FILE")
     ] = None,
     package: PackageOpt = None,
     json_output: JsonOpt = False,
