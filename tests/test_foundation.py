@@ -268,10 +268,10 @@ def test_every_typer_app_uses_plain_help() -> None:
 
 def test_each_command_is_loaded_by_its_own_module() -> None:
     """`main` imports only the module of the command being run: the mapping must name the right one."""
-    from supportctl.cli import _base, app, command_name
+    from supportctl.cli import _startup, app, command_name
 
     def allowed(name: str) -> set[str]:
-        return {"supportctl.cli._base"} | {f"supportctl.cli.{_base.VERB_MODULES[name]}"}
+        return {"supportctl.cli._base"} | {f"supportctl.cli.{_startup.VERB_MODULES[name]}"}
 
     for c in app.registered_commands:
         name = command_name(c)

@@ -333,7 +333,7 @@ def test_a_caller_stopped_by_ctrl_c_or_sigterm_stops_the_reading_processes_at_on
     import signal
     import time
 
-    from supportctl.cli._base import _terminate_like_interrupt
+    from supportctl.cli._startup import _terminate_like_interrupt
     from supportctl.desk import sources
 
     padding = "X-Padding: " + "p" * 900 + "\r\n"

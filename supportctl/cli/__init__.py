@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from supportctl.cli._base import command_name, hoist_lang, main, only_for
+from supportctl.cli._startup import command_name, hoist_lang, main, only_for
 
 __all__ = ["app", "command_name", "hoist_lang", "main", "only_for"]
 
 
 def __getattr__(name: str) -> Any:
-    from supportctl.cli import _base
+    from supportctl.cli import _base, _startup
 
-    _base.load_all()
+    _startup.load_all()
     return getattr(_base, name)
