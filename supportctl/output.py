@@ -11,7 +11,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, tzinfo
 from typing import IO, Any
 
@@ -117,6 +117,12 @@ def write_out(text: str, *, styled: bool = False) -> None:
 def say(text: str) -> None:
     """A message for the person (stderr), never data. Untrusted parts are shown escaped."""
     sys.stderr.write(sanitize(text, multiline=True) + "\n")
+
+
+def say_lines(lines: Iterable[str]) -> None:
+    """Messages for the person (stderr), one per line: what a core result says (`lines()`, `notes()`)."""
+    for line in lines:
+        say(line)
 
 
 def page(text: str) -> None:

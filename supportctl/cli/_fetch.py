@@ -126,23 +126,18 @@ def fetch(
     )
     with out.download_progress(_("Downloading")) as progress:
         result = core.fetch(source, opts, cfg.get("package_url"), progress)
-    _say(result.notes(text=not json_output))
+    out.say_lines(result.notes(text=not json_output))
     if print_after:
         setting = cfg.source("print.printer")
         result = core.print_documents(result, setting.value, setting.source)
     if json_output:
         out.write_out(out.envelope("fetch", result.to_dict(), result.errors(), ok=result.print_error is None))
     else:
-        _say(result.lines())
+        out.say_lines(result.lines())
         out.table(*result.documents_table())
-    _say(result.closing_lines(text=not json_output))
+    out.say_lines(result.closing_lines(text=not json_output))
     if result.exit_code:
         raise typer.Exit(int(result.exit_code))
-
-
-def _say(lines: list[str]) -> None:
-    for line in lines:
-        out.say(line)
 
 
 def _fetch_request(
@@ -160,7 +155,7 @@ def _fetch_request(
     if result.sent is not None:
         common.report_sent("fetch", result.sent, result.to_dict(), json_output, result.failed_hint())
     assert result.eml is not None
-    _say(result.lines(text=not json_output))
+    out.say_lines(result.lines(text=not json_output))
     out.write_out(out.envelope("fetch", result.to_dict()) if json_output else str(result.eml.absolute()))
 
 
@@ -263,6 +258,6 @@ def print_cmd(
     result = printing.print_items(items, setting.value, setting.source, wait=wait, again=again)
     if json_output:
         out.write_out(out.envelope("print", result.to_dict(), ok=not result.exit_code))
-    _say(result.lines())
+    out.say_lines(result.lines())
     if result.exit_code:
         raise typer.Exit(int(result.exit_code))

@@ -67,8 +67,7 @@ def fill(
         out.write_out(out.envelope("fill", {"path": str(target), **report.to_dict()}))
         return
     out.say(_("Filled form written to {path}").format(path=target))
-    for line in filling.next_steps(pkg, cfg, str(target), report.activation_class):
-        out.say(line)
+    out.say_lines(filling.next_steps(pkg, cfg, str(target), report.activation_class))
     out.write_out(str(target))
 
 
@@ -105,8 +104,7 @@ def validate(
     checked = []
     for c in check_files(pkg, forms, check_deliverability=check_deliverability, canonical=canonical):
         checked.append(c)
-        for note in c.notes():
-            out.say(note)
+        out.say_lines(c.notes())
         text = c.text()
         if text is not None and not json_output:
             out.write_out(text)

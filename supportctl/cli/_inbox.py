@@ -152,8 +152,7 @@ def inbox(
         result = triage(src, now=when)
     finally:
         src.close()
-    for line in result.warnings():
-        out.say(line)
+    out.say_lines(result.warnings())
     wanted, tally = SHOWN[status.value], Tally()
     try:
         if json_output:  # streamed: a rerun that found nothing new holds no list in memory
@@ -166,8 +165,7 @@ def inbox(
             out.table(_("Registrations"), *rows, whole=(0,))
     finally:
         result.close()
-    for line in tally.lines(source, result.stats):
-        out.say(line)
+    out.say_lines(tally.lines(source, result.stats))
     code, why = tally.verdict(fail_on is FailOn.overdue)
     if why:
         out.say(why)
@@ -269,8 +267,8 @@ def inbox_reply(
         out.write_out(out.envelope("inbox reply", data))
     elif result.dry_run:
         out.write_out(data["message"])
-    for line in [] if json_output and result.dry_run else result.notes():
-        out.say(line)
+    if not (json_output and result.dry_run):  # the dry run's own --json says it
+        out.say_lines(result.notes())
 
 
 @inbox_app.command("show")
@@ -336,8 +334,7 @@ def inbox_claim_or_release(
     begin(ctx, "inbox claim" if claim else "inbox release", json_output)
     cfg = load_config({"imap.ca_bundle": ca_bundle})
     taken = shared.take(message, load_package(None, cfg), cfg, claim, common.password_prompt())
-    for line in taken.lines():
-        out.say(line)
+    out.say_lines(taken.lines())
     if json_output:
         out.write_out(out.envelope(taken.command, taken.to_dict()))
 

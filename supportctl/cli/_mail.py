@@ -69,16 +69,14 @@ def submit(
         )
     except form_core.FormFindingsError as exc:
         if not json_output:  # with --json the envelope's error carries every finding
-            for line in exc.lines():
-                out.say(line)
+            out.say_lines(exc.lines())
         raise
     if result.sent is not None:
         common.report_sent("submit", result.sent, result.to_dict(), json_output, next_step=result.next_step)
     if json_output:
         out.write_out(out.envelope("submit", result.to_dict()))
         return
-    for line in result.notes():
-        out.say(line)
+    out.say_lines(result.notes())
     out.write_out(result.text())
 
 
@@ -139,8 +137,7 @@ def _render_run(command: str, run: SendRun, json_output: bool) -> NoReturn:
     """One line per message (`SendRun.lines`), the uncertain ones named, then the exit code of the worst."""
     if json_output:
         out.write_out(out.envelope(command, run.to_dict(), ok=run.exit_code == ExitCode.OK))
-    for line in run.lines(json_output):
-        out.say(line)
+    out.say_lines(run.lines(json_output))
     raise typer.Exit(int(run.exit_code))
 
 
@@ -211,5 +208,4 @@ def _render(command: str, result: Resolved | Purged, json_output: bool) -> None:
     if json_output:
         out.write_out(out.envelope(command, result.to_dict()))
     else:
-        for line in result.lines():
-            out.say(line)
+        out.say_lines(result.lines())

@@ -104,6 +104,5 @@ def _watched(end: WatchEnd, json_output: bool, spec: str | None) -> NoReturn:
     if json_output and end.snapshot is not None:
         data = end.snapshot.to_dict(core.now_utc(), spec)
         out.write_out(out.envelope("status", data, end.errors(), ok=end.ok))
-    for line in end.lines(json_output):
-        out.say(line)
+    out.say_lines(end.lines(json_output))
     raise typer.Exit(int(end.exit_code))

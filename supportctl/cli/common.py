@@ -132,6 +132,5 @@ def report_sent(
         data = {**data, "result": result.to_dict()}
         out.write_out(out.envelope(command, data, result.errors(failed_hint), ok=code == ExitCode.OK))
     else:
-        for line in result.lines(failed_hint, next_step):
-            out.say(line)
+        out.say_lines(result.lines(failed_hint, next_step))
     raise typer.Exit(int(code))
