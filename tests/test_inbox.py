@@ -399,3 +399,19 @@ def test_an_answered_registration_keeps_its_class(tmp_path: Path, pkg: Any, engi
     r = cli("inbox", str(tmp_path / "M"), "--status", "all")
     (line,) = [x for x in r.stdout.splitlines() if x.startswith(crit)]
     assert line.split("\t")[1:4] == ["done", "", "critical"]
+
+
+def test_a_reject_for_the_file_as_a_whole_names_no_field(tmp_path: Path, pkg: Any, cli: Any) -> None:
+    """A finding about the whole file (data after its end) is its message alone in the reject mail, in each
+    language: never "field None: …" (seen in a trial of the desk's replies)."""
+    from supportctl.form import pdfform as form
+    from tests.inbox_corpus import VALID, message
+
+    pdf = form.fill_pdf(pkg, dict(VALID)) + b"\nappended junk\n"
+    (tmp_path / "tail.eml").write_bytes(message(pdf=pdf, msgid="<tail@example.org>"))
+    r = cli("inbox", "reply", str(tmp_path / "tail.eml"), "--reject", "--dry-run")
+    assert r.exit_code == 0, r.stderr
+    body = r.stdout.split("\n\n", 1)[1]
+    assert "None" not in body
+    assert "\n  - the file has 14 bytes of other data after the PDF ends\n" in body, body
+    assert "\n  - die Datei enthält nach dem Ende des PDF 14 Bytes anderer Daten\n" in body, body

@@ -162,6 +162,9 @@ def _finding_lines(
         labels = {f.name: f.label.get(lang) or f.label.get("en") or f.name for f in pkg.fields}
         lines = []
         for x in form.findings_in(lang):
+            if x.get("field") is None:  # the file as a whole (data after its end, …): the message alone
+                lines.append(finding_line(x, lang))
+                continue
             name = str(x.get("field"))
             label = labels.get(name, name)
             # Some messages quote the field ("last_name", „last_name“): the label there too.
