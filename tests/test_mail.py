@@ -259,6 +259,12 @@ def test_uncertain_is_resolved_by_the_user(cli, server, tmp_path: Path) -> None:
     r = cli("outbox", "retry", e.id)
     assert r.exit_code == ExitCode.UNCERTAIN and "it is uncertain" in r.stderr
     assert state_of(e.id) == "uncertain" and server.wait_count(1) == 1
+    # cron's flush names it as a failed envelope names any failure: in its errors, with exit 9.
+    r = cli("outbox", "flush", "--json")
+    assert r.exit_code == ExitCode.UNCERTAIN and not r.json()["ok"]
+    (error,) = r.json()["errors"]
+    assert (error["code"], error["exit_code"], error["id"]) == ("uncertain", 9, e.id)
+    assert f"supportctl outbox resolve {e.id} --delivered" in error["message"]
     assert cli("outbox", "resolve", e.id, "--resend").exit_code == 0
     assert cli("outbox", "retry", e.id).exit_code == 0
     assert state_of(e.id) == "sent" and server.count() == 2
@@ -380,6 +386,8 @@ def test_flush_uses_one_connection_and_one_failure_does_not_affect_others(cli, s
     assert r.exit_code == ExitCode.MAIL_REFUSED
     states = [state_of(e.id) for e in entries]
     assert states == ["sent", "failed", "sent", "sent"]
+    (error,) = r.json()["errors"]  # the refused one, named
+    assert (error["code"], error["id"]) == ("failed", entries[1].id) and "No such user" in error["message"]
     assert server.count() == 3 and server.handler.connections == 1
     # Dot-stuffing is undone at the other end: the server got the queued bytes exactly.
     got = {m["data"].replace(b"\r\n", b"\n") for m in server.handler.messages}

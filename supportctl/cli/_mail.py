@@ -136,7 +136,7 @@ def outbox_show(
 def _render_run(command: str, run: SendRun, json_output: bool) -> NoReturn:
     """One line per message (`SendRun.lines`), the uncertain ones named, then the exit code of the worst."""
     if json_output:
-        out.write_out(out.envelope(command, run.to_dict(), ok=run.exit_code == ExitCode.OK))
+        out.write_out(out.envelope(command, run.to_dict(), run.errors(), ok=run.exit_code == ExitCode.OK))
     out.say_lines(run.lines(json_output))
     raise typer.Exit(int(run.exit_code))
 

@@ -260,14 +260,26 @@ class SendRun:
     def to_dict(self) -> dict[str, Any]:
         return {"results": [r.to_dict() for r in self.results], "uncertain": self.uncertain}
 
+    def errors(self) -> list[dict[str, Any]]:
+        """The --json errors: each message not sent now, then each uncertain one waiting (with its `id`)."""
+        errors = [{**e, "id": r.id} for r in self.results for e in r.errors()]
+        return errors + [
+            {"code": "uncertain", "exit_code": int(ExitCode.UNCERTAIN), "message": _uncertain(i), "hint": None, "id": i}
+            for i in self.uncertain
+        ]
+
     def lines(self, json_output: bool = False) -> list[str]:
         """One line per message (with --json the data carries them), then what to do about each uncertain one."""
-        resolve = _(
-            "message {id} is uncertain (it may have been delivered): decide with "
-            "`supportctl outbox resolve {id} --delivered` or `--resend`"
-        )
         outcomes = [] if json_output else [r.line() for r in self.results]
-        return [*outcomes, *(resolve.format(id=entry_id) for entry_id in self.uncertain)]
+        return [*outcomes, *map(_uncertain, self.uncertain)]
+
+
+def _uncertain(entry_id: str) -> str:
+    text = _(
+        "message {id} is uncertain (it may have been delivered): decide with "
+        "`supportctl outbox resolve {id} --delivered` or `--resend`"
+    )
+    return text.format(id=entry_id)
 
 
 def send_run(results: list[SendResult], waiting: bool) -> SendRun:
