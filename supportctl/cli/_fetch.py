@@ -186,8 +186,8 @@ def show(
     shown = documents.show(pkg, what, current_language())
     if json_output:
         out.write_out(out.envelope("show", shown.to_dict()))
-    elif shown.table is not None:
-        out.table(*shown.table)
+    elif shown.fields is not None:
+        out.table(*documents.fields_table(pkg, shown.fields))
     elif out.stdout_is_tty():
         out.page(shown.text)
     else:

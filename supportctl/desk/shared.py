@@ -684,8 +684,7 @@ def state_of(found: Any, cfg: Any, prompt: Callable[[str], str] | None, say: Cal
     recorded for this desk member only."""
     source = found.source or ""
     state = state_for(source, cfg, prompt)
-    note = state.reply_note(found.facts, source.split(":", 1)[-1]) if say and source else None
-    if say and note:
+    if say is not None and source and (note := state.reply_note(found.facts, source.split(":", 1)[-1])):
         say(note)
     return state
 

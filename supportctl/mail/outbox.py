@@ -282,9 +282,12 @@ def _uncertain(entry_id: str) -> str:
     return text.format(id=entry_id)
 
 
-def send_run(results: list[SendResult], waiting: bool) -> SendRun:
-    """The run of `results`; with `waiting` (flush, retry --all) naming the messages left uncertain too."""
-    return SendRun(results, [e.id for e in entries() if e.state == "uncertain"] if waiting else [])
+def send_run(results: list[SendResult], waiting: bool, known: list[Entry] | None = None) -> SendRun:
+    """The run of `results`; with `waiting` (flush, retry --all) naming the messages left uncertain too (from
+    `known`, the entries as they are now, when the caller has just read them)."""
+    if not waiting:
+        return SendRun(results)
+    return SendRun(results, [e.id for e in (entries() if known is None else known) if e.state == "uncertain"])
 
 
 # ---------------------------------------------------------------- files and locks

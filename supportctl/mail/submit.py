@@ -87,11 +87,12 @@ def retry(smtp: Mapping[str, Any], ids: list[str] | None, hooks: Hooks = NO_HOOK
     all when nothing is pending."""
     from supportctl.mail import outbox
 
-    if ids is None and not any(e.state in outbox.PENDING for e in outbox.entries()):
-        return outbox.send_run([], waiting=True)
-    results = send_queued(smtp, ids, "retry", hooks)
     if ids is not None:
-        return outbox.send_run(results, waiting=False)
+        return outbox.send_run(send_queued(smtp, ids, "retry", hooks), waiting=False)
+    known = outbox.entries()
+    if not any(e.state in outbox.PENDING for e in known):
+        return outbox.send_run([], waiting=True, known=known)
+    results = send_queued(smtp, None, "retry", hooks)
     return outbox.send_run([r for r in results if r.skipped != "state"], waiting=True)
 
 
@@ -100,8 +101,9 @@ def flush(smtp: Mapping[str, Any], hooks: Hooks = NO_HOOKS) -> SendRun:
     when nothing waits."""
     from supportctl.mail import outbox
 
-    if not any(e.state in ("queued", "deferred") for e in outbox.entries()):
-        return outbox.send_run([], waiting=True)
+    known = outbox.entries()
+    if not any(e.state in ("queued", "deferred") for e in known):
+        return outbox.send_run([], waiting=True, known=known)
     return outbox.send_run([r for r in send_queued(smtp, None, "flush", hooks) if r.skipped != "state"], waiting=True)
 
 

@@ -172,13 +172,13 @@ def fields_table(pkg: Package, fields: list[dict[str, Any]]) -> tuple[str, list[
 
 @dataclass(frozen=True)
 class Shown:
-    """What `show WHAT` shows in language `lang`: a document's text, or (`fields`) the form's fields as a table."""
+    """What `show WHAT` shows in language `lang`: a document's text, or (`fields`) the form's fields (for the
+    person: `fields_table`)."""
 
     what: str
     lang: str
     doc: DocumentText | None = None
     fields: list[dict[str, Any]] | None = None
-    table: tuple[str, list[str], list[list[str]]] | None = None
 
     @property
     def text(self) -> str:
@@ -194,6 +194,5 @@ class Shown:
 def show(pkg: Package, what: str, lang: str) -> Shown:
     """`show`: the text of document `what` (see `text_of`), or for `fields` the form's fields."""
     if what == "fields":
-        found = fields(pkg, lang)
-        return Shown(what, lang, fields=found, table=fields_table(pkg, found))
+        return Shown(what, lang, fields=fields(pkg, lang))
     return Shown(what, lang, doc=text_of(pkg, what, lang))
