@@ -189,3 +189,27 @@ def test_each_flaw_in_base64_parses_the_same(
         assert fast == [raw] and scan.files == ((None, "application/pdf", raw),)
     else:
         assert fast == []  # not clean, or not elided: `email` decodes it (and notes its defects)
+
+
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_B64_BYTES = st.sampled_from(list(_B64_ALPHABET + b"\r\n \t-_*\x00\xff"))
+
+
+@settings(max_examples=2000)
+@given(
+    body=st.lists(_B64_BYTES, max_size=60).map(bytes),
+    tail=st.sampled_from([b"", b"=", b"==", b"=\r\n", b"== \t", b"=\n=", b"==="]),
+)
+def test_fast_base64_decodes_as_binascii_does(body: bytes, tail: bytes) -> None:
+    """IMAP parts are decoded by pybase64 where the padding allows it: the bytes (or the error) are binascii's."""
+    import binascii
+
+    data = body + tail
+
+    def outcome(decode: Any) -> tuple[str, bytes]:
+        try:
+            return "ok", decode(data)
+        except binascii.Error:
+            return "error", b""
+
+    assert outcome(skeleton.lenient_b64) == outcome(binascii.a2b_base64)

@@ -200,13 +200,15 @@ def decode(part: Part, data: bytes, whole: bool = True) -> bytes:
     quanta)."""
     import binascii
 
+    from supportctl.desk.skeleton import lenient_b64
+
     enc = part.encoding.lower()
     try:
         if enc == "base64":
-            if whole:  # a2b_base64 skips the line breaks itself
-                return binascii.a2b_base64(data)
+            if whole:  # line breaks are skipped
+                return lenient_b64(data)
             compact = data.replace(b"\r", b"").replace(b"\n", b"").replace(b" ", b"")
-            return binascii.a2b_base64(compact[: len(compact) // 4 * 4])  # a prefix: whole quanta only
+            return lenient_b64(compact[: len(compact) // 4 * 4])  # a prefix: whole quanta only
         if enc == "quoted-printable":
             return binascii.a2b_qp(data)
     except (binascii.Error, ValueError):
