@@ -278,3 +278,46 @@ def test_an_item_whose_message_row_is_gone_is_a_damaged_state_not_a_traceback(tm
     with pytest.raises(SupportctlError, match="is damaged"):
         result.items  # noqa: B018
     s.close()
+
+
+def test_rows_made_while_reading_give_way_to_a_reply_and_a_claim(tmp_path: Path, monkeypatch: Any) -> None:
+    """A message alone (no form) gets its work-list row while the mail is read; a reply recorded for it, or a
+    desk member's claim in the mailbox, is still what the list shows (the row is made again at the end)."""
+    from supportctl.desk.shared import KW_CLAIM
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    root = tmp_path / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (root / sub).mkdir(parents=True)
+    for n, name in enumerate(("nothing", "claimed", "answered")):
+        flags = "a" if name == "claimed" else ""  # keyword a: the claim (dovecot-keywords below)
+        mail = message(subject=name, msgid=f"<{name}@example.org>")
+        (root / "cur" / f"17640{n:05d}.M{n}P1.{name}:2,S{flags}").write_bytes(mail)
+    (root / "dovecot-keywords").write_text(f"0 {KW_CLAIM}anna\n")
+    src = sources.MaildirSource(root, LIMITS.max_message_bytes)
+
+    def listed(persist: bool) -> dict[str, dict[str, Any]]:
+        result = triage.triage(src, PKG, ENGINE, NOW, limits=LIMITS, persist=persist, validator=StandInValidator())
+        try:
+            return {r["subject"]: r for r in map(json.loads, (r.line for r in result.records(NOW)))}
+        finally:
+            result.close()
+
+    ids = {subject: r["id"] for subject, r in listed(False).items()}
+    triage.mark_done(ids["answered"], {"action": "reject", "at": "2026-11-25T09:00:00+01:00"})
+    made: list[str] = []
+    real = triage._item_row
+
+    def counted(item: triage.Item, own: bool) -> Any:
+        made.append(item.facts.subject)
+        return real(item, own)
+
+    monkeypatch.setattr(triage, "_item_row", counted)
+    for persist in (True, False):
+        made.clear()
+        got = listed(persist)
+        # Each made while reading; the claimed and the answered one made again at the end.
+        assert sorted(made) == ["answered", "answered", "claimed", "claimed", "nothing"]
+        assert got["nothing"]["status"] == "invalid" and got["nothing"]["claimed_by"] == []
+        assert got["claimed"]["status"] == "invalid" and got["claimed"]["claimed_by"] == ["anna"]
+        assert got["answered"]["status"] == "done"

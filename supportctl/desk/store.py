@@ -130,6 +130,21 @@ class Store:
             raise _state_error(self.file, exc) from None
         return self
 
+    @contextlib.contextmanager
+    def roomy(self, rows: int) -> Iterator[None]:
+        """Room in SQLite's page cache for a write of many rows (a first look at a large folder): its default
+        2 MB spills such a transaction into the WAL before the commit (5,000 messages and their work list took
+        0.12 s to insert, 0.07 s with 16 MB). Given back after, so a later look keeps its small footprint."""
+        if rows < 1000:
+            yield
+            return
+        (before,) = self.db.execute("PRAGMA cache_size").fetchone()
+        self.db.execute("PRAGMA cache_size=-16000")
+        try:
+            yield
+        finally:
+            self.db.execute(f"PRAGMA cache_size={int(before)}")
+
     def __exit__(self, kind: object, value: object, _tb: object) -> None:
         try:
             self.db.execute("COMMIT" if kind is None else "ROLLBACK")

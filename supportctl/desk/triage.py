@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # the email package costs ~15 ms to import: a rerun that read
     from email.message import Message
 
     from supportctl.config import Config
+    from supportctl.desk.store import ItemRow
 
 # The codes are stored and in NDJSON; shown to people they are translated (the English label is the code).
 STATUSES = (
@@ -987,6 +988,18 @@ def _run(
     # the last message it is the one process working): what a worker completes later is encoded again.
     encoded: dict[str, str] = {}
     suffix: dict[str, int] = {}  # the last `-N` given to a Message-ID's copies
+    # The work-list rows of messages whose item depends on nothing else in the mailbox (no form: its status
+    # is its own), made while the messages arrive, with the facts they were made from; used at the end
+    # unless a desk flag or a done record says otherwise (`_update`).
+    rows: dict[str, tuple[Facts, ItemRow]] = {}
+    waiting: dict[str, str] = {}  # message key -> id, for messages whose body a worker is reading
+
+    def arrived(fid: str, f: Facts) -> None:
+        """A message's facts are complete: encode them now, and its work-list row if it is a message alone."""
+        encoded[fid] = _json(_facts_dict(f))
+        if f.kind in _ALONE:
+            rows[fid] = (f, _item_row(_assess_one(f, pkg, engine, now, forms, {}, {}), own=True))
+
     known = _unchanged_files(store, source) if validate and meta.get("limits") == limit_list else {}
     from supportctl.desk.workers import Judge
 
@@ -1016,7 +1029,14 @@ def _run(
         examined.add(fid)
         facts[fid] = f
         if f.kind != "unchecked":
-            encoded[fid] = _json(_facts_dict(f))
+            arrived(fid, f)
+        else:
+            waiting[f.key] = fid
+        for key in judge.ready():  # bodies the workers have read meanwhile
+            wid = waiting.pop(key, None)
+            if wid is not None:
+                facts[wid] = judge.completed(facts[wid])
+                arrived(wid, facts[wid])
     judge.finish()
     for fid in examined:  # bodies a worker read
         done = judge.completed(facts[fid])
@@ -1041,7 +1061,7 @@ def _run(
         vanished = len(new_ids - examined) != store.message_count()
     changes, modseq, complete = _mark_changes(source, meta.get("modseq") if not reset else None)
     context = _context(pkg, engine, limits)
-    with store:
+    with store, store.roomy(len(examined)):
         moved = store.update_marks(changes, complete)
         done_sig = _done_signature()
         full = meta.get("context") != context or not store.has_items()
@@ -1053,7 +1073,21 @@ def _run(
         if not settled:
             store.put_forms(forms.new)
             _update(
-                store, source, pkg, engine, now, forms, facts, examined, vanished, moved, full, meta, done_sig, encoded
+                store,
+                source,
+                pkg,
+                engine,
+                now,
+                forms,
+                facts,
+                examined,
+                vanished,
+                moved,
+                full,
+                meta,
+                done_sig,
+                encoded,
+                rows,
             )
     return Triage(source.key, None, stats, store=store, engine=engine, now=now)
 
@@ -1073,6 +1107,7 @@ def _update(
     meta: dict[str, Any],
     done_sig: Any,
     encoded: dict[str, str] | None = None,
+    rows: dict[str, tuple[Facts, ItemRow]] | None = None,
 ) -> None:
     """Bring the stored messages and work list up to date: only what changed is assessed again.
 
@@ -1111,24 +1146,41 @@ def _update(
         batch.update(_messages_facts(store, facts, others))
         regs += [r for i in others if i in batch for r in registrations(batch[i], pkg, forms)]
     store.drop_items_of(batch)
-    done, claims = shared_state(source, regs, store.marks({r.key for r in regs}))
-    rank = {s: n for n, s in enumerate(STATUSES)}
-    store.put_items(
-        (
-            i.facts.id,
-            _message_id(i.facts),
-            i.facts.sha256,
-            i.due.timestamp() if i.due is not None else 1e300,
-            rank.get("open" if i.due is not None else i.status, 99),
-            i.facts.received or "",
-            i.facts.key,
-            "open" if i.due is not None else i.status,
-            i.due.timestamp() if i.due is not None else None,
-            _json(list(i.reasons)),
-            i.stored(own=batch.get(i.facts.id) is i.facts),
-            _record(i),
-        )
-        for i in assess(regs, pkg, engine, now, forms, done, claims)
+    marks = store.marks({r.key for r in regs})
+    done, claims = shared_state(source, regs, marks)
+    made = rows or {}
+    ready: list[ItemRow] = []
+    rest: list[Facts] = []
+    for r in regs:  # a row made while reading holds unless the message was answered or carries a desk flag
+        pre = made.get(r.id)
+        if pre is not None and pre[0] is r and r.id not in done and not marks.get(r.key):
+            ready.append(pre[1])
+        else:
+            rest.append(r)
+    assessed = assess(rest, pkg, engine, now, forms, done, claims)
+    store.put_items([*ready, *(_item_row(i, own=batch.get(i.facts.id) is i.facts) for i in assessed)])
+
+
+# Kinds whose work-list item depends on the message alone (not on forms judged, copies or other messages).
+_ALONE = frozenset({"skipped", "bad-attachment", "report", "no-pdf", "zip"})
+_RANK = {s: n for n, s in enumerate(STATUSES)}
+
+
+def _item_row(i: Item, own: bool) -> ItemRow:
+    """An item as the work list stores it; `own`: its facts are its message's (see `Item.stored`)."""
+    return (
+        i.facts.id,
+        _message_id(i.facts),
+        i.facts.sha256,
+        i.due.timestamp() if i.due is not None else 1e300,
+        _RANK.get("open" if i.due is not None else i.status, 99),
+        i.facts.received or "",
+        i.facts.key,
+        "open" if i.due is not None else i.status,
+        i.due.timestamp() if i.due is not None else None,
+        _json(list(i.reasons)),
+        i.stored(own=own),
+        _record(i),
     )
 
 

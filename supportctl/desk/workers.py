@@ -85,6 +85,9 @@ class Judge:
         self.imap_seen = 0
         self.same: dict[str, str] = {}  # IMAP: digest of a message's fetched parts -> the first message with them
         self.copies: dict[str, str] = {}  # message key -> the first message with the same parts
+        self.unanswered: set[str] = set()  # messages sent to a worker, their answer not back yet
+        self.copies_waiting: dict[str, list[str]] = {}  # such a message -> its copies read since
+        self.fresh: list[str] = []  # messages whose body is known since the last `ready()`
 
     @property
     def count(self) -> int:
@@ -114,8 +117,14 @@ class Judge:
             first = self.same.setdefault(digest, env.key)
             if first != env.key:
                 self.copies[env.key] = first
-                return f
+                if first in self.unanswered:
+                    self.copies_waiting.setdefault(first, []).append(env.key)
+                    if any(key == first for key, _data in self.chunk):
+                        self._send_chunk()  # a copy waits for it: off to a worker now, not when the chunk is full
+                    return f
+                return self.completed(f)  # its answer is back: complete now, while the reading goes on
         self.bodies[env.key] = (f.kind, f.reason, ())  # a placeholder until the worker's answer
+        self.unanswered.add(env.key)
         if env.files is not None:  # the fetched parts (a plain object) instead of the raw message
             self.chunk.append((env.key, env.files))
             self.chunk_bytes += sum(len(d) for _p, d, _w in getattr(env.files, "parts", ()))
@@ -127,9 +136,16 @@ class Judge:
         return f
 
     def completed(self, f: Facts) -> Facts:
-        """`f` with what its body holds, when a worker read it (call after `finish`)."""
+        """`f` with what its body holds, when a worker read it (after `finish`, or once `ready` named it)."""
         body = self.bodies.get(self.copies.get(f.key, f.key))
         return f if body is None or f.kind != "unchecked" else complete(f, *body)
+
+    def ready(self) -> list[str]:
+        """The keys of messages whose body became known since the last call (their facts can be completed)."""
+        while self.tasks and self.tasks[0][1].done():  # answers back already, taken in order without waiting
+            self._collect_chunk()
+        fresh, self.fresh = self.fresh, []
+        return fresh
 
     def _counted(self, kind: str) -> None:
         if kind == "skipped":
@@ -224,6 +240,9 @@ class Judge:
                 judged.update({form_key(self.pkg, sha): _failed() for sha, _pdf in pdfs})
         for key, kind, reason, files in bodies:
             self.bodies[key] = (kind, reason, files)
+            self.unanswered.discard(key)
+            self.fresh.append(key)
+            self.fresh += self.copies_waiting.pop(key, ())
             self._counted(kind)
             for _name, _type, sha in files:
                 if sha is None:
