@@ -321,3 +321,24 @@ def test_rows_made_while_reading_give_way_to_a_reply_and_a_claim(tmp_path: Path,
         assert got["nothing"]["status"] == "invalid" and got["nothing"]["claimed_by"] == []
         assert got["claimed"]["status"] == "invalid" and got["claimed"]["claimed_by"] == ["anna"]
         assert got["answered"]["status"] == "done"
+
+
+def test_form_cache_stops_asking_the_store_for_forms_it_does_not_hold(tmp_path: Path, monkeypatch: Any) -> None:
+    """A first look at a large mailbox asks for every new form: after a few misses the cache knows the store's
+    keys and answers misses itself, and still finds the forms stored before and those judged in this run."""
+    from supportctl.desk import store as state
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    db = state.Store.open("maildir:x")
+    db.put_forms({"pkg/old": {"ok": True}})
+    asked: list[object] = []
+    real = db.forms
+    monkeypatch.setattr(db, "forms", lambda keys=None: asked.append(keys) or real(keys))
+    cache = triage.FormCache(db)
+    for n in range(100):
+        assert cache.get(f"pkg/new-{n}") is None
+    assert len(asked) == 32  # then the keys, once
+    assert cache.get("pkg/old") == {"ok": True}
+    cache["pkg/new-5"] = {"ok": False}
+    assert cache.get("pkg/new-5") == {"ok": False} and "pkg/new-6" not in cache
+    db.close()

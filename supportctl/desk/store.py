@@ -248,6 +248,10 @@ class Store:
             return {k: json.loads(r) for k, r in rows}
         return {k: json.loads(r) for k, r in self._where("SELECT key, report FROM forms", "key", keys, own=False)}
 
+    def form_keys(self) -> set[str]:
+        """The keys of every form judged before (for lookups that are mostly misses: a first look)."""
+        return {k for (k,) in self.db.execute("SELECT key FROM forms")}
+
     def put_forms(self, forms: dict[str, Any]) -> None:
         self.db.executemany(
             "INSERT OR REPLACE INTO forms (key, report) VALUES (?, ?)",
