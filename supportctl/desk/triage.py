@@ -55,6 +55,7 @@ STATUSES = (
     N_("not-a-registration"),
     N_("done"),
 )
+_RANK = {s: n for n, s in enumerate(STATUSES)}  # the order of the work list, by status
 DUE_SOON_SECONDS = 3600.0
 
 
@@ -991,8 +992,9 @@ def _run(
     facts: dict[str, Facts] = {}
     new_ids: set[str] = set()
     examined: set[str] = set()  # read this run (the others come unchanged from the store)
-    # Their stored JSON, made while the messages arrive (this process mostly waits for the readers then; after
-    # the last message it is the one process working): what a worker completes later is encoded again.
+    # Their stored JSON, made as each message's facts are complete (this process mostly waits for the readers
+    # and workers then; after the last message it is the one process working): what is completed only after
+    # the reading is encoded at the end.
     encoded: dict[str, str] = {}
     suffix: dict[str, int] = {}  # the last `-N` given to a Message-ID's copies
     # The work-list rows of messages whose item depends on nothing else in the mailbox (no form: its status
@@ -1170,7 +1172,6 @@ def _update(
 
 # Kinds whose work-list item depends on the message alone (not on forms judged, copies or other messages).
 _ALONE = frozenset({"skipped", "bad-attachment", "report", "no-pdf", "zip"})
-_RANK = {s: n for n, s in enumerate(STATUSES)}
 
 
 def _item_row(i: Item, own: bool) -> ItemRow:
@@ -1324,8 +1325,7 @@ def assess(
             item = item._replace(claimed_by=claims[f.id])
         items.append(item)
     big = datetime.max.replace(tzinfo=timezone.utc)
-    rank = {s: i for i, s in enumerate(STATUSES)}
-    items.sort(key=lambda i: (i.due or big, rank.get(i.status, 99), i.facts.received or "", i.facts.key))
+    items.sort(key=lambda i: (i.due or big, _RANK.get(i.status, 99), i.facts.received or "", i.facts.key))
     return items
 
 
