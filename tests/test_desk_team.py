@@ -291,3 +291,68 @@ def test_a_reply_to_a_later_form_in_a_maildir_without_keywords_says_it_is_record
     (md / "dovecot-keywords").write_text("")
     r = cli("inbox", "reply", second, "--contract", "C-2", "--again", "--eml", str(tmp_path / "again.eml"))
     assert r.exit_code == 0 and "recorded for you only" not in r.stderr, r.stderr
+
+
+def _broken(state: shared.ImapDeskState) -> None:
+    """The session drops, as when a server restarts or a NAT forgets the connection."""
+    import socket
+
+    state.desk.conn.sock.shutdown(socket.SHUT_RDWR)
+
+
+def test_a_session_that_breaks_after_the_claim_marks_the_reply_on_a_new_one(
+    dovecot: ds.Dovecot, tmp_path: Path, monkeypatch: Any
+) -> None:
+    dovecot.deliver("1764061200.M1P1.reg", rm.thunderbird([("f.pdf", rm.form())], MSGID))
+    (item,) = _triage(dovecot, tmp_path / "state", monkeypatch)
+    target = sources.parse_imap_url(dovecot.url)
+    logins = []
+
+    def login() -> Any:
+        logins.append(1)
+        return sources.imap_login(target, ds.PASSWORD, dovecot.ca)
+
+    state = shared.ImapDeskState(_desk(dovecot), "anna", target.host, login=login)
+    token = state.claim(item.facts, "contract", again=False)
+    _broken(state)
+    state.replied(token, "contract", _reply("contract", "4711-0815"), item.facts)
+    assert logins == [1]  # one new session
+    other = _desk(dovecot)
+    flags, _m = other.flags(other.uid_of(MSGID))
+    assert {"\\Answered", shared.KW_CONTRACT} <= flags and shared.KW_REPLYING not in flags
+    assert other.sent_replies().by_reply_to[MSGID]["contract"] == "4711-0815"
+
+
+def test_a_broken_session_is_one_line_naming_the_server_and_the_reply_still_goes(
+    dovecot: ds.Dovecot, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from supportctl.desk import reply
+    from supportctl.errors import TransferError
+    from supportctl.mail import outbox, submit
+
+    dovecot.deliver("1764061200.M1P1.reg", rm.thunderbird([("f.pdf", rm.form())], MSGID))
+    (item,) = _triage(dovecot, tmp_path / "state", monkeypatch)
+    target = sources.parse_imap_url(dovecot.url)
+    state = shared.ImapDeskState(_desk(dovecot), "anna", target.host)  # no new session to be had
+    _broken(state)
+    with pytest.raises(TransferError, match=r"^the IMAP server 127\.0\.0\.1 failed: ") as err:
+        state.claim(item.facts, "contract", again=False)
+    assert "socket" not in str(err.value) and "abort" not in str(err.value)
+    # Broken after the claim: the reply is queued and recorded here all the same, and the desk member is told.
+    pkg = package.load(package.bundled_root())
+    found = inbox.find(item.facts.id, pkg, inbox.Limits())
+    state = shared.ImapDeskState(_desk(dovecot), "anna", target.host)
+    claimed = state.claim
+    state.claim = lambda *a: (claimed(*a), _broken(state))[0]  # type: ignore[method-assign]
+    said: list[str] = []
+    result = reply.reply(
+        found, pkg, {}, contract="4711-0815", queue_only=True, desk=state, hooks=submit.Hooks(warn=said.append)
+    )
+    (entry,) = outbox.entries()
+    assert result.queued is not None and result.queued.entry.id == entry.id
+    assert inbox.load_done()[item.facts.id]["outbox"] == entry.id
+    assert len(said) == 1 and said[0].startswith(f"message {item.facts.id} is answered, but marking it so"), said
+    assert "replied to by anna" in said[0]
+    other = _desk(dovecot)
+    flags, _m = other.flags(other.uid_of(MSGID))
+    assert "$SupportctlClaim_anna" in flags and "\\Answered" not in flags  # the others see it taken

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from supportctl.desk import triage as inbox
 from supportctl.desk.shared import HEADER_CONTRACT, HEADER_OUTCOME, HEADER_REGISTRATION, DeskState, answered_words
-from supportctl.errors import ExitCode, InvalidInputError, UsageError
+from supportctl.errors import ExitCode, InvalidInputError, TransferError, UsageError
 from supportctl.form.validation import finding_line
 from supportctl.i18n import _, gettext_in
 from supportctl.mail.compose import check_address
@@ -384,7 +384,7 @@ def reply(
             desk.release(token)
             raise
         inbox.mark_done(found.facts.id, done_record(action, contract, None, str(msg["Message-ID"])))
-        desk.replied(token, action, bytes(msg), found.facts)
+        _mark_answered(desk, token, action, msg, found, hooks or submit.NO_HOOKS)
         return ReplyResult(found, action, msg, eml=eml)
     hooks = hooks or submit.NO_HOOKS
     session = None if queue_only else submit.open_session(smtp, hooks)
@@ -397,7 +397,7 @@ def reply(
             desk.release(token)
             raise
         inbox.mark_done(found.facts.id, done_record(action, contract, queued.entry.id, queued.entry.message_id))
-        desk.replied(token, action, bytes(msg), found.facts)
+        _mark_answered(desk, token, action, msg, found, hooks)
         hooks.on_queued(queued.entry, queued.reused)
         if session is None:
             return ReplyResult(found, action, msg, queued)
@@ -405,6 +405,21 @@ def reply(
     finally:
         if session is not None:
             session.close()
+
+
+def _mark_answered(desk: DeskState, token: Any, action: str, msg: EmailMessage, found: Found, hooks: Any) -> None:
+    """Mark the message answered on the shared mailbox, once the reply is out of our hands: a server that fails
+    now is said, and the reply still goes (it is queued and recorded here; the others see it claimed)."""
+    try:
+        desk.replied(token, action, bytes(msg), found.facts)
+    except TransferError as exc:
+        if hooks.warn is not None:
+            hooks.warn(
+                _(
+                    "message {id} is answered, but marking it so on the shared mailbox failed: {reason}; the other"
+                    " desk members see it as being replied to by {member}"
+                ).format(id=found.facts.id, reason=exc.message, member=getattr(desk, "member", "?"))
+            )
 
 
 def reply_to(

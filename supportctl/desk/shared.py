@@ -16,6 +16,7 @@ Triage never writes: only `reply`, `claim` and `release` do, and only flags, key
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable
@@ -592,10 +593,20 @@ class DeskState:
 
 
 class ImapDeskState(DeskState):
+    """The flags of a message in an IMAP folder. What goes wrong on the way is a `TransferError` naming the
+    server (`sources.talking`); marking a reply that is queued already is tried once more on a new session."""
+
     shared = True
 
-    def __init__(self, desk: ImapDesk, member: str) -> None:
-        self.desk, self.member = desk, member
+    def __init__(
+        self, desk: ImapDesk, member: str, host: str = "", timeout: float = 30.0, login: Callable[[], Any] | None = None
+    ) -> None:
+        self.desk, self.member, self.host, self.timeout, self._login = desk, member, host, timeout, login
+
+    def _talking(self) -> contextlib.AbstractContextManager[None]:
+        from supportctl.desk.sources import talking
+
+        return talking(self.host, self.timeout)
 
     def take(self, facts: Any, member: str, claim: bool) -> Mark:
         if not facts.message_id:
@@ -603,25 +614,42 @@ class ImapDeskState(DeskState):
         from supportctl.desk.sources import uid_of
 
         hint = uid_of(facts.key)
-        if claim:
-            return self.desk.claim(facts.message_id, member, hint)
-        self.desk.release(facts.message_id, member, hint)
-        return Mark.from_flags(self.desk.flags(self.desk.uid_of(facts.message_id, hint))[0])
+        with self._talking():
+            if claim:
+                return self.desk.claim(facts.message_id, member, hint)
+            self.desk.release(facts.message_id, member, hint)
+            return Mark.from_flags(self.desk.flags(self.desk.uid_of(facts.message_id, hint))[0])
 
     def claim(self, facts: Any, outcome: str, again: bool) -> Any:
         if not facts.message_id:
             return None  # without a Message-ID the server cannot find it: the local record is all we have
         from supportctl.desk.sources import uid_of
 
-        return self.desk.claim_for_reply(facts.message_id, self.member, again, uid_of(facts.key), facts.index, facts.id)
+        with self._talking():
+            return self.desk.claim_for_reply(
+                facts.message_id, self.member, again, uid_of(facts.key), facts.index, facts.id
+            )
 
     def replied(self, token: Any, outcome: str, reply: bytes, facts: Any) -> None:
-        if token is not None:
+        if token is None:
+            return
+        try:
+            with self._talking():
+                self.desk.mark_replied(token, self.member, outcome, reply, facts.index)
+            return
+        except TransferError:
+            if self._login is None:
+                raise
+        # The session broke (a server restart, a dropped connection): the flags are set again on a new one.
+        self.close()
+        with self._talking():
+            self.desk = ImapDesk(self._login(), self.desk.folder, self.desk._sent_folder)
             self.desk.mark_replied(token, self.member, outcome, reply, facts.index)
 
     def release(self, token: Any) -> None:
         if token is not None:
-            self.desk._store(token, "-FLAGS", [KW_REPLYING, f"{KW_CLAIM}{self.member}"])
+            with self._talking():
+                self.desk._store(token, "-FLAGS", [KW_REPLYING, f"{KW_CLAIM}{self.member}"])
 
     def close(self) -> None:
         try:
@@ -671,9 +699,15 @@ def state_for(source: str, cfg: Any, prompt: Callable[[str], str] | None = None)
         target = sources.parse_imap_url(source[len("imap:") :])
         command = cfg.get("imap.password_command")
         password = credentials.imap_password(target.user, target.host, command, prompt=prompt).value
-        conn = sources.imap_login(target, password, cfg.get("imap.ca_bundle"))
-        desk = ImapDesk(conn, target.folder, cfg.get("inbox.sent_folder"))
-        return ImapDeskState(desk, member_name(cfg.get("inbox.member")))
+        ca_bundle, timeout = cfg.get("imap.ca_bundle"), float(cfg.get("imap.timeout") or 30)
+
+        def login() -> Any:
+            return sources.imap_login(target, password, ca_bundle, timeout)
+
+        conn = login()
+        with sources.talking(target.host, timeout):
+            desk = ImapDesk(conn, target.folder, cfg.get("inbox.sent_folder"))
+        return ImapDeskState(desk, member_name(cfg.get("inbox.member")), target.host, timeout, login)
     if source.startswith("maildir:"):
         return MaildirDeskState(Path(source[len("maildir:") :]))
     return DeskState()

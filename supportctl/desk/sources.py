@@ -887,6 +887,39 @@ def imap_login(
     return conn
 
 
+@contextlib.contextmanager
+def talking(host: str, timeout: float) -> Iterator[None]:
+    """What goes wrong while talking to an IMAP server (a timeout, a broken connection, a protocol error)
+    becomes one line that names the server."""
+    import imaplib
+
+    try:
+        yield
+    except TimeoutError:
+        raise TransferError(
+            _("the IMAP server {host} did not answer within {seconds} s").format(host=host, seconds=f"{timeout:g}"),
+            _("try again later, or allow it longer with imap.timeout"),
+        ) from None
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise TransferError(
+            _("the IMAP server {host} failed: {reason}").format(host=host, reason=_imap_reason(exc))
+        ) from None
+
+
+def _imap_reason(exc: BaseException) -> str:
+    """Why a session failed, in words: imaplib says a broken connection as `socket error: …`."""
+    cause: BaseException | None = exc
+    for _depth in range(4):  # imaplib re-raises as `command: UID => socket error: …`
+        if isinstance(cause, OSError):
+            return os_reason(cause)
+        if cause is None:
+            break
+        cause = cause.__context__
+    if str(exc).endswith("socket error: EOF"):
+        return _("it closed the connection")
+    return str(exc)
+
+
 class ImapSource(Source):
     """A folder on an IMAP server, read-only and incremental by UID.
 
@@ -947,14 +980,6 @@ class ImapSource(Source):
             raise InvalidInputError(_("the IMAP folder {folder} does not exist").format(folder=t.folder))
         return conn
 
-    def _timed_out(self) -> TransferError:
-        return TransferError(
-            _("the IMAP server {host} did not answer within {seconds} s").format(
-                host=self.target.host, seconds=f"{self.timeout:g}"
-            ),
-            _("try again later, or allow it longer with imap.timeout"),
-        )
-
     def _examined(self, name: str) -> int | None:
         """A number EXAMINE announced (EXISTS, UIDNEXT), the last one sent; None when not sent since the last
         look (imaplib hands each out once: a later look on this connection, `--watch`, lists the folder)."""
@@ -977,20 +1002,8 @@ class ImapSource(Source):
         with self._talking():
             yield from self._messages()
 
-    @contextlib.contextmanager
-    def _talking(self) -> Iterator[None]:
-        """What goes wrong while talking to the server (a timeout, a broken connection, a protocol error)
-        becomes one line that names the server."""
-        import imaplib
-
-        try:
-            yield
-        except TimeoutError:
-            raise self._timed_out() from None
-        except (OSError, imaplib.IMAP4.error) as exc:
-            raise TransferError(
-                _("the IMAP server {host} failed: {reason}").format(host=self.target.host, reason=exc)
-            ) from None
+    def _talking(self) -> contextlib.AbstractContextManager[None]:
+        return talking(self.target.host, self.timeout)
 
     def _messages(self) -> Iterator[Envelope]:
         conn = self._conn
