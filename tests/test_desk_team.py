@@ -356,3 +356,22 @@ def test_a_broken_session_is_one_line_naming_the_server_and_the_reply_still_goes
     other = _desk(dovecot)
     flags, _m = other.flags(other.uid_of(MSGID))
     assert "$SupportctlClaim_anna" in flags and "\\Answered" not in flags  # the others see it taken
+
+
+def test_a_refusal_holds_when_the_sent_folder_cannot_be_read(dovecot: ds.Dovecot) -> None:
+    dovecot.deliver("1764061200.M1P1.reg", rm.thunderbird([("f.pdf", rm.form())], MSGID))
+    anna, ben = _desk(dovecot), _desk(dovecot)
+    uid = anna.claim_for_reply(MSGID, "anna", again=False)
+    anna.mark_replied(uid, "anna", "contract", _reply("contract", "4711-0815"))
+    select = ben.conn.select
+
+    def breaking(folder: str, readonly: bool = False) -> Any:  # the session drops as the Sent folder is opened
+        if "Sent" in folder:
+            import socket
+
+            ben.conn.sock.shutdown(socket.SHUT_RDWR)
+        return select(folder, readonly)
+
+    ben.conn.select = breaking
+    with pytest.raises(shared.AlreadyAnswered, match="was answered already"):
+        ben.claim_for_reply(MSGID, "ben", again=False)

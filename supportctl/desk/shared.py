@@ -302,7 +302,12 @@ class ImapDesk:
         replying to the message right now."""
         if done is None:
             done = mark.answered or mark.outcome is not None
-        replies = self.sent_replies().by_reply_to
+        import imaplib
+
+        try:
+            replies = self.sent_replies().by_reply_to
+        except (OSError, imaplib.IMAP4.error, TransferError):  # the Sent folder only adds detail to the refusal
+            replies = {}
         sent = replies.get(f"registration:{registration}") if registration else None
         if sent is None and (index or 1) == 1:  # a copy without the header: it answers the message's first form
             sent = replies.get(message_id)
