@@ -188,6 +188,15 @@ class Judge:
 
         from supportctl.i18n import current_language
 
+        if template and self.START_METHOD == "fork":
+            # Parsed here once, before the fork, the template (and pypdf) is every worker's at no cost: each
+            # parsing its own copy costs 0.25 s of CPU a worker, as much as validating 25 forms.
+            try:
+                from supportctl.form import pdfform
+
+                pdfform.template(self.pkg)
+            except Exception:
+                pass  # the first validation reports it
         pending, self.pending = self.pending, []
         # Workers skip the forms judged before and those already on their way to a worker.
         skip = _judged_keys(self.forms) | {k for k, _d in pending}
