@@ -6,7 +6,7 @@ Prints headers-only triage messages/s, triage with validation forms/s (cold, the
 memory, each with a ratio against baselines measured in the same run: reading every file raw, and
 `form.validate_pdf` called directly on the same PDFs. On a shared machine, the CPU line (main process and
 workers) gives the ratio two idle cores would reach, independent of the neighbours' load. The cold run with
-validation is measured in paired rounds (BENCH_ROUNDS, default 3), each against validate_pdf alone right
+validation is measured in paired rounds (BENCH_ROUNDS, default 5), each against validate_pdf alone right
 before and right after it; the median of the rounds is the figure.
 Run: python benchmarks/bench_inbox.py [N]
 """
@@ -183,7 +183,7 @@ def run_benchmark(n: int, tmp: Path) -> None:
     # Paired rounds: validate_pdf alone, a cold triage (a fresh, empty state), validate_pdf alone again. The
     # machine's speed drifts by a fifth within a minute: each round's ratio is taken against the mean of the
     # baselines on either side of it, and the median of the rounds is the figure (each round is printed).
-    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    rounds = int(os.environ.get("BENCH_ROUNDS", "5"))
     ratios, bounds, cold, cold_dt = [], [], None, 0.0
     before = base_validate
     for k in range(rounds):
