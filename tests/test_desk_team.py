@@ -323,8 +323,9 @@ def test_a_session_that_breaks_after_the_claim_marks_the_reply_on_a_new_one(
     assert other.sent_replies().by_reply_to[MSGID]["contract"] == "4711-0815"
 
 
+@pytest.mark.parametrize("relogin", ["none", "refused"])
 def test_a_broken_session_is_one_line_naming_the_server_and_the_reply_still_goes(
-    dovecot: ds.Dovecot, tmp_path: Path, monkeypatch: Any
+    dovecot: ds.Dovecot, tmp_path: Path, monkeypatch: Any, relogin: str
 ) -> None:
     from supportctl.desk import reply
     from supportctl.errors import TransferError
@@ -341,7 +342,9 @@ def test_a_broken_session_is_one_line_naming_the_server_and_the_reply_still_goes
     # Broken after the claim: the reply is queued and recorded here all the same, and the desk member is told.
     pkg = package.load(package.bundled_root())
     found = inbox.find(item.facts.id, pkg, inbox.Limits())
-    state = shared.ImapDeskState(_desk(dovecot), "anna", target.host)
+    # No new session to be had, or one whose login the server refuses (ConfigError): said all the same.
+    refused = None if relogin == "none" else (lambda: sources.imap_login(target, "not-the-password", dovecot.ca))
+    state = shared.ImapDeskState(_desk(dovecot), "anna", target.host, login=refused)
     claimed = state.claim
     state.claim = lambda *a: (claimed(*a), _broken(state))[0]  # type: ignore[method-assign]
     said: list[str] = []

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from supportctl.desk import triage as inbox
 from supportctl.desk.shared import HEADER_CONTRACT, HEADER_OUTCOME, HEADER_REGISTRATION, DeskState, answered_words
-from supportctl.errors import ExitCode, InvalidInputError, TransferError, UsageError
+from supportctl.errors import ExitCode, InvalidInputError, SupportctlError, UsageError
 from supportctl.form.validation import finding_line
 from supportctl.i18n import _, gettext_in
 from supportctl.mail.compose import check_address
@@ -409,10 +409,11 @@ def reply(
 
 def _mark_answered(desk: DeskState, token: Any, action: str, msg: EmailMessage, found: Found, hooks: Any) -> None:
     """Mark the message answered on the shared mailbox, once the reply is out of our hands: a server that fails
-    now is said, and the reply still goes (it is queued and recorded here; the others see it claimed)."""
+    now (or refuses the new session's login) is said, and the reply still goes (it is queued and recorded here;
+    the others see it claimed)."""
     try:
         desk.replied(token, action, bytes(msg), found.facts)
-    except TransferError as exc:
+    except SupportctlError as exc:
         if hooks.warn is not None:
             hooks.warn(
                 _(
