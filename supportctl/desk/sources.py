@@ -608,6 +608,9 @@ def _read_elsewhere(source: ImapSource, batches: list[list[int]], readers: int =
     import multiprocessing
 
     from supportctl.desk import imapparts, shared  # noqa: F401  (imported before the fork, not in a child)
+    from supportctl.desk.heap import keep_freed_memory
+
+    keep_freed_memory()  # readers and this process handle part after part (the readers take it along)
 
     ctx: Any = multiprocessing.get_context("fork")  # Linux only (the caller checks `_FORK`)
     validity = source._uidvalidity()

@@ -186,7 +186,10 @@ class Judge:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        from supportctl.desk.heap import keep_freed_memory
         from supportctl.i18n import current_language
+
+        keep_freed_memory()  # the workers read message after message (forked, they take the setting along)
 
         if template and self.START_METHOD == "fork" and self.pending:
             # Judged here, before the fork, the first form leaves pypdf, the parsed template and the validators'
