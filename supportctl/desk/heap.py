@@ -4,8 +4,8 @@ A mail with a form is a few hundred KB, and reading it makes several buffers of 
 message, the base64 mask and run in `skeleton.elide`, the decoded PDF; a TLS literal and its copy in a reader).
 glibc serves each from a fresh `mmap` (over 128 KiB) or trims its heap when they are freed together, so the next
 message touches new pages again: a page fault per 4 KiB. In a process that reads messages one after another, that
-is up to a third of a Maildir mail's MIME scan (2.1 ms of it was 1.5 ms with the memory kept) and a tenth of an
-IMAP run's system time. Set by triage when it starts its workers or IMAP readers (they are forked and take it
+is a fifth of a Maildir mail's MIME scan (2.0-2.2 ms, 1.65 ms with the memory kept) and a tenth of an IMAP
+run's system time. Set by triage when it starts its workers or IMAP readers (they are forked and take it
 along), in the calling process too: for the rest of its life, freed memory up to 64 MiB stays with it. Elsewhere
 (macOS, Windows, musl) it does nothing.
 """
